@@ -1,0 +1,361 @@
+"""A small copy of bannedbook.org in its real markup, for the demo and the tests.
+
+Built around the two real pages of the site (``article-openai-china-api.html``,
+the article part of a real article page, and ``tag-page-trade-war.html``, a
+real tag listing page) plus generated articles and listings in the same
+markup.  Generated articles say that they are generated.
+
+The site has what a crawl meets on the real one: pagination (下一页 and
+``rel=next``), tag and category listings, related-article lists, links with
+``utm_*`` parameters, fragments, relative and lower-case percent-encoded
+forms, WordPress shortlinks ``/?p=<id>`` that redirect, the ``/bnews/zh-tw/``
+mirror, links to other hosts, and a robots.txt that disallows a path.
+
+Pages are written with the live host (``https://www.bannedbook.org``); the
+server swaps in its own address when it serves them.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from urllib.parse import quote, unquote, urlsplit
+
+from newsspider import site
+
+LIVE = "https://www.bannedbook.org"
+# Stands for another host in links; the server replaces it with a different host name.
+OTHER_HOST = "https://other-host.invalid"
+PER_PAGE = 10
+ROBOTS_TXT = "User-agent: *\nDisallow: /bnews/private/\nDisallow: /bnews/zh-tw/\n"
+SEED_ARTICLE_PATH = "/bnews/itnews/20240626/2054421.html"
+SEED_TAG = "贸易战"
+CATEGORY_NAMES = {
+    "itnews": "科技新闻", "cnnews": "中国新闻", "cbnews": "中国禁闻", "headline": "中国要闻",
+    "comments": "新闻评论", "baitai": "社会百态", "bannedvideo": "禁播视频", "ssgc": "时事观察",
+    "topimagenews": "图片新闻", "finance": "财经新闻", "renquan/minyun": "民主运动",
+    "worldnews/usa": "美国新闻", "private": "内部",
+}
+TAG_POOL = ["中国", "美国", "贸易战", "人工智能", "香港", "人权", "经济", "网络安全", "台湾", "民主"]
+SENTENCES = [
+    "本文是newsspider演示站点按禁闻网真实页面结构生成的示例文章，正文内容并非真实新闻。",
+    "演示文章用来检验抓取、抽取、去重和存储的每一个环节。",
+    "段落之间的链接文字应当原样保留，中文字符之间不会被插入空格。",
+    "同一篇文章可以通过短链接、跟踪参数或繁体镜像等多种地址到达，但只应存储一次。",
+    "相关文章列表和标签链接把这些页面连成一张网络，爬虫沿着它们发现新的文章。",
+    "列表页按时间倒序排列文章，并通过“下一页”链接分页。",
+]
+
+
+@dataclass
+class Article:
+    """One article of the demo site."""
+
+    article_id: int
+    category: str
+    day: str  # YYYYMMDD
+    title: str
+    excerpt: str
+    tags: list[str]
+    related: list[int] = field(default_factory=list)
+    fragment: str | None = None  # the real seed article's markup
+
+    @property
+    def path(self) -> str:
+        return f"/bnews/{self.category}/{self.day}/{self.article_id}.html"
+
+    @property
+    def date_cn(self) -> str:
+        return f"{self.day[:4]}年{self.day[4:6]}月{self.day[6:]}日"
+
+
+@dataclass
+class Page:
+    """A response of the demo site."""
+
+    status: int = 200
+    body: str = ""
+    content_type: str = "text/html; charset=UTF-8"
+    location: str | None = None
+
+
+def _seed(name: str) -> str:
+    return resources.files("newsspider.demo").joinpath(name).read_text("utf-8")
+
+
+def tag_path(tag: str, page: int = 1, lower: bool = False) -> str:
+    """Path of a tag listing; *lower* spells the percent-encoding in lower case as the site does.
+
+    >>> tag_path("贸易战", 2)
+    '/bnews/tag/%E8%B4%B8%E6%98%93%E6%88%98/page/2/'
+    >>> tag_path("AI", lower=True)
+    '/bnews/tag/ai/'
+    """
+    slug = quote(tag.lower() if tag.isascii() else tag, safe="")
+    if lower:
+        slug = re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), slug)
+    return f"/bnews/tag/{slug}/" + (f"page/{page}/" if page > 1 else "")
+
+
+class DemoSite:
+    """All pages of the demo site, looked up by path (and query)."""
+
+    def __init__(self, extra_articles: int = 14, seed: int = 7) -> None:
+        self.random = random.Random(seed)
+        self.articles: dict[int, Article] = {}
+        self._add_seed_articles()
+        self._add_generated(extra_articles)
+        self.newest_first = sorted(self.articles.values(), key=lambda a: (a.day, a.article_id),
+                                   reverse=True)
+
+    # --- building ------------------------------------------------------------------------
+    def _add_seed_articles(self) -> None:
+        fragment = _seed("article-openai-china-api.html")
+        self.seed_tag_page = _seed("tag-page-trade-war.html")
+        related = [int(m) for m in re.findall(r"/(\d+)\.html'", fragment)]
+        tags = re.findall(r'rel="tag"[^>]*>([^<]+)</a>', fragment)
+        self.articles[2054421] = Article(2054421, "itnews", "20240626",
+                                         "OpenAI将终止中国服务 陆新创公司恐将迎来灭顶之灾", "",
+                                         tags, related, fragment)
+        # Every article the real article links to (related and promoted) exists here too.
+        for url, text in re.findall(r"<a href=['\"](https://www\.bannedbook\.org/bnews/[^'\"]+\.html)['\"]"
+                                    r"[^>]*>(.*?)</a>", fragment):
+            self._add_from_url(url, re.sub("<[^>]+>", "", text), "", ["OpenAI", "人工智能"])
+        for block in self.seed_tag_page.split('<div class="postlist">')[1:]:
+            url = re.search(r'<h4><a href="([^"]+)"', block)[1]
+            title = html.unescape(re.search(r'target="_blank">([^<]+)</a><span>', block)[1])
+            excerpt = html.unescape(re.search(r'<div class="postcontent">(.*?) \[', block)[1])
+            self._add_from_url(url, title, excerpt, [SEED_TAG])
+
+    def _add_from_url(self, url: str, title: str, excerpt: str, tags: list[str]) -> None:
+        category, day, article_id = site.ARTICLE_PATH.match(urlsplit(url).path).group(  # type: ignore[union-attr]
+            "category", "date", "id")
+        extra = self.random.sample([t for t in TAG_POOL if t not in tags], 2)
+        self.articles[int(article_id)] = Article(int(article_id), category, day, title.strip(),
+                                                 excerpt.replace("\xa0", " "), tags + extra)
+
+    def _add_generated(self, count: int) -> None:
+        categories = ["itnews", "cnnews", "renquan/minyun", "worldnews/usa", "comments", "finance"]
+        for n in range(count):
+            article_id = 2060000 + n * 37
+            day = f"202407{1 + n:02d}"
+            tags = self.random.sample(TAG_POOL, 3)
+            title = f"演示文章第{n + 1}篇：{tags[0]}与{tags[1]}"
+            self.articles[article_id] = Article(article_id, categories[n % len(categories)], day,
+                                                title, SENTENCES[n % len(SENTENCES)], tags)
+        # One article only reachable through a robots-disallowed path.
+        self.articles[1000001] = Article(1000001, "private", "20240101", "不应被抓取的页面",
+                                         "robots.txt 禁止抓取此路径。", ["中国"])
+        ids = sorted(a for a in self.articles if a != 1000001)
+        for article in self.articles.values():
+            if not article.related:
+                article.related = self.random.sample([i for i in ids if i != article.article_id], 4)
+
+    # --- serving -------------------------------------------------------------------------
+    def get(self, path: str, query: str = "") -> Page:
+        """The page at *path* (percent-encoding in any case) with *query*."""
+        if path == "/robots.txt":
+            return Page(body=ROBOTS_TXT, content_type="text/plain; charset=UTF-8")
+        if path in ("", "/") and (match := re.fullmatch(r"p=(\d+)(?:&.*)?", query)):
+            article = self.articles.get(int(match[1]))
+            return Page(301, location=LIVE + article.path) if article else Page(404, "not found")
+        mirror = path.startswith(site.MIRROR_PREFIX)
+        if mirror:
+            path = site.simplified_url(path)
+        if match := site.ARTICLE_PATH.match(path):
+            article = self.articles.get(int(match["id"]))
+            if article is None or article.path != path:
+                return Page(404, "<html><body><h2>404</h2></body></html>")
+            return Page(body=self.article_page(article, mirror))
+        decoded = unquote(path)
+        if match := site.TAG_PATH.match(decoded):
+            tag, page = match["slug"], int(match["page"] or 1)
+            if tag == SEED_TAG and page == 1 and not mirror:
+                return Page(body=self.seed_tag_page)
+            items = [a for a in self.newest_first if tag in a.tags or tag.lower() in map(str.lower, a.tags)]
+            return self.listing(f"{tag} - 中国禁闻网", f"【{tag}】标签文章列表", tag_path(tag), items, page)
+        if (match := site.LISTING_PATH.match(path)) and not mirror:
+            category, page = match["category"] or "", int(match["page"] or 1)
+            items = [a for a in self.newest_first
+                     if category in ("", a.category) or a.category.startswith(category + "/")]
+            if category == "" or items or page == 1:
+                name = CATEGORY_NAMES.get(category, "禁闻网")
+                return self.listing(f"{name} - 中国禁闻网", name,
+                                    f"/bnews/{category}/" if category else "/bnews/", items, page)
+        return Page(404, "<html><body><h2>404</h2></body></html>")
+
+    def listing(self, title: str, heading: str, base: str, items: list[Article], page: int) -> Page:
+        """A listing page in the markup of the real tag page."""
+        pages = max(1, -(-len(items) // PER_PAGE))
+        if page > pages:
+            return Page(404, "<html><body><h2>404</h2></body></html>")
+        chunk = items[(page - 1) * PER_PAGE: page * PER_PAGE]
+        url = LIVE + base + (f"page/{page}/" if page > 1 else "")
+        next_url = LIVE + base + f"page/{page + 1}/" if page < pages else None
+        posts = "\n".join(
+            f'<div class="postlist">\n<h4><a href="{LIVE}{a.path}" target="_blank">{html.escape(a.title)}</a>'
+            f'<span><a href="{LIVE}{a.path}" target="_blank" rel="nofollow">阅读全文&raquo;</a></span></h4>\n'
+            f'<div class="postcontent">{html.escape(a.excerpt)} [&hellip;]</div>'
+            f'<div class="postmeat al">日期：{a.date_cn} | 分类：<a href="{LIVE}/bnews/{a.category}/" '
+            f'rel="category tag">{CATEGORY_NAMES.get(a.category, a.category)}</a></div>\n</div>'
+            for a in chunk
+        )
+        pagenavi = (f'<p><div class="wp-pagenavi" style="text-align:center">\n<a href="{next_url}">'
+                    f"<b>下一页</b></a></div></p>" if next_url else "")
+        head_next = f'<link rel="next" href="{next_url}" />\n' if next_url else ""
+        body = f"""<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml" dir="ltr" lang="zh-CN">
+<head>
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+<title>{html.escape(title)}</title>
+<link rel="canonical" href="{url}" />
+{head_next}<meta property="og:title" content="{html.escape(title)}" />
+</head>
+<body>
+{self.header()}
+<div id="page" class="clearfloat">
+<div id="center">
+<div class="col">
+<h2 class="pagetitle">{html.escape(heading)}</h2>
+{posts}
+{pagenavi}
+</div>
+</div>
+{self.sidebar()}
+</div>
+</body>
+</html>
+"""
+        return Page(body=body)
+
+    def header(self) -> str:
+        """Site header: language switch, menu of categories and tags, search form."""
+        menu = "".join(f'<li><a href="/bnews/{c}/">{n}</a></li>' for c, n in CATEGORY_NAMES.items()
+                       if c != "private")
+        return f"""<div id="mininav"><a href="{LIVE}/bnews/zh-tw/">正体</a>
+<a href="mailto:editor@bannedbook.invalid">联系我们</a> <a href="javascript:void(0)">收藏</a></div>
+<div id="header"><span id="sitename1"><a href="/">中国禁闻网</a></span>
+<form action="{LIVE}/sitesearch.php"><input type="text" name="q" /></form>
+<a href="{LIVE}/bnews/?s=%E4%B8%AD%E5%9B%BD">搜索中国</a> <a href="/forum2/topic6190.html">论坛</a>
+<a href="{LIVE}/bnews/feed/">RSS</a></div>
+<div id="menu_container"><ul id="menu-main_menu" class="menu"><li><a href="/bnews/">首页</a></li>
+{menu}<li><a href="{tag_path('香港', lower=True)}">香港</a></li>
+<li><a href="https://shenyun.bannedbook.org/">神韵演出</a></li></ul></div>"""
+
+    def sidebar(self) -> str:
+        """Sidebar: 热门文章 with tracking parameters, a tag cloud, a disallowed and an off-site link."""
+        hot = self.newest_first[:6]
+        hot_links = "".join(
+            f'<li><a href="{LIVE}{a.path}?utm_source=sidebar&amp;utm_medium=hot">{html.escape(a.title)}</a></li>'
+            for a in hot
+        )
+        cloud = "".join(f'<a href="{LIVE}{tag_path(t, lower=True)}" rel="tag">{t}</a> ' for t in TAG_POOL)
+        private = self.articles[1000001]
+        return f"""<div id="right"><h3>热门文章</h3><ul class="hot">{hot_links}</ul>
+<div class="tagcloud">{cloud}</div>
+<a href="{LIVE}{private.path}">{private.title}</a>
+<a href="{OTHER_HOST}{self.newest_first[1].path}">别处的同一篇文章</a></div>"""
+
+    def article_page(self, article: Article, mirror: bool = False) -> str:
+        """A full WordPress page around the article part (real or generated)."""
+        fragment = article.fragment or self.article_fragment(article)
+        title = article.title + ("（正體）" if mirror else "")
+        meta_time = ""
+        if article.fragment is None and article.article_id % 3 == 0:
+            meta_time = (f'<meta property="article:published_time" content="{article.day[:4]}-'
+                         f'{article.day[4:6]}-{article.day[6:]}T09:{article.article_id % 60:02d}:00+08:00" />\n')
+        url = LIVE + ("/bnews/zh-tw" + article.path[6:] if mirror else article.path)
+        return f"""<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml" dir="ltr" lang="zh-CN">
+<head>
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+<title>{html.escape(title)} - 禁闻网</title>
+<link rel="canonical" href="{url}" />
+<link rel="shortlink" href="{LIVE}/?p={article.article_id}" />
+<meta property="og:type" content="article" />
+<meta property="og:title" content="{html.escape(title)} - 禁闻网" />
+<meta property="og:url" content="{url}" />
+{meta_time}<link rel="alternate" hreflang="zh-Hant" href="{LIVE}/bnews/zh-tw{article.path[6:]}" />
+</head>
+<body>
+{self.header()}
+<div class="breadcrumb"><a href="{LIVE}/" class="home">禁闻网</a> &gt; <a href="{LIVE}/bnews/{article.category}/">{CATEGORY_NAMES.get(article.category, article.category)}</a></div>
+<div id="page" class="clearfloat">
+<div id="center">
+<div class="col">
+{fragment}
+</div>
+</div>
+{self.sidebar()}
+</div>
+</body>
+</html>
+"""
+
+    def article_fragment(self, article: Article) -> str:
+        """The article part of a generated article, in the markup of the real one."""
+        n = article.article_id
+        rnd = random.Random(n)
+        tag_links = [
+            f'<a href="{LIVE}{tag_path(t, lower=bool(i % 2))}" class="st_tag internal_tag" rel="tag" '
+            f'title="标签 {t} 下的日志">{t}</a>'
+            for i, t in enumerate(article.tags)
+        ]
+        paragraphs = [article.excerpt or SENTENCES[0]]
+        paragraphs += [f"{rnd.choice(SENTENCES)}本段提到{tag}。" for tag in tag_links]
+        paragraphs.append(
+            f'<span class=\'wp_keywordlink_affiliate\'><a href="{LIVE}/" title="大陆">大陆</a></span>'
+            f"读者可以在<b>文末</b>找到相关阅读。"
+        )
+        credit = ""
+        if n % 4 == 0:
+            credit = f"<p>作者：演示作者{n % 7}，来源：演示来源，文章内容并不代表本网立场和观点。</p>"
+        elif n % 4 == 1:
+            credit = "<p>来源：美国之音, 文章内容并不代表本网立场。</p>"
+        summary = f'<p id="summary">{html.escape(article.excerpt)}</p>' if n % 2 else ""
+        conimg = '<p id="conimg">图/演示图片社</p>' if n % 3 else ""
+        editor = f"<p>责任编辑：编辑{n % 5}</p>" if n % 5 == 0 else ""
+        postmeat = ""
+        if n % 3 == 1:
+            postmeat = f'<div class="postmeat">{article.date_cn} 10:{n % 60:02d} | 分类：演示</div>'
+        related = "".join(
+            f"<li><a href='{self.related_href(article, other, i)}' target='_blank'>"
+            f"{html.escape(self.articles[other].title)}</a></li>"
+            for i, other in enumerate(article.related) if other in self.articles
+        )
+        body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
+        return f""" <!-- 面包屑导航 --> <h2>{html.escape(article.title)}</h2>
+<p class="notice"><b>大陆网友注意：此为演示站点页面。</b></p>
+{postmeat}<div class="entry">
+{summary}{conimg}{credit}
+{body}
+<p>&nbsp;</p>{editor}
+<ul class='op-related-articles' title='相关阅读'>{related}</ul>
+<ul class="texttj"><li><a href="https://github.com/bannedbook/fanqiang" target="_blank">翻墙软件</a></li>
+<li><a href="{LIVE}/?p={self.newest_first_ids()[0]}">推荐文章</a></li></ul>
+<p class="src-info">来源：演示来源 </p>
+<div id="archive-pix-1" class="banner-ads"><div id="ad"></div></div>
+</div><!--END ENTRY-->"""
+
+    def related_href(self, article: Article, other_id: int, i: int) -> str:
+        """A related link in one of the spellings the site uses, chosen by position."""
+        other = self.articles[other_id]
+        forms = [
+            f"{LIVE}{other.path}",
+            f"{LIVE}{other.path}?utm_source=related&amp;utm_campaign=demo",
+            f"{LIVE}{other.path}#comments",
+            f"{LIVE}/?p={other.article_id}",
+            f"../../{other.path.split('/', 2)[2]}" if article.category.count("/") == 0 else other.path,
+            f"{LIVE}/bnews/zh-tw{other.path[6:]}",
+        ]
+        return forms[(article.article_id + i) % len(forms)]
+
+    def newest_first_ids(self) -> list[int]:
+        return [a.article_id for a in self.newest_first]
+
+    def public_articles(self) -> list[Article]:
+        """Articles a polite crawl should store (all but the robots-disallowed one)."""
+        return [a for a in self.articles.values() if a.category != "private"]

@@ -1,0 +1,103 @@
+"""Serve the demo site on 127.0.0.1 (a thread for ``newsspider demo``, a process for the tests).
+
+``python -m newsspider.demo.server [--port 0]`` prints the site's root URL on
+its first line of output and serves until it is stopped.  ``GET /__requests__``
+returns the server's own log of the requests it answered (method, path, host,
+user agent) as JSON, so that tests can check what a crawl fetched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsspider.demo.pages import LIVE, OTHER_HOST, DemoSite
+
+LOG_PATH = "/__requests__"
+
+
+class DemoServer(ThreadingHTTPServer):
+    """An HTTP server for a :class:`DemoSite`, relocated to its own address."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int = 0, demo_site: DemoSite | None = None) -> None:
+        super().__init__(("127.0.0.1", port), DemoHandler)
+        self.site = demo_site or DemoSite()
+        self.requests: list[dict[str, Any]] = []
+        self.root = f"http://127.0.0.1:{self.server_address[1]}"
+        # Another host name for the same server: a crawl must not follow links to it.
+        self.other_root = f"http://localhost:{self.server_address[1]}"
+
+    def relocate(self, text: str) -> str:
+        return text.replace(LIVE, self.root).replace(OTHER_HOST, self.other_root)
+
+
+class DemoHandler(BaseHTTPRequestHandler):
+    server: DemoServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(send_body=False)
+
+    def _answer(self, send_body: bool) -> None:
+        parts = urlsplit(self.path)
+        if parts.path == LOG_PATH:
+            body = json.dumps(self.server.requests, ensure_ascii=False).encode()
+            self._send(200, "application/json", body, None, send_body)
+            return
+        self.server.requests.append({
+            "method": self.command, "path": self.path, "host": self.headers.get("Host", ""),
+            "user_agent": self.headers.get("User-Agent", ""),
+        })
+        page = self.server.site.get(parts.path, parts.query)
+        location = self.server.relocate(page.location) if page.location else None
+        body = self.server.relocate(page.body).encode("utf-8")
+        self._send(page.status, page.content_type, body, location, send_body)
+
+    def _send(self, status: int, content_type: str, body: bytes, location: str | None,
+              send_body: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log is kept in memory instead."""
+
+
+def serve_in_thread(port: int = 0, demo_site: DemoSite | None = None) -> DemoServer:
+    """Start a :class:`DemoServer` in a daemon thread; call ``shutdown()`` to stop it."""
+    server = DemoServer(port, demo_site)
+    threading.Thread(target=server.serve_forever, name="newsspider-demo", daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the newsspider demo site on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
+    args = parser.parse_args(argv)
+    server = DemoServer(args.port)
+    print(server.root, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Crawl progress: a line every few seconds while a crawl runs, and a summary at the end."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.asyncio import create_looping_call
+
+logger = logging.getLogger("newsspider.progress")
+
+
+@dataclass(frozen=True)
+class CrawlSummary:
+    """The numbers a user watches, read from a crawl's stats."""
+
+    pages: int
+    stored: int
+    dropped: int
+    duplicates: int
+    errors: int
+    http_errors: int
+    seconds: float
+
+    @classmethod
+    def from_stats(cls, stats: Mapping[str, Any], seconds: float | None = None) -> CrawlSummary:
+        """Summarise Scrapy stats (``seconds`` defaults to the crawl's elapsed time).
+
+        >>> s = CrawlSummary.from_stats({"response_received_count": 50, "newsspider/stored": 30,
+        ...     "newsspider/dropped": 2, "log_count/ERROR": 1, "elapsed_time_seconds": 10.0})
+        >>> s.line()
+        '50 pages (5.0/s), 30 stored, 2 dropped, 0 duplicates, 1 errors, 0 HTTP errors'
+        """
+        return cls(
+            pages=int(stats.get("response_received_count", 0)),
+            stored=int(stats.get("newsspider/stored", 0)),
+            dropped=int(stats.get("newsspider/dropped", 0)),
+            duplicates=int(stats.get("newsspider/duplicates", 0)),
+            errors=int(stats.get("log_count/ERROR", 0)),
+            http_errors=int(stats.get("httperror/response_ignored_count", 0)),
+            seconds=float(seconds if seconds is not None else stats.get("elapsed_time_seconds", 0.0)),
+        )
+
+    @property
+    def rate(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (f"{self.pages} pages ({self.rate:.1f}/s), {self.stored} stored, "
+                f"{self.dropped} dropped, {self.duplicates} duplicates, {self.errors} errors, "
+                f"{self.http_errors} HTTP errors")
+
+
+class Progress:
+    """Log a :class:`CrawlSummary` line every ``NEWSSPIDER_PROGRESS_INTERVAL`` seconds."""
+
+    def __init__(self, stats: StatsCollector, interval: float) -> None:
+        self.stats = stats
+        self.interval = interval
+        self.started = time.monotonic()
+        self.task: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Progress:
+        interval = crawler.settings.getfloat("NEWSSPIDER_PROGRESS_INTERVAL")
+        if interval <= 0:
+            raise NotConfigured
+        extension = cls(crawler.stats, interval)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self) -> None:
+        self.started = time.monotonic()
+        self.task = create_looping_call(self.log)
+        self.task.start(self.interval, now=False)
+
+    def log(self) -> None:
+        summary = CrawlSummary.from_stats(self.stats.get_stats(), time.monotonic() - self.started)
+        logger.info("progress: %s", summary.line())
+
+    def spider_closed(self, reason: str) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        summary = CrawlSummary.from_stats(self.stats.get_stats(), time.monotonic() - self.started)
+        logger.info("finished (%s): %s", reason, summary.line())

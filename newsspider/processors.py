@@ -1,0 +1,274 @@
+"""Pure text, URL and date functions: no Scrapy, no site knowledge, no I/O.
+
+Every function takes plain values and returns plain values, never raises on
+odd input (they return ``None`` or an empty string instead), and shows its
+behaviour in doctests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+__all__ = [
+    "canonical_url",
+    "clean_text",
+    "content_hash",
+    "join_text",
+    "parse_cn_datetime",
+    "parse_credit_line",
+    "parse_editor_line",
+    "parse_iso_datetime",
+    "strip_label",
+    "utc_now_iso",
+]
+
+# CJK ideographs, kana, hangul and full-width punctuation: scripts written without spaces.
+_CJK = (
+    "\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+)
+# A whitespace run that holds a line break, between two CJK characters: a source
+# line break, not a space the author typed (CSS Text 3 drops these segment breaks).
+_CJK_BREAK = re.compile(rf"(?<=[{_CJK}])[^\S\u3000]*[\r\n][^\S\u3000]*(?=[{_CJK}])")
+_SPACE_RUN = re.compile(r"[^\S\n]+")
+_LINE_EDGES = re.compile(r" *\n *")
+_MANY_LINES = re.compile(r"\n{2,}")
+
+
+def clean_text(text: str | None) -> str:
+    """Normalise whitespace without inventing any between CJK characters.
+
+    Runs of spaces, tabs, non-breaking and ideographic spaces become one space;
+    a line break between two CJK characters is dropped; other line breaks become
+    spaces; the ends are stripped.
+
+    >>> clean_text("  OpenAI将终止\\n  中国服务 ")
+    'OpenAI将终止中国服务'
+    >>> clean_text("Paul M.\\u00a0 Nakasone（中曾根）")
+    'Paul M. Nakasone（中曾根）'
+    >>> clean_text("来源：美国之音, 文章内容")
+    '来源：美国之音, 文章内容'
+    >>> clean_text("\\u3000\\u3000正文")
+    '正文'
+    >>> clean_text(None)
+    ''
+    """
+    if not text:
+        return ""
+    text = _CJK_BREAK.sub("", text)
+    text = re.sub(r"\s+", " ", text.replace("\u3000", " "))
+    return text.strip()
+
+
+def join_text(fragments: list[str], line_break: str = "\n") -> str:
+    """Join the text nodes of one element with nothing between them, then clean it.
+
+    Inline elements add no space (Chinese has none); a *line_break* marker (what
+    the loader puts in place of ``<br>``) survives as a line break.
+
+    >>> join_text(["多位", "大陆", "用户"])
+    '多位大陆用户'
+    >>> join_text(["第一行", "\\n", " 第二行 "])
+    '第一行\\n第二行'
+    >>> join_text([" ", "\\n"])
+    ''
+    """
+    lines = "".join(fragments).split(line_break)
+    return "\n".join(line for line in (clean_text(part) for part in lines) if line)
+
+
+@lru_cache(maxsize=131072)
+def canonical_url(url: str) -> str:
+    """The URL without tracking parameters or fragment, in a canonical spelling.
+
+    ``utm_*`` parameters and the fragment go, the host is lower-cased, the
+    remaining query is sorted and percent-encoding is upper-cased.
+
+    >>> canonical_url("https://WWW.Example.org/bnews/tag/%e8%b4%b8/?utm_source=x&b=2&a=1#top")
+    'https://www.example.org/bnews/tag/%E8%B4%B8/?a=1&b=2'
+    >>> canonical_url("https://www.example.org/bnews/tag/贸易战/")
+    'https://www.example.org/bnews/tag/%E8%B4%B8%E6%98%93%E6%88%98/'
+    >>> canonical_url("not a url")
+    'not a url'
+    """
+    try:
+        parts = urlsplit(url.strip())
+        if not parts.scheme or not parts.netloc:
+            return url
+        query = urlencode(
+            [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not k.lower().startswith("utm_")]
+        )
+        return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+    except ValueError:
+        return url
+
+
+_CN_DATE = re.compile(
+    r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"
+    r"(?:\s*(?P<H>\d{1,2})\s*[:：]\s*(?P<M>\d{2})(?:\s*[:：]\s*(?P<S>\d{2}))?)?"
+)
+
+
+def parse_cn_datetime(text: str | None) -> tuple[str, str | None] | None:
+    """Find a ``YYYY年MM月DD日 [HH:MM]`` date; return (date, timestamp or None).
+
+    >>> parse_cn_datetime("日期：2020年01月07日 | 分类：中国禁闻")
+    ('2020-01-07', None)
+    >>> parse_cn_datetime("2019年5月3日 08:15 | 分类：…")
+    ('2019-05-03', '2019-05-03T08:15:00')
+    >>> parse_cn_datetime("2019年13月40日") is None
+    True
+    """
+    match = _CN_DATE.search(text or "")
+    if not match:
+        return None
+    try:
+        day = date(int(match["y"]), int(match["m"]), int(match["d"]))
+        if match["H"] is None:
+            return day.isoformat(), None
+        moment = datetime(day.year, day.month, day.day, int(match["H"]), int(match["M"]),
+                          int(match["S"] or 0))
+    except ValueError:
+        return None
+    return day.isoformat(), moment.isoformat()
+
+
+def parse_iso_datetime(text: str | None) -> tuple[str, str] | None:
+    """Parse an ISO 8601 timestamp (``article:published_time``); return (date, timestamp).
+
+    The date is the one written in the timestamp (the site's local date).
+
+    >>> parse_iso_datetime("2024-06-26T08:12:30+08:00")
+    ('2024-06-26', '2024-06-26T08:12:30+08:00')
+    >>> parse_iso_datetime("2024-06-26T00:10:00Z")
+    ('2024-06-26', '2024-06-26T00:10:00+00:00')
+    >>> parse_iso_datetime("yesterday") is None
+    True
+    """
+    try:
+        moment = datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.date().isoformat(), moment.isoformat()
+
+
+def parse_date8(text: str | None) -> str | None:
+    """Turn a ``YYYYMMDD`` string (as in article URLs) into ``YYYY-MM-DD``.
+
+    >>> parse_date8("20240626")
+    '2024-06-26'
+    >>> parse_date8("20241340") is None
+    True
+    """
+    try:
+        return datetime.strptime(text or "", "%Y%m%d").date().isoformat()
+    except ValueError:
+        return None
+
+
+_LABEL = r"\s*[：:]\s*"
+_FIELD_END = r"(?:[，,；;。|｜（(）)]|\s+(?:作者|来源|來源)|\s*$)"
+_AUTHOR = re.compile(rf"(?:作者|撰文){_LABEL}(?P<v>.+?)(?={_FIELD_END})")
+_SOURCE = re.compile(rf"(?:来源|來源|转载自|转自){_LABEL}(?P<v>.+?)(?={_FIELD_END})")
+_DISCLAIMER = re.compile(r"(?:并|並)?不代表本(?:网|網)立场|文章转自网络|文章轉自網絡")
+_EDITOR = re.compile(
+    rf"^[（(【\[]?\s*(?:责任编辑|責任編輯|编辑|編輯){_LABEL}(?P<v>[^）)】\]]+?)\s*[）)】\]]?$"
+)
+
+
+def parse_credit_line(text: str | None) -> dict[str, str | None] | None:
+    """Read an opening credit line; ``None`` when *text* is not one.
+
+    A credit line names an author or a source, or carries the site's
+    "not the site's position" disclaimer.
+
+    >>> parse_credit_line("作者：公民老黑，来源：Citizen Laohei公民老黑youtube频道，"
+    ...                   "文章内容并不代表本网立场和观点。")
+    {'author': '公民老黑', 'source': 'Citizen Laohei公民老黑youtube频道'}
+    >>> parse_credit_line("来源：美国之音, 文章内容并不代表本网立场。")
+    {'author': None, 'source': '美国之音'}
+    >>> parse_credit_line("文章转自网络，旨在为读者提供多元信息，内容并不代表本网立场和观点。")
+    {'author': None, 'source': None}
+    >>> parse_credit_line("来源: 苹果日报 作者: 古立")
+    {'author': '古立', 'source': '苹果日报'}
+    >>> parse_credit_line("来源：中时")
+    {'author': None, 'source': '中时'}
+    >>> parse_credit_line("证券时报报导，目前OpenAI的API向161个国家和地区开放") is None
+    True
+    """
+    text = clean_text(text)
+    if not text:
+        return None
+    author = _AUTHOR.match(text) or _AUTHOR.search(text[:60])
+    source = _SOURCE.match(text) or _SOURCE.search(text[:60])
+    starts_with_label = bool(re.match(rf"(?:作者|来源|來源|撰文){_LABEL}", text))
+    if not (starts_with_label or _DISCLAIMER.search(text)):
+        return None
+    return {
+        "author": clean_text(author["v"]) if author else None,
+        "source": clean_text(source["v"]) if source else None,
+    }
+
+
+def parse_editor_line(text: str | None) -> str | None:
+    """Read a closing "责任编辑：X" line; ``None`` when *text* is not one.
+
+    >>> parse_editor_line("责任编辑：李明")
+    '李明'
+    >>> parse_editor_line("（责任编辑：王五）")
+    '王五'
+    >>> parse_editor_line("他是责任编辑：不是编辑行") is None
+    True
+    """
+    match = _EDITOR.match(clean_text(text))
+    return clean_text(match["v"]) or None if match else None
+
+
+def strip_label(text: str | None) -> str | None:
+    """Drop a leading "来源：" style label; ``None`` for empty text.
+
+    >>> strip_label("来源：中时 ")
+    '中时'
+    >>> strip_label("  ") is None
+    True
+    """
+    text = re.sub(rf"^(?:来源|來源|出处|出處){_LABEL}", "", clean_text(text))
+    return text or None
+
+
+def strip_site_suffix(title: str | None, suffixes: tuple[str, ...]) -> str:
+    """Remove a " - site name" suffix from a page title.
+
+    >>> strip_site_suffix("贸易战 - 中国禁闻网", ("中国禁闻网", "禁闻网"))
+    '贸易战'
+    >>> strip_site_suffix("标题", ("禁闻网",))
+    '标题'
+    """
+    title = clean_text(title)
+    for suffix in suffixes:
+        title = re.sub(rf"\s*[-|–—_]\s*{re.escape(suffix)}$", "", title)
+    return title
+
+
+def content_hash(title: str, body: str) -> str:
+    """A stable fingerprint of an article's text (SHA-256 of title and body).
+
+    >>> content_hash("标题", "正文")[:23]
+    'sha256:08cd81452303c97e'
+    >>> content_hash("a", "b") == content_hash("a", "b") != content_hash("a", "c")
+    True
+    """
+    digest = hashlib.sha256(f"{title}\n\n{body}".encode()).hexdigest()
+    return f"sha256:{digest}"
+
+
+def utc_now_iso() -> str:
+    """The current time as an ISO 8601 UTC timestamp with a ``Z`` suffix, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,66 @@
+"""Every setting newsspider uses, defined once, with polite defaults for the live site.
+
+Scrapy reads this module as the project settings (``scrapy.cfg`` and
+:func:`newsspider.runner.crawler_settings`).  Components never import it: they
+read ``crawler.settings`` so that ``-s NAME=VALUE`` overrides reach them.
+Our own settings carry the ``NEWSSPIDER_`` prefix.
+"""
+
+from newsspider import __version__
+
+BOT_NAME = "newsspider"
+SPIDER_MODULES = ["newsspider.spiders"]
+NEWSPIDER_MODULE = "newsspider.spiders"
+
+# --- Politeness toward the live site (tests and benchmarks override with -s) ---
+USER_AGENT = f"newsspider/{__version__} (+https://pypi.org/project/newsspider/; archival crawler)"
+ROBOTSTXT_OBEY = True
+DOWNLOAD_DELAY = 1.0
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control HTTP endpoint runs code sent to it: a crawler has no use for it.
+REMOTE_CONTROL_ENABLED = False
+
+# --- Crawl shape ---
+# Breadth-first with articles first (see the spider's priorities): the frontier stays small.
+DEPTH_PRIORITY = 0
+REDIRECT_MAX_TIMES = 5
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+# --- Logging ---
+LOG_LEVEL = "INFO"
+LOGSTATS_INTERVAL = 0  # replaced by newsspider.extensions.Progress
+FEED_EXPORT_ENCODING = "utf-8"
+
+# --- Item pipeline: validate -> deduplicate -> store ---
+ITEM_PIPELINES = {
+    "newsspider.pipelines.ValidatePipeline": 100,
+    "newsspider.pipelines.DedupePipeline": 200,
+    "newsspider.pipelines.JsonLinesStorePipeline": 300,
+}
+
+EXTENSIONS = {
+    "scrapy.extensions.logstats.LogStats": None,
+    "newsspider.extensions.Progress": 500,
+}
+
+# --- newsspider's own settings ---
+# Directory that holds the dataset (articles.jsonl) and the crawl's memory.
+NEWSSPIDER_DATA_DIR = "data"
+# Start URLs used when none are given; empty means the live site's defaults in newsspider.site.
+NEWSSPIDER_START_URLS: list[str] = []
+# Seconds between progress lines while a crawl runs (0 switches them off).
+NEWSSPIDER_PROGRESS_INTERVAL = 5.0
+# Upper bound on listing pages followed per listing (front page, category, tag); 0 = no bound.
+NEWSSPIDER_MAX_LISTING_PAGES = 0

@@ -1,0 +1,111 @@
+"""Writing the dataset: whole lines appended to a JSON Lines file, never rewritten.
+
+Each record is serialised first and then written with a single ``write`` on a
+file opened in append mode, so a crawl killed at any moment leaves whole
+lines only.  A file whose last line was cut short by something else is left
+as it is: new records go to a new shard beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DATASET_FILE", "DataDirError", "JsonLinesWriter", "encode_record", "prepare_data_dir"]
+
+logger = logging.getLogger(__name__)
+
+DATASET_FILE = "articles.jsonl"
+
+
+class DataDirError(OSError):
+    """The data directory cannot be used (its message says what and where)."""
+
+
+def prepare_data_dir(path: str | Path) -> Path:
+    """Create *path* if needed and check that it is a writable directory.
+
+    >>> import tempfile; d = tempfile.mkdtemp()
+    >>> prepare_data_dir(d + "/data").is_dir()
+    True
+    >>> _ = open(d + "/file", "w")
+    >>> prepare_data_dir(d + "/file")
+    Traceback (most recent call last):
+    ...
+    newsspider.storage.DataDirError: data dir .../file: exists and is not a directory
+    >>> prepare_data_dir(d + "/file/data")
+    Traceback (most recent call last):
+    ...
+    newsspider.storage.DataDirError: data dir .../file/data: cannot create it (Not a directory)
+    """
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise DataDirError(f"data dir {path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirError(f"data dir {path}: cannot create it ({exc.strerror or exc})") from exc
+    probe = path / f".newsspider-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DataDirError(f"data dir {path}: not writable ({exc.strerror or exc})") from exc
+    return path
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """One record as one UTF-8 JSON line (no ``\\u`` escapes for Chinese).
+
+    >>> encode_record({"title": "禁闻", "tags": ["中国"]})
+    b'{"title":"\\xe7\\xa6\\x81\\xe9\\x97\\xbb","tags":["\\xe4\\xb8\\xad\\xe5\\x9b\\xbd"]}\\n'
+    """
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() == 0:
+            return True
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+class JsonLinesWriter:
+    """Appends whole records to ``<data dir>/<name>`` and knows how many it wrote."""
+
+    def __init__(self, data_dir: str | Path, name: str = DATASET_FILE) -> None:
+        self.data_dir = prepare_data_dir(data_dir)
+        self.path = self.data_dir / name
+        if self.path.exists() and not _ends_with_newline(self.path):
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            damaged, self.path = self.path, self.data_dir / f"{self.path.stem}-{stamp}.jsonl"
+            logger.warning("%s: the last line is incomplete; leaving the file as it is and "
+                           "writing new records to %s", damaged, self.path.name)
+        self.written = 0
+        try:
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataDirError(f"{self.path}: cannot open for appending ({exc.strerror})") from exc
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record as one line, in one write."""
+        if self._fd is None:
+            raise ValueError(f"{self.path}: writer is closed")
+        data = encode_record(record)
+        written = os.write(self._fd, data)
+        while written < len(data):  # only on a full disk or similar: finish the line
+            written += os.write(self._fd, data[written:])
+        self.written += 1
+
+    def close(self) -> None:
+        """Flush to disk and close."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
