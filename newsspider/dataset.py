@@ -25,13 +25,14 @@ class DatasetError(ValueError):
 
 
 def shard_paths(path: str | Path) -> list[Path]:
-    """The JSON Lines files of a data dir (sorted), or the file itself.
+    """The JSON Lines files of a data dir (``articles.jsonl`` first, then by name), or the file itself.
 
     Raises :class:`DatasetError` when *path* does not exist.
     """
     path = Path(path)
     if path.is_dir():
-        return sorted(p for p in path.glob(SHARD_GLOB) if p.is_file())
+        shards = (p for p in path.glob(SHARD_GLOB) if p.is_file())
+        return sorted(shards, key=lambda p: (p.name != "articles.jsonl", p.name))
     if path.is_file():
         return [path]
     raise DatasetError(f"{path}: no such dataset file or directory")

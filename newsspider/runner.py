@@ -81,7 +81,8 @@ class CrawlResult:
 
     @property
     def ok(self) -> bool:
-        return self.finish_reason == "finished"
+        """Finished, or stopped by a bound the user set (CLOSESPIDER_PAGECOUNT, _TIMEOUT, ...)."""
+        return self.finish_reason == "finished" or self.finish_reason.startswith("closespider_")
 
     @property
     def summary(self) -> CrawlSummary:

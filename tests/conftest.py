@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.mockserver import MockServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent
+
+# Settings every test crawl uses: no politeness delays against the local server.
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]
+
+
+@pytest.fixture
+def mockserver() -> Iterator[MockServer]:
+    with MockServer() as server:
+        yield server
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``newsspider`` command in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "newsspider", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=timeout)
+
+
+def crawl(server: MockServer, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``newsspider crawl`` of the mock site's front page into *data_dir*."""
+    return run_cli("crawl", "--start-url", server.url("/bnews/"), "--data-dir", str(data_dir),
+                   *FAST, *extra)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]

@@ -1,0 +1,69 @@
+"""The ``newsspider`` command: help, bad input, the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsspider.cli import main
+from tests.conftest import crawl, run_cli
+from tests.mockserver import MockServer
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    for name, command in main.commands.items():
+        assert command.help, f"{name} has no help text"
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/", "bnews/itnews/", "http://", "http://host:99999/"])
+def test_bad_start_url_is_one_line_error(url: str, tmp_path: Path) -> None:
+    result = run_cli("crawl", "--start-url", url, "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: not an http(s) URL: {url!r}"
+    assert not (tmp_path / "d").exists(), "created the data dir before checking the URL"
+
+
+def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "articles.jsonl"
+    target.write_text('{"kept": true}\n')
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/bnews/", "--data-dir", str(target))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: data dir {target}: exists and is not a directory"
+    assert target.read_text() == '{"kept": true}\n'
+
+
+def test_data_dir_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/bnews/",
+                     "--data-dir", str(tmp_path / "file" / "data"))
+    assert result.returncode == 1
+    assert "cannot create it (Not a directory)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_option_and_bad_setting() -> None:
+    assert run_cli("crawl", "--no-such-option").returncode == 2
+    result = run_cli("crawl", "-s", "DOWNLOAD_DELAY")
+    assert result.returncode == 2
+    assert "-s expects NAME=VALUE, got 'DOWNLOAD_DELAY'" in result.stderr
+
+
+def test_unknown_setting_name_warns(mockserver: MockServer, tmp_path: Path) -> None:
+    result = crawl(mockserver, tmp_path, "-s", "DOWNLOAD_DELAYY=3", "-s", "CLOSESPIDER_PAGECOUNT=2")
+    assert result.returncode == 0, result.stderr
+    assert "warning: -s DOWNLOAD_DELAYY: neither Scrapy nor newsspider has this setting" in result.stderr
+
+
+def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
+    result = run_cli("demo", "--data-dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert "Crawl finished:" in result.stdout
+    assert "articles in the dataset; a few titles:" in result.stdout
+    lines = (tmp_path / "demo" / "articles.jsonl").read_text("utf-8").splitlines()
+    assert len(lines) >= 40
+    assert f"{len(lines)} articles in the dataset" in result.stdout

@@ -1,0 +1,129 @@
+"""Whole crawls of the mock site (a real HTTP server on 127.0.0.1) through the real command."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from newsspider import site
+from newsspider.demo.pages import DemoSite
+from tests.conftest import FAST, FIXTURES, REPO, crawl, read_jsonl
+from tests.mockserver import MockServer
+
+UA = "newsspider-tests/1 (+local)"
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory):
+    """One crawl of the mock site shared by the assertions below."""
+    data_dir = tmp_path_factory.mktemp("data")
+    with MockServer() as server:
+        result = crawl(server, data_dir, "-s", f"USER_AGENT={UA}",
+                       "-s", "NEWSSPIDER_PROGRESS_INTERVAL=0.2")
+        yield server.root, result, read_jsonl(data_dir / "articles.jsonl"), server.requests()
+
+
+def test_crawl_exits_zero_with_summary(crawled) -> None:
+    _, result, records, _ = crawled
+    assert result.returncode == 0, result.stderr
+    assert "Crawl finished: " in result.stdout
+    assert f"{len(records)} stored" in result.stdout
+    assert "progress:" in result.stderr  # progress lines while it runs
+
+
+def test_every_article_stored_exactly_once(crawled) -> None:
+    _, _, records, _ = crawled
+    ids = [r["article_id"] for r in records]
+    expected = {str(a.article_id) for a in DemoSite().public_articles()}
+    assert len(ids) == len(set(ids))
+    assert set(ids) == expected
+    assert len(expected) >= 40
+
+
+def test_records_are_canonical_and_on_the_start_host(crawled) -> None:
+    root, _, records, _ = crawled
+    for record in records:
+        assert record["url"].startswith(root + "/bnews/")
+        assert "utm_" not in record["url"] and "#" not in record["url"]
+        assert "/zh-tw/" not in record["url"]
+        assert site.article_parts(record["url"])[0] == record["article_id"]
+        assert all("utm_" not in u and "#" not in u for u in record["related_urls"])
+
+
+def test_seed_article_crawled_like_the_saved_page(crawled) -> None:
+    root, _, records, _ = crawled
+    expected = json.loads((FIXTURES / "article-openai-china-api.expected.json").read_text("utf-8"))
+    expected = json.loads(json.dumps(expected).replace("https://www.bannedbook.org", root))
+    record = next(r for r in records if r["article_id"] == "2054421")
+    record.pop("crawled_at")
+    assert record == expected
+
+
+def test_article_pages_fetched_once_and_nothing_forbidden(crawled) -> None:
+    _, _, _, requests = crawled
+    paths = [r["path"] for r in requests]
+    article_paths = Counter(p for p in paths if site.ARTICLE_PATH.match(p))
+    assert article_paths and max(article_paths.values()) == 1
+    assert not [p for p in paths if p.startswith("/bnews/zh-tw/")], "followed the mirror"
+    assert not [p for p in paths if p.startswith("/bnews/private/")], "ignored robots.txt"
+    assert not [p for p in paths if "utm_" in p or "feed" in p or "?s=" in p or "forum" in p]
+    assert "/robots.txt" in paths
+    assert {r["host"] for r in requests} == {requests[0]["host"]}, "left the start host"
+    assert requests[0]["host"].startswith("127.0.0.1:")
+
+
+def test_settings_overrides_reach_the_crawl(crawled) -> None:
+    _, _, _, requests = crawled
+    assert {r["user_agent"] for r in requests} == {UA}
+
+
+def test_polite_defaults_name_the_project(mockserver: MockServer, tmp_path: Path) -> None:
+    result = crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1",
+                   "-s", "CLOSESPIDER_PAGECOUNT=5")
+    assert result.returncode == 0, result.stderr
+    agents = {r["user_agent"] for r in mockserver.requests()}
+    assert len(agents) == 1 and agents.pop().startswith("newsspider/")
+
+
+def test_max_listing_pages_setting(mockserver: MockServer, tmp_path: Path) -> None:
+    result = crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1")
+    assert result.returncode == 0, result.stderr
+    assert not [r for r in mockserver.requests() if re.search(r"/page/\d+/", r["path"])]
+
+
+def test_second_crawl_adds_nothing(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    before = (tmp_path / "articles.jsonl").read_bytes()
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "articles.jsonl").read_bytes() == before
+    assert " 0 stored" in result.stdout
+
+
+def test_start_urls_of_articles_shortlinks_and_mirror(mockserver: MockServer, tmp_path: Path) -> None:
+    result = crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1",
+                   "--start-url", mockserver.url("/?p=2054421"),
+                   "--start-url", mockserver.url("/bnews/zh-tw/itnews/20240626/2054421.html"))
+    assert result.returncode == 0, result.stderr
+    ids = [r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")]
+    assert ids.count("2054421") == 1
+    assert not [r for r in mockserver.requests() if r["path"].startswith("/bnews/zh-tw/")]
+
+
+def test_scrapy_crawl_inside_the_repo(mockserver: MockServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "bannedbook", "-a",
+         f"start_urls={mockserver.url('/bnews/')}", "-s", f"NEWSSPIDER_DATA_DIR={tmp_path}", *FAST],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'finish_reason': 'finished'" in result.stderr
+    ids = {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")}
+    assert ids == {str(a.article_id) for a in DemoSite().public_articles()}

@@ -1,0 +1,119 @@
+"""Extraction on the two real pages of the site, with exact expected values."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+from scrapy.http import HtmlResponse
+
+from newsspider.loaders import load_article, parse_listing
+from tests.conftest import FIXTURES
+
+ARTICLE_URL = "https://www.bannedbook.org/bnews/itnews/20240626/2054421.html"
+TAG_URL = "https://www.bannedbook.org/bnews/tag/%E8%B4%B8%E6%98%93%E6%88%98/"
+
+
+def response(name: str, url: str) -> HtmlResponse:
+    return HtmlResponse(url=url, body=(FIXTURES / name).read_bytes(), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def article() -> dict:
+    return asdict(load_article(response("article-openai-china-api.html", ARTICLE_URL + "?utm_source=x#c")))
+
+
+def test_seed_article_matches_expected_record(article: dict) -> None:
+    expected = json.loads((FIXTURES / "article-openai-china-api.expected.json").read_text("utf-8"))
+    assert {k: v for k, v in article.items() if k != "crawled_at"} == expected
+
+
+def test_seed_article_fields(article: dict) -> None:
+    assert article["article_id"] == "2054421"
+    assert article["url"] == ARTICLE_URL
+    assert article["category"] == "itnews"
+    assert article["published_date"] == "2024-06-26"  # from the URL: the fragment has no date
+    assert article["published_at"] is None
+    assert article["title"] == "OpenAI将终止中国服务 陆新创公司恐将迎来灭顶之灾"
+    assert article["summary"].startswith("市场从24日晚间传出，多位大陆用户收到来自OpenAI的邮件")
+    assert article["summary"].endswith("对于高度依赖OpenAI的大陆创业公司，恐将迎来灭顶之灾。")
+    assert article["tags"] == ["OpenAI", "中国", "美国", "人工智能", "美国陆军", "网络安全",
+                               "网络司令部", "美国网络"]
+    assert article["source"] == "中时"
+    assert article["author"] is None
+    assert article["editor"] is None
+    assert article["image_credit"] == "图/路透社"
+    assert article["related_urls"] == [
+        "https://www.bannedbook.org/bnews/itnews/20240625/2054368.html",
+        "https://www.bannedbook.org/bnews/cnnews/20240624/2053926.html",
+        "https://www.bannedbook.org/bnews/itnews/20240623/2053491.html",
+        "https://www.bannedbook.org/bnews/cnnews/20240621/2052794.html",
+        "https://www.bannedbook.org/bnews/itnews/20240620/2052288.html",
+    ]
+    assert article["content_hash"].startswith("sha256:")
+    assert article["crawled_at"].endswith("Z")
+
+
+def test_seed_article_body(article: dict) -> None:
+    paragraphs = article["body"].split("\n\n")
+    assert len(paragraphs) == 8
+    # The first body paragraph stays although it repeats the summary.
+    assert paragraphs[0] == article["summary"]
+    assert paragraphs[1] == (
+        "证券时报报导，目前OpenAI的API向161个国家和地区开放，但中国未包含在其中。"
+        "这也意味着，OpenAI宣布终止对中国提供API服务。"
+    )
+    assert paragraphs[-1] == (
+        "业内人士分析，“一直以来，国内就有不少创业公司是通过接入OpenAI API的方式，"
+        "简单套壳做大模型或者AI应用。"
+        "这次就会受到直接的影响”。OpenAI终止对中国提供API服务，一方面将对希望借助OpenAI大模型套壳创业的公司带来"
+        "毁灭式打击，一批没有核心技术与竞争实力的公司如果未能及时找到替代方案，就将会被市场淘汰；另一方面，"
+        "这也将倒逼中国的大模型公司加速自主研发，并促使更多的创业公司选择国产大模型，规避日后可能的风险。"
+    )
+    # Inline links keep their text, with no space invented around them.
+    assert "退役的美国陆军将军Paul M. Nakasone（中曾根）将加入公司董事会" in article["body"]
+
+
+@pytest.mark.parametrize("text", ["大陆网友注意", "备注：翻墙看新闻", "图/路透社", "来源：中时", "中时",
+                                  "法国犹太老板", "翻墙软件", "相关阅读", "Ilya", "AuctionX"])
+def test_seed_article_body_excludes_non_body(article: dict, text: str) -> None:
+    assert text not in article["body"]
+
+
+def test_real_tag_page_links_and_next_page() -> None:
+    listing = parse_listing(response("tag-page-trade-war.html", TAG_URL))
+    assert len(listing.article_urls) == 22
+    assert listing.article_urls[0] == "https://www.bannedbook.org/bnews/cbnews/20200107/1254645.html"
+    assert listing.article_urls[-1] == "https://www.bannedbook.org/bnews/comments/20200101/1251440.html"
+    assert listing.next_url == TAG_URL + "page/2/"
+
+
+def test_tag_page_next_page_from_pagination_links_without_rel_next() -> None:
+    html = (FIXTURES / "tag-page-trade-war.html").read_text("utf-8")
+    html = html.replace('<link rel="next"', '<link rel="prev-removed"')
+    listing = parse_listing(HtmlResponse(url=TAG_URL, body=html.encode(), encoding="utf-8"))
+    assert listing.next_url == TAG_URL + "page/2/"
+
+
+def test_article_full_page_title_fallbacks_and_dates() -> None:
+    page = """<html><head><title>只有标题 - 禁闻网</title>
+    <meta property="article:published_time" content="2024-06-26T08:12:30+08:00" /></head>
+    <body><div class="entry"><p>作者：甲，来源：乙，文章内容并不代表本网立场和观点。</p>
+    <p>第一段<br>第二行</p><p>&nbsp;</p><p>（责任编辑：丙）</p></div></body></html>"""
+    record = load_article(HtmlResponse(url="http://127.0.0.1/bnews/renquan/minyun/20240101/7.html",
+                                       body=page.encode(), encoding="utf-8"))
+    assert record.title == "只有标题"
+    assert (record.published_date, record.published_at) == ("2024-06-26", "2024-06-26T08:12:30+08:00")
+    assert (record.author, record.source, record.editor) == ("甲", "乙", "丙")
+    assert record.body == "第一段\n第二行"
+    assert record.category == "renquan/minyun"
+
+
+def test_postmeat_date_when_no_meta_tag() -> None:
+    page = """<html><body><h2>标题</h2><div class="postmeat">2019年05月03日 08:15 | 分类：<a>中国</a></div>
+    <div class="entry"><p>正文</p></div></body></html>"""
+    record = load_article(HtmlResponse(url="http://127.0.0.1/bnews/cnnews/20190504/8.html",
+                                       body=page.encode(), encoding="utf-8"))
+    assert (record.published_date, record.published_at) == ("2019-05-03", "2019-05-03T08:15:00")
+    assert record.title == "标题"
