@@ -88,9 +88,9 @@ def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
     finally:
         server.shutdown()
     _report(result)
-    records = list(iter_records(data_dir, errors="skip"))
+    records = sorted(iter_records(data_dir, errors="skip"), key=lambda r: r["published_date"])
     click.echo(f"{len(records)} articles in the dataset; a few titles:")
-    for record in records[:5]:
+    for record in records[:: max(1, len(records) // 5)][:5]:
         click.echo(f"  {record['published_date']}  {record['title']}")
     if not result.ok:
         raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
