@@ -19,15 +19,31 @@ SETTING_OPTION = click.option(
 )
 
 
-def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any]) -> Any:
+START_URL_OPTION = click.option(
+    "--start-url", "start_urls", multiple=True, metavar="URL",
+    help="Where to start (repeatable). Default: the live site's front and category pages.",
+)
+RESUME_OPTION = click.option(
+    "--resume", is_flag=True,
+    help="Continue the frontier of a stopped crawl (kept in DATA_DIR/job) instead of starting over.",
+)
+REFRESH_OPTION = click.option(
+    "--refresh", is_flag=True,
+    help="Fetch stored articles again; a changed one is stored again with the next version.",
+)
+
+
+def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any],
+           **flags: bool) -> Any:
     """Run one crawl, turning the library's errors into one-line messages."""
     from newsspider.runner import run_crawl
     from newsspider.spiders.bannedbook import StartUrlError
+    from newsspider.state import DataDirLocked
     from newsspider.storage import DataDirError
 
     try:
-        return run_crawl(start_urls, data_dir, overrides)
-    except (StartUrlError, DataDirError) as exc:
+        return run_crawl(start_urls, data_dir, overrides, **flags)
+    except (StartUrlError, DataDirError, DataDirLocked) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -55,16 +71,88 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--start-url", "start_urls", multiple=True, metavar="URL",
-              help="Where to start (repeatable). Default: the live site's front and category pages.")
+@START_URL_OPTION
 @DATA_DIR_OPTION
 @SETTING_OPTION
-def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]) -> None:
-    """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl."""
-    result = _crawl(list(start_urls) or None, data_dir, _overrides(settings))
+@RESUME_OPTION
+@REFRESH_OPTION
+def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
+          refresh: bool) -> None:
+    """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
+
+    Articles already in DATA_DIR are not fetched again, and a listing's
+    pagination stops at a page with nothing new, so a recurring crawl costs
+    what is new.
+    """
+    result = _crawl(list(start_urls) or None, data_dir, _overrides(settings), resume=resume,
+                    refresh=refresh)
     _report(result)
     if not result.ok:
         raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
+
+
+@main.command()
+@click.option("--every", metavar="DURATION", help="Crawl every DURATION (6h, 30m, 1h30m, 90s), starting now.")
+@click.option("--cron", metavar="EXPR", help='Crawl on a cron schedule in UTC, e.g. "0 */6 * * *".')
+@START_URL_OPTION
+@DATA_DIR_OPTION
+@SETTING_OPTION
+@RESUME_OPTION
+@REFRESH_OPTION
+def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
+             settings: tuple[str, ...], resume: bool, refresh: bool) -> None:
+    """Crawl repeatedly, each crawl in its own process, never two at once.
+
+    Each crawl's log goes to DATA_DIR/logs/. SIGTERM or Ctrl-C stop the
+    scheduler after the running crawl.
+    """
+    import logging
+
+    from newsspider.schedule import ScheduleError, run_schedule, trigger_for
+    from newsspider.state import DataDirLocked
+    from newsspider.storage import DataDirError, prepare_data_dir
+
+    _overrides(settings)  # report bad -s values now, not in every crawl's log
+    try:
+        trigger = trigger_for(every, cron)
+        data_dir = prepare_data_dir(data_dir)
+    except (ScheduleError, DataDirError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    args = [arg for url in start_urls for arg in ("--start-url", url)]
+    args += ["--data-dir", str(data_dir.resolve())]
+    args += [arg for pair in settings for arg in ("-s", pair)]
+    args += ["--resume"] * resume + ["--refresh"] * refresh
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S")
+    try:
+        run_schedule(trigger, args, data_dir, run_now=every is not None)
+    except DataDirLocked as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+def runs(data_dir: Path) -> None:
+    """Print the crawl history of DATA_DIR as a table."""
+    from newsspider.state import StateError, read_runs
+
+    try:
+        history = read_runs(data_dir)
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not history:
+        click.echo(f"no crawls recorded in {data_dir}")
+        return
+    header = ("run", "started (UTC)", "ended (UTC)", "status", "pages", "new", "updated", "dropped",
+              "errors", "reason")
+    rows = [header] + [
+        (str(r.run_id), r.started_at, r.ended_at or "-", r.status, str(r.pages), str(r.new_articles),
+         str(r.updated_articles), str(r.dropped), str(r.errors), r.finish_reason or "-")
+        for r in history
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 @main.command()

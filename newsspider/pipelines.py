@@ -1,7 +1,7 @@
 """Item pipelines: validate -> deduplicate -> store, each through ItemAdapter.
 
 Stats are namespaced under ``newsspider/``: ``newsspider/dropped/<reason>``,
-``newsspider/duplicates``, ``newsspider/stored``.
+``newsspider/duplicates``, ``newsspider/unchanged``, ``newsspider/updated``, ``newsspider/stored``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
-from newsspider.dataset import iter_records
+from newsspider.incremental import crawl_state
 from newsspider.items import REQUIRED_FIELDS, schema
+from newsspider.state import CrawlState
 from newsspider.storage import JsonLinesWriter
 
 logger = logging.getLogger(__name__)
@@ -52,56 +53,71 @@ class ValidatePipeline:
 
 
 class DedupePipeline:
-    """Store each article id once: within a crawl, and against what the data dir already holds."""
+    """Store each article once, within a crawl and against the data dir's state.
 
-    def __init__(self, stats: StatsCollector, data_dir: str) -> None:
+    With ``NEWSSPIDER_REFRESH``, an article fetched again is stored again only
+    when its content hash changed, with the next ``version``.
+    """
+
+    def __init__(self, stats: StatsCollector, state: CrawlState, refresh: bool = False) -> None:
         self.stats = stats
-        self.data_dir = data_dir
+        self.state = state
+        self.refresh = refresh
         self.seen: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
-        return cls(crawler.stats, crawler.settings.get("NEWSSPIDER_DATA_DIR"))
-
-    def open_spider(self) -> None:
-        try:
-            self.seen = {str(r.get("article_id")) for r in iter_records(self.data_dir, "skip")}
-        except ValueError:  # no dataset yet
-            self.seen = set()
-        if self.seen:
-            logger.info("%d articles already stored in %s", len(self.seen), self.data_dir)
+        return cls(crawler.stats, crawl_state(crawler), crawler.settings.getbool("NEWSSPIDER_REFRESH"))
 
     def process_item(self, item: Any) -> Any:
-        article_id = ItemAdapter(item)["article_id"]
+        adapter = ItemAdapter(item)
+        article_id = adapter["article_id"]
         if article_id in self.seen:
             self.stats.inc_value("newsspider/duplicates")
-            raise DropItem(f"article {article_id} is already stored")
+            raise DropItem(f"article {article_id} was already stored by this crawl")
+        stored = self.state.get(article_id)
+        if stored is not None:
+            if not self.refresh:
+                self.stats.inc_value("newsspider/duplicates")
+                raise DropItem(f"article {article_id} is already stored")
+            if stored.content_hash == adapter["content_hash"]:
+                self.state.touch(article_id, adapter["crawled_at"])
+                self.stats.inc_value("newsspider/unchanged")
+                raise DropItem(f"article {article_id} is unchanged")
+            adapter["version"] = stored.version + 1
+            self.stats.inc_value("newsspider/updated")
         self.seen.add(article_id)
         return item
 
 
 class JsonLinesStorePipeline:
-    """Append each article as one whole UTF-8 line to ``<data dir>/articles.jsonl``."""
+    """Append each article as one whole UTF-8 line to ``<data dir>/articles.jsonl``.
 
-    def __init__(self, stats: StatsCollector, data_dir: str) -> None:
+    The state marks the article stored only after its line is written.
+    """
+
+    def __init__(self, stats: StatsCollector, state: CrawlState) -> None:
         self.stats = stats
-        self.data_dir = data_dir
+        self.state = state
         self.writer: JsonLinesWriter | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JsonLinesStorePipeline:
-        return cls(crawler.stats, crawler.settings.get("NEWSSPIDER_DATA_DIR"))
+        return cls(crawler.stats, crawl_state(crawler))
 
     def open_spider(self) -> None:
-        self.writer = JsonLinesWriter(self.data_dir)
+        self.writer = JsonLinesWriter(self.state.data_dir)
         self.stats.set_value("newsspider/dataset", str(self.writer.path))
 
     def close_spider(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        self.state.commit()
 
     def process_item(self, item: Any) -> Any:
         assert self.writer is not None, "open_spider() was not called"
-        self.writer.write(ItemAdapter(item).asdict())
+        record = ItemAdapter(item).asdict()
+        self.writer.write(record)
+        self.state.record_stored(record, self.writer.path.name, self.writer.size)
         self.stats.inc_value("newsspider/stored")
         return item

@@ -14,7 +14,9 @@ from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
 from newsspider.extensions import CrawlSummary
+from newsspider.incremental import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, parse_start_urls
+from newsspider.state import DataDirLock
 from newsspider.storage import prepare_data_dir
 
 __all__ = ["CrawlResult", "crawler_settings", "parse_overrides", "run_crawl", "unknown_settings"]
@@ -105,16 +107,26 @@ def _configure_logging(level: str) -> None:
 
 
 def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
-              overrides: Mapping[str, Any] | None = None) -> CrawlResult:
+              overrides: Mapping[str, Any] | None = None, *, resume: bool = False,
+              refresh: bool = False) -> CrawlResult:
     """Crawl from *start_urls* (default: the live site) into *data_dir*; block until done.
 
-    Raises ``StartUrlError`` for a bad start URL and ``DataDirError`` for an
-    unusable data dir before anything is fetched.  Call once per process:
-    Scrapy's reactor cannot be restarted.
+    *resume* continues the frontier of a stopped crawl (Scrapy ``JOBDIR`` in
+    the data dir); *refresh* re-fetches stored articles.  Raises
+    ``StartUrlError`` for a bad start URL, ``DataDirError`` for an unusable
+    data dir and ``DataDirLocked`` when another crawl uses it, all before
+    anything is fetched.  Call once per process: Scrapy's reactor cannot be
+    restarted.
     """
     urls = parse_start_urls(start_urls) or None
     data_dir = prepare_data_dir(data_dir)
+    with DataDirLock(data_dir):  # fail now, with a clear message, if another crawl holds it
+        job_dir = prepare_job_dir(data_dir, resume)
     settings = crawler_settings(data_dir, overrides)
+    if job_dir is not None:
+        settings.set("JOBDIR", str(job_dir), priority="cmdline")
+    if refresh:
+        settings.set("NEWSSPIDER_REFRESH", True, priority="cmdline")
     # Scrapy's full log when the user asks for a log level; a compact one otherwise.
     own_logging = "LOG_LEVEL" not in (overrides or {})
     settings.set("LOG_INSTALL_ROOT_HANDLER", not own_logging, priority="cmdline")

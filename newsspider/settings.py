@@ -53,6 +53,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "newsspider.extensions.Progress": 500,
+    "newsspider.incremental.RunRecorder": 600,
 }
 
 # --- newsspider's own settings ---
@@ -64,3 +65,8 @@ NEWSSPIDER_START_URLS: list[str] = []
 NEWSSPIDER_PROGRESS_INTERVAL = 5.0
 # Upper bound on listing pages followed per listing (front page, category, tag); 0 = no bound.
 NEWSSPIDER_MAX_LISTING_PAGES = 0
+# Re-fetch articles already stored; a changed one is stored again with a higher version (--refresh).
+NEWSSPIDER_REFRESH = False
+# A listing's pagination stops at a page whose articles were all stored by earlier runs; this many
+# such pages are followed first (go deeper to catch articles added further down).
+NEWSSPIDER_EXTRA_OLD_PAGES = 0

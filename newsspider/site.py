@@ -128,6 +128,24 @@ def shortlink_id(url: str) -> str | None:
     return _query_value(urlsplit(url).query, "p")
 
 
+def listing_base(url: str) -> str | None:
+    """A listing or tag page's URL without its ``page/N/`` part; ``None`` for other URLs.
+
+    Two pages of the same listing have the same base.
+
+    >>> listing_base("https://www.bannedbook.org/bnews/tag/%E8%B4%B8/page/3/")
+    'https://www.bannedbook.org/bnews/tag/%E8%B4%B8/'
+    >>> listing_base("https://www.bannedbook.org/bnews/itnews/") == listing_base(
+    ...     "https://www.bannedbook.org/bnews/itnews/page/2/")
+    True
+    >>> listing_base("https://www.bannedbook.org/bnews/itnews/20240625/2054368.html") is None
+    True
+    """
+    if classify(url) not in (Kind.LISTING, Kind.TAG):
+        return None
+    return re.sub(r"page/\d+/?$", "", url)
+
+
 def simplified_url(url: str) -> str:
     """Map a ``/bnews/zh-tw/`` mirror URL to its simplified-script original.
 

@@ -92,6 +92,8 @@ class JsonLinesWriter:
             self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise DataDirError(f"{self.path}: cannot open for appending ({exc.strerror})") from exc
+        #: the file's size in bytes, kept up to date as lines are appended
+        self.size = os.fstat(self._fd).st_size
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as one line, in one write."""
@@ -102,6 +104,7 @@ class JsonLinesWriter:
         while written < len(data):  # only on a full disk or similar: finish the line
             written += os.write(self._fd, data[written:])
         self.written += 1
+        self.size += len(data)
 
     def close(self) -> None:
         """Flush to disk and close."""

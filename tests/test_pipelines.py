@@ -46,7 +46,6 @@ def test_dedupe_within_a_crawl_and_against_the_dataset(tmp_path: Path) -> None:
     (tmp_path / "articles.jsonl").write_text(json.dumps({"article_id": "1"}) + "\n")
     c = crawler(tmp_path)
     pipeline = DedupePipeline.from_crawler(c)
-    pipeline.open_spider()
     assert pipeline.process_item(GOOD) is GOOD
     for item in (GOOD, replace(GOOD, article_id="1")):
         with pytest.raises(DropItem):
@@ -68,3 +67,21 @@ def test_store_appends_whole_utf8_lines(tmp_path: Path) -> None:
     assert [json.loads(line)["article_id"] for line in lines] == ["1", "7", "8"]
     assert "标题" in lines[1] and "\\u" not in lines[1]
     assert c.stats.get_value("newsspider/stored") == 2
+    # The state knows both, and how much of the file it has accounted for.
+    assert pipeline.state.is_stored("7") and pipeline.state.is_stored("8")
+    assert dict(pipeline.state.conn.execute("SELECT name, size FROM shards")) == {
+        "articles.jsonl": len(raw)}
+
+
+def test_refresh_stores_a_changed_article_with_the_next_version(tmp_path: Path) -> None:
+    (tmp_path / "articles.jsonl").write_text(json.dumps(
+        {"article_id": "7", "url": GOOD.url, "content_hash": GOOD.content_hash, "version": 1,
+         "crawled_at": "2024-01-01T00:00:00Z"}) + "\n")
+    c = get_crawler(settings_dict={"NEWSSPIDER_DATA_DIR": str(tmp_path), "NEWSSPIDER_REFRESH": True})
+    pipeline = DedupePipeline.from_crawler(c)
+    with pytest.raises(DropItem, match="unchanged"):
+        pipeline.process_item(replace(GOOD))
+    changed = pipeline.process_item(replace(GOOD, content_hash="sha256:" + "1" * 64))
+    assert changed.version == 2
+    assert c.stats.get_value("newsspider/unchanged") == 1
+    assert c.stats.get_value("newsspider/updated") == 1

@@ -19,9 +19,11 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 
 from newsspider import site
+from newsspider.incremental import crawl_state
 from newsspider.items import Article
-from newsspider.loaders import load_article
+from newsspider.loaders import load_article, parse_listing
 from newsspider.processors import canonical_url
+from newsspider.state import CrawlState
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
 PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, site.Kind.LISTING: 0}
@@ -76,6 +78,9 @@ class BannedbookSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.start_urls = parse_start_urls(start_urls)
         self.max_listing_pages = 0
+        self.extra_old_pages = 0
+        self.refresh = False
+        self.state: CrawlState | None = None
         self._seen_urls: set[str] = set()
         self._seen_ids: set[str] = set()
 
@@ -88,6 +93,9 @@ class BannedbookSpider(scrapy.Spider):
                 settings.getlist("NEWSSPIDER_START_URLS") or list(site.DEFAULT_START_URLS)
             )
         spider.max_listing_pages = settings.getint("NEWSSPIDER_MAX_LISTING_PAGES")
+        spider.extra_old_pages = settings.getint("NEWSSPIDER_EXTRA_OLD_PAGES")
+        spider.refresh = settings.getbool("NEWSSPIDER_REFRESH")
+        spider.state = crawl_state(crawler)
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
         # Scrapy's OffsiteMiddleware keeps redirects on these hosts too.
         spider.allowed_domains = sorted({urlsplit(u).hostname or "" for u in spider.start_urls})
@@ -99,21 +107,42 @@ class BannedbookSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse, dont_filter=True,
                                  priority=PRIORITY.get(site.classify(url), 0))
 
-    def parse(self, response: Response) -> Iterator[Article | scrapy.Request]:
-        """Any page: store it when it is an article, then follow what it links to."""
+    def parse(self, response: Response, old_pages: int = 0) -> Iterator[Article | scrapy.Request]:
+        """Any page: store it when it is an article, then follow what it links to.
+
+        *old_pages* counts the listing pages before this one, in this listing's
+        pagination, whose articles were all stored by earlier runs.
+        """
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("newsspider/skipped/not_html")
             return
-        if site.classify(response.url) is site.Kind.ARTICLE:
+        kind = site.classify(response.url)
+        if kind is site.Kind.ARTICLE:
             article = load_article(response)
             if article.article_id:
                 self._seen_ids.add(article.article_id)
             yield article
-        yield from self.follow_links(response)
+        elif kind in (site.Kind.LISTING, site.Kind.TAG):
+            old_pages = old_pages + 1 if self._nothing_new(response) else 0
+        yield from self.follow_links(response, old_pages)
 
-    def follow_links(self, response: TextResponse) -> Iterator[scrapy.Request]:
-        """Requests for the links of *response* worth following that were never requested."""
+    def _nothing_new(self, response: TextResponse) -> bool:
+        """Whether every article a listing page lists was stored by an earlier run."""
+        if self.refresh or self.state is None:
+            return False
+        ids = [parts[0] for url in parse_listing(response).article_urls
+               if (parts := site.article_parts(url))]
+        return bool(ids) and all(self.state.stored_before_this_run(i) for i in ids)
+
+    def follow_links(self, response: TextResponse, old_pages: int = 0) -> Iterator[scrapy.Request]:
+        """Requests for the links of *response* worth following that were never requested.
+
+        The pagination of a listing is not followed past ``NEWSSPIDER_EXTRA_OLD_PAGES``
+        pages that held nothing new.
+        """
         seen_urls = self._seen_urls
+        listing = site.listing_base(response.url)
+        stop_paging = old_pages > self.extra_old_pages
         for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
             try:
                 url = canonical_url(response.urljoin(href.strip()))
@@ -121,9 +150,15 @@ class BannedbookSpider(scrapy.Spider):
                 continue
             if url in seen_urls:
                 continue
+            same_listing = listing is not None and site.listing_base(url) == listing
+            if same_listing and stop_paging:
+                self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
+                continue
             seen_urls.add(url)
             request = self._request_for(url)
             if request is not None:
+                if same_listing:
+                    request.cb_kwargs["old_pages"] = old_pages
                 yield request
 
     def _request_for(self, url: str) -> scrapy.Request | None:
@@ -135,6 +170,9 @@ class BannedbookSpider(scrapy.Spider):
             if article_id in self._seen_ids:
                 return None
             self._seen_ids.add(article_id)
+            if not self.refresh and self.state is not None and self.state.is_stored(article_id):
+                self.crawler.stats.inc_value("newsspider/skipped/stored")
+                return None
         elif kind is site.Kind.SHORTLINK:
             if site.shortlink_id(url) in self._seen_ids:
                 return None

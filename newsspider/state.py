@@ -1,0 +1,325 @@
+"""What a crawl remembers between runs: SQLite (WAL) next to the dataset.
+
+``<data dir>/state.sqlite3`` holds every stored article (id, url, content
+hash, first and last seen, version), how many bytes of each dataset shard it
+has accounted for, and every run.  The dataset is the truth: an article is
+marked stored only after its line is written, and on open the state reads
+whatever the dataset holds beyond what it accounted for (a crawl killed
+between the two, a state file deleted, older than the dataset or corrupt is
+caught up or rebuilt, and the log says so).
+
+Only one crawl may use a data dir at a time: :class:`DataDirLock` is an OS
+file lock (``flock``), released by the OS when a process dies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from newsspider.dataset import DatasetError, shard_paths
+
+__all__ = ["STATE_FILE", "CrawlState", "DataDirLock", "DataDirLocked", "Run", "StateError",
+           "StoredArticle", "read_runs"]
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "state.sqlite3"
+LOCK_FILE = ".newsspider.lock"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    article_id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    content_hash TEXT,
+    first_seen TEXT,
+    last_seen TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    first_run INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    pid INTEGER,
+    status TEXT NOT NULL,
+    pages INTEGER DEFAULT 0,
+    new_articles INTEGER DEFAULT 0,
+    updated_articles INTEGER DEFAULT 0,
+    dropped INTEGER DEFAULT 0,
+    errors INTEGER DEFAULT 0,
+    finish_reason TEXT
+);
+"""
+_RUNS_SQL = (
+    "SELECT run_id, started_at, ended_at, status, pages, new_articles, updated_articles, "
+    "dropped, errors, finish_reason FROM runs ORDER BY run_id"
+)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class StateError(ValueError):
+    """A state file that cannot be read."""
+
+
+class DataDirLocked(RuntimeError):
+    """Another crawl is using the data dir."""
+
+
+class DataDirLock:
+    """An exclusive lock on a data dir, held for the life of a crawl."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.path = Path(data_dir) / LOCK_FILE
+        self._lock = FileLock(self.path, timeout=0, is_singleton=False)
+
+    def acquire(self) -> DataDirLock:
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise DataDirLocked(
+                f"data dir {self.path.parent} is in use by another crawl (lock {self.path})"
+            ) from None
+        return self
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> DataDirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    article_id: str
+    url: str
+    content_hash: str | None
+    version: int
+    first_run: int
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: int
+    started_at: str
+    ended_at: str | None
+    status: str
+    pages: int
+    new_articles: int
+    updated_articles: int
+    dropped: int
+    errors: int
+    finish_reason: str | None
+
+
+class CrawlState:
+    """The SQLite memory of one data dir.  Not thread-safe; one per crawl."""
+
+    def __init__(self, data_dir: str | Path, commit_every: int = 200) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / STATE_FILE
+        self.commit_every = commit_every
+        self._pending = 0
+        self.run_id = 0
+        self._new = not self.path.exists()
+        self.conn = self._connect()
+        self.sync_with_dataset()
+
+    # --- opening ---------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            os.replace(self.path, moved)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            logger.warning("state file %s is unreadable (%s); moved it to %s and rebuilding the "
+                           "state from the dataset", self.path, exc, moved.name)
+            self._new = True
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            conn.execute("SELECT count(*) FROM articles").fetchone()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        conn.execute("BEGIN")
+        return conn
+
+    # --- keeping up with the dataset -------------------------------------------------------
+    def sync_with_dataset(self) -> None:
+        """Account for dataset lines the state has not seen; rebuild if the dataset shrank."""
+        try:
+            shards = shard_paths(self.data_dir)
+        except DatasetError:
+            shards = []
+        known = dict(self.conn.execute("SELECT name, size FROM shards").fetchall())
+        sizes = {p.name: p.stat().st_size for p in shards}
+        shrunk = [n for n, size in known.items() if sizes.get(n, -1) < size]
+        if shrunk:
+            logger.warning("the dataset in %s is smaller than the state remembers (%s); "
+                           "rebuilding the state from the dataset", self.data_dir, ", ".join(shrunk))
+            self.conn.execute("DELETE FROM articles")
+            self.conn.execute("DELETE FROM shards")
+            known = {}
+        added = 0
+        for shard in shards:
+            start = known.get(shard.name, 0)
+            if sizes[shard.name] > start:
+                added += self._import(shard, start)
+        if added and self._new:
+            logger.warning("no state file: built %s from the dataset (%d records)", self.path, added)
+        elif added:
+            logger.warning("the state in %s was missing %d dataset records; added them from the "
+                           "dataset", self.path, added)
+        self.commit()
+
+    def _import(self, shard: Path, offset: int) -> int:
+        count = 0
+        with shard.open("rb") as handle:
+            handle.seek(offset)
+            for raw in handle:
+                if not raw.endswith(b"\n"):
+                    break  # a cut-short last line: not a record, not accounted for
+                offset += len(raw)
+                record = _parse(raw)
+                if record is not None:
+                    self._upsert(record, run_id=0)
+                    count += 1
+        self.conn.execute("INSERT OR REPLACE INTO shards(name, size) VALUES (?, ?)", (shard.name, offset))
+        return count
+
+    def _upsert(self, record: dict[str, Any], run_id: int) -> None:
+        self.conn.execute(
+            """INSERT INTO articles(article_id, url, content_hash, first_seen, last_seen, version, first_run)
+               VALUES (:id, :url, :hash, :seen, :seen, :version, :run)
+               ON CONFLICT(article_id) DO UPDATE SET
+                 url = CASE WHEN excluded.version >= version THEN excluded.url ELSE url END,
+                 content_hash = CASE WHEN excluded.version >= version
+                                THEN excluded.content_hash ELSE content_hash END,
+                 version = max(version, excluded.version),
+                 first_seen = min(first_seen, excluded.first_seen),
+                 last_seen = max(last_seen, excluded.last_seen)""",
+            {"id": int(record["article_id"]), "url": record.get("url") or "",
+             "hash": record.get("content_hash"), "seen": record.get("crawled_at") or _now(),
+             "version": int(record.get("version") or 1), "run": run_id},
+        )
+
+    # --- questions the crawl asks --------------------------------------------------------
+    def get(self, article_id: str | int) -> StoredArticle | None:
+        row = self.conn.execute(
+            "SELECT article_id, url, content_hash, version, first_run FROM articles WHERE article_id = ?",
+            (int(article_id),),
+        ).fetchone()
+        return StoredArticle(str(row[0]), row[1], row[2], row[3], row[4]) if row else None
+
+    def is_stored(self, article_id: str | int) -> bool:
+        return self.conn.execute("SELECT 1 FROM articles WHERE article_id = ?",
+                                 (int(article_id),)).fetchone() is not None
+
+    def stored_before_this_run(self, article_id: str | int) -> bool:
+        row = self.conn.execute("SELECT first_run FROM articles WHERE article_id = ?",
+                                (int(article_id),)).fetchone()
+        return row is not None and row[0] != self.run_id
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    # --- what the crawl tells it ---------------------------------------------------------
+    def record_stored(self, record: dict[str, Any], shard: str, shard_size: int) -> None:
+        """Called after *record*'s line was written; *shard_size* is the shard's size after it."""
+        self._upsert(record, self.run_id)
+        self.conn.execute("INSERT OR REPLACE INTO shards(name, size) VALUES (?, ?)", (shard, shard_size))
+        self._maybe_commit()
+
+    def touch(self, article_id: str | int, seen: str) -> None:
+        """An article fetched again, unchanged."""
+        self.conn.execute("UPDATE articles SET last_seen = max(last_seen, ?) WHERE article_id = ?",
+                          (seen, int(article_id)))
+        self._maybe_commit()
+
+    def _maybe_commit(self) -> None:
+        self._pending += 1
+        if self._pending >= self.commit_every:
+            self.commit()
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
+        self._pending = 0
+
+    # --- runs ------------------------------------------------------------------------------
+    def start_run(self) -> int:
+        """Record a new run (marking runs that never ended as interrupted); return its id."""
+        self.conn.execute(
+            """UPDATE runs SET status = 'interrupted',
+                 new_articles = (SELECT count(*) FROM articles WHERE first_run = runs.run_id)
+               WHERE status = 'running'"""
+        )
+        cursor = self.conn.execute("INSERT INTO runs(started_at, pid, status) VALUES (?, ?, 'running')",
+                                   (_now(), os.getpid()))
+        self.run_id = int(cursor.lastrowid or 0)
+        self.commit()
+        return self.run_id
+
+    def update_run(self, **counts: int) -> None:
+        columns = ", ".join(f"{name} = :{name}" for name in counts)
+        self.conn.execute(f"UPDATE runs SET {columns} WHERE run_id = :run_id",
+                          {**counts, "run_id": self.run_id})
+
+    def finish_run(self, status: str, finish_reason: str, **counts: int) -> None:
+        self.update_run(**counts)
+        self.conn.execute("UPDATE runs SET status = ?, finish_reason = ?, ended_at = ? WHERE run_id = ?",
+                          (status, finish_reason, _now(), self.run_id))
+        self.commit()
+
+    def runs(self) -> list[Run]:
+        return [Run(*row) for row in self.conn.execute(_RUNS_SQL).fetchall()]
+
+    def close(self) -> None:
+        self.conn.execute("COMMIT")
+        self.conn.close()
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and str(record.get("article_id", "")).isdigit() else None
+
+
+def read_runs(data_dir: str | Path) -> list[Run]:
+    """The run history of a data dir, read-only (empty when it has no state yet)."""
+    path = Path(data_dir) / STATE_FILE
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(_RUNS_SQL).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"state file {path}: unreadable ({exc})") from exc
+    finally:
+        conn.close()
+    return [Run(*row) for row in rows]
