@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["DatasetError", "iter_records", "shard_paths"]
+__all__ = ["DatasetError", "iter_articles", "iter_records", "shard_paths"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,3 +79,28 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8"
     return str(exc).split(":")[0] if isinstance(exc, json.JSONDecodeError) else str(exc)
+
+
+def iter_articles(
+    path: str | Path, latest: bool = True, errors: Literal["raise", "skip"] = "raise"
+) -> Iterator[dict[str, Any]]:
+    """Yield the articles of a dataset lazily; with *latest*, only each article's newest version.
+
+    An article stored again by ``--refresh`` has several records; the newest
+    (highest ``version``) is the one yielded, at the position of that record.
+    Reads the files twice when *latest* (once for the versions), holding only
+    ids and version numbers in memory.
+    """
+    if not latest:
+        yield from iter_records(path, errors)
+        return
+    newest: dict[str, int] = {}
+    for record in iter_records(path, errors):
+        key = str(record.get("article_id"))
+        newest[key] = max(newest.get(key, 0), int(record.get("version") or 1))
+    done: set[str] = set()
+    for record in iter_records(path, "skip"):
+        key = str(record.get("article_id"))
+        if key not in done and int(record.get("version") or 1) == newest.get(key):
+            done.add(key)
+            yield record

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from types import TracebackType
 from typing import Any
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 
 class MockServer:
@@ -42,3 +42,12 @@ class MockServer:
     def requests(self) -> list[dict[str, Any]]:
         with urlopen(self.url("/__requests__"), timeout=10) as response:
             return json.loads(response.read())
+
+    def add_articles(self, n: int) -> list[int]:
+        """Publish *n* new articles on top of the listings; return their ids."""
+        with urlopen(Request(self.url(f"/__add__?n={n}"), method="POST"), timeout=10) as response:
+            return json.loads(response.read())
+
+    def edit_article(self, article_id: int) -> None:
+        with urlopen(Request(self.url(f"/__edit__?id={article_id}"), method="POST"), timeout=10):
+            pass

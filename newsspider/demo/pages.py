@@ -106,10 +106,35 @@ class DemoSite:
     def __init__(self, extra_articles: int = 14, seed: int = 7) -> None:
         self.random = random.Random(seed)
         self.articles: dict[int, Article] = {}
+        self.edits: dict[int, int] = {}
         self._add_seed_articles()
         self._add_generated(extra_articles)
+        self._sort()
+
+    def _sort(self) -> None:
         self.newest_first = sorted(self.articles.values(), key=lambda a: (a.day, a.article_id),
                                    reverse=True)
+
+    def add_articles(self, count: int) -> list[Article]:
+        """Publish *count* new articles, newer than all others (on top of the listings)."""
+        start = max(self.articles) + 1
+        newest_day = max(a.day for a in self.articles.values())
+        added = []
+        for n in range(count):
+            article_id = start + n * 11
+            tags = self.random.sample(TAG_POOL, 3)
+            day = str(int(newest_day) + 1) if newest_day[6:] < "28" else newest_day
+            article = Article(article_id, ["itnews", "cnnews", "comments"][n % 3], day,
+                              f"新发表的演示文章{article_id}：{tags[0]}", SENTENCES[n % len(SENTENCES)], tags,
+                              self.random.sample(sorted(self.articles)[:20], 3))
+            self.articles[article_id] = article
+            added.append(article)
+        self._sort()
+        return added
+
+    def edit_article(self, article_id: int) -> None:
+        """Change an article's text (as an editor's correction would)."""
+        self.edits[article_id] = self.edits.get(article_id, 0) + 1
 
     # --- building ------------------------------------------------------------------------
     def _add_seed_articles(self) -> None:
@@ -326,6 +351,8 @@ class DemoSite:
             f"{html.escape(self.articles[other].title)}</a></li>"
             for i, other in enumerate(article.related) if other in self.articles
         )
+        if self.edits.get(n):
+            paragraphs.append(f"（本文已于发表后第{self.edits[n]}次更正。）")
         body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
         return f""" <!-- 面包屑导航 --> <h2>{html.escape(article.title)}</h2>
 <p class="notice"><b>大陆网友注意：此为演示站点页面。</b></p>

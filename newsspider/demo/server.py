@@ -3,7 +3,9 @@
 ``python -m newsspider.demo.server [--port 0]`` prints the site's root URL on
 its first line of output and serves until it is stopped.  ``GET /__requests__``
 returns the server's own log of the requests it answered (method, path, host,
-user agent) as JSON, so that tests can check what a crawl fetched.
+user agent) as JSON, so that tests can check what a crawl fetched;
+``POST /__add__?n=N`` publishes N new articles and ``POST /__edit__?id=ID``
+changes one, so that tests can change the site between crawls.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from newsspider.demo.pages import LIVE, OTHER_HOST, DemoSite
 
 LOG_PATH = "/__requests__"
+# POST endpoints for tests that change the site between crawls.
+ADD_PATH = "/__add__"  # ?n=<count>: publish new articles
+EDIT_PATH = "/__edit__"  # ?id=<article id>: change an article's text
 
 
 class DemoServer(ThreadingHTTPServer):
@@ -47,6 +52,20 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self._answer(send_body=False)
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query))
+        if parts.path == ADD_PATH:
+            added = self.server.site.add_articles(int(query.get("n", "1")))
+            body = json.dumps([a.article_id for a in added]).encode()
+        elif parts.path == EDIT_PATH:
+            self.server.site.edit_article(int(query["id"]))
+            body = b"[]"
+        else:
+            self._send(404, "text/plain", b"", None, True)
+            return
+        self._send(200, "application/json", body, None, True)
 
     def _answer(self, send_body: bool) -> None:
         parts = urlsplit(self.path)

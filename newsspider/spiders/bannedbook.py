@@ -122,9 +122,16 @@ class BannedbookSpider(scrapy.Spider):
             if article.article_id:
                 self._seen_ids.add(article.article_id)
             yield article
-        elif kind in (site.Kind.LISTING, site.Kind.TAG):
-            old_pages = old_pages + 1 if self._nothing_new(response) else 0
-        yield from self.follow_links(response, old_pages)
+        elif kind in (site.Kind.LISTING, site.Kind.TAG) and self._nothing_new(response):
+            # A listing whose articles were all stored by earlier runs: its menus lead to
+            # listings seen before too; only its pagination may be worth a look.
+            old_pages += 1
+            if old_pages <= self.extra_old_pages:
+                yield from self.follow_links(response, old_pages, only_pagination=True)
+            else:
+                self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
+            return
+        yield from self.follow_links(response)
 
     def _nothing_new(self, response: TextResponse) -> bool:
         """Whether every article a listing page lists was stored by an earlier run."""
@@ -132,32 +139,28 @@ class BannedbookSpider(scrapy.Spider):
             return False
         ids = [parts[0] for url in parse_listing(response).article_urls
                if (parts := site.article_parts(url))]
-        return bool(ids) and all(self.state.stored_before_this_run(i) for i in ids)
+        return all(self.state.stored_before_this_run(i) for i in ids)
 
-    def follow_links(self, response: TextResponse, old_pages: int = 0) -> Iterator[scrapy.Request]:
+    def follow_links(self, response: TextResponse, old_pages: int = 0,
+                     only_pagination: bool = False) -> Iterator[scrapy.Request]:
         """Requests for the links of *response* worth following that were never requested.
 
-        The pagination of a listing is not followed past ``NEWSSPIDER_EXTRA_OLD_PAGES``
-        pages that held nothing new.
+        With *only_pagination*, only the links to other pages of the same listing,
+        carrying *old_pages* along.
         """
         seen_urls = self._seen_urls
-        listing = site.listing_base(response.url)
-        stop_paging = old_pages > self.extra_old_pages
+        listing = site.listing_base(response.url) if only_pagination else None
         for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
             try:
                 url = canonical_url(response.urljoin(href.strip()))
             except ValueError:
                 continue
-            if url in seen_urls:
-                continue
-            same_listing = listing is not None and site.listing_base(url) == listing
-            if same_listing and stop_paging:
-                self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
+            if url in seen_urls or (only_pagination and site.listing_base(url) != listing):
                 continue
             seen_urls.add(url)
             request = self._request_for(url)
             if request is not None:
-                if same_listing:
+                if only_pagination:
                     request.cb_kwargs["old_pages"] = old_pages
                 yield request
 
@@ -174,7 +177,11 @@ class BannedbookSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("newsspider/skipped/stored")
                 return None
         elif kind is site.Kind.SHORTLINK:
-            if site.shortlink_id(url) in self._seen_ids:
+            article_id = site.shortlink_id(url) or ""
+            if article_id in self._seen_ids:
+                return None
+            if not self.refresh and self.state is not None and self.state.is_stored(article_id):
+                self.crawler.stats.inc_value("newsspider/skipped/stored")
                 return None
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))
               and int(page[1]) > self.max_listing_pages):

@@ -1,0 +1,148 @@
+"""Recurring crawls: only what is new is fetched; state and dataset agree; one crawl per data dir."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from newsspider import site
+from newsspider.dataset import iter_articles
+from newsspider.demo.pages import DemoSite
+from newsspider.state import DataDirLock, read_runs
+from tests.conftest import crawl, read_jsonl, run_cli
+from tests.mockserver import MockServer
+
+PUBLIC_IDS = {str(a.article_id) for a in DemoSite().public_articles()}
+
+
+def article_paths(requests: list[dict]) -> list[str]:
+    return [r["path"] for r in requests if site.ARTICLE_PATH.match(r["path"])]
+
+
+def ids_in(data_dir: Path) -> Counter:
+    return Counter(r["article_id"] for r in read_jsonl(data_dir / "articles.jsonl"))
+
+
+def test_second_run_fetches_only_what_is_new(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    first = mockserver.requests()
+    stored_paths = set(article_paths(first))
+    added = mockserver.add_articles(3)
+
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    second = mockserver.requests()[len(first):]
+
+    ids = ids_in(tmp_path)
+    assert set(ids) == PUBLIC_IDS | {str(i) for i in added}
+    assert max(ids.values()) == 1, "an article was stored twice"
+    fetched = article_paths(second)
+    assert not set(fetched) & stored_paths, "an already stored article was fetched again"
+    assert sorted(int(p.rsplit("/", 1)[1][:-5]) for p in fetched) == sorted(added)
+    assert " 3 stored" in result.stdout
+    assert len(second) < len(first) / 3
+
+
+def test_unchanged_site_costs_a_handful_of_requests(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    first = len(mockserver.requests())
+    assert crawl(mockserver, tmp_path).returncode == 0
+    second = mockserver.requests()[first:]
+    assert article_paths(second) == []
+    assert not [r for r in second if "/page/" in r["path"]], "paged through listings with nothing new"
+    assert len(second) <= 40  # robots.txt, the front page and the listings it links to
+
+
+def test_extra_old_pages_setting_goes_deeper(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    first = len(mockserver.requests())
+    assert crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_EXTRA_OLD_PAGES=1").returncode == 0
+    assert "/bnews/page/2/" in [r["path"] for r in mockserver.requests()[first:]]
+
+
+def test_refresh_appends_changed_articles_with_a_higher_version(mockserver: MockServer,
+                                                                tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    before = (tmp_path / "articles.jsonl").read_bytes()
+    mockserver.edit_article(2060000)
+    result = crawl(mockserver, tmp_path, "--refresh")
+    assert result.returncode == 0, result.stderr
+    after = (tmp_path / "articles.jsonl").read_bytes()
+    assert after.startswith(before), "the dataset was rewritten"
+    new_lines = read_jsonl(tmp_path / "articles.jsonl")[before.count(b"\n"):]
+    assert [(r["article_id"], r["version"]) for r in new_lines] == [("2060000", 2)]
+    assert "更正" in new_lines[0]["body"]
+    latest = {r["article_id"]: r for r in iter_articles(tmp_path)}
+    assert len(latest) == len(PUBLIC_IDS) and latest["2060000"]["version"] == 2
+    assert len(list(iter_articles(tmp_path, latest=False))) == len(PUBLIC_IDS) + 1
+    runs = read_runs(tmp_path)
+    assert (runs[-1].new_articles, runs[-1].updated_articles) == (0, 1)
+
+
+def test_deleted_state_is_rebuilt_from_the_dataset(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    (tmp_path / "state.sqlite3").unlink()
+    first = len(mockserver.requests())
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no state file: built" in result.stderr and f"({len(PUBLIC_IDS)} records)" in result.stderr
+    assert article_paths(mockserver.requests()[first:]) == []
+    assert max(ids_in(tmp_path).values()) == 1
+
+
+def test_state_older_than_the_dataset_catches_up(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    saved = tmp_path.parent / "old-state.sqlite3"
+    shutil.copy(tmp_path / "state.sqlite3", saved)
+    added = mockserver.add_articles(2)
+    assert crawl(mockserver, tmp_path).returncode == 0
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'state.sqlite3'}{suffix}").unlink(missing_ok=True)
+    shutil.copy(saved, tmp_path / "state.sqlite3")
+    first = len(mockserver.requests())
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "was missing 2 dataset records; added them" in result.stderr
+    assert article_paths(mockserver.requests()[first:]) == []
+    assert set(ids_in(tmp_path)) == PUBLIC_IDS | {str(i) for i in added}
+    assert max(ids_in(tmp_path).values()) == 1
+
+
+def test_corrupt_state_file_is_set_aside_and_rebuilt(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    for suffix in ("-wal", "-shm"):
+        Path(f"{tmp_path / 'state.sqlite3'}{suffix}").unlink(missing_ok=True)
+    (tmp_path / "state.sqlite3").write_bytes(b"this is not a database" * 100)
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "is unreadable" in result.stderr and "rebuilding the state from the dataset" in result.stderr
+    assert list(tmp_path.glob("state.sqlite3.corrupt-*")), "the corrupt file was not kept"
+    assert max(ids_in(tmp_path).values()) == 1
+
+
+def test_one_crawl_per_data_dir(tmp_path: Path) -> None:
+    with DataDirLock(tmp_path):
+        result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/bnews/", "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"Error: data dir {tmp_path} is in use by another crawl "
+                                     f"(lock {tmp_path / '.newsspider.lock'})")
+
+
+def test_runs_table(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    assert crawl(mockserver, tmp_path).returncode == 0
+    result = run_cli("runs", str(tmp_path))
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["run", "started", "(UTC)", "ended"]
+    assert len(lines) == 3
+    first, second = read_runs(tmp_path)
+    assert (first.status, first.new_articles) == ("finished", len(PUBLIC_IDS))
+    assert (second.status, second.new_articles) == ("finished", 0)
+    assert first.pages > second.pages > 0
+
+
+def test_runs_of_an_empty_data_dir(tmp_path: Path) -> None:
+    result = run_cli("runs", str(tmp_path))
+    assert result.returncode == 0 and "no crawls recorded" in result.stdout
