@@ -183,11 +183,14 @@ class CrawlState:
             self.conn.execute("DELETE FROM articles")
             self.conn.execute("DELETE FROM shards")
             known = {}
+        # Lines beyond what the state accounted for were written by a run that was killed
+        # before it could commit: count them as that run's (0 when no run is open).
+        run_id = self.conn.execute("SELECT max(run_id) FROM runs WHERE status = 'running'").fetchone()[0]
         added = 0
         for shard in shards:
             start = known.get(shard.name, 0)
             if sizes[shard.name] > start:
-                added += self._import(shard, start)
+                added += self._import(shard, start, run_id or 0)
         if added and self._new:
             logger.warning("no state file: built %s from the dataset (%d records)", self.path, added)
         elif added:
@@ -195,7 +198,7 @@ class CrawlState:
                            "dataset", self.path, added)
         self.commit()
 
-    def _import(self, shard: Path, offset: int) -> int:
+    def _import(self, shard: Path, offset: int, run_id: int) -> int:
         count = 0
         with shard.open("rb") as handle:
             handle.seek(offset)
@@ -205,7 +208,7 @@ class CrawlState:
                 offset += len(raw)
                 record = _parse(raw)
                 if record is not None:
-                    self._upsert(record, run_id=0)
+                    self._upsert(record, run_id)
                     count += 1
         self.conn.execute("INSERT OR REPLACE INTO shards(name, size) VALUES (?, ?)", (shard.name, offset))
         return count

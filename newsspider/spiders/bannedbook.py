@@ -80,7 +80,7 @@ class BannedbookSpider(scrapy.Spider):
         self.max_listing_pages = 0
         self.extra_old_pages = 0
         self.refresh = False
-        self.state: CrawlState | None = None
+        self.memory: CrawlState | None = None
         self._seen_urls: set[str] = set()
         self._seen_ids: set[str] = set()
 
@@ -95,7 +95,7 @@ class BannedbookSpider(scrapy.Spider):
         spider.max_listing_pages = settings.getint("NEWSSPIDER_MAX_LISTING_PAGES")
         spider.extra_old_pages = settings.getint("NEWSSPIDER_EXTRA_OLD_PAGES")
         spider.refresh = settings.getbool("NEWSSPIDER_REFRESH")
-        spider.state = crawl_state(crawler)
+        spider.memory = crawl_state(crawler)
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
         # Scrapy's OffsiteMiddleware keeps redirects on these hosts too.
         spider.allowed_domains = sorted({urlsplit(u).hostname or "" for u in spider.start_urls})
@@ -135,11 +135,11 @@ class BannedbookSpider(scrapy.Spider):
 
     def _nothing_new(self, response: TextResponse) -> bool:
         """Whether every article a listing page lists was stored by an earlier run."""
-        if self.refresh or self.state is None:
+        if self.refresh or self.memory is None:
             return False
         ids = [parts[0] for url in parse_listing(response).article_urls
                if (parts := site.article_parts(url))]
-        return all(self.state.stored_before_this_run(i) for i in ids)
+        return all(self.memory.stored_before_this_run(i) for i in ids)
 
     def follow_links(self, response: TextResponse, old_pages: int = 0,
                      only_pagination: bool = False) -> Iterator[scrapy.Request]:
@@ -173,14 +173,14 @@ class BannedbookSpider(scrapy.Spider):
             if article_id in self._seen_ids:
                 return None
             self._seen_ids.add(article_id)
-            if not self.refresh and self.state is not None and self.state.is_stored(article_id):
+            if not self.refresh and self.memory is not None and self.memory.is_stored(article_id):
                 self.crawler.stats.inc_value("newsspider/skipped/stored")
                 return None
         elif kind is site.Kind.SHORTLINK:
             article_id = site.shortlink_id(url) or ""
             if article_id in self._seen_ids:
                 return None
-            if not self.refresh and self.state is not None and self.state.is_stored(article_id):
+            if not self.refresh and self.memory is not None and self.memory.is_stored(article_id):
                 self.crawler.stats.inc_value("newsspider/skipped/stored")
                 return None
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))

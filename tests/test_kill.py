@@ -1,0 +1,104 @@
+"""A crawl killed at any moment loses nothing, stores nothing twice, and can be resumed."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from newsspider import site
+from newsspider.demo.pages import DemoSite
+from newsspider.state import read_runs
+from tests.conftest import FAST, crawl
+from tests.mockserver import MockServer
+
+PUBLIC_IDS = {str(a.article_id) for a in DemoSite().public_articles()}
+# Slow enough (about 6 s for the mock site) to be stopped part-way.
+SLOW = ["-s", "DOWNLOAD_DELAY=0.04", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "CONCURRENT_REQUESTS=1"]
+
+
+def start(server: MockServer, data_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsspider", "crawl", "--start-url", server.url("/bnews/"),
+         "--data-dir", str(data_dir), *FAST, *SLOW, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def wait_until(condition, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"the crawl ended before it could be stopped: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def assert_complete_and_whole(data_dir: Path) -> None:
+    raw = (data_dir / "articles.jsonl").read_bytes()
+    assert raw.endswith(b"\n"), "a partial line was left"
+    ids = Counter(json.loads(line)["article_id"] for line in raw.splitlines())
+    assert set(ids) == PUBLIC_IDS
+    assert max(ids.values()) == 1, "an article was stored twice"
+
+
+@pytest.mark.parametrize("after_lines", [0, 5, 25])
+def test_sigkill_then_run_again(mockserver: MockServer, tmp_path: Path, after_lines: int) -> None:
+    proc = start(mockserver, tmp_path)
+    if after_lines:
+        wait_until(lambda: lines(tmp_path / "articles.jsonl") >= after_lines, proc)
+    else:  # killed while it has fetched pages but stored nothing yet
+        wait_until(lambda: len(mockserver.requests()) >= 2, proc)
+    proc.kill()
+    proc.wait(timeout=10)
+    stored_before = lines(tmp_path / "articles.jsonl")
+
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_complete_and_whole(tmp_path)
+    first, second = read_runs(tmp_path)
+    assert first.status == "interrupted" and first.new_articles == stored_before
+    assert second.status == "finished"
+    assert first.new_articles + second.new_articles == len(PUBLIC_IDS)
+
+
+def test_sigkill_then_resume_starts_over_safely(mockserver: MockServer, tmp_path: Path) -> None:
+    proc = start(mockserver, tmp_path, "--resume")
+    wait_until(lambda: lines(tmp_path / "articles.jsonl") >= 10, proc)
+    proc.kill()
+    proc.wait(timeout=10)
+    result = crawl(mockserver, tmp_path, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "killed before it saved its frontier; starting over" in result.stderr
+    assert_complete_and_whole(tmp_path)
+
+
+def test_sigterm_then_resume_continues_the_frontier(mockserver: MockServer, tmp_path: Path) -> None:
+    proc = start(mockserver, tmp_path, "--resume")
+    wait_until(lambda: lines(tmp_path / "articles.jsonl") >= 10, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "the crawl did not finish (shutdown)" in stderr
+    assert (tmp_path / "job" / "requests.queue").is_dir()
+    first = len(mockserver.requests())
+
+    result = crawl(mockserver, tmp_path, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "resuming the frontier saved in" in result.stderr
+    assert_complete_and_whole(tmp_path)
+    paths = [r["path"] for r in mockserver.requests() if site.ARTICLE_PATH.match(r["path"])]
+    assert max(Counter(paths).values()) == 1, "an article page was fetched twice"
+    assert [r.status for r in read_runs(tmp_path)] == ["stopped", "finished"]
+    before = {r["path"] for r in mockserver.requests()[:first]}
+    again = before & {r["path"] for r in mockserver.requests()[first:]}
+    assert len(before) > 5
+    assert again <= {"/robots.txt", "/bnews/"}, "the resumed crawl fetched pages of the first again"
