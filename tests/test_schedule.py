@@ -1,0 +1,59 @@
+"""Recurring crawls through the real ``newsspider schedule`` command, with a short interval."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from itertools import pairwise
+from pathlib import Path
+
+from newsspider.state import read_runs
+from tests.conftest import FAST, run_cli
+from tests.mockserver import MockServer
+
+
+def test_schedule_runs_crawls_one_at_a_time_and_stops_on_sigterm(mockserver: MockServer,
+                                                                 tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsspider", "schedule", "--every", "1s", "--start-url",
+         mockserver.url("/bnews/"), "--data-dir", str(tmp_path), *FAST],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 90
+    # Wait for the third crawl to start, then ask the scheduler to stop while it runs.
+    while len(read_runs(tmp_path)) < 3:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the scheduler did not start three crawls"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 0, stderr
+    assert "SIGTERM received: stopping after the running crawl" in stderr
+
+    runs = read_runs(tmp_path)
+    assert [r.status for r in runs] == ["finished"] * len(runs), "a crawl was cut short"
+    assert len(runs) == 3
+    for earlier, later in pairwise(runs):
+        assert earlier.ended_at <= later.started_at, "two crawls overlapped"
+    logs = sorted((tmp_path / "logs").glob("crawl-*.log"))
+    assert len(logs) == 3
+    assert "Crawl finished:" in logs[0].read_text()
+
+
+def test_second_scheduler_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    with FileLock(tmp_path / ".newsspider-schedule.lock"):
+        result = run_cli("schedule", "--every", "1h", "--start-url", "http://127.0.0.1:9/bnews/",
+                         "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "already has a scheduler running" in result.stderr
+
+
+def test_schedule_needs_a_valid_interval(tmp_path: Path) -> None:
+    for args in (["--every", "soon"], ["--cron", "61 * * * *"], [], ["--every", "1h", "--cron", "* * * * *"]):
+        result = run_cli("schedule", *args, "--data-dir", str(tmp_path))
+        assert result.returncode == 1, args
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: ")

@@ -1,0 +1,95 @@
+"""Deploy to a real Scrapyd on 127.0.0.1 with scrapyd-deploy, schedule a crawl through its HTTP API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+from urllib.request import urlopen
+
+import pytest
+
+from newsspider.demo.pages import DemoSite
+from newsspider.state import read_runs
+from tests.conftest import REPO, read_jsonl
+from tests.mockserver import MockServer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, data: list[tuple[str, str]] | None = None) -> dict:
+    body = urlencode(data).encode() if data is not None else None
+    with urlopen(url, data=body, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def scrapyd(tmp_path: Path) -> Iterator[str]:
+    home = tmp_path / "scrapyd"
+    home.mkdir()
+    port = free_port()
+    (home / "scrapyd.conf").write_text(
+        f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\npoll_interval = 0.2\n"
+        "eggs_dir = eggs\nlogs_dir = logs\ndbs_dir = dbs\nitems_dir =\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "scrapyd"], cwd=home, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(url + "daemonstatus.json")["status"] == "ok":
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "scrapyd did not start"
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_deploy_and_schedule_on_scrapyd(scrapyd: str, mockserver: MockServer, tmp_path: Path) -> None:
+    # scrapyd-deploy builds the egg in the project directory: use a copy of the project.
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, project)
+    shutil.copytree(REPO / "newsspider", project / "newsspider",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    cfg = (REPO / "scrapy.cfg").read_text().replace("http://localhost:6800/", scrapyd)
+    (project / "scrapy.cfg").write_text(cfg)
+
+    deploy = subprocess.run(["scrapyd-deploy", "--version", "r1"], cwd=project, capture_output=True,
+                            text=True, timeout=120)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    assert '"status": "ok"' in deploy.stdout and '"spiders": 1' in deploy.stdout
+    assert get(scrapyd + "listspiders.json?project=newsspider")["spiders"] == ["bannedbook"]
+
+    data_dir = tmp_path / "data"
+    job = get(scrapyd + "schedule.json", [
+        ("project", "newsspider"), ("spider", "bannedbook"), ("start_urls", mockserver.url("/bnews/")),
+        ("setting", f"NEWSSPIDER_DATA_DIR={data_dir}"), ("setting", "DOWNLOAD_DELAY=0"),
+        ("setting", "AUTOTHROTTLE_ENABLED=False"),
+    ])
+    assert job["status"] == "ok", job
+    deadline = time.monotonic() + 120
+    jobs_url = scrapyd + "listjobs.json?project=newsspider"
+    while not any(j["id"] == job["jobid"] for j in get(jobs_url)["finished"]):
+        assert time.monotonic() < deadline, "the scheduled crawl did not finish"
+        time.sleep(0.5)
+
+    ids = [r["article_id"] for r in read_jsonl(data_dir / "articles.jsonl")]
+    assert sorted(ids) == sorted(str(a.article_id) for a in DemoSite().public_articles())
+    assert [r.status for r in read_runs(data_dir)] == ["finished"]
