@@ -182,3 +182,98 @@ def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
         click.echo(f"  {record['published_date']}  {record['title']}")
     if not result.ok:
         raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
+
+
+@main.group()
+def dataset() -> None:
+    """Read, summarise and export a dataset (a data dir or one .jsonl file)."""
+
+
+DATASET_ARGUMENT = click.argument("path", type=click.Path(path_type=Path), default=Path("data"))
+
+
+def _dataset_errors() -> tuple[type[Exception], ...]:
+    from newsspider.dataset import DatasetError
+    from newsspider.export import ExportError
+
+    return DatasetError, ExportError, OSError
+
+
+@dataset.command()
+@DATASET_ARGUMENT
+def info(path: Path) -> None:
+    """Counts, date range, categories, top tags and sources, field coverage, shards, bad lines."""
+    from newsspider.report import info_text, summarize
+
+    try:
+        click.echo(info_text(summarize(path)))
+    except _dataset_errors() as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@dataset.command("export")
+@DATASET_ARGUMENT
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), required=True,
+              help="Parquet (typed, through pyarrow), CSV (lists as JSON arrays) or JSON Lines.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The file to write.")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
+@click.option("--category", help="Only this category (and its subcategories), e.g. renquan.")
+@click.option("--tag", help="Only articles with this tag.")
+def export_command(path: Path, fmt: str, out: Path, since: str | None, until: str | None,
+                   category: str | None, tag: str | None) -> None:
+    """Write one clean, deduplicated file: the latest version of each article."""
+    from newsspider.export import Filters, export
+
+    for name, day in (("--since", since), ("--until", until)):
+        if day is not None and not _is_date(day):
+            raise click.UsageError(f"{name} expects a date YYYY-MM-DD, got {day!r}")
+    try:
+        count = export(path, out, fmt, Filters(since, until, category, tag))
+    except ImportError as exc:
+        raise click.ClickException(f"{fmt} export needs {exc.name}: pip install 'newsspider[data]'") from exc
+    except _dataset_errors() as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{count} articles written to {out}")
+
+
+@dataset.command()
+@DATASET_ARGUMENT
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The CSV file to write.")
+def graph(path: Path, out: Path) -> None:
+    """The related-article and tag link graph as a CSV edge list: source,target,kind."""
+    from newsspider.export import write_graph
+
+    try:
+        count = write_graph(path, out)
+    except _dataset_errors() as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{count} edges written to {out}")
+
+
+@dataset.command()
+@DATASET_ARGUMENT
+@click.option("--out", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True,
+              help="The HTML file to write.")
+def report(path: Path, out: Path) -> None:
+    """A self-contained HTML page: articles per day, top tags and sources, field coverage."""
+    from newsspider.export import atomic_output
+    from newsspider.report import html_report, summarize
+
+    try:
+        page = html_report(summarize(path))
+        with atomic_output(out, path, binary=False) as handle:
+            handle.write(page)
+    except _dataset_errors() as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"report written to {out}")
+
+
+def _is_date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10

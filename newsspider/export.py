@@ -1,0 +1,195 @@
+"""Writing views of the dataset: one clean file (JSON Lines, CSV, Parquet) and the link graph.
+
+Every output is written to a temporary file beside the target and renamed
+into place when complete, and no output may replace a file of the dataset.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from newsspider import site
+from newsspider.dataset import iter_articles, shard_paths
+from newsspider.items import FIELDS
+from newsspider.storage import encode_record
+
+__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "write_graph"]
+
+FORMATS = ("jsonl", "csv", "parquet")
+
+
+class ExportError(ValueError):
+    """An export that cannot be written (its message says what and where)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles an export keeps; ``None`` keeps all.
+
+    >>> f = Filters(since="2024-01-01", category="renquan", tag="人权")
+    >>> f.keep({"published_date": "2024-03-01", "category": "renquan/minyun", "tags": ["人权"]})
+    True
+    >>> f.keep({"published_date": "2023-12-31", "category": "renquan", "tags": ["人权"]})
+    False
+    >>> f.keep({"published_date": "2024-03-01", "category": "renquanx", "tags": ["人权"]})
+    False
+    """
+
+    since: str | None = None
+    until: str | None = None
+    category: str | None = None
+    tag: str | None = None
+
+    def keep(self, record: dict[str, Any]) -> bool:
+        day = record.get("published_date") or ""
+        category = record.get("category") or ""
+        return ((self.since is None or day >= self.since)
+                and (self.until is None or day <= self.until)
+                and (self.category is None or category == self.category
+                     or category.startswith(self.category + "/"))
+                and (self.tag is None or self.tag in (record.get("tags") or [])))
+
+
+@contextmanager
+def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
+    """A file that becomes *out* only when the block completes; refuses dataset files."""
+    out = out.expanduser()
+    resolved = out.resolve()
+    try:
+        protected = {p.resolve() for p in shard_paths(dataset)}
+    except ValueError:
+        protected = set()
+    if resolved in protected:
+        raise ExportError(f"{out}: is a file of the dataset; choose another output file")
+    if out.is_dir():
+        raise ExportError(f"{out}: is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot write here ({exc.strerror})") from exc
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8",
+                                                                            "newline": ""})) as handle:
+            yield handle
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv_value(value: Any) -> Any:
+    """Lists as JSON arrays, ``None`` as an empty cell.
+
+    >>> _csv_value(["中国", "美国"]), _csv_value(None), _csv_value(3)
+    ('["中国", "美国"]', '', 3)
+    """
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else value
+
+
+def _write_jsonl(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
+    count = 0
+    for record in records:
+        handle.write(encode_record(record))
+        count += 1
+    return count
+
+
+def _write_csv(records: Iterable[dict[str, Any]], handle: IO[str]) -> int:
+    writer = csv.writer(handle)
+    writer.writerow(FIELDS)
+    count = 0
+    for record in records:
+        writer.writerow([_csv_value(record.get(name)) for name in FIELDS])
+        count += 1
+    return count
+
+
+def arrow_schema() -> Any:
+    """The record's types as a pyarrow schema (dates and timestamps typed, lists as lists)."""
+    import pyarrow as pa
+
+    types = {
+        "published_date": pa.date32(),
+        "crawled_at": pa.timestamp("ms", tz="UTC"),  # Parquet has no seconds unit
+        "tags": pa.list_(pa.string()),
+        "related_urls": pa.list_(pa.string()),
+        "version": pa.int32(),
+        "schema_version": pa.int32(),
+    }
+    return pa.schema([pa.field(name, types.get(name, pa.string())) for name in FIELDS])
+
+
+def _write_parquet(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
+    from datetime import date, datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def typed(record: dict[str, Any]) -> dict[str, Any]:
+        row = {name: record.get(name) for name in FIELDS}
+        row["published_date"] = date.fromisoformat(row["published_date"]) if row["published_date"] else None
+        if row["crawled_at"]:
+            row["crawled_at"] = datetime.fromisoformat(row["crawled_at"].replace("Z", "+00:00"))
+        return row
+
+    rows = [typed(r) for r in records]
+    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema()), handle)
+    return len(rows)
+
+
+WRITERS: dict[str, tuple[bool, Callable[[Iterable[dict[str, Any]], Any], int]]] = {
+    "jsonl": (True, _write_jsonl),
+    "csv": (False, _write_csv),
+    "parquet": (True, _write_parquet),
+}
+
+
+def export(dataset: str | Path, out: str | Path, fmt: str, filters: Filters = Filters()) -> int:
+    """Write the latest version of each article that *filters* keeps to *out*; return the count."""
+    if fmt not in WRITERS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    binary, writer = WRITERS[fmt]
+    records = (r for r in iter_articles(dataset, errors="skip") if filters.keep(r))
+    with atomic_output(Path(out), Path(dataset), binary) as handle:
+        return writer(records, handle)
+
+
+def graph_edges(records: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    """(source id, target, kind) edges: ``related`` to an article id, ``tag`` to a tag name.
+
+    >>> list(graph_edges([{"article_id": "1", "tags": ["中国"],
+    ...     "related_urls": ["https://x.org/bnews/itnews/20240101/2.html", "https://x.org/?p=3",
+    ...                      "https://x.org/elsewhere"]}]))
+    [('1', '2', 'related'), ('1', '3', 'related'), ('1', '中国', 'tag')]
+    """
+    for record in records:
+        source = str(record["article_id"])
+        for url in record.get("related_urls") or []:
+            parts = site.article_parts(url)
+            target = parts[0] if parts else site.shortlink_id(url)
+            if target:
+                yield source, target, "related"
+        for tag in record.get("tags") or []:
+            yield source, tag, "tag"
+
+
+def write_graph(dataset: str | Path, out: str | Path) -> int:
+    """Write the link graph as a CSV edge list (source,target,kind); return the number of edges."""
+    with atomic_output(Path(out), Path(dataset), binary=False) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("source", "target", "kind"))
+        count = 0
+        for edge in graph_edges(iter_articles(dataset, errors="skip")):
+            writer.writerow(edge)
+            count += 1
+    return count

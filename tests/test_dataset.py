@@ -1,0 +1,252 @@
+"""Loading a crawled dataset: the loader, pandas, DuckDB, Hugging Face datasets; bad files; views."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from lxml import html as lxml_html
+
+from newsspider.dataset import DatasetError, SchemaVersionError, iter_articles, iter_records, load, to_pandas
+from newsspider.demo.pages import DemoSite
+from newsspider.export import Filters, export, graph_edges, write_graph
+from newsspider.report import html_report, summarize
+from tests.conftest import crawl, read_jsonl, run_cli
+from tests.mockserver import MockServer
+
+PUBLIC = DemoSite().public_articles()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir crawled from the mock site, with one article stored again in a second version."""
+    data = tmp_path_factory.mktemp("data")
+    with MockServer() as server:
+        assert crawl(server, data).returncode == 0
+        server.edit_article(2060000)
+        assert crawl(server, data, "--refresh").returncode == 0
+    return data
+
+
+def digest(data_dir: Path) -> str:
+    files = sorted(data_dir.glob("articles*.jsonl"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+
+
+def test_loader_returns_latest_versions(data_dir: Path) -> None:
+    records = load(data_dir)
+    assert len(records) == len(PUBLIC)
+    assert {r["article_id"] for r in records} == {str(a.article_id) for a in PUBLIC}
+    assert next(r for r in records if r["article_id"] == "2060000")["version"] == 2
+    assert len(load(data_dir, latest=False)) == len(PUBLIC) + 1
+    assert len(load(data_dir / "articles.jsonl")) == len(PUBLIC)  # a single file works too
+
+
+def test_to_pandas_types(data_dir: Path) -> None:
+    frame = to_pandas(data_dir)
+    assert len(frame) == len(PUBLIC)
+    assert str(frame["published_date"].dtype) == "date32[day][pyarrow]"
+    crawled = str(frame["crawled_at"].dtype)
+    assert crawled.startswith("datetime64[") and crawled.endswith(", UTC]")
+    assert frame["published_date"].min().isoformat() == "2020-01-01"
+    assert frame.loc[frame["article_id"] == "2054421", "tags"].iloc[0][:2] == ["OpenAI", "中国"]
+
+
+def test_pandas_read_json(data_dir: Path) -> None:
+    import pandas as pd
+
+    frame = pd.read_json(data_dir / "articles.jsonl", lines=True, dtype={"article_id": str})
+    assert len(frame) == len(PUBLIC) + 1  # every record, both versions
+    assert set(frame.columns) >= {"article_id", "title", "body", "tags", "published_date"}
+
+
+def test_duckdb_read_json_auto(data_dir: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    rel = con.sql(f"SELECT * FROM read_json_auto('{data_dir}/articles*.jsonl')")
+    types = dict(zip(rel.columns, map(str, rel.types), strict=True))
+    assert types["published_date"] == "DATE"
+    assert types["tags"] == "VARCHAR[]"
+    query = f"SELECT count(DISTINCT article_id) FROM read_json_auto('{data_dir}/articles*.jsonl')"
+    assert con.execute(query).fetchone()[0] == len(PUBLIC)
+
+
+def test_huggingface_datasets(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import datasets
+
+    ds = datasets.load_dataset("json", data_files=str(data_dir / "articles.jsonl"), split="train",
+                               cache_dir=str(tmp_path / "hf"))
+    assert ds.num_rows == len(PUBLIC) + 1
+    assert ds.features["tags"].feature.dtype == "string"
+    assert ds.features["version"].dtype == "int64"
+
+
+def test_nothing_rewrites_the_dataset(data_dir: Path, tmp_path: Path) -> None:
+    before = digest(data_dir)
+    load(data_dir)
+    summarize(data_dir)
+    export(data_dir, tmp_path / "out.jsonl", "jsonl")
+    write_graph(data_dir, tmp_path / "graph.csv")
+    assert digest(data_dir) == before
+
+
+# --- bad files -------------------------------------------------------------------------------
+
+def write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "articles.jsonl"
+    path.write_bytes(data)
+    return path
+
+
+def test_truncated_last_line_is_skipped_with_a_warning(tmp_path: Path, caplog) -> None:
+    path = write(tmp_path, b'{"article_id":"1"}\n{"article_id":"2","ti')
+    assert [r["article_id"] for r in iter_articles(tmp_path)] == ["1"]
+    assert f"{path}:2: skipped a truncated last line" in caplog.text
+
+
+def test_corrupt_middle_line_raises_unless_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path, b'{"article_id":"1"}\n{"article_id": 2,,}\n{"article_id":"3"}\n')
+    with pytest.raises(DatasetError, match=rf"^{path}:2: not a valid record \(not JSON"):
+        load(tmp_path)
+    assert [r["article_id"] for r in load(tmp_path, errors="skip")] == ["1", "3"]
+
+
+def test_empty_file_and_blank_lines(tmp_path: Path) -> None:
+    write(tmp_path, b"")
+    assert load(tmp_path) == []
+    write(tmp_path, b'\n{"article_id":"1"}\n\n')
+    assert len(load(tmp_path)) == 1
+
+
+def test_non_utf8_bytes(tmp_path: Path) -> None:
+    path = write(tmp_path, b'{"article_id":"1"}\n{"title":"\xb9\xfa"}\n')
+    with pytest.raises(DatasetError, match=rf"{path}:2: not a valid record \(not UTF-8\)"):
+        load(tmp_path)
+
+
+def test_record_of_a_newer_schema(tmp_path: Path) -> None:
+    path = write(tmp_path, b'{"article_id":"1","schema_version":1}\n{"article_id":"2","schema_version":9}\n')
+    message = rf"{path}:2: written by a newer newsspider \(schema version 9; this one reads up to 1\)"
+    with pytest.raises(SchemaVersionError, match=message):
+        load(tmp_path)
+    with pytest.raises(SchemaVersionError):
+        load(tmp_path, errors="skip")
+
+
+def test_missing_dataset(tmp_path: Path) -> None:
+    result = run_cli("dataset", "info", str(tmp_path / "nope"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {tmp_path / 'nope'}: no such dataset file or directory"
+
+
+# --- export, graph, report, info -------------------------------------------------------------
+
+@pytest.mark.parametrize("filters", [
+    Filters(), Filters(since="2024-01-01"), Filters(until="2020-01-03"), Filters(category="renquan"),
+    Filters(tag="贸易战"), Filters(since="2020-01-02", until="2020-01-04", tag="贸易战"),
+])
+def test_export_filters(data_dir: Path, tmp_path: Path, filters: Filters) -> None:
+    expected = [r for r in load(data_dir) if filters.keep(r)]
+    assert 0 < len(expected) <= len(PUBLIC)
+    count = export(data_dir, tmp_path / "out.jsonl", "jsonl", filters)
+    assert count == len(expected)
+    assert read_jsonl(tmp_path / "out.jsonl") == expected
+
+
+def test_export_parquet_has_the_schema_types(data_dir: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    assert export(data_dir, tmp_path / "a.parquet", "parquet") == len(PUBLIC)
+    table = pq.read_table(tmp_path / "a.parquet")
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types["published_date"] == "date32[day]"
+    assert types["crawled_at"] == "timestamp[ms, tz=UTC]"
+    assert types["tags"] in ("list<element: string>", "list<item: string>")
+    assert table.num_rows == len(PUBLIC)
+    assert len(set(table.column("article_id").to_pylist())) == len(PUBLIC)
+
+
+def test_export_csv(data_dir: Path, tmp_path: Path) -> None:
+    import csv
+
+    export(data_dir, tmp_path / "a.csv", "csv", Filters(tag="OpenAI"))
+    rows = list(csv.DictReader((tmp_path / "a.csv").open(encoding="utf-8")))
+    seed = next(r for r in rows if r["article_id"] == "2054421")
+    assert json.loads(seed["tags"])[:3] == ["OpenAI", "中国", "美国"]
+    assert seed["author"] == "" and seed["source"] == "中时"
+    assert "\n\n" in seed["body"]
+
+
+def test_export_refuses_to_overwrite_the_dataset(data_dir: Path) -> None:
+    before = digest(data_dir)
+    result = run_cli("dataset", "export", str(data_dir), "--format", "jsonl",
+                     "--out", str(data_dir / "articles.jsonl"))
+    assert result.returncode == 1
+    assert "is a file of the dataset; choose another output file" in result.stderr
+    assert digest(data_dir) == before
+    bad = run_cli("dataset", "export", str(data_dir), "--format", "csv", "--out", "x.csv",
+                  "--since", "2024-1-1")
+    assert bad.returncode == 2 and "--since expects a date YYYY-MM-DD" in bad.stderr
+
+
+def test_graph_edges(data_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("dataset", "graph", str(data_dir), "--out", str(tmp_path / "g.csv"))
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "g.csv").read_text("utf-8").splitlines()
+    assert lines[0] == "source,target,kind"
+    edges = [tuple(line.split(",")) for line in lines[1:]]
+    seed = [e for e in edges if e[0] == "2054421"]
+    related = [e[1] for e in seed if e[2] == "related"]
+    assert related == ["2054368", "2053926", "2053491", "2052794", "2052288"]
+    assert [e[1] for e in seed if e[2] == "tag"][:2] == ["OpenAI", "中国"]
+    assert len(edges) == len(list(graph_edges(load(data_dir))))
+    assert f"{len(edges)} edges written" in result.stdout
+
+
+def test_info(data_dir: Path) -> None:
+    result = run_cli("dataset", "info", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert f"articles:     {len(PUBLIC)} ({len(PUBLIC) + 1} records; 1 older versions)" in result.stdout
+    assert "published:    2020-01-01 to " in result.stdout
+    assert "top tags:     贸易战 (" in result.stdout
+    assert "bad lines:    0" in result.stdout
+
+
+def test_report_page(data_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("dataset", "report", str(data_dir), "--out", str(tmp_path / "r.html"))
+    assert result.returncode == 0, result.stderr
+    page = lxml_html.fromstring((tmp_path / "r.html").read_text("utf-8"))
+    days = {r["published_date"] for r in load(data_dir)}
+    assert len(page.xpath("//svg[@id='per-day']/rect")) == len(days)
+    assert page.xpath("//script") == [] and page.xpath("//*[@src or @href]") == []  # self-contained
+    headings = [h.text_content() for h in page.xpath("//h2")]
+    assert headings[:4] == ["Articles per day", "Field coverage", "Latest articles", "Top tags"]
+    coverage = {tr[0].text_content(): tr[1].text_content() for tr in page.xpath("//table[1]/tbody/tr")}
+    assert coverage["tags"] == "100%" and coverage["source"] == "100%"
+
+
+def test_report_escapes_crawled_text(tmp_path: Path) -> None:
+    record = {"article_id": "1", "title": "<script>alert(1)</script>", "published_date": "2024-01-01",
+              "category": "x<marquee>", "tags": ["<img src=x onerror=alert(1)>"],
+              "source": "</table><script>"}
+    write(tmp_path, json.dumps(record).encode() + b"\n")
+    page_text = html_report(summarize(tmp_path))
+    page = lxml_html.fromstring(page_text)
+    assert page.xpath("//script | //img | //marquee") == []
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page_text
+    assert "</table><script>" in page.text_content()
+    latest = page.xpath("//h2[.='Latest articles']/following-sibling::table[1]//td/text()")
+    assert "<script>alert(1)</script>" in latest
+
+
+def test_bad_lines_are_listed(tmp_path: Path) -> None:
+    write(tmp_path, b'{"article_id":"1","published_date":"2024-01-01"}\nnot json\n{"article_id":"2"')
+    summary = summarize(tmp_path)
+    assert summary.articles == 1
+    assert [(b.lineno, b.truncated) for b in summary.bad_lines] == [(2, False), (3, True)]
+    assert [r["article_id"] for r in iter_records(tmp_path, errors="skip")] == ["1"]
