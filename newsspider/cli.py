@@ -144,10 +144,10 @@ def runs(data_dir: Path) -> None:
         click.echo(f"no crawls recorded in {data_dir}")
         return
     header = ("run", "started (UTC)", "ended (UTC)", "status", "pages", "new", "updated", "dropped",
-              "errors", "reason")
+              "failed", "errors", "reason")
     rows = [header] + [
         (str(r.run_id), r.started_at, r.ended_at or "-", r.status, str(r.pages), str(r.new_articles),
-         str(r.updated_articles), str(r.dropped), str(r.errors), r.finish_reason or "-")
+         str(r.updated_articles), str(r.dropped), str(r.failed), str(r.errors), r.finish_reason or "-")
         for r in history
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -26,7 +26,7 @@ class CrawlSummary:
     dropped: int
     duplicates: int
     errors: int
-    http_errors: int
+    failures: dict[str, int]
     seconds: float
 
     @classmethod
@@ -34,17 +34,20 @@ class CrawlSummary:
         """Summarise Scrapy stats (``seconds`` defaults to the crawl's elapsed time).
 
         >>> s = CrawlSummary.from_stats({"response_received_count": 50, "newsspider/stored": 30,
-        ...     "newsspider/dropped": 2, "log_count/ERROR": 1, "elapsed_time_seconds": 10.0})
+        ...     "newsspider/dropped": 2, "log_count/ERROR": 1, "elapsed_time_seconds": 10.0,
+        ...     "newsspider/failed": 3, "newsspider/failed/http_404": 2, "newsspider/failed/timeout": 1})
         >>> s.line()
-        '50 pages (5.0/s), 30 stored, 2 dropped, 0 duplicates, 1 errors, 0 HTTP errors'
+        '50 pages (5.0/s), 30 stored, 2 dropped, 0 duplicates, 3 failed (http_404 2, timeout 1), 1 errors'
         """
+        prefix = "newsspider/failed/"
+        failures = {k[len(prefix):]: int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
         return cls(
             pages=int(stats.get("response_received_count", 0)),
             stored=int(stats.get("newsspider/stored", 0)),
             dropped=int(stats.get("newsspider/dropped", 0)),
             duplicates=int(stats.get("newsspider/duplicates", 0)),
             errors=int(stats.get("log_count/ERROR", 0)),
-            http_errors=int(stats.get("httperror/response_ignored_count", 0)),
+            failures=failures,
             seconds=float(seconds if seconds is not None else stats.get("elapsed_time_seconds", 0.0)),
         )
 
@@ -52,10 +55,15 @@ class CrawlSummary:
     def rate(self) -> float:
         return self.pages / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
     def line(self) -> str:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in self.failures.items())
         return (f"{self.pages} pages ({self.rate:.1f}/s), {self.stored} stored, "
-                f"{self.dropped} dropped, {self.duplicates} duplicates, {self.errors} errors, "
-                f"{self.http_errors} HTTP errors")
+                f"{self.dropped} dropped, {self.duplicates} duplicates, "
+                f"{self.failed} failed{f' ({reasons})' if reasons else ''}, {self.errors} errors")
 
 
 class Progress:

@@ -19,6 +19,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from newsspider.extensions import CrawlSummary
 from newsspider.state import CrawlState, DataDirLock
 from newsspider.storage import prepare_data_dir
 
@@ -100,6 +101,7 @@ class RunRecorder:
         ok = reason == "finished" or reason.startswith("closespider_")
         state.finish_run(
             "finished" if ok else ("stopped" if reason == "shutdown" else "failed"), reason,
+            failures=CrawlSummary.from_stats(stats).failures,
             pages=int(stats.get("response_received_count", 0)),
             new_articles=int(stats.get("newsspider/stored", 0)) - int(stats.get("newsspider/updated", 0)),
             updated_articles=int(stats.get("newsspider/updated", 0)),

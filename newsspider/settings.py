@@ -50,6 +50,11 @@ ITEM_PIPELINES = {
     "newsspider.pipelines.JsonLinesStorePipeline": 300,
 }
 
+DOWNLOADER_MIDDLEWARES = {
+    # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
+    "newsspider.middlewares.CharsetFix": 580,
+}
+
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "newsspider.extensions.Progress": 500,
@@ -65,6 +70,9 @@ NEWSSPIDER_START_URLS: list[str] = []
 NEWSSPIDER_PROGRESS_INTERVAL = 5.0
 # Upper bound on listing pages followed per listing (front page, category, tag); 0 = no bound.
 NEWSSPIDER_MAX_LISTING_PAGES = 0
+# A listing's pagination stops after this many pages in a row that list no article new to the
+# crawl: a bound on listings whose "next page" never ends.
+NEWSSPIDER_MAX_STALE_PAGES = 5
 # Re-fetch articles already stored; a changed one is stored again with a higher version (--refresh).
 NEWSSPIDER_REFRESH = False
 # A listing's pagination stops at a page whose articles were all stored by earlier runs; this many

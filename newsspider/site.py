@@ -29,7 +29,8 @@ DEFAULT_START_URLS: tuple[str, ...] = tuple(
 TITLE_SUFFIXES = ("中国禁闻网", "禁闻网", "禁聞網")
 
 # --- URL shapes (paths are matched percent-decoded-insensitive: they hold only ASCII here) ---
-_SEGMENT = r"[a-z0-9][a-z0-9_-]*"
+# A category slug has a letter: all-digit segments are date archives (/bnews/2024/01/), a trap.
+_SEGMENT = r"(?=[a-z0-9_-]*[a-z])[a-z0-9][a-z0-9_-]*"
 ARTICLE_PATH = re.compile(
     rf"^/bnews/(?P<category>{_SEGMENT}(?:/{_SEGMENT})*)/(?P<date>\d{{8}})/(?P<id>\d+)\.html$"
 )
@@ -74,6 +75,8 @@ def classify(url: str) -> Kind:
     ['other', 'other', 'other', 'other', 'other']
     >>> classify("mailto:editor@example.org").value
     'other'
+    >>> [classify(LIVE_ROOT + p).value for p in ("2024/01/", "2024/01/02/", "date/2024/")]
+    ['other', 'other', 'other']
     """
     try:
         parts = urlsplit(url)

@@ -56,12 +56,14 @@ CREATE TABLE IF NOT EXISTS runs (
     updated_articles INTEGER DEFAULT 0,
     dropped INTEGER DEFAULT 0,
     errors INTEGER DEFAULT 0,
-    finish_reason TEXT
+    finish_reason TEXT,
+    failed INTEGER DEFAULT 0,
+    failures TEXT
 );
 """
 _RUNS_SQL = (
     "SELECT run_id, started_at, ended_at, status, pages, new_articles, updated_articles, "
-    "dropped, errors, finish_reason FROM runs ORDER BY run_id"
+    "dropped, failed, errors, finish_reason, failures FROM runs ORDER BY run_id"
 )
 
 
@@ -122,8 +124,11 @@ class Run:
     new_articles: int
     updated_articles: int
     dropped: int
+    failed: int
     errors: int
     finish_reason: str | None
+    #: JSON object: failed pages by reason
+    failures: str | None
 
 
 class CrawlState:
@@ -160,6 +165,10 @@ class CrawlState:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            for column, kind in (("failed", "INTEGER DEFAULT 0"), ("failures", "TEXT")):
+                if column not in columns:  # a state file written before these columns existed
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
             conn.execute("SELECT count(*) FROM articles").fetchone()
         except sqlite3.DatabaseError:
             conn.close()
@@ -291,10 +300,15 @@ class CrawlState:
         self.conn.execute(f"UPDATE runs SET {columns} WHERE run_id = :run_id",
                           {**counts, "run_id": self.run_id})
 
-    def finish_run(self, status: str, finish_reason: str, **counts: int) -> None:
+    def finish_run(self, status: str, finish_reason: str, failures: dict[str, int] | None = None,
+                   **counts: int) -> None:
         self.update_run(**counts)
-        self.conn.execute("UPDATE runs SET status = ?, finish_reason = ?, ended_at = ? WHERE run_id = ?",
-                          (status, finish_reason, _now(), self.run_id))
+        self.conn.execute(
+            "UPDATE runs SET status = ?, finish_reason = ?, ended_at = ?, failed = ?, failures = ? "
+            "WHERE run_id = ?",
+            (status, finish_reason, _now(), sum((failures or {}).values()),
+             json.dumps(failures or {}, sort_keys=True), self.run_id),
+        )
         self.commit()
 
     def runs(self) -> list[Run]:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
 
 from newsspider import site
+from newsspider.failures import failure_reason
 from newsspider.incremental import crawl_state
 from newsspider.items import Article
 from newsspider.loaders import load_article, parse_listing
@@ -28,6 +31,14 @@ from newsspider.state import CrawlState
 # Request priorities: articles first, so that pages finish and the frontier stays small.
 PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, site.Kind.LISTING: 0}
 _PAGE_NUMBER = re.compile(r"/page/(\d+)/?$")
+
+
+@dataclass(frozen=True)
+class Paging:
+    """What a listing's pagination has met so far (see :meth:`BannedbookSpider.parse`)."""
+
+    old_pages: int
+    stale_pages: int
 
 
 class StartUrlError(ValueError):
@@ -79,6 +90,7 @@ class BannedbookSpider(scrapy.Spider):
         self.start_urls = parse_start_urls(start_urls)
         self.max_listing_pages = 0
         self.extra_old_pages = 0
+        self.max_stale_pages = 5
         self.refresh = False
         self.memory: CrawlState | None = None
         self._seen_urls: set[str] = set()
@@ -94,6 +106,7 @@ class BannedbookSpider(scrapy.Spider):
             )
         spider.max_listing_pages = settings.getint("NEWSSPIDER_MAX_LISTING_PAGES")
         spider.extra_old_pages = settings.getint("NEWSSPIDER_EXTRA_OLD_PAGES")
+        spider.max_stale_pages = settings.getint("NEWSSPIDER_MAX_STALE_PAGES")
         spider.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         spider.memory = crawl_state(crawler)
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
@@ -104,17 +117,21 @@ class BannedbookSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.start_urls:
             self._seen_urls.add(url)
-            yield scrapy.Request(url, callback=self.parse, dont_filter=True,
+            yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
                                  priority=PRIORITY.get(site.classify(url), 0))
 
-    def parse(self, response: Response, old_pages: int = 0) -> Iterator[Article | scrapy.Request]:
+    def parse(self, response: Response, old_pages: int = 0,
+              stale_pages: int = 0) -> Iterator[Article | scrapy.Request]:
         """Any page: store it when it is an article, then follow what it links to.
 
-        *old_pages* counts the listing pages before this one, in this listing's
-        pagination, whose articles were all stored by earlier runs.
+        For a listing page, *old_pages* counts the pages before it in its
+        pagination whose articles were all stored by earlier runs, and
+        *stale_pages* those that listed no article new to this crawl.
         """
         if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("newsspider/skipped/not_html")
+            self.crawler.stats.inc_value("newsspider/failed")
+            self.crawler.stats.inc_value("newsspider/failed/not_html")
+            self.logger.warning("failed (not_html): %s", response.url)
             return
         kind = site.classify(response.url)
         if kind is site.Kind.ARTICLE:
@@ -122,69 +139,92 @@ class BannedbookSpider(scrapy.Spider):
             if article.article_id:
                 self._seen_ids.add(article.article_id)
             yield article
-        elif kind in (site.Kind.LISTING, site.Kind.TAG) and self._nothing_new(response):
-            # A listing whose articles were all stored by earlier runs: its menus lead to
-            # listings seen before too; only its pagination may be worth a look.
+            yield from self.follow_links(response)
+            return
+        if kind not in (site.Kind.LISTING, site.Kind.TAG):
+            yield from self.follow_links(response)
+            return
+        ids = [parts[0] for url in parse_listing(response).article_urls if (parts := site.article_parts(url))]
+        if self._all_stored_before(ids):
+            # Everything it lists was stored by earlier runs: its menus lead to listings seen
+            # before too; only its pagination may be worth a look.
             old_pages += 1
             if old_pages <= self.extra_old_pages:
-                yield from self.follow_links(response, old_pages, only_pagination=True)
+                yield from self.follow_links(response, Paging(old_pages, stale_pages + 1), only_paging=True)
             else:
                 self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
             return
-        yield from self.follow_links(response)
+        fresh = any(i not in self._seen_ids and not self._stored(i) for i in ids)
+        yield from self.follow_links(response, Paging(0, 0 if fresh else stale_pages + 1))
 
-    def _nothing_new(self, response: TextResponse) -> bool:
-        """Whether every article a listing page lists was stored by an earlier run."""
+    def _stored(self, article_id: str) -> bool:
+        return not self.refresh and self.memory is not None and self.memory.is_stored(article_id)
+
+    def _all_stored_before(self, ids: list[str]) -> bool:
+        """Whether every article of a listing page was stored by an earlier run (true when it lists none)."""
         if self.refresh or self.memory is None:
             return False
-        ids = [parts[0] for url in parse_listing(response).article_urls
-               if (parts := site.article_parts(url))]
         return all(self.memory.stored_before_this_run(i) for i in ids)
 
-    def follow_links(self, response: TextResponse, old_pages: int = 0,
-                     only_pagination: bool = False) -> Iterator[scrapy.Request]:
+    def follow_links(self, response: TextResponse, paging: Paging | None = None,
+                     only_paging: bool = False) -> Iterator[scrapy.Request]:
         """Requests for the links of *response* worth following that were never requested.
 
-        With *only_pagination*, only the links to other pages of the same listing,
-        carrying *old_pages* along.
+        *paging* is passed on to the other pages of the same listing, which are
+        not followed once it has gone ``NEWSSPIDER_MAX_STALE_PAGES`` pages without
+        a new article; with *only_paging*, nothing else is followed.
         """
         seen_urls = self._seen_urls
-        listing = site.listing_base(response.url) if only_pagination else None
+        listing = site.listing_base(response.url) if paging is not None else None
+        stop_paging = paging is not None and paging.stale_pages > self.max_stale_pages
         for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
             try:
                 url = canonical_url(response.urljoin(href.strip()))
             except ValueError:
                 continue
-            if url in seen_urls or (only_pagination and site.listing_base(url) != listing):
+            if url in seen_urls:
+                continue
+            same_listing = listing is not None and site.listing_base(url) == listing
+            if only_paging and not same_listing:
+                continue
+            if same_listing and stop_paging:
+                self.crawler.stats.inc_value("newsspider/skipped/stale_listing_pages")
                 continue
             seen_urls.add(url)
             request = self._request_for(url)
             if request is not None:
-                if only_pagination:
-                    request.cb_kwargs["old_pages"] = old_pages
+                if same_listing:
+                    request.cb_kwargs.update(old_pages=paging.old_pages,  # type: ignore[union-attr]
+                                             stale_pages=paging.stale_pages)  # type: ignore[union-attr]
                 yield request
+
+    def failed(self, failure: Failure) -> None:
+        """A request that could not be completed: count it by reason and log its URL."""
+        reason = failure_reason(failure.value)
+        url = failure.request.url if hasattr(failure, "request") else "?"
+        stats = self.crawler.stats
+        if reason == "robots_txt":
+            stats.inc_value("newsspider/skipped/robots_txt")
+            return
+        stats.inc_value("newsspider/failed")
+        stats.inc_value(f"newsspider/failed/{reason}")
+        self.logger.warning("failed (%s): %s", reason, url)
 
     def _request_for(self, url: str) -> scrapy.Request | None:
         kind = site.classify(url)
         if kind is site.Kind.OTHER or urlsplit(url).netloc not in self.allowed_hosts:
             return None
-        if kind is site.Kind.ARTICLE:
-            article_id = site.article_parts(url)[0]  # type: ignore[index]
+        if kind in (site.Kind.ARTICLE, site.Kind.SHORTLINK):
+            article_id = (site.article_parts(url) or ("",))[0] or site.shortlink_id(url) or ""
             if article_id in self._seen_ids:
                 return None
-            self._seen_ids.add(article_id)
-            if not self.refresh and self.memory is not None and self.memory.is_stored(article_id):
-                self.crawler.stats.inc_value("newsspider/skipped/stored")
-                return None
-        elif kind is site.Kind.SHORTLINK:
-            article_id = site.shortlink_id(url) or ""
-            if article_id in self._seen_ids:
-                return None
-            if not self.refresh and self.memory is not None and self.memory.is_stored(article_id):
+            if kind is site.Kind.ARTICLE:
+                self._seen_ids.add(article_id)
+            if self._stored(article_id):
                 self.crawler.stats.inc_value("newsspider/skipped/stored")
                 return None
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))
               and int(page[1]) > self.max_listing_pages):
             self.crawler.stats.inc_value("newsspider/skipped/max_listing_pages")
             return None
-        return scrapy.Request(url, callback=self.parse, priority=PRIORITY[kind])
+        return scrapy.Request(url, callback=self.parse, errback=self.failed, priority=PRIORITY[kind])

@@ -1,0 +1,49 @@
+"""Why a page could not be got: one short, stable reason per failure, for stats and the run record."""
+
+from __future__ import annotations
+
+import re
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+
+__all__ = ["failure_reason"]
+
+_REASONS = {
+    "DownloadTimeoutError": "timeout",
+    "TimeoutError": "timeout",
+    "ResponseDataLossError": "data_loss",
+    "DownloadConnectionRefusedError": "connection_refused",
+    "ConnectionRefusedError": "connection_refused",
+    "ConnectionLost": "connection_lost",
+    "ConnectionDone": "connection_lost",
+    "ResponseFailed": "connection_lost",
+    "ResponseNeverReceived": "connection_lost",
+    "CannotResolveHostError": "dns",
+    "DNSLookupError": "dns",
+    "DownloadCancelledError": "too_large",
+    "CancelledError": "too_large",
+}
+_IGNORED = {
+    "Forbidden by robots.txt": "robots_txt",
+    "max redirections reached": "redirect_limit",
+}
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short reason for a failed request.
+
+    >>> from scrapy.exceptions import DownloadTimeoutError
+    >>> failure_reason(DownloadTimeoutError("took longer than 3 seconds"))
+    'timeout'
+    >>> failure_reason(IgnoreRequest("Forbidden by robots.txt"))
+    'robots_txt'
+    >>> failure_reason(ValueError("x"))
+    'value_error'
+    """
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    if isinstance(exc, IgnoreRequest):
+        return _IGNORED.get(str(exc), "ignored")
+    name = type(exc).__name__
+    return _REASONS.get(name) or re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
