@@ -1,4 +1,4 @@
-"""Crawl progress: a line every few seconds while a crawl runs, and a summary at the end."""
+"""Crawl progress (a line every few seconds, a summary at the end) and redirect outcomes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
+
+from newsspider.processors import canonical_url
 
 logger = logging.getLogger("newsspider.progress")
 
@@ -99,3 +102,44 @@ class Progress:
             self.task.stop()
         summary = CrawlSummary.from_stats(self.stats.get_stats(), time.monotonic() - self.started)
         logger.info("finished (%s): %s", reason, summary.line())
+
+
+class RedirectOutcomes:
+    """Count and log redirects that Scrapy drops without telling the spider.
+
+    A redirect to another host is dropped by the offsite filter, and a
+    redirect back to a URL already requested (a loop, or a shortlink to an
+    article fetched before) by the duplicate filter; neither reaches the
+    request's errback.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedirectOutcomes:
+        outcomes = cls(crawler)
+        crawler.signals.connect(outcomes.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(outcomes.request_dropped, signal=signals.request_dropped)
+        return outcomes
+
+    def request_scheduled(self, request: Request) -> None:
+        hosts = getattr(self.crawler.spider, "allowed_hosts", None)
+        if request.meta.get("redirect_urls") and hosts and urlsplit(request.url).netloc not in hosts:
+            self._failed("offsite_redirect", request)
+
+    def request_dropped(self, request: Request) -> None:
+        chain = request.meta.get("redirect_urls")
+        if not chain:
+            return
+        if canonical_url(request.url) in {canonical_url(u) for u in chain}:
+            self._failed("redirect_loop", request)
+        else:
+            self.crawler.stats.inc_value("newsspider/skipped/redirect_to_seen")
+
+    def _failed(self, reason: str, request: Request) -> None:
+        stats = self.crawler.stats
+        stats.inc_value("newsspider/failed")
+        stats.inc_value(f"newsspider/failed/{reason}")
+        logger.warning("failed (%s): %s (redirected from %s)", reason, request.url,
+                       request.meta["redirect_urls"][0])

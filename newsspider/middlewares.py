@@ -1,15 +1,19 @@
-"""Downloader middleware: decode pages whose HTTP charset is wrong with the charset they declare."""
+"""Downloader middlewares: honour ``Retry-After``; decode pages whose HTTP charset is wrong."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.statscollectors import StatsCollector
+from scrapy.utils.asyncio import sleep
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
 
-__all__ = ["CharsetFix", "choose_encoding"]
+__all__ = ["CharsetFix", "RetryAfter", "choose_encoding", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +81,58 @@ class CharsetFix:
         self.stats.inc_value("newsspider/charset_fixed")
         logger.info("decoding %s as %s: its HTTP header says %s", response.url, encoding, header)
         return response.replace(encoding=encoding)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (a number of seconds or an HTTP date).
+
+    >>> retry_after_seconds("120")
+    120.0
+    >>> retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT",
+    ...                     now=datetime(2015, 10, 21, 7, 28, 0, tzinfo=timezone.utc))
+    30.0
+    >>> retry_after_seconds("soon") is None
+    True
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class RetryAfter:
+    """Wait as long as a 429 or 503 response's ``Retry-After`` asks (up to a bound) before the retry.
+
+    Sits just before Scrapy's RetryMiddleware, which then retries the request.
+    """
+
+    def __init__(self, stats: StatsCollector, max_wait: float) -> None:
+        self.stats = stats
+        self.max_wait = max_wait
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryAfter:
+        max_wait = crawler.settings.getfloat("NEWSSPIDER_MAX_RETRY_AFTER")
+        if max_wait <= 0 or not crawler.settings.getbool("RETRY_ENABLED"):
+            raise NotConfigured
+        return cls(crawler.stats, max_wait)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if response.status not in (429, 503):
+            return response
+        header = response.headers.get("Retry-After")
+        wait = retry_after_seconds(header.decode("latin-1") if header else None)
+        if wait:
+            wait = min(wait, self.max_wait)
+            self.stats.inc_value("newsspider/retry_after_waits")
+            logger.info("%s answered %d with Retry-After: waiting %.0f s", request.url, response.status, wait)
+            await sleep(wait)
+        return response

@@ -51,6 +51,8 @@ ITEM_PIPELINES = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    # Before Scrapy's RetryMiddleware (550) sees a 429/503: wait as its Retry-After asks.
+    "newsspider.middlewares.RetryAfter": 560,
     # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
     "newsspider.middlewares.CharsetFix": 580,
 }
@@ -58,6 +60,7 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "newsspider.extensions.Progress": 500,
+    "newsspider.extensions.RedirectOutcomes": 510,
     "newsspider.incremental.RunRecorder": 600,
 }
 
@@ -70,6 +73,8 @@ NEWSSPIDER_START_URLS: list[str] = []
 NEWSSPIDER_PROGRESS_INTERVAL = 5.0
 # Upper bound on listing pages followed per listing (front page, category, tag); 0 = no bound.
 NEWSSPIDER_MAX_LISTING_PAGES = 0
+# Longest wait honoured from a Retry-After header (seconds); 0 ignores the header.
+NEWSSPIDER_MAX_RETRY_AFTER = 120.0
 # A listing's pagination stops after this many pages in a row that list no article new to the
 # crawl: a bound on listings whose "next page" never ends.
 NEWSSPIDER_MAX_STALE_PAGES = 5

@@ -1,30 +1,155 @@
-"""A mock bannedbook.org on 127.0.0.1: the bundled demo site in a server process of its own.
+"""A mock bannedbook.org on 127.0.0.1: the bundled demo site plus a fault-injecting mode.
 
-Modelled on Scrapy's tests/mockserver: the process binds port 0, prints its
-root URL, and the tests read it; ``requests()`` returns the server's own log
-of what it answered, so tests can check what a crawl fetched.
+Modelled on Scrapy's tests/mockserver: ``python -m tests.mockserver`` binds port
+0, prints its root URL, and serves until killed; :class:`MockServer` runs it
+in a process of its own.  ``requests()`` returns the server's own log of what
+it answered, so tests can check what a crawl fetched.
+
+Faults are set per path by the tests (``POST /__fault__`` with a JSON body,
+through :meth:`MockServer.fault`):
+
+- ``status``: answer ``status`` (with ``Retry-After`` when given) ``times`` times (-1: always), then
+  the page;
+- ``close``: send the headers and half the body, then close the connection;
+- ``slow``: wait ``delay`` seconds before answering; ``stall``: never answer;
+- ``redirect``: answer 301 to ``location`` (``{root}`` and ``{other}`` are this server under its two names);
+- ``page``: serve ``body`` (base64) as ``content_type``;
+- ``endless``: a listing whose "next page" never ends (``path`` is a prefix: ``.../page/N/``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
+
+from newsspider.demo.pages import DemoSite
+from newsspider.demo.server import DemoHandler, DemoServer
+
+REPO = __file__.rsplit("/tests/", 1)[0]
+
+
+@dataclass
+class Fault:
+    kind: str
+    times: int = -1
+    status: int = 200
+    retry_after: str | None = None
+    delay: float = 0.0
+    location: str = ""
+    body: bytes = b""
+    content_type: str = "text/html"
+    hits: int = field(default=0)
+
+    def active(self) -> bool:
+        return self.times < 0 or self.hits < self.times
+
+
+class FaultServer(DemoServer):
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(port, DemoSite(), FaultHandler)
+        self.faults: dict[str, Fault] = {}
+        self.stop_stalling = threading.Event()
+
+    def fault_for(self, path: str) -> Fault | None:
+        fault = self.faults.get(path)
+        if fault is None:
+            fault = next((f for prefix, f in self.faults.items()
+                          if f.kind == "endless" and path.startswith(prefix)), None)
+        return fault if fault is not None and fault.active() else None
+
+
+class FaultHandler(DemoHandler):
+    server: FaultServer
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path != "/__fault__":
+            super().do_POST()
+            return
+        spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        path = spec.pop("path")
+        spec["body"] = base64.b64decode(spec.get("body", ""))
+        self.server.faults[path] = Fault(**spec)
+        self._send(200, "application/json", b"{}", None, True)
+
+    def _answer(self, send_body: bool) -> None:
+        fault = self.server.fault_for(self.path)
+        if fault is None:
+            super()._answer(send_body)
+            return
+        fault.hits += 1
+        self.server.requests.append({"method": self.command, "path": self.path,
+                                     "host": self.headers.get("Host", ""),
+                                     "user_agent": self.headers.get("User-Agent", ""), "fault": fault.kind})
+        getattr(self, f"_fault_{fault.kind}")(fault)
+
+    def _fault_status(self, fault: Fault) -> None:
+        self.send_response(fault.status)
+        if fault.retry_after:
+            self.send_header("Retry-After", fault.retry_after)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", "9")
+        self.end_headers()
+        self.wfile.write(b"try again")
+
+    def _fault_close(self, fault: Fault) -> None:
+        page = self.server.site.get(urlsplit(self.path).path)
+        body = self.server.relocate(page.body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _fault_slow(self, fault: Fault) -> None:
+        time.sleep(fault.delay)
+        super()._answer(True)
+
+    def _fault_stall(self, fault: Fault) -> None:
+        self.server.stop_stalling.wait(600)
+        self.close_connection = True
+
+    def _fault_redirect(self, fault: Fault) -> None:
+        location = fault.location.format(root=self.server.root, other=self.server.other_root)
+        self._send(301, "text/html", b"", location, True)
+
+    def _fault_page(self, fault: Fault) -> None:
+        body = self.server.relocate(fault.body.decode("latin-1")).encode("latin-1")
+        self._send(fault.status, fault.content_type, body, None, True)
+
+    def _fault_endless(self, fault: Fault) -> None:
+        match = re.search(r"/page/(\d+)/$", self.path)
+        page = int(match[1]) if match else 1
+        base = self.path[: match.start() + 1] if match else self.path
+        items = self.server.site.newest_first[:3]  # the same few articles on every page
+        listing = self.server.site.listing("无尽的列表", "无尽的列表", base, items, 1).body
+        next_url = f"{base}page/{page + 1}/"
+        next_link = f'<link rel="next" href="{next_url}" /><a href="{next_url}">下一页</a>'
+        body = listing.replace("</body>", next_link + "</body>")
+        self._send(200, "text/html; charset=UTF-8", self.server.relocate(body).encode(), None, True)
 
 
 class MockServer:
+    """Runs ``python -m tests.mockserver`` in a subprocess for the length of a ``with`` block."""
+
     def __init__(self) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.root = ""
 
     def __enter__(self) -> MockServer:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "newsspider.demo.server", "--port", "0"],
-            stdout=subprocess.PIPE, text=True,
-        )
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.mockserver"], cwd=REPO,
+                                     stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.root = self.proc.stdout.readline().strip()
         assert self.root.startswith("http://127.0.0.1:"), f"mock server did not start: {self.root!r}"
@@ -39,15 +164,34 @@ class MockServer:
     def url(self, path: str) -> str:
         return self.root + path
 
+    def _post(self, path: str, data: bytes | None = None) -> Any:
+        request = Request(self.url(path), data=data, method="POST",
+                          headers={"Content-Type": "application/json"})
+        with urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
     def requests(self) -> list[dict[str, Any]]:
         with urlopen(self.url("/__requests__"), timeout=10) as response:
             return json.loads(response.read())
 
     def add_articles(self, n: int) -> list[int]:
         """Publish *n* new articles on top of the listings; return their ids."""
-        with urlopen(Request(self.url(f"/__add__?n={n}"), method="POST"), timeout=10) as response:
-            return json.loads(response.read())
+        return self._post(f"/__add__?n={n}")
 
     def edit_article(self, article_id: int) -> None:
-        with urlopen(Request(self.url(f"/__edit__?id={article_id}"), method="POST"), timeout=10):
-            pass
+        self._post(f"/__edit__?id={article_id}")
+
+    def fault(self, path: str, kind: str, body: bytes = b"", **spec: Any) -> None:
+        """Make the server misbehave at *path* (see the module docstring)."""
+        spec.update(path=path, kind=kind, body=base64.b64encode(body).decode())
+        self._post("/__fault__", json.dumps(spec).encode())
+
+
+def main() -> None:
+    server = FaultServer()
+    print(server.root, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -31,13 +31,19 @@ class DemoServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, port: int = 0, demo_site: DemoSite | None = None) -> None:
-        super().__init__(("127.0.0.1", port), DemoHandler)
+    def __init__(self, port: int = 0, demo_site: DemoSite | None = None,
+                 handler: type[BaseHTTPRequestHandler] | None = None) -> None:
+        super().__init__(("127.0.0.1", port), handler or DemoHandler)
         self.site = demo_site or DemoSite()
         self.requests: list[dict[str, Any]] = []
         self.root = f"http://127.0.0.1:{self.server_address[1]}"
         # Another host name for the same server: a crawl must not follow links to it.
         self.other_root = f"http://localhost:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a crawl cancelling a download) is not an error of the site."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def relocate(self, text: str) -> str:
         return text.replace(LIVE, self.root).replace(OTHER_HOST, self.other_root)

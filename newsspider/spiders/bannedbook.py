@@ -33,6 +33,13 @@ PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, si
 _PAGE_NUMBER = re.compile(r"/page/(\d+)/?$")
 
 
+def _is_html(response: Response) -> bool:
+    """Whether a response is a web page (Scrapy guesses HTML from a ``.html`` URL even for an image)."""
+    content_type = response.headers.get("Content-Type", b"").lower()
+    return isinstance(response, TextResponse) and (not content_type or b"html" in content_type
+                                                   or b"xml" in content_type)
+
+
 @dataclass(frozen=True)
 class Paging:
     """What a listing's pagination has met so far (see :meth:`BannedbookSpider.parse`)."""
@@ -128,7 +135,7 @@ class BannedbookSpider(scrapy.Spider):
         pagination whose articles were all stored by earlier runs, and
         *stale_pages* those that listed no article new to this crawl.
         """
-        if not isinstance(response, TextResponse):
+        if not _is_html(response):
             self.crawler.stats.inc_value("newsspider/failed")
             self.crawler.stats.inc_value("newsspider/failed/not_html")
             self.logger.warning("failed (not_html): %s", response.url)

@@ -1,0 +1,181 @@
+"""A hostile mock site: what can be got is got and decoded right; what cannot is counted and explained."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from newsspider import site
+from newsspider.demo.pages import DemoSite
+from newsspider.state import read_runs
+from tests.conftest import crawl, read_jsonl
+from tests.mockserver import MockServer
+
+PUBLIC_IDS = {str(a.article_id) for a in DemoSite().public_articles()}
+FAULTS = "/bnews/faults/20240801/"
+HOSTILE = ["-s", "DOWNLOAD_TIMEOUT=1", "-s", "RETRY_TIMES=2", "-s", "DOWNLOAD_MAXSIZE=200000"]
+
+
+def article(title: str, paragraphs: list[str], charset: str | None = "utf-8",
+            site_name: str = "禁闻网") -> str:
+    meta = f'<meta http-equiv="Content-Type" content="text/html; charset={charset}" />' if charset else ""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<html><head>{meta}<title>{title} - {site_name}</title></head><body><h2>{title}</h2>"
+            f'<div class="entry">{body}</div></body></html>')
+
+
+# id -> (what it is, HTTP Content-Type, page bytes, the title and body it must be stored with)
+RECOVERABLE: dict[int, tuple[str, str, bytes, str, str]] = {
+    7000002: ("GBK, charset only in <meta>", "text/html",
+              article("朱镕基谈经济", ["国务院总理朱镕基说，经济要稳。"], "gbk").encode("gbk"),
+              "朱镕基谈经济", "国务院总理朱镕基说，经济要稳。"),
+    7000003: ("Big5, charset only in <meta>", "text/html",
+              article("中國新聞自由", ["香港記者協會發表聲明。"], "big5", "禁聞網").encode("big5"),
+              "中國新聞自由", "香港記者協會發表聲明。"),
+    7000004: ("GB2312 declared, with a GBK-only character", "text/html",
+              article("镕基与新闻", ["中国新闻。"], "gb2312").encode("gbk"), "镕基与新闻", "中国新闻。"),
+    7000005: ("UTF-8 page sent as ISO-8859-1", "text/html; charset=iso-8859-1",
+              article("错误的字符集", ["正文是UTF-8。"], None).encode(), "错误的字符集", "正文是UTF-8。"),
+    7000006: ("GBK page sent as UTF-8, <meta> says gbk", "text/html; charset=utf-8",
+              article("声明与实际", ["头部说UTF-8，其实是GBK。"], "gbk").encode("gbk"),
+              "声明与实际", "头部说UTF-8，其实是GBK。"),
+    7000007: ("entities, &nbsp; and <br>", "text/html; charset=utf-8",
+              article("实体&amp;空格", ["甲&nbsp;乙 &lt;丙&gt;<br>第二行", "&#20013;&#22269;"]).encode(),
+              "实体&空格", "甲 乙 <丙>\n第二行\n\n中国"),
+    7000008: ("unclosed <p> and <div>", "text/html; charset=utf-8",
+              "<html><body><h2>未闭合</h2><div class='entry'><p>第一<p>第二<div class='x'>广告</div>"
+              .encode(),
+              "未闭合", "第一\n\n第二"),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory):
+    data_dir = tmp_path_factory.mktemp("data")
+    with MockServer() as server:
+        demo = DemoSite()
+        seed, tagged = demo.articles[2054421], demo.articles[1254645]
+        # Recovered by retrying.
+        server.fault("/bnews/itnews/20240625/2054368.html", "status", status=503, times=1, retry_after="1")
+        server.fault("/bnews/cnnews/20240624/2053926.html", "status", status=500, times=1)
+        server.fault(tagged.path, "status", status=429, times=1, retry_after="1")
+        server.fault("/bnews/headline/20200107/1254593.html", "close", times=1)
+        server.fault("/bnews/comments/20200107/1254520.html", "slow", delay=2.5, times=1)
+        # A shortlink redirecting twice before the article.
+        server.fault("/?p=7000001", "redirect", location="{root}/go/7000001")
+        server.fault("/go/7000001", "redirect", location="{root}" + FAULTS + "7000001.html")
+        server.fault(FAULTS + "7000001.html", "page", content_type="text/html; charset=utf-8",
+                     body=article("经两次跳转到达", ["短链接跳转两次。"]).encode())
+        for article_id, (_, content_type, body, _, _) in RECOVERABLE.items():
+            server.fault(f"{FAULTS}{article_id}.html", "page", body=body, content_type=content_type)
+        # Cannot be got.
+        server.fault(FAULTS + "7000010.html", "status", status=500)
+        server.fault(FAULTS + "7000012.html", "stall")
+        server.fault("/?p=7000013", "redirect", location="{root}/loop/a")
+        server.fault("/loop/a", "redirect", location="{root}/loop/b")
+        server.fault("/loop/b", "redirect", location="{root}/loop/a")
+        server.fault("/?p=7000014", "redirect", location="{other}" + seed.path)
+        server.fault(FAULTS + "7000015.html", "page", content_type="image/png",
+                     body=b"\x89PNG\r\n\x1a\n" * 50)
+        server.fault(FAULTS + "7000016.html", "page", content_type="text/html; charset=utf-8",
+                     body=article("很大的页面", ["大" * 200_000]).encode())
+        # Stored never: a page with no div.entry, an empty page.
+        server.fault(FAULTS + "7000017.html", "page", content_type="text/html; charset=utf-8",
+                     body="<html><head><title>没有正文 - 禁闻网</title></head><body><h2>没有正文</h2>"
+                          "<p>正文不在div.entry里。</p></body></html>".encode())
+        server.fault(FAULTS + "7000018.html", "page", content_type="text/html; charset=utf-8", body=b"")
+        # Traps.
+        server.fault("/bnews/endless/", "endless")
+        links = [f"{FAULTS}{i}.html" for i in [*RECOVERABLE, 7000010, 7000011, 7000012, 7000015, 7000016,
+                                                7000017, 7000018]]
+        links += ["/?p=7000001", "/?p=7000013", "/?p=7000014", "/bnews/endless/", "/bnews/2024/01/01/",
+                  "/bnews/calendar/?month=2024-02", "mailto:x@example.org", "javascript:alert(1)",
+                  "http://localhost:1/bnews/", "ftp://127.0.0.1/x"]
+        hub = "".join(f'<div class="postlist"><h4><a href="{link}">{link}</a></h4></div>' for link in links)
+        server.fault("/bnews/faults/", "page", content_type="text/html; charset=utf-8",
+                     body=f"<html><body>{hub}</body></html>".encode())
+
+        result = crawl(server, data_dir, "--start-url", server.url("/bnews/faults/"), *HOSTILE)
+        yield result, read_jsonl(data_dir / "articles.jsonl"), server.requests(), data_dir
+
+
+def test_the_crawl_goes_on_and_exits_zero(hostile) -> None:
+    result, _, _, _ = hostile
+    assert result.returncode == 0, result.stderr
+
+
+def test_everything_recoverable_is_stored_once_and_decoded(hostile) -> None:
+    _, records, _, _ = hostile
+    ids = Counter(r["article_id"] for r in records)
+    assert max(ids.values()) == 1
+    expected = PUBLIC_IDS | {str(i) for i in RECOVERABLE} | {"7000001"}
+    assert set(ids) == expected
+    by_id = {r["article_id"]: r for r in records}
+    for article_id, (what, _, _, title, body) in RECOVERABLE.items():
+        assert (by_id[str(article_id)]["title"], by_id[str(article_id)]["body"]) == (title, body), what
+    assert by_id["7000001"]["title"] == "经两次跳转到达"
+    assert by_id["1254645"]["tags"][0] == "贸易战"  # the 429 page, after waiting as asked
+
+
+def test_what_cannot_be_got_is_counted_by_reason(hostile) -> None:
+    result, _, _, data_dir = hostile
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("Crawl finished:"))
+    expected = {"http_500": 1, "http_404": 1, "timeout": 1, "redirect_loop": 1, "offsite_redirect": 1,
+                "not_html": 1, "too_large": 1}
+    for reason, count in expected.items():
+        assert f"{reason} {count}" in summary, summary
+    assert f"{sum(expected.values())} failed" in summary
+    assert "2 dropped" in summary
+    run = read_runs(data_dir)[-1]
+    assert json.loads(run.failures) == expected and run.failed == sum(expected.values())
+    assert run.dropped == 2
+
+
+def test_failed_urls_and_drop_reasons_are_in_the_log(hostile) -> None:
+    result, _, requests, _ = hostile
+    log = result.stderr
+    root = "http://" + requests[0]["host"]
+    for reason, article_id in (("http_500", 7000010), ("http_404", 7000011), ("timeout", 7000012),
+                               ("not_html", 7000015), ("too_large", 7000016)):
+        assert f"failed ({reason}): {root}{FAULTS}{article_id}.html" in log
+    assert "failed (redirect_loop): " in log and "failed (offsite_redirect): " in log
+    assert "missing body: http://127.0.0.1:" in log and f"{FAULTS}7000017.html" in log
+    assert f"{FAULTS}7000018.html" in log
+
+
+def test_never_leaves_the_site_never_loops_and_stays_bounded(hostile) -> None:
+    _, _, requests, _ = hostile
+    paths = [r["path"] for r in requests]
+    assert {r["host"] for r in requests} == {requests[0]["host"]}
+    assert not [p for p in paths if p.startswith(("/bnews/private/", "/bnews/zh-tw/", "/bnews/2024/"))]
+    assert not [p for p in paths if "calendar" in p]
+    endless = [p for p in paths if p.startswith("/bnews/endless/")]
+    assert 2 <= len(endless) <= 8, endless  # stopped by NEWSSPIDER_MAX_STALE_PAGES
+    assert Counter(paths)["/loop/a"] == 1 and Counter(paths)["/loop/b"] == 1
+    article_fetches = Counter(p for p in paths if site.ARTICLE_PATH.match(p))
+    retried = {"/bnews/itnews/20240625/2054368.html", "/bnews/cnnews/20240624/2053926.html",
+               "/bnews/cbnews/20200107/1254645.html", "/bnews/headline/20200107/1254593.html",
+               "/bnews/comments/20200107/1254520.html"}
+    assert {p: n for p, n in article_fetches.items() if n > 1 and p not in retried} == {
+        f"{FAULTS}7000010.html": 3, f"{FAULTS}7000012.html": 3}  # RETRY_TIMES=2: three tries
+
+
+def test_max_listing_pages_bounds_an_endless_listing(mockserver: MockServer, tmp_path: Path) -> None:
+    mockserver.fault("/bnews/endless/", "endless")
+    result = crawl(mockserver, tmp_path, "--start-url", mockserver.url("/bnews/endless/"),
+                   "-s", "NEWSSPIDER_MAX_STALE_PAGES=1000", "-s", "NEWSSPIDER_MAX_LISTING_PAGES=12")
+    assert result.returncode == 0, result.stderr
+    endless = [r["path"] for r in mockserver.requests() if r["path"].startswith("/bnews/endless/")]
+    assert len(endless) == 12
+
+
+def test_a_time_bound(mockserver: MockServer, tmp_path: Path) -> None:
+    mockserver.fault("/bnews/endless/", "endless")
+    result = crawl(mockserver, tmp_path, "--start-url", mockserver.url("/bnews/endless/"),
+                   "-s", "NEWSSPIDER_MAX_STALE_PAGES=100000", "-s", "DOWNLOAD_DELAY=0.05",
+                   "-s", "CLOSESPIDER_TIMEOUT=2")
+    assert result.returncode == 0, result.stderr
+    assert "Crawl closespider_timeout:" in result.stdout
