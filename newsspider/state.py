@@ -219,6 +219,9 @@ class CrawlState:
                 if record is not None:
                     self._upsert(record, run_id)
                     count += 1
+                elif raw.strip():
+                    logger.warning("%s, byte %d: not a newsspider record; left as it is and ignored",
+                                   shard, offset - len(raw))
         self.conn.execute("INSERT OR REPLACE INTO shards(name, size) VALUES (?, ?)", (shard.name, offset))
         return count
 

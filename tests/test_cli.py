@@ -67,3 +67,28 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
     lines = (tmp_path / "demo" / "articles.jsonl").read_text("utf-8").splitlines()
     assert len(lines) >= 40
     assert f"{len(lines)} articles in the dataset" in result.stdout
+
+
+@pytest.mark.parametrize(("data_dir", "message"), [
+    ("/proc/self", "Error: data dir /proc/self: not writable"),
+    ("/sys/kernel/newsspider-test", "Error: data dir /sys/kernel/newsspider-test: cannot create it"),
+])
+def test_unwritable_data_dir(data_dir: str, message: str) -> None:
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/bnews/", "--data-dir", data_dir)
+    assert result.returncode == 1
+    assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_crawl_into_a_damaged_dataset_loses_nothing(mockserver: MockServer, tmp_path: Path) -> None:
+    damaged = (b'{"article_id":"1","url":"http://x/bnews/a/20240101/1.html","version":1}\n'
+               b"this line is not JSON\n"
+               b'{"article_id":"2","url":"http://x/bnews/a/20240101/2.html","version":1}\n'
+               b'{"article_id":"3","tit')
+    (tmp_path / "articles.jsonl").write_bytes(damaged)
+    result = crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=3")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "articles.jsonl").read_bytes() == damaged, "the damaged file was changed"
+    assert f"{tmp_path / 'articles.jsonl'}, byte 72: not a newsspider record" in result.stderr
+    assert "the last line is incomplete; leaving the file as it is" in result.stderr
+    shards = sorted(tmp_path.glob("articles-*.jsonl"))
+    assert len(shards) == 1 and shards[0].read_bytes().count(b"\n") >= 3
