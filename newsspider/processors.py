@@ -88,23 +88,37 @@ def canonical_url(url: str) -> str:
     """The URL without tracking parameters or fragment, in a canonical spelling.
 
     ``utm_*`` parameters and the fragment go, the host is lower-cased, the
-    remaining query is sorted and percent-encoding is upper-cased.
+    remaining query is sorted and percent-encoding is upper-cased.  The result
+    is its own canonical form (canonicalising twice changes nothing), even for
+    malformed escapes.
 
     >>> canonical_url("https://WWW.Example.org/bnews/tag/%e8%b4%b8/?utm_source=x&b=2&a=1#top")
     'https://www.example.org/bnews/tag/%E8%B4%B8/?a=1&b=2'
     >>> canonical_url("https://www.example.org/bnews/tag/贸易战/")
     'https://www.example.org/bnews/tag/%E8%B4%B8%E6%98%93%E6%88%98/'
+    >>> canonical_url("http://www.example.org/%3%30") == canonical_url(canonical_url("http://www.example.org/%3%30"))
+    True
     >>> canonical_url("not a url")
     'not a url'
     """
+    result = _canonical_once(url)
+    for _ in range(3):  # w3lib can need a second pass on malformed escapes
+        again = _canonical_once(result)
+        if again == result:
+            break
+        result = again
+    return result
+
+
+def _canonical_once(url: str) -> str:
     try:
         parts = urlsplit(url.strip())
         if not parts.scheme or not parts.netloc:
             return url
-        query = urlencode(
-            [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not k.lower().startswith("utm_")]
-        )
+        query = parts.query
+        if "utm_" in query.lower():
+            query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+                               if not k.lower().startswith("utm_")])
         return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
     except ValueError:
         return url
