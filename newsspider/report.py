@@ -138,6 +138,7 @@ def html_report(summary: Summary, top: int = 25) -> str:
 body {{ font-family: sans-serif; margin: 2em; max-width: 960px; }}
 table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
 td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+td:first-child {{ white-space: nowrap; }}
 .chart rect {{ fill: #3b6ea5; }} .chart text {{ font-size: 12px; }}
 </style></head><body>
 <h1>newsspider dataset report</h1>
