@@ -36,14 +36,14 @@ REFRESH_OPTION = click.option(
 def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any],
            **flags: bool) -> Any:
     """Run one crawl, turning the library's errors into one-line messages."""
-    from newsspider.runner import run_crawl
+    from newsspider.runner import RedisUnreachable, run_crawl
     from newsspider.spiders.bannedbook import StartUrlError
     from newsspider.state import DataDirLocked
     from newsspider.storage import DataDirError
 
     try:
         return run_crawl(start_urls, data_dir, overrides, **flags)
-    except (StartUrlError, DataDirError, DataDirLocked) as exc:
+    except (StartUrlError, DataDirError, DataDirLocked, RedisUnreachable) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -76,16 +76,25 @@ def main() -> None:
 @SETTING_OPTION
 @RESUME_OPTION
 @REFRESH_OPTION
+@click.option("--redis-url", metavar="redis://HOST:PORT/DB",
+              help="Join the distributed crawl kept in this Redis: one frontier, many workers.")
+@click.option("--worker-id", metavar="ID",
+              help="This worker's id in a distributed crawl (default: host name and process id).")
 def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
-          refresh: bool) -> None:
+          refresh: bool, redis_url: str | None, worker_id: str | None) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
 
     Articles already in DATA_DIR are not fetched again, and a listing's
     pagination stops at a page with nothing new, so a recurring crawl costs
-    what is new.
+    what is new. With --redis-url, any number of workers share one crawl,
+    each writing DATA_DIR/articles-<worker id>.jsonl.
     """
-    result = _crawl(list(start_urls) or None, data_dir, _overrides(settings), resume=resume,
-                    refresh=refresh)
+    overrides = _overrides(settings)
+    if redis_url:
+        overrides["NEWSSPIDER_REDIS_URL"] = redis_url
+    if worker_id:
+        overrides["NEWSSPIDER_WORKER_ID"] = worker_id
+    result = _crawl(list(start_urls) or None, data_dir, overrides, resume=resume, refresh=refresh)
     _report(result)
     if not result.ok:
         raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")

@@ -20,6 +20,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from newsspider.extensions import CrawlSummary
+from newsspider.redis_state import RedisState
 from newsspider.state import CrawlState, DataDirLock
 from newsspider.storage import prepare_data_dir
 
@@ -32,11 +33,19 @@ _ENDED_MARKER = "newsspider-ended.json"
 _ATTR = "_newsspider_state"
 
 
-def crawl_state(crawler: Crawler) -> CrawlState:
-    """The crawl's :class:`CrawlState`, opened (and the data dir locked) on first use."""
-    state: CrawlState | None = getattr(crawler, _ATTR, None)
-    if state is None:
-        data_dir = prepare_data_dir(crawler.settings.get("NEWSSPIDER_DATA_DIR"))
+def crawl_state(crawler: Crawler) -> CrawlState | RedisState:
+    """The crawl's state, opened on first use: SQLite with the data dir locked, or Redis."""
+    state: CrawlState | RedisState | None = getattr(crawler, _ATTR, None)
+    if state is not None:
+        return state
+    settings = crawler.settings
+    data_dir = prepare_data_dir(settings.get("NEWSSPIDER_DATA_DIR"))
+    if url := settings.get("NEWSSPIDER_REDIS_URL"):
+        state = RedisState(data_dir, url, settings.get("NEWSSPIDER_REDIS_PREFIX"),
+                           settings.get("NEWSSPIDER_WORKER_ID") or None,
+                           settings.getfloat("NEWSSPIDER_REDIS_LEASE"))
+        state.lock = _NoLock()  # type: ignore[attr-defined]  # workers share the dir, each its shard
+    else:
         lock = DataDirLock(data_dir).acquire()
         try:
             state = CrawlState(data_dir)
@@ -44,8 +53,13 @@ def crawl_state(crawler: Crawler) -> CrawlState:
             lock.release()
             raise
         state.lock = lock  # type: ignore[attr-defined]
-        setattr(crawler, _ATTR, state)
+    setattr(crawler, _ATTR, state)
     return state
+
+
+class _NoLock:
+    def release(self) -> None:
+        pass
 
 
 def prepare_job_dir(data_dir: Path, resume: bool) -> Path | None:

@@ -17,6 +17,7 @@ from scrapy.statscollectors import StatsCollector
 
 from newsspider.incremental import crawl_state
 from newsspider.items import REQUIRED_FIELDS, schema
+from newsspider.redis_state import RedisState
 from newsspider.state import CrawlState
 from newsspider.storage import JsonLinesWriter
 
@@ -59,7 +60,7 @@ class DedupePipeline:
     when its content hash changed, with the next ``version``.
     """
 
-    def __init__(self, stats: StatsCollector, state: CrawlState, refresh: bool = False) -> None:
+    def __init__(self, stats: StatsCollector, state: CrawlState | RedisState, refresh: bool = False) -> None:
         self.stats = stats
         self.state = state
         self.refresh = refresh
@@ -86,17 +87,20 @@ class DedupePipeline:
                 raise DropItem(f"article {article_id} is unchanged")
             adapter["version"] = stored.version + 1
             self.stats.inc_value("newsspider/updated")
+        elif not self.state.claim(article_id):
+            self.stats.inc_value("newsspider/duplicates")
+            raise DropItem(f"article {article_id} is being stored by another worker")
         self.seen.add(article_id)
         return item
 
 
 class JsonLinesStorePipeline:
-    """Append each article as one whole UTF-8 line to ``<data dir>/articles.jsonl``.
+    """Append each article as one whole UTF-8 line to ``<data dir>/articles.jsonl`` (or the worker's shard).
 
     The state marks the article stored only after its line is written.
     """
 
-    def __init__(self, stats: StatsCollector, state: CrawlState) -> None:
+    def __init__(self, stats: StatsCollector, state: CrawlState | RedisState) -> None:
         self.stats = stats
         self.state = state
         self.writer: JsonLinesWriter | None = None
@@ -106,7 +110,7 @@ class JsonLinesStorePipeline:
         return cls(crawler.stats, crawl_state(crawler))
 
     def open_spider(self) -> None:
-        self.writer = JsonLinesWriter(self.state.data_dir)
+        self.writer = JsonLinesWriter(self.state.data_dir, self.state.shard_name)
         self.stats.set_value("newsspider/dataset", str(self.writer.path))
 
     def close_spider(self) -> None:

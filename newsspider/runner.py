@@ -19,13 +19,30 @@ from newsspider.spiders.bannedbook import BannedbookSpider, parse_start_urls
 from newsspider.state import DataDirLock
 from newsspider.storage import prepare_data_dir
 
-__all__ = ["CrawlResult", "crawler_settings", "parse_overrides", "run_crawl", "unknown_settings"]
+__all__ = ["CrawlResult", "RedisUnreachable", "check_redis", "crawler_settings", "parse_overrides",
+           "run_crawl", "unknown_settings"]
 
 logger = logging.getLogger(__name__)
 
 
 class SettingError(ValueError):
     """A ``-s NAME=VALUE`` option that cannot be read."""
+
+
+class RedisUnreachable(ConnectionError):
+    """The Redis server of a distributed crawl cannot be used."""
+
+
+def check_redis(url: str) -> None:
+    """Raise :class:`RedisUnreachable` with a one-line reason unless Redis at *url* answers."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5)
+        client.ping()
+        client.close()
+    except (ValueError, redis.RedisError) as exc:
+        raise RedisUnreachable(f"Redis at {url}: {exc}") from exc
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -120,9 +137,13 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     """
     urls = parse_start_urls(start_urls) or None
     data_dir = prepare_data_dir(data_dir)
-    with DataDirLock(data_dir):  # fail now, with a clear message, if another crawl holds it
-        job_dir = prepare_job_dir(data_dir, resume)
     settings = crawler_settings(data_dir, overrides)
+    if redis_url := settings.get("NEWSSPIDER_REDIS_URL"):
+        check_redis(redis_url)  # the frontier lives in Redis: no lock, no JOBDIR
+        job_dir = None
+    else:
+        with DataDirLock(data_dir):  # fail now, with a clear message, if another crawl holds it
+            job_dir = prepare_job_dir(data_dir, resume)
     if job_dir is not None:
         settings.set("JOBDIR", str(job_dir), priority="cmdline")
     if refresh:

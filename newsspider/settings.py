@@ -50,6 +50,14 @@ ITEM_PIPELINES = {
     "newsspider.pipelines.JsonLinesStorePipeline": 300,
 }
 
+# Switches the frontier to Redis when NEWSSPIDER_REDIS_URL is set (see newsspider.frontier).
+ADDONS = {"newsspider.frontier.RedisAddon": 0}
+
+SPIDER_MIDDLEWARES = {
+    # Distributed crawls: release a request's lease once its output is stored.
+    "newsspider.frontier.LeaseAck": 950,
+}
+
 DOWNLOADER_MIDDLEWARES = {
     # Before Scrapy's RetryMiddleware (550) sees a 429/503: wait as its Retry-After asks.
     "newsspider.middlewares.RetryAfter": 560,
@@ -62,6 +70,7 @@ EXTENSIONS = {
     "newsspider.extensions.Progress": 500,
     "newsspider.extensions.RedirectOutcomes": 510,
     "newsspider.incremental.RunRecorder": 600,
+    "newsspider.frontier.WorkerHeartbeat": 610,
 }
 
 # --- newsspider's own settings ---
@@ -83,3 +92,15 @@ NEWSSPIDER_REFRESH = False
 # A listing's pagination stops at a page whose articles were all stored by earlier runs; this many
 # such pages are followed first (go deeper to catch articles added further down).
 NEWSSPIDER_EXTRA_OLD_PAGES = 0
+
+# --- Distributed crawls (scrapy-redis) ---
+# redis://HOST:PORT/DB of the shared crawl; empty: a single-machine crawl with the SQLite state.
+NEWSSPIDER_REDIS_URL = ""
+# Prefix of every Redis key of the crawl (two crawls on one Redis need two prefixes).
+NEWSSPIDER_REDIS_PREFIX = "newsspider"
+# This worker's id, naming its shard articles-<id>.jsonl; empty: <host name>-<process id>.
+NEWSSPIDER_WORKER_ID = ""
+# Seconds a worker holds a request before, if it stopped renewing, others take it back.
+NEWSSPIDER_REDIS_LEASE = 30.0
+# Seconds an idle worker waits for other workers' requests before it stops.
+NEWSSPIDER_REDIS_IDLE_TIMEOUT = 60.0

@@ -134,6 +134,9 @@ class Run:
 class CrawlState:
     """The SQLite memory of one data dir.  Not thread-safe; one per crawl."""
 
+    #: the dataset file this crawl appends to
+    shard_name = "articles.jsonl"
+
     def __init__(self, data_dir: str | Path, commit_every: int = 200) -> None:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / STATE_FILE
@@ -260,6 +263,10 @@ class CrawlState:
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def claim(self, article_id: str | int) -> bool:
+        """One crawl per data dir: nobody else can be storing it."""
+        return True
 
     # --- what the crawl tells it ---------------------------------------------------------
     def record_stored(self, record: dict[str, Any], shard: str, shard_size: int) -> None:

@@ -22,10 +22,12 @@ from twisted.python.failure import Failure
 
 from newsspider import site
 from newsspider.failures import failure_reason
+from newsspider.frontier import release_lease
 from newsspider.incremental import crawl_state
 from newsspider.items import Article
 from newsspider.loaders import load_article, parse_listing
 from newsspider.processors import canonical_url
+from newsspider.redis_state import RedisState
 from newsspider.state import CrawlState
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
@@ -99,7 +101,8 @@ class BannedbookSpider(scrapy.Spider):
         self.extra_old_pages = 0
         self.max_stale_pages = 5
         self.refresh = False
-        self.memory: CrawlState | None = None
+        self.memory: CrawlState | RedisState | None = None
+        self.worker_id = ""
         self._seen_urls: set[str] = set()
         self._seen_ids: set[str] = set()
 
@@ -116,12 +119,16 @@ class BannedbookSpider(scrapy.Spider):
         spider.max_stale_pages = settings.getint("NEWSSPIDER_MAX_STALE_PAGES")
         spider.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         spider.memory = crawl_state(crawler)
+        spider.worker_id = getattr(spider.memory, "worker_id", "")
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
         # Scrapy's OffsiteMiddleware keeps redirects on these hosts too.
         spider.allowed_domains = sorted({urlsplit(u).hostname or "" for u in spider.start_urls})
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        """The start URLs; in a distributed crawl only the first worker of a run queues them."""
+        if self.memory is not None and not getattr(self.memory, "should_seed", lambda: True)():
+            return
         for url in self.start_urls:
             self._seen_urls.add(url)
             yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
@@ -208,7 +215,10 @@ class BannedbookSpider(scrapy.Spider):
     def failed(self, failure: Failure) -> None:
         """A request that could not be completed: count it by reason and log its URL."""
         reason = failure_reason(failure.value)
-        url = failure.request.url if hasattr(failure, "request") else "?"
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        if request is not None:
+            release_lease(self.crawler, request)
         stats = self.crawler.stats
         if reason == "robots_txt":
             stats.inc_value("newsspider/skipped/robots_txt")
