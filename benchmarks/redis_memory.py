@@ -30,8 +30,9 @@ def start_redis() -> tuple[subprocess.Popen[bytes], redis.Redis]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--save", "",
-                             "--appendonly", "no", "--dir", tempfile.mkdtemp()], stdout=subprocess.DEVNULL)
+    server = shutil.which("redis-server") or "redis-server"
+    proc = subprocess.Popen([server, "--port", str(port), "--save", "", "--appendonly", "no",
+                             "--dir", tempfile.mkdtemp()], stdout=subprocess.DEVNULL)
     client = redis.Redis(port=port)
     for _ in range(100):
         try:

@@ -1,19 +1,29 @@
 """Extraction: site selectors + pure processors -> :class:`~newsspider.items.Article`.
 
 :func:`load_article` reads an article page, :func:`parse_listing` a listing page
-(front page, category or tag).  Both take a Scrapy response (or any
-``parsel.Selector`` plus its URL) and never fetch anything.
+(front page, category or tag).  Both take a Scrapy response and, optionally,
+the page's selector (:func:`page_selector`, so that a page is parsed once for
+extraction and link following), and never fetch anything.
+
+Extraction is on the crawl's hot path, so the CSS selectors of ``site.py`` are
+translated to XPath and compiled once, and run on the parsed tree directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import urljoin
 
-from itemloaders.processors import Compose, Identity, MapCompose, TakeFirst
+from itemloaders import ItemLoader
+from itemloaders.processors import Compose, Identity, TakeFirst
+from lxml import etree
 from parsel import Selector
+from parsel.csstranslator import HTMLTranslator
 from scrapy.http import TextResponse
-from scrapy.loader import ItemLoader
+from scrapy.utils.response import get_base_url
 
 from newsspider import site
 from newsspider.items import Article
@@ -31,7 +41,11 @@ from newsspider.processors import (
     utc_now_iso,
 )
 
+__all__ = ["ArticleLoader", "ListingPage", "load_article", "page_selector", "paragraph_text",
+           "parse_listing", "select", "split_body"]
+
 _BR = "\n"
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript"})
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -43,29 +57,89 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
+def _site_title(title: str) -> str:
+    return strip_site_suffix(title, site.TITLE_SUFFIXES)
+
+
 class ArticleLoader(ItemLoader):
-    """Item loader for :class:`Article`: single values take the first non-empty one."""
+    """Item loader for :class:`Article`: the values come cleaned; single values take the first
+    non-empty one, lists drop empties and repeats."""
 
     default_item_class = Article
-    default_input_processor = MapCompose(clean_text)
+    default_input_processor = Identity()
     default_output_processor = TakeFirst()
 
-    tags_in = MapCompose(clean_text)
     tags_out = Compose(_unique)
-    related_urls_in = Identity()
     related_urls_out = Compose(_unique)
-    body_in = Identity()
     body_out = Compose(lambda paragraphs: "\n\n".join(paragraphs) or None)
-    source_in = MapCompose(strip_label)
-    version_in = Identity()
-    schema_version_in = Identity()
+
+    # itemloaders looks a field's processors up through ItemAdapter on every value added; the
+    # processors here are class attributes, so they are looked up once per class and field.
+    @classmethod
+    @cache
+    def _processor(cls, name: str, default: Any) -> Any:
+        return getattr(cls, name, None) or default
+
+    def get_input_processor(self, field_name: str) -> Any:
+        return self._processor(f"{field_name}_in", self.default_input_processor)
+
+    def get_output_processor(self, field_name: str) -> Any:
+        return self._processor(f"{field_name}_out", self.default_output_processor)
+
+
+@cache
+def _compiled(selector: str) -> etree.XPath:
+    """A site selector (CSS, or XPath when it starts with ``/`` or ``./``) compiled once."""
+    xpath = selector if selector.startswith(("/", "./")) else HTMLTranslator().css_to_xpath(selector)
+    return etree.XPath(xpath, smart_strings=False)
+
+
+def select(root: Any, selector: str) -> list[Any]:
+    """Run a site selector on a parsed tree (``Selector.root``): elements or strings."""
+    return _compiled(selector)(root)  # type: ignore[no-any-return]
+
+
+@cache
+def _parser(encoding: str) -> etree.HTMLParser:
+    return etree.HTMLParser(recover=True, encoding=encoding, remove_comments=True, remove_pis=True)
+
+
+def page_selector(response: TextResponse) -> Selector:
+    """The page's parsed tree, built once from its bytes in the response's (checked) encoding."""
+    try:
+        root = etree.fromstring(response.body, parser=_parser(response.encoding))
+    except (LookupError, ValueError, etree.ParserError):
+        root = None
+    if root is None:  # an encoding libxml2 does not know, or no markup at all
+        root = response.selector.root if response.body.strip() else etree.fromstring("<html/>")
+    return Selector(root=root, type="html", base_url=response.url)
+
+
+def _prepare_text(element: Any) -> None:
+    """Ready a subtree for text extraction: scripts and styles removed, ``<br>`` as a line break."""
+    etree.strip_elements(element, *_SKIPPED_TAGS, with_tail=False)
+    for br in element.iter("br"):
+        br.tail = _BR + (br.tail or "")
+
+
+def _element_text(element: Any) -> str:
+    """Text of an element: its text nodes in order, whitespace cleaned, no space invented."""
+    text = "".join(element.itertext())
+    if "\n" in text or "\r" in text:
+        return join_text([text], line_break=_BR)
+    return " ".join(text.split())
 
 
 def paragraph_text(paragraph: Selector) -> str:
-    """Text of one paragraph: inline links' text kept, ``<br>`` as a line break, no space invented."""
-    fragments = paragraph.xpath(".//text()[not(ancestor::script or ancestor::style)] | .//br")
-    return join_text([f.root if isinstance(f.root, str) else _BR for f in fragments],
-                     line_break=_BR)
+    """Text of one paragraph: inline links' text kept, ``<br>`` as a line break, no space invented.
+
+    >>> from scrapy.http import HtmlResponse
+    >>> page = HtmlResponse("http://x/", body="<p>多位<span><a>大陆</a></span>用户<br>第二行</p>".encode())
+    >>> paragraph_text(page_selector(page).css("p")[0])
+    '多位大陆用户\\n第二行'
+    """
+    _prepare_text(paragraph.root)
+    return _element_text(paragraph.root)
 
 
 def split_body(paragraphs: list[str]) -> tuple[dict[str, str | None], list[str], str | None]:
@@ -90,58 +164,61 @@ def split_body(paragraphs: list[str]) -> tuple[dict[str, str | None], list[str],
     return credit, body, editor
 
 
-def _published(response: TextResponse, url_date: str) -> tuple[str, str | None]:
+def _published(head: Any, root: Any, url_date: str) -> tuple[str, str | None]:
     """(published_date, published_at): meta tag, else div.postmeat, else the URL's date."""
-    for raw in response.css(site.PUBLISHED_TIME).getall():
+    for raw in select(head, site.PUBLISHED_TIME):
         if parsed := parse_iso_datetime(raw):
             return parsed
-    for meta in response.css(site.POSTMETA):
-        if parsed := parse_cn_datetime(join_text(meta.css("::text").getall())):
+    for meta in select(root, site.POSTMETA):
+        if parsed := parse_cn_datetime(_element_text(meta)):
             return parsed
     return url_date, None
 
 
-def load_article(response: TextResponse, crawled_at: str | None = None) -> Article:
+def _is_body(paragraph: Any) -> bool:
+    return (paragraph.get("id") not in site.NOT_BODY_IDS
+            and not site.NOT_BODY_CLASSES.intersection((paragraph.get("class") or "").split()))
+
+
+def load_article(response: TextResponse, selector: Selector | None = None,
+                 crawled_at: str | None = None) -> Article:
     """Extract one article page.  Fields the page lacks stay empty; validation judges them."""
-    loader = ArticleLoader(response=response)
+    selector = selector if selector is not None else page_selector(response)
+    root = selector.root
+    head = root.find("head")
+    head = root if head is None else head
+    entries = select(root, site.ENTRY)
+    entry = entries[0] if entries else None
+    if entry is not None:
+        _prepare_text(entry)
     url = site.article_url(response.url)
-    loader.add_value("url", url)
+    article_id = category = None
+    url_date = ""
     if parts := site.article_parts(url):
         article_id, category, url_date = parts
-        loader.add_value("article_id", article_id)
-        loader.add_value("category", category)
-    else:
-        url_date = ""
-    published_date, published_at = _published(response, url_date)
-    loader.add_value("published_date", published_date or None)
-    loader.add_value("published_at", published_at)
+    published_date, published_at = _published(head, root, url_date)
 
-    loader.add_value("title", join_text(response.xpath(site.ARTICLE_TITLE_XPATH).getall()))
-    loader.add_css("title", site.OG_TITLE, MapCompose(lambda t: strip_site_suffix(t, site.TITLE_SUFFIXES)))
-    loader.add_css("title", site.HTML_TITLE, MapCompose(lambda t: strip_site_suffix(t, site.TITLE_SUFFIXES)))
+    def texts(css: str) -> list[str]:
+        return [_element_text(e) for e in select(entry, css)] if entry is not None else []
 
-    for field, css in (("summary", site.SUMMARY), ("image_credit", site.IMAGE_CREDIT)):
-        loader.add_value(field, [paragraph_text(p) for p in response.css(css)])
-
-    paragraphs = [
-        paragraph_text(p)
-        for p in response.css(site.ENTRY_PARAGRAPHS)
-        if p.attrib.get("id") not in site.NOT_BODY_IDS
-        and not site.NOT_BODY_CLASSES.intersection(p.attrib.get("class", "").split())
-    ]
-    credit, body, editor = split_body(paragraphs)
-    loader.add_value("body", body)
-    loader.add_value("author", credit["author"])
-    loader.add_value("source", credit["source"])
-    loader.add_value("source", [paragraph_text(p) for p in response.css(site.SOURCE_LINE)])
-    loader.add_value("editor", editor)
-
-    loader.add_value("tags", [join_text(a.css("::text").getall()) for a in response.css(site.TAG_LINKS)])
-    loader.add_value(
-        "related_urls",
-        [canonical_url(response.urljoin(href)) for href in response.css(site.RELATED_LINKS).getall()],
-    )
-    loader.add_value("crawled_at", crawled_at or utc_now_iso())
+    paragraphs = select(entry, site.ENTRY_PARAGRAPHS) if entry is not None else []
+    credit, body, editor = split_body([_element_text(p) for p in paragraphs if _is_body(p)])
+    base = get_base_url(response)
+    related = select(entry, site.RELATED_LINKS) if entry is not None else []
+    loader = ArticleLoader()
+    loader.add_value(None, {
+        "url": url, "article_id": article_id, "category": category,
+        "published_date": published_date or None, "published_at": published_at,
+        # the <h2> before div.entry, else og:title, else <title> (the loader takes the first)
+        "title": [*texts(site.ARTICLE_TITLE), *map(_site_title, select(head, site.OG_TITLE)),
+                  *map(_site_title, select(head, site.HTML_TITLE))],
+        "summary": texts(site.SUMMARY), "image_credit": texts(site.IMAGE_CREDIT),
+        "body": body, "author": credit["author"], "editor": editor,
+        "source": [credit["source"], *map(strip_label, texts(site.SOURCE_LINE))],
+        "tags": texts(site.TAG_LINKS),
+        "related_urls": [canonical_url(urljoin(base, href)) for href in related],
+        "crawled_at": crawled_at or utc_now_iso(),
+    })
     article: Article = loader.load_item()
     if article.title and article.body:
         article.content_hash = content_hash(article.title, article.body)
@@ -156,21 +233,19 @@ class ListingPage:
     next_url: str | None
 
 
-def parse_listing(response: TextResponse) -> ListingPage:
+def parse_listing(response: TextResponse, selector: Selector | None = None) -> ListingPage:
     """The article links of a listing page's items and its next page, absolute and canonical."""
-    articles = _unique(
-        site.article_url(response.urljoin(href))
-        for href in response.css(site.LISTING_ITEMS).getall()
-        if site.classify(response.urljoin(href)) is site.Kind.ARTICLE
-    )
-    next_href = response.css(site.NEXT_PAGE).get() or next(
-        (a.attrib.get("href") for a in response.css(site.PAGINATION_LINKS)
-         if site.NEXT_PAGE_TEXT in clean_text("".join(a.css("::text").getall()))),
+    root = (selector if selector is not None else page_selector(response)).root
+    base = get_base_url(response)
+    articles = []
+    for href in select(root, site.LISTING_ITEMS):
+        url = canonical_url(urljoin(base, href))
+        if site.classify(url) is site.Kind.ARTICLE:
+            articles.append(site.article_url(url))
+    next_href = next(iter(select(root, site.NEXT_PAGE)), None) or next(
+        (a.get("href") for a in select(root, site.PAGINATION_LINKS)
+         if site.NEXT_PAGE_TEXT in clean_text(_element_text(a))),
         None,
     )
-    next_url = canonical_url(response.urljoin(next_href)) if next_href else None
-    return ListingPage(article_urls=articles, next_url=next_url)
-
-
-__all__ = ["ArticleLoader", "ListingPage", "load_article", "paragraph_text", "parse_listing",
-           "split_body"]
+    next_url = canonical_url(urljoin(base, next_href)) if next_href else None
+    return ListingPage(article_urls=_unique(articles), next_url=next_url)

@@ -11,7 +11,7 @@ import hashlib
 import re
 from datetime import date, datetime, timezone
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
@@ -61,9 +61,9 @@ def clean_text(text: str | None) -> str:
     """
     if not text:
         return ""
-    text = _CJK_BREAK.sub("", text)
-    text = re.sub(r"\s+", " ", text.replace("\u3000", " "))
-    return text.strip()
+    if "\n" in text or "\r" in text:
+        text = _CJK_BREAK.sub("", text)
+    return " ".join(text.split())  # str.split() knows every Unicode space, \u3000 and \xa0 included
 
 
 def join_text(fragments: list[str], line_break: str = "\n") -> str:
@@ -116,9 +116,9 @@ def _canonical_once(url: str) -> str:
         if not parts.scheme or not parts.netloc:
             return url
         query = parts.query
-        if "utm_" in query.lower():
-            query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-                               if not k.lower().startswith("utm_")])
+        if "utm_" in query.lower():  # drop the pairs as written, without decoding the others
+            query = "&".join(pair for pair in query.split("&")
+                             if not pair.split("=", 1)[0].lower().startswith("utm_"))
         return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
     except ValueError:
         return url

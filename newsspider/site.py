@@ -174,25 +174,29 @@ def article_url(url: str) -> str:
 
 
 # --- Selectors -------------------------------------------------------------------------------
-# Article page.  The title <h2> has no class: it is the one just before div.entry (XPath).
-ARTICLE_TITLE_XPATH = (
-    "//h2[following-sibling::div[contains(concat(' ', normalize-space(@class), ' '), ' entry ')]]"
-    "[last()]//text()"
-)
-OG_TITLE = 'meta[property="og:title"]::attr(content)'
-HTML_TITLE = "title::text"
-PUBLISHED_TIME = 'meta[property="article:published_time"]::attr(content)'
-POSTMETA = "div.postmeat"
+# Article page.  Selectors are CSS, or XPath when they start with "/" or "./".  Those of the
+# entry are run inside div.entry (it holds the text, the tags, the related list and the source
+# line), those of the head inside <head>: a page is scanned whole only to find the entry.
 ENTRY = "div.entry"
-SUMMARY = "div.entry p#summary"
-IMAGE_CREDIT = "div.entry p#conimg"
+ARTICLE_TITLE = "./preceding-sibling::h2[1]"  # in the entry's scope: the <h2> just before it
+SUMMARY = "p#summary"
+IMAGE_CREDIT = "p#conimg"
 SOURCE_LINE = "p.src-info"
 # Paragraphs of the entry that can hold body text; the ones below are not body.
 ENTRY_PARAGRAPHS = "div.entry > p, div.entry > div.content > p"
 NOT_BODY_IDS = frozenset({"summary", "conimg"})
 NOT_BODY_CLASSES = frozenset({"src-info", "notice", "wp-caption-text"})
-TAG_LINKS = "div.entry a[rel~=tag], div.entry a.st_tag"
+TAG_LINKS = "a[rel~=tag], a.st_tag"
 RELATED_LINKS = "ul.op-related-articles a::attr(href)"
+# In <head>.
+OG_TITLE = 'meta[property="og:title"]::attr(content)'
+HTML_TITLE = "title::text"
+PUBLISHED_TIME = 'meta[property="article:published_time"]::attr(content)'
+# Anywhere in the page (older article pages).
+POSTMETA = "div.postmeat"
+
+# Every page: where its links are.
+LINKS = "//a/@href | //link[@rel='next']/@href"
 
 # Listing pages (front, category, tag).
 LISTING_ITEMS = "div.postlist h4 > a:first-child::attr(href)"

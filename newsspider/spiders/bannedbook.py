@@ -13,11 +13,13 @@ import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from parsel import Selector
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
+from scrapy.utils.response import get_base_url
 from twisted.python.failure import Failure
 
 from newsspider import site
@@ -25,7 +27,7 @@ from newsspider.failures import failure_reason
 from newsspider.frontier import release_lease
 from newsspider.incremental import crawl_state
 from newsspider.items import Article
-from newsspider.loaders import load_article, parse_listing
+from newsspider.loaders import load_article, page_selector, parse_listing, select
 from newsspider.processors import canonical_url
 from newsspider.redis_state import RedisState
 from newsspider.state import CrawlState
@@ -148,28 +150,31 @@ class BannedbookSpider(scrapy.Spider):
             self.logger.warning("failed (not_html): %s", response.url)
             return
         kind = site.classify(response.url)
+        selector = page_selector(response)  # parsed once, for extraction and links
         if kind is site.Kind.ARTICLE:
-            article = load_article(response)
+            article = load_article(response, selector)
             if article.article_id:
                 self._seen_ids.add(article.article_id)
             yield article
-            yield from self.follow_links(response)
+            yield from self.follow_links(response, selector)
             return
         if kind not in (site.Kind.LISTING, site.Kind.TAG):
-            yield from self.follow_links(response)
+            yield from self.follow_links(response, selector)
             return
-        ids = [parts[0] for url in parse_listing(response).article_urls if (parts := site.article_parts(url))]
+        listing = parse_listing(response, selector)
+        ids = [parts[0] for url in listing.article_urls if (parts := site.article_parts(url))]
         if self._all_stored_before(ids):
             # Everything it lists was stored by earlier runs: its menus lead to listings seen
             # before too; only its pagination may be worth a look.
             old_pages += 1
             if old_pages <= self.extra_old_pages:
-                yield from self.follow_links(response, Paging(old_pages, stale_pages + 1), only_paging=True)
+                yield from self.follow_links(response, selector, Paging(old_pages, stale_pages + 1),
+                                             only_paging=True)
             else:
                 self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
             return
         fresh = any(i not in self._seen_ids and not self._stored(i) for i in ids)
-        yield from self.follow_links(response, Paging(0, 0 if fresh else stale_pages + 1))
+        yield from self.follow_links(response, selector, Paging(0, 0 if fresh else stale_pages + 1))
 
     def _stored(self, article_id: str) -> bool:
         return not self.refresh and self.memory is not None and self.memory.is_stored(article_id)
@@ -180,7 +185,7 @@ class BannedbookSpider(scrapy.Spider):
             return False
         return all(self.memory.stored_before_this_run(i) for i in ids)
 
-    def follow_links(self, response: TextResponse, paging: Paging | None = None,
+    def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
                      only_paging: bool = False) -> Iterator[scrapy.Request]:
         """Requests for the links of *response* worth following that were never requested.
 
@@ -191,9 +196,10 @@ class BannedbookSpider(scrapy.Spider):
         seen_urls = self._seen_urls
         listing = site.listing_base(response.url) if paging is not None else None
         stop_paging = paging is not None and paging.stale_pages > self.max_stale_pages
-        for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
+        base = get_base_url(response)
+        for href in select(selector.root, site.LINKS):
             try:
-                url = canonical_url(response.urljoin(href.strip()))
+                url = canonical_url(urljoin(base, href.strip()))
             except ValueError:
                 continue
             if url in seen_urls:

@@ -1,0 +1,348 @@
+"""Run every benchmark and write benchmarks/RESULTS.md: ``python -m benchmarks.run [--quick]``.
+
+Everything is measured in one run on this machine, against baselines measured
+in the same run: the machines are shared and noisy, so only ratios travel.
+
+1. crawl throughput: newsspider's full crawl against a bare Scrapy spider that
+   follows the same links and extracts nothing, same site, same settings;
+2. extraction: newsspider's loader against parsing the same pages with lxml;
+3. a recurring run when 1% of the articles are new, against the first run;
+4. memory: peak RSS of crawls of a small and a large site, and of the state with 1M ids;
+5. distributed: pages/s of 1, 2 and 3 Redis workers against the single-process crawl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.site import BenchSite
+
+HERE = Path(__file__).parent
+# newsspider stops paging a listing after pages with nothing new; the bare spider has no such
+# rule, so for a like-for-like comparison of the same links it is switched off in section 1.
+SAME_LINKS = ["-s", "NEWSSPIDER_MAX_STALE_PAGES=1000000"]
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS=32",
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32"]
+
+
+@dataclass
+class Run:
+    """One crawl process, measured: pages and elapsed time from its own stats, CPU and peak RSS
+    from the kernel (wait4), and the static server's CPU over the same time."""
+
+    pages: int
+    seconds: float
+    cpu: float
+    peak_rss_mb: float
+    server_cpu: float
+    wall: float
+
+    @property
+    def rate(self) -> float:
+        return self.pages / self.seconds
+
+    @property
+    def cpu_ms_per_page(self) -> float:
+        return 1000 * self.cpu / self.pages
+
+
+def cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(command: Sequence[str], server_pid: int) -> tuple[str, float, float, float, float]:
+    """Run *command*; return (stdout, CPU seconds, peak RSS MB, server CPU seconds, wall seconds)."""
+    server_before = cpu_of(server_pid)
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+        out.seek(0)
+        text = out.read().decode()
+    if status != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {text[-2000:]}")
+    return (text, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, cpu_of(server_pid) - server_before,
+            wall)
+
+
+def newsspider_crawl(base: str, data_dir: Path, server_pid: int, *extra: str) -> Run:
+    text, cpu, rss, server_cpu, wall = measured(
+        [sys.executable, "-m", "newsspider", "crawl", "--start-url", base + "/bnews/", "--data-dir", str(data_dir),
+         *FAST, "-s", "NEWSSPIDER_PROGRESS_INTERVAL=0", *extra], server_pid)
+    match = re.search(r"Crawl finished: (\d+) pages \(([\d.]+)/s\)", text)
+    assert match, text
+    pages, rate = int(match[1]), float(match[2])
+    return Run(pages, pages / rate, cpu, rss, server_cpu, wall)
+
+
+def bare_crawl(base: str, server_pid: int) -> Run:
+    text, cpu, rss, server_cpu, wall = measured(
+        [sys.executable, "-m", "benchmarks.bare", base + "/bnews/", *FAST], server_pid)
+    stats = json.loads(text.strip().splitlines()[-1])
+    return Run(int(stats["response_received_count"]), float(stats["elapsed_time_seconds"]), cpu, rss,
+               server_cpu, wall)
+
+
+class Server:
+    """The static server, in a process of its own, serving a site generated for its address."""
+
+    def __init__(self, articles: int, workdir: Path) -> None:
+        self.root = workdir / f"site-{articles}"
+        self.root.mkdir(parents=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.server", str(self.root)],
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.base = self.proc.stdout.readline().strip()
+        self.site = BenchSite(self.root, self.base)
+        started = time.monotonic()
+        self.site.generate(articles)
+        self.generation_seconds = time.monotonic() - started
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def extraction(root: Path, pages: int = 300, rounds: int = 5) -> dict[str, float]:
+    """Per-page time of newsspider's loader against lxml's parse of the same bytes (best of rounds)."""
+    import lxml.html
+    from scrapy.http import HtmlResponse
+
+    from newsspider.loaders import load_article
+
+    files = sorted(root.glob("bnews/*/*/*.html")) + sorted(root.glob("bnews/*/*/*/*.html"))
+    files = [f for f in files if re.search(r"/\d{8}/\d+\.html$", str(f))][:pages]
+    responses = [HtmlResponse(url=f"http://127.0.0.1/{f.relative_to(root)}", body=f.read_bytes(), encoding="utf-8")
+                 for f in files]
+
+    def loader() -> None:  # parse + every field, as the spider does for an article page
+        for response in responses:
+            load_article(response)
+
+    def floor() -> None:
+        for response in responses:
+            lxml.html.fromstring(response.body)
+
+    def best(fn: Any) -> float:
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return min(times) / len(responses) * 1000
+
+    ours, lxml_ms = best(loader), best(floor)
+    return {"pages": len(responses), "kb": sum(len(r.body) for r in responses) / len(responses) / 1024,
+            "loader_ms": ours, "lxml_ms": lxml_ms, "ratio": ours / lxml_ms}
+
+
+def state_store(ids: int) -> dict[str, float]:
+    """The SQLite state with *ids* articles: build time, file size, lookup time, process peak RSS."""
+    code = f"""
+import json, resource, tempfile, time
+from pathlib import Path
+from newsspider.state import CrawlState
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+d = Path(tempfile.mkdtemp()); state = CrawlState(d, commit_every=50000); state.run_id = 1
+t = time.monotonic()
+for n in range({ids}):
+    state._upsert({{"article_id": str(n), "url": f"https://www.bannedbook.org/bnews/cnnews/20240101/{{n}}.html",
+                   "content_hash": "sha256:" + "ab" * 32, "crawled_at": "2026-01-01T00:00:00Z", "version": 1}}, 1)
+state.commit(); built = time.monotonic() - t
+t = time.monotonic()
+for n in range(0, {ids}, {ids} // 100000 or 1): state.is_stored(n)
+lookups = min(100000, {ids}); lookup_us = (time.monotonic() - t) / lookups * 1e6
+state.close()
+size = sum(p.stat().st_size for p in d.iterdir())
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"build_s": built, "file_mb": size / 2**20, "lookup_us": lookup_us,
+                  "rss_mb": peak / 1024, "rss_growth_mb": (peak - base) / 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def cluster(base: str, data_dir: Path, server_pid: int, workers: int, redis_url: str, prefix: str) -> Run:
+    """*workers* Redis workers crawling the site together; pages/s over the wall time of all of them."""
+    server_before = cpu_of(server_pid)
+    started = time.monotonic()
+    procs = [subprocess.Popen([sys.executable, "-m", "newsspider", "crawl", "--start-url", base + "/bnews/",
+                               "--data-dir", str(data_dir), "--redis-url", redis_url, "--worker-id", f"w{i}",
+                               "-s", f"NEWSSPIDER_REDIS_PREFIX={prefix}", "-s", "NEWSSPIDER_REDIS_IDLE_TIMEOUT=30",
+                               "-s", "NEWSSPIDER_PROGRESS_INTERVAL=0", *FAST],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for i in range(workers)]
+    pages, cpu, rss = 0, 0.0, 0.0
+    for proc in procs:
+        _, _, usage = os.wait4(proc.pid, 0)
+        assert proc.stdout is not None
+        match = re.search(r"Crawl finished: (\d+) pages", proc.stdout.read())
+        assert match, "a worker did not finish"
+        pages += int(match[1])
+        cpu += usage.ru_utime + usage.ru_stime
+        rss = max(rss, usage.ru_maxrss / 1024)
+    wall = time.monotonic() - started
+    # Startup (imports, about a second) is part of each worker's wall time; subtract the single
+    # crawl's share the same way in the caller by comparing wall times of both.
+    return Run(pages, wall, cpu, rss, cpu_of(server_pid) - server_before, wall)
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def versions() -> str:
+    import lxml.etree
+    import scrapy
+    import twisted
+
+    import newsspider
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return (f"{os.cpu_count()} cores ({cpu}), {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
+            f"Python {platform.python_version()}, Scrapy {scrapy.__version__}, Twisted {twisted.__version__}, "
+            f"lxml {'.'.join(map(str, lxml.etree.LXML_VERSION))}, newsspider {newsspider.__version__}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run newsspider's benchmarks; write benchmarks/RESULTS.md.")
+    parser.add_argument("--articles", type=int, default=10_000, help="articles of the throughput site")
+    parser.add_argument("--small", type=int, default=2_000, help="articles of the small memory site")
+    parser.add_argument("--large", type=int, default=20_000, help="articles of the large memory site")
+    parser.add_argument("--cluster", type=int, default=3_000, help="articles of the distributed site")
+    parser.add_argument("--state-ids", type=int, default=1_000_000, help="ids in the state store benchmark")
+    parser.add_argument("--quick", action="store_true", help="a tenth of every size (a smoke run)")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    if args.quick:
+        for name in ("articles", "small", "large", "cluster", "state_ids"):
+            setattr(args, name, max(200, getattr(args, name) // 10))
+    workdir = Path(tempfile.mkdtemp(prefix="newsspider-bench-"))
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    try:
+        say("# newsspider benchmark results\n")
+        say(f"Machine: {versions()}.  ")
+        say(f"Command: `python -m benchmarks.run{' --quick' if args.quick else ''}` "
+            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). Every number below comes from that one run; "
+            "compare ratios, not absolute numbers, between runs.\n")
+
+        # 1. Throughput
+        server = Server(args.articles, workdir)
+        say(f"## 1. Crawl throughput: {args.articles:,} articles ({server.generation_seconds:.0f} s to generate)\n")
+        say("Both crawlers: the same site served by `benchmarks/server.py` (Twisted static files, its own "
+            "process), `DOWNLOAD_DELAY=0`, AutoThrottle off, 32 concurrent requests, robots.txt obeyed. "
+            "Best of two alternating runs each.\n")
+        bare_runs, ours_runs = [], []
+        for round_ in range(2):
+            bare_runs.append(bare_crawl(server.base, server.proc.pid))
+            data = workdir / f"throughput-{round_}"
+            ours_runs.append(newsspider_crawl(server.base, data, server.proc.pid, *SAME_LINKS))
+        bare, ours = max(bare_runs, key=lambda r: r.rate), max(ours_runs, key=lambda r: r.rate)
+        say("| crawler | pages | pages/s | CPU-s per 1,000 pages | peak RSS | server CPU-s / crawl s |")
+        say("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, run in (("bare Scrapy spider (extracts nothing)", bare), ("newsspider (full)", ours)):
+            say(f"| {name} | {run.pages:,} | {run.rate:,.0f} | {run.cpu_ms_per_page:.2f} | {run.peak_rss_mb:,.0f} MB "
+                f"| {run.server_cpu / run.wall:.2f} |")
+        say(f"\n**newsspider / bare: {ours.rate / bare.rate:.2f}× the pages/s** (target ≥ 1.0×), "
+            f"{ours.cpu_ms_per_page / bare.cpu_ms_per_page:.2f}× the CPU per page. "
+            f"Both fetched the same pages: {ours.pages:,} vs {bare.pages:,}.\n")
+        say(f"Bottleneck: the crawler used {ours.cpu / ours.wall:.2f} CPU-s per second of its run and the server "
+            f"{ours.server_cpu / ours.wall:.2f}; with 2 cores, the side near 1.0 is the one that limits.\n")
+
+        # 2. Extraction
+        ex = extraction(server.root)
+        say("## 2. Extraction against the parser floor\n")
+        say(f"{ex['pages']:.0f} article pages of the benchmark site ({ex['kb']:.0f} KB on average): "
+            f"`load_article` {ex['loader_ms']:.2f} ms per page (parse + every field), `lxml.html.fromstring` "
+            f"{ex['lxml_ms']:.2f} ms. **Ratio {ex['ratio']:.2f}×** (target ≤ 2×).\n")
+
+        # 3. Recurring run
+        added = server.site.add_articles(max(1, args.articles // 100))
+        second = newsspider_crawl(server.base, workdir / "throughput-1", server.proc.pid)
+        first = ours_runs[1]
+        say(f"## 3. A recurring run with 1% new articles ({len(added)} of {args.articles:,})\n")
+        say("| run | pages fetched | seconds |")
+        say("| --- | ---: | ---: |")
+        say(f"| first (empty data dir) | {first.pages:,} | {first.seconds:.1f} |")
+        say(f"| second (same data dir, 1% new) | {second.pages:,} | {second.seconds:.1f} |")
+        say(f"\n**The second run made {second.pages / first.pages:.1%} of the first run's requests** "
+            f"(target ≤ 5%) in {second.seconds / first.seconds:.1%} of its time.\n")
+        server.stop()
+
+        # 4. Memory growth
+        say("## 4. Memory growth\n")
+        say("| crawl | articles | pages | peak RSS |")
+        say("| --- | ---: | ---: | ---: |")
+        peaks = {}
+        for size in (args.small, args.large):
+            srv = Server(size, workdir)
+            run = newsspider_crawl(srv.base, workdir / f"memory-{size}", srv.proc.pid)
+            srv.stop()
+            shutil.rmtree(srv.root)
+            peaks[size] = run.peak_rss_mb
+            say(f"| newsspider | {size:,} | {run.pages:,} | {run.peak_rss_mb:,.0f} MB |")
+        say(f"\n**Peak RSS at {args.large:,} articles is {peaks[args.large] / peaks[args.small]:.2f}× that at "
+            f"{args.small:,}** (target ≤ 1.5×).\n")
+        st = state_store(args.state_ids)
+        say(f"State store (SQLite) with {args.state_ids:,} article ids: built in {st['build_s']:.0f} s, "
+            f"{st['file_mb']:.0f} MB on disk, {st['lookup_us']:.1f} µs per `is_stored` lookup, the process's "
+            f"memory grew by {st['rss_growth_mb']:.0f} MB (peak {st['rss_mb']:.0f} MB): the state lives on disk, "
+            "not in the crawler's memory.\n")
+
+        # 5. Distributed
+        if shutil.which("redis-server"):
+            srv = Server(args.cluster, workdir)
+            single = newsspider_crawl(srv.base, workdir / "single", srv.proc.pid)
+            redis_proc, redis_url = start_redis(workdir)
+            say(f"## 5. Distributed crawl on Redis: {args.cluster:,} articles\n")
+            say("pages/s over the wall time from the first worker's start to the last worker's end "
+                "(process start-up included for all rows, the single crawl's too).\n")
+            say("| crawl | pages | wall s | pages/s | × single |")
+            say("| --- | ---: | ---: | ---: | ---: |")
+            say(f"| single process (SQLite state) | {single.pages:,} | {single.wall:.1f} | "
+                f"{single.pages / single.wall:,.0f} | 1.00 |")
+            for workers in (1, 2, 3):
+                run = cluster(srv.base, workdir / f"cluster-{workers}", srv.proc.pid, workers, redis_url,
+                              f"bench{workers}")
+                say(f"| {workers} Redis worker{'s' if workers > 1 else ''} | {run.pages:,} | {run.wall:.1f} | "
+                    f"{run.pages / run.wall:,.0f} | {(run.pages / run.wall) / (single.pages / single.wall):.2f} |")
+            redis_proc.terminate()
+            srv.stop()
+            say("\nThis machine has 2 cores shared by the server, Redis and every worker: more workers than "
+                "cores cannot add throughput here; across machines each worker brings its own core.\n")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        args.out.write_text("\n".join(lines) + "\n", "utf-8")
+        print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
