@@ -340,7 +340,8 @@ def main() -> None:
                 "cores cannot add throughput here; across machines each worker brings its own core.\n")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        args.out.write_text("\n".join(lines) + "\n", "utf-8")
+        history = (HERE / "HISTORY.md").read_text("utf-8")
+        args.out.write_text("\n".join(lines) + "\n" + history, "utf-8")
         print(f"written to {args.out}")
 
 
