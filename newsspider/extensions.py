@@ -15,6 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
 
+from newsspider.failures import count_failure
 from newsspider.processors import canonical_url
 
 logger = logging.getLogger("newsspider.progress")
@@ -138,8 +139,5 @@ class RedirectOutcomes:
             self.crawler.stats.inc_value("newsspider/skipped/redirect_to_seen")
 
     def _failed(self, reason: str, request: Request) -> None:
-        stats = self.crawler.stats
-        stats.inc_value("newsspider/failed")
-        stats.inc_value(f"newsspider/failed/{reason}")
-        logger.warning("failed (%s): %s (redirected from %s)", reason, request.url,
-                       request.meta["redirect_urls"][0])
+        count_failure(self.crawler.stats, logger, reason, request.url,
+                      f" (redirected from {request.meta['redirect_urls'][0]})")

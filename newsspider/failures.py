@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.statscollectors import StatsCollector
 
-__all__ = ["failure_reason"]
+__all__ = ["count_failure", "failure_reason"]
 
 _REASONS = {
     "DownloadTimeoutError": "timeout",
@@ -47,3 +49,11 @@ def failure_reason(exc: BaseException) -> str:
         return _IGNORED.get(str(exc), "ignored")
     name = type(exc).__name__
     return _REASONS.get(name) or re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def count_failure(stats: StatsCollector, logger: logging.Logger | logging.LoggerAdapter, reason: str,
+                  url: str, detail: str = "") -> None:
+    """Count a page that could not be got (``newsspider/failed/<reason>``) and log its URL."""
+    stats.inc_value("newsspider/failed")
+    stats.inc_value(f"newsspider/failed/{reason}")
+    logger.warning("failed (%s): %s%s", reason, url, detail)

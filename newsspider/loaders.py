@@ -122,9 +122,12 @@ def _prepare_text(element: Any) -> None:
         br.tail = _BR + (br.tail or "")
 
 
+_STRING = etree.XPath("string()", smart_strings=False)  # an element's text nodes, joined, in C
+
+
 def _element_text(element: Any) -> str:
     """Text of an element: its text nodes in order, whitespace cleaned, no space invented."""
-    text = "".join(element.itertext())
+    text = _STRING(element)
     if "\n" in text or "\r" in text:
         return join_text([text], line_break=_BR)
     return " ".join(text.split())

@@ -23,7 +23,7 @@ from scrapy.utils.response import get_base_url
 from twisted.python.failure import Failure
 
 from newsspider import site
-from newsspider.failures import failure_reason
+from newsspider.failures import count_failure, failure_reason
 from newsspider.frontier import release_lease
 from newsspider.incremental import crawl_state
 from newsspider.items import Article
@@ -145,9 +145,7 @@ class BannedbookSpider(scrapy.Spider):
         *stale_pages* those that listed no article new to this crawl.
         """
         if not _is_html(response):
-            self.crawler.stats.inc_value("newsspider/failed")
-            self.crawler.stats.inc_value("newsspider/failed/not_html")
-            self.logger.warning("failed (not_html): %s", response.url)
+            count_failure(self.crawler.stats, self.logger, "not_html", response.url)
             return
         kind = site.classify(response.url)
         selector = page_selector(response)  # parsed once, for extraction and links
@@ -225,13 +223,10 @@ class BannedbookSpider(scrapy.Spider):
         url = request.url if request is not None else "?"
         if request is not None:
             release_lease(self.crawler, request)
-        stats = self.crawler.stats
         if reason == "robots_txt":
-            stats.inc_value("newsspider/skipped/robots_txt")
+            self.crawler.stats.inc_value("newsspider/skipped/robots_txt")
             return
-        stats.inc_value("newsspider/failed")
-        stats.inc_value(f"newsspider/failed/{reason}")
-        self.logger.warning("failed (%s): %s", reason, url)
+        count_failure(self.crawler.stats, self.logger, reason, url)
 
     def _request_for(self, url: str) -> scrapy.Request | None:
         kind = site.classify(url)
