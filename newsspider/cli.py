@@ -27,6 +27,14 @@ RESUME_OPTION = click.option(
     "--resume", is_flag=True,
     help="Continue the frontier of a stopped crawl (kept in DATA_DIR/job) instead of starting over.",
 )
+REDIS_URL_OPTION = click.option(
+    "--redis-url", metavar="redis://HOST:PORT/DB",
+    help="Join the distributed crawl kept in this Redis: one frontier, many workers.",
+)
+WORKER_ID_OPTION = click.option(
+    "--worker-id", metavar="ID",
+    help="This worker's id in a distributed crawl (default: host name and process id).",
+)
 REFRESH_OPTION = click.option(
     "--refresh", is_flag=True,
     help="Fetch stored articles again; a changed one is stored again with the next version.",
@@ -76,10 +84,8 @@ def main() -> None:
 @SETTING_OPTION
 @RESUME_OPTION
 @REFRESH_OPTION
-@click.option("--redis-url", metavar="redis://HOST:PORT/DB",
-              help="Join the distributed crawl kept in this Redis: one frontier, many workers.")
-@click.option("--worker-id", metavar="ID",
-              help="This worker's id in a distributed crawl (default: host name and process id).")
+@REDIS_URL_OPTION
+@WORKER_ID_OPTION
 def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
           refresh: bool, redis_url: str | None, worker_id: str | None) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
@@ -108,8 +114,11 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
 @SETTING_OPTION
 @RESUME_OPTION
 @REFRESH_OPTION
+@REDIS_URL_OPTION
+@WORKER_ID_OPTION
 def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
-             settings: tuple[str, ...], resume: bool, refresh: bool) -> None:
+             settings: tuple[str, ...], resume: bool, refresh: bool, redis_url: str | None,
+             worker_id: str | None) -> None:
     """Crawl repeatedly, each crawl in its own process, never two at once.
 
     Each crawl's log goes to DATA_DIR/logs/. SIGTERM or Ctrl-C stop the
@@ -131,6 +140,8 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     args += ["--data-dir", str(data_dir.resolve())]
     args += [arg for pair in settings for arg in ("-s", pair)]
     args += ["--resume"] * resume + ["--refresh"] * refresh
+    args += ["--redis-url", redis_url] if redis_url else []
+    args += ["--worker-id", worker_id] if worker_id else []
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
     try:
@@ -141,56 +152,47 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
 
 @main.command()
 @click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
-def runs(data_dir: Path) -> None:
-    """Print the crawl history of DATA_DIR as a table."""
-    from newsspider.state import StateError, read_runs
-
-    try:
-        history = read_runs(data_dir)
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if not history:
-        click.echo(f"no crawls recorded in {data_dir}")
-        return
+@click.option("--redis-url", metavar="redis://HOST:PORT/DB",
+              help="Show the runs of the distributed crawl kept in this Redis instead.")
+@click.option("--redis-prefix", default="newsspider", show_default=True,
+              help="The crawl's NEWSSPIDER_REDIS_PREFIX.")
+def runs(data_dir: Path, redis_url: str | None, redis_prefix: str) -> None:
+    """Print the crawl history of DATA_DIR (or of a distributed crawl) as a table."""
     header = ("run", "started (UTC)", "ended (UTC)", "status", "pages", "new", "updated", "dropped",
               "failed", "errors", "reason")
-    rows = [header] + [
-        (str(r.run_id), r.started_at, r.ended_at or "-", r.status, str(r.pages), str(r.new_articles),
-         str(r.updated_articles), str(r.dropped), str(r.failed), str(r.errors), r.finish_reason or "-")
-        for r in history
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
+    if redis_url:
+        rows = [tuple(r.get(k, "-") for k in ("run", "started_at", "ended_at", "status", "pages",
+                                              "new_articles", "updated_articles", "dropped", "failed",
+                                              "errors", "reason"))
+                for r in _redis_runs(redis_url, redis_prefix)]
+    else:
+        from newsspider.state import StateError, read_runs
+
+        try:
+            history = read_runs(data_dir)
+        except StateError as exc:
+            raise click.ClickException(str(exc)) from exc
+        rows = [(str(r.run_id), r.started_at, r.ended_at or "-", r.status, str(r.pages),
+                 str(r.new_articles), str(r.updated_articles), str(r.dropped), str(r.failed),
+                 str(r.errors), r.finish_reason or "-") for r in history]
+    if not rows:
+        click.echo(f"no crawls recorded in {redis_url or data_dir}")
+        return
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-@main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data/demo"),
-              show_default=True, help="Directory for the demo's dataset.")
-@click.option("--port", type=int, default=0, show_default=True,
-              help="Port for the demo site on 127.0.0.1 (0 picks a free one).")
-@SETTING_OPTION
-def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
-    """Serve the bundled sample site on 127.0.0.1 and crawl it into DATA_DIR."""
-    from newsspider.dataset import iter_records
-    from newsspider.demo.server import serve_in_thread
+def _redis_runs(url: str, prefix: str) -> list[dict[str, str]]:
+    from newsspider.redis_state import read_redis_runs
+    from newsspider.runner import RedisUnreachable, check_redis
 
-    server = serve_in_thread(port=port)
-    start_url = f"{server.root}/bnews/"
-    click.echo(f"Demo site (the two real seed pages plus generated ones) at {start_url}")
-    overrides = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False",
-                 "CONCURRENT_REQUESTS_PER_DOMAIN": "16", **_overrides(settings)}
     try:
-        result = _crawl([start_url], data_dir, overrides)
-    finally:
-        server.shutdown()
-    _report(result)
-    records = sorted(iter_records(data_dir, errors="skip"), key=lambda r: r["published_date"])
-    click.echo(f"{len(records)} articles in the dataset; a few titles:")
-    for record in records[:: max(1, len(records) // 5)][:5]:
-        click.echo(f"  {record['published_date']}  {record['title']}")
-    if not result.ok:
-        raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
+        check_redis(url)
+    except RedisUnreachable as exc:
+        raise click.ClickException(str(exc)) from exc
+    return read_redis_runs(url, prefix)
 
 
 @main.group()

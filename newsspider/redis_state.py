@@ -28,7 +28,7 @@ import redis
 
 from newsspider.state import StoredArticle, _now, _parse
 
-__all__ = ["RedisState", "default_worker_id"]
+__all__ = ["RedisState", "default_worker_id", "read_redis_runs"]
 
 logger = logging.getLogger(__name__)
 
@@ -198,13 +198,17 @@ class RedisState:
         if not self.live_workers() and not self._frontier_busy():
             self.redis.hset(key, mapping={"status": status, "ended_at": _now(), "reason": finish_reason})
 
-    def runs(self) -> list[dict[str, str]]:
-        last = int(self.redis.get(self.key("run")) or 0)
-        rows = []
-        for run_id in range(1, last + 1):
-            fields = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.key("run", run_id)).items()}
-            rows.append({"run": str(run_id), **fields})
-        return rows
-
     def close(self) -> None:
         self.redis.close()
+
+
+def read_redis_runs(url: str, prefix: str = "newsspider") -> list[dict[str, str]]:
+    """The run history of a distributed crawl, read-only: one dict of the run's fields per run."""
+    client = redis.Redis.from_url(url)
+    try:
+        last = int(client.get(f"{prefix}:run") or 0)
+        return [{"run": str(run_id), **{k.decode(): v.decode()
+                                        for k, v in client.hgetall(f"{prefix}:run:{run_id}").items()}}
+                for run_id in range(1, last + 1)]
+    finally:
+        client.close()

@@ -152,6 +152,11 @@ def test_incremental_rules_hold_across_workers(mockserver: MockServer, redis_url
     client = redis.Redis.from_url(redis_url)
     assert client.get(f"{prefix}:run") == b"2"
     assert client.hget(f"{prefix}:run:2", "new_articles") == b"3"
+    table = run_cli("runs", "--redis-url", redis_url, "--redis-prefix", prefix)
+    assert table.returncode == 0, table.stderr
+    rows = [line.split() for line in table.stdout.splitlines()[1:]]
+    assert [(row[0], row[3], row[5]) for row in rows] == [
+        ("1", "finished", str(len(PUBLIC_IDS))), ("2", "finished", "3")]
 
 
 def test_unreachable_redis_is_a_one_line_error(tmp_path: Path) -> None:
