@@ -136,6 +136,8 @@ class CrawlState:
 
     #: the dataset file this crawl appends to
     shard_name = "articles.jsonl"
+    #: no worker id: a single-machine crawl
+    worker_id = ""
 
     def __init__(self, data_dir: str | Path, commit_every: int = 200) -> None:
         self.data_dir = Path(data_dir)
@@ -266,6 +268,10 @@ class CrawlState:
 
     def claim(self, article_id: str | int) -> bool:
         """One crawl per data dir: nobody else can be storing it."""
+        return True
+
+    def should_seed(self) -> bool:
+        """One crawl per data dir: it always queues its own start URLs."""
         return True
 
     # --- what the crawl tells it ---------------------------------------------------------

@@ -121,7 +121,7 @@ class BannedbookSpider(scrapy.Spider):
         spider.max_stale_pages = settings.getint("NEWSSPIDER_MAX_STALE_PAGES")
         spider.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         spider.memory = crawl_state(crawler)
-        spider.worker_id = getattr(spider.memory, "worker_id", "")
+        spider.worker_id = spider.memory.worker_id
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
         # Scrapy's OffsiteMiddleware keeps redirects on these hosts too.
         spider.allowed_domains = sorted({urlsplit(u).hostname or "" for u in spider.start_urls})
@@ -129,7 +129,7 @@ class BannedbookSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The start URLs; in a distributed crawl only the first worker of a run queues them."""
-        if self.memory is not None and not getattr(self.memory, "should_seed", lambda: True)():
+        if self.memory is not None and not self.memory.should_seed():
             return
         for url in self.start_urls:
             self._seen_urls.add(url)
