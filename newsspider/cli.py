@@ -195,6 +195,35 @@ def _redis_runs(url: str, prefix: str) -> list[dict[str, str]]:
     return read_redis_runs(url, prefix)
 
 
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data/demo"),
+              show_default=True, help="Directory for the demo's dataset.")
+@click.option("--port", type=int, default=0, show_default=True,
+              help="Port for the demo site on 127.0.0.1 (0 picks a free one).")
+@SETTING_OPTION
+def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
+    """Serve the bundled sample site on 127.0.0.1 and crawl it into DATA_DIR."""
+    from newsspider.dataset import iter_records
+    from newsspider.demo.server import serve_in_thread
+
+    server = serve_in_thread(port=port)
+    start_url = f"{server.root}/bnews/"
+    click.echo(f"Demo site (the two real seed pages plus generated ones) at {start_url}")
+    overrides = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False",
+                 "CONCURRENT_REQUESTS_PER_DOMAIN": "16", **_overrides(settings)}
+    try:
+        result = _crawl([start_url], data_dir, overrides)
+    finally:
+        server.shutdown()
+    _report(result)
+    records = sorted(iter_records(data_dir, errors="skip"), key=lambda r: r["published_date"])
+    click.echo(f"{len(records)} articles in the dataset; a few titles:")
+    for record in records[:: max(1, len(records) // 5)][:5]:
+        click.echo(f"  {record['published_date']}  {record['title']}")
+    if not result.ok:
+        raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
+
+
 @main.group()
 def dataset() -> None:
     """Read, summarise and export a dataset (a data dir or one .jsonl file)."""
