@@ -76,8 +76,9 @@ def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
     except OSError as exc:
         raise ExportError(f"{out}: cannot write here ({exc.strerror})") from exc
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8",
-                                                                            "newline": ""})) as handle:
+        handle: IO[Any] = (os.fdopen(fd, "wb") if binary
+                           else os.fdopen(fd, "w", encoding="utf-8", newline=""))
+        with handle:
             yield handle
         os.replace(tmp, out)
     except BaseException:

@@ -280,8 +280,11 @@ class WorkerHeartbeat:
 
     def beat(self) -> None:
         from newsspider.incremental import crawl_state
+        from newsspider.redis_state import RedisState
 
-        crawl_state(self.crawler).heartbeat()  # type: ignore[attr-defined]
+        state = crawl_state(self.crawler)
+        if isinstance(state, RedisState):
+            state.heartbeat()
         if frontier := self._frontier():
             frontier.queue.renew()
             frontier.queue.reap()

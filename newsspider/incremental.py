@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 JOB_DIR = "job"
 _ENDED_MARKER = "newsspider-ended.json"
 _ATTR = "_newsspider_state"
+_LOCK = "_newsspider_lock"
 
 
 def crawl_state(crawler: Crawler) -> CrawlState | RedisState:
@@ -44,7 +45,7 @@ def crawl_state(crawler: Crawler) -> CrawlState | RedisState:
         state = RedisState(data_dir, url, settings.get("NEWSSPIDER_REDIS_PREFIX"),
                            settings.get("NEWSSPIDER_WORKER_ID") or None,
                            settings.getfloat("NEWSSPIDER_REDIS_LEASE"))
-        state.lock = _NoLock()  # type: ignore[attr-defined]  # workers share the dir, each its shard
+        # no data-dir lock: the workers of a distributed crawl share the dir, each with its shard
     else:
         lock = DataDirLock(data_dir).acquire()
         try:
@@ -52,14 +53,9 @@ def crawl_state(crawler: Crawler) -> CrawlState | RedisState:
         except BaseException:
             lock.release()
             raise
-        state.lock = lock  # type: ignore[attr-defined]
+        setattr(crawler, _LOCK, lock)
     setattr(crawler, _ATTR, state)
     return state
-
-
-class _NoLock:
-    def release(self) -> None:
-        pass
 
 
 def prepare_job_dir(data_dir: Path, resume: bool) -> Path | None:
@@ -123,6 +119,8 @@ class RunRecorder:
             errors=int(stats.get("log_count/ERROR", 0)),
         )
         state.close()
-        state.lock.release()  # type: ignore[attr-defined]
+        lock: DataDirLock | None = getattr(self.crawler, _LOCK, None)
+        if lock is not None:
+            lock.release()
         if self.job_dir:
             Path(self.job_dir, _ENDED_MARKER).write_text(json.dumps({"reason": reason}))

@@ -169,6 +169,7 @@ def split_body(paragraphs: list[str]) -> tuple[dict[str, str | None], list[str],
 
 def _published(head: Any, root: Any, url_date: str) -> tuple[str, str | None]:
     """(published_date, published_at): meta tag, else div.postmeat, else the URL's date."""
+    parsed: tuple[str, str | None] | None
     for raw in select(head, site.PUBLISHED_TIME):
         if parsed := parse_iso_datetime(raw):
             return parsed

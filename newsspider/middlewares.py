@@ -73,7 +73,7 @@ class CharsetFix:
     def process_response(self, request: Request, response: Response) -> Response:
         if not isinstance(response, TextResponse):
             return response
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         header = http_content_type_encoding(content_type)
         encoding = choose_encoding(response.body, header)
         if encoding is None:

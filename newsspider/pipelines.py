@@ -49,7 +49,7 @@ class ValidatePipeline:
         try:
             self._validate(adapter.asdict())
         except fastjsonschema.JsonSchemaException as exc:
-            raise self._drop("invalid", f"does not fit the schema ({exc.message}): {url}") from exc
+            raise self._drop("invalid", f"does not fit the schema ({exc}): {url}") from exc
         return item
 
 

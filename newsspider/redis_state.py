@@ -45,6 +45,10 @@ return 1
 """
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def default_worker_id() -> str:
     """``<host name>-<process id>``: unique among the workers of a crawl."""
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -77,7 +81,7 @@ class RedisState:
     def live_workers(self) -> list[str]:
         cutoff = time.time() - self.lease_seconds
         beats = self.redis.hgetall(self.key("workers"))
-        return [w.decode() for w, beat in beats.items() if float(beat) >= cutoff]
+        return [_text(w) for w, beat in beats.items() if float(beat) >= cutoff]
 
     # --- keeping up with this machine's shards ---------------------------------------------
     def sync_with_dataset(self) -> None:
@@ -107,7 +111,7 @@ class RedisState:
         raw = self.redis.hget(self.key("articles"), str(article_id))
         if raw is None:
             return None
-        run, version, content_hash = raw.decode().split("|", 2)
+        run, version, content_hash = _text(raw).split("|", 2)
         return int(run), int(version), content_hash
 
     def get(self, article_id: str | int) -> StoredArticle | None:
@@ -131,7 +135,7 @@ class RedisState:
         """Take *article_id* for storing; False when it is stored or a live worker has it."""
         stale_before = time.time() - self.lease_seconds
         keys = [self.key("claim", article_id), self.key("workers"), self.key("articles")]
-        args = [self.worker_id, time.time(), stale_before, str(article_id)]
+        args: list[str | float] = [self.worker_id, time.time(), stale_before, str(article_id)]
         return bool(self._claim(keys=keys, args=args))
 
     # --- what the crawl tells it ---------------------------------------------------------
@@ -207,7 +211,7 @@ def read_redis_runs(url: str, prefix: str = "newsspider") -> list[dict[str, str]
     client = redis.Redis.from_url(url)
     try:
         last = int(client.get(f"{prefix}:run") or 0)
-        return [{"run": str(run_id), **{k.decode(): v.decode()
+        return [{"run": str(run_id), **{_text(k): _text(v)
                                         for k, v in client.hgetall(f"{prefix}:run:{run_id}").items()}}
                 for run_id in range(1, last + 1)]
     finally:

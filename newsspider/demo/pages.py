@@ -82,6 +82,14 @@ class Page:
     location: str | None = None
 
 
+def _group(pattern: str, text: str) -> str:
+    """The first group of *pattern* in *text* (the seed pages are known to hold it)."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise ValueError(f"seed page changed: {pattern!r} not found")
+    return match[1]
+
+
 def _seed(name: str) -> str:
     return resources.files("newsspider.demo").joinpath(name).read_text("utf-8")
 
@@ -150,9 +158,9 @@ class DemoSite:
                                     r"[^>]*>(.*?)</a>", fragment):
             self._add_from_url(url, re.sub("<[^>]+>", "", text), "", ["OpenAI", "人工智能"])
         for block in self.seed_tag_page.split('<div class="postlist">')[1:]:
-            url = re.search(r'<h4><a href="([^"]+)"', block)[1]
-            title = html.unescape(re.search(r'target="_blank">([^<]+)</a><span>', block)[1])
-            excerpt = html.unescape(re.search(r'<div class="postcontent">(.*?) \[', block)[1])
+            url = _group(r'<h4><a href="([^"]+)"', block)
+            title = html.unescape(_group(r'target="_blank">([^<]+)</a><span>', block))
+            excerpt = html.unescape(_group(r'<div class="postcontent">(.*?) \[', block))
             self._add_from_url(url, title, excerpt, [SEED_TAG])
 
     def _add_from_url(self, url: str, title: str, excerpt: str, tags: list[str]) -> None:

@@ -39,7 +39,7 @@ _PAGE_NUMBER = re.compile(r"/page/(\d+)/?$")
 
 def _is_html(response: Response) -> bool:
     """Whether a response is a web page (Scrapy guesses HTML from a ``.html`` URL even for an image)."""
-    content_type = response.headers.get("Content-Type", b"").lower()
+    content_type = (response.headers.get("Content-Type") or b"").lower()
     return isinstance(response, TextResponse) and (not content_type or b"html" in content_type
                                                    or b"xml" in content_type)
 
@@ -105,6 +105,8 @@ class BannedbookSpider(scrapy.Spider):
         self.refresh = False
         self.memory: CrawlState | RedisState | None = None
         self.worker_id = ""
+        self.allowed_hosts: frozenset[str] = frozenset()
+        self.allowed_domains: list[str] = []
         self._seen_urls: set[str] = set()
         self._seen_ids: set[str] = set()
 
@@ -144,7 +146,7 @@ class BannedbookSpider(scrapy.Spider):
         pagination whose articles were all stored by earlier runs, and
         *stale_pages* those that listed no article new to this crawl.
         """
-        if not _is_html(response):
+        if not isinstance(response, TextResponse) or not _is_html(response):
             count_failure(self.crawler.stats, self.logger, "not_html", response.url)
             return
         kind = site.classify(response.url)
