@@ -14,9 +14,12 @@ from tests.mockserver import MockServer
 
 def test_every_command_has_help() -> None:
     runner = CliRunner()
-    for name, command in main.commands.items():
-        assert command.help, f"{name} has no help text"
-        result = runner.invoke(main, [name, "--help"])
+    commands = [([name], command) for name, command in main.commands.items()]
+    commands += [(["dataset", name], command) for name, command in main.commands["dataset"].commands.items()]
+    assert len(commands) == 9
+    for path, command in commands:
+        assert command.help, f"{' '.join(path)} has no help text"
+        result = runner.invoke(main, [*path, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
 
 
