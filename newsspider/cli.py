@@ -41,6 +41,14 @@ REFRESH_OPTION = click.option(
 )
 
 
+def crawl_options(function: Any) -> Any:
+    """The options of one crawl, shared by ``crawl`` and ``schedule``."""
+    for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SETTING_OPTION, RESUME_OPTION,
+                            REFRESH_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
+        function = option(function)
+    return function
+
+
 def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any],
            **flags: bool) -> Any:
     """Run one crawl, turning the library's errors into one-line messages."""
@@ -79,13 +87,7 @@ def main() -> None:
 
 
 @main.command()
-@START_URL_OPTION
-@DATA_DIR_OPTION
-@SETTING_OPTION
-@RESUME_OPTION
-@REFRESH_OPTION
-@REDIS_URL_OPTION
-@WORKER_ID_OPTION
+@crawl_options
 def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
           refresh: bool, redis_url: str | None, worker_id: str | None) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
@@ -109,13 +111,7 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
 @main.command()
 @click.option("--every", metavar="DURATION", help="Crawl every DURATION (6h, 30m, 1h30m, 90s), starting now.")
 @click.option("--cron", metavar="EXPR", help='Crawl on a cron schedule in UTC, e.g. "0 */6 * * *".')
-@START_URL_OPTION
-@DATA_DIR_OPTION
-@SETTING_OPTION
-@RESUME_OPTION
-@REFRESH_OPTION
-@REDIS_URL_OPTION
-@WORKER_ID_OPTION
+@crawl_options
 def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
              settings: tuple[str, ...], resume: bool, refresh: bool, redis_url: str | None,
              worker_id: str | None) -> None:
