@@ -71,7 +71,9 @@ def test_deploy_and_schedule_on_scrapyd(scrapyd: str, mockserver: MockServer, tm
     cfg = (REPO / "scrapy.cfg").read_text().replace("http://localhost:6800/", scrapyd)
     (project / "scrapy.cfg").write_text(cfg)
 
-    deploy = subprocess.run(["scrapyd-deploy", "--version", "r1"], cwd=project, capture_output=True,
+    # the console script installed beside this Python (PATH may not name its directory)
+    scrapyd_deploy = shutil.which("scrapyd-deploy") or str(Path(sys.executable).with_name("scrapyd-deploy"))
+    deploy = subprocess.run([scrapyd_deploy, "--version", "r1"], cwd=project, capture_output=True,
                             text=True, timeout=120)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     assert '"status": "ok"' in deploy.stdout and '"spiders": 1' in deploy.stdout
