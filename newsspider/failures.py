@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
+from typing import Any
 
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.statscollectors import StatsCollector
 
-__all__ = ["count_failure", "failure_reason"]
+__all__ = ["PageErrors", "count_failure", "failure_reason"]
+
+logger = logging.getLogger(__name__)
 
 _REASONS = {
     "DownloadTimeoutError": "timeout",
@@ -57,3 +63,25 @@ def count_failure(stats: StatsCollector, logger: logging.Logger | logging.Logger
     stats.inc_value("newsspider/failed")
     stats.inc_value(f"newsspider/failed/{reason}")
     logger.warning("failed (%s): %s%s", reason, url, detail)
+
+
+class PageErrors:
+    """Spider middleware: a page whose callback raises is one failed page, never a stuck crawl.
+
+    The error is counted as ``parse_error`` (stats, summary, run record) with
+    a one-line ``failed (parse_error): URL: error`` (the traceback at DEBUG);
+    what the callback yielded before the error is kept, and the crawl goes on.
+    """
+
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PageErrors:
+        return cls(crawler.stats)
+
+    def process_spider_exception(self, response: Response, exception: Exception) -> Iterable[Any]:
+        detail = f": {type(exception).__name__}: {exception}".splitlines()[0]
+        count_failure(self.stats, logger, "parse_error", response.url, detail)
+        logger.debug("the error in %s", response.url, exc_info=exception)
+        return ()

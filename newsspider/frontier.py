@@ -199,13 +199,17 @@ class LeaseAck:
 
     async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]
                                           ) -> AsyncIterator[Any]:
-        async for item in result:
-            yield item
-        self._ack(response.request)
+        try:
+            async for item in result:
+                yield item
+        finally:  # an error in the callback ends the request too: never leave it leased
+            self._ack(response.request)
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
-        yield from result
-        self._ack(response.request)
+        try:
+            yield from result
+        finally:
+            self._ack(response.request)
 
     def _ack(self, request: Request | None) -> None:
         if request is not None:
@@ -285,7 +289,8 @@ class WorkerHeartbeat:
         state = crawl_state(self.crawler)
         if isinstance(state, RedisState):
             state.heartbeat()
-        if frontier := self._frontier():
+        # (a scheduler with an empty queue is falsy: its leases still need renewing)
+        if (frontier := self._frontier()) is not None:
             frontier.queue.renew()
             frontier.queue.reap()
 

@@ -11,11 +11,11 @@ translated to XPath and compiled once, and run on the parsed tree directly.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from urllib.parse import urljoin
 
 from itemloaders import ItemLoader
 from itemloaders.processors import Compose, Identity, TakeFirst
@@ -28,7 +28,7 @@ from scrapy.utils.response import get_base_url
 from newsspider import site
 from newsspider.items import Article
 from newsspider.processors import (
-    canonical_url,
+    absolute_url,
     clean_text,
     content_hash,
     join_text,
@@ -41,8 +41,37 @@ from newsspider.processors import (
     utc_now_iso,
 )
 
-__all__ = ["ArticleLoader", "ListingPage", "load_article", "page_selector", "paragraph_text",
-           "parse_listing", "select", "split_body"]
+__all__ = ["ArticleLoader", "ListingPage", "Problems", "load_article", "page_base", "page_selector",
+           "paragraph_text", "parse_listing", "select", "split_body"]
+
+
+
+class Problems:
+    """What extraction had to leave out of one page, by kind (``bad_url``, ``too_deep``, ...).
+
+    Each is a value lost, never the page; the spider turns them into
+    ``newsspider/skipped/<kind>`` stats.  The same bad value met twice on a
+    page (a related link is also a link to follow) counts once.
+
+    >>> p = Problems()
+    >>> p.add("bad_url", "http://[::1/a"); p.add("bad_url", "http://[::1/a"); p.add("links_over_limit", n=5)
+    >>> dict(p.counts)
+    {'bad_url': 1, 'links_over_limit': 5}
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._values: set[tuple[str, str]] = set()
+
+    def add(self, kind: str, value: str = "", n: int = 1) -> None:
+        if value:
+            if (kind, value) in self._values:
+                return
+            self._values.add((kind, value))
+        self.counts[kind] += n
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
 
 _BR = "\n"
 _SKIPPED_TAGS = frozenset({"script", "style", "noscript"})
@@ -101,18 +130,57 @@ def select(root: Any, selector: str) -> list[Any]:
 
 @cache
 def _parser(encoding: str) -> etree.HTMLParser:
-    return etree.HTMLParser(recover=True, encoding=encoding, remove_comments=True, remove_pis=True)
+    # huge_tree: without it libxml2 drops everything below 256 levels of nesting (with it, 2048).
+    return etree.HTMLParser(recover=True, encoding=encoding, remove_comments=True, remove_pis=True,
+                            huge_tree=True)
 
 
-def page_selector(response: TextResponse) -> Selector:
-    """The page's parsed tree, built once from its bytes in the response's (checked) encoding."""
+def page_selector(response: TextResponse, problems: Problems | None = None) -> Selector:
+    """The page's parsed tree, built once from its bytes in the response's (checked) encoding.
+
+    Markup nested deeper than libxml2 can follow (2048 levels) loses what is
+    below that depth: counted as ``too_deep`` in *problems*.
+    """
+    parser = _parser(response.encoding)
     try:
-        root = etree.fromstring(response.body, parser=_parser(response.encoding))
+        root = etree.fromstring(response.body, parser=parser)
     except (LookupError, ValueError, etree.ParserError):
         root = None
+    else:
+        if problems is not None and any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
+            problems.add("too_deep")
     if root is None:  # an encoding libxml2 does not know, or no markup at all
         root = response.selector.root if response.body.strip() else etree.fromstring("<html/>")
     return Selector(root=root, type="html", base_url=response.url)
+
+
+def page_base(response: TextResponse, problems: Problems | None = None) -> str:
+    """The URL the page's links are relative to: its ``<base href>``, else its own URL.
+
+    A ``<base>`` that is not a usable URL is ignored (counted as ``bad_url``).
+    """
+    try:
+        base = get_base_url(response)
+    except ValueError:
+        base = ""
+    if absolute_url(response.url, base) is None:
+        if problems is not None:
+            problems.add("bad_url", "<base>")
+        return response.url
+    return base
+
+
+def absolute_urls(base: str, hrefs: Iterable[str], problems: Problems | None) -> list[str]:
+    """The usable links among *hrefs*, absolute and canonical; a bad one is counted (``bad_url``)."""
+    urls = []
+    for href in hrefs:
+        url = absolute_url(base, href)
+        if url is None:
+            if problems is not None and href.strip():
+                problems.add("bad_url", href.strip())
+            continue
+        urls.append(url)
+    return urls
 
 
 def _prepare_text(element: Any) -> None:
@@ -185,9 +253,13 @@ def _is_body(paragraph: Any) -> bool:
 
 
 def load_article(response: TextResponse, selector: Selector | None = None,
-                 crawled_at: str | None = None) -> Article:
-    """Extract one article page.  Fields the page lacks stay empty; validation judges them."""
-    selector = selector if selector is not None else page_selector(response)
+                 crawled_at: str | None = None, problems: Problems | None = None) -> Article:
+    """Extract one article page.  Fields the page lacks stay empty; validation judges them.
+
+    A value that cannot be read (a related link that is not a URL) is left out
+    and counted in *problems*; the rest of the page is kept.
+    """
+    selector = selector if selector is not None else page_selector(response, problems)
     root = selector.root
     head = root.find("head")
     head = root if head is None else head
@@ -207,7 +279,6 @@ def load_article(response: TextResponse, selector: Selector | None = None,
 
     paragraphs = select(entry, site.ENTRY_PARAGRAPHS) if entry is not None else []
     credit, body, editor = split_body([_element_text(p) for p in paragraphs if _is_body(p)])
-    base = get_base_url(response)
     related = select(entry, site.RELATED_LINKS) if entry is not None else []
     loader = ArticleLoader()
     loader.add_value(None, {
@@ -220,7 +291,7 @@ def load_article(response: TextResponse, selector: Selector | None = None,
         "body": body, "author": credit["author"], "editor": editor,
         "source": [credit["source"], *map(strip_label, texts(site.SOURCE_LINE))],
         "tags": texts(site.TAG_LINKS),
-        "related_urls": [canonical_url(urljoin(base, href)) for href in related],
+        "related_urls": absolute_urls(page_base(response, problems), related, problems) if related else [],
         "crawled_at": crawled_at or utc_now_iso(),
     })
     article: Article = loader.load_item()
@@ -237,19 +308,19 @@ class ListingPage:
     next_url: str | None
 
 
-def parse_listing(response: TextResponse, selector: Selector | None = None) -> ListingPage:
-    """The article links of a listing page's items and its next page, absolute and canonical."""
-    root = (selector if selector is not None else page_selector(response)).root
-    base = get_base_url(response)
-    articles = []
-    for href in select(root, site.LISTING_ITEMS):
-        url = canonical_url(urljoin(base, href))
-        if site.classify(url) is site.Kind.ARTICLE:
-            articles.append(site.article_url(url))
-    next_href = next(iter(select(root, site.NEXT_PAGE)), None) or next(
-        (a.get("href") for a in select(root, site.PAGINATION_LINKS)
-         if site.NEXT_PAGE_TEXT in clean_text(_element_text(a))),
-        None,
-    )
-    next_url = canonical_url(urljoin(base, next_href)) if next_href else None
+def parse_listing(response: TextResponse, selector: Selector | None = None,
+                  problems: Problems | None = None) -> ListingPage:
+    """The article links of a listing page's items and its next page, absolute and canonical.
+
+    A link that is not a URL is left out and counted in *problems*; the other
+    items and the pagination are kept.
+    """
+    root = (selector if selector is not None else page_selector(response, problems)).root
+    base = page_base(response, problems)
+    items = absolute_urls(base, select(root, site.LISTING_ITEMS), problems)
+    articles = [site.article_url(url) for url in items if site.classify(url) is site.Kind.ARTICLE]
+    next_hrefs = [*select(root, site.NEXT_PAGE),
+                  *(a.get("href") or "" for a in select(root, site.PAGINATION_LINKS)
+                    if site.NEXT_PAGE_TEXT in clean_text(_element_text(a)))]
+    next_url = next(iter(absolute_urls(base, next_hrefs, problems)), None)
     return ListingPage(article_urls=_unique(articles), next_url=next_url)

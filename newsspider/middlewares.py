@@ -1,4 +1,5 @@
-"""Downloader middlewares: honour ``Retry-After``; decode pages whose HTTP charset is wrong."""
+"""Downloader middlewares: honour ``Retry-After``; decode pages whose HTTP charset is wrong;
+meta refresh that survives a page's bad ``<base>``."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import sleep
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
 
-__all__ = ["CharsetFix", "RetryAfter", "choose_encoding", "retry_after_seconds"]
+__all__ = ["CharsetFix", "MetaRefresh", "RetryAfter", "choose_encoding", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,3 +138,25 @@ class RetryAfter:
             logger.info("%s answered %d with Retry-After: waiting %.0f s", request.url, response.status, wait)
             await sleep(wait)
         return response
+
+
+class MetaRefresh(MetaRefreshMiddleware):
+    """Scrapy's meta-refresh redirects, except that a page whose ``<base href>`` or refresh URL
+    cannot be parsed is kept as it is (counted as ``newsspider/skipped/bad_url``) instead of
+    failing whole in the downloader."""
+
+    stats: StatsCollector
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> MetaRefresh:
+        middleware = super().from_crawler(crawler)
+        middleware.stats = crawler.stats
+        return middleware
+
+    def process_response(self, request: Request, response: Response,  # type: ignore[override]
+                         ) -> Request | Response:
+        try:
+            return super().process_response(request, response)
+        except ValueError:
+            self.stats.inc_value("newsspider/skipped/bad_url")
+            return response

@@ -11,11 +11,12 @@ import hashlib
 import re
 from datetime import date, datetime, timezone
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
 __all__ = [
+    "absolute_url",
     "canonical_url",
     "clean_text",
     "content_hash",
@@ -122,6 +123,36 @@ def _canonical_once(url: str) -> str:
         return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
     except ValueError:
         return url
+
+
+def absolute_url(base: str, href: str | None) -> str | None:
+    """*href* made absolute against *base* and canonical; ``None`` when it is not a usable URL.
+
+    A link that cannot be parsed (a broken IPv6 host, a port out of range, no
+    host) is one bad value: the caller skips it and keeps the rest of the page.
+
+    >>> absolute_url("https://www.example.org/bnews/", " itnews/?utm_source=x#c ")
+    'https://www.example.org/bnews/itnews/'
+    >>> absolute_url("https://www.example.org/bnews/", "http://[::1/bnews/cnnews/20240101/1.html") is None
+    True
+    >>> absolute_url("https://www.example.org/", "http://www.example.org:99999/a") is None
+    True
+    >>> absolute_url("https://www.example.org/", "mailto:editor@example.org")
+    'mailto:editor@example.org'
+    >>> absolute_url("https://www.example.org/", "") is None
+    True
+    """
+    href = (href or "").strip()
+    if not href:
+        return None
+    try:
+        url = urljoin(base, href)
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and (not parts.hostname or parts.port == 0):
+            return None
+    except ValueError:  # urljoin/urlsplit on a malformed host, .port on a port out of range
+        return None
+    return canonical_url(url)
 
 
 _CN_DATE = re.compile(

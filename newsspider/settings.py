@@ -54,11 +54,16 @@ ITEM_PIPELINES = {
 ADDONS = {"newsspider.frontier.RedisAddon": 0}
 
 SPIDER_MIDDLEWARES = {
+    # Outermost: a callback that raises is one failed page (parse_error), counted and logged.
+    "newsspider.failures.PageErrors": 40,
     # Distributed crawls: release a request's lease once its output is stored.
     "newsspider.frontier.LeaseAck": 950,
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's meta refresh fails a whole page whose <base href> is not a URL: ours keeps the page.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "newsspider.middlewares.MetaRefresh": 580,
     # Before Scrapy's RetryMiddleware (550) sees a 429/503: wait as its Retry-After asks.
     "newsspider.middlewares.RetryAfter": 560,
     # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
@@ -87,6 +92,9 @@ NEWSSPIDER_MAX_RETRY_AFTER = 120.0
 # A listing's pagination stops after this many pages in a row that list no article new to the
 # crawl: a bound on listings whose "next page" never ends.
 NEWSSPIDER_MAX_STALE_PAGES = 5
+# Links read per page (the rest are counted as newsspider/skipped/links_over_limit): a bound on
+# hostile pages with ever more links.  0 = no bound.
+NEWSSPIDER_MAX_LINKS_PER_PAGE = 2000
 # Re-fetch articles already stored; a changed one is stored again with a higher version (--refresh).
 NEWSSPIDER_REFRESH = False
 # A listing's pagination stops at a page whose articles were all stored by earlier runs; this many

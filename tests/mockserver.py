@@ -15,6 +15,9 @@ through :meth:`MockServer.fault`):
 - ``redirect``: answer 301 to ``location`` (``{root}`` and ``{other}`` are this server under its two names);
 - ``page``: serve ``body`` (base64) as ``content_type``;
 - ``endless``: a listing whose "next page" never ends (``path`` is a prefix: ``.../page/N/``).
+
+``POST /__rewrite__`` (:meth:`MockServer.rewrite`) replaces a string in every page it serves from
+then on, to plant a bad value on every page of the site.
 """
 
 from __future__ import annotations
@@ -58,7 +61,13 @@ class FaultServer(DemoServer):
     def __init__(self, port: int = 0) -> None:
         super().__init__(port, DemoSite(), FaultHandler)
         self.faults: dict[str, Fault] = {}
+        self.rewrites: list[tuple[str, str]] = []
         self.stop_stalling = threading.Event()
+
+    def relocate(self, text: str) -> str:
+        for old, new in self.rewrites:
+            text = text.replace(old, new)
+        return super().relocate(text)
 
     def fault_for(self, path: str) -> Fault | None:
         fault = self.faults.get(path)
@@ -72,7 +81,13 @@ class FaultHandler(DemoHandler):
     server: FaultServer
 
     def do_POST(self) -> None:
-        if urlsplit(self.path).path != "/__fault__":
+        path = urlsplit(self.path).path
+        if path == "/__rewrite__":
+            spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            self.server.rewrites.append((spec["old"], spec["new"]))
+            self._send(200, "application/json", b"{}", None, True)
+            return
+        if path != "/__fault__":
             super().do_POST()
             return
         spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -180,6 +195,10 @@ class MockServer:
 
     def edit_article(self, article_id: int) -> None:
         self._post(f"/__edit__?id={article_id}")
+
+    def rewrite(self, old: str, new: str) -> None:
+        """Replace *old* with *new* in every page served from now on."""
+        self._post("/__rewrite__", json.dumps({"old": old, "new": new}).encode())
 
     def fault(self, path: str, kind: str, body: bytes = b"", **spec: Any) -> None:
         """Make the server misbehave at *path* (see the module docstring)."""

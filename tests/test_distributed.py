@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from newsspider import settings as project_settings
 from newsspider import site
 from newsspider.dataset import load
 from newsspider.demo.pages import DemoSite
@@ -165,3 +166,33 @@ def test_unreachable_redis_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("Error: Redis at redis://127.0.0.1:1/0: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_workers_finish_on_a_site_with_bad_links(mockserver: MockServer, redis_url: str, prefix: str,
+                                                tmp_path: Path) -> None:
+    from tests.test_faults import PLANTED
+
+    for old, new in PLANTED.items():
+        mockserver.rewrite(old, new)
+    finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(3)])
+    ids = stored(tmp_path)
+    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
+    assert redis.Redis.from_url(redis_url).hget(f"{prefix}:run:1", "status") == b"finished"
+
+
+def test_a_raising_callback_is_one_failed_page(mockserver: MockServer, redis_url: str, prefix: str,
+                                               tmp_path: Path) -> None:
+    seed = DemoSite().articles[2054421].path
+    middlewares = {**project_settings.SPIDER_MIDDLEWARES, "tests.faulty.RaiseOn": 990}
+    raising = ["-s", f"SPIDER_MIDDLEWARES={json.dumps(middlewares)}", "-s", f"TESTS_RAISE_ON={seed}"]
+    procs = [worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, *raising) for i in range(2)]
+    outputs = finish(procs)
+    assert article_fetches(mockserver)[seed] == 1, "the page was leased again after its callback raised"
+    logs = "".join(err for _, err in outputs)
+    assert logs.count(f"failed (parse_error): {mockserver.url(seed)}: RuntimeError: a bug") == 1
+    assert "Traceback" not in logs
+    assert set(stored(tmp_path)) == PUBLIC_IDS  # its item was yielded before the error
+    client = redis.Redis.from_url(redis_url)
+    assert client.hget(f"{prefix}:run:1", "status") == b"finished"
+    assert client.hget(f"{prefix}:run:1", "failed/parse_error") == b"1"
+    assert client.hlen(f"{prefix}:processing") == 0 and client.zcard(f"{prefix}:requests") == 0

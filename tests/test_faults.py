@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -179,3 +180,47 @@ def test_a_time_bound(mockserver: MockServer, tmp_path: Path) -> None:
                    "-s", "CLOSESPIDER_TIMEOUT=2")
     assert result.returncode == 0, result.stderr
     assert "Crawl closespider_timeout:" in result.stdout
+
+
+BAD_LINK = "http://[::1/bnews/cnnews/20240101/1.html"
+# Planted on every page of the site: a related link, a listing item and a "next page" link that
+# are not URLs, a <base> that is not one, and links to a port out of range.
+PLANTED = {
+    "<ul class='op-related-articles' title='相关阅读'>":
+        f"<ul class='op-related-articles' title='相关阅读'><li><a href='{BAD_LINK}'>坏链接</a></li>"
+        "<li><a href='http://127.0.0.1:99999/bnews/a/20240101/2.html'>端口</a></li>",
+    '<h2 class="pagetitle">':
+        f'<div class="postlist"><h4><a href="{BAD_LINK}">坏条目</a></h4></div><h2 class="pagetitle">',
+    '<link rel="next" href="': '<link rel="next" href="http://[::1/page/2/" /><link rel="next" href="',
+    "<head>": '<head><base href="http://[::1/" />',
+}
+
+
+@pytest.fixture(scope="module")
+def bad_links(tmp_path_factory: pytest.TempPathFactory):
+    """A crawl of the demo site with unparseable links planted on every page."""
+    clean_dir, data_dir = tmp_path_factory.mktemp("clean"), tmp_path_factory.mktemp("data")
+    with MockServer() as server:
+        assert crawl(server, clean_dir).returncode == 0
+        for old, new in PLANTED.items():
+            server.rewrite(old, new)
+        result = crawl(server, data_dir)
+        yield result, read_jsonl(clean_dir / "articles.jsonl"), read_jsonl(data_dir / "articles.jsonl")
+
+
+def test_a_bad_link_loses_that_link_only(bad_links) -> None:
+    result, clean, records = bad_links
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    by_id = {r["article_id"]: r for r in records}
+    assert set(by_id) == PUBLIC_IDS and len(records) == len(PUBLIC_IDS), "an article was lost"
+    for expected in clean:  # every field as without the bad links, the related lists included
+        got = {k: v for k, v in by_id[expected["article_id"]].items() if k != "crawled_at"}
+        assert got == {k: v for k, v in expected.items() if k != "crawled_at"}
+
+
+def test_bad_links_are_counted_per_page(bad_links) -> None:
+    result, _, _ = bad_links
+    left_out = [line for line in result.stderr.splitlines() if " left out of " in line]
+    assert len(left_out) >= len(PUBLIC_IDS)  # every article page, and the listings
+    assert all(re.search(r"left out of http://\S+: \d+ bad_url$", line) for line in left_out), left_out[:3]

@@ -9,17 +9,17 @@ requested at most once, whatever URL leads to it.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from parsel import Selector
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
-from scrapy.utils.response import get_base_url
 from twisted.python.failure import Failure
 
 from newsspider import site
@@ -27,10 +27,12 @@ from newsspider.failures import count_failure, failure_reason
 from newsspider.frontier import release_lease
 from newsspider.incremental import crawl_state
 from newsspider.items import Article
-from newsspider.loaders import load_article, page_selector, parse_listing, select
-from newsspider.processors import canonical_url
+from newsspider.loaders import Problems, load_article, page_base, page_selector, parse_listing, select
+from newsspider.processors import absolute_url, canonical_url
 from newsspider.redis_state import RedisState
 from newsspider.state import CrawlState
+
+extraction_log = logging.getLogger("newsspider.extraction")
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
 PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, site.Kind.LISTING: 0}
@@ -103,6 +105,7 @@ class BannedbookSpider(scrapy.Spider):
         self.extra_old_pages = 0
         self.max_stale_pages = 5
         self.refresh = False
+        self.max_links = 0
         self.memory: CrawlState | RedisState | None = None
         self.worker_id = ""
         self.allowed_hosts: frozenset[str] = frozenset()
@@ -122,6 +125,7 @@ class BannedbookSpider(scrapy.Spider):
         spider.extra_old_pages = settings.getint("NEWSSPIDER_EXTRA_OLD_PAGES")
         spider.max_stale_pages = settings.getint("NEWSSPIDER_MAX_STALE_PAGES")
         spider.refresh = settings.getbool("NEWSSPIDER_REFRESH")
+        spider.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
         spider.memory = crawl_state(crawler)
         spider.worker_id = spider.memory.worker_id
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
@@ -149,19 +153,35 @@ class BannedbookSpider(scrapy.Spider):
         if not isinstance(response, TextResponse) or not _is_html(response):
             count_failure(self.crawler.stats, self.logger, "not_html", response.url)
             return
+        problems = Problems()
+        try:
+            yield from self._parse_page(response, problems, old_pages, stale_pages)
+        finally:
+            self._count(problems, response.url)
+
+    def _count(self, problems: Problems, url: str) -> None:
+        """Values left out of a page (``newsspider/skipped/<kind>``), one log line per page."""
+        for kind, count in problems.counts.items():
+            self.crawler.stats.inc_value(f"newsspider/skipped/{kind}", count)
+        if problems:
+            details = ", ".join(f"{count} {kind}" for kind, count in sorted(problems.counts.items()))
+            extraction_log.info("left out of %s: %s", url, details)
+
+    def _parse_page(self, response: TextResponse, problems: Problems, old_pages: int,
+               stale_pages: int) -> Iterator[Article | scrapy.Request]:
         kind = site.classify(response.url)
-        selector = page_selector(response)  # parsed once, for extraction and links
+        selector = page_selector(response, problems)  # parsed once, for extraction and links
         if kind is site.Kind.ARTICLE:
-            article = load_article(response, selector)
+            article = load_article(response, selector, problems=problems)
             if article.article_id:
                 self._seen_ids.add(article.article_id)
             yield article
-            yield from self.follow_links(response, selector)
+            yield from self.follow_links(response, selector, problems=problems)
             return
         if kind not in (site.Kind.LISTING, site.Kind.TAG):
-            yield from self.follow_links(response, selector)
+            yield from self.follow_links(response, selector, problems=problems)
             return
-        listing = parse_listing(response, selector)
+        listing = parse_listing(response, selector, problems)
         ids = [parts[0] for url in listing.article_urls if (parts := site.article_parts(url))]
         if self._all_stored_before(ids):
             # Everything it lists was stored by earlier runs: its menus lead to listings seen
@@ -169,12 +189,13 @@ class BannedbookSpider(scrapy.Spider):
             old_pages += 1
             if old_pages <= self.extra_old_pages:
                 yield from self.follow_links(response, selector, Paging(old_pages, stale_pages + 1),
-                                             only_paging=True)
+                                             only_paging=True, problems=problems)
             else:
                 self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
             return
         fresh = any(i not in self._seen_ids and not self._stored(i) for i in ids)
-        yield from self.follow_links(response, selector, Paging(0, 0 if fresh else stale_pages + 1))
+        yield from self.follow_links(response, selector, Paging(0, 0 if fresh else stale_pages + 1),
+                                     problems=problems)
 
     def _stored(self, article_id: str) -> bool:
         return not self.refresh and self.memory is not None and self.memory.is_stored(article_id)
@@ -186,21 +207,31 @@ class BannedbookSpider(scrapy.Spider):
         return all(self.memory.stored_before_this_run(i) for i in ids)
 
     def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
-                     only_paging: bool = False) -> Iterator[scrapy.Request]:
+                     only_paging: bool = False, problems: Problems | None = None
+                     ) -> Iterator[scrapy.Request]:
         """Requests for the links of *response* worth following that were never requested.
 
         *paging* is passed on to the other pages of the same listing, which are
         not followed once it has gone ``NEWSSPIDER_MAX_STALE_PAGES`` pages without
-        a new article; with *only_paging*, nothing else is followed.
+        a new article; with *only_paging*, nothing else is followed.  Only the
+        first ``NEWSSPIDER_MAX_LINKS_PER_PAGE`` links of a page are read (the
+        rest counted as ``links_over_limit``); a link that is not a URL is
+        counted as ``bad_url``.
         """
         seen_urls = self._seen_urls
         listing = site.listing_base(response.url) if paging is not None else None
         stop_paging = paging is not None and paging.stale_pages > self.max_stale_pages
-        base = get_base_url(response)
-        for href in select(selector.root, site.LINKS):
-            try:
-                url = canonical_url(urljoin(base, href.strip()))
-            except ValueError:
+        base = page_base(response, problems)
+        hrefs = select(selector.root, site.LINKS)
+        if self.max_links and len(hrefs) > self.max_links:
+            if problems is not None:
+                problems.add("links_over_limit", n=len(hrefs) - self.max_links)
+            hrefs = hrefs[: self.max_links]
+        for href in hrefs:
+            url = absolute_url(base, href)
+            if url is None:
+                if problems is not None and href.strip():
+                    problems.add("bad_url", href.strip())
                 continue
             if url in seen_urls:
                 continue
