@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from newsspider import __version__
+from newsspider.dataset import display_path
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=True, path_type=Path), default=Path("data"),
@@ -52,15 +53,25 @@ def crawl_options(function: Any) -> Any:
 def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any],
            **flags: bool) -> Any:
     """Run one crawl, turning the library's errors into one-line messages."""
-    from newsspider.runner import RedisUnreachable, run_crawl
-    from newsspider.spiders.bannedbook import StartUrlError
-    from newsspider.state import DataDirLocked
-    from newsspider.storage import DataDirError
+    from newsspider.runner import START_ERRORS, CrawlError, RedisUnreachable, run_crawl
 
     try:
         return run_crawl(start_urls, data_dir, overrides, **flags)
-    except (StartUrlError, DataDirError, DataDirLocked, RedisUnreachable) as exc:
+    except (*START_ERRORS, CrawlError, RedisUnreachable) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _outcome(result: Any) -> None:
+    """Report a crawl's result; fail with one line unless it finished (or stopped at a bound)."""
+    _report(result)
+    _outcome_errors(result)
+
+
+def _outcome_errors(result: Any) -> None:
+    if result.fatal:
+        raise click.ClickException(f"{result.fatal}; stopped after {result.summary.stored} articles")
+    if not result.ok:
+        raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -103,9 +114,7 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
     if worker_id:
         overrides["NEWSSPIDER_WORKER_ID"] = worker_id
     result = _crawl(list(start_urls) or None, data_dir, overrides, resume=resume, refresh=refresh)
-    _report(result)
-    if not result.ok:
-        raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
+    _outcome(result)
 
 
 @main.command()
@@ -202,7 +211,11 @@ def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
     from newsspider.dataset import iter_records
     from newsspider.demo.server import serve_in_thread
 
-    server = serve_in_thread(port=port)
+    try:
+        server = serve_in_thread(port=port)
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "must be 0-65535"
+        raise click.ClickException(f"--port {port}: {reason}") from exc
     start_url = f"{server.root}/bnews/"
     click.echo(f"Demo site (the two real seed pages plus generated ones) at {start_url}")
     overrides = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False",
@@ -216,8 +229,7 @@ def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
     click.echo(f"{len(records)} articles in the dataset; a few titles:")
     for record in records[:: max(1, len(records) // 5)][:5]:
         click.echo(f"  {record['published_date']}  {record['title']}")
-    if not result.ok:
-        raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
+    _outcome_errors(result)
 
 
 @main.group()
@@ -226,6 +238,14 @@ def dataset() -> None:
 
 
 DATASET_ARGUMENT = click.argument("path", type=click.Path(path_type=Path), default=Path("data"))
+SKIP_BAD_LINES_OPTION = click.option(
+    "--skip-bad-lines", is_flag=True,
+    help="Skip lines that are not records (with a warning naming file and line) instead of failing.",
+)
+
+
+def _errors(skip_bad_lines: bool) -> Any:
+    return "skip" if skip_bad_lines else "raise"
 
 
 def _dataset_errors() -> tuple[type[Exception], ...]:
@@ -237,12 +257,13 @@ def _dataset_errors() -> tuple[type[Exception], ...]:
 
 @dataset.command()
 @DATASET_ARGUMENT
-def info(path: Path) -> None:
+@SKIP_BAD_LINES_OPTION
+def info(path: Path, skip_bad_lines: bool) -> None:
     """Counts, date range, categories, top tags and sources, field coverage, shards, bad lines."""
     from newsspider.report import info_text, summarize
 
     try:
-        click.echo(info_text(summarize(path)))
+        click.echo(info_text(summarize(path, _errors(skip_bad_lines))))
     except _dataset_errors() as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -256,8 +277,9 @@ def info(path: Path) -> None:
 @click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
 @click.option("--category", help="Only this category (and its subcategories), e.g. renquan.")
 @click.option("--tag", help="Only articles with this tag.")
+@SKIP_BAD_LINES_OPTION
 def export_command(path: Path, fmt: str, out: Path, since: str | None, until: str | None,
-                   category: str | None, tag: str | None) -> None:
+                   category: str | None, tag: str | None, skip_bad_lines: bool) -> None:
     """Write one clean, deduplicated file: the latest version of each article."""
     from newsspider.export import Filters, export
 
@@ -265,7 +287,7 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
         if day is not None and not _is_date(day):
             raise click.UsageError(f"{name} expects a date YYYY-MM-DD, got {day!r}")
     try:
-        count = export(path, out, fmt, Filters(since, until, category, tag))
+        count = export(path, out, fmt, Filters(since, until, category, tag), _errors(skip_bad_lines))
     except ImportError as exc:
         raise click.ClickException(f"{fmt} export needs {exc.name}: pip install 'newsspider[data]'") from exc
     except _dataset_errors() as exc:
@@ -276,12 +298,13 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
 @dataset.command()
 @DATASET_ARGUMENT
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The CSV file to write.")
-def graph(path: Path, out: Path) -> None:
+@SKIP_BAD_LINES_OPTION
+def graph(path: Path, out: Path, skip_bad_lines: bool) -> None:
     """The related-article and tag link graph as a CSV edge list: source,target,kind."""
     from newsspider.export import write_graph
 
     try:
-        count = write_graph(path, out)
+        count = write_graph(path, out, _errors(skip_bad_lines))
     except _dataset_errors() as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{count} edges written to {out}")
@@ -291,18 +314,19 @@ def graph(path: Path, out: Path) -> None:
 @DATASET_ARGUMENT
 @click.option("--out", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True,
               help="The HTML file to write.")
-def report(path: Path, out: Path) -> None:
+@SKIP_BAD_LINES_OPTION
+def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
     """A self-contained HTML page: articles per day, top tags and sources, field coverage."""
     from newsspider.export import atomic_output
     from newsspider.report import html_report, summarize
 
     try:
-        page = html_report(summarize(path))
+        page = html_report(summarize(path, _errors(skip_bad_lines)))
         with atomic_output(out, path, binary=False) as handle:
             handle.write(page)
     except _dataset_errors() as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"report written to {out}")
+    click.echo(f"report written to {display_path(out)}")
 
 
 def _is_date(text: str) -> bool:

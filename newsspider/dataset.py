@@ -6,24 +6,33 @@ writes to those files.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
+>>> old = record_example(title="旧")
 >>> _ = (d / "articles.jsonl").write_text(
-...     '{"article_id":"1","version":1,"title":"旧"}\\n{"article_id":"1","version":2,"title":"新"}\\n')
+...     json.dumps(old) + "\\n" + json.dumps({**old, "version": 2, "title": "新"}) + "\\n")
 >>> [r["title"] for r in iter_articles(d)]
 ['新']
 >>> len(load(d, latest=False))
 2
+
+Every line is checked against the published schema: a line that is not JSON,
+not an object, or not a record of the schema (a field of the wrong type, a
+missing field, text that is not Unicode) is a bad line, named by file and line.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from newsspider.items import SCHEMA_VERSION
+import fastjsonschema
+
+from newsspider.items import SCHEMA_VERSION, schema
 
 if TYPE_CHECKING:  # pandas is optional: pip install 'newsspider[data]'
     import pandas
@@ -32,6 +41,8 @@ __all__ = [
     "BadLine",
     "DatasetError",
     "SchemaVersionError",
+    "check_record",
+    "display_path",
     "iter_articles",
     "iter_records",
     "load",
@@ -53,6 +64,63 @@ class SchemaVersionError(DatasetError):
     """A record written by a newer newsspider than this one."""
 
 
+def display_path(path: str | Path) -> str:
+    """A path as text that can always be printed: bytes that are not UTF-8 shown as U+FFFD.
+
+    >>> display_path(Path(b"data-\\xff".decode("utf-8", "surrogateescape")))
+    'data-\ufffd'
+    """
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+@cache
+def _validator() -> Callable[[Any], Any]:
+    return fastjsonschema.compile(schema())  # type: ignore[no-any-return]
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def check_record(record: Any, raw: bytes | None = None) -> str | None:
+    """Why *record* (parsed from the line *raw*) is not a record of the published schema, else None.
+
+    >>> check_record(record_example()) is None
+    True
+    >>> check_record({**record_example(), "version": "x"})
+    'does not fit the schema: data.version must be integer'
+    >>> check_record({**record_example(), "article_id": "²"})
+    'does not fit the schema: data.article_id must match pattern ^[0-9]{1,18}$'
+    >>> check_record([1, 2])
+    'not a JSON object'
+    >>> check_record({**record_example(), "title": "\\ud800"}, b'"title":"\\\\ud800"')
+    'holds text that is not Unicode (an unpaired surrogate)'
+    """
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    try:
+        _validator()(record)
+    except fastjsonschema.JsonSchemaException as exc:
+        return f"does not fit the schema: {exc}"
+    if raw is not None and _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "holds text that is not Unicode (an unpaired surrogate)"
+    return None
+
+
+def record_example(**fields: Any) -> dict[str, Any]:
+    """A valid record with made-up values (for examples and tests); *fields* replace its values."""
+    return {
+        "article_id": "1", "url": "https://www.bannedbook.org/bnews/itnews/20240101/1.html",
+        "category": "itnews", "published_date": "2024-01-01", "published_at": None, "title": "标题",
+        "summary": None, "body": "正文", "author": None, "source": None, "editor": None,
+        "image_credit": None, "tags": [], "related_urls": [], "crawled_at": "2024-01-02T00:00:00Z",
+        "content_hash": "sha256:" + "0" * 64, "version": 1, "schema_version": SCHEMA_VERSION,
+        **fields,
+    }
+
+
 @dataclass(frozen=True)
 class BadLine:
     """A line that is not a record: where, why, and whether it is a cut-short last line."""
@@ -63,7 +131,7 @@ class BadLine:
     truncated: bool
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.lineno}: {self.reason}"
+        return f"{display_path(self.path)}:{self.lineno}: {self.reason}"
 
 
 def shard_paths(path: str | Path) -> list[Path]:
@@ -101,14 +169,22 @@ def _iter_file(shard: Path, errors: Errors, on_bad_line: Callable[[BadLine], Non
         for lineno, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
+            problem: str | None
             try:
                 record = json.loads(raw)
-                if not isinstance(record, dict):
-                    raise ValueError("not a JSON object")
             except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+                problem = _reason(exc)
+            else:
+                version = record.get("schema_version") if isinstance(record, dict) else None
+                if isinstance(version, int) and version > SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"{shard}:{lineno}: written by a newer newsspider (schema version {version}; "
+                        f"this one reads up to {SCHEMA_VERSION}): upgrade newsspider to read it"
+                    )
+                problem = check_record(record, raw)
+            if problem is not None:
                 truncated = not raw.endswith(b"\n")
-                bad = BadLine(shard, lineno, "truncated last line" if truncated else _reason(exc),
-                              truncated)
+                bad = BadLine(shard, lineno, "truncated last line" if truncated else problem, truncated)
                 if on_bad_line is not None:
                     on_bad_line(bad)
                 if truncated:
@@ -117,16 +193,10 @@ def _iter_file(shard: Path, errors: Errors, on_bad_line: Callable[[BadLine], Non
                                        shard, lineno, len(raw))
                     return
                 if errors != "skip":
-                    raise DatasetError(f"{shard}:{lineno}: not a valid record ({bad.reason})") from exc
+                    raise DatasetError(f"{shard}:{lineno}: not a valid record ({bad.reason})")
                 if warn:
                     logger.warning("%s:%d: not a valid record (%s); skipped", shard, lineno, bad.reason)
                 continue
-            version = record.get("schema_version", SCHEMA_VERSION)
-            if isinstance(version, int) and version > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{shard}:{lineno}: written by a newer newsspider (schema version {version}; "
-                    f"this one reads up to {SCHEMA_VERSION}): upgrade newsspider to read it"
-                )
             yield record
 
 

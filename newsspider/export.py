@@ -1,15 +1,19 @@
 """Writing views of the dataset: one clean file (JSON Lines, CSV, Parquet) and the link graph.
 
-Every output is written to a temporary file beside the target and renamed
-into place when complete, and no output may replace a file of the dataset.
+Every output is written to a temporary file beside the target (with the mode
+a new file gets: the umask applies) and renamed into place when complete; a
+write that fails (a full disk) removes the temporary file and raises
+:class:`ExportError` with one line.  No output may be a file that the crawl
+or the reader would take as the data dir's own (a shard, the state, a lock).
 """
 
 from __future__ import annotations
 
 import csv
+import fnmatch
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +21,36 @@ from pathlib import Path
 from typing import IO, Any
 
 from newsspider import site
-from newsspider.dataset import iter_articles, shard_paths
+from newsspider.dataset import SHARD_GLOB, Errors, iter_articles, shard_paths
 from newsspider.items import FIELDS
-from newsspider.storage import encode_record
+from newsspider.storage import encode_record, write_error
 
-__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "write_graph"]
+__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "owned_by_crawl",
+           "write_graph"]
 
 FORMATS = ("jsonl", "csv", "parquet")
+# Names in a data dir that belong to the crawl or the reader: the shards, the state and its
+# journal, the locks, the disk reserve, the --resume frontier and the scheduler's logs.
+_OWN_NAMES = (SHARD_GLOB, "state.sqlite3*", ".newsspider*")
+_OWN_DIRS = ("job", "logs")
+
+
+def owned_by_crawl(out: Path, data_dir: Path) -> bool:
+    """Whether writing *out* would put a file among those the crawl or the reader of *data_dir* own.
+
+    >>> d = Path("/data")
+    >>> [owned_by_crawl(Path(p), d) for p in ("/data/articles-x.jsonl", "/data/state.sqlite3",
+    ...  "/data/job/requests.queue", "/data/report.html", "/elsewhere/articles.jsonl")]
+    [True, True, True, False, False]
+    """
+    try:
+        relative = out.relative_to(data_dir)
+    except ValueError:
+        return False
+    parts = relative.parts
+    if len(parts) > 1:
+        return parts[0] in _OWN_DIRS
+    return any(fnmatch.fnmatchcase(relative.name, pattern) for pattern in _OWN_NAMES)
 
 
 class ExportError(ValueError):
@@ -60,19 +87,21 @@ class Filters:
 
 @contextmanager
 def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
-    """A file that becomes *out* only when the block completes; refuses dataset files."""
+    """A file that becomes *out* only when the block completes; refuses the data dir's own files."""
     out = out.expanduser()
     resolved = out.resolve()
     try:
         protected = {p.resolve() for p in shard_paths(dataset)}
     except ValueError:
         protected = set()
-    if resolved in protected:
-        raise ExportError(f"{out}: is a file of the dataset; choose another output file")
+    data_dir = dataset.resolve() if dataset.is_dir() else dataset.resolve().parent
+    if resolved in protected or owned_by_crawl(resolved, data_dir):
+        raise ExportError(f"{out}: is a file of the dataset or its crawl; choose another output file")
     if out.is_dir():
         raise ExportError(f"{out}: is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.part"
+    try:  # 0o666: the mode any new file gets, less the umask (mkstemp would make it 0600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise ExportError(f"{out}: cannot write here ({exc.strerror})") from exc
     try:
@@ -81,8 +110,11 @@ def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
         with handle:
             yield handle
         os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"{write_error(exc, out)}; nothing was written") from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -155,12 +187,17 @@ WRITERS: dict[str, tuple[bool, Callable[[Iterable[dict[str, Any]], Any], int]]] 
 }
 
 
-def export(dataset: str | Path, out: str | Path, fmt: str, filters: Filters = Filters()) -> int:
-    """Write the latest version of each article that *filters* keeps to *out*; return the count."""
+def export(dataset: str | Path, out: str | Path, fmt: str, filters: Filters = Filters(),
+           errors: Errors = "raise") -> int:
+    """Write the latest version of each article that *filters* keeps to *out*; return the count.
+
+    A bad line raises :class:`~newsspider.dataset.DatasetError` (and nothing is
+    written), or is skipped with a warning when ``errors="skip"``.
+    """
     if fmt not in WRITERS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     binary, writer = WRITERS[fmt]
-    records = (r for r in iter_articles(dataset, errors="skip") if filters.keep(r))
+    records = (r for r in iter_articles(dataset, errors=errors) if filters.keep(r))
     with atomic_output(Path(out), Path(dataset), binary) as handle:
         return writer(records, handle)
 
@@ -184,13 +221,13 @@ def graph_edges(records: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str, s
             yield source, tag, "tag"
 
 
-def write_graph(dataset: str | Path, out: str | Path) -> int:
+def write_graph(dataset: str | Path, out: str | Path, errors: Errors = "raise") -> int:
     """Write the link graph as a CSV edge list (source,target,kind); return the number of edges."""
     with atomic_output(Path(out), Path(dataset), binary=False) as handle:
         writer = csv.writer(handle)
         writer.writerow(("source", "target", "kind"))
         count = 0
-        for edge in graph_edges(iter_articles(dataset, errors="skip")):
+        for edge in graph_edges(iter_articles(dataset, errors=errors)):
             writer.writerow(edge)
             count += 1
     return count

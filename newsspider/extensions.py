@@ -1,4 +1,4 @@
-"""Crawl progress (a line every few seconds, a summary at the end) and redirect outcomes."""
+"""Crawl progress (a line every few seconds, a summary at the end), redirect outcomes, one-line drops."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
 
@@ -141,3 +142,12 @@ class RedirectOutcomes:
     def _failed(self, reason: str, request: Request) -> None:
         count_failure(self.crawler.stats, logger, reason, request.url,
                       f" (redirected from {request.meta['redirect_urls'][0]})")
+
+
+class OneLineLogFormatter(LogFormatter):
+    """Scrapy's log formatter, except that a dropped item is one line (its reason and URL), not the
+    whole record."""
+
+    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any) -> LogFormatterResult:
+        result = super().dropped(item, exception, response, spider)
+        return {**result, "msg": "Dropped: %(exception)s", "args": {"exception": exception}}

@@ -12,8 +12,12 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import deferred_from_coro
 
-__all__ = ["PageErrors", "count_failure", "failure_reason"]
+__all__ = ["FATAL", "PageErrors", "count_failure", "failure_reason", "stop_crawl"]
+
+#: stats key of the one-line reason a crawl was stopped by an error it cannot go on after
+FATAL = "newsspider/fatal"
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,21 @@ def count_failure(stats: StatsCollector, logger: logging.Logger | logging.Logger
     stats.inc_value("newsspider/failed")
     stats.inc_value(f"newsspider/failed/{reason}")
     logger.warning("failed (%s): %s%s", reason, url, detail)
+
+
+def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:
+    """Stop the crawl because of an error it cannot go on after (a failed write, Redis gone).
+
+    Requests in flight finish; nothing new is requested.  The first *message*
+    is kept in the stats (:data:`FATAL`) for the command line to print, and the
+    crawl closes with *reason*.
+    """
+    if crawler.stats.get_value(FATAL):
+        return
+    crawler.stats.set_value(FATAL, message)
+    logger.error("stopping the crawl: %s", message)
+    if crawler.engine is not None and crawler.engine.spider is not None:
+        deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
 
 
 class PageErrors:

@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 from newsspider.extensions import CrawlSummary
 from newsspider.redis_state import RedisState
 from newsspider.state import CrawlState, DataDirLock
-from newsspider.storage import prepare_data_dir
+from newsspider.storage import StorageError, prepare_data_dir
 
 __all__ = ["JOB_DIR", "RunRecorder", "crawl_state", "prepare_job_dir"]
 
@@ -109,8 +109,23 @@ class RunRecorder:
         state = crawl_state(self.crawler)
         stats: dict[str, Any] = self.crawler.stats.get_stats()
         ok = reason == "finished" or reason.startswith("closespider_")
+        status = "finished" if ok else ("stopped" if reason == "shutdown" else "failed")
+        try:
+            self._finish(state, stats, status, reason)
+        except StorageError as exc:
+            logger.error("the end of run %s was not recorded (%s); it will show as interrupted",
+                         state.run_id, exc)
+        state.close()
+        lock: DataDirLock | None = getattr(self.crawler, _LOCK, None)
+        if lock is not None:
+            lock.release()
+        if self.job_dir:
+            Path(self.job_dir, _ENDED_MARKER).write_text(json.dumps({"reason": reason}))
+
+    def _finish(self, state: CrawlState | RedisState, stats: dict[str, Any], status: str,
+                reason: str) -> None:
         state.finish_run(
-            "finished" if ok else ("stopped" if reason == "shutdown" else "failed"), reason,
+            status, reason,
             failures=CrawlSummary.from_stats(stats).failures,
             pages=int(stats.get("response_received_count", 0)),
             new_articles=int(stats.get("newsspider/stored", 0)) - int(stats.get("newsspider/updated", 0)),
@@ -118,9 +133,3 @@ class RunRecorder:
             dropped=int(stats.get("newsspider/dropped", 0)),
             errors=int(stats.get("log_count/ERROR", 0)),
         )
-        state.close()
-        lock: DataDirLock | None = getattr(self.crawler, _LOCK, None)
-        if lock is not None:
-            lock.release()
-        if self.job_dir:
-            Path(self.job_dir, _ENDED_MARKER).write_text(json.dumps({"reason": reason}))

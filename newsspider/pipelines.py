@@ -15,11 +15,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from newsspider.failures import stop_crawl
 from newsspider.incremental import crawl_state
 from newsspider.items import REQUIRED_FIELDS, schema
 from newsspider.redis_state import RedisState
 from newsspider.state import CrawlState
-from newsspider.storage import JsonLinesWriter
+from newsspider.storage import JsonLinesWriter, SpaceReserve, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +61,16 @@ class DedupePipeline:
     when its content hash changed, with the next ``version``.
     """
 
-    def __init__(self, stats: StatsCollector, state: CrawlState | RedisState, refresh: bool = False) -> None:
-        self.stats = stats
+    def __init__(self, crawler: Crawler, state: CrawlState | RedisState, refresh: bool = False) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
         self.state = state
         self.refresh = refresh
         self.seen: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
-        return cls(crawler.stats, crawl_state(crawler), crawler.settings.getbool("NEWSSPIDER_REFRESH"))
+        return cls(crawler, crawl_state(crawler), crawler.settings.getbool("NEWSSPIDER_REFRESH"))
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
@@ -82,7 +84,10 @@ class DedupePipeline:
                 self.stats.inc_value("newsspider/duplicates")
                 raise DropItem(f"article {article_id} is already stored")
             if stored.content_hash == adapter["content_hash"]:
-                self.state.touch(article_id, adapter["crawled_at"])
+                try:
+                    self.state.touch(article_id, adapter["crawled_at"])
+                except StorageError as exc:
+                    stop_crawl(self.crawler, "storage_error", str(exc))
                 self.stats.inc_value("newsspider/unchanged")
                 raise DropItem(f"article {article_id} is unchanged")
             adapter["version"] = stored.version + 1
@@ -97,31 +102,58 @@ class DedupePipeline:
 class JsonLinesStorePipeline:
     """Append each article as one whole UTF-8 line to ``<data dir>/articles.jsonl`` (or the worker's shard).
 
-    The state marks the article stored only after its line is written.
+    The state marks the article stored only after its line is written.  A
+    write that fails (a full disk, an I/O error; to the dataset or the state)
+    stops the crawl: the line is undone, nothing more is stored, and the
+    crawl closes with ``storage_error`` and a one-line message.
     """
 
-    def __init__(self, stats: StatsCollector, state: CrawlState | RedisState) -> None:
-        self.stats = stats
+    def __init__(self, crawler: Crawler, state: CrawlState | RedisState) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
         self.state = state
         self.writer: JsonLinesWriter | None = None
+        self.reserve: SpaceReserve | None = None
+        self.failed = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JsonLinesStorePipeline:
-        return cls(crawler.stats, crawl_state(crawler))
+        return cls(crawler, crawl_state(crawler))
 
     def open_spider(self) -> None:
-        self.writer = JsonLinesWriter(self.state.data_dir, self.state.shard_name)
+        self.reserve = SpaceReserve(self.state.data_dir)
+        name = self.state.shard_name
+        self.writer = JsonLinesWriter(self.state.data_dir, name)
+        if self.writer.path.name != name:  # the shard was damaged: later crawls continue the new one
+            self.state.set_shard(self.writer.path.name)
         self.stats.set_value("newsspider/dataset", str(self.writer.path))
 
     def close_spider(self) -> None:
         if self.writer is not None:
             self.writer.close()
-        self.state.commit()
+        try:
+            self.state.commit()
+        except StorageError as exc:
+            logger.error("%s (the next crawl adds what is missing from the dataset)", exc)
+        if self.reserve is not None:
+            self.reserve.release()
 
     def process_item(self, item: Any) -> Any:
         assert self.writer is not None, "open_spider() was not called"
+        if self.failed:
+            self.stats.inc_value("newsspider/not_stored")
+            raise DropItem(f"not stored, the crawl is stopping: {ItemAdapter(item).get('url')}",
+                           log_level="INFO")
         record = ItemAdapter(item).asdict()
-        self.writer.write(record)
-        self.state.record_stored(record, self.writer.path.name, self.writer.size)
+        try:
+            self.writer.write(record)
+            self.state.record_stored(record, self.writer.path.name, self.writer.size)
+        except StorageError as exc:
+            self.failed = True
+            if self.reserve is not None:
+                self.reserve.release()  # room to commit the state and record the run's end
+            self.stats.inc_value("newsspider/not_stored")
+            stop_crawl(self.crawler, "storage_error", str(exc))
+            raise DropItem(f"not stored ({exc}): {record.get('url')}") from exc
         self.stats.inc_value("newsspider/stored")
         return item

@@ -8,7 +8,9 @@ Keys (all under ``NEWSSPIDER_REDIS_PREFIX``, default ``newsspider``):
   records it wrote but had not yet recorded;
 - ``<p>:workers`` hash: worker id -> last heartbeat (epoch seconds);
 - ``<p>:run`` the current run id, ``<p>:run:<id>`` hash: started_at, ended_at, status, workers and
-  counters, ``<p>:seeded:<id>`` set once the start URLs of a run are queued.
+  counters, ``<p>:seeded:<id>`` set once the start URLs of a run are queued;
+- ``<p>:complete``: the last run that walked the whole site (ended ``finished``);
+- ``<p>:shard-of`` hash: worker id -> the shard it appends to, when its first one was damaged.
 
 A worker writes its own shard ``<data dir>/articles-<worker id>.jsonl``; the
 dataset reader reads every shard.
@@ -62,17 +64,26 @@ class RedisState:
         self.data_dir = Path(data_dir)
         self.prefix = prefix
         self.worker_id = worker_id or default_worker_id()
-        self.shard_name = f"articles-{self.worker_id}.jsonl"
         self.lease_seconds = lease_seconds
         self.redis = redis.Redis.from_url(url)
         self.redis.ping()
         self.run_id = 0
+        self.last_complete_run = 0
         self._claim = self.redis.register_script(_CLAIM)
         self.heartbeat()
         self.sync_with_dataset()
 
     def key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
+
+    @property
+    def shard_name(self) -> str:
+        """This worker's shard: ``articles-<worker id>.jsonl``, or its continuation."""
+        name = self.redis.hget(self.key("shard-of"), self.worker_id)
+        return _text(name) if name else f"articles-{self.worker_id}.jsonl"
+
+    def set_shard(self, name: str) -> None:
+        self.redis.hset(self.key("shard-of"), self.worker_id, name)
 
     # --- workers ---------------------------------------------------------------------------
     def heartbeat(self) -> None:
@@ -124,9 +135,10 @@ class RedisState:
     def is_stored(self, article_id: str | int) -> bool:
         return bool(self.redis.hexists(self.key("articles"), str(article_id)))
 
-    def stored_before_this_run(self, article_id: str | int) -> bool:
+    def stored_by_complete_run(self, article_id: str | int) -> bool:
+        """Whether a run that walked the whole site (or one before it) stored *article_id*."""
         entry = self._entry(article_id)
-        return entry is not None and entry[0] != self.run_id
+        return entry is not None and entry[0] <= self.last_complete_run
 
     def count(self) -> int:
         return int(self.redis.hlen(self.key("articles")))
@@ -166,6 +178,7 @@ class RedisState:
         """Join the running crawl, or start a new run when none is going on; return its id."""
         if self.run_id:
             return self.run_id
+        self.last_complete_run = int(self.redis.get(self.key("complete")) or 0)
         with self.redis.lock(self.key("run-lock"), timeout=10, blocking_timeout=10):
             current = int(self.redis.get(self.key("run")) or 0)
             status = self.redis.hget(self.key("run", current), "status")
@@ -201,6 +214,8 @@ class RedisState:
         self.redis.hdel(self.key("workers"), self.worker_id)
         if not self.live_workers() and not self._frontier_busy():
             self.redis.hset(key, mapping={"status": status, "ended_at": _now(), "reason": finish_reason})
+            if finish_reason == "finished":
+                self.redis.set(self.key("complete"), self.run_id)
 
     def close(self) -> None:
         self.redis.close()

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from newsspider.dataset import BadLine, iter_articles, shard_paths
+from newsspider.dataset import BadLine, Errors, display_path, iter_articles, shard_paths
 
 __all__ = ["COVERAGE_FIELDS", "Summary", "html_report", "info_text", "summarize"]
 
@@ -48,11 +48,15 @@ class Summary:
         return self.filled[name] / self.articles if self.articles else 0.0
 
 
-def summarize(path: str | Path) -> Summary:
-    """Read the dataset once for its versions and once for its latest records."""
+def summarize(path: str | Path, errors: Errors = "raise") -> Summary:
+    """Read the dataset once for its versions and once for its latest records.
+
+    A bad line raises :class:`~newsspider.dataset.DatasetError`, or with
+    ``errors="skip"`` is skipped and listed in :attr:`Summary.bad_lines`.
+    """
     summary = Summary(Path(path))
     summary.shards = [(p.name, p.stat().st_size) for p in shard_paths(path)]
-    every = iter_articles(path, latest=False, errors="skip", on_bad_line=summary.bad_lines.append)
+    every = iter_articles(path, latest=False, errors=errors, on_bad_line=summary.bad_lines.append)
     summary.records = sum(1 for _ in every)
     for record in iter_articles(path, errors="skip"):
         summary.articles += 1
@@ -80,7 +84,7 @@ def info_text(summary: Summary, top: int = 10) -> str:
     """The ``newsspider dataset info`` text."""
     span = " to ".join(summary.date_range) if summary.date_range else "-"
     lines = [
-        f"dataset:      {summary.path}",
+        f"dataset:      {display_path(summary.path)}",
         f"articles:     {summary.articles} ({summary.records} records; "
         f"{summary.records - summary.articles} older versions)",
         f"published:    {span}",
@@ -142,7 +146,7 @@ td:first-child {{ white-space: nowrap; }}
 .chart rect {{ fill: #3b6ea5; }} .chart text {{ font-size: 12px; }}
 </style></head><body>
 <h1>newsspider dataset report</h1>
-<p>{escape(str(summary.path))}: <b>{summary.articles}</b> articles ({summary.records} records),
+<p>{escape(display_path(summary.path))}: <b>{summary.articles}</b> articles ({summary.records} records),
 published {escape(span)}; {len(summary.bad_lines)} bad lines.</p>
 <h2>Articles per day</h2>
 {_chart(summary.days)}
@@ -152,7 +156,7 @@ published {escape(span)}; {len(summary.bad_lines)} bad lines.</p>
 {_table("Top sources", summary.sources.most_common(top), ("source", "articles"))}
 {_table("Categories", summary.categories.most_common(), ("category", "articles"))}
 {_table("Shards", summary.shards, ("file", "bytes"))}
-{_table("Bad lines", [(str(b.path), b.lineno, b.reason) for b in summary.bad_lines],
+{_table("Bad lines", [(display_path(b.path), b.lineno, b.reason) for b in summary.bad_lines],
         ("file", "line", "reason"))}
 </body></html>
 """

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,19 +16,29 @@ from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
 from newsspider.extensions import CrawlSummary
+from newsspider.failures import FATAL
 from newsspider.incremental import prepare_job_dir
-from newsspider.spiders.bannedbook import BannedbookSpider, parse_start_urls
-from newsspider.state import DataDirLock
-from newsspider.storage import prepare_data_dir
+from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
+from newsspider.state import DataDirLock, DataDirLocked, StateError
+from newsspider.storage import DataDirError, prepare_data_dir
 
-__all__ = ["CrawlResult", "RedisUnreachable", "check_redis", "crawler_settings", "parse_overrides",
-           "run_crawl", "unknown_settings"]
+__all__ = ["CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis", "check_settings",
+           "crawler_settings", "parse_overrides", "run_crawl", "unknown_settings"]
 
 logger = logging.getLogger(__name__)
 
 
 class SettingError(ValueError):
     """A ``-s NAME=VALUE`` option that cannot be read."""
+
+
+class CrawlError(RuntimeError):
+    """A crawl that could not start (its message says why, in one line)."""
+
+
+# Errors that say in one line what is wrong before anything is fetched.
+START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, OSError)
+_WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class RedisUnreachable(ConnectionError):
@@ -76,6 +88,40 @@ def unknown_settings(names: Sequence[str]) -> list[str]:
     return [name for name in names if name not in known]
 
 
+def _default(name: str) -> Any:
+    return getattr(project_settings, name, getattr(default_settings, name, None))
+
+
+def check_settings(settings: Settings, names: Sequence[str]) -> None:
+    """Raise :class:`SettingError` for a setting among *names* whose value has the wrong type.
+
+    >>> check_settings(crawler_settings(overrides={"CONCURRENT_REQUESTS": "4"}), ["CONCURRENT_REQUESTS"])
+    >>> check_settings(crawler_settings(overrides={"CONCURRENT_REQUESTS": "abc"}), ["CONCURRENT_REQUESTS"])
+    Traceback (most recent call last):
+    ...
+    newsspider.runner.SettingError: -s CONCURRENT_REQUESTS='abc': expected a whole number
+    >>> check_settings(crawler_settings(overrides={"NEWSSPIDER_WORKER_ID": "a/b"}), ["NEWSSPIDER_WORKER_ID"])
+    Traceback (most recent call last):
+    ...
+    newsspider.runner.SettingError: -s NEWSSPIDER_WORKER_ID='a/b': a worker id is letters, digits, ...
+    """
+    getters = ((bool, settings.getbool, "true or false"), (int, settings.getint, "a whole number"),
+               (float, settings.getfloat, "a number"), (dict, settings.getdict, "a JSON object"))
+    for name in names:
+        default, value = _default(name), settings.get(name)
+        for kind, getter, expected in getters:
+            if isinstance(default, kind):
+                try:
+                    getter(name)
+                except (ValueError, TypeError):
+                    raise SettingError(f"-s {name}={value!r}: expected {expected}") from None
+                break
+    worker_id = settings.get("NEWSSPIDER_WORKER_ID")
+    if worker_id and not _WORKER_ID.fullmatch(worker_id):
+        raise SettingError(f"-s NEWSSPIDER_WORKER_ID={worker_id!r}: a worker id is letters, digits, "
+                           "'.', '_' and '-'")
+
+
 def crawler_settings(data_dir: str | Path | None = None,
                      overrides: Mapping[str, Any] | None = None) -> Settings:
     """newsspider's settings with the data dir and ``-s`` overrides applied on top."""
@@ -101,7 +147,14 @@ class CrawlResult:
     @property
     def ok(self) -> bool:
         """Finished, or stopped by a bound the user set (CLOSESPIDER_PAGECOUNT, _TIMEOUT, ...)."""
-        return self.finish_reason == "finished" or self.finish_reason.startswith("closespider_")
+        return not self.fatal and (self.finish_reason == "finished"
+                                   or self.finish_reason.startswith("closespider_"))
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the crawl was stopped by an error it could not go on after, in one line."""
+        message = self.stats.get(FATAL)
+        return str(message) if message else None
 
     @property
     def summary(self) -> CrawlSummary:
@@ -130,14 +183,20 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
 
     *resume* continues the frontier of a stopped crawl (Scrapy ``JOBDIR`` in
     the data dir); *refresh* re-fetches stored articles.  Raises
-    ``StartUrlError`` for a bad start URL, ``DataDirError`` for an unusable
-    data dir and ``DataDirLocked`` when another crawl uses it, all before
-    anything is fetched.  Call once per process: Scrapy's reactor cannot be
-    restarted.
+    ``StartUrlError`` for a bad start URL, ``SettingError`` for a setting of the
+    wrong type, ``DataDirError`` for an unusable data dir, ``DataDirLocked``
+    when another crawl uses it and ``StateError`` for a state file that cannot
+    be used, all before anything is fetched (and the first two before anything
+    is created); :class:`CrawlError` for anything else that stops the crawl
+    from starting.  Call once per process: Scrapy's reactor cannot be restarted.
     """
     urls = parse_start_urls(start_urls) or None
-    data_dir = prepare_data_dir(data_dir)
     settings = crawler_settings(data_dir, overrides)
+    check_settings(settings, list(overrides or {}))
+    if urls is None:
+        parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS"))
+    data_dir = prepare_data_dir(data_dir)
+    settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
     if redis_url := settings.get("NEWSSPIDER_REDIS_URL"):
         check_redis(redis_url)  # the frontier lives in Redis: no lock, no JOBDIR
         job_dir = None
@@ -155,7 +214,19 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     if own_logging:
         _configure_logging(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(BannedbookSpider)
-    process.crawl(crawler, start_urls=urls)
+    task = process.crawl(crawler, start_urls=urls)
+    task.add_done_callback(_retrieve)
     process.start()
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    return CrawlResult(stats=dict(stats), data_dir=data_dir)
+    error = _retrieve(task)
+    if error is not None:  # the crawl did not start (the spider or a component could not be built)
+        if isinstance(error, START_ERRORS):
+            raise error
+        raise CrawlError(f"the crawl could not start: {type(error).__name__}: {error}") from error
+    return CrawlResult(stats=dict(crawler.stats.get_stats()), data_dir=data_dir)
+
+
+def _retrieve(task: asyncio.Task[None]) -> BaseException | None:
+    """The exception a finished crawl task ended with (retrieved, so asyncio does not log it)."""
+    if not task.done() or task.cancelled():
+        return None
+    return task.exception()

@@ -1,9 +1,11 @@
 """Recurring crawls: APScheduler starts each crawl in a process of its own, never two at once.
 
 Scrapy's reactor cannot be restarted inside one process, so every run is a
-``newsspider crawl`` subprocess whose output goes to
-``<data dir>/logs/crawl-<UTC time>.log``.  SIGTERM or SIGINT stop the
-scheduler after the running crawl has finished.
+``newsspider crawl`` subprocess, in a process group of its own (a Ctrl-C in
+the terminal reaches the scheduler only), whose output goes to
+``<data dir>/logs/crawl-<UTC time>.log``.  A first SIGTERM or SIGINT stops
+the scheduler after the running crawl has finished; a second one stops that
+crawl gracefully (SIGTERM: it saves its frontier for ``--resume``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -92,18 +96,45 @@ class CrawlJob:
         self.command = command
         self.log_dir = data_dir / "logs"
         self.runs = 0
+        self.stopping = threading.Event()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.running = threading.Event()
 
-    def __call__(self) -> int:
+    def __call__(self) -> int | None:
+        if self.stopping.is_set():
+            return None
+        self.running.set()
+        try:
+            return self._run()
+        finally:
+            self.running.clear()
+
+    def _run(self) -> int:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         log_path = self.log_dir / f"crawl-{stamp}.log"
         logger.info("crawl started; log: %s", log_path)
         with log_path.open("ab") as log:
-            code = subprocess.call(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+            # its own session: a Ctrl-C meant for the scheduler does not reach the crawl
+            self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            code = self.proc.wait()
         self.runs += 1
         logger.info("crawl ended with exit status %d; log: %s", code, log_path)
         return code
+
+    def terminate(self) -> bool:
+        """Ask the running crawl to stop gracefully; False when none is running."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return False
+        proc.send_signal(signal.SIGTERM)
+        return True
+
+    def wait(self) -> None:
+        """Until no crawl runs (interruptible by signals, unlike a thread join)."""
+        while self.running.is_set():
+            time.sleep(0.1)
 
 
 def run_schedule(trigger: BaseTrigger, crawl_args: Sequence[str], data_dir: Path,
@@ -123,14 +154,21 @@ def run_schedule(trigger: BaseTrigger, crawl_args: Sequence[str], data_dir: Path
     scheduler.add_listener(_skipped, EVENT_JOB_MAX_INSTANCES)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        logger.info("%s received: stopping after the running crawl", signal.Signals(signum).name)
-        scheduler.shutdown(wait=True)
+        name = signal.Signals(signum).name
+        if not job.stopping.is_set():
+            job.stopping.set()
+            logger.info("%s received: stopping after the running crawl (again to stop the crawl now)",
+                        name)
+            scheduler.shutdown(wait=False)
+        elif job.terminate():
+            logger.info("%s received again: stopping the running crawl (it saves its frontier)", name)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logger.info("scheduler started (%s), crawl logs in %s", trigger, job.log_dir)
     try:
         scheduler.start()
+        job.wait()
     finally:
         lock.release()
     logger.info("scheduler stopped after %d crawls", job.runs)

@@ -41,6 +41,8 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 # --- Logging ---
 LOG_LEVEL = "INFO"
 LOGSTATS_INTERVAL = 0  # replaced by newsspider.extensions.Progress
+# A dropped item is logged as one line (its reason and URL), not the whole record.
+LOG_FORMATTER = "newsspider.extensions.OneLineLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
 
 # --- Item pipeline: validate -> deduplicate -> store ---

@@ -32,7 +32,7 @@ TITLE_SUFFIXES = ("中国禁闻网", "禁闻网", "禁聞網")
 # A category slug has a letter: all-digit segments are date archives (/bnews/2024/01/), a trap.
 _SEGMENT = r"(?=[a-z0-9_-]*[a-z])[a-z0-9][a-z0-9_-]*"
 ARTICLE_PATH = re.compile(
-    rf"^/bnews/(?P<category>{_SEGMENT}(?:/{_SEGMENT})*)/(?P<date>\d{{8}})/(?P<id>\d+)\.html$"
+    rf"^/bnews/(?P<category>{_SEGMENT}(?:/{_SEGMENT})*)/(?P<date>\d{{8}})/(?P<id>[0-9]{{1,18}})\.html$"
 )
 TAG_PATH = re.compile(r"^/bnews/tag/(?P<slug>[^/]+)/(?:page/(?P<page>\d+)/?)?$")
 LISTING_PATH = re.compile(rf"^/bnews/(?:(?P<category>(?!page/){_SEGMENT}(?:/(?!page/){_SEGMENT})*)/)?"

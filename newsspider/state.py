@@ -8,6 +8,12 @@ whatever the dataset holds beyond what it accounted for (a crawl killed
 between the two, a state file deleted, older than the dataset or corrupt is
 caught up or rebuilt, and the log says so).
 
+Only a file that is not a database, fails ``PRAGMA quick_check`` or is some
+other program's database is corrupt: it is moved aside and rebuilt.  Any other
+SQLite error (locked, read-only, a full disk, an I/O error) is a
+:class:`StateError` or :class:`~newsspider.storage.StorageError` with one line
+saying what and where, and nothing is moved.
+
 Only one crawl may use a data dir at a time: :class:`DataDirLock` is an OS
 file lock (``flock``), released by the OS when a process dies.
 """
@@ -18,14 +24,18 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from filelock import FileLock, Timeout
 
-from newsspider.dataset import DatasetError, shard_paths
+from newsspider.dataset import DatasetError, check_record, shard_paths
+from newsspider.storage import DATASET_FILE, StorageError
 
 __all__ = ["STATE_FILE", "CrawlState", "DataDirLock", "DataDirLocked", "Run", "StateError",
            "StoredArticle", "read_runs"]
@@ -45,6 +55,7 @@ CREATE TABLE IF NOT EXISTS articles (
     first_run INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,
@@ -71,8 +82,16 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+# The tables of a newsspider state file (``meta`` came later and is added when missing).
+_TABLES = frozenset({"articles", "shards", "runs"})
+
+
 class StateError(ValueError):
-    """A state file that cannot be read."""
+    """A state file that cannot be used (its message says what and where)."""
+
+
+class _Corrupt(Exception):
+    """A state file that is not a newsspider state: to be moved aside and rebuilt."""
 
 
 class DataDirLocked(RuntimeError):
@@ -134,8 +153,6 @@ class Run:
 class CrawlState:
     """The SQLite memory of one data dir.  Not thread-safe; one per crawl."""
 
-    #: the dataset file this crawl appends to
-    shard_name = "articles.jsonl"
     #: no worker id: a single-machine crawl
     worker_id = ""
 
@@ -145,15 +162,19 @@ class CrawlState:
         self.commit_every = commit_every
         self._pending = 0
         self.run_id = 0
+        #: the last run that walked the whole site (ended "finished"): articles it or an earlier run
+        #: stored are old news; those of a run that was killed or stopped early are not
+        self.last_complete_run = 0
         self._new = not self.path.exists()
         self.conn = self._connect()
-        self.sync_with_dataset()
+        with self._writing():
+            self.sync_with_dataset()
 
     # --- opening ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         try:
             return self._open()
-        except sqlite3.DatabaseError as exc:
+        except _Corrupt as exc:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
             moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
             os.replace(self.path, moved)
@@ -165,21 +186,57 @@ class CrawlState:
             return self._open()
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None)
+        """Open the state file; raise :class:`_Corrupt` only for a file that is not our state."""
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateError(f"state file {self.path}: {exc}") from exc
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and not tables >= _TABLES:
+                raise _Corrupt(f"another program's database (tables: {', '.join(sorted(tables))})")
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise _Corrupt(f"quick_check: {check}")
             conn.executescript(_SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
             for column, kind in (("failed", "INTEGER DEFAULT 0"), ("failures", "TEXT")):
                 if column not in columns:  # a state file written before these columns existed
                     conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
             conn.execute("SELECT count(*) FROM articles").fetchone()
-        except sqlite3.DatabaseError:
+            conn.execute("BEGIN")
+        except _Corrupt:
             conn.close()
             raise
-        conn.execute("BEGIN")
+        except sqlite3.OperationalError as exc:  # locked, read-only, disk full, I/O error: not corrupt
+            conn.close()
+            raise StateError(f"state file {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # not a database, malformed
+            conn.close()
+            raise _Corrupt(str(exc)) from exc
         return conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a failed write to the state (a full disk, an I/O error) into a one-line StorageError."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"{exc} writing {self.path}") from exc
+
+    @property
+    def shard_name(self) -> str:
+        """The dataset file this crawl appends to: ``articles.jsonl``, or its continuation."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'shard'").fetchone()
+        return str(row[0]) if row else DATASET_FILE
+
+    def set_shard(self, name: str) -> None:
+        """Remember *name* as the dataset file later crawls append to (the last one was damaged)."""
+        with self._writing():
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('shard', ?)", (name,))
+            self.commit()
 
     # --- keeping up with the dataset -------------------------------------------------------
     def sync_with_dataset(self) -> None:
@@ -258,10 +315,11 @@ class CrawlState:
         return self.conn.execute("SELECT 1 FROM articles WHERE article_id = ?",
                                  (int(article_id),)).fetchone() is not None
 
-    def stored_before_this_run(self, article_id: str | int) -> bool:
+    def stored_by_complete_run(self, article_id: str | int) -> bool:
+        """Whether a run that walked the whole site (or one before it) stored *article_id*."""
         row = self.conn.execute("SELECT first_run FROM articles WHERE article_id = ?",
                                 (int(article_id),)).fetchone()
-        return row is not None and row[0] != self.run_id
+        return row is not None and row[0] <= self.last_complete_run
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
@@ -277,15 +335,18 @@ class CrawlState:
     # --- what the crawl tells it ---------------------------------------------------------
     def record_stored(self, record: dict[str, Any], shard: str, shard_size: int) -> None:
         """Called after *record*'s line was written; *shard_size* is the shard's size after it."""
-        self._upsert(record, self.run_id)
-        self.conn.execute("INSERT OR REPLACE INTO shards(name, size) VALUES (?, ?)", (shard, shard_size))
-        self._maybe_commit()
+        with self._writing():
+            self._upsert(record, self.run_id)
+            self.conn.execute("INSERT OR REPLACE INTO shards(name, size) VALUES (?, ?)",
+                              (shard, shard_size))
+            self._maybe_commit()
 
     def touch(self, article_id: str | int, seen: str) -> None:
         """An article fetched again, unchanged."""
-        self.conn.execute("UPDATE articles SET last_seen = max(last_seen, ?) WHERE article_id = ?",
-                          (seen, int(article_id)))
-        self._maybe_commit()
+        with self._writing():
+            self.conn.execute("UPDATE articles SET last_seen = max(last_seen, ?) WHERE article_id = ?",
+                              (seen, int(article_id)))
+            self._maybe_commit()
 
     def _maybe_commit(self) -> None:
         self._pending += 1
@@ -293,54 +354,70 @@ class CrawlState:
             self.commit()
 
     def commit(self) -> None:
-        self.conn.execute("COMMIT")
-        self.conn.execute("BEGIN")
+        try:
+            with self._writing():
+                self.conn.execute("COMMIT")
+        finally:
+            if not self.conn.in_transaction:  # a failed COMMIT may have rolled back: start anew
+                self.conn.execute("BEGIN")
         self._pending = 0
 
     # --- runs ------------------------------------------------------------------------------
     def start_run(self) -> int:
         """Record a new run (marking runs that never ended as interrupted); return its id."""
-        self.conn.execute(
-            """UPDATE runs SET status = 'interrupted',
-                 new_articles = (SELECT count(*) FROM articles WHERE first_run = runs.run_id)
-               WHERE status = 'running'"""
-        )
-        cursor = self.conn.execute("INSERT INTO runs(started_at, pid, status) VALUES (?, ?, 'running')",
-                                   (_now(), os.getpid()))
-        self.run_id = int(cursor.lastrowid or 0)
+        with self._writing():
+            self.conn.execute(
+                """UPDATE runs SET status = 'interrupted',
+                     new_articles = (SELECT count(*) FROM articles WHERE first_run = runs.run_id)
+                   WHERE status = 'running'"""
+            )
+            self.last_complete_run = int(self.conn.execute(
+                "SELECT coalesce(max(run_id), 0) FROM runs WHERE finish_reason = 'finished'").fetchone()[0])
+            cursor = self.conn.execute(
+                "INSERT INTO runs(started_at, pid, status) VALUES (?, ?, 'running')", (_now(), os.getpid()))
+            self.run_id = int(cursor.lastrowid or 0)
         self.commit()
         return self.run_id
 
     def update_run(self, **counts: int) -> None:
         columns = ", ".join(f"{name} = :{name}" for name in counts)
-        self.conn.execute(f"UPDATE runs SET {columns} WHERE run_id = :run_id",
-                          {**counts, "run_id": self.run_id})
+        with self._writing():
+            self.conn.execute(f"UPDATE runs SET {columns} WHERE run_id = :run_id",
+                              {**counts, "run_id": self.run_id})
 
     def finish_run(self, status: str, finish_reason: str, failures: dict[str, int] | None = None,
                    **counts: int) -> None:
         self.update_run(**counts)
-        self.conn.execute(
-            "UPDATE runs SET status = ?, finish_reason = ?, ended_at = ?, failed = ?, failures = ? "
-            "WHERE run_id = ?",
-            (status, finish_reason, _now(), sum((failures or {}).values()),
-             json.dumps(failures or {}, sort_keys=True), self.run_id),
-        )
+        with self._writing():
+            self.conn.execute(
+                "UPDATE runs SET status = ?, finish_reason = ?, ended_at = ?, failed = ?, failures = ? "
+                "WHERE run_id = ?",
+                (status, finish_reason, _now(), sum((failures or {}).values()),
+                 json.dumps(failures or {}, sort_keys=True), self.run_id),
+            )
         self.commit()
 
     def runs(self) -> list[Run]:
         return [Run(*row) for row in self.conn.execute(_RUNS_SQL).fetchall()]
 
     def close(self) -> None:
-        self.conn.execute("COMMIT")
+        """Commit what is pending and close; a commit that fails is logged (the dataset has it all)."""
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            logger.error("%s writing %s: the next crawl adds what is missing from the dataset",
+                         exc, self.path)
         self.conn.close()
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
+    """The record on a dataset line, or None when the line is not one."""
     try:
         record = json.loads(raw)
     except ValueError:
         return None
-    return record if isinstance(record, dict) and str(record.get("article_id", "")).isdigit() else None
+    return record if check_record(record, raw) is None else None
 
 
 def read_runs(data_dir: str | Path) -> list[Run]:
@@ -348,9 +425,15 @@ def read_runs(data_dir: str | Path) -> list[Run]:
     path = Path(data_dir) / STATE_FILE
     if not path.exists():
         return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    if not path.is_file():
+        raise StateError(f"state file {path}: not a file")
     try:
-        rows = conn.execute(_RUNS_SQL).fetchall()
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StateError(f"state file {path}: unreadable ({exc})") from exc
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        rows = conn.execute(_RUNS_SQL).fetchall() if "runs" in tables else []
     except sqlite3.DatabaseError as exc:
         raise StateError(f"state file {path}: unreadable ({exc})") from exc
     finally:

@@ -3,7 +3,12 @@
 Each record is serialised first and then written with a single ``write`` on a
 file opened in append mode, so a crawl killed at any moment leaves whole
 lines only.  A file whose last line was cut short by something else is left
-as it is: new records go to a new shard beside it.
+as it is: new records go to a continuation shard beside it, which the crawl's
+state remembers so that later crawls append to the same one.
+
+A write that fails (a full disk, an I/O error) is undone: the file is cut back
+to its last whole line (our own append, not the user's data) and
+:class:`StorageError` says what failed and where.
 """
 
 from __future__ import annotations
@@ -15,15 +20,32 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATASET_FILE", "DataDirError", "JsonLinesWriter", "encode_record", "prepare_data_dir"]
+__all__ = ["DATASET_FILE", "DataDirError", "JsonLinesWriter", "SpaceReserve", "StorageError", "encode_record",
+           "prepare_data_dir", "write_error"]
 
 logger = logging.getLogger(__name__)
 
 DATASET_FILE = "articles.jsonl"
+RESERVE_FILE = ".newsspider-reserve"
 
 
 class DataDirError(OSError):
     """The data directory cannot be used (its message says what and where)."""
+
+
+class StorageError(OSError):
+    """A write to the dataset or the crawl's state failed (its message says what and where)."""
+
+
+def write_error(exc: OSError, path: str | Path) -> str:
+    """One line for a failed write: what failed, and where.
+
+    >>> import errno
+    >>> write_error(OSError(errno.ENOSPC, "No space left on device"), "data/articles.jsonl")
+    'no space left on device writing data/articles.jsonl'
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{reason[:1].lower()}{reason[1:]} writing {path}"
 
 
 def prepare_data_dir(path: str | Path) -> Path:
@@ -64,7 +86,8 @@ def encode_record(record: dict[str, Any]) -> bytes:
     >>> encode_record({"title": "禁闻", "tags": ["中国"]})
     b'{"title":"\\xe7\\xa6\\x81\\xe9\\x97\\xbb","tags":["\\xe4\\xb8\\xad\\xe5\\x9b\\xbd"]}\\n'
     """
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    # "replace": a lone surrogate (never valid UTF-8) cannot make a line unwritable
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace") + b"\n"
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -96,19 +119,58 @@ class JsonLinesWriter:
         self.size = os.fstat(self._fd).st_size
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record as one line, in one write."""
+        """Append one record as one line, in one write.
+
+        Raises :class:`StorageError` when the line cannot be written whole;
+        the file is then cut back to the line before.
+        """
         if self._fd is None:
             raise ValueError(f"{self.path}: writer is closed")
         data = encode_record(record)
-        written = os.write(self._fd, data)
-        while written < len(data):  # only on a full disk or similar: finish the line
-            written += os.write(self._fd, data[written:])
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # a short write (a disk filling up): finish the line
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            self._undo()
+            raise StorageError(write_error(exc, self.path)) from exc
         self.written += 1
         self.size += len(data)
 
+    def _undo(self) -> None:
+        """Cut the file back to its last whole line after a failed append."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self.size)
+        except OSError as exc:
+            logger.error("%s: could not remove a partly written line (%s); the reader will skip it",
+                         self.path, exc.strerror or exc)
+
     def close(self) -> None:
-        """Flush to disk and close."""
+        """Flush to disk and close; a flush that fails is logged (each line was written whole)."""
         if self._fd is not None:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                logger.error("%s", write_error(exc, self.path))
             os.close(self._fd)
             self._fd = None
+
+
+class SpaceReserve:
+    """A few kilobytes set aside in the data dir while a crawl runs, given back when a write fails.
+
+    A disk that fills up during a crawl would leave no room to commit the
+    state or record how the run ended; releasing the reserve makes that room.
+    """
+
+    def __init__(self, data_dir: str | Path, size: int = 32 * 1024) -> None:
+        self.path = Path(data_dir) / RESERVE_FILE
+        try:
+            with self.path.open("wb") as handle:
+                os.posix_fallocate(handle.fileno(), 0, size)
+        except OSError:  # no room even for this: nothing to give back later
+            self.path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from newsspider.dataset import DatasetError, SchemaVersionError, iter_articles, iter_records, load, to_pandas
+from newsspider.dataset import (
+    DatasetError,
+    SchemaVersionError,
+    iter_articles,
+    iter_records,
+    load,
+    record_example,
+    to_pandas,
+)
 from newsspider.demo.pages import DemoSite
 from newsspider.export import Filters, export, graph_edges, write_graph
 from newsspider.report import html_report, summarize
@@ -97,6 +105,10 @@ def test_nothing_rewrites_the_dataset(data_dir: Path, tmp_path: Path) -> None:
 
 # --- bad files -------------------------------------------------------------------------------
 
+def line(article_id: str, **fields: object) -> bytes:
+    return json.dumps(record_example(article_id=article_id, **fields), ensure_ascii=False).encode() + b"\n"
+
+
 def write(tmp_path: Path, data: bytes) -> Path:
     path = tmp_path / "articles.jsonl"
     path.write_bytes(data)
@@ -104,13 +116,13 @@ def write(tmp_path: Path, data: bytes) -> Path:
 
 
 def test_truncated_last_line_is_skipped_with_a_warning(tmp_path: Path, caplog) -> None:
-    path = write(tmp_path, b'{"article_id":"1"}\n{"article_id":"2","ti')
+    path = write(tmp_path, line("1") + b'{"article_id":"2","ti')
     assert [r["article_id"] for r in iter_articles(tmp_path)] == ["1"]
     assert f"{path}:2: skipped a truncated last line" in caplog.text
 
 
 def test_corrupt_middle_line_raises_unless_skipped(tmp_path: Path) -> None:
-    path = write(tmp_path, b'{"article_id":"1"}\n{"article_id": 2,,}\n{"article_id":"3"}\n')
+    path = write(tmp_path, line("1") + b'{"article_id": 2,,}\n' + line("3"))
     with pytest.raises(DatasetError, match=rf"^{path}:2: not a valid record \(not JSON"):
         load(tmp_path)
     assert [r["article_id"] for r in load(tmp_path, errors="skip")] == ["1", "3"]
@@ -119,18 +131,18 @@ def test_corrupt_middle_line_raises_unless_skipped(tmp_path: Path) -> None:
 def test_empty_file_and_blank_lines(tmp_path: Path) -> None:
     write(tmp_path, b"")
     assert load(tmp_path) == []
-    write(tmp_path, b'\n{"article_id":"1"}\n\n')
+    write(tmp_path, b"\n" + line("1") + b"\n")
     assert len(load(tmp_path)) == 1
 
 
 def test_non_utf8_bytes(tmp_path: Path) -> None:
-    path = write(tmp_path, b'{"article_id":"1"}\n{"title":"\xb9\xfa"}\n')
+    path = write(tmp_path, line("1") + b'{"title":"\xb9\xfa"}\n')
     with pytest.raises(DatasetError, match=rf"{path}:2: not a valid record \(not UTF-8\)"):
         load(tmp_path)
 
 
 def test_record_of_a_newer_schema(tmp_path: Path) -> None:
-    path = write(tmp_path, b'{"article_id":"1","schema_version":1}\n{"article_id":"2","schema_version":9}\n')
+    path = write(tmp_path, line("1") + line("2", schema_version=9))
     message = rf"{path}:2: written by a newer newsspider \(schema version 9; this one reads up to 1\)"
     with pytest.raises(SchemaVersionError, match=message):
         load(tmp_path)
@@ -187,7 +199,7 @@ def test_export_refuses_to_overwrite_the_dataset(data_dir: Path) -> None:
     result = run_cli("dataset", "export", str(data_dir), "--format", "jsonl",
                      "--out", str(data_dir / "articles.jsonl"))
     assert result.returncode == 1
-    assert "is a file of the dataset; choose another output file" in result.stderr
+    assert "is a file of the dataset or its crawl; choose another output file" in result.stderr
     assert digest(data_dir) == before
     bad = run_cli("dataset", "export", str(data_dir), "--format", "csv", "--out", "x.csv",
                   "--since", "2024-1-1")
@@ -231,9 +243,9 @@ def test_report_page(data_dir: Path, tmp_path: Path) -> None:
 
 
 def test_report_escapes_crawled_text(tmp_path: Path) -> None:
-    record = {"article_id": "1", "title": "<script>alert(1)</script>", "published_date": "2024-01-01",
-              "category": "x<marquee>", "tags": ["<img src=x onerror=alert(1)>"],
-              "source": "</table><script>"}
+    record = record_example(title="<script>alert(1)</script>", published_date="2024-01-01",
+                            category="x<marquee>", tags=["<img src=x onerror=alert(1)>"],
+                            source="</table><script>")
     write(tmp_path, json.dumps(record).encode() + b"\n")
     page_text = html_report(summarize(tmp_path))
     page = lxml_html.fromstring(page_text)
@@ -245,8 +257,8 @@ def test_report_escapes_crawled_text(tmp_path: Path) -> None:
 
 
 def test_bad_lines_are_listed(tmp_path: Path) -> None:
-    write(tmp_path, b'{"article_id":"1","published_date":"2024-01-01"}\nnot json\n{"article_id":"2"')
-    summary = summarize(tmp_path)
+    write(tmp_path, line("1") + b'not json\n{"article_id":"2"')
+    summary = summarize(tmp_path, errors="skip")
     assert summary.articles == 1
     assert [(b.lineno, b.truncated) for b in summary.bad_lines] == [(2, False), (3, True)]
     assert [r["article_id"] for r in iter_records(tmp_path, errors="skip")] == ["1"]

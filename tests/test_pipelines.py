@@ -10,6 +10,7 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
+from newsspider.dataset import record_example
 from newsspider.items import Article
 from newsspider.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
 
@@ -43,7 +44,7 @@ def test_validate_drops_with_reason_and_stat(tmp_path: Path, change: dict, stat:
 
 
 def test_dedupe_within_a_crawl_and_against_the_dataset(tmp_path: Path) -> None:
-    (tmp_path / "articles.jsonl").write_text(json.dumps({"article_id": "1"}) + "\n")
+    (tmp_path / "articles.jsonl").write_text(json.dumps(record_example(article_id="1")) + "\n")
     c = crawler(tmp_path)
     pipeline = DedupePipeline.from_crawler(c)
     assert pipeline.process_item(GOOD) is GOOD
@@ -74,9 +75,9 @@ def test_store_appends_whole_utf8_lines(tmp_path: Path) -> None:
 
 
 def test_refresh_stores_a_changed_article_with_the_next_version(tmp_path: Path) -> None:
-    (tmp_path / "articles.jsonl").write_text(json.dumps(
-        {"article_id": "7", "url": GOOD.url, "content_hash": GOOD.content_hash, "version": 1,
-         "crawled_at": "2024-01-01T00:00:00Z"}) + "\n")
+    (tmp_path / "articles.jsonl").write_text(json.dumps(record_example(
+        article_id="7", url=GOOD.url, content_hash=GOOD.content_hash, crawled_at="2024-01-01T00:00:00Z"))
+        + "\n")
     c = get_crawler(settings_dict={"NEWSSPIDER_DATA_DIR": str(tmp_path), "NEWSSPIDER_REFRESH": True})
     pipeline = DedupePipeline.from_crawler(c)
     with pytest.raises(DropItem, match="unchanged"):

@@ -5,15 +5,19 @@ from pathlib import Path
 
 import pytest
 
-from newsspider.dataset import DatasetError, iter_records
+from newsspider.dataset import DatasetError, iter_records, record_example
 from newsspider.storage import JsonLinesWriter
 
 
+def line(article_id: str) -> bytes:
+    return json.dumps(record_example(article_id=article_id)).encode() + b"\n"
+
+
 def test_truncated_dataset_is_left_alone_and_new_records_go_to_a_new_shard(tmp_path: Path) -> None:
-    damaged = b'{"article_id":"1"}\n{"article_id":"2","tit'
+    damaged = line("1") + b'{"article_id":"2","tit'
     (tmp_path / "articles.jsonl").write_bytes(damaged)
     writer = JsonLinesWriter(tmp_path)
-    writer.write({"article_id": "3"})
+    writer.write(record_example(article_id="3"))
     writer.close()
     assert (tmp_path / "articles.jsonl").read_bytes() == damaged
     assert writer.path != tmp_path / "articles.jsonl" and writer.path.name.startswith("articles-")
@@ -22,14 +26,14 @@ def test_truncated_dataset_is_left_alone_and_new_records_go_to_a_new_shard(tmp_p
 
 def test_reader_skips_a_truncated_last_line_with_a_warning(tmp_path: Path, caplog) -> None:
     path = tmp_path / "articles.jsonl"
-    path.write_bytes(b'{"article_id":"1"}\n{"article_id":"2","ti')
+    path.write_bytes(line("1") + b'{"article_id":"2","ti')
     assert [r["article_id"] for r in iter_records(path)] == ["1"]
     assert f"{path}:2: skipped a truncated last line" in caplog.text
 
 
 def test_reader_names_file_and_line_of_a_corrupt_middle_line(tmp_path: Path) -> None:
     path = tmp_path / "articles.jsonl"
-    path.write_bytes(b'{"article_id":"1"}\nnot json\n{"article_id":"3"}\n')
+    path.write_bytes(line("1") + b"not json\n" + line("3"))
     with pytest.raises(DatasetError, match=rf"{path}:2: not a valid record"):
         list(iter_records(tmp_path))
     assert [r["article_id"] for r in iter_records(tmp_path, errors="skip")] == ["1", "3"]

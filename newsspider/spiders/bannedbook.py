@@ -201,10 +201,12 @@ class BannedbookSpider(scrapy.Spider):
         return not self.refresh and self.memory is not None and self.memory.is_stored(article_id)
 
     def _all_stored_before(self, ids: list[str]) -> bool:
-        """Whether every article of a listing page was stored by an earlier run (true when it lists none)."""
+        """Whether every article of a listing page was stored by a run that walked the whole site
+        (true when it lists none): a run that was killed or stopped early leaves its listings to the
+        next one."""
         if self.refresh or self.memory is None:
             return False
-        return all(self.memory.stored_before_this_run(i) for i in ids)
+        return all(self.memory.stored_by_complete_run(i) for i in ids)
 
     def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
                      only_paging: bool = False, problems: Problems | None = None
