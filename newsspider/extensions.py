@@ -16,7 +16,7 @@ from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
 
-from newsspider.failures import count_failure
+from newsspider.failures import count_failure, failure_reason
 from newsspider.processors import canonical_url
 
 logger = logging.getLogger("newsspider.progress")
@@ -151,3 +151,36 @@ class OneLineLogFormatter(LogFormatter):
     def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any) -> LogFormatterResult:
         result = super().dropped(item, exception, response, spider)
         return {**result, "msg": "Dropped: %(exception)s", "args": {"exception": exception}}
+
+
+class RobotsTxtErrors(logging.Filter):
+    """Extension: a robots.txt that cannot be downloaded is one warning line, not Scrapy's traceback.
+
+    Scrapy then crawls the host as if its robots.txt allowed everything, and the
+    pages that fail for the same reason are counted and logged like any other.
+    """
+
+    LOGGER = "scrapy.downloadermiddlewares.robotstxt"
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RobotsTxtErrors:
+        errors = cls()
+        logging.getLogger(cls.LOGGER).addFilter(errors)
+        crawler.signals.connect(errors.spider_closed, signal=signals.spider_closed)
+        return errors
+
+    def spider_closed(self) -> None:
+        logging.getLogger(self.LOGGER).removeFilter(self)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        error = args.get("f_exception") if isinstance(args, Mapping) else None
+        if record.exc_info and isinstance(args, Mapping) and isinstance(error, Exception):
+            request = args.get("request")
+            url = urlsplit(request.url) if isinstance(request, Request) else None
+            record.msg = "robots.txt not fetched (%s): %s"
+            record.args = (failure_reason(error),
+                           f"{url.scheme}://{url.netloc}/robots.txt" if url else "?")
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True

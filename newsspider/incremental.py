@@ -35,7 +35,8 @@ _LOCK = "_newsspider_lock"
 
 
 def crawl_state(crawler: Crawler) -> CrawlState | RedisState:
-    """The crawl's state, opened on first use: SQLite with the data dir locked, or Redis."""
+    """The crawl's state, opened on first use with this crawl's run started: SQLite with the data
+    dir locked, or Redis."""
     state: CrawlState | RedisState | None = getattr(crawler, _ATTR, None)
     if state is not None:
         return state
@@ -54,6 +55,14 @@ def crawl_state(crawler: Crawler) -> CrawlState | RedisState:
             lock.release()
             raise
         setattr(crawler, _LOCK, lock)
+    try:
+        state.start_run()  # now: a state that cannot be written stops the crawl before it starts
+    except BaseException:
+        state.close()
+        held: DataDirLock | None = getattr(crawler, _LOCK, None)
+        if held is not None:
+            held.release()
+        raise
     setattr(crawler, _ATTR, state)
     return state
 
@@ -101,9 +110,7 @@ class RunRecorder:
         return recorder
 
     def spider_opened(self) -> None:
-        state = crawl_state(self.crawler)
-        run_id = state.start_run()
-        self.crawler.stats.set_value("newsspider/run_id", run_id)
+        self.crawler.stats.set_value("newsspider/run_id", crawl_state(self.crawler).run_id)
 
     def spider_closed(self, reason: str) -> None:
         state = crawl_state(self.crawler)

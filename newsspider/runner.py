@@ -173,6 +173,8 @@ def _configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("scrapy").setLevel(logging.WARNING)
+    # "Gave up retrying": the page is counted and logged as failed (with its reason) by the spider.
+    logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
     logging.getLogger("newsspider").setLevel(level)
 
 

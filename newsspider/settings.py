@@ -76,6 +76,7 @@ EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "newsspider.extensions.Progress": 500,
     "newsspider.extensions.RedirectOutcomes": 510,
+    "newsspider.extensions.RobotsTxtErrors": 520,
     "newsspider.incremental.RunRecorder": 600,
     "newsspider.frontier.WorkerHeartbeat": 610,
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,70 @@ def test_crawl_into_a_damaged_dataset_loses_nothing(mockserver: MockServer, tmp_
     assert "the last line is incomplete; leaving the file as it is" in result.stderr
     shards = sorted(tmp_path.glob("articles-*.jsonl"))
     assert len(shards) == 1 and shards[0].read_bytes().count(b"\n") >= 3
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def test_a_crawl_that_cannot_start_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("crawl", "--data-dir", str(tmp_path / "d"), "-s", "NEWSSPIDER_START_URLS=ftp://x")
+    assert one_line_error(result) == "Error: not an http(s) URL: 'ftp://x'"
+    assert not (tmp_path / "d").exists(), "created the data dir before checking the setting"
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("CONCURRENT_REQUESTS=abc", "Error: -s CONCURRENT_REQUESTS='abc': expected a whole number"),
+    ("DOWNLOAD_DELAY=soon", "Error: -s DOWNLOAD_DELAY='soon': expected a number"),
+    ("ROBOTSTXT_OBEY=maybe", "Error: -s ROBOTSTXT_OBEY='maybe': expected true or false"),
+    ("NEWSSPIDER_REDIS_LEASE=x", "Error: -s NEWSSPIDER_REDIS_LEASE='x': expected a number"),
+])
+def test_ill_typed_settings(setting: str, message: str, tmp_path: Path) -> None:
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/bnews/", "--data-dir", str(tmp_path / "d"),
+                     "-s", setting)
+    assert one_line_error(result) == message
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_bad_worker_id(tmp_path: Path) -> None:
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/bnews/", "--data-dir", str(tmp_path),
+                     "--redis-url", "redis://127.0.0.1:1/0", "--worker-id", "a/b")
+    assert one_line_error(result).startswith("Error: -s NEWSSPIDER_WORKER_ID='a/b': a worker id is ")
+
+
+def test_a_host_that_refuses_connections(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run_cli("crawl", "--start-url", f"http://127.0.0.1:{port}/bnews/", "--data-dir", str(tmp_path),
+                     "-s", "RETRY_TIMES=1")
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr
+    warnings = [line.split(" ", 1)[1] for line in result.stderr.splitlines() if " WARNING " in line]
+    assert warnings == [f"WARNING robots.txt not fetched (connection_refused): http://127.0.0.1:{port}/robots.txt",
+                        f"WARNING failed (connection_refused): http://127.0.0.1:{port}/bnews/"]
+    assert "1 failed (connection_refused 1)" in result.stdout
+
+
+def test_demo_port_in_use_or_out_of_range(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        in_use = run_cli("demo", "--port", str(port), "--data-dir", str(tmp_path))
+    assert one_line_error(in_use) == f"Error: --port {port}: Address already in use"
+    assert one_line_error(run_cli("demo", "--port", "70000")) == "Error: --port 70000: must be 0-65535"
+
+
+@pytest.mark.parametrize("name", ["a#b", "c?d", "e%20f"])
+def test_runs_on_a_path_with_uri_characters(mockserver: MockServer, tmp_path: Path, name: str) -> None:
+    data_dir = tmp_path / name
+    assert crawl(mockserver, data_dir, "-s", "CLOSESPIDER_ITEMCOUNT=1").returncode == 0
+    result = run_cli("runs", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split()[3] == "finished"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name], "a stray file was created"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -262,3 +264,90 @@ def test_bad_lines_are_listed(tmp_path: Path) -> None:
     assert summary.articles == 1
     assert [(b.lineno, b.truncated) for b in summary.bad_lines] == [(2, False), (3, True)]
     assert [r["article_id"] for r in iter_records(tmp_path, errors="skip")] == ["1"]
+
+
+# --- records of the wrong type, and the command line agreeing with the library ------------------
+
+WRONG = {
+    "not a record": b'{"version": "x"}\n',
+    "no article_id": json.dumps({k: v for k, v in record_example().items() if k != "article_id"}).encode(),
+    "superscript id": line("²")[:-1],
+    "30-digit id": line("1" * 30)[:-1],
+    "version x": line("5", version="x")[:-1],
+    "tags 5": line("5", tags=5)[:-1],
+    "date 5": line("5", published_date=5)[:-1],
+    "crawled_at number": line("5", crawled_at=12345)[:-1],
+    "empty object": b"{}",
+    "lone surrogate": line("5", title="\\ud800")[:-1].replace(b"\\\\ud800", b"\\ud800"),
+}
+COMMANDS = {
+    "info": [],
+    "export": ["--format", "csv", "--out", "{out}/x.csv"],
+    "graph": ["--out", "{out}/g.csv"],
+    "report": ["--out", "{out}/r.html"],
+}
+
+
+@pytest.mark.parametrize("what", list(WRONG))
+def test_a_record_of_the_wrong_type_is_a_bad_line(tmp_path: Path, what: str) -> None:
+    path = write(tmp_path, line("1") + WRONG[what].rstrip(b"\n") + b"\n" + line("3"))
+    with pytest.raises(DatasetError, match=rf"^{path}:2: not a valid record \("):
+        load(tmp_path)
+    assert [r["article_id"] for r in load(tmp_path, errors="skip")] == ["1", "3"]
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_commands_fail_on_a_bad_line_unless_told_to_skip(tmp_path: Path, command: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    path = write(data, line("1") + WRONG["tags 5"] + b"\n" + line("3"))
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [arg.format(out=out) for arg in COMMANDS[command]]
+    result = run_cli("dataset", command, str(data), *args)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Error: {path}:2: not a valid record (does not fit the schema: ")
+    assert list(out.iterdir()) == [], "an output was written from a dataset with a bad line"
+    skipped = run_cli("dataset", command, str(data), *args, "--skip-bad-lines")
+    assert skipped.returncode == 0, skipped.stderr
+    assert f"{path}:2: not a valid record" in skipped.stderr  # the warning names file and line
+
+
+def test_export_has_the_mode_a_new_file_gets(data_dir: Path, tmp_path: Path) -> None:
+    for command, args in (("export", ["--format", "jsonl", "--out"]), ("report", ["--out"]),
+                          ("graph", ["--out"])):
+        out = tmp_path / f"{command}.out"
+        assert run_cli("dataset", command, str(data_dir), *args, str(out)).returncode == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~current_umask(), command
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("name", ["state.sqlite3", "articles-x.jsonl", "state.sqlite3-wal",
+                                  ".newsspider.lock", "job/requests.seen"])
+def test_export_refuses_the_data_dirs_own_files(tmp_path: Path, name: str) -> None:
+    data = tmp_path / "data"
+    (data / "job").mkdir(parents=True)
+    write(data, line("1"))
+    before = sorted(p.name for p in data.rglob("*"))
+    result = run_cli("dataset", "export", str(data), "--format", "jsonl", "--out", str(data / name))
+    assert result.returncode == 1
+    assert "is a file of the dataset or its crawl; choose another output file" in result.stderr
+    assert sorted(p.name for p in data.rglob("*")) == before
+    ok = run_cli("dataset", "export", str(data), "--format", "jsonl", "--out", str(data / "export.jsonl"))
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_report_on_a_path_that_is_not_utf8(tmp_path: Path) -> None:
+    data = Path(os.fsdecode(bytes(tmp_path) + b"/data-\xff"))
+    data.mkdir()
+    write(data, line("1"))
+    result = run_cli("dataset", "report", str(data), "--out", str(data / "r.html"))
+    assert result.returncode == 0, result.stderr
+    assert "data-\ufffd" in (data / "r.html").read_text("utf-8")
+    info = run_cli("dataset", "info", str(data))
+    assert info.returncode == 0 and "data-\ufffd" in info.stdout

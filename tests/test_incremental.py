@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -146,3 +147,60 @@ def test_runs_table(mockserver: MockServer, tmp_path: Path) -> None:
 def test_runs_of_an_empty_data_dir(tmp_path: Path) -> None:
     result = run_cli("runs", str(tmp_path))
     assert result.returncode == 0 and "no crawls recorded" in result.stdout
+
+
+def test_a_locked_state_is_an_error_not_corruption(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    before = read_runs(tmp_path)
+    holder = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another program writing to it
+    try:
+        result = crawl(mockserver, tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: database is locked writing {tmp_path / 'state.sqlite3'}"
+    assert not list(tmp_path.glob("state.sqlite3.corrupt-*")), "a healthy state was moved aside"
+    assert read_runs(tmp_path) == before, "the run history was lost"
+
+
+def test_a_state_that_is_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "state.sqlite3").mkdir()
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/bnews/", "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    state = tmp_path / "state.sqlite3"
+    assert result.stderr.strip() == f"Error: state file {state}: unable to open database file"
+    runs = run_cli("runs", str(tmp_path))
+    assert runs.returncode == 1 and runs.stderr.strip() == f"Error: state file {state}: not a file"
+    assert (tmp_path / "state.sqlite3").is_dir()
+
+
+def test_another_programs_database_is_set_aside(mockserver: MockServer, tmp_path: Path) -> None:
+    other = sqlite3.connect(tmp_path / "state.sqlite3")
+    other.execute("CREATE TABLE notes (text TEXT)")
+    other.execute("INSERT INTO notes VALUES ('keep me')")
+    other.commit()
+    other.close()
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "another program's database (tables: notes)" in result.stderr
+    (moved,) = tmp_path.glob("state.sqlite3.corrupt-*")
+    assert sqlite3.connect(moved).execute("SELECT text FROM notes").fetchall() == [("keep me",)]
+    assert set(ids_in(tmp_path)) == PUBLIC_IDS
+
+
+def test_a_damaged_dataset_gets_one_continuation_shard(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5").returncode == 0
+    with (tmp_path / "articles.jsonl").open("ab") as handle:
+        handle.write(b'{"article_id":"9","tit')  # cut short by something else
+    damaged = (tmp_path / "articles.jsonl").read_bytes()
+    for _ in range(3):
+        result = crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5")
+        assert result.returncode == 0, result.stderr
+    assert crawl(mockserver, tmp_path).returncode == 0
+    shards = sorted(p.name for p in tmp_path.glob("articles-*.jsonl"))
+    assert len(shards) == 1, shards
+    assert (tmp_path / "articles.jsonl").read_bytes() == damaged
+    ids = Counter(r["article_id"] for r in iter_articles(tmp_path, latest=False))
+    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1

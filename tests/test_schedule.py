@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -57,3 +58,48 @@ def test_schedule_needs_a_valid_interval(tmp_path: Path) -> None:
         result = run_cli("schedule", *args, "--data-dir", str(tmp_path))
         assert result.returncode == 1, args
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: ")
+
+
+def start_scheduler(server: MockServer, data_dir: Path) -> subprocess.Popen[str]:
+    """A scheduler in a session of its own, as a terminal runs it: a Ctrl-C reaches its process group."""
+    slow = ["-s", "DOWNLOAD_DELAY=0.1", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "CONCURRENT_REQUESTS=1"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsspider", "schedule", "--every", "1h", "--start-url",
+         server.url("/bnews/"), "--data-dir", str(data_dir), *FAST, *slow],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def wait_for_articles(data_dir: Path, proc: subprocess.Popen[str], count: int) -> None:
+    deadline = time.monotonic() + 60
+    path = data_dir / "articles.jsonl"
+    while not (path.exists() and path.read_bytes().count(b"\n") >= count):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the crawl stored nothing"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_lets_the_running_crawl_finish(mockserver: MockServer, tmp_path: Path) -> None:
+    proc = start_scheduler(mockserver, tmp_path)
+    wait_for_articles(tmp_path, proc, 3)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal: the scheduler's whole process group
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "SIGINT received: stopping after the running crawl" in stderr
+    assert [(r.status, r.finish_reason) for r in read_runs(tmp_path)] == [("finished", "finished")]
+
+
+def test_a_second_signal_stops_the_crawl_gracefully(mockserver: MockServer, tmp_path: Path) -> None:
+    proc = start_scheduler(mockserver, tmp_path)
+    wait_for_articles(tmp_path, proc, 3)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "SchedulerNotRunningError" not in stderr
+    assert "SIGTERM received again: stopping the running crawl" in stderr
+    assert [(r.status, r.finish_reason) for r in read_runs(tmp_path)] == [("stopped", "shutdown")]
+    crawl_log = next((tmp_path / "logs").glob("crawl-*.log")).read_text()
+    assert "Crawl shutdown:" in crawl_log

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from newsspider.dataset import DatasetError, iter_records, record_example
-from newsspider.storage import JsonLinesWriter
+from newsspider import site
+from newsspider.dataset import DatasetError, iter_records, load, record_example
+from newsspider.demo.pages import DemoSite
+from newsspider.state import CrawlState, read_runs
+from newsspider.storage import JsonLinesWriter, StorageError, encode_record
+from tests.conftest import crawl, run_cli
+from tests.mockserver import MockServer
+
+PUBLIC_IDS = {str(a.article_id) for a in DemoSite().public_articles()}
 
 
 def line(article_id: str) -> bytes:
@@ -50,3 +61,79 @@ def test_writer_line_is_one_json_object(tmp_path: Path) -> None:
     writer.close()
     lines = (tmp_path / "articles-x.jsonl").read_text("utf-8").splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["body"] == "第一段\n\n第二段"
+
+
+# --- a full disk: a real 200 KB filesystem (tmpfs, mounted by the test: CI runs as root) ----------
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(fs: Path, leave: int) -> None:
+    """Fill *fs* up to *leave* bytes of free space."""
+    free = shutil.disk_usage(fs).free
+    (fs / "filler").write_bytes(b"\0" * max(0, free - leave))
+
+
+def test_full_disk_stops_the_crawl_with_one_line(mockserver: MockServer, small_fs: Path) -> None:
+    data_dir = small_fs / "data"
+    fill(small_fs, 140 * 1024)  # room for the state and about a dozen articles
+    result = crawl(mockserver, data_dir)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    stored = (data_dir / "articles.jsonl").read_bytes()
+    count = stored.count(b"\n")
+    assert errors == [f"Error: no space left on device writing {data_dir / 'articles.jsonl'}; "
+                      f"stopped after {count} articles"]
+    assert 0 < count < len(PUBLIC_IDS)
+    assert "Traceback" not in result.stderr
+    assert stored.endswith(b"\n"), "a partial line was left"
+    fetched = [r["path"] for r in mockserver.requests() if site.ARTICLE_PATH.match(r["path"])]
+    assert len(fetched) <= count + 20, "the crawl went on fetching after the disk was full"
+    assert [(r.status, r.finish_reason) for r in read_runs(data_dir)] == [("failed", "storage_error")]
+
+    subprocess.run(["mount", "-o", "remount,size=4m", str(small_fs)], check=True)  # room is made
+    again = crawl(mockserver, data_dir)
+    assert again.returncode == 0, again.stderr
+    ids = Counter(r["article_id"] for r in load(data_dir, latest=False))
+    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
+    assert (data_dir / "articles.jsonl").read_bytes().startswith(stored)
+
+
+def test_full_disk_under_the_state(small_fs: Path) -> None:
+    state = CrawlState(small_fs, commit_every=1)
+    state.start_run()
+    fill(small_fs, 0)
+    message = rf"^database or disk is full writing {small_fs / 'state.sqlite3'}$"
+    with pytest.raises(StorageError, match=message):
+        for n in range(1, 10_000):
+            state.record_stored(record_example(article_id=str(n), body="正文" * 500), "articles.jsonl", n)
+    state.close()
+
+
+def test_full_disk_under_an_export(small_fs: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "articles.jsonl").write_bytes(b"".join(line(str(n)) for n in range(1, 2000)))
+    out = small_fs / "out.jsonl"
+    result = run_cli("dataset", "export", str(data_dir), "--format", "jsonl", "--out", str(out))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: no space left on device writing {out}; nothing was written"
+    assert sorted(p.name for p in small_fs.iterdir()) == [], "a partial output was left"
+
+
+def test_a_failed_write_is_undone(small_fs: Path) -> None:
+    writer = JsonLinesWriter(small_fs)
+    writer.write(record_example(article_id="1"))
+    fill(small_fs, 100)
+    with pytest.raises(StorageError, match=r"^no space left on device writing "):
+        writer.write(record_example(article_id="2", body="长" * 3000))
+    writer.close()
+    assert (small_fs / "articles.jsonl").read_bytes() == encode_record(record_example(article_id="1"))
