@@ -33,13 +33,15 @@ _REASONS = {
     "ResponseNeverReceived": "connection_lost",
     "CannotResolveHostError": "dns",
     "DNSLookupError": "dns",
-    "DownloadCancelledError": "too_large",
-    "CancelledError": "too_large",
+    "DownloadCancelledError": "cancelled",
+    "CancelledError": "cancelled",
 }
 _IGNORED = {
     "Forbidden by robots.txt": "robots_txt",
     "max redirections reached": "redirect_limit",
 }
+# What Scrapy says when it stops a download, or a decompression, at DOWNLOAD_MAXSIZE.
+_TOO_LARGE = ("larger than download max size", "exceeded DOWNLOAD_MAXSIZE")
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -52,9 +54,19 @@ def failure_reason(exc: BaseException) -> str:
     'robots_txt'
     >>> failure_reason(ValueError("x"))
     'value_error'
+    >>> from scrapy.exceptions import DownloadCancelledError
+    >>> failure_reason(DownloadCancelledError("Received 9 bytes which is larger than download max size (8)"))
+    'too_large'
+    >>> failure_reason(DownloadCancelledError("the crawl is closing"))
+    'cancelled'
+    >>> failure_reason(IgnoreRequest("Ignored response <200 http://x/> because its body (1 B compressed, "
+    ...                              "9 B decompressed so far) exceeded DOWNLOAD_MAXSIZE (8 B) during ..."))
+    'too_large'
     """
     if isinstance(exc, HttpError):
         return f"http_{exc.response.status}"
+    if any(text in str(exc) for text in _TOO_LARGE):
+        return "too_large"
     if isinstance(exc, IgnoreRequest):
         return _IGNORED.get(str(exc), "ignored")
     name = type(exc).__name__

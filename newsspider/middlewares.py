@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from time import monotonic
+from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.statscollectors import StatsCollector
-from scrapy.utils.asyncio import sleep
+from scrapy.utils.asyncio import call_later
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
 
 __all__ = ["CharsetFix", "MetaRefresh", "RetryAfter", "choose_encoding", "retry_after_seconds"]
@@ -111,33 +113,62 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 class RetryAfter:
-    """Wait as long as a 429 or 503 response's ``Retry-After`` asks (up to a bound) before the retry.
+    """Honour a 429 or 503 response's ``Retry-After`` for the whole site, not one request.
 
-    Sits just before Scrapy's RetryMiddleware, which then retries the request.
+    The download slot of the response's host (every request to that host) is
+    paused for as long as the header asks, up to ``NEWSSPIDER_MAX_RETRY_AFTER``;
+    Scrapy's RetryMiddleware, just after this one, then queues the retry, which
+    waits in that slot like every other request.  After the last retry there is
+    nothing to wait for, so no pause.
     """
 
-    def __init__(self, stats: StatsCollector, max_wait: float) -> None:
-        self.stats = stats
+    #: the delay a slot without one gets while paused (a slot with no delay is never held back)
+    MIN_DELAY = 0.001
+
+    def __init__(self, crawler: Crawler, max_wait: float, retry_times: int) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
         self.max_wait = max_wait
+        self.retry_times = retry_times
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RetryAfter:
         max_wait = crawler.settings.getfloat("NEWSSPIDER_MAX_RETRY_AFTER")
         if max_wait <= 0 or not crawler.settings.getbool("RETRY_ENABLED"):
             raise NotConfigured
-        return cls(crawler.stats, max_wait)
+        return cls(crawler, max_wait, crawler.settings.getint("RETRY_TIMES"))
 
-    async def process_response(self, request: Request, response: Response) -> Response:
+    def process_response(self, request: Request, response: Response) -> Response:
         if response.status not in (429, 503):
             return response
         header = response.headers.get("Retry-After")
         wait = retry_after_seconds(header.decode("latin-1") if header else None)
-        if wait:
-            wait = min(wait, self.max_wait)
-            self.stats.inc_value("newsspider/retry_after_waits")
-            logger.info("%s answered %d with Retry-After: waiting %.0f s", request.url, response.status, wait)
-            await sleep(wait)
+        retries = request.meta.get("retry_times", 0)
+        if not wait or retries >= request.meta.get("max_retry_times", self.retry_times):
+            return response
+        wait = min(wait, self.max_wait)
+        self.stats.inc_value("newsspider/retry_after_waits")
+        logger.info("%s answered %d with Retry-After: pausing requests to its site for %.0f s",
+                    request.url, response.status, wait)
+        self.pause(request, wait)
         return response
+
+    def pause(self, request: Request, wait: float) -> None:
+        """Hold back every request of *request*'s download slot for *wait* seconds from now."""
+        assert self.crawler.engine is not None
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        if slot is None:
+            return
+        if slot.delay < self.MIN_DELAY:
+            slot.delay = self.MIN_DELAY
+            call_later(wait, self._unpause, slot)
+        # the downloader holds a slot's requests until lastseen + delay
+        slot.lastseen = max(slot.lastseen, monotonic() + wait - slot.delay)
+
+    def _unpause(self, slot: Any) -> None:
+        if slot.delay == self.MIN_DELAY:
+            slot.delay = 0.0
 
 
 class MetaRefresh(MetaRefreshMiddleware):

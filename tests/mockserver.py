@@ -13,7 +13,8 @@ through :meth:`MockServer.fault`):
 - ``close``: send the headers and half the body, then close the connection;
 - ``slow``: wait ``delay`` seconds before answering; ``stall``: never answer;
 - ``redirect``: answer 301 to ``location`` (``{root}`` and ``{other}`` are this server under its two names);
-- ``page``: serve ``body`` (base64) as ``content_type``;
+- ``page``: serve ``body`` (base64) as ``content_type`` (with ``encoding`` as its Content-Encoding,
+  unchanged);
 - ``endless``: a listing whose "next page" never ends (``path`` is a prefix: ``.../page/N/``).
 
 ``POST /__rewrite__`` (:meth:`MockServer.rewrite`) replaces a string in every page it serves from
@@ -51,6 +52,7 @@ class Fault:
     location: str = ""
     body: bytes = b""
     content_type: str = "text/html"
+    encoding: str = ""
     hits: int = field(default=0)
 
     def active(self) -> bool:
@@ -104,7 +106,8 @@ class FaultHandler(DemoHandler):
         fault.hits += 1
         self.server.requests.append({"method": self.command, "path": self.path,
                                      "host": self.headers.get("Host", ""),
-                                     "user_agent": self.headers.get("User-Agent", ""), "fault": fault.kind})
+                                     "user_agent": self.headers.get("User-Agent", ""), "fault": fault.kind,
+                                     "time": time.time()})
         getattr(self, f"_fault_{fault.kind}")(fault)
 
     def _fault_status(self, fault: Fault) -> None:
@@ -140,6 +143,14 @@ class FaultHandler(DemoHandler):
         self._send(301, "text/html", b"", location, True)
 
     def _fault_page(self, fault: Fault) -> None:
+        if fault.encoding:  # sent as it is, with its Content-Encoding (gzip)
+            self.send_response(fault.status)
+            self.send_header("Content-Type", fault.content_type)
+            self.send_header("Content-Encoding", fault.encoding)
+            self.send_header("Content-Length", str(len(fault.body)))
+            self.end_headers()
+            self.wfile.write(fault.body)
+            return
         body = self.server.relocate(fault.body.decode("latin-1")).encode("latin-1")
         self._send(fault.status, fault.content_type, body, None, True)
 

@@ -196,3 +196,20 @@ def test_a_raising_callback_is_one_failed_page(mockserver: MockServer, redis_url
     assert client.hget(f"{prefix}:run:1", "status") == b"finished"
     assert client.hget(f"{prefix}:run:1", "failed/parse_error") == b"1"
     assert client.hlen(f"{prefix}:processing") == 0 and client.zcard(f"{prefix}:requests") == 0
+
+
+def test_a_long_retry_after_wait_keeps_its_lease(mockserver: MockServer, redis_url: str, prefix: str,
+                                                 tmp_path: Path) -> None:
+    path = DemoSite().articles[2054421].path
+    mockserver.fault(path, "status", status=503, times=1, retry_after="4")
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "newsspider", "crawl", "--start-url", mockserver.url(path),
+         "--data-dir", str(tmp_path), "--redis-url", redis_url, "--worker-id", f"w{i}",
+         "-s", f"NEWSSPIDER_REDIS_PREFIX={prefix}", "-s", "CLOSESPIDER_ITEMCOUNT=1", *FAST, *CLUSTER],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) for i in range(2)]
+    finish(procs)
+    # 2 s leases, a 4 s wait with nothing else queued: the worker waiting must renew its lease, or
+    # the idle one takes the request back and fetches it again
+    assert article_fetches(mockserver)[path] == 2
+    assert "2054421" in stored(tmp_path)

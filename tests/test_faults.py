@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections import Counter
@@ -224,3 +225,71 @@ def test_bad_links_are_counted_per_page(bad_links) -> None:
     left_out = [line for line in result.stderr.splitlines() if " left out of " in line]
     assert len(left_out) >= len(PUBLIC_IDS)  # every article page, and the listings
     assert all(re.search(r"left out of http://\S+: \d+ bad_url$", line) for line in left_out), left_out[:3]
+
+
+def test_retry_after_pauses_the_whole_site(mockserver: MockServer, tmp_path: Path) -> None:
+    path = "/bnews/itnews/20240625/2054368.html"
+    mockserver.fault(path, "status", status=503, times=1, retry_after="3")
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    log = mockserver.requests()
+    asked = next(r["time"] for r in log if r["path"] == path and r.get("fault"))
+    # Requests already on their way may arrive just after the 503; none may be sent during the wait.
+    during = [r["path"] for r in log if asked + 0.5 < r["time"] < asked + 2.5]
+    assert during == [], "requests went on flowing while the site asked to wait"
+    assert [r["path"] for r in log].count(path) == 2
+    assert "2054368" in {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")}
+
+
+def test_no_wait_after_the_last_retry(mockserver: MockServer, tmp_path: Path) -> None:
+    path = "/bnews/itnews/20240625/2054368.html"
+    mockserver.fault(path, "status", status=503, retry_after="2")
+    result = crawl(mockserver, tmp_path, "-s", "RETRY_TIMES=1")
+    assert result.returncode == 0, result.stderr
+    assert [r["path"] for r in mockserver.requests()].count(path) == 2
+    assert result.stderr.count("answered 503 with Retry-After: pausing") == 1
+    assert f"failed (http_503): {mockserver.url(path)}" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def hostile_pages(tmp_path_factory: pytest.TempPathFactory):
+    """A crawl of pages built to hurt: 100,000 links, deep nesting, a decompression bomb."""
+    data_dir = tmp_path_factory.mktemp("data")
+    with MockServer() as server:
+        many = "".join(f'<a href="/wp-content/{n}.css">{n}</a>' for n in range(100_000))
+        server.fault(FAULTS + "7000020.html", "page", content_type="text/html; charset=utf-8",
+                     body=article("很多链接", ["链接很多。"]).replace("</div>", many + "</div>").encode())
+        nested = article("嵌套很深", ["开头。", "<div>" * 1000 + "深处。" + "</div>" * 1000, "结尾。"])
+        server.fault(FAULTS + "7000021.html", "page", content_type="text/html; charset=utf-8",
+                     body=nested.encode())
+        too_deep = article("嵌套太深", ["开头。", "<div>" * 3000 + "深处。" + "</div>" * 3000, "结尾。"])
+        server.fault(FAULTS + "7000022.html", "page", content_type="text/html; charset=utf-8",
+                     body=too_deep.encode())
+        bomb = gzip.compress(b"<html>" + b" " * 20_000_000 + b"</html>")  # 8 MB is DOWNLOAD_MAXSIZE
+        server.fault(FAULTS + "7000023.html", "page", content_type="text/html", encoding="gzip", body=bomb)
+        hub = "".join(f'<div class="postlist"><h4><a href="{FAULTS}{i}.html">{i}</a></h4></div>'
+                      for i in range(7000020, 7000024))
+        server.fault("/bnews/faults/", "page", content_type="text/html; charset=utf-8",
+                     body=f"<html><body>{hub}</body></html>".encode())
+        result = crawl(server, data_dir, "--start-url", server.url("/bnews/faults/"))
+        yield server.root, result, {r["article_id"]: r for r in read_jsonl(data_dir / "articles.jsonl")}
+
+
+def test_a_page_of_100000_links_reads_a_bounded_number(hostile_pages) -> None:
+    root, result, records = hostile_pages
+    assert result.returncode == 0, result.stderr
+    assert records["7000020"]["body"] == "链接很多。"
+    assert f"left out of {root}{FAULTS}7000020.html: 98000 links_over_limit" in result.stderr
+
+
+def test_deep_nesting_keeps_the_body_or_says_what_was_lost(hostile_pages) -> None:
+    root, result, records = hostile_pages
+    assert records["7000021"]["body"] == "开头。\n\n结尾。"  # 1000 levels: nothing lost
+    assert records["7000022"]["body"].startswith("开头。")
+    assert f"left out of {root}{FAULTS}7000022.html: 1 too_deep" in result.stderr
+
+
+def test_a_decompression_bomb_is_too_large(hostile_pages) -> None:
+    root, result, _ = hostile_pages
+    assert f"failed (too_large): {root}{FAULTS}7000023.html" in result.stderr
+    assert "1 failed (too_large 1)" in result.stdout

@@ -3,7 +3,7 @@
 ``python -m newsspider.demo.server [--port 0]`` prints the site's root URL on
 its first line of output and serves until it is stopped.  ``GET /__requests__``
 returns the server's own log of the requests it answered (method, path, host,
-user agent) as JSON, so that tests can check what a crawl fetched;
+user agent, time) as JSON, so that tests can check what a crawl fetched;
 ``POST /__add__?n=N`` publishes N new articles and ``POST /__edit__?id=ID``
 changes one, so that tests can change the site between crawls.
 """
@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -81,7 +82,7 @@ class DemoHandler(BaseHTTPRequestHandler):
             return
         self.server.requests.append({
             "method": self.command, "path": self.path, "host": self.headers.get("Host", ""),
-            "user_agent": self.headers.get("User-Agent", ""),
+            "user_agent": self.headers.get("User-Agent", ""), "time": time.time(),
         })
         page = self.server.site.get(parts.path, parts.query)
         location = self.server.relocate(page.location) if page.location else None
