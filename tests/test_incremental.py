@@ -204,3 +204,14 @@ def test_a_damaged_dataset_gets_one_continuation_shard(mockserver: MockServer, t
     assert (tmp_path / "articles.jsonl").read_bytes() == damaged
     ids = Counter(r["article_id"] for r in iter_articles(tmp_path, latest=False))
     assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
+
+
+def test_a_crawl_stopped_at_a_bound_leaves_its_listings_to_the_next(mockserver: MockServer,
+                                                                   tmp_path: Path) -> None:
+    for pages in (10, 25):
+        assert crawl(mockserver, tmp_path, "-s", f"CLOSESPIDER_PAGECOUNT={pages}").returncode == 0
+    assert 0 < len(ids_in(tmp_path)) < len(PUBLIC_IDS)
+    assert crawl(mockserver, tmp_path).returncode == 0
+    assert set(ids_in(tmp_path)) == PUBLIC_IDS and max(ids_in(tmp_path).values()) == 1
+    assert [r.finish_reason for r in read_runs(tmp_path)] == [
+        "closespider_pagecount", "closespider_pagecount", "finished"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -102,3 +103,33 @@ def test_sigterm_then_resume_continues_the_frontier(mockserver: MockServer, tmp_
     again = before & {r["path"] for r in mockserver.requests()[first:]}
     assert len(before) > 5
     assert again <= {"/robots.txt", "/bnews/"}, "the resumed crawl fetched pages of the first again"
+
+
+def test_random_kills_then_one_crawl_lose_nothing(mockserver: MockServer, tmp_path: Path) -> None:
+    """SIGKILL at 22 random moments of a concurrent crawl, each followed by one normal crawl."""
+    rng = random.Random(20261129)
+    concurrent = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False",
+                  "-s", "CONCURRENT_REQUESTS=4"]
+    for trial in range(22):
+        data_dir = tmp_path / f"trial-{trial}"
+        seen = len(mockserver.requests())
+        after_lines = rng.randrange(0, len(PUBLIC_IDS))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "newsspider", "crawl", "--start-url", mockserver.url("/bnews/"),
+             "--data-dir", str(data_dir), *FAST, *concurrent],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if lines(data_dir / "articles.jsonl") >= after_lines and len(mockserver.requests()) > seen:
+                break
+            time.sleep(0.005)
+        proc.kill()
+        proc.wait(timeout=10)
+        result = crawl(mockserver, data_dir)
+        assert result.returncode == 0, result.stderr
+        raw = (data_dir / "articles.jsonl").read_bytes()
+        ids = Counter(json.loads(line)["article_id"] for line in raw.splitlines())
+        assert set(ids) == PUBLIC_IDS, f"trial {trial} (killed after {after_lines} lines) lost " \
+                                       f"{sorted(PUBLIC_IDS - set(ids))}"
+        assert max(ids.values()) == 1, f"trial {trial}: an article was stored twice"
