@@ -10,6 +10,7 @@ Keys (all under ``NEWSSPIDER_REDIS_PREFIX``, default ``newsspider``):
 - ``<p>:run`` the current run id, ``<p>:run:<id>`` hash: started_at, ended_at, status, workers and
   counters, ``<p>:seeded:<id>`` set once the start URLs of a run are queued;
 - ``<p>:complete``: the last run that walked the whole site (ended ``finished``);
+- ``<p>:unknown`` set: ids added from shards whose run is not known, until a run walks the site;
 - ``<p>:shard-of`` hash: worker id -> the shard it appends to, when its first one was damaged.
 
 A worker writes its own shard ``<data dir>/articles-<worker id>.jsonl``; the
@@ -28,7 +29,7 @@ from typing import Any
 
 import redis
 
-from newsspider.state import StoredArticle, _now, _parse
+from newsspider.state import UNKNOWN_RUN, StoredArticle, _now, _parse
 
 __all__ = ["RedisState", "default_worker_id", "read_redis_runs"]
 
@@ -111,7 +112,8 @@ class RedisState:
                         break
                     offset += len(raw)
                     if (record := _parse(raw)) is not None:
-                        self._mark(record, 0, shard.name, offset)
+                        self._mark(record, UNKNOWN_RUN, shard.name, offset)
+                        self.redis.sadd(self.key("unknown"), str(record["article_id"]))
                         added += 1
         if added:
             logger.warning("Redis was missing %d records of the shards in %s; added them", added,
@@ -138,7 +140,7 @@ class RedisState:
     def stored_by_complete_run(self, article_id: str | int) -> bool:
         """Whether a run that walked the whole site (or one before it) stored *article_id*."""
         entry = self._entry(article_id)
-        return entry is not None and entry[0] <= self.last_complete_run
+        return entry is not None and 0 <= entry[0] <= self.last_complete_run
 
     def count(self) -> int:
         return int(self.redis.hlen(self.key("articles")))
@@ -216,6 +218,16 @@ class RedisState:
             self.redis.hset(key, mapping={"status": status, "ended_at": _now(), "reason": finish_reason})
             if finish_reason == "finished":
                 self.redis.set(self.key("complete"), self.run_id)
+                self._adopt_unknown()
+
+    def _adopt_unknown(self) -> None:
+        """Articles found in shards by a worker that could not tell their run: a run that walked the
+        whole site has met them, so they are old news now."""
+        for raw in self.redis.sscan_iter(self.key("unknown"), count=1000):
+            article_id = _text(raw)
+            if (entry := self._entry(article_id)) is not None and entry[0] == UNKNOWN_RUN:
+                self.redis.hset(self.key("articles"), article_id, f"{self.run_id}|{entry[1]}|{entry[2]}")
+        self.redis.delete(self.key("unknown"))
 
     def close(self) -> None:
         self.redis.close()

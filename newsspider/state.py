@@ -43,6 +43,9 @@ __all__ = ["STATE_FILE", "CrawlState", "DataDirLock", "DataDirLocked", "Run", "S
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.sqlite3"
+#: ``first_run`` of articles found in the dataset by a state that cannot tell which run stored
+#: them (a state rebuilt from the dataset): not old news until a run walks the whole site.
+UNKNOWN_RUN = -1
 LOCK_FILE = ".newsspider.lock"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -255,13 +258,14 @@ class CrawlState:
             self.conn.execute("DELETE FROM shards")
             known = {}
         # Lines beyond what the state accounted for were written by a run that was killed
-        # before it could commit: count them as that run's (0 when no run is open).
+        # before it could commit: count them as that run's (UNKNOWN_RUN when no run is open: a
+        # rebuilt state cannot tell whether they came from a crawl that walked the whole site).
         run_id = self.conn.execute("SELECT max(run_id) FROM runs WHERE status = 'running'").fetchone()[0]
         added = 0
         for shard in shards:
             start = known.get(shard.name, 0)
             if sizes[shard.name] > start:
-                added += self._import(shard, start, run_id or 0)
+                added += self._import(shard, start, run_id or UNKNOWN_RUN)
         if added and self._new:
             logger.warning("no state file: built %s from the dataset (%d records)", self.path, added)
         elif added:
@@ -319,7 +323,7 @@ class CrawlState:
         """Whether a run that walked the whole site (or one before it) stored *article_id*."""
         row = self.conn.execute("SELECT first_run FROM articles WHERE article_id = ?",
                                 (int(article_id),)).fetchone()
-        return row is not None and row[0] <= self.last_complete_run
+        return row is not None and 0 <= row[0] <= self.last_complete_run
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
@@ -395,6 +399,9 @@ class CrawlState:
                 (status, finish_reason, _now(), sum((failures or {}).values()),
                  json.dumps(failures or {}, sort_keys=True), self.run_id),
             )
+            if finish_reason == "finished":  # this run walked the site: what it met is old news now
+                self.conn.execute("UPDATE articles SET first_run = ? WHERE first_run = ?",
+                                  (self.run_id, UNKNOWN_RUN))
         self.commit()
 
     def runs(self) -> list[Run]:

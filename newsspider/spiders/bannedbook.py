@@ -193,12 +193,17 @@ class BannedbookSpider(scrapy.Spider):
             else:
                 self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
             return
-        fresh = any(i not in self._seen_ids and not self._stored(i) for i in ids)
+        # New to this crawl: not met yet, and not stored by a run that walked the whole site (what a
+        # killed or bounded run stored may sit among pages it never reached).
+        fresh = any(i not in self._seen_ids and not self._old(i) for i in ids)
         yield from self.follow_links(response, selector, Paging(0, 0 if fresh else stale_pages + 1),
                                      problems=problems)
 
     def _stored(self, article_id: str) -> bool:
         return not self.refresh and self.memory is not None and self.memory.is_stored(article_id)
+
+    def _old(self, article_id: str) -> bool:
+        return not self.refresh and self.memory is not None and self.memory.stored_by_complete_run(article_id)
 
     def _all_stored_before(self, ids: list[str]) -> bool:
         """Whether every article of a listing page was stored by a run that walked the whole site
