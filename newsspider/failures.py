@@ -14,6 +14,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
+from newsspider.storage import StorageError
+
 __all__ = ["FATAL", "PageErrors", "count_failure", "failure_reason", "stop_crawl"]
 
 #: stats key of the one-line reason a crawl was stopped by an error it cannot go on after
@@ -102,16 +104,22 @@ class PageErrors:
     The error is counted as ``parse_error`` (stats, summary, run record) with
     a one-line ``failed (parse_error): URL: error`` (the traceback at DEBUG);
     what the callback yielded before the error is kept, and the crawl goes on.
+    A :class:`~newsspider.storage.StorageError` (the state cannot be read or
+    written) is not the page's fault: it stops the crawl with one line.
     """
 
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageErrors:
-        return cls(crawler.stats)
+        return cls(crawler)
 
     def process_spider_exception(self, response: Response, exception: Exception) -> Iterable[Any]:
+        if isinstance(exception, StorageError):  # not the page's fault: the crawl's memory is gone
+            stop_crawl(self.crawler, exception.reason, str(exception))
+            return ()
         detail = f": {type(exception).__name__}: {exception}".splitlines()[0]
         count_failure(self.stats, logger, "parse_error", response.url, detail)
         logger.debug("the error in %s", response.url, exc_info=exception)

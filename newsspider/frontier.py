@@ -21,22 +21,27 @@ RFPDupeFilter; the scheduler API Scrapy calls is ``open``, ``close``,
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.misc import load_object
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
+
+from newsspider.failures import stop_crawl
+from newsspider.redis_state import StorageError, reconnect_policy, redis_error
 
 __all__ = ["LEASE", "LeaseAck", "LeasedPriorityQueue", "RedisAddon", "RedisFrontier", "WorkerHeartbeat",
            "release_lease"]
@@ -121,10 +126,37 @@ class LeasedPriorityQueue(PriorityQueue):
         return int(self.server.hlen(self.processing_key))
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _redis_down(crawler: Crawler, exc: Exception) -> None:
+    stop_crawl(crawler, "redis_unavailable", redis_error(crawler.settings["REDIS_URL"], exc))
+
+
+def _unless_redis_fails(default: Any) -> Callable[[_F], _F]:
+    """A frontier method that, when Redis fails (after the client's reconnect attempts), stops the
+    crawl with one line and returns *default*; once Redis has failed, it only returns *default*."""
+    def wrap(method: _F) -> _F:
+        @functools.wraps(method)
+        def call(self: RedisFrontier, *args: Any, **kwargs: Any) -> Any:
+            if self.unavailable:
+                return default
+            try:
+                return method(self, *args, **kwargs)
+            except redis.RedisError as exc:
+                self.unavailable = True
+                _redis_down(self.crawler, exc)
+                return default
+        return call  # type: ignore[return-value]
+    return wrap
+
+
 class RedisFrontier(Scheduler):
     """scrapy-redis's Scheduler over a :class:`LeasedPriorityQueue`, one dupefilter per run."""
 
     queue: LeasedPriorityQueue
+    #: Redis failed: the crawl is stopping, nothing more is asked of it
+    unavailable = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RedisFrontier:
@@ -132,6 +164,13 @@ class RedisFrontier(Scheduler):
         frontier.crawler = crawler
         crawler.signals.connect(frontier.request_scheduled, signal=signals.request_scheduled)
         return frontier
+
+    def __len__(self) -> int:
+        return 0 if self.unavailable else int(super().__len__())
+
+    @_unless_redis_fails(False)
+    def has_pending_requests(self) -> bool:
+        return bool(super().has_pending_requests())
 
     def open(self, spider: Spider) -> None:
         from newsspider.incremental import crawl_state
@@ -141,13 +180,15 @@ class RedisFrontier(Scheduler):
         run_id = state.start_run()
         self.queue = load_object(self.queue_cls)(server=self.server, spider=spider, key=self.queue_key,
                                                  serializer=self.serializer)
-        self.df = RFPDupeFilter(self.server, key=f"{state.prefix}:dupefilter:{run_id}",  # type: ignore[union-attr]
+        # per epoch too: run ids start again at 1 in a Redis that lost the crawl
+        self.df = RFPDupeFilter(self.server, key=f"{state.prefix}:dupefilter:{state.epoch}:{run_id}",  # type: ignore[union-attr]
                                 debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"))
         if reaped := self.queue.reap():
             logger.warning("requeued %d requests of workers that stopped without finishing them", reaped)
         if queued := len(self.queue):
             logger.info("joining crawl run %d: %d requests queued", run_id, queued)
 
+    @_unless_redis_fails(None)
     def close(self, reason: str) -> None:
         """Keep the shared frontier: other workers may still be using it."""
         for token in list(self.queue.held):  # not finished here: give them back now
@@ -161,6 +202,7 @@ class RedisFrontier(Scheduler):
         if token and hosts and urlsplit(request.url).netloc not in hosts:
             self.ack(request.meta.pop(LEASE))
 
+    @_unless_redis_fails(False)
     def enqueue_request(self, request: Request) -> bool:
         """Queue *request*; a retry or redirect releases the lease of the request it replaces."""
         parent = request.meta.pop(LEASE, None)
@@ -174,12 +216,14 @@ class RedisFrontier(Scheduler):
             if parent:
                 self.ack(parent)
 
+    @_unless_redis_fails(None)
     def next_request(self) -> Request | None:
         request = self.queue.pop()
         if request is not None:
             self.stats.inc_value("scheduler/dequeued/redis")
         return request
 
+    @_unless_redis_fails(None)
     def ack(self, token: str | None) -> None:
         if token:
             self.queue.ack(token)
@@ -277,7 +321,7 @@ class WorkerHeartbeat:
         engine = self.crawler.engine
         slot = getattr(engine, "_slot", None)
         frontier = self._frontier()
-        if slot is None or frontier is None or engine.needs_backout():
+        if slot is None or frontier is None or frontier.unavailable or engine.needs_backout():
             return
         if self.idle_since is not None or frontier.has_pending_requests():
             slot.nextcall.schedule()
@@ -286,21 +330,49 @@ class WorkerHeartbeat:
         from newsspider.incremental import crawl_state
         from newsspider.redis_state import RedisState
 
-        state = crawl_state(self.crawler)
-        if isinstance(state, RedisState):
-            state.heartbeat()
-        # (a scheduler with an empty queue is falsy: its leases still need renewing)
+        frontier = self._frontier()
+        if frontier is not None and frontier.unavailable:
+            return
+        try:
+            state = crawl_state(self.crawler)
+            if isinstance(state, RedisState):
+                state.heartbeat()
+                state.check_run()
+            # (a scheduler with an empty queue is falsy: its leases still need renewing)
+            if frontier is not None:
+                frontier.queue.renew()
+                frontier.queue.reap()
+        except (StorageError, redis.RedisError) as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        """Redis failed or lost the crawl: stop this worker with one line."""
         if (frontier := self._frontier()) is not None:
-            frontier.queue.renew()
-            frontier.queue.reap()
+            frontier.unavailable = True
+        if isinstance(exc, StorageError):
+            stop_crawl(self.crawler, exc.reason, str(exc))
+        else:
+            _redis_down(self.crawler, exc)
 
     def spider_idle(self) -> None:
         """Wait while other workers hold leases (their work may add requests), up to the timeout."""
+        from newsspider.incremental import crawl_state
+        from newsspider.redis_state import RedisState
+
         frontier = self._frontier()
         if frontier is None:
             return
-        frontier.queue.reap()
-        busy = len(frontier.queue) + frontier.queue.in_flight()
+        if frontier.unavailable:
+            raise DontCloseSpider  # closing already, with the reason Redis failed
+        try:
+            state = crawl_state(self.crawler)
+            if isinstance(state, RedisState):
+                state.check_run()  # an empty frontier in a Redis that lost the crawl is not the end
+            frontier.queue.reap()
+            busy = len(frontier.queue) + frontier.queue.in_flight()
+        except (StorageError, redis.RedisError) as exc:
+            self._failed(exc)
+            raise DontCloseSpider from None
         logger.debug("idle; the shared frontier holds %d queued and in-flight requests", busy)
         if not busy:
             return
@@ -308,8 +380,10 @@ class WorkerHeartbeat:
         self.idle_since = self.idle_since or now
         if now - self.idle_since < self.idle_timeout:
             raise DontCloseSpider
+        # Not "finished": the frontier still holds work (other workers' leases, or queued requests).
         logger.warning("stopping after %.0f s idle while other workers still hold %d requests",
                        now - self.idle_since, busy)
+        raise CloseSpider("idle_timeout")
 
 
 class RedisAddon:
@@ -327,5 +401,9 @@ class RedisAddon:
             "SCHEDULER_PERSIST": True,
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "REDIS_URL": url,
+            # ride out a Redis restart of up to NEWSSPIDER_REDIS_RECONNECT seconds, then stop
+            "REDIS_PARAMS": {"socket_connect_timeout": 2, "socket_timeout": 10,
+                             "retry": reconnect_policy(settings.getfloat("NEWSSPIDER_REDIS_RECONNECT")),
+                             "retry_on_error": [redis.ConnectionError, redis.TimeoutError]},
         }.items():
             settings.set(name, value, priority="addon")

@@ -45,7 +45,8 @@ def crawl_state(crawler: Crawler) -> CrawlState | RedisState:
     if url := settings.get("NEWSSPIDER_REDIS_URL"):
         state = RedisState(data_dir, url, settings.get("NEWSSPIDER_REDIS_PREFIX"),
                            settings.get("NEWSSPIDER_WORKER_ID") or None,
-                           settings.getfloat("NEWSSPIDER_REDIS_LEASE"))
+                           settings.getfloat("NEWSSPIDER_REDIS_LEASE"),
+                           settings.getfloat("NEWSSPIDER_REDIS_RECONNECT"))
         # no data-dir lock: the workers of a distributed crawl share the dir, each with its shard
     else:
         lock = DataDirLock(data_dir).acquire()

@@ -78,6 +78,13 @@ class DedupePipeline:
         if article_id in self.seen:
             self.stats.inc_value("newsspider/duplicates")
             raise DropItem(f"article {article_id} was already stored by this crawl")
+        try:
+            return self._dedupe(adapter, article_id)
+        except StorageError as exc:  # the state cannot answer (Redis gone): stop, store nothing unsure
+            stop_crawl(self.crawler, exc.reason, str(exc))
+            raise DropItem(f"not stored ({exc}): {adapter.get('url')}", log_level="INFO") from exc
+
+    def _dedupe(self, adapter: ItemAdapter, article_id: str) -> Any:
         stored = self.state.get(article_id)
         if stored is not None:
             if not self.refresh:
@@ -87,7 +94,7 @@ class DedupePipeline:
                 try:
                     self.state.touch(article_id, adapter["crawled_at"])
                 except StorageError as exc:
-                    stop_crawl(self.crawler, "storage_error", str(exc))
+                    stop_crawl(self.crawler, exc.reason, str(exc))
                 self.stats.inc_value("newsspider/unchanged")
                 raise DropItem(f"article {article_id} is unchanged")
             adapter["version"] = stored.version + 1
@@ -96,7 +103,7 @@ class DedupePipeline:
             self.stats.inc_value("newsspider/duplicates")
             raise DropItem(f"article {article_id} is being stored by another worker")
         self.seen.add(article_id)
-        return item
+        return adapter.item
 
 
 class JsonLinesStorePipeline:
@@ -153,7 +160,7 @@ class JsonLinesStorePipeline:
             if self.reserve is not None:
                 self.reserve.release()  # room to commit the state and record the run's end
             self.stats.inc_value("newsspider/not_stored")
-            stop_crawl(self.crawler, "storage_error", str(exc))
+            stop_crawl(self.crawler, exc.reason, str(exc))
             raise DropItem(f"not stored ({exc}): {record.get('url')}") from exc
         self.stats.inc_value("newsspider/stored")
         return item

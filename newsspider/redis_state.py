@@ -11,6 +11,8 @@ Keys (all under ``NEWSSPIDER_REDIS_PREFIX``, default ``newsspider``):
   counters, ``<p>:seeded:<id>`` set once the start URLs of a run are queued;
 - ``<p>:complete``: the last run that walked the whole site (ended ``finished``);
 - ``<p>:unknown`` set: ids added from shards whose run is not known, until a run walks the site;
+- ``<p>:epoch``: a random id made when the crawl's data is first written; a worker that finds it
+  changed or gone knows Redis lost the crawl (restarted empty) and stops;
 - ``<p>:shard-of`` hash: worker id -> the shard it appends to, when its first one was damaged.
 
 A worker writes its own shard ``<data dir>/articles-<worker id>.jsonl``; the
@@ -19,24 +21,35 @@ dataset reader reads every shard.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from newsspider.state import UNKNOWN_RUN, StoredArticle, _now, _parse
+from newsspider.storage import StorageError
 
-__all__ = ["RedisState", "default_worker_id", "read_redis_runs"]
+__all__ = ["RedisState", "StateLost", "StateUnavailable", "default_worker_id", "read_redis_runs", "redacted",
+           "redis_client", "redis_error"]
 
 logger = logging.getLogger(__name__)
 
 # Take an article for storing unless it is stored, or a live worker has taken it.
+# Every write below first checks the crawl's epoch: a Redis that lost the crawl (restarted empty)
+# must not take records, or the shard offsets would skip what was stored before the loss.
 _CLAIM = """
+if redis.call('GET', KEYS[4]) ~= ARGV[5] then return -1 end
 if redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then return 0 end
 local owner = redis.call('GET', KEYS[1])
 if owner and owner ~= ARGV[1] then
@@ -46,6 +59,90 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400)
 return 1
 """
+# Mark an article stored: its entry, the shard's accounted size, its claim released.
+_MARK = """
+if redis.call('GET', KEYS[4]) ~= ARGV[5] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('DEL', KEYS[3])
+return 1
+"""
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class StateUnavailable(StorageError):
+    """Redis cannot be reached, or has lost the crawl's data (its message says which, in one line)."""
+
+    reason = "redis_unavailable"
+
+
+class StateLost(StateUnavailable):
+    """Redis answers, but the crawl's data is gone (a restart without persistence)."""
+
+    reason = "redis_data_lost"
+
+
+def redacted(url: str) -> str:
+    """*url* without its password, for messages.
+
+    >>> redacted("redis://:s3cret@127.0.0.1:6379/0")
+    'redis://:***@127.0.0.1:6379/0'
+    >>> redacted("redis://user:s3cret@redis.example.org/1")
+    'redis://user:***@redis.example.org/1'
+    >>> redacted("redis://127.0.0.1:6379/0")
+    'redis://127.0.0.1:6379/0'
+    """
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"
+    except ValueError:
+        return "the Redis URL"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def redis_error(url: str, exc: BaseException) -> str:
+    """One line for a Redis that failed: where (password hidden) and what."""
+    return f"Redis at {redacted(url)}: {str(exc).replace(url, redacted(url)) or type(exc).__name__}"
+
+
+def reconnect_policy(seconds: float) -> Retry:
+    """Retries with backoff (0.05 s doubling up to 1 s) adding up to about *seconds* of waiting.
+
+    >>> reconnect_policy(30).get_retries()
+    33
+    """
+    first = 5  # 0.1 + 0.2 + 0.4 + 0.8 + 1.0 s
+    retries = first + max(0, math.ceil(seconds - 2.5)) if seconds > 0 else 0
+    return Retry(ExponentialBackoff(cap=1.0, base=0.05), retries)
+
+
+def redis_client(url: str, reconnect: float) -> redis.Redis:
+    """A client that rides out a Redis restart of up to *reconnect* seconds, then raises."""
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
+                                retry=reconnect_policy(reconnect),
+                                retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+
+
+def _guarded(method: _F) -> _F:
+    """Turn a Redis error in *method* into :class:`StateUnavailable` with one line; once Redis has
+    failed (after the client's reconnect attempts), fail at once."""
+    @functools.wraps(method)
+    def call(self: RedisState, *args: Any, **kwargs: Any) -> Any:
+        if self.unavailable is not None:
+            raise StateUnavailable(self.unavailable)
+        try:
+            return method(self, *args, **kwargs)
+        except StateLost as exc:  # nothing more may be written into a Redis that lost the crawl
+            self.unavailable = str(exc)
+            raise
+        except redis.RedisError as exc:
+            self.unavailable = redis_error(self.url, exc)
+            raise StateUnavailable(self.unavailable) from exc
+    return call  # type: ignore[return-value]
 
 
 def _text(value: bytes | str) -> str:
@@ -61,41 +158,66 @@ class RedisState:
     """What a distributed crawl remembers, shared by all its workers (same interface as CrawlState)."""
 
     def __init__(self, data_dir: str | Path, url: str, prefix: str = "newsspider",
-                 worker_id: str | None = None, lease_seconds: float = 30.0) -> None:
+                 worker_id: str | None = None, lease_seconds: float = 30.0, reconnect: float = 30.0) -> None:
         self.data_dir = Path(data_dir)
+        self.url = url
         self.prefix = prefix
         self.worker_id = worker_id or default_worker_id()
         self.lease_seconds = lease_seconds
-        self.redis = redis.Redis.from_url(url)
-        self.redis.ping()
+        self.redis = redis_client(url, reconnect)
+        #: why Redis cannot be used any more, once it failed
+        self.unavailable: str | None = None
         self.run_id = 0
         self.last_complete_run = 0
         self._claim = self.redis.register_script(_CLAIM)
+        self._mark_script = self.redis.register_script(_MARK)
+        self.epoch = self._join_epoch()
         self.heartbeat()
         self.sync_with_dataset()
+
+    @_guarded
+    def _join_epoch(self) -> str:
+        """The id of the crawl's data in this Redis, made when there is none (a new or emptied Redis)."""
+        self.redis.set(self.key("epoch"), os.urandom(8).hex(), nx=True)
+        return _text(self.redis.get(self.key("epoch")) or b"")
+
+    def _lost(self) -> StateLost:
+        return StateLost(f"Redis at {redacted(self.url)}: the crawl's data is gone (was Redis restarted "
+                         "without it?); start the workers again to go on from what is stored")
 
     def key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
 
     @property
+    @_guarded
     def shard_name(self) -> str:
         """This worker's shard: ``articles-<worker id>.jsonl``, or its continuation."""
         name = self.redis.hget(self.key("shard-of"), self.worker_id)
         return _text(name) if name else f"articles-{self.worker_id}.jsonl"
 
+    @_guarded
     def set_shard(self, name: str) -> None:
         self.redis.hset(self.key("shard-of"), self.worker_id, name)
 
     # --- workers ---------------------------------------------------------------------------
+    @_guarded
     def heartbeat(self) -> None:
         self.redis.hset(self.key("workers"), self.worker_id, time.time())
 
+    @_guarded
     def live_workers(self) -> list[str]:
         cutoff = time.time() - self.lease_seconds
         beats = self.redis.hgetall(self.key("workers"))
         return [_text(w) for w, beat in beats.items() if float(beat) >= cutoff]
 
+    @_guarded
+    def check_run(self) -> None:
+        """Raise :class:`StateLost` when the run this worker is in has vanished from Redis."""
+        if _text(self.redis.get(self.key("epoch")) or b"") != self.epoch:
+            raise self._lost()
+
     # --- keeping up with this machine's shards ---------------------------------------------
+    @_guarded
     def sync_with_dataset(self) -> None:
         """Record what this machine's shards hold beyond what Redis accounted for."""
         added = 0
@@ -127,6 +249,7 @@ class RedisState:
         run, version, content_hash = _text(raw).split("|", 2)
         return int(run), int(version), content_hash
 
+    @_guarded
     def get(self, article_id: str | int) -> StoredArticle | None:
         entry = self._entry(article_id)
         if entry is None:
@@ -134,23 +257,30 @@ class RedisState:
         run, version, content_hash = entry
         return StoredArticle(str(article_id), "", content_hash or None, version, run)
 
+    @_guarded
     def is_stored(self, article_id: str | int) -> bool:
         return bool(self.redis.hexists(self.key("articles"), str(article_id)))
 
+    @_guarded
     def stored_by_complete_run(self, article_id: str | int) -> bool:
         """Whether a run that walked the whole site (or one before it) stored *article_id*."""
         entry = self._entry(article_id)
         return entry is not None and 0 <= entry[0] <= self.last_complete_run
 
+    @_guarded
     def count(self) -> int:
         return int(self.redis.hlen(self.key("articles")))
 
+    @_guarded
     def claim(self, article_id: str | int) -> bool:
         """Take *article_id* for storing; False when it is stored or a live worker has it."""
         stale_before = time.time() - self.lease_seconds
-        keys = [self.key("claim", article_id), self.key("workers"), self.key("articles")]
-        args: list[str | float] = [self.worker_id, time.time(), stale_before, str(article_id)]
-        return bool(self._claim(keys=keys, args=args))
+        keys = [self.key("claim", article_id), self.key("workers"), self.key("articles"), self.key("epoch")]
+        args: list[str | float] = [self.worker_id, time.time(), stale_before, str(article_id), self.epoch]
+        result = int(self._claim(keys=keys, args=args))
+        if result < 0:
+            raise self._lost()
+        return result == 1
 
     # --- what the crawl tells it ---------------------------------------------------------
     def _mark(self, record: dict[str, Any], run_id: int, shard: str, shard_size: int) -> None:
@@ -158,13 +288,13 @@ class RedisState:
         entry = self._entry(article_id)
         first_run = entry[0] if entry else run_id
         version = max(int(record.get("version") or 1), entry[1] if entry else 0)
-        pipe = self.redis.pipeline(transaction=True)
         entry_value = f"{first_run}|{version}|{record.get('content_hash') or ''}"
-        pipe.hset(self.key("articles"), article_id, entry_value)
-        pipe.hset(self.key("shards"), shard, shard_size)
-        pipe.delete(self.key("claim", article_id))
-        pipe.execute()
+        keys = [self.key("articles"), self.key("shards"), self.key("claim", article_id), self.key("epoch")]
+        args: list[str | int] = [article_id, entry_value, shard, shard_size, self.epoch]
+        if int(self._mark_script(keys=keys, args=args)) < 0:
+            raise self._lost()
 
+    @_guarded
     def record_stored(self, record: dict[str, Any], shard: str, shard_size: int) -> None:
         self._mark(record, self.run_id, shard, shard_size)
         self.redis.hincrby(self.key("run", self.run_id), "new_articles", 1)
@@ -176,6 +306,7 @@ class RedisState:
         """Every change is written to Redis at once."""
 
     # --- runs ------------------------------------------------------------------------------
+    @_guarded
     def start_run(self) -> int:
         """Join the running crawl, or start a new run when none is going on; return its id."""
         if self.run_id:
@@ -197,10 +328,12 @@ class RedisState:
     def _frontier_busy(self) -> bool:
         return bool(self.redis.zcard(self.key("requests")) or self.redis.hlen(self.key("processing")))
 
+    @_guarded
     def should_seed(self) -> bool:
         """True for the first worker of a run: it queues the start URLs."""
         return bool(self.redis.set(self.key("seeded", self.run_id), self.worker_id, nx=True))
 
+    @_guarded
     def finish_run(self, status: str, finish_reason: str, failures: dict[str, int] | None = None,
                    **counts: int) -> None:
         """Add this worker's counts to the run; the last worker out closes the run."""

@@ -18,6 +18,7 @@ from newsspider import settings as project_settings
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
 from newsspider.incremental import prepare_job_dir
+from newsspider.redis_state import redis_error
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
 from newsspider.state import DataDirLock, DataDirLocked, StateError
 from newsspider.storage import DataDirError, prepare_data_dir
@@ -54,7 +55,7 @@ def check_redis(url: str) -> None:
         client.ping()
         client.close()
     except (ValueError, redis.RedisError) as exc:
-        raise RedisUnreachable(f"Redis at {url}: {exc}") from exc
+        raise RedisUnreachable(redis_error(url, exc)) from exc
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:

@@ -113,5 +113,7 @@ NEWSSPIDER_REDIS_PREFIX = "newsspider"
 NEWSSPIDER_WORKER_ID = ""
 # Seconds a worker holds a request before, if it stopped renewing, others take it back.
 NEWSSPIDER_REDIS_LEASE = 30.0
-# Seconds an idle worker waits for other workers' requests before it stops.
+# Seconds a worker keeps reconnecting to a Redis that went away (a restart) before it stops with an error.
+NEWSSPIDER_REDIS_RECONNECT = 30.0
+# Seconds an idle worker waits for other workers' requests before it stops (not "finished").
 NEWSSPIDER_REDIS_IDLE_TIMEOUT = 60.0

@@ -36,6 +36,9 @@ class DataDirError(OSError):
 class StorageError(OSError):
     """A write to the dataset or the crawl's state failed (its message says what and where)."""
 
+    #: the reason the crawl closes with when this stops it
+    reason = "storage_error"
+
 
 def write_error(exc: OSError, path: str | Path) -> str:
     """One line for a failed write: what failed, and where.

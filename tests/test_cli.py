@@ -164,3 +164,16 @@ def test_runs_on_a_path_with_uri_characters(mockserver: MockServer, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1].split()[3] == "finished"
     assert sorted(p.name for p in tmp_path.iterdir()) == [name], "a stray file was created"
+
+
+def test_a_dataset_with_records_of_the_wrong_type_does_not_stop_the_crawl(mockserver: MockServer,
+                                                                           tmp_path: Path) -> None:
+    from tests.test_dataset import WRONG, line
+
+    dataset = line("1") + b"".join(value.rstrip(b"\n") + b"\n" for value in WRONG.values())
+    (tmp_path / "articles.jsonl").write_bytes(dataset)
+    result = crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=2")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("not a newsspider record; left as it is and ignored") == len(WRONG)
+    assert (tmp_path / "articles.jsonl").read_bytes().startswith(dataset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -29,29 +30,51 @@ CLUSTER = ["-s", "NEWSSPIDER_REDIS_LEASE=2", "-s", "NEWSSPIDER_REDIS_IDLE_TIMEOU
 _prefixes = itertools.count()
 
 
+class RedisServer:
+    """A real redis-server on a free port of 127.0.0.1, which a test can kill and start again."""
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        self.binary = shutil.which("redis-server")
+        assert self.binary, "redis-server is not installed (.ci/run installs it)"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.workdir = workdir
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, password: str = "") -> str:
+        return f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen([self.binary or "redis-server", "--port", str(self.port), "--bind",
+                                      "127.0.0.1", "--dir", str(self.workdir), *self.args],
+                                     stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = shutil.which("redis-server")
-    assert server, "redis-server is not installed (.ci/run installs it)"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    server = RedisServer(tmp_path_factory.mktemp("redis"), "--save", "", "--appendonly", "no").start()
+    yield server.url()
+    server.stop()
 
 
 @pytest.fixture
@@ -82,6 +105,11 @@ def stored(data_dir: Path) -> Counter:
                    for line in shard.read_text("utf-8").splitlines())
 
 
+def robots_log(server: MockServer) -> list[dict]:
+    """What the server answered for robots.txt and the disallowed page (for assertion messages)."""
+    return [r for r in server.requests() if r["path"] == "/robots.txt" or "/private/" in r["path"]]
+
+
 def article_fetches(server: MockServer) -> Counter:
     return Counter(r["path"] for r in server.requests() if site.ARTICLE_PATH.match(r["path"]))
 
@@ -89,9 +117,10 @@ def article_fetches(server: MockServer) -> Counter:
 def test_three_workers_store_every_article_once(mockserver: MockServer, redis_url: str, prefix: str,
                                                  tmp_path: Path) -> None:
     procs = [worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(3)]
-    finish(procs)
+    outs = finish(procs)
     ids = stored(tmp_path)
-    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
+    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1, (robots_log(mockserver),
+                                                                "\n".join(e for _, e in outs))
     assert sorted(p.name for p in tmp_path.glob("articles-*.jsonl")) == [
         "articles-w0.jsonl", "articles-w1.jsonl", "articles-w2.jsonl"]
     assert max(article_fetches(mockserver).values()) == 1, "an article was fetched by two workers"
@@ -174,9 +203,10 @@ def test_workers_finish_on_a_site_with_bad_links(mockserver: MockServer, redis_u
 
     for old, new in PLANTED.items():
         mockserver.rewrite(old, new)
-    finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(3)])
+    outs = finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(3)])
     ids = stored(tmp_path)
-    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
+    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1, (robots_log(mockserver),
+                                                                "\n".join(e for _, e in outs))
     assert redis.Redis.from_url(redis_url).hget(f"{prefix}:run:1", "status") == b"finished"
 
 
@@ -213,3 +243,86 @@ def test_a_long_retry_after_wait_keeps_its_lease(mockserver: MockServer, redis_u
     # the idle one takes the request back and fetches it again
     assert article_fetches(mockserver)[path] == 2
     assert "2054421" in stored(tmp_path)
+
+
+
+# --- Redis outages ------------------------------------------------------------------------------
+
+SLOW = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
+
+
+def wait_for_lines(data_dir: Path, procs: list[subprocess.Popen[str]], count: int) -> None:
+    deadline = time.monotonic() + 60
+    while sum(shard.read_bytes().count(b"\n") for shard in data_dir.glob("articles-*.jsonl")) < count:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "stored nothing"
+        time.sleep(0.02)
+
+
+def test_redis_gone_for_good_is_a_bounded_wait_then_one_line(mockserver: MockServer, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, "--save", "", "--appendonly", "no", "--requirepass", "s3cret").start()
+    url = server.url("s3cret")
+    try:
+        procs = [worker(mockserver, url, tmp_path, f"w{i}", "gone", *SLOW,
+                        "-s", "NEWSSPIDER_REDIS_RECONNECT=3") for i in range(2)]
+        wait_for_lines(tmp_path, procs, 3)
+        server.kill()
+        killed = time.monotonic()
+        outputs = [proc.communicate(timeout=60) for proc in procs]
+        waited = time.monotonic() - killed
+    finally:
+        server.stop()
+    print(f"the workers stopped {waited:.1f} s after Redis was killed")
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 1, err
+        assert "Traceback" not in err and "s3cret" not in err + out
+        errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+        assert len(errors) == 1, err
+        assert errors[0].startswith(f"Error: Redis at redis://:***@127.0.0.1:{server.port}/0: ")
+        assert re.search(r"; stopped after \d+ articles$", errors[0]), errors[0]
+    assert all(shard.read_bytes()[-1:] in (b"", b"\n") for shard in tmp_path.glob("articles-*.jsonl"))
+
+
+def test_redis_restarted_with_its_data(mockserver: MockServer, tmp_path: Path) -> None:
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    data_dir = tmp_path / "data"
+    server = RedisServer(redis_dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always").start()
+    try:
+        procs = [worker(mockserver, server.url(), data_dir, f"w{i}", "back", *SLOW,
+                        "-s", "NEWSSPIDER_REDIS_LEASE=10") for i in range(2)]
+        wait_for_lines(data_dir, procs, 5)
+        server.kill()
+        time.sleep(3)
+        server.start()  # the same port, its data back from the append-only file
+        finish(procs)
+        ids = stored(data_dir)
+        assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
+        client = redis.Redis.from_url(server.url())
+        assert client.hget("back:run:1", "status") == b"finished"
+        assert client.zcard("back:requests") == 0 and client.hlen("back:processing") == 0
+    finally:
+        server.stop()
+
+
+def test_redis_restarted_empty_stops_the_workers_and_a_restart_completes(
+        mockserver: MockServer, tmp_path: Path) -> None:
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    data_dir = tmp_path / "data"
+    server = RedisServer(redis_dir, "--save", "", "--appendonly", "no").start()
+    try:
+        procs = [worker(mockserver, server.url(), data_dir, f"w{i}", "empty", *SLOW) for i in range(2)]
+        wait_for_lines(data_dir, procs, 5)
+        server.kill()
+        time.sleep(1)
+        server.start()  # the same port, nothing in it
+        outputs = [proc.communicate(timeout=60) for proc in procs]
+        for proc, (_, err) in zip(procs, outputs, strict=True):
+            assert proc.returncode == 1, err
+            assert "Traceback" not in err
+            assert "the crawl's data is gone (was Redis restarted without it?)" in err, err
+        finish([worker(mockserver, server.url(), data_dir, f"w{i}", "empty") for i in range(2)])
+        ids = stored(data_dir)
+        assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
+    finally:
+        server.stop()
