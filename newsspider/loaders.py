@@ -41,8 +41,8 @@ from newsspider.processors import (
     utc_now_iso,
 )
 
-__all__ = ["ArticleLoader", "ListingPage", "Problems", "load_article", "page_base", "page_selector",
-           "paragraph_text", "parse_listing", "select", "split_body"]
+__all__ = ["ArticleLoader", "ListingPage", "Problems", "absolute_urls", "load_article", "page_base",
+           "page_selector", "paragraph_text", "parse_listing", "select", "split_body"]
 
 
 

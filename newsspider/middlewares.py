@@ -1,5 +1,5 @@
 """Downloader middlewares: honour ``Retry-After``; decode pages whose HTTP charset is wrong;
-meta refresh that survives a page's bad ``<base>``."""
+meta refresh that survives a page's bad ``<base>``; robots.txt obeyed by every request."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
+from scrapy.robotstxt import RobotParser
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import call_later
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
 
-__all__ = ["CharsetFix", "MetaRefresh", "RetryAfter", "choose_encoding", "retry_after_seconds"]
+__all__ = ["CharsetFix", "MetaRefresh", "RetryAfter", "RobotsTxt", "choose_encoding", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -191,3 +196,33 @@ class MetaRefresh(MetaRefreshMiddleware):
         except ValueError:
             self.stats.inc_value("newsspider/skipped/bad_url")
             return response
+
+
+class RobotsTxt(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with every request checked against the rules.
+
+    In Scrapy 2.19 the requests that arrive while a host's robots.txt is being
+    fetched all await one shared Deferred; the first awaiter consumes its result
+    and every later one gets ``None`` ("no robots.txt"), so a disallowed page
+    among them was fetched.  Here each of them waits on a Deferred of its own
+    and then asks again, when the parsed robots.txt is there.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.fetching: dict[str, list[Deferred[None]]] = {}
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        netloc = urlparse_cached(request).netloc
+        waiters = self.fetching.get(netloc)
+        if waiters is not None:  # another request is fetching this host's robots.txt
+            done: Deferred[None] = Deferred()
+            waiters.append(done)
+            await maybe_deferred_to_future(done)
+            return await super().robot_parser(request)
+        self.fetching[netloc] = []
+        try:
+            return await super().robot_parser(request)
+        finally:
+            for done in self.fetching.pop(netloc):
+                done.callback(None)

@@ -63,6 +63,9 @@ SPIDER_MIDDLEWARES = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's robots.txt middleware lets requests through unchecked while robots.txt is fetched.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "newsspider.middlewares.RobotsTxt": 100,
     # Scrapy's meta refresh fails a whole page whose <base href> is not a URL: ours keeps the page.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "newsspider.middlewares.MetaRefresh": 580,

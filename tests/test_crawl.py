@@ -127,3 +127,16 @@ def test_scrapy_crawl_inside_the_repo(mockserver: MockServer, tmp_path: Path) ->
     assert "'finish_reason': 'finished'" in result.stderr
     ids = {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")}
     assert ids == {str(a.article_id) for a in DemoSite().public_articles()}
+
+
+def test_robots_txt_holds_for_requests_that_wait_for_it(mockserver: MockServer, tmp_path: Path) -> None:
+    """Requests queued while robots.txt is being fetched are checked against it too."""
+    demo = DemoSite()
+    public = [a.path for a in demo.public_articles()][:8]
+    private = demo.articles[1000001].path
+    starts = [arg for path in [*public[:4], private, *public[4:]]
+              for arg in ("--start-url", mockserver.url(path))]
+    result = crawl(mockserver, tmp_path, *starts, "-s", "CLOSESPIDER_PAGECOUNT=12")
+    assert result.returncode == 0, result.stderr
+    assert private not in [r["path"] for r in mockserver.requests()]
+    assert "1000001" not in {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")}

@@ -27,8 +27,16 @@ from newsspider.failures import count_failure, failure_reason
 from newsspider.frontier import release_lease
 from newsspider.incremental import crawl_state
 from newsspider.items import Article
-from newsspider.loaders import Problems, load_article, page_base, page_selector, parse_listing, select
-from newsspider.processors import absolute_url, canonical_url
+from newsspider.loaders import (
+    Problems,
+    absolute_urls,
+    load_article,
+    page_base,
+    page_selector,
+    parse_listing,
+    select,
+)
+from newsspider.processors import canonical_url
 from newsspider.redis_state import RedisState
 from newsspider.state import CrawlState
 
@@ -234,12 +242,7 @@ class BannedbookSpider(scrapy.Spider):
             if problems is not None:
                 problems.add("links_over_limit", n=len(hrefs) - self.max_links)
             hrefs = hrefs[: self.max_links]
-        for href in hrefs:
-            url = absolute_url(base, href)
-            if url is None:
-                if problems is not None and href.strip():
-                    problems.add("bad_url", href.strip())
-                continue
+        for url in absolute_urls(base, hrefs, problems):
             if url in seen_urls:
                 continue
             same_listing = listing is not None and site.listing_base(url) == listing
