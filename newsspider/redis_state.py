@@ -262,10 +262,10 @@ class RedisState:
         return bool(self.redis.hexists(self.key("articles"), str(article_id)))
 
     @_guarded
-    def stored_by_complete_run(self, article_id: str | int) -> bool:
-        """Whether a run that walked the whole site (or one before it) stored *article_id*."""
+    def stored_run(self, article_id: str | int) -> int | None:
+        """The run that first stored *article_id* (:data:`UNKNOWN_RUN` if not known), None if none did."""
         entry = self._entry(article_id)
-        return entry is not None and 0 <= entry[0] <= self.last_complete_run
+        return None if entry is None else entry[0]
 
     @_guarded
     def count(self) -> int:

@@ -319,11 +319,11 @@ class CrawlState:
         return self.conn.execute("SELECT 1 FROM articles WHERE article_id = ?",
                                  (int(article_id),)).fetchone() is not None
 
-    def stored_by_complete_run(self, article_id: str | int) -> bool:
-        """Whether a run that walked the whole site (or one before it) stored *article_id*."""
+    def stored_run(self, article_id: str | int) -> int | None:
+        """The run that first stored *article_id* (:data:`UNKNOWN_RUN` if not known), None if none did."""
         row = self.conn.execute("SELECT first_run FROM articles WHERE article_id = ?",
                                 (int(article_id),)).fetchone()
-        return row is not None and 0 <= row[0] <= self.last_complete_run
+        return None if row is None else int(row[0])
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])

@@ -191,9 +191,11 @@ class BannedbookSpider(scrapy.Spider):
             return
         listing = parse_listing(response, selector, problems)
         ids = [parts[0] for url in listing.article_urls if (parts := site.article_parts(url))]
-        if self._all_stored_before(ids):
-            # Everything it lists was stored by earlier runs: its menus lead to listings seen
-            # before too; only its pagination may be worth a look.
+        runs = {i: self._stored_run(i) for i in ids}
+        if not self.refresh and self.memory is not None and all(self._old(run) for run in runs.values()):
+            # Everything it lists was stored by runs that walked the whole site: its menus lead to
+            # listings seen before too; only its pagination may be worth a look.  (What a killed or
+            # bounded run stored may sit among pages it never reached: such a page is walked again.)
             old_pages += 1
             if old_pages <= self.extra_old_pages:
                 yield from self.follow_links(response, selector, Paging(old_pages, stale_pages + 1),
@@ -201,25 +203,26 @@ class BannedbookSpider(scrapy.Spider):
             else:
                 self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
             return
-        # New to this crawl: not met yet, and not stored by a run that walked the whole site (what a
-        # killed or bounded run stored may sit among pages it never reached).
-        fresh = any(i not in self._seen_ids and not self._old(i) for i in ids)
+        # New to this crawl: not met by this worker, not stored by this run (another worker's), and
+        # not old news.
+        fresh = any(i not in self._seen_ids and not self._old(run) and not self._this_run(run)
+                    for i, run in runs.items())
         yield from self.follow_links(response, selector, Paging(0, 0 if fresh else stale_pages + 1),
                                      problems=problems)
 
     def _stored(self, article_id: str) -> bool:
         return not self.refresh and self.memory is not None and self.memory.is_stored(article_id)
 
-    def _old(self, article_id: str) -> bool:
-        return not self.refresh and self.memory is not None and self.memory.stored_by_complete_run(article_id)
+    def _stored_run(self, article_id: str) -> int | None:
+        """The run that first stored *article_id* (None when not stored, or with --refresh)."""
+        return None if self.refresh or self.memory is None else self.memory.stored_run(article_id)
 
-    def _all_stored_before(self, ids: list[str]) -> bool:
-        """Whether every article of a listing page was stored by a run that walked the whole site
-        (true when it lists none): a run that was killed or stopped early leaves its listings to the
-        next one."""
-        if self.refresh or self.memory is None:
-            return False
-        return all(self.memory.stored_by_complete_run(i) for i in ids)
+    def _old(self, run: int | None) -> bool:
+        """Stored by a run that walked the whole site, or by one before it (not by a killed one since)."""
+        return run is not None and self.memory is not None and 0 <= run <= self.memory.last_complete_run
+
+    def _this_run(self, run: int | None) -> bool:
+        return run is not None and self.memory is not None and run == self.memory.run_id
 
     def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
                      only_paging: bool = False, problems: Problems | None = None
