@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +52,22 @@ def crawl_options(function: Any) -> Any:
     return function
 
 
+@contextmanager
+def one_line(*errors: type[BaseException]) -> Iterator[None]:
+    """The library's *errors* as ``Error: <message>`` and exit status 1, never a traceback."""
+    try:
+        yield
+    except errors as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any],
            **flags: bool) -> Any:
     """Run one crawl, turning the library's errors into one-line messages."""
     from newsspider.runner import START_ERRORS, CrawlError, RedisUnreachable, run_crawl
 
-    try:
+    with one_line(*START_ERRORS, CrawlError, RedisUnreachable):
         return run_crawl(start_urls, data_dir, overrides, **flags)
-    except (*START_ERRORS, CrawlError, RedisUnreachable) as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _outcome(result: Any) -> None:
@@ -136,11 +145,9 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     from newsspider.storage import DataDirError, prepare_data_dir
 
     _overrides(settings)  # report bad -s values now, not in every crawl's log
-    try:
+    with one_line(ScheduleError, DataDirError):
         trigger = trigger_for(every, cron)
         data_dir = prepare_data_dir(data_dir)
-    except (ScheduleError, DataDirError) as exc:
-        raise click.ClickException(str(exc)) from exc
     args = [arg for url in start_urls for arg in ("--start-url", url)]
     args += ["--data-dir", str(data_dir.resolve())]
     args += [arg for pair in settings for arg in ("-s", pair)]
@@ -149,10 +156,8 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     args += ["--worker-id", worker_id] if worker_id else []
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
-    try:
+    with one_line(DataDirLocked):
         run_schedule(trigger, args, data_dir, run_now=every is not None)
-    except DataDirLocked as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
@@ -173,10 +178,8 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str) -> None:
     else:
         from newsspider.state import StateError, read_runs
 
-        try:
+        with one_line(StateError):
             history = read_runs(data_dir)
-        except StateError as exc:
-            raise click.ClickException(str(exc)) from exc
         rows = [(str(r.run_id), r.started_at, r.ended_at or "-", r.status, str(r.pages),
                  str(r.new_articles), str(r.updated_articles), str(r.dropped), str(r.failed),
                  str(r.errors), r.finish_reason or "-") for r in history]
@@ -193,10 +196,8 @@ def _redis_runs(url: str, prefix: str) -> list[dict[str, str]]:
     from newsspider.redis_state import read_redis_runs
     from newsspider.runner import RedisUnreachable, check_redis
 
-    try:
+    with one_line(RedisUnreachable):
         check_redis(url)
-    except RedisUnreachable as exc:
-        raise click.ClickException(str(exc)) from exc
     return read_redis_runs(url, prefix)
 
 
@@ -262,10 +263,8 @@ def info(path: Path, skip_bad_lines: bool) -> None:
     """Counts, date range, categories, top tags and sources, field coverage, shards, bad lines."""
     from newsspider.report import info_text, summarize
 
-    try:
+    with one_line(*_dataset_errors()):
         click.echo(info_text(summarize(path, _errors(skip_bad_lines))))
-    except _dataset_errors() as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @dataset.command("export")
@@ -303,10 +302,8 @@ def graph(path: Path, out: Path, skip_bad_lines: bool) -> None:
     """The related-article and tag link graph as a CSV edge list: source,target,kind."""
     from newsspider.export import write_graph
 
-    try:
+    with one_line(*_dataset_errors()):
         count = write_graph(path, out, _errors(skip_bad_lines))
-    except _dataset_errors() as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"{count} edges written to {out}")
 
 
@@ -320,12 +317,10 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
     from newsspider.export import atomic_output
     from newsspider.report import html_report, summarize
 
-    try:
+    with one_line(*_dataset_errors()):
         page = html_report(summarize(path, _errors(skip_bad_lines)))
         with atomic_output(out, path, binary=False) as handle:
             handle.write(page)
-    except _dataset_errors() as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"report written to {display_path(out)}")
 
 

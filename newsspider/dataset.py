@@ -41,11 +41,13 @@ __all__ = [
     "BadLine",
     "DatasetError",
     "SchemaVersionError",
+    "ShardLine",
     "check_record",
     "display_path",
     "iter_articles",
     "iter_records",
     "load",
+    "shard_lines",
     "shard_paths",
     "to_pandas",
 ]
@@ -146,6 +148,39 @@ def shard_paths(path: str | Path) -> list[Path]:
     if path.is_file():
         return [path]
     raise DatasetError(f"{path}: no such dataset file or directory")
+
+
+@dataclass(frozen=True)
+class ShardLine:
+    """A whole line of a shard: where it starts and ends (bytes) and its record, if it is one."""
+
+    start: int
+    end: int
+    record: dict[str, Any] | None
+    blank: bool
+
+
+def shard_lines(shard: Path, offset: int = 0) -> Iterator[ShardLine]:
+    """The whole lines of *shard* from byte *offset* on, each checked against the schema.
+
+    A last line without its newline (being written, or cut short) is not
+    yielded: it is not a record, and nothing after it is accounted for.
+    """
+    with shard.open("rb") as handle:
+        handle.seek(offset)
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                return
+            start, offset = offset, offset + len(raw)
+            yield ShardLine(start, offset, _parse_line(raw), not raw.strip())
+
+
+def _parse_line(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if check_record(record, raw) is None else None
 
 
 def iter_records(path: str | Path, errors: Errors = "raise",

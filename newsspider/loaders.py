@@ -256,6 +256,9 @@ def load_article(response: TextResponse, selector: Selector | None = None,
                  crawled_at: str | None = None, problems: Problems | None = None) -> Article:
     """Extract one article page.  Fields the page lacks stay empty; validation judges them.
 
+    The entry of *selector*'s tree is readied for text in place (scripts
+    removed, ``<br>`` tails as line breaks): read its links before.
+
     A value that cannot be read (a related link that is not a URL) is left out
     and counted in *problems*; the rest of the page is kept.
     """

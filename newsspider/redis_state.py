@@ -37,7 +37,9 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from newsspider.state import UNKNOWN_RUN, StoredArticle, _now, _parse
+from newsspider.dataset import shard_lines
+from newsspider.processors import utc_now_iso
+from newsspider.state import UNKNOWN_RUN, StoredArticle
 from newsspider.storage import StorageError
 
 __all__ = ["RedisState", "StateLost", "StateUnavailable", "default_worker_id", "read_redis_runs", "redacted",
@@ -226,17 +228,11 @@ class RedisState:
             size = shard.stat().st_size
             if size <= known:
                 continue
-            offset = known
-            with shard.open("rb") as handle:
-                handle.seek(known)
-                for raw in handle:
-                    if not raw.endswith(b"\n"):
-                        break
-                    offset += len(raw)
-                    if (record := _parse(raw)) is not None:
-                        self._mark(record, UNKNOWN_RUN, shard.name, offset)
-                        self.redis.sadd(self.key("unknown"), str(record["article_id"]))
-                        added += 1
+            for line in shard_lines(shard, known):
+                if line.record is not None:
+                    self._mark(line.record, UNKNOWN_RUN, shard.name, line.end)
+                    self.redis.sadd(self.key("unknown"), str(line.record["article_id"]))
+                    added += 1
         if added:
             logger.warning("Redis was missing %d records of the shards in %s; added them", added,
                            self.data_dir)
@@ -321,7 +317,7 @@ class RedisState:
             else:
                 self.run_id = int(self.redis.incr(self.key("run")))
                 self.redis.hset(self.key("run", self.run_id),
-                                mapping={"started_at": _now(), "status": "running", "workers": 0})
+                                mapping={"started_at": utc_now_iso(), "status": "running", "workers": 0})
             self.redis.hincrby(self.key("run", self.run_id), "workers", 1)
         return self.run_id
 
@@ -348,7 +344,8 @@ class RedisState:
         pipe.execute()
         self.redis.hdel(self.key("workers"), self.worker_id)
         if not self.live_workers() and not self._frontier_busy():
-            self.redis.hset(key, mapping={"status": status, "ended_at": _now(), "reason": finish_reason})
+            self.redis.hset(key, mapping={"status": status, "ended_at": utc_now_iso(),
+                                          "reason": finish_reason})
             if finish_reason == "finished":
                 self.redis.set(self.key("complete"), self.run_id)
                 self._adopt_unknown()

@@ -27,9 +27,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from filelock import FileLock, Timeout
 
-from newsspider.state import DataDirLocked
+from newsspider.state import DataDirLock
 
 __all__ = ["ScheduleError", "crawl_command", "parse_every", "run_schedule", "trigger_for"]
 
@@ -140,12 +139,7 @@ class CrawlJob:
 def run_schedule(trigger: BaseTrigger, crawl_args: Sequence[str], data_dir: Path,
                  run_now: bool = True) -> int:
     """Run crawls on *trigger* until SIGTERM or SIGINT; return the number of crawls run."""
-    lock = FileLock(data_dir / SCHEDULER_LOCK, timeout=0, is_singleton=False)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise DataDirLocked(f"data dir {data_dir} already has a scheduler running "
-                            f"(lock {data_dir / SCHEDULER_LOCK})") from None
+    lock = DataDirLock(data_dir, SCHEDULER_LOCK, busy="already has a scheduler running").acquire()
     job = CrawlJob(crawl_command(crawl_args), data_dir)
     scheduler = BlockingScheduler(timezone=timezone.utc)
     first = {"next_run_time": datetime.now(timezone.utc)} if run_now else {}

@@ -34,7 +34,8 @@ from urllib.parse import quote
 
 from filelock import FileLock, Timeout
 
-from newsspider.dataset import DatasetError, check_record, shard_paths
+from newsspider.dataset import DatasetError, shard_lines, shard_paths
+from newsspider.processors import utc_now_iso
 from newsspider.storage import DATASET_FILE, StorageError
 
 __all__ = ["STATE_FILE", "CrawlState", "DataDirLock", "DataDirLocked", "Run", "StateError",
@@ -81,10 +82,6 @@ _RUNS_SQL = (
 )
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 # The tables of a newsspider state file (``meta`` came later and is added when missing).
 _TABLES = frozenset({"articles", "shards", "runs"})
 
@@ -102,10 +99,15 @@ class DataDirLocked(RuntimeError):
 
 
 class DataDirLock:
-    """An exclusive lock on a data dir, held for the life of a crawl."""
+    """An exclusive lock on a data dir (``flock``, released by the OS when a process dies).
 
-    def __init__(self, data_dir: str | Path) -> None:
-        self.path = Path(data_dir) / LOCK_FILE
+    *name* is the lock file; *busy* says in the error what holds it.
+    """
+
+    def __init__(self, data_dir: str | Path, name: str = LOCK_FILE,
+                 busy: str = "is in use by another crawl") -> None:
+        self.path = Path(data_dir) / name
+        self.busy = busy
         self._lock = FileLock(self.path, timeout=0, is_singleton=False)
 
     def acquire(self) -> DataDirLock:
@@ -113,7 +115,7 @@ class DataDirLock:
             self._lock.acquire()
         except Timeout:
             raise DataDirLocked(
-                f"data dir {self.path.parent} is in use by another crawl (lock {self.path})"
+                f"data dir {self.path.parent} {self.busy} (lock {self.path})"
             ) from None
         return self
 
@@ -275,19 +277,14 @@ class CrawlState:
 
     def _import(self, shard: Path, offset: int, run_id: int) -> int:
         count = 0
-        with shard.open("rb") as handle:
-            handle.seek(offset)
-            for raw in handle:
-                if not raw.endswith(b"\n"):
-                    break  # a cut-short last line: not a record, not accounted for
-                offset += len(raw)
-                record = _parse(raw)
-                if record is not None:
-                    self._upsert(record, run_id)
-                    count += 1
-                elif raw.strip():
-                    logger.warning("%s, byte %d: not a newsspider record; left as it is and ignored",
-                                   shard, offset - len(raw))
+        for line in shard_lines(shard, offset):
+            if line.record is not None:
+                self._upsert(line.record, run_id)
+                count += 1
+            elif not line.blank:
+                logger.warning("%s, byte %d: not a newsspider record; left as it is and ignored",
+                               shard, line.start)
+            offset = line.end
         self.conn.execute("INSERT OR REPLACE INTO shards(name, size) VALUES (?, ?)", (shard.name, offset))
         return count
 
@@ -303,7 +300,7 @@ class CrawlState:
                  first_seen = min(first_seen, excluded.first_seen),
                  last_seen = max(last_seen, excluded.last_seen)""",
             {"id": int(record["article_id"]), "url": record.get("url") or "",
-             "hash": record.get("content_hash"), "seen": record.get("crawled_at") or _now(),
+             "hash": record.get("content_hash"), "seen": record.get("crawled_at") or utc_now_iso(),
              "version": int(record.get("version") or 1), "run": run_id},
         )
 
@@ -377,8 +374,8 @@ class CrawlState:
             )
             self.last_complete_run = int(self.conn.execute(
                 "SELECT coalesce(max(run_id), 0) FROM runs WHERE finish_reason = 'finished'").fetchone()[0])
-            cursor = self.conn.execute(
-                "INSERT INTO runs(started_at, pid, status) VALUES (?, ?, 'running')", (_now(), os.getpid()))
+            cursor = self.conn.execute("INSERT INTO runs(started_at, pid, status) VALUES (?, ?, 'running')",
+                                       (utc_now_iso(), os.getpid()))
             self.run_id = int(cursor.lastrowid or 0)
         self.commit()
         return self.run_id
@@ -396,7 +393,7 @@ class CrawlState:
             self.conn.execute(
                 "UPDATE runs SET status = ?, finish_reason = ?, ended_at = ?, failed = ?, failures = ? "
                 "WHERE run_id = ?",
-                (status, finish_reason, _now(), sum((failures or {}).values()),
+                (status, finish_reason, utc_now_iso(), sum((failures or {}).values()),
                  json.dumps(failures or {}, sort_keys=True), self.run_id),
             )
             if finish_reason == "finished":  # this run walked the site: what it met is old news now
@@ -416,15 +413,6 @@ class CrawlState:
             logger.error("%s writing %s: the next crawl adds what is missing from the dataset",
                          exc, self.path)
         self.conn.close()
-
-
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    """The record on a dataset line, or None when the line is not one."""
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return None
-    return record if check_record(record, raw) is None else None
 
 
 def read_runs(data_dir: str | Path) -> list[Run]:

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,11 @@ import pytest
 from tests.mockserver import MockServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def seed_page(name: str) -> bytes:
+    """A real page of the site, as the package bundles it (``newsspider/demo/``)."""
+    return resources.files("newsspider.demo").joinpath(name).read_bytes()
 REPO = Path(__file__).parent.parent
 
 # Settings every test crawl uses: no politeness delays against the local server.

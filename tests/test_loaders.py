@@ -9,14 +9,14 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from newsspider.loaders import load_article, parse_listing
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, seed_page
 
 ARTICLE_URL = "https://www.bannedbook.org/bnews/itnews/20240626/2054421.html"
 TAG_URL = "https://www.bannedbook.org/bnews/tag/%E8%B4%B8%E6%98%93%E6%88%98/"
 
 
 def response(name: str, url: str) -> HtmlResponse:
-    return HtmlResponse(url=url, body=(FIXTURES / name).read_bytes(), encoding="utf-8")
+    return HtmlResponse(url=url, body=seed_page(name), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_real_tag_page_links_and_next_page() -> None:
 
 
 def test_tag_page_next_page_from_pagination_links_without_rel_next() -> None:
-    html = (FIXTURES / "tag-page-trade-war.html").read_text("utf-8")
+    html = seed_page("tag-page-trade-war.html").decode("utf-8")
     html = html.replace('<link rel="next"', '<link rel="prev-removed"')
     listing = parse_listing(HtmlResponse(url=TAG_URL, body=html.encode(), encoding="utf-8"))
     assert listing.next_url == TAG_URL + "page/2/"

@@ -180,11 +180,12 @@ class BannedbookSpider(scrapy.Spider):
         kind = site.classify(response.url)
         selector = page_selector(response, problems)  # parsed once, for extraction and links
         if kind is site.Kind.ARTICLE:
-            article = load_article(response, selector, problems=problems)
-            if article.article_id:
-                self._seen_ids.add(article.article_id)
-            yield article
-            yield from self.follow_links(response, selector, problems=problems)
+            if parts := site.article_parts(site.article_url(response.url)):
+                self._seen_ids.add(parts[0])  # this article: links back to it are not followed
+            # links first: extraction readies the entry's text in place (scripts out, <br> as breaks)
+            requests = list(self.follow_links(response, selector, problems=problems))
+            yield load_article(response, selector, problems=problems)
+            yield from requests
             return
         if kind not in (site.Kind.LISTING, site.Kind.TAG):
             yield from self.follow_links(response, selector, problems=problems)
