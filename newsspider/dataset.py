@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import fastjsonschema
 
-from newsspider.items import SCHEMA_VERSION, schema
+from newsspider.items import FIELDS, SCHEMA_VERSION, schema
 
 if TYPE_CHECKING:  # pandas is optional: pip install 'newsspider[data]'
     import pandas
@@ -282,8 +282,6 @@ def to_pandas(path: str | Path, latest: bool = True, errors: Errors = "raise") -
     """
     import pandas as pd
     import pyarrow as pa
-
-    from newsspider.items import FIELDS
 
     frame = pd.DataFrame.from_records(list(iter_articles(path, latest, errors)), columns=list(FIELDS))
     dates = pd.to_datetime(frame["published_date"], format="%Y-%m-%d", errors="coerce")

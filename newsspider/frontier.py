@@ -41,7 +41,8 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
 from newsspider.failures import stop_crawl
-from newsspider.redis_state import StorageError, reconnect_policy, redis_error
+from newsspider.incremental import crawl_state
+from newsspider.redis_state import RedisState, StorageError, reconnect_policy, redis_error
 
 __all__ = ["LEASE", "LeaseAck", "LeasedPriorityQueue", "RedisAddon", "RedisFrontier", "WorkerHeartbeat",
            "release_lease"]
@@ -173,8 +174,6 @@ class RedisFrontier(Scheduler):
         return bool(super().has_pending_requests())
 
     def open(self, spider: Spider) -> None:
-        from newsspider.incremental import crawl_state
-
         self.spider = spider
         state = crawl_state(self.crawler)
         run_id = state.start_run()
@@ -327,9 +326,6 @@ class WorkerHeartbeat:
             slot.nextcall.schedule()
 
     def beat(self) -> None:
-        from newsspider.incremental import crawl_state
-        from newsspider.redis_state import RedisState
-
         frontier = self._frontier()
         if frontier is not None and frontier.unavailable:
             return
@@ -356,9 +352,6 @@ class WorkerHeartbeat:
 
     def spider_idle(self) -> None:
         """Wait while other workers hold leases (their work may add requests), up to the timeout."""
-        from newsspider.incremental import crawl_state
-        from newsspider.redis_state import RedisState
-
         frontier = self._frontier()
         if frontier is None:
             return
