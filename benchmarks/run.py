@@ -157,7 +157,7 @@ def state_store(ids: int) -> dict[str, float]:
     code = f"""
 import json, resource, tempfile, time
 from pathlib import Path
-from newsspider.state import CrawlState
+from newsspider.state.sqlite import CrawlState
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 d = Path(tempfile.mkdtemp()); state = CrawlState(d, commit_every=50000); state.run_id = 1
 t = time.monotonic()

@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -163,8 +164,6 @@ def arrow_schema() -> Any:
 
 
 def _write_parquet(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
-    from datetime import date, datetime
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -16,10 +16,9 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from newsspider.failures import stop_crawl
-from newsspider.incremental import crawl_state
 from newsspider.items import REQUIRED_FIELDS, schema
-from newsspider.redis_state import RedisState
-from newsspider.state import CrawlState
+from newsspider.memory import memory_of
+from newsspider.state import Memory
 from newsspider.storage import JsonLinesWriter, SpaceReserve, StorageError
 
 logger = logging.getLogger(__name__)
@@ -55,22 +54,22 @@ class ValidatePipeline:
 
 
 class DedupePipeline:
-    """Store each article once, within a crawl and against the data dir's state.
+    """Store each article once, within a crawl and against the crawl's memory.
 
     With ``NEWSSPIDER_REFRESH``, an article fetched again is stored again only
     when its content hash changed, with the next ``version``.
     """
 
-    def __init__(self, crawler: Crawler, state: CrawlState | RedisState, refresh: bool = False) -> None:
+    def __init__(self, crawler: Crawler, memory: Memory, refresh: bool = False) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.state = state
+        self.memory = memory
         self.refresh = refresh
         self.seen: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
-        return cls(crawler, crawl_state(crawler), crawler.settings.getbool("NEWSSPIDER_REFRESH"))
+        return cls(crawler, memory_of(crawler), crawler.settings.getbool("NEWSSPIDER_REFRESH"))
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
@@ -80,26 +79,26 @@ class DedupePipeline:
             raise DropItem(f"article {article_id} was already stored by this crawl")
         try:
             return self._dedupe(adapter, article_id)
-        except StorageError as exc:  # the state cannot answer (Redis gone): stop, store nothing unsure
+        except StorageError as exc:  # the memory cannot answer (Redis gone): stop, store nothing unsure
             stop_crawl(self.crawler, exc.reason, str(exc))
             raise DropItem(f"not stored ({exc}): {adapter.get('url')}", log_level="INFO") from exc
 
     def _dedupe(self, adapter: ItemAdapter, article_id: str) -> Any:
-        stored = self.state.get(article_id)
+        stored = self.memory.get(article_id)
         if stored is not None:
             if not self.refresh:
                 self.stats.inc_value("newsspider/duplicates")
                 raise DropItem(f"article {article_id} is already stored")
             if stored.content_hash == adapter["content_hash"]:
                 try:
-                    self.state.touch(article_id, adapter["crawled_at"])
+                    self.memory.touch(article_id, adapter["crawled_at"])
                 except StorageError as exc:
                     stop_crawl(self.crawler, exc.reason, str(exc))
                 self.stats.inc_value("newsspider/unchanged")
                 raise DropItem(f"article {article_id} is unchanged")
             adapter["version"] = stored.version + 1
             self.stats.inc_value("newsspider/updated")
-        elif not self.state.claim(article_id):
+        elif not self.memory.claim(article_id):
             self.stats.inc_value("newsspider/duplicates")
             raise DropItem(f"article {article_id} is being stored by another worker")
         self.seen.add(article_id)
@@ -109,37 +108,37 @@ class DedupePipeline:
 class JsonLinesStorePipeline:
     """Append each article as one whole UTF-8 line to ``<data dir>/articles.jsonl`` (or the worker's shard).
 
-    The state marks the article stored only after its line is written.  A
-    write that fails (a full disk, an I/O error; to the dataset or the state)
+    The memory marks the article stored only after its line is written.  A
+    write that fails (a full disk, an I/O error; to the dataset or the memory)
     stops the crawl: the line is undone, nothing more is stored, and the
     crawl closes with ``storage_error`` and a one-line message.
     """
 
-    def __init__(self, crawler: Crawler, state: CrawlState | RedisState) -> None:
+    def __init__(self, crawler: Crawler, memory: Memory) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.state = state
+        self.memory = memory
         self.writer: JsonLinesWriter | None = None
         self.reserve: SpaceReserve | None = None
         self.failed = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JsonLinesStorePipeline:
-        return cls(crawler, crawl_state(crawler))
+        return cls(crawler, memory_of(crawler))
 
     def open_spider(self) -> None:
-        self.reserve = SpaceReserve(self.state.data_dir)
-        name = self.state.shard_name
-        self.writer = JsonLinesWriter(self.state.data_dir, name)
+        self.reserve = SpaceReserve(self.memory.data_dir)
+        name = self.memory.shard_name
+        self.writer = JsonLinesWriter(self.memory.data_dir, name)
         if self.writer.path.name != name:  # the shard was damaged: later crawls continue the new one
-            self.state.set_shard(self.writer.path.name)
+            self.memory.set_shard(self.writer.path.name)
         self.stats.set_value("newsspider/dataset", str(self.writer.path))
 
     def close_spider(self) -> None:
         if self.writer is not None:
             self.writer.close()
         try:
-            self.state.commit()
+            self.memory.commit()
         except StorageError as exc:
             logger.error("%s (the next crawl adds what is missing from the dataset)", exc)
         if self.reserve is not None:
@@ -154,11 +153,11 @@ class JsonLinesStorePipeline:
         record = ItemAdapter(item).asdict()
         try:
             self.writer.write(record)
-            self.state.record_stored(record, self.writer.path.name, self.writer.size)
+            self.memory.record_stored(record, self.writer.path.name, self.writer.size)
         except StorageError as exc:
             self.failed = True
             if self.reserve is not None:
-                self.reserve.release()  # room to commit the state and record the run's end
+                self.reserve.release()  # room to commit the memory and record the run's end
             self.stats.inc_value("newsspider/not_stored")
             stop_crawl(self.crawler, exc.reason, str(exc))
             raise DropItem(f"not stored ({exc}): {record.get('url')}") from exc

@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
+from newsspider.addon import DEFAULTS
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
-from newsspider.incremental import prepare_job_dir
-from newsspider.redis_state import redis_error
+from newsspider.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
-from newsspider.state import DataDirLock, DataDirLocked, StateError
-from newsspider.storage import DataDirError, prepare_data_dir
+from newsspider.state import StateError
+from newsspider.state.redis import redis_error
+from newsspider.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
 
 __all__ = ["CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis", "check_settings",
            "crawler_settings", "parse_overrides", "run_crawl", "unknown_settings"]
@@ -48,8 +50,6 @@ class RedisUnreachable(ConnectionError):
 
 def check_redis(url: str) -> None:
     """Raise :class:`RedisUnreachable` with a one-line reason unless Redis at *url* answers."""
-    import redis
-
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=5)
         client.ping()
@@ -85,12 +85,12 @@ def unknown_settings(names: Sequence[str]) -> list[str]:
     """
     known = {n for n in dir(default_settings) if n.isupper()} | {
         n for n in dir(project_settings) if n.isupper()
-    }
+    } | set(DEFAULTS)
     return [name for name in names if name not in known]
 
 
 def _default(name: str) -> Any:
-    return getattr(project_settings, name, getattr(default_settings, name, None))
+    return DEFAULTS.get(name, getattr(project_settings, name, getattr(default_settings, name, None)))
 
 
 def check_settings(settings: Settings, names: Sequence[str]) -> None:

@@ -28,7 +28,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from newsspider.state import DataDirLock
+from newsspider.storage import DataDirLock
 
 __all__ = ["ScheduleError", "crawl_command", "parse_every", "run_schedule", "trigger_for"]
 

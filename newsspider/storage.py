@@ -9,6 +9,9 @@ state remembers so that later crawls append to the same one.
 A write that fails (a full disk, an I/O error) is undone: the file is cut back
 to its last whole line (our own append, not the user's data) and
 :class:`StorageError` says what failed and where.
+
+Only one crawl may use a data dir at a time: :class:`DataDirLock` is an OS
+file lock (``flock``), released by the OS when a process dies.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATASET_FILE", "DataDirError", "JsonLinesWriter", "SpaceReserve", "StorageError", "encode_record",
-           "prepare_data_dir", "write_error"]
+from filelock import FileLock, Timeout
+
+__all__ = ["DATASET_FILE", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLinesWriter", "SpaceReserve",
+           "StorageError", "encode_record", "prepare_data_dir", "write_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,3 +182,41 @@ class SpaceReserve:
 
     def release(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+LOCK_FILE = ".newsspider.lock"
+
+
+class DataDirLocked(RuntimeError):
+    """Another crawl is using the data dir."""
+
+
+class DataDirLock:
+    """An exclusive lock on a data dir (``flock``, released by the OS when a process dies).
+
+    *name* is the lock file; *busy* says in the error what holds it.
+    """
+
+    def __init__(self, data_dir: str | Path, name: str = LOCK_FILE,
+                 busy: str = "is in use by another crawl") -> None:
+        self.path = Path(data_dir) / name
+        self.busy = busy
+        self._lock = FileLock(self.path, timeout=0, is_singleton=False)
+
+    def acquire(self) -> DataDirLock:
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise DataDirLocked(
+                f"data dir {self.path.parent} {self.busy} (lock {self.path})"
+            ) from None
+        return self
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> DataDirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

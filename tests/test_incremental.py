@@ -10,7 +10,8 @@ from pathlib import Path
 from newsspider import site
 from newsspider.dataset import iter_articles
 from newsspider.demo.pages import DemoSite
-from newsspider.state import DataDirLock, read_runs
+from newsspider.state.sqlite import read_runs
+from newsspider.storage import DataDirLock
 from tests.conftest import crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 

@@ -15,7 +15,7 @@ import pytest
 
 from newsspider import site
 from newsspider.demo.pages import DemoSite
-from newsspider.state import read_runs
+from newsspider.state.sqlite import read_runs
 from tests.conftest import FAST, crawl
 from tests.mockserver import MockServer
 

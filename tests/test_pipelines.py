@@ -10,6 +10,7 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
+from newsspider.addon import NewsspiderAddon
 from newsspider.dataset import record_example
 from newsspider.items import Article
 from newsspider.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
@@ -19,8 +20,10 @@ GOOD = Article(article_id="7", url="http://127.0.0.1/bnews/cnnews/20240101/7.htm
                content_hash="sha256:" + "0" * 64)
 
 
-def crawler(tmp_path: Path):
-    return get_crawler(settings_dict={"NEWSSPIDER_DATA_DIR": str(tmp_path)})
+def crawler(tmp_path: Path, **settings: object):
+    """A crawler with newsspider's add-on (its CrawlMemory opens the data dir's memory)."""
+    return get_crawler(settings_dict={"ADDONS": {NewsspiderAddon: 0}, "NEWSSPIDER_DATA_DIR": str(tmp_path),
+                                      **settings})
 
 
 def test_validate_passes_a_complete_record(tmp_path: Path) -> None:
@@ -69,8 +72,8 @@ def test_store_appends_whole_utf8_lines(tmp_path: Path) -> None:
     assert "标题" in lines[1] and "\\u" not in lines[1]
     assert c.stats.get_value("newsspider/stored") == 2
     # The state knows both, and how much of the file it has accounted for.
-    assert pipeline.state.is_stored("7") and pipeline.state.is_stored("8")
-    assert dict(pipeline.state.conn.execute("SELECT name, size FROM shards")) == {
+    assert pipeline.memory.is_stored("7") and pipeline.memory.is_stored("8")
+    assert dict(pipeline.memory.conn.execute("SELECT name, size FROM shards")) == {
         "articles.jsonl": len(raw)}
 
 
@@ -78,7 +81,7 @@ def test_refresh_stores_a_changed_article_with_the_next_version(tmp_path: Path) 
     (tmp_path / "articles.jsonl").write_text(json.dumps(record_example(
         article_id="7", url=GOOD.url, content_hash=GOOD.content_hash, crawled_at="2024-01-01T00:00:00Z"))
         + "\n")
-    c = get_crawler(settings_dict={"NEWSSPIDER_DATA_DIR": str(tmp_path), "NEWSSPIDER_REFRESH": True})
+    c = crawler(tmp_path, NEWSSPIDER_REFRESH=True)
     pipeline = DedupePipeline.from_crawler(c)
     with pytest.raises(DropItem, match="unchanged"):
         pipeline.process_item(replace(GOOD))

@@ -12,7 +12,7 @@ import pytest
 from newsspider import site
 from newsspider.dataset import DatasetError, iter_records, load, record_example
 from newsspider.demo.pages import DemoSite
-from newsspider.state import CrawlState, read_runs
+from newsspider.state.sqlite import CrawlState, read_runs
 from newsspider.storage import JsonLinesWriter, StorageError, encode_record
 from tests.conftest import crawl, run_cli
 from tests.mockserver import MockServer

@@ -4,7 +4,10 @@ Every page is read for links; a link is followed when its URL has the shape of
 an article, a shortlink, a tag page or a listing page on one of the start
 URLs' hosts.  Each URL is canonicalised (tracking parameters and fragment
 removed) and turned into a request at most once per crawl; an article id is
-requested at most once, whatever URL leads to it.
+requested at most once, whatever URL leads to it.  Article requests carry
+their id (``meta["article_id"]``): :class:`~newsspider.skipstored.SkipStored`
+drops those of stored articles.  A listing's pagination is followed as far as
+it lists articles that are new (the crawl's memory says which are old news).
 """
 
 from __future__ import annotations
@@ -18,14 +21,13 @@ from urllib.parse import urlsplit
 
 import scrapy
 from parsel import Selector
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from newsspider import site
 from newsspider.failures import count_failure, failure_reason
-from newsspider.frontier import release_lease
-from newsspider.incremental import crawl_state
 from newsspider.items import Article
 from newsspider.loaders import (
     Problems,
@@ -36,9 +38,11 @@ from newsspider.loaders import (
     parse_listing,
     select,
 )
+from newsspider.memory import memory_of
 from newsspider.processors import canonical_url
-from newsspider.redis_state import RedisState
-from newsspider.state import CrawlState
+from newsspider.signals import request_failed
+from newsspider.skipstored import KEY
+from newsspider.state import Memory
 
 extraction_log = logging.getLogger("newsspider.extraction")
 
@@ -102,6 +106,8 @@ class BannedbookSpider(scrapy.Spider):
 
     Spider arguments: ``start_urls`` (comma-separated).  Without them the
     ``NEWSSPIDER_START_URLS`` setting is used, and without that the live site.
+    The other settings are read when the spider opens, after add-ons set
+    their defaults.
     """
 
     name = "bannedbook"
@@ -114,8 +120,6 @@ class BannedbookSpider(scrapy.Spider):
         self.max_stale_pages = 5
         self.refresh = False
         self.max_links = 0
-        self.memory: CrawlState | RedisState | None = None
-        self.worker_id = ""
         self.allowed_hosts: frozenset[str] = frozenset()
         self.allowed_domains: list[str] = []
         self._seen_urls: set[str] = set()
@@ -129,21 +133,29 @@ class BannedbookSpider(scrapy.Spider):
             spider.start_urls = parse_start_urls(
                 settings.getlist("NEWSSPIDER_START_URLS") or list(site.DEFAULT_START_URLS)
             )
-        spider.max_listing_pages = settings.getint("NEWSSPIDER_MAX_LISTING_PAGES")
-        spider.extra_old_pages = settings.getint("NEWSSPIDER_EXTRA_OLD_PAGES")
-        spider.max_stale_pages = settings.getint("NEWSSPIDER_MAX_STALE_PAGES")
-        spider.refresh = settings.getbool("NEWSSPIDER_REFRESH")
-        spider.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
-        spider.memory = crawl_state(crawler)
-        spider.worker_id = spider.memory.worker_id
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
         # Scrapy's OffsiteMiddleware keeps redirects on these hosts too.
         spider.allowed_domains = sorted({urlsplit(u).hostname or "" for u in spider.start_urls})
+        crawler.signals.connect(spider.configure, signal=signals.spider_opened)
         return spider
+
+    def configure(self) -> None:
+        """Read the crawl policy's settings."""
+        settings = self.crawler.settings
+        self.max_listing_pages = settings.getint("NEWSSPIDER_MAX_LISTING_PAGES")
+        self.extra_old_pages = settings.getint("NEWSSPIDER_EXTRA_OLD_PAGES")
+        self.max_stale_pages = settings.getint("NEWSSPIDER_MAX_STALE_PAGES")
+        self.refresh = settings.getbool("NEWSSPIDER_REFRESH")
+        self.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
+
+    @property
+    def memory(self) -> Memory:
+        """What the crawl remembers of earlier runs (:class:`~newsspider.memory.CrawlMemory`'s)."""
+        return memory_of(self.crawler)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The start URLs; in a distributed crawl only the first worker of a run queues them."""
-        if self.memory is not None and not self.memory.should_seed():
+        if not self.memory.should_seed():
             return
         for url in self.start_urls:
             self._seen_urls.add(url)
@@ -193,7 +205,7 @@ class BannedbookSpider(scrapy.Spider):
         listing = parse_listing(response, selector, problems)
         ids = [parts[0] for url in listing.article_urls if (parts := site.article_parts(url))]
         runs = {i: self._stored_run(i) for i in ids}
-        if not self.refresh and self.memory is not None and all(self._old(run) for run in runs.values()):
+        if not self.refresh and all(self._old(run) for run in runs.values()):
             # Everything it lists was stored by runs that walked the whole site: its menus lead to
             # listings seen before too; only its pagination may be worth a look.  (What a killed or
             # bounded run stored may sit among pages it never reached: such a page is walked again.)
@@ -211,19 +223,16 @@ class BannedbookSpider(scrapy.Spider):
         yield from self.follow_links(response, selector, Paging(0, 0 if fresh else stale_pages + 1),
                                      problems=problems)
 
-    def _stored(self, article_id: str) -> bool:
-        return not self.refresh and self.memory is not None and self.memory.is_stored(article_id)
-
     def _stored_run(self, article_id: str) -> int | None:
         """The run that first stored *article_id* (None when not stored, or with --refresh)."""
-        return None if self.refresh or self.memory is None else self.memory.stored_run(article_id)
+        return None if self.refresh else self.memory.stored_run(article_id)
 
     def _old(self, run: int | None) -> bool:
         """Stored by a run that walked the whole site, or by one before it (not by a killed one since)."""
-        return run is not None and self.memory is not None and 0 <= run <= self.memory.last_complete_run
+        return run is not None and 0 <= run <= self.memory.last_complete_run
 
     def _this_run(self, run: int | None) -> bool:
-        return run is not None and self.memory is not None and run == self.memory.run_id
+        return run is not None and run == self.memory.run_id
 
     def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
                      only_paging: bool = False, problems: Problems | None = None
@@ -269,7 +278,7 @@ class BannedbookSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
         if request is not None:
-            release_lease(self.crawler, request)
+            self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
         if reason == "robots_txt":
             self.crawler.stats.inc_value("newsspider/skipped/robots_txt")
             return
@@ -279,17 +288,17 @@ class BannedbookSpider(scrapy.Spider):
         kind = site.classify(url)
         if kind is site.Kind.OTHER or urlsplit(url).netloc not in self.allowed_hosts:
             return None
+        meta: dict[str, str] = {}
         if kind in (site.Kind.ARTICLE, site.Kind.SHORTLINK):
             article_id = (site.article_parts(url) or ("",))[0] or site.shortlink_id(url) or ""
             if article_id in self._seen_ids:
                 return None
             if kind is site.Kind.ARTICLE:
                 self._seen_ids.add(article_id)
-            if self._stored(article_id):
-                self.crawler.stats.inc_value("newsspider/skipped/stored")
-                return None
+            meta[KEY] = article_id
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))
               and int(page[1]) > self.max_listing_pages):
             self.crawler.stats.inc_value("newsspider/skipped/max_listing_pages")
             return None
-        return scrapy.Request(url, callback=self.parse, errback=self.failed, priority=PRIORITY[kind])
+        return scrapy.Request(url, callback=self.parse, errback=self.failed, priority=PRIORITY[kind],
+                              meta=meta or None)

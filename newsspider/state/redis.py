@@ -1,4 +1,4 @@
-"""The crawl's memory shared by many workers through Redis: the distributed twin of ``state.py``.
+"""The memory of a distributed crawl, shared by its workers through Redis: the twin of ``sqlite.py``.
 
 Keys (all under ``NEWSSPIDER_REDIS_PREFIX``, default ``newsspider``):
 
@@ -157,7 +157,7 @@ def default_worker_id() -> str:
 
 
 class RedisState:
-    """What a distributed crawl remembers, shared by all its workers (same interface as CrawlState)."""
+    """What a distributed crawl remembers, shared by all its workers (a :class:`~newsspider.state.Memory`)."""
 
     def __init__(self, data_dir: str | Path, url: str, prefix: str = "newsspider",
                  worker_id: str | None = None, lease_seconds: float = 30.0, reconnect: float = 30.0) -> None:

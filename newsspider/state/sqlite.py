@@ -1,4 +1,4 @@
-"""What a crawl remembers between runs: SQLite (WAL) next to the dataset.
+"""The memory of a single-machine crawl: SQLite (WAL) next to the dataset.
 
 ``<data dir>/state.sqlite3`` holds every stored article (id, url, content
 hash, first and last seen, version), how many bytes of each dataset shard it
@@ -14,8 +14,8 @@ SQLite error (locked, read-only, a full disk, an I/O error) is a
 :class:`StateError` or :class:`~newsspider.storage.StorageError` with one line
 saying what and where, and nothing is moved.
 
-Only one crawl may use a data dir at a time: :class:`DataDirLock` is an OS
-file lock (``flock``), released by the OS when a process dies.
+Only one crawl may use a data dir at a time: the crawl holds its
+:class:`~newsspider.storage.DataDirLock` while the state is open.
 """
 
 from __future__ import annotations
@@ -26,28 +26,21 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from filelock import FileLock, Timeout
-
 from newsspider.dataset import DatasetError, shard_lines, shard_paths
 from newsspider.processors import utc_now_iso
+from newsspider.state import UNKNOWN_RUN, Run, StateError, StoredArticle
 from newsspider.storage import DATASET_FILE, StorageError
 
-__all__ = ["STATE_FILE", "CrawlState", "DataDirLock", "DataDirLocked", "Run", "StateError",
-           "StoredArticle", "read_runs"]
+__all__ = ["STATE_FILE", "CrawlState", "read_runs"]
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.sqlite3"
-#: ``first_run`` of articles found in the dataset by a state that cannot tell which run stored
-#: them (a state rebuilt from the dataset): not old news until a run walks the whole site.
-UNKNOWN_RUN = -1
-LOCK_FILE = ".newsspider.lock"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     article_id INTEGER PRIMARY KEY,
@@ -86,77 +79,13 @@ _RUNS_SQL = (
 _TABLES = frozenset({"articles", "shards", "runs"})
 
 
-class StateError(ValueError):
-    """A state file that cannot be used (its message says what and where)."""
-
-
 class _Corrupt(Exception):
     """A state file that is not a newsspider state: to be moved aside and rebuilt."""
 
 
-class DataDirLocked(RuntimeError):
-    """Another crawl is using the data dir."""
-
-
-class DataDirLock:
-    """An exclusive lock on a data dir (``flock``, released by the OS when a process dies).
-
-    *name* is the lock file; *busy* says in the error what holds it.
-    """
-
-    def __init__(self, data_dir: str | Path, name: str = LOCK_FILE,
-                 busy: str = "is in use by another crawl") -> None:
-        self.path = Path(data_dir) / name
-        self.busy = busy
-        self._lock = FileLock(self.path, timeout=0, is_singleton=False)
-
-    def acquire(self) -> DataDirLock:
-        try:
-            self._lock.acquire()
-        except Timeout:
-            raise DataDirLocked(
-                f"data dir {self.path.parent} {self.busy} (lock {self.path})"
-            ) from None
-        return self
-
-    def release(self) -> None:
-        self._lock.release()
-
-    def __enter__(self) -> DataDirLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    article_id: str
-    url: str
-    content_hash: str | None
-    version: int
-    first_run: int
-
-
-@dataclass(frozen=True)
-class Run:
-    run_id: int
-    started_at: str
-    ended_at: str | None
-    status: str
-    pages: int
-    new_articles: int
-    updated_articles: int
-    dropped: int
-    failed: int
-    errors: int
-    finish_reason: str | None
-    #: JSON object: failed pages by reason
-    failures: str | None
-
-
 class CrawlState:
-    """The SQLite memory of one data dir.  Not thread-safe; one per crawl."""
+    """The SQLite memory of one data dir (a :class:`~newsspider.state.Memory`).  Not thread-safe; one
+    per crawl."""
 
     #: no worker id: a single-machine crawl
     worker_id = ""

@@ -1,0 +1,152 @@
+"""The newsspider add-on: every component of a crawl, and every ``NEWSSPIDER_*`` default, set once.
+
+Enable it in any Scrapy project (``ADDONS = {"newsspider.addon.NewsspiderAddon": 0}``)
+and ``scrapy crawl bannedbook`` is a newsspider crawl: the crawl's memory, the
+pipelines (validate -> deduplicate -> store), the middlewares, the
+extensions and, with ``NEWSSPIDER_REDIS_URL``, the shared Redis frontier.
+Its values have the ``addon`` priority: a project's settings module, a
+spider's ``custom_settings`` and ``-s`` override them; a component a project
+disables (``None``) stays disabled.  Politeness toward the live site is the
+project's (see :mod:`newsspider.settings`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.extensions.logstats import LogStats
+from scrapy.settings import BaseSettings
+
+from newsspider.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
+from newsspider.failures import PageErrors
+from newsspider.frontier.leases import LeaseAck
+from newsspider.frontier.workers import WorkerHeartbeat
+from newsspider.memory import CrawlMemory
+from newsspider.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTxt
+from newsspider.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
+from newsspider.resume import EndedMarker
+from newsspider.skipstored import SkipStored
+from newsspider.state.redis import reconnect_policy
+
+__all__ = ["DEFAULTS", "NewsspiderAddon"]
+
+#: newsspider's own settings and their defaults
+DEFAULTS: dict[str, Any] = {
+    # Directory that holds the dataset (articles.jsonl) and the crawl's memory.
+    "NEWSSPIDER_DATA_DIR": "data",
+    # Start URLs used when none are given; empty means the live site's (newsspider.site).
+    "NEWSSPIDER_START_URLS": [],
+    # Seconds between progress lines while a crawl runs (0 switches them off).
+    "NEWSSPIDER_PROGRESS_INTERVAL": 5.0,
+    # Upper bound on listing pages followed per listing (front page, category, tag); 0 = no bound.
+    "NEWSSPIDER_MAX_LISTING_PAGES": 0,
+    # Longest wait honoured from a Retry-After header (seconds); 0 ignores the header.
+    "NEWSSPIDER_MAX_RETRY_AFTER": 120.0,
+    # A listing's pagination stops after this many pages in a row that list no article new to the
+    # crawl: a bound on listings whose "next page" never ends.
+    "NEWSSPIDER_MAX_STALE_PAGES": 5,
+    # Links read per page (the rest are counted as newsspider/skipped/links_over_limit): a bound on
+    # hostile pages with ever more links.  0 = no bound.
+    "NEWSSPIDER_MAX_LINKS_PER_PAGE": 2000,
+    # Re-fetch articles already stored; a changed one is stored again with a higher version (--refresh).
+    "NEWSSPIDER_REFRESH": False,
+    # Do not request articles the memory has stored (newsspider.skipstored); off with --refresh.
+    "NEWSSPIDER_SKIP_STORED": True,
+    # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
+    # many such pages are followed first (go deeper to catch articles added further down).
+    "NEWSSPIDER_EXTRA_OLD_PAGES": 0,
+    # --- Distributed crawls (scrapy-redis) ---
+    # redis://HOST:PORT/DB of the shared crawl; empty: a single-machine crawl with the SQLite state.
+    "NEWSSPIDER_REDIS_URL": "",
+    # Prefix of every Redis key of the crawl (two crawls on one Redis need two prefixes).
+    "NEWSSPIDER_REDIS_PREFIX": "newsspider",
+    # This worker's id, naming its shard articles-<id>.jsonl; empty: <host name>-<process id>.
+    "NEWSSPIDER_WORKER_ID": "",
+    # Seconds a worker holds a request before, if it stopped renewing, others take it back.
+    "NEWSSPIDER_REDIS_LEASE": 30.0,
+    # Seconds a worker keeps reconnecting to a Redis that went away (a restart) before it stops.
+    "NEWSSPIDER_REDIS_RECONNECT": 30.0,
+    # Seconds an idle worker waits for other workers' requests before it stops (not "finished").
+    "NEWSSPIDER_REDIS_IDLE_TIMEOUT": 60.0,
+}
+
+#: Scrapy settings the crawl's shape depends on
+_CRAWL: dict[str, Any] = {
+    # Breadth-first with articles first (see the spider's priorities): the frontier stays small.
+    "DEPTH_PRIORITY": 0,
+    "REDIRECT_MAX_TIMES": 5,
+    "DOWNLOAD_MAXSIZE": 8 * 1024 * 1024,
+    "DOWNLOAD_WARNSIZE": 2 * 1024 * 1024,
+    # Progress lines replace Scrapy's LogStats (see newsspider.extensions.Progress).
+    "LOGSTATS_INTERVAL": 0,
+    # A dropped item is logged as one line (its reason and URL), not the whole record.
+    "LOG_FORMATTER": OneLineLogFormatter,
+    "FEED_EXPORT_ENCODING": "utf-8",
+}
+
+_COMPONENTS: dict[str, dict[type, int | None]] = {
+    "ITEM_PIPELINES": {ValidatePipeline: 100, DedupePipeline: 200, JsonLinesStorePipeline: 300},
+    "SPIDER_MIDDLEWARES": {
+        # Outermost: a callback that raises is one failed page (parse_error), counted and logged.
+        PageErrors: 40,
+        # Requests for articles the memory has stored are not made (scrapy-deltafetch's place).
+        SkipStored: 100,
+        # Distributed crawls: release a request's lease once its output is stored.
+        LeaseAck: 950,
+    },
+    "DOWNLOADER_MIDDLEWARES": {
+        # Scrapy's robots.txt middleware lets requests through unchecked while robots.txt is fetched.
+        RobotsTxtMiddleware: None,
+        RobotsTxt: 100,
+        # Scrapy's meta refresh fails a whole page whose <base href> is not a URL: ours keeps the page.
+        MetaRefreshMiddleware: None,
+        MetaRefresh: 580,
+        # Before Scrapy's RetryMiddleware (550) sees a 429/503: wait as its Retry-After asks.
+        RetryAfter: 560,
+        # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
+        CharsetFix: 580,
+    },
+    "EXTENSIONS": {
+        LogStats: None,
+        Progress: 500,
+        RedirectOutcomes: 510,
+        RobotsTxtErrors: 520,
+        CrawlMemory: 600,
+        EndedMarker: 605,
+        WorkerHeartbeat: 610,
+    },
+}
+
+
+class NewsspiderAddon:
+    """Scrapy add-on: register newsspider's components and set its defaults."""
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        for name, value in {**DEFAULTS, **_CRAWL}.items():
+            settings.set(name, value, priority="addon")
+        for name, components in _COMPONENTS.items():
+            for component, order in components.items():
+                settings.setdefault_in_component_priority_dict(name, component, order)
+        if url := settings.get("NEWSSPIDER_REDIS_URL"):
+            self._redis_frontier(settings, url)
+
+    @staticmethod
+    def _redis_frontier(settings: BaseSettings, url: str) -> None:
+        """The crawl's frontier is the shared one in Redis (scrapy-redis's settings)."""
+        prefix = settings.get("NEWSSPIDER_REDIS_PREFIX")
+        for name, value in {
+            "SCHEDULER": "newsspider.frontier.scheduler.RedisFrontier",
+            "SCHEDULER_QUEUE_CLASS": "newsspider.frontier.queue.LeasedPriorityQueue",
+            "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
+            "SCHEDULER_PERSIST": True,
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "REDIS_URL": url,
+            # ride out a Redis restart of up to NEWSSPIDER_REDIS_RECONNECT seconds, then stop
+            "REDIS_PARAMS": {"socket_connect_timeout": 2, "socket_timeout": 10,
+                             "retry": reconnect_policy(settings.getfloat("NEWSSPIDER_REDIS_RECONNECT")),
+                             "retry_on_error": [redis.ConnectionError, redis.TimeoutError]},
+        }.items():
+            settings.set(name, value, priority="addon")

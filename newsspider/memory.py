@@ -1,0 +1,124 @@
+"""The crawl's memory as a Scrapy component: :class:`CrawlMemory` opens it, records the run, closes it.
+
+One extension owns the memory of a crawl (:class:`~newsspider.state.Memory`):
+it is opened when the extension is built, with the data dir locked (SQLite) or
+the Redis crawl joined, and this crawl's run started, so a memory that cannot
+be written stops the crawl before anything is fetched.  When the spider
+closes, the run's outcome and counts are recorded and the memory is closed.
+
+Other components reach it through the crawler with :func:`memory_of`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
+
+from newsspider.extensions import CrawlSummary
+from newsspider.state import Memory
+from newsspider.state.redis import RedisState
+from newsspider.state.sqlite import CrawlState
+from newsspider.storage import DataDirLock, StorageError, prepare_data_dir
+
+__all__ = ["CrawlMemory", "MemoryNotEnabled", "memory_of", "open_memory", "run_status"]
+
+logger = logging.getLogger(__name__)
+
+
+class MemoryNotEnabled(RuntimeError):
+    """A component that needs the crawl's memory in a crawl without :class:`CrawlMemory`."""
+
+
+def open_memory(settings: BaseSettings) -> tuple[Memory, DataDirLock | None]:
+    """The memory the settings ask for, with this crawl's run started, and the lock it holds.
+
+    With ``NEWSSPIDER_REDIS_URL``, the Redis memory (the workers of a
+    distributed crawl share the data dir, each with its own shard: no lock);
+    else the data dir's SQLite state, with the data dir locked.
+    """
+    data_dir = prepare_data_dir(settings.get("NEWSSPIDER_DATA_DIR"))
+    lock = None
+    memory: Memory
+    if url := settings.get("NEWSSPIDER_REDIS_URL"):
+        memory = RedisState(data_dir, url, settings.get("NEWSSPIDER_REDIS_PREFIX"),
+                            settings.get("NEWSSPIDER_WORKER_ID") or None,
+                            settings.getfloat("NEWSSPIDER_REDIS_LEASE"),
+                            settings.getfloat("NEWSSPIDER_REDIS_RECONNECT"))
+    else:
+        lock = DataDirLock(data_dir).acquire()
+        try:
+            memory = CrawlState(data_dir)
+        except BaseException:
+            lock.release()
+            raise
+    try:
+        memory.start_run()
+    except BaseException:
+        memory.close()
+        if lock is not None:
+            lock.release()
+        raise
+    return memory, lock
+
+
+def run_status(reason: str) -> str:
+    """A run's status from the spider's close reason.
+
+    >>> [run_status(r) for r in ("finished", "closespider_itemcount", "shutdown", "storage_error")]
+    ['finished', 'finished', 'stopped', 'failed']
+    """
+    if reason == "finished" or reason.startswith("closespider_"):
+        return "finished"
+    return "stopped" if reason == "shutdown" else "failed"
+
+
+class CrawlMemory:
+    """Extension: own the crawl's memory; record each crawl as a run of it."""
+
+    def __init__(self, crawler: Crawler, memory: Memory, lock: DataDirLock | None = None) -> None:
+        self.crawler = crawler
+        self.memory = memory
+        self.lock = lock
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlMemory:
+        extension = cls(crawler, *open_memory(crawler.settings))
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self) -> None:
+        self.crawler.stats.set_value("newsspider/run_id", self.memory.run_id)
+
+    def spider_closed(self, reason: str) -> None:
+        stats: dict[str, Any] = self.crawler.stats.get_stats()
+        updated = int(stats.get("newsspider/updated", 0))
+        try:
+            self.memory.finish_run(
+                run_status(reason), reason,
+                failures=CrawlSummary.from_stats(stats).failures,
+                pages=int(stats.get("response_received_count", 0)),
+                new_articles=int(stats.get("newsspider/stored", 0)) - updated,
+                updated_articles=updated,
+                dropped=int(stats.get("newsspider/dropped", 0)),
+                errors=int(stats.get("log_count/ERROR", 0)),
+            )
+        except StorageError as exc:
+            logger.error("the end of run %s was not recorded (%s); it will show as interrupted",
+                         self.memory.run_id, exc)
+        self.memory.close()
+        if self.lock is not None:
+            self.lock.release()
+
+
+def memory_of(crawler: Crawler) -> Memory:
+    """The memory of *crawler*'s crawl (from the :class:`CrawlMemory` extension)."""
+    extension = crawler.get_extension(CrawlMemory)
+    if extension is None:
+        raise MemoryNotEnabled("newsspider.memory.CrawlMemory is not enabled: add "
+                               "newsspider.addon.NewsspiderAddon to ADDONS")
+    return extension.memory
