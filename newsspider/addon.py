@@ -75,6 +75,8 @@ DEFAULTS: dict[str, Any] = {
 
 #: Scrapy settings the crawl's shape depends on
 _CRAWL: dict[str, Any] = {
+    # An archive that anyone may run obeys the site's robots.txt unless its project says otherwise.
+    "ROBOTSTXT_OBEY": True,
     # Breadth-first with articles first (see the spider's priorities): the frontier stays small.
     "DEPTH_PRIORITY": 0,
     "REDIRECT_MAX_TIMES": 5,
@@ -123,6 +125,11 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
 
 class NewsspiderAddon:
     """Scrapy add-on: register newsspider's components and set its defaults."""
+
+    @classmethod
+    def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
+        """``scrapy crawl bannedbook`` finds the spider in any project."""
+        settings.add_to_list("SPIDER_MODULES", "newsspider.spiders")
 
     def update_settings(self, settings: BaseSettings) -> None:
         for name, value in {**DEFAULTS, **_CRAWL}.items():

@@ -12,13 +12,15 @@ translated to XPath and compiled once, and run on the parsed tree directly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from itemloaders import ItemLoader
-from itemloaders.processors import Compose, Identity, TakeFirst
+from itemloaders.processors import Compose, Identity, MapCompose, TakeFirst
 from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
@@ -74,7 +76,52 @@ class Problems:
         return bool(self.counts)
 
 _BR = "\n"
-_SKIPPED_TAGS = frozenset({"script", "style", "noscript"})
+_SKIPPED_TAGS = ("script", "style", "noscript")
+
+
+def _prepare_text(element: Any) -> None:
+    """Ready a subtree for text extraction: scripts and styles removed, ``<br>`` as a line break."""
+    etree.strip_elements(element, *_SKIPPED_TAGS, with_tail=False)
+    for br in element.iter("br"):
+        br.tail = _BR + (br.tail or "")
+
+
+_STRING = etree.XPath("string()", smart_strings=False)  # an element's text nodes, joined, in C
+
+
+@contextmanager
+def _readied(element: Any) -> Iterator[Any]:
+    """*element* readied for reading text (:func:`_prepare_text`), the tree unchanged afterwards.
+
+    ``<br>`` tails get their line break for the time being; an element with
+    scripts or styles is read from a readied copy (rare: a copy costs more).
+    """
+    if next(element.iter(*_SKIPPED_TAGS), None) is not None:
+        copy = deepcopy(element)
+        _prepare_text(copy)
+        yield copy
+        return
+    tails = [(br, br.tail) for br in element.iter("br")]
+    for br, tail in tails:
+        br.tail = _BR + (tail or "")
+    try:
+        yield element
+    finally:
+        for br, tail in tails:
+            br.tail = tail
+
+
+def _element_text(element: Any) -> str:
+    """Text of an element: its text nodes in order, whitespace cleaned, no space invented."""
+    text = _STRING(element)
+    if "\n" in text or "\r" in text:
+        return join_text([text], line_break=_BR)
+    return " ".join(text.split())
+
+
+def _text_of(value: Any) -> str:
+    """A selector's result as text: an element's (:func:`_element_text`), a string as it is."""
+    return value if isinstance(value, str) else _element_text(value)
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -90,17 +137,53 @@ def _site_title(title: str) -> str:
     return strip_site_suffix(title, site.TITLE_SUFFIXES)
 
 
+def _paragraphs(paragraphs: list[str]) -> str | None:
+    """Body paragraphs as one text, a blank line between them.
+
+    >>> _paragraphs(["一", "二"])
+    '一\\n\\n二'
+    >>> _paragraphs([]) is None
+    True
+    """
+    return "\n\n".join(paragraphs) or None
+
+
+def _absolute(hrefs: list[str], loader_context: dict[str, Any]) -> list[str]:
+    """Links made absolute against the page's base (``loader_context``: ``base``, ``problems``)."""
+    return absolute_urls(loader_context["base"], hrefs, loader_context.get("problems"))
+
+
+# Field processors, module-level objects so that itemloaders' per-processor cache holds them.
+_TEXT = MapCompose(_text_of)
+_TITLE_OF_PAGE = MapCompose(_site_title)
+_LABELLED = MapCompose(strip_label)
+_UNIQUE = Compose(_unique)
+
+
 class ArticleLoader(ItemLoader):
-    """Item loader for :class:`Article`: the values come cleaned; single values take the first
-    non-empty one, lists drop empties and repeats."""
+    """Item loader for :class:`Article`, fed by the compiled site selectors (:meth:`add_select`).
+
+    Input: an element found by a selector becomes its text (inline elements
+    joined without a space, ``<br>`` as a line break, whitespace cleaned);
+    strings pass as they are.  Output: single values take the first non-empty
+    one (so a field's sources are added best first), lists drop empties and
+    repeats, the body joins its paragraphs.  The loader context holds the
+    page's ``base`` URL (for ``related_urls``) and ``problems``.
+    """
 
     default_item_class = Article
     default_input_processor = Identity()
     default_output_processor = TakeFirst()
 
-    tags_out = Compose(_unique)
-    related_urls_out = Compose(_unique)
-    body_out = Compose(lambda paragraphs: "\n\n".join(paragraphs) or None)
+    title_in = _TEXT
+    summary_in = _TEXT
+    image_credit_in = _TEXT
+    source_in = _TEXT
+    tags_in = _TEXT
+    tags_out = _UNIQUE
+    related_urls_in = _absolute
+    related_urls_out = _UNIQUE
+    body_out = Compose(_paragraphs)
 
     # itemloaders looks a field's processors up through ItemAdapter on every value added; the
     # processors here are class attributes, so they are looked up once per class and field.
@@ -114,6 +197,11 @@ class ArticleLoader(ItemLoader):
 
     def get_output_processor(self, field_name: str) -> Any:
         return self._processor(f"{field_name}_out", self.default_output_processor)
+
+    def add_select(self, field_name: str, root: Any, selector: str, *processors: Any) -> None:
+        """Add what a site selector (:func:`select`) finds in *root* (nothing when *root* is None)."""
+        if root is not None:
+            self.add_value(field_name, select(root, selector), *processors)
 
 
 @cache
@@ -183,24 +271,6 @@ def absolute_urls(base: str, hrefs: Iterable[str], problems: Problems | None) ->
     return urls
 
 
-def _prepare_text(element: Any) -> None:
-    """Ready a subtree for text extraction: scripts and styles removed, ``<br>`` as a line break."""
-    etree.strip_elements(element, *_SKIPPED_TAGS, with_tail=False)
-    for br in element.iter("br"):
-        br.tail = _BR + (br.tail or "")
-
-
-_STRING = etree.XPath("string()", smart_strings=False)  # an element's text nodes, joined, in C
-
-
-def _element_text(element: Any) -> str:
-    """Text of an element: its text nodes in order, whitespace cleaned, no space invented."""
-    text = _STRING(element)
-    if "\n" in text or "\r" in text:
-        return join_text([text], line_break=_BR)
-    return " ".join(text.split())
-
-
 def paragraph_text(paragraph: Selector) -> str:
     """Text of one paragraph: inline links' text kept, ``<br>`` as a line break, no space invented.
 
@@ -209,8 +279,8 @@ def paragraph_text(paragraph: Selector) -> str:
     >>> paragraph_text(page_selector(page).css("p")[0])
     '多位大陆用户\\n第二行'
     """
-    _prepare_text(paragraph.root)
-    return _element_text(paragraph.root)
+    with _readied(paragraph.root) as element:
+        return _element_text(element)
 
 
 def split_body(paragraphs: list[str]) -> tuple[dict[str, str | None], list[str], str | None]:
@@ -256,47 +326,57 @@ def load_article(response: TextResponse, selector: Selector | None = None,
                  crawled_at: str | None = None, problems: Problems | None = None) -> Article:
     """Extract one article page.  Fields the page lacks stay empty; validation judges them.
 
-    The entry of *selector*'s tree is readied for text in place (scripts
-    removed, ``<br>`` tails as line breaks): read its links before.
-
-    A value that cannot be read (a related link that is not a URL) is left out
-    and counted in *problems*; the rest of the page is kept.
+    The page's tree is as it was afterwards (see :func:`_readied`), so
+    *selector* can be read for links before or after.  A value that cannot be read (a related link
+    that is not a URL) is left out and counted in *problems*; the rest of the
+    page is kept.
     """
     selector = selector if selector is not None else page_selector(response, problems)
     root = selector.root
     head = root.find("head")
     head = root if head is None else head
     entries = select(root, site.ENTRY)
-    entry = entries[0] if entries else None
-    if entry is not None:
-        _prepare_text(entry)
+    if not entries:
+        return _load(response, None, None, root, head, crawled_at, problems)
+    with _readied(entries[0]) as text:
+        return _load(response, entries[0], text, root, head, crawled_at, problems)
+
+
+def _load(response: TextResponse, entry: Any, text: Any, root: Any, head: Any, crawled_at: str | None,
+          problems: Problems | None) -> Article:
+    """:func:`load_article` with the page parsed: *entry* the article's element, *text* it readied
+    for reading text (or its readied copy)."""
     url = site.article_url(response.url)
     article_id = category = None
     url_date = ""
     if parts := site.article_parts(url):
         article_id, category, url_date = parts
     published_date, published_at = _published(head, root, url_date)
-
-    def texts(css: str) -> list[str]:
-        return [_element_text(e) for e in select(entry, css)] if entry is not None else []
-
-    paragraphs = select(entry, site.ENTRY_PARAGRAPHS) if entry is not None else []
+    paragraphs = select(text, site.ENTRY_PARAGRAPHS) if text is not None else []
     credit, body, editor = split_body([_element_text(p) for p in paragraphs if _is_body(p)])
-    related = select(entry, site.RELATED_LINKS) if entry is not None else []
-    loader = ArticleLoader()
-    loader.add_value(None, {
-        "url": url, "article_id": article_id, "category": category,
-        "published_date": published_date or None, "published_at": published_at,
-        # the <h2> before div.entry, else og:title, else <title> (the loader takes the first)
-        "title": [*texts(site.ARTICLE_TITLE), *map(_site_title, select(head, site.OG_TITLE)),
-                  *map(_site_title, select(head, site.HTML_TITLE))],
-        "summary": texts(site.SUMMARY), "image_credit": texts(site.IMAGE_CREDIT),
-        "body": body, "author": credit["author"], "editor": editor,
-        "source": [credit["source"], *map(strip_label, texts(site.SOURCE_LINE))],
-        "tags": texts(site.TAG_LINKS),
-        "related_urls": absolute_urls(page_base(response, problems), related, problems) if related else [],
-        "crawled_at": crawled_at or utc_now_iso(),
-    })
+
+    loader = ArticleLoader(base=page_base(response, problems), problems=problems)
+    loader.add_value("url", url)
+    loader.add_value("article_id", article_id)
+    loader.add_value("category", category)
+    loader.add_value("published_date", published_date or None)
+    loader.add_value("published_at", published_at)
+    # the <h2> before div.entry, else og:title, else <title>
+    loader.add_select("title", entry, site.ARTICLE_TITLE)
+    if not loader.get_output_value("title"):
+        loader.add_select("title", head, site.OG_TITLE, _TITLE_OF_PAGE)
+        loader.add_select("title", head, site.HTML_TITLE, _TITLE_OF_PAGE)
+    loader.add_select("summary", text, site.SUMMARY)
+    loader.add_select("image_credit", text, site.IMAGE_CREDIT)
+    loader.add_value("body", body)
+    loader.add_value("author", credit["author"])
+    loader.add_value("editor", editor)
+    # the credit line's source, else the "来源：" line's
+    loader.add_value("source", credit["source"])
+    loader.add_select("source", text, site.SOURCE_LINE, _TEXT, _LABELLED)
+    loader.add_select("tags", text, site.TAG_LINKS)
+    loader.add_select("related_urls", text, site.RELATED_LINKS)
+    loader.add_value("crawled_at", crawled_at or utc_now_iso())
     article: Article = loader.load_item()
     if article.title and article.body:
         article.content_hash = content_hash(article.title, article.body)

@@ -5,7 +5,8 @@ Scrapy reads this module as the project settings (``scrapy.cfg`` and
 (its components, the ``NEWSSPIDER_*`` settings and their defaults) comes from
 :class:`newsspider.addon.NewsspiderAddon`, so that any Scrapy project that
 enables the add-on crawls the same way.  Tests and benchmarks override the
-politeness with ``-s``.
+politeness with ``-s``.  (robots.txt is obeyed by the add-on's default, so
+that any project using it is polite too.)
 """
 
 from newsspider import __version__
@@ -16,7 +17,6 @@ NEWSPIDER_MODULE = "newsspider.spiders"
 
 # --- Politeness toward the live site (tests and benchmarks override with -s) ---
 USER_AGENT = f"newsspider/{__version__} (+https://pypi.org/project/newsspider/; archival crawler)"
-ROBOTSTXT_OBEY = True
 DOWNLOAD_DELAY = 1.0
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 2

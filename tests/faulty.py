@@ -1,6 +1,6 @@
 """Fault injection inside the crawler, for tests: a spider middleware whose output raises.
 
-Enabled by a test with ``-s SPIDER_MIDDLEWARES=...`` (newsspider's own plus
+Enabled by a test with ``-s SPIDER_MIDDLEWARES=...`` (the add-on adds newsspider's own to
 ``"tests.faulty.RaiseOn": 990``) and ``-s TESTS_RAISE_ON=<path>,<path>``: for a
 response at one of those paths the callback's output raises after its first
 item, as a callback with a bug would.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -115,9 +118,6 @@ def test_start_urls_of_articles_shortlinks_and_mirror(mockserver: MockServer, tm
 
 
 def test_scrapy_crawl_inside_the_repo(mockserver: MockServer, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "bannedbook", "-a",
          f"start_urls={mockserver.url('/bnews/')}", "-s", f"NEWSSPIDER_DATA_DIR={tmp_path}", *FAST],
@@ -127,6 +127,27 @@ def test_scrapy_crawl_inside_the_repo(mockserver: MockServer, tmp_path: Path) ->
     assert "'finish_reason': 'finished'" in result.stderr
     ids = {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")}
     assert ids == {str(a.article_id) for a in DemoSite().public_articles()}
+
+
+def test_scrapy_crawl_in_another_project_with_the_addon(crawled, tmp_path: Path) -> None:
+    """A Scrapy project whose settings only enable the add-on and name the start URL crawls as
+    ``newsspider crawl`` does: the add-on brings the spider, every component and every default."""
+    root, _, records, _ = crawled
+    (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = scratch_settings\n")
+    (tmp_path / "scratch_settings.py").write_text(
+        'ADDONS = {"newsspider.addon.NewsspiderAddon": 0}\n'
+        f'NEWSSPIDER_START_URLS = ["{root}/bnews/"]\n')
+    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "bannedbook"], cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "'finish_reason': 'finished'" in result.stderr
+
+    def content(rows: list[dict]) -> list[dict]:
+        return sorted(({k: v for k, v in r.items() if k != "crawled_at"} for r in rows),
+                      key=lambda r: r["article_id"])
+
+    assert content(read_jsonl(tmp_path / "data" / "articles.jsonl")) == content(records)
 
 
 def test_robots_txt_holds_for_requests_that_wait_for_it(mockserver: MockServer, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from newsspider import settings as project_settings
 from newsspider import site
 from newsspider.dataset import load
 from newsspider.demo.pages import DemoSite
@@ -213,7 +212,7 @@ def test_workers_finish_on_a_site_with_bad_links(mockserver: MockServer, redis_u
 def test_a_raising_callback_is_one_failed_page(mockserver: MockServer, redis_url: str, prefix: str,
                                                tmp_path: Path) -> None:
     seed = DemoSite().articles[2054421].path
-    middlewares = {**project_settings.SPIDER_MIDDLEWARES, "tests.faulty.RaiseOn": 990}
+    middlewares = {"tests.faulty.RaiseOn": 990}  # the add-on adds newsspider's own
     raising = ["-s", f"SPIDER_MIDDLEWARES={json.dumps(middlewares)}", "-s", f"TESTS_RAISE_ON={seed}"]
     procs = [worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, *raising) for i in range(2)]
     outputs = finish(procs)

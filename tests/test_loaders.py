@@ -6,9 +6,10 @@ import json
 from dataclasses import asdict
 
 import pytest
+from lxml import etree
 from scrapy.http import HtmlResponse
 
-from newsspider.loaders import load_article, parse_listing
+from newsspider.loaders import load_article, page_selector, parse_listing
 from tests.conftest import FIXTURES, seed_page
 
 ARTICLE_URL = "https://www.bannedbook.org/bnews/itnews/20240626/2054421.html"
@@ -117,3 +118,22 @@ def test_postmeat_date_when_no_meta_tag() -> None:
                                        body=page.encode(), encoding="utf-8"))
     assert (record.published_date, record.published_at) == ("2019-05-03", "2019-05-03T08:15:00")
     assert record.title == "标题"
+
+
+@pytest.mark.parametrize("entry", [
+    "<p>第一行<br>第二行</p>",  # <br> tails get their line break for the time being
+    "<p>第一行<br>第二行<script>var x = 1;</script></p>",  # a script: read from a copy
+])
+def test_extraction_leaves_the_page_tree_as_it_was(entry: str) -> None:
+    """Link following reads the same parsed page after extraction: it must find it unchanged."""
+    body = seed_page("article-openai-china-api.html").replace(
+        b'<div class="entry">', b'<div class="entry">' + entry.encode(), 1)
+    page = HtmlResponse(url=ARTICLE_URL, body=body, encoding="utf-8")
+    selector = page_selector(page)
+    before = etree.tostring(selector.root, encoding="unicode")
+    first = asdict(load_article(page, selector))
+    assert etree.tostring(selector.root, encoding="unicode") == before
+    assert first["body"].startswith("第一行\n第二行\n\n")
+    again = asdict(load_article(page, selector))  # and reads the same from it again
+    assert {k: v for k, v in first.items() if k != "crawled_at"} == {
+        k: v for k, v in again.items() if k != "crawled_at"}

@@ -194,10 +194,8 @@ class BannedbookSpider(scrapy.Spider):
         if kind is site.Kind.ARTICLE:
             if parts := site.article_parts(site.article_url(response.url)):
                 self._seen_ids.add(parts[0])  # this article: links back to it are not followed
-            # links first: extraction readies the entry's text in place (scripts out, <br> as breaks)
-            requests = list(self.follow_links(response, selector, problems=problems))
             yield load_article(response, selector, problems=problems)
-            yield from requests
+            yield from self.follow_links(response, selector, problems=problems)
             return
         if kind not in (site.Kind.LISTING, site.Kind.TAG):
             yield from self.follow_links(response, selector, problems=problems)
