@@ -22,6 +22,7 @@ import time
 import redis
 from scrapy import Request
 from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import PriorityQueue
 
 from newsspider.spiders.bannedbook import BannedbookSpider
 
@@ -73,8 +74,6 @@ def measure(urls: int, queue_sample: int = 50_000) -> dict[str, float]:
         articles = used(client) - base
 
         spider = BannedbookSpider(start_urls=["https://www.bannedbook.org/bnews/"])
-        from scrapy_redis.queue import PriorityQueue
-
         queue = PriorityQueue(client, spider, "bench:requests")
         base = used(client)
         for n in range(queue_sample):

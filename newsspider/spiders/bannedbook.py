@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -148,7 +149,7 @@ class BannedbookSpider(scrapy.Spider):
         self.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         self.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
 
-    @property
+    @cached_property
     def memory(self) -> Memory:
         """What the crawl remembers of earlier runs (:class:`~newsspider.memory.CrawlMemory`'s)."""
         return memory_of(self.crawler)
