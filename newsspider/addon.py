@@ -20,6 +20,7 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.extensions.logstats import LogStats
 from scrapy.settings import BaseSettings
 
+from newsspider.archive.capture import WarcCapture, WarcPointer
 from newsspider.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
 from newsspider.failures import PageErrors
 from newsspider.frontier.leases import LeaseAck
@@ -58,6 +59,13 @@ DEFAULTS: dict[str, Any] = {
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
     # many such pages are followed first (go deeper to catch articles added further down).
     "NEWSSPIDER_EXTRA_OLD_PAGES": 0,
+    # --- The web archive ---
+    # Keep every fetched response, as served, in WARC files under <data dir>/warc/ (--no-warc: off).
+    "NEWSSPIDER_WARC": True,
+    # Bytes of a WARC file before the next one is started.
+    "NEWSSPIDER_WARC_MAX_SIZE": 1024**3,
+    # Archive article pages only (not listing pages and robots.txt).
+    "NEWSSPIDER_WARC_ARTICLES_ONLY": False,
     # --- Distributed crawls (scrapy-redis) ---
     # redis://HOST:PORT/DB of the shared crawl; empty: a single-machine crawl with the SQLite state.
     "NEWSSPIDER_REDIS_URL": "",
@@ -96,6 +104,8 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         PageErrors: 40,
         # Requests for articles the memory has stored are not made (scrapy-deltafetch's place).
         SkipStored: 100,
+        # An article record points at its archived page.
+        WarcPointer: 800,
         # Distributed crawls: release a request's lease once its output is stored.
         LeaseAck: 950,
     },
@@ -110,6 +120,8 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         RetryAfter: 560,
         # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
         CharsetFix: 580,
+        # Next to the network: each response archived as it was served (before decompression).
+        WarcCapture: 950,
     },
     "EXTENSIONS": {
         LogStats: None,

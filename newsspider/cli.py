@@ -49,12 +49,16 @@ REFRESH_OPTION = click.option(
     "--refresh", is_flag=True,
     help="Fetch stored articles again; a changed one is stored again with the next version.",
 )
+NO_WARC_OPTION = click.option(
+    "--no-warc", is_flag=True,
+    help="Do not keep the fetched pages in DATA_DIR/warc/ (the web archive; NEWSSPIDER_WARC=False).",
+)
 
 
 def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SETTING_OPTION, RESUME_OPTION,
-                            REFRESH_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
+                            REFRESH_OPTION, NO_WARC_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
         function = option(function)
     return function
 
@@ -116,7 +120,7 @@ def main() -> None:
 @main.command()
 @crawl_options
 def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
-          refresh: bool, redis_url: str | None, worker_id: str | None) -> None:
+          refresh: bool, no_warc: bool, redis_url: str | None, worker_id: str | None) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
 
     Articles already in DATA_DIR are not fetched again, and a listing's
@@ -125,6 +129,8 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
     each writing DATA_DIR/articles-<worker id>.jsonl.
     """
     overrides = _overrides(settings)
+    if no_warc:
+        overrides["NEWSSPIDER_WARC"] = "False"
     if redis_url:
         overrides["NEWSSPIDER_REDIS_URL"] = redis_url
     if worker_id:
@@ -138,8 +144,8 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
 @click.option("--cron", metavar="EXPR", help='Crawl on a cron schedule in UTC, e.g. "0 */6 * * *".')
 @crawl_options
 def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
-             settings: tuple[str, ...], resume: bool, refresh: bool, redis_url: str | None,
-             worker_id: str | None) -> None:
+             settings: tuple[str, ...], resume: bool, refresh: bool, no_warc: bool,
+             redis_url: str | None, worker_id: str | None) -> None:
     """Crawl repeatedly, each crawl in its own process, never two at once.
 
     Each crawl's log goes to DATA_DIR/logs/. SIGTERM or Ctrl-C stop the
@@ -157,7 +163,7 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     args = [arg for url in start_urls for arg in ("--start-url", url)]
     args += ["--data-dir", str(data_dir.resolve())]
     args += [arg for pair in settings for arg in ("-s", pair)]
-    args += ["--resume"] * resume + ["--refresh"] * refresh
+    args += ["--resume"] * resume + ["--refresh"] * refresh + ["--no-warc"] * no_warc
     args += ["--redis-url", redis_url] if redis_url else []
     args += ["--worker-id", worker_id] if worker_id else []
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
@@ -329,6 +335,24 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
         with atomic_output(out, path, binary=False) as handle:
             handle.write(page)
     click.echo(f"report written to {display_path(out)}")
+
+
+@dataset.command()
+@click.argument("article_id")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True,
+              help="The data dir whose archive holds the page.")
+@click.option("--headers", is_flag=True, help="Print the archived HTTP status line and headers instead.")
+@SKIP_BAD_LINES_OPTION
+def page(article_id: str, data_dir: Path, headers: bool, skip_bad_lines: bool) -> None:
+    """Print the archived page (HTML, as it was served) of ARTICLE_ID's newest stored version."""
+    from newsspider.archive.reader import ArchiveError, page_of
+
+    with one_line(ArchiveError, *_dataset_errors()):
+        archived = page_of(data_dir, article_id, _errors(skip_bad_lines))
+    if headers:
+        click.echo(archived.header_text())
+        return
+    click.echo(archived.body, nl=False)  # the bytes as served, in the page's own encoding
 
 
 def _is_date(text: str) -> bool:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import fastjsonschema
 
-from newsspider.items import FIELDS, SCHEMA_VERSION, schema
+from newsspider.items import ADDED_IN_2, FIELDS, SCHEMA_VERSION, schema
 
 if TYPE_CHECKING:  # pandas is optional: pip install 'newsspider[data]'
     import pandas
@@ -118,8 +118,8 @@ def record_example(**fields: Any) -> dict[str, Any]:
         "category": "itnews", "published_date": "2024-01-01", "published_at": None, "title": "标题",
         "summary": None, "body": "正文", "author": None, "source": None, "editor": None,
         "image_credit": None, "tags": [], "related_urls": [], "crawled_at": "2024-01-02T00:00:00Z",
-        "content_hash": "sha256:" + "0" * 64, "version": 1, "schema_version": SCHEMA_VERSION,
-        **fields,
+        "image_url": None, "images": [], "content_hash": "sha256:" + "0" * 64, "warc": None,
+        "version": 1, "schema_version": SCHEMA_VERSION, **fields,
     }
 
 
@@ -232,6 +232,8 @@ def _iter_file(shard: Path, errors: Errors, on_bad_line: Callable[[BadLine], Non
                 if warn:
                     logger.warning("%s:%d: not a valid record (%s); skipped", shard, lineno, bad.reason)
                 continue
+            if record["schema_version"] == 1:  # read as the current version: the fields it lacks empty
+                record = {**record, **{k: v for k, v in ADDED_IN_2.items() if k not in record}}
             yield record
 
 

@@ -120,12 +120,12 @@ def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
 
 
 def _csv_value(value: Any) -> Any:
-    """Lists as JSON arrays, ``None`` as an empty cell.
+    """Lists and objects as JSON, ``None`` as an empty cell.
 
-    >>> _csv_value(["中国", "美国"]), _csv_value(None), _csv_value(3)
-    ('["中国", "美国"]', '', 3)
+    >>> _csv_value(["中国", "美国"]), _csv_value(None), _csv_value(3), _csv_value({"offset": 0})
+    ('["中国", "美国"]', '', 3, '{"offset": 0}')
     """
-    if isinstance(value, list):
+    if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return "" if value is None else value
 
@@ -157,6 +157,9 @@ def arrow_schema() -> Any:
         "crawled_at": pa.timestamp("ms", tz="UTC"),  # Parquet has no seconds unit
         "tags": pa.list_(pa.string()),
         "related_urls": pa.list_(pa.string()),
+        "images": pa.list_(pa.struct([("url", pa.string()), ("alt", pa.string()), ("caption", pa.string())])),
+        "warc": pa.struct([("file", pa.string()), ("offset", pa.int64()), ("length", pa.int64()),
+                           ("record_id", pa.string())]),
         "version": pa.int32(),
         "schema_version": pa.int32(),
     }

@@ -13,7 +13,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: What a schema version 1 record lacks, with the values a reader gives it.
+ADDED_IN_2: dict[str, Any] = {"image_url": None, "images": [], "warc": None}
 
 # Fields a record cannot be stored without.
 REQUIRED_FIELDS = ("article_id", "url", "title", "body", "published_date")
@@ -47,6 +50,10 @@ class Article:
     editor: str | None = None
     #: text of p#conimg, else None
     image_credit: str | None = None
+    #: the lead image, absolute: og:image, else the body's first image, else None
+    image_url: str | None = None
+    #: every image of the body: {"url", "alt", "caption"}
+    images: list[dict[str, str | None]] = field(default_factory=list)
     #: tag names inside the article, in order, without repeats
     tags: list[str] = field(default_factory=list)
     #: links of the related-articles list, absolute, tracking parameters removed
@@ -55,6 +62,8 @@ class Article:
     crawled_at: str | None = None
     #: "sha256:<hex>" of title and body; changes when the text changes
     content_hash: str | None = None
+    #: where the page is archived: {"file", "offset", "length", "record_id"} (None: archive off)
+    warc: dict[str, Any] | None = None
     #: 1 for the first stored copy of an article; higher for later changed copies
     version: int = 1
     #: version of the record's schema (newsspider.items.SCHEMA_VERSION)

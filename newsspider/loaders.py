@@ -153,11 +153,23 @@ def _absolute(hrefs: list[str], loader_context: dict[str, Any]) -> list[str]:
     return absolute_urls(loader_context["base"], hrefs, loader_context.get("problems"))
 
 
+def _image(img: Any, loader_context: dict[str, Any]) -> dict[str, str | None] | None:
+    """An ``<img>`` of the entry as ``{"url", "alt", "caption"}`` (None without a usable URL)."""
+    src = next((value for name in site.IMAGE_SOURCES if (value := (img.get(name) or "").strip())), "")
+    urls = absolute_urls(loader_context["base"], [src], loader_context.get("problems")) if src else []
+    if not urls:
+        return None
+    caption = next((text for selector in site.IMAGE_CAPTIONS for element in select(img, selector)
+                    if (text := _element_text(element))), None)
+    return {"url": urls[0], "alt": clean_text(img.get("alt") or "") or None, "caption": caption}
+
+
 # Field processors, module-level objects so that itemloaders' per-processor cache holds them.
 _TEXT = MapCompose(_text_of)
 _TITLE_OF_PAGE = MapCompose(_site_title)
 _LABELLED = MapCompose(strip_label)
 _UNIQUE = Compose(_unique)
+_IMAGES = MapCompose(_image)
 
 
 class ArticleLoader(ItemLoader):
@@ -183,6 +195,9 @@ class ArticleLoader(ItemLoader):
     tags_out = _UNIQUE
     related_urls_in = _absolute
     related_urls_out = _UNIQUE
+    image_url_in = _absolute
+    images_in = _IMAGES
+    images_out = Identity()
     body_out = Compose(_paragraphs)
 
     # itemloaders looks a field's processors up through ItemAdapter on every value added; the
@@ -366,6 +381,10 @@ def _load(response: TextResponse, entry: Any, text: Any, root: Any, head: Any, c
     if not loader.get_output_value("title"):
         loader.add_select("title", head, site.OG_TITLE, _TITLE_OF_PAGE)
         loader.add_select("title", head, site.HTML_TITLE, _TITLE_OF_PAGE)
+    # og:image, else the first image of the entry
+    loader.add_select("image_url", head, site.OG_IMAGE)
+    loader.add_select("images", text, site.BODY_IMAGES)
+    loader.add_value("image_url", [image["url"] for image in loader.get_collected_values("images")[:1]])
     loader.add_select("summary", text, site.SUMMARY)
     loader.add_select("image_credit", text, site.IMAGE_CREDIT)
     loader.add_value("body", body)

@@ -188,8 +188,19 @@ NOT_BODY_IDS = frozenset({"summary", "conimg"})
 NOT_BODY_CLASSES = frozenset({"src-info", "notice", "wp-caption-text"})
 TAG_LINKS = "a[rel~=tag], a.st_tag"
 RELATED_LINKS = "ul.op-related-articles a::attr(href)"
+# Images of the entry: each <img> (src, else a lazy loader's data-src), its caption (WordPress's
+# wp-caption-text, or a figcaption), else the credit line right after it (p#conimg, "图/路透社").
+BODY_IMAGES = "img"
+IMAGE_SOURCES = ("src", "data-src", "data-lazy-src")
+IMAGE_CAPTIONS = (
+    "./ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' wp-caption ')][1]"
+    "//*[contains(concat(' ', normalize-space(@class), ' '), ' wp-caption-text ')]",
+    "./ancestor::figure[1]/figcaption",
+    "./ancestor-or-self::*[following-sibling::*][1]/following-sibling::*[1][@id='conimg']",
+)
 # In <head>.
 OG_TITLE = 'meta[property="og:title"]::attr(content)'
+OG_IMAGE = 'meta[property="og:image"]::attr(content)'
 HTML_TITLE = "title::text"
 PUBLISHED_TIME = 'meta[property="article:published_time"]::attr(content)'
 # Anywhere in the page (older article pages).

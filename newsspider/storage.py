@@ -25,8 +25,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-__all__ = ["DATASET_FILE", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLinesWriter", "SpaceReserve",
-           "StorageError", "encode_record", "prepare_data_dir", "write_error"]
+__all__ = ["DATASET_FILE", "AppendFile", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLinesWriter",
+           "SpaceReserve", "StorageError", "continuation", "encode_record", "prepare_data_dir", "write_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,55 +107,48 @@ def _ends_with_newline(path: Path) -> bool:
         return handle.read(1) == b"\n"
 
 
-class JsonLinesWriter:
-    """Appends whole records to ``<data dir>/<name>`` and knows how many it wrote."""
+class AppendFile:
+    """A file that only grows: each :meth:`append` is one ``write``, undone if it fails.
 
-    def __init__(self, data_dir: str | Path, name: str = DATASET_FILE) -> None:
-        self.data_dir = prepare_data_dir(data_dir)
-        self.path = self.data_dir / name
-        if self.path.exists() and not _ends_with_newline(self.path):
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-            damaged, self.path = self.path, self.data_dir / f"{self.path.stem}-{stamp}.jsonl"
-            logger.warning("%s: the last line is incomplete; leaving the file as it is and "
-                           "writing new records to %s", damaged, self.path.name)
-        self.written = 0
+    Neither the dataset nor the web archive is ever rewritten: a failed
+    append (a full disk, an I/O error) cuts the file back to its size before
+    it (our own bytes, not the user's data) and raises :class:`StorageError`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         try:
             self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise DataDirError(f"{self.path}: cannot open for appending ({exc.strerror})") from exc
-        #: the file's size in bytes, kept up to date as lines are appended
+        #: the file's size in bytes, kept up to date as data is appended
         self.size = os.fstat(self._fd).st_size
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one record as one line, in one write.
-
-        Raises :class:`StorageError` when the line cannot be written whole;
-        the file is then cut back to the line before.
-        """
+    def append(self, data: bytes) -> int:
+        """Append *data* whole; return the offset it starts at."""
         if self._fd is None:
             raise ValueError(f"{self.path}: writer is closed")
-        data = encode_record(record)
+        offset = self.size
         try:
             written = os.write(self._fd, data)
-            while written < len(data):  # a short write (a disk filling up): finish the line
+            while written < len(data):  # a short write (a disk filling up): finish it
                 written += os.write(self._fd, data[written:])
         except OSError as exc:
             self._undo()
             raise StorageError(write_error(exc, self.path)) from exc
-        self.written += 1
         self.size += len(data)
+        return offset
 
     def _undo(self) -> None:
-        """Cut the file back to its last whole line after a failed append."""
         assert self._fd is not None
         try:
             os.ftruncate(self._fd, self.size)
         except OSError as exc:
-            logger.error("%s: could not remove a partly written line (%s); the reader will skip it",
+            logger.error("%s: could not remove a partly written record (%s); readers will skip it",
                          self.path, exc.strerror or exc)
 
     def close(self) -> None:
-        """Flush to disk and close; a flush that fails is logged (each line was written whole)."""
+        """Flush to disk and close; a flush that fails is logged (each append was written whole)."""
         if self._fd is not None:
             try:
                 os.fsync(self._fd)
@@ -163,6 +156,48 @@ class JsonLinesWriter:
                 logger.error("%s", write_error(exc, self.path))
             os.close(self._fd)
             self._fd = None
+
+
+def continuation(path: Path, suffix: str) -> Path:
+    """A new file beside *path* for what would have been appended to it (its tail is damaged).
+
+    >>> continuation(Path("data/articles.jsonl"), ".jsonl").name.startswith("articles-")
+    True
+    """
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return path.with_name(f"{path.name[: -len(suffix)]}-{stamp}{suffix}")
+
+
+class JsonLinesWriter:
+    """Appends whole records to ``<data dir>/<name>`` and knows how many it wrote."""
+
+    def __init__(self, data_dir: str | Path, name: str = DATASET_FILE) -> None:
+        self.data_dir = prepare_data_dir(data_dir)
+        self.path = self.data_dir / name
+        if self.path.exists() and not _ends_with_newline(self.path):
+            damaged, self.path = self.path, continuation(self.path, ".jsonl")
+            logger.warning("%s: the last line is incomplete; leaving the file as it is and "
+                           "writing new records to %s", damaged, self.path.name)
+        self.written = 0
+        self._file = AppendFile(self.path)
+
+    @property
+    def size(self) -> int:
+        """The file's size in bytes, kept up to date as lines are appended."""
+        return self._file.size
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record as one line, in one write.
+
+        Raises :class:`StorageError` when the line cannot be written whole;
+        the file is then cut back to the line before.
+        """
+        self._file.append(encode_record(record))
+        self.written += 1
+
+    def close(self) -> None:
+        """Flush to disk and close; a flush that fails is logged (each line was written whole)."""
+        self._file.close()
 
 
 class SpaceReserve:

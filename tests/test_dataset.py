@@ -145,7 +145,7 @@ def test_non_utf8_bytes(tmp_path: Path) -> None:
 
 def test_record_of_a_newer_schema(tmp_path: Path) -> None:
     path = write(tmp_path, line("1") + line("2", schema_version=9))
-    message = rf"{path}:2: written by a newer newsspider \(schema version 9; this one reads up to 1\)"
+    message = rf"{path}:2: written by a newer newsspider \(schema version 9; this one reads up to 2\)"
     with pytest.raises(SchemaVersionError, match=message):
         load(tmp_path)
     with pytest.raises(SchemaVersionError):

@@ -137,3 +137,30 @@ def test_extraction_leaves_the_page_tree_as_it_was(entry: str) -> None:
     again = asdict(load_article(page, selector))  # and reads the same from it again
     assert {k: v for k, v in first.items() if k != "crawled_at"} == {
         k: v for k, v in again.items() if k != "crawled_at"}
+
+
+def test_images_of_the_entry_with_their_captions_and_credits() -> None:
+    """The seed page's image was not captured (only its credit line): put two back, as WordPress
+    writes them, and read them with their caption or credit."""
+    body = seed_page("article-openai-china-api.html").replace(
+        b'<p id="conimg">', '<p><img src="/img/a.jpg?utm_source=x" alt=" OpenAI "></p><p id="conimg">'
+        .encode(), 1).replace(
+        b'<div class="entry">', '<div class="entry"><div class="wp-caption"><img data-src='
+        '"https://cdn.example.org/b.png"><p class="wp-caption-text">图说 一</p></div><p><img src="http://[::1"></p>'
+        .encode(), 1)
+    article = load_article(HtmlResponse(url=ARTICLE_URL, body=body, encoding="utf-8"))
+    assert article.images == [
+        {"url": "https://cdn.example.org/b.png", "alt": None, "caption": "图说 一"},
+        {"url": "https://www.bannedbook.org/img/a.jpg", "alt": "OpenAI", "caption": "图/路透社"},
+    ]  # the image whose src is not a URL is left out
+    assert article.image_url == "https://cdn.example.org/b.png"  # no og:image: the first one
+    assert article.image_credit == "图/路透社"
+    expected = json.loads((FIXTURES / "article-openai-china-api.expected.json").read_text("utf-8"))
+    assert article.body == expected["body"]  # captions are not body text
+
+
+def test_og_image_is_the_lead_image() -> None:
+    body = seed_page("article-openai-china-api.html").replace(
+        b"<h2>", b'<meta property="og:image" content="/lead.jpg"><h2>', 1)
+    article = load_article(HtmlResponse(url=ARTICLE_URL, body=body, encoding="utf-8"))
+    assert article.image_url == "https://www.bannedbook.org/lead.jpg" and article.images == []

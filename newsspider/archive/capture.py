@@ -1,0 +1,100 @@
+"""The Scrapy side of the web archive: archive every response, point each article at its page.
+
+:class:`WarcCapture` is a downloader middleware next to the network (after
+decompression would be too late: the archive keeps the body as it was
+served): each response becomes a WARC ``response`` record with its
+``request`` record.  :class:`WarcPointer` is a spider middleware that gives
+each article record the pointer to the response it was extracted from
+(``warc``).  A failed write to the archive stops the crawl with one line, as
+a failed write to the dataset does; the page it was for is not stored.
+
+Settings: ``NEWSSPIDER_WARC`` (on by default; ``--no-warc``),
+``NEWSSPIDER_WARC_MAX_SIZE`` (bytes per file before the next one is started),
+``NEWSSPIDER_WARC_ARTICLES_ONLY`` (leave listing pages and robots.txt out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+
+from newsspider import site
+from newsspider.archive.warcfile import Capture, WarcFiles, headers_of
+from newsspider.failures import stop_crawl
+from newsspider.items import Article
+from newsspider.memory import memory_of
+from newsspider.storage import StorageError, prepare_data_dir
+
+__all__ = ["META", "WarcCapture", "WarcPointer"]
+
+#: request.meta key of the archived response's pointer
+META = "newsspider_warc"
+
+
+class WarcCapture:
+    """Downloader middleware: append each response (and its request) to the crawl's WARC file."""
+
+    def __init__(self, crawler: Crawler, files: WarcFiles, articles_only: bool = False) -> None:
+        self.crawler = crawler
+        self.files = files
+        self.articles_only = articles_only
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCapture:
+        settings = crawler.settings
+        if not settings.getbool("NEWSSPIDER_WARC"):
+            raise NotConfigured
+        files = WarcFiles(prepare_data_dir(settings.get("NEWSSPIDER_DATA_DIR")), memory_of(crawler).worker_id,
+                          settings.getint("NEWSSPIDER_WARC_MAX_SIZE"))
+        capture = cls(crawler, files, settings.getbool("NEWSSPIDER_WARC_ARTICLES_ONLY"))
+        crawler.signals.connect(capture.spider_closed, signal=signals.spider_closed)
+        return capture
+
+    def spider_closed(self) -> None:
+        self.files.close()
+        self.crawler.stats.set_value("newsspider/warc_records", self.files.records)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if self.articles_only and site.classify(response.url) is not site.Kind.ARTICLE:
+            return response
+        capture = Capture(
+            url=response.url, method=request.method, request_headers=headers_of(request.headers),
+            request_body=request.body, status=response.status, response_headers=headers_of(response.headers),
+            body=response.body, protocol=response.protocol or "HTTP/1.1",
+            ip_address=str(response.ip_address) if response.ip_address else None)
+        try:
+            pointer = self.files.write(capture)
+        except StorageError as exc:
+            stop_crawl(self.crawler, exc.reason, str(exc))
+            raise
+        request.meta[META] = pointer.asdict()
+        return response
+
+
+class WarcPointer:
+    """Spider middleware: an article record points at the archived response it came from."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcPointer:
+        if not crawler.settings.getbool("NEWSSPIDER_WARC"):
+            raise NotConfigured
+        return cls()
+
+    @staticmethod
+    def _point(response: Response, result: Any) -> Any:
+        if isinstance(result, Article) and (pointer := response.meta.get(META)):
+            result.warc = pointer
+        return result
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
+        return (self._point(response, r) for r in result)
+
+    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]
+                                          ) -> AsyncIterator[Any]:
+        async for r in result:
+            yield self._point(response, r)

@@ -1,0 +1,96 @@
+"""Reading the web archive back: the page an article record points at, every archived response.
+
+Uses warcio's :class:`~warcio.archiveiterator.ArchiveIterator`, which decodes
+the body as the browser would (dechunked, decompressed).  A file that is cut
+short or not a WARC is an :class:`ArchiveError` with one line saying where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from newsspider.archive.warcfile import WARC_DIR
+from newsspider.dataset import Errors, iter_articles
+
+__all__ = ["ArchiveError", "ArchivedPage", "archived_page", "iter_responses", "page_of", "warc_files"]
+
+
+class ArchiveError(ValueError):
+    """A web archive that cannot be read (its message says what and where)."""
+
+
+@dataclass(frozen=True)
+class ArchivedPage:
+    """An archived response: its URL, capture time, HTTP status line and headers, decoded body."""
+
+    url: str
+    date: str
+    status_line: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    record_id: str
+
+    def header_text(self) -> str:
+        return "\n".join([self.status_line, *(f"{name}: {value}" for name, value in self.headers)])
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+def _page(record: Any) -> ArchivedPage:
+    http = record.http_headers
+    return ArchivedPage(
+        url=record.rec_headers.get_header("WARC-Target-URI"),
+        date=record.rec_headers.get_header("WARC-Date"),
+        status_line=f"{http.protocol} {http.statusline}",
+        headers=list(http.headers),
+        body=record.content_stream().read(),
+        record_id=record.rec_headers.get_header("WARC-Record-ID"))
+
+
+def archived_page(data_dir: Path, pointer: dict[str, Any]) -> ArchivedPage:
+    """The response record at *pointer* (``file``, ``offset``, ``length``) under *data_dir*."""
+    path = data_dir / pointer["file"]
+    try:
+        with path.open("rb") as handle:
+            handle.seek(int(pointer["offset"]))
+            for record in ArchiveIterator(handle):
+                if record.rec_type != "response":
+                    break
+                return _page(record)
+    except (OSError, ArchiveLoadFailed, ValueError, EOFError) as exc:
+        raise ArchiveError(f"{path}, byte {pointer['offset']}: cannot be read ({exc})") from exc
+    raise ArchiveError(f"{path}, byte {pointer['offset']}: no response record there")
+
+
+def page_of(data_dir: Path, article_id: str, errors: Errors = "raise") -> ArchivedPage:
+    """The archived page of the newest stored version of *article_id*."""
+    record = next((r for r in iter_articles(data_dir, errors=errors) if r["article_id"] == article_id), None)
+    if record is None:
+        raise ArchiveError(f"article {article_id} is not in {data_dir}")
+    if not record.get("warc"):
+        raise ArchiveError(f"article {article_id} was stored without its page (a crawl with the archive "
+                           "off, or a schema version 1 record)")
+    return archived_page(data_dir, record["warc"])
+
+
+def warc_files(data_dir: Path) -> list[Path]:
+    """The WARC files of a data dir, oldest first."""
+    return sorted((data_dir / WARC_DIR).glob("*.warc.gz")) + sorted((data_dir / WARC_DIR).glob("*.warc"))
+
+
+def iter_responses(path: Path) -> Iterator[ArchivedPage]:
+    """Every response record of one WARC file, in order."""
+    try:
+        with path.open("rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_type == "response":
+                    yield _page(record)
+    except (ArchiveLoadFailed, ValueError, EOFError) as exc:
+        raise ArchiveError(f"{path}: not a readable WARC file ({exc})") from exc

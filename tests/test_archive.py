@@ -1,0 +1,115 @@
+"""The web archive: every fetched page kept as WARC, read back, checked by warcio's own tools."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from newsspider.archive.reader import archived_page, warc_files
+from newsspider.demo.pages import DemoSite
+from tests.conftest import crawl, read_jsonl, run_cli
+from tests.mockserver import MockServer
+from tests.test_kill import lines, start, wait_until
+
+PUBLIC = {str(a.article_id) for a in DemoSite().public_articles()}
+WARCIO = shutil.which("warcio") or "warcio"
+
+
+def warcio(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WARCIO, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory):
+    """One crawl of the mock site with the archive on (the default)."""
+    data_dir = tmp_path_factory.mktemp("data")
+    with MockServer() as server:
+        result = crawl(server, data_dir)
+        assert result.returncode == 0, result.stderr
+        yield server, data_dir, read_jsonl(data_dir / "articles.jsonl")
+
+
+def test_every_warc_file_passes_warcio_check(archived) -> None:
+    _, data_dir, _ = archived
+    files = warc_files(data_dir)
+    assert files, "no WARC file written"
+    for path in files:
+        checked = warcio("check", "-v", str(path))
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "digest pass" in checked.stdout
+
+
+def test_the_index_lists_every_fetched_page_as_request_and_response(archived) -> None:
+    server, data_dir, records = archived
+    index = "".join(warcio("index", "-f", "warc-type,warc-target-uri", str(p)).stdout
+                    for p in warc_files(data_dir))
+    responses = {line.split('"warc-target-uri": "')[1].split('"')[0] for line in index.splitlines()
+                 if '"response"' in line}
+    assert {r["url"] for r in records} <= responses
+    assert server.url("/robots.txt") in responses  # listing pages and robots.txt too, by default
+    assert server.url("/bnews/") in responses
+    assert index.count('"request"') == index.count('"response"')
+
+
+def test_every_article_points_at_its_archived_page(archived) -> None:
+    _, data_dir, records = archived
+    assert {r["article_id"] for r in records} == PUBLIC
+    for record in records:
+        assert record["schema_version"] == 2
+        page = archived_page(data_dir, record["warc"])
+        assert page.url == record["url"]
+        assert page.record_id == record["warc"]["record_id"]
+        assert record["title"] in page.body.decode("utf-8")
+        raw = (data_dir / record["warc"]["file"]).read_bytes()
+        member = raw[record["warc"]["offset"]: record["warc"]["offset"] + record["warc"]["length"]]
+        record_bytes = gzip.decompress(member)  # exactly one whole gzip member: the record
+        assert record_bytes.startswith(b"WARC/1.1\r\n") and record_bytes.endswith(b"\r\n\r\n")
+        assert b"\r\nWARC-Type: response\r\n" in record_bytes.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+
+
+def test_dataset_page_prints_the_archived_html(archived) -> None:
+    _, data_dir, records = archived
+    seed = next(r for r in records if r["article_id"] == "2054421")
+    result = run_cli("dataset", "page", "2054421", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("<!DOCTYPE html>") and seed["title"] in result.stdout
+    headers = run_cli("dataset", "page", "2054421", "--data-dir", str(data_dir), "--headers")
+    assert headers.stdout.splitlines()[0] == "HTTP/1.1 200 OK"
+    assert "Content-Type: text/html" in headers.stdout
+
+
+def test_dataset_page_of_an_unknown_article_is_one_line(archived) -> None:
+    _, data_dir, _ = archived
+    result = run_cli("dataset", "page", "999", "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: article 999 is not in {data_dir}"
+
+
+def test_no_warc_keeps_no_pages(mockserver: MockServer, tmp_path: Path) -> None:
+    result = crawl(mockserver, tmp_path, "--no-warc", "-s", "CLOSESPIDER_ITEMCOUNT=3")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "warc").exists()
+    records = read_jsonl(tmp_path / "articles.jsonl")
+    assert records and all(r["warc"] is None for r in records)
+    page = run_cli("dataset", "page", records[0]["article_id"], "--data-dir", str(tmp_path))
+    assert page.returncode == 1 and "was stored without its page" in page.stderr
+
+
+def test_a_killed_crawl_leaves_warcs_that_warcio_accepts(mockserver: MockServer, tmp_path: Path) -> None:
+    proc = start(mockserver, tmp_path)
+    wait_until(lambda: lines(tmp_path / "articles.jsonl") >= 7, proc)
+    proc.kill()
+    proc.wait(timeout=10)
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    files = warc_files(tmp_path)
+    assert len(files) == 2  # the next crawl started its own file
+    for path in files:
+        checked = warcio("check", str(path))
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    for record in read_jsonl(tmp_path / "articles.jsonl"):  # each pointer, before and after the kill
+        assert archived_page(tmp_path, record["warc"]).record_id == record["warc"]["record_id"]
