@@ -143,8 +143,8 @@ def test_images_of_the_entry_with_their_captions_and_credits() -> None:
     """The seed page's image was not captured (only its credit line): put two back, as WordPress
     writes them, and read them with their caption or credit."""
     body = seed_page("article-openai-china-api.html").replace(
-        b'<p id="conimg">', '<p><img src="/img/a.jpg?utm_source=x" alt=" OpenAI "></p><p id="conimg">'
-        .encode(), 1).replace(
+        b'<p id="conimg">', b'<p><img src="/img/a.jpg?utm_source=x" alt=" OpenAI "></p><p id="conimg">',
+        1).replace(
         b'<div class="entry">', '<div class="entry"><div class="wp-caption"><img data-src='
         '"https://cdn.example.org/b.png"><p class="wp-caption-text">图说 一</p></div><p><img src="http://[::1"></p>'
         .encode(), 1)
