@@ -355,6 +355,34 @@ def page(article_id: str, data_dir: Path, headers: bool, skip_bad_lines: bool) -
     click.echo(archived.body, nl=False)  # the bytes as served, in the page's own encoding
 
 
+@dataset.command("warc-index")
+@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@click.option("--out", type=click.Path(path_type=Path),
+              help="The index to write (default DATA_DIR/index.cdxj).")
+def warc_index(data_dir: Path, out: Path | None) -> None:
+    """Write a CDXJ index of DATA_DIR's web archive (for pywb and other replay tools)."""
+    from newsspider.archive.package import write_index
+    from newsspider.archive.reader import ArchiveError
+
+    with one_line(ArchiveError, *_dataset_errors()):
+        path, count = write_index(data_dir, out)
+    click.echo(f"{count} records indexed in {display_path(path)}")
+
+
+@dataset.command()
+@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The .wacz file to write.")
+@SKIP_BAD_LINES_OPTION
+def wacz(data_dir: Path, out: Path, skip_bad_lines: bool) -> None:
+    """Package DATA_DIR's web archive as WACZ (WARCs, index, the articles as pages)."""
+    from newsspider.archive.package import write_wacz
+    from newsspider.archive.reader import ArchiveError
+
+    with one_line(ArchiveError, *_dataset_errors()):
+        count = write_wacz(data_dir, out, _errors(skip_bad_lines))
+    click.echo(f"{count} pages packaged in {display_path(out)}")
+
+
 def _is_date(text: str) -> bool:
     from datetime import date
 

@@ -33,7 +33,7 @@ FORMATS = ("jsonl", "csv", "parquet")
 # Names in a data dir that belong to the crawl or the reader: the shards, the state and its
 # journal, the locks, the disk reserve, the --resume frontier and the scheduler's logs.
 _OWN_NAMES = (SHARD_GLOB, "state.sqlite3*", ".newsspider*")
-_OWN_DIRS = ("job", "logs")
+_OWN_DIRS = ("job", "logs", "warc")
 
 
 def owned_by_crawl(out: Path, data_dir: Path) -> bool:

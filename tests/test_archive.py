@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,42 @@ def test_a_killed_crawl_leaves_warcs_that_warcio_accepts(mockserver: MockServer,
         assert checked.returncode == 0, checked.stdout + checked.stderr
     for record in read_jsonl(tmp_path / "articles.jsonl"):  # each pointer, before and after the kill
         assert archived_page(tmp_path, record["warc"]).record_id == record["warc"]["record_id"]
+
+
+def test_warc_index_lists_every_article(archived) -> None:
+    _, data_dir, records = archived
+    result = run_cli("dataset", "warc-index", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    index = (data_dir / "index.cdxj").read_text("utf-8").splitlines()
+    assert result.stdout.strip() == f"{len(index)} records indexed in {data_dir / 'index.cdxj'}"
+    assert index == sorted(index)
+    urls = {json.loads(line.split(" ", 2)[2]).get("url") for line in index}
+    assert {r["url"] for r in records} <= urls
+    seed = next(r for r in records if r["article_id"] == "2054421")
+    entry = next(json.loads(line.split(" ", 2)[2]) for line in index
+                 if f'"url": "{seed["url"]}"' in line and '"status": "200"' in line)
+    assert entry["filename"] == seed["warc"]["file"] and int(entry["offset"]) == seed["warc"]["offset"]
+
+
+def test_wacz_opens_with_wacz_validate(archived, tmp_path: Path) -> None:
+    _, data_dir, records = archived
+    out = tmp_path / "archive.wacz"
+    result = run_cli("dataset", "wacz", str(data_dir), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{len(records)} pages packaged in {out}"
+    validated = subprocess.run([shutil.which("wacz") or "wacz", "validate", "-f", str(out)],
+                               capture_output=True, text=True, timeout=120)
+    assert validated.returncode == 0 and "is valid" in validated.stdout, validated.stdout
+    with zipfile.ZipFile(out) as package:
+        pages = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()[1:]]
+        assert {p["url"] for p in pages} == {r["url"] for r in records}
+        assert sum(name.endswith(".warc.gz") for name in package.namelist()) == len(warc_files(data_dir))
+
+
+@pytest.mark.parametrize("command", [["warc-index"], ["wacz", "--out", "x.wacz"]])
+def test_an_archive_without_warcs_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    result = run_cli("dataset", command[0], str(tmp_path), *command[1:], cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"Error: {tmp_path}: no WARC files in {tmp_path / 'warc'} "
+                                     "(crawled with --no-warc?)")
+    assert not (tmp_path / "x.wacz").exists() and not (tmp_path / "index.cdxj").exists()

@@ -1,0 +1,75 @@
+"""The web archive's index and package: a CDXJ index (cdxj-indexer) and a WACZ file (py-wacz).
+
+Both read the WARC files of a data dir and never change them.  The index
+names each file relative to the data dir (``warc/…``), so a replay tool
+(pywb) pointed at the data dir finds them; the WACZ holds the WARCs, its own
+index and a pages list of the dataset's articles (``pages/pages.jsonl``:
+URL, time, title), which replayweb.page and pywb open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+from pathlib import Path
+
+from cdxj_indexer.main import CDXJIndexer
+from wacz.main import main as wacz_main
+
+from newsspider.archive.reader import ArchiveError, archived_page, warc_files
+from newsspider.dataset import Errors, iter_articles
+from newsspider.export import atomic_output
+
+__all__ = ["INDEX_FILE", "write_index", "write_wacz"]
+
+INDEX_FILE = "index.cdxj"
+
+
+def _files(data_dir: Path) -> list[Path]:
+    files = warc_files(data_dir)
+    if not files:
+        raise ArchiveError(f"{data_dir}: no WARC files in {data_dir / 'warc'} (crawled with --no-warc?)")
+    return files
+
+
+def write_index(data_dir: Path, out: Path | None = None) -> tuple[Path, int]:
+    """Write the sorted CDXJ index of *data_dir*'s WARC files; return its path and line count."""
+    files = _files(data_dir)
+    out = out if out is not None else data_dir / INDEX_FILE
+    with atomic_output(out, data_dir, binary=False) as handle:
+        CDXJIndexer(output=handle, inputs=[str(f) for f in files], sort=True,
+                    dir_root=str(data_dir)).process_all()
+    return out, sum(1 for _ in out.open("rb"))
+
+
+def _pages(data_dir: Path, errors: Errors) -> list[dict[str, str]]:
+    """The dataset's archived articles as WACZ pages (newest version of each), at the time of their
+    capture (py-wacz matches a page to its record by URL and time)."""
+    return [{"url": r["url"], "ts": archived_page(data_dir, r["warc"]).date, "title": r["title"]}
+            for r in iter_articles(data_dir, errors=errors) if r.get("warc")]
+
+
+def write_wacz(data_dir: Path, out: Path, errors: Errors = "raise") -> int:
+    """Package *data_dir*'s WARC files, an index and the articles' pages list as WACZ at *out*;
+    return the number of pages."""
+    files = _files(data_dir)
+    pages = _pages(data_dir, errors)
+    with tempfile.TemporaryDirectory() as tmp:
+        pages_file = Path(tmp) / "pages.jsonl"
+        header = {"format": "json-pages-1.0", "id": "pages", "title": "newsspider articles"}
+        lines = (json.dumps(line, ensure_ascii=False) + "\n" for line in [header, *pages])
+        pages_file.write_text("".join(lines), "utf-8")
+        built = Path(tmp) / "archive.wacz"
+        chatter = io.StringIO()  # py-wacz prints its progress
+        with contextlib.redirect_stdout(chatter):
+            code = wacz_main(["create", "-o", str(built), "-p", str(pages_file),
+                              "--title", f"newsspider archive of {data_dir.name}", *map(str, files)])
+        if code:
+            raise ArchiveError(f"{out}: py-wacz could not package the archive: "
+                               f"{chatter.getvalue().strip().splitlines()[-1:]}")
+        with atomic_output(out, data_dir, binary=True) as handle, built.open("rb") as source:
+            while chunk := source.read(1 << 20):
+                handle.write(chunk)
+    return len(pages)
