@@ -21,6 +21,7 @@ from scrapy.extensions.logstats import LogStats
 from scrapy.settings import BaseSettings
 
 from newsspider.archive.capture import WarcCapture, WarcPointer
+from newsspider.archive.replay import Reextracted, WarcReplay
 from newsspider.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
 from newsspider.failures import PageErrors
 from newsspider.frontier.leases import LeaseAck
@@ -66,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_WARC_MAX_SIZE": 1024**3,
     # Archive article pages only (not listing pages and robots.txt).
     "NEWSSPIDER_WARC_ARTICLES_ONLY": False,
+    # The data dir whose archived pages `newsspider reextract` reads (set by the command).
+    "NEWSSPIDER_REEXTRACT_FROM": "",
     # --- Distributed crawls (scrapy-redis) ---
     # redis://HOST:PORT/DB of the shared crawl; empty: a single-machine crawl with the SQLite state.
     "NEWSSPIDER_REDIS_URL": "",
@@ -151,6 +154,21 @@ class NewsspiderAddon:
                 settings.setdefault_in_component_priority_dict(name, component, order)
         if url := settings.get("NEWSSPIDER_REDIS_URL"):
             self._redis_frontier(settings, url)
+        if settings.get("NEWSSPIDER_REEXTRACT_FROM"):
+            self._replay(settings)
+
+    @staticmethod
+    def _replay(settings: BaseSettings) -> None:
+        """Re-extraction: pages from the archive (nothing fetched, nothing archived again), and
+        stored again only when what was extracted changed."""
+        settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", WarcReplay, 1)
+        settings.set_in_component_priority_dict("ITEM_PIPELINES", DedupePipeline, None)
+        settings.set_in_component_priority_dict("ITEM_PIPELINES", Reextracted, 200)
+        for name, value in {"NEWSSPIDER_WARC": False, "NEWSSPIDER_SKIP_STORED": False,
+                            "ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
+                            "RETRY_ENABLED": False, "CONCURRENT_REQUESTS": 32,
+                            "CONCURRENT_REQUESTS_PER_DOMAIN": 32}.items():
+            settings.set(name, value, priority="cmdline")
 
     @staticmethod
     def _redis_frontier(settings: BaseSettings, url: str) -> None:

@@ -140,6 +140,34 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
 
 
 @main.command()
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), metavar="OTHER_DIR",
+              help="Write the records into this data dir instead (every archived article stored).")
+@SETTING_OPTION
+def reextract(data_dir: Path, out: Path | None, settings: tuple[str, ...]) -> None:
+    """Extract DATA_DIR's archived article pages again, offline (nothing is fetched).
+
+    Into DATA_DIR, an article whose extracted fields changed is stored again
+    with the next version (as --refresh does); with --out, every archived
+    article is stored into OTHER_DIR.
+    """
+    from newsspider.archive.reader import ArchiveError
+    from newsspider.runner import START_ERRORS, CrawlError, run_reextract
+
+    overrides = _overrides(settings)
+    with one_line(*START_ERRORS, CrawlError, ArchiveError):
+        result = run_reextract(data_dir, out, overrides)
+    stats = result.stats
+    click.echo(f"Re-extraction {result.finish_reason}: {stats.get('response_received_count', 0)} archived "
+               f"pages read, {stats.get('newsspider/stored', 0)} stored "
+               f"({stats.get('newsspider/updated', 0)} new versions), "
+               f"{stats.get('newsspider/unchanged', 0)} unchanged, {stats.get('newsspider/dropped', 0)} "
+               f"dropped, {result.summary.failed} failed")
+    click.echo(f"Dataset: {stats.get('newsspider/dataset', result.data_dir)}")
+    _outcome_errors(result)
+
+
+@main.command()
 @click.option("--every", metavar="DURATION", help="Crawl every DURATION (6h, 30m, 1h30m, 90s), starting now.")
 @click.option("--cron", metavar="EXPR", help='Crawl on a cron schedule in UTC, e.g. "0 */6 * * *".')
 @crawl_options

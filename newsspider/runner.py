@@ -17,16 +17,19 @@ from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
 from newsspider.addon import DEFAULTS
+from newsspider.archive.reader import ArchiveError
+from newsspider.archive.replay import archived_articles
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
 from newsspider.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
+from newsspider.spiders.reextract import ReextractSpider
 from newsspider.state import StateError
 from newsspider.state.redis import redis_error
 from newsspider.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
 
 __all__ = ["CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis", "check_settings",
-           "crawler_settings", "parse_overrides", "run_crawl", "unknown_settings"]
+           "crawler_settings", "parse_overrides", "run_crawl", "run_reextract", "unknown_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class CrawlError(RuntimeError):
 
 
 # Errors that say in one line what is wrong before anything is fetched.
-START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, OSError)
+START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError, OSError)
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -210,14 +213,43 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
         settings.set("JOBDIR", str(job_dir), priority="cmdline")
     if refresh:
         settings.set("NEWSSPIDER_REFRESH", True, priority="cmdline")
+    return _run(settings, overrides, BannedbookSpider, data_dir, start_urls=urls)
+
+
+def run_reextract(source: str | Path, out: str | Path | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> CrawlResult:
+    """Extract the article pages archived in *source* again, offline, into *out* (default *source*).
+
+    Into *source*, an article is stored again (its next version) only when
+    what was extracted changed; into another dir, every article is stored.
+    Raises :class:`~newsspider.archive.reader.ArchiveError` for a data dir
+    without readable WARC files, and what :func:`run_crawl` raises for the
+    data dir being written.
+    """
+    source = Path(source)
+    articles = archived_articles(source)  # fail now, in one line, when there is nothing to read
+    target = prepare_data_dir(out if out is not None else source)
+    settings = crawler_settings(target, overrides)
+    check_settings(settings, list(overrides or {}))
+    settings.set("NEWSSPIDER_REEXTRACT_FROM", str(source.resolve()), priority="cmdline")
+    settings.set("NEWSSPIDER_DATA_DIR", str(target), priority="cmdline")
+    with DataDirLock(target):
+        pass  # fail now, with a clear message, if a crawl holds it
+    logger.info("re-extracting %d archived article pages from %s", len(articles), source)
+    return _run(settings, overrides, ReextractSpider, target)
+
+
+def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: type[BannedbookSpider],
+         data_dir: Path, **spider_kwargs: Any) -> CrawlResult:
+    """Run one crawl of *spidercls* in this process; block until done."""
     # Scrapy's full log when the user asks for a log level; a compact one otherwise.
     own_logging = "LOG_LEVEL" not in (overrides or {})
     settings.set("LOG_INSTALL_ROOT_HANDLER", not own_logging, priority="cmdline")
     process = AsyncCrawlerProcess(settings)
     if own_logging:
         _configure_logging(settings.get("LOG_LEVEL"))
-    crawler = process.create_crawler(BannedbookSpider)
-    task = process.crawl(crawler, start_urls=urls)
+    crawler = process.create_crawler(spidercls)
+    task = process.crawl(crawler, **spider_kwargs)
     task.add_done_callback(_retrieve)
     process.start()
     error = _retrieve(task)

@@ -6,6 +6,7 @@ import gzip
 import json
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -154,3 +155,86 @@ def test_an_archive_without_warcs_is_one_line(tmp_path: Path, command: list[str]
     assert result.stderr.strip() == (f"Error: {tmp_path}: no WARC files in {tmp_path / 'warc'} "
                                      "(crawled with --no-warc?)")
     assert not (tmp_path / "x.wacz").exists() and not (tmp_path / "index.cdxj").exists()
+
+
+def content(records: list[dict]) -> dict[str, dict]:
+    """The records by id, without when and where they were fetched."""
+    return {r["article_id"]: {k: v for k, v in r.items() if k not in ("crawled_at", "warc")} for r in records}
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory: pytest.TempPathFactory):
+    """A crawl's data dir whose site is gone (the server stopped)."""
+    data_dir = tmp_path_factory.mktemp("offline")
+    with MockServer() as server:
+        assert crawl(server, data_dir).returncode == 0
+    return data_dir
+
+
+def test_reextract_without_the_site_gives_the_same_records(offline: Path, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    result = run_cli("reextract", str(offline), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    crawled, again = read_jsonl(offline / "articles.jsonl"), read_jsonl(out / "articles.jsonl")
+    assert content(again) == content(crawled)
+    assert {r["article_id"]: r["content_hash"] for r in again} == {
+        r["article_id"]: r["content_hash"] for r in crawled}
+    assert result.stdout.splitlines()[0] == (
+        f"Re-extraction finished: {len(crawled)} archived pages read, {len(crawled)} stored "
+        "(0 new versions), 0 unchanged, 0 dropped, 0 failed")
+    for record in again:  # each points at the page it was read from, in the other dir's archive
+        assert record["warc"]["file"].startswith("../")
+        assert archived_page(out, record["warc"]).url == record["url"]
+    by_id = {r["article_id"]: r for r in crawled}
+    assert all(r["crawled_at"] == by_id[r["article_id"]]["crawled_at"] for r in again)  # capture time
+    # into the crawl's own dir: nothing changed, nothing stored
+    same = run_cli("reextract", str(offline))
+    assert same.returncode == 0, same.stderr
+    assert f"0 stored (0 new versions), {len(crawled)} unchanged" in same.stdout
+    assert read_jsonl(offline / "articles.jsonl") == crawled
+
+
+def test_a_changed_selector_changes_exactly_its_field(offline: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(offline, data_dir)
+    before = read_jsonl(data_dir / "articles.jsonl")
+    with_summary = {r["article_id"] for r in before if r["summary"]}
+    assert with_summary and len(with_summary) < len(before)
+    code = ("import sys, newsspider.site as site; site.SUMMARY = 'p#no-such-summary'; "
+            "from newsspider.cli import main; main(sys.argv[1:])")
+    result = subprocess.run([sys.executable, "-c", code, "reextract", str(data_dir)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    after = read_jsonl(data_dir / "articles.jsonl")
+    assert after[: len(before)] == before  # appended to, never rewritten
+    added = after[len(before):]
+    assert {r["article_id"] for r in added} == with_summary
+    old = {r["article_id"]: r for r in before}
+    for record in added:
+        assert record["version"] == 2 and record["summary"] is None
+        changed = {k for k in record if record[k] != old[record["article_id"]][k]}
+        assert changed <= {"summary", "version", "crawled_at", "warc"} and "summary" in changed
+
+
+def test_reextract_of_a_dir_without_warcs_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("reextract", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"Error: {tmp_path}: no WARC files in {tmp_path / 'warc'} "
+                                     "(crawled with --no-warc?)")
+
+
+def test_reextract_of_a_warc_cut_short_uses_what_is_whole(offline: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "warc").mkdir(parents=True)
+    [source] = warc_files(offline)
+    records = read_jsonl(offline / "articles.jsonl")
+    last = max(records, key=lambda r: r["warc"]["offset"])
+    cut = last["warc"]["offset"] + last["warc"]["length"] // 2  # in the middle of an article's record
+    (data_dir / "warc" / source.name).write_bytes(source.read_bytes()[:cut])
+    result = run_cli("reextract", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert f"cut short in the record at byte {last['warc']['offset']}" in result.stderr
+    again = read_jsonl(data_dir / "articles.jsonl")
+    assert {r["article_id"] for r in again} == {r["article_id"] for r in records
+                                                if r["warc"]["offset"] < last["warc"]["offset"]}
+    assert content(again) == {k: v for k, v in content(records).items() if k != last["article_id"]}

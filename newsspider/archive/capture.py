@@ -24,7 +24,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from newsspider import site
-from newsspider.archive.warcfile import Capture, WarcFiles, headers_of
+from newsspider.archive.warcfile import POINTER_FIELDS, Capture, WarcFiles, headers_of
 from newsspider.failures import stop_crawl
 from newsspider.items import Article
 from newsspider.memory import memory_of
@@ -77,18 +77,18 @@ class WarcCapture:
 
 
 class WarcPointer:
-    """Spider middleware: an article record points at the archived response it came from."""
+    """Spider middleware: an article record points at the archived response it came from.
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> WarcPointer:
-        if not crawler.settings.getbool("NEWSSPIDER_WARC"):
-            raise NotConfigured
-        return cls()
+    A page replayed from the archive (``reextract``) was fetched when it was
+    archived: its record's ``crawled_at`` is the capture's time.
+    """
 
     @staticmethod
     def _point(response: Response, result: Any) -> Any:
         if isinstance(result, Article) and (pointer := response.meta.get(META)):
-            result.warc = pointer
+            result.warc = {name: pointer[name] for name in POINTER_FIELDS}
+            if date := pointer.get("date"):
+                result.crawled_at = date[:19] + "Z"  # the capture time, to the second
         return result
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:

@@ -25,9 +25,10 @@ from warcio.warcwriter import WARCWriter
 from newsspider import __version__
 from newsspider.storage import AppendFile
 
-__all__ = ["WARC_DIR", "Capture", "Pointer", "WarcFiles"]
+__all__ = ["POINTER_FIELDS", "WARC_DIR", "Capture", "Pointer", "WarcFiles", "headers_of"]
 
 WARC_DIR = "warc"
+POINTER_FIELDS = ("file", "offset", "length", "record_id")
 _SKIPPED_HEADERS = frozenset({b"transfer-encoding"})  # the body is kept dechunked
 
 

@@ -1,0 +1,35 @@
+"""The spider of ``newsspider reextract``: the archived article pages, extracted again, nothing followed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from parsel import Selector
+from scrapy.http import TextResponse
+
+from newsspider.archive.replay import REPLAY, archived_articles
+from newsspider.loaders import Problems
+from newsspider.spiders.bannedbook import BannedbookSpider, Paging
+
+__all__ = ["ReextractSpider"]
+
+
+class ReextractSpider(BannedbookSpider):
+    """Each article page of the archive (``NEWSSPIDER_REEXTRACT_FROM``), read as the crawl reads it."""
+
+    name = "reextract"
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        source = Path(self.crawler.settings.get("NEWSSPIDER_REEXTRACT_FROM"))
+        for article in archived_articles(source):
+            yield scrapy.Request(article.url, callback=self.parse, errback=self.failed, dont_filter=True,
+                                 meta={REPLAY: article.pointer})
+
+    def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
+                     only_paging: bool = False, problems: Problems | None = None, **kwargs: Any
+                     ) -> Iterator[scrapy.Request]:
+        """Nothing: the archive's pages are the whole of what is read."""
+        return iter(())
