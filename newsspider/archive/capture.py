@@ -11,6 +11,8 @@ a failed write to the dataset does; the page it was for is not stored.
 Settings: ``NEWSSPIDER_WARC`` (on by default; ``--no-warc``),
 ``NEWSSPIDER_WARC_MAX_SIZE`` (bytes per file before the next one is started),
 ``NEWSSPIDER_WARC_ARTICLES_ONLY`` (leave listing pages and robots.txt out).
+With ``--refresh``, a page whose payload is the same as its newest archived
+capture's is written as a ``revisit`` record (identical-payload-digest).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from newsspider import site
-from newsspider.archive.warcfile import POINTER_FIELDS, Capture, WarcFiles, headers_of
+from newsspider.archive.reader import Capture, latest_captures, warc_files
+from newsspider.archive.warcfile import POINTER_FIELDS, Fetch, WarcFiles, headers_of
 from newsspider.failures import stop_crawl
 from newsspider.items import Article
 from newsspider.memory import memory_of
@@ -39,19 +42,25 @@ META = "newsspider_warc"
 class WarcCapture:
     """Downloader middleware: append each response (and its request) to the crawl's WARC file."""
 
-    def __init__(self, crawler: Crawler, files: WarcFiles, articles_only: bool = False) -> None:
+    def __init__(self, crawler: Crawler, files: WarcFiles, articles_only: bool = False,
+                 earlier: dict[str, Capture] | None = None) -> None:
         self.crawler = crawler
         self.files = files
         self.articles_only = articles_only
+        #: with --refresh: the newest archived capture of each URL, for revisit records
+        self.earlier = earlier or {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCapture:
         settings = crawler.settings
         if not settings.getbool("NEWSSPIDER_WARC"):
             raise NotConfigured
-        files = WarcFiles(prepare_data_dir(settings.get("NEWSSPIDER_DATA_DIR")), memory_of(crawler).worker_id,
-                          settings.getint("NEWSSPIDER_WARC_MAX_SIZE"))
-        capture = cls(crawler, files, settings.getbool("NEWSSPIDER_WARC_ARTICLES_ONLY"))
+        data_dir = prepare_data_dir(settings.get("NEWSSPIDER_DATA_DIR"))
+        files = WarcFiles(data_dir, memory_of(crawler).worker_id, settings.getint("NEWSSPIDER_WARC_MAX_SIZE"))
+        earlier = {}
+        if settings.getbool("NEWSSPIDER_REFRESH") and warc_files(data_dir):
+            earlier = latest_captures(data_dir, lambda url, content_type: True)
+        capture = cls(crawler, files, settings.getbool("NEWSSPIDER_WARC_ARTICLES_ONLY"), earlier)
         crawler.signals.connect(capture.spider_closed, signal=signals.spider_closed)
         return capture
 
@@ -62,16 +71,18 @@ class WarcCapture:
     def process_response(self, request: Request, response: Response) -> Response:
         if self.articles_only and site.classify(response.url) is not site.Kind.ARTICLE:
             return response
-        capture = Capture(
+        capture = Fetch(
             url=response.url, method=request.method, request_headers=headers_of(request.headers),
             request_body=request.body, status=response.status, response_headers=headers_of(response.headers),
             body=response.body, protocol=response.protocol or "HTTP/1.1",
             ip_address=str(response.ip_address) if response.ip_address else None)
         try:
-            pointer = self.files.write(capture)
+            pointer, revisit = self.files.write(capture, self.earlier.get(response.url))
         except StorageError as exc:
             stop_crawl(self.crawler, exc.reason, str(exc))
             raise
+        if revisit:
+            self.crawler.stats.inc_value("newsspider/warc_revisits")
         request.meta[META] = pointer.asdict()
         return response
 

@@ -7,7 +7,9 @@ short or not a WARC is an :class:`ArchiveError` with one line saying where.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,15 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from newsspider.archive.warcfile import WARC_DIR
 from newsspider.dataset import Errors, iter_articles
 
-__all__ = ["ArchiveError", "ArchivedPage", "archived_page", "iter_responses", "page_of", "warc_files"]
+__all__ = ["WARC_DIR", "ArchiveError", "ArchivedPage", "Capture", "archived_page", "iter_responses",
+           "latest_captures", "page_of", "warc_files"]
+
+logger = logging.getLogger(__name__)
+
+#: the web archive's directory in a data dir
+WARC_DIR = "warc"
 
 
 class ArchiveError(ValueError):
@@ -83,6 +90,69 @@ def page_of(data_dir: Path, article_id: str, errors: Errors = "raise") -> Archiv
 def warc_files(data_dir: Path) -> list[Path]:
     """The WARC files of a data dir, oldest first."""
     return sorted((data_dir / WARC_DIR).glob("*.warc.gz")) + sorted((data_dir / WARC_DIR).glob("*.warc"))
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Where the newest archived response of a URL is, and what it held (its payload digest)."""
+
+    url: str
+    date: str
+    digest: str
+    pointer: dict[str, Any]
+
+
+def latest_captures(data_dir: Path, want: Callable[[str, str], bool]) -> dict[str, Capture]:
+    """The newest response record (status 200) of each URL that *want* (URL, Content-Type) keeps.
+
+    Reads every WARC file of *data_dir* once, headers only.  A file cut short
+    (a crawl killed mid-write by something that defeated the whole-record
+    append, a copy interrupted) is read up to the record it was cut in, with
+    a warning naming it.
+    """
+    files = warc_files(data_dir)
+    if not files:
+        raise ArchiveError(f"{data_dir}: no WARC files in {data_dir / WARC_DIR} (crawled with --no-warc?)")
+    newest: dict[str, Capture] = {}
+    for path in files:
+        size = path.stat().st_size
+        try:
+            with path.open("rb") as handle:
+                records = ArchiveIterator(handle)
+                for record in records:
+                    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+                    if (record.rec_type != "response" or record.http_headers is None
+                            or record.http_headers.get_statuscode() != "200"
+                            or not want(url, (record.http_headers.get_header("Content-Type") or "").lower())):
+                        continue
+                    offset = records.get_record_offset()
+                    record.content_stream().read()  # to the record's end, for its length
+                    length = records.get_record_length()
+                    if offset + length >= size and not _whole(path, offset):
+                        logger.warning("%s: cut short in the record at byte %d (%s); the records before "
+                                       "it are used", path, offset, url)
+                        break
+                    date = record.rec_headers.get_header("WARC-Date")
+                    capture = Capture(url, date, record.rec_headers.get_header("WARC-Payload-Digest") or "", {
+                        "file": str(path.relative_to(data_dir)), "offset": offset, "length": length,
+                        "record_id": record.rec_headers.get_header("WARC-Record-ID")})
+                    if url not in newest or newest[url].date <= date:
+                        newest[url] = capture
+        except (ArchiveLoadFailed, ValueError, EOFError, OSError) as exc:
+            raise ArchiveError(f"{path}: not a readable WARC file ({exc})") from exc
+    return newest
+
+
+def _whole(path: Path, offset: int) -> bool:
+    """Whether the gzip member at *offset* (the file's last) ends as a gzip member must."""
+    inflate = zlib.decompressobj(wbits=31)
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        while chunk := handle.read(1 << 16):
+            inflate.decompress(chunk)
+            if inflate.eof:
+                return True
+    return False
 
 
 def iter_responses(path: Path) -> Iterator[ArchivedPage]:

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +25,13 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, IgnoreRequest, NotConfigured
 from scrapy.http import HtmlResponse, Response
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from newsspider import site
 from newsspider.archive.capture import META
-from newsspider.archive.reader import ArchiveError, archived_page, warc_files
+from newsspider.archive.reader import Capture, archived_page, latest_captures
 from newsspider.dataset import iter_articles
 
-__all__ = ["REPLAY", "ArchivedArticle", "Reextracted", "WarcReplay", "archived_articles", "extracted_digest"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["REPLAY", "Reextracted", "WarcReplay", "archived_articles", "extracted_digest"]
 
 #: request.meta key of the archived response a request is answered with
 REPLAY = "newsspider_replay"
@@ -48,64 +41,17 @@ _VOLATILE = frozenset({"crawled_at", "warc", "version", "schema_version"})
 _SENT_AS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
-@dataclass(frozen=True)
-class ArchivedArticle:
-    url: str
-    date: str
-    pointer: dict[str, Any]
-
-
-def archived_articles(data_dir: Path) -> list[ArchivedArticle]:
-    """The newest archived capture (status 200) of each article page, oldest file first.
+def archived_articles(data_dir: Path) -> list[Capture]:
+    """The newest archived capture (status 200, HTML) of each article page, in archive order.
 
     Raises :class:`ArchiveError` when the data dir has no WARC files or one
-    cannot be read (a file cut short is read up to where it ends, with a
-    warning from the caller's log).
+    cannot be read; a file cut short is read up to the record it was cut in.
     """
-    files = warc_files(data_dir)
-    if not files:
-        raise ArchiveError(f"{data_dir}: no WARC files in {data_dir / 'warc'} (crawled with --no-warc?)")
-    newest: dict[str, ArchivedArticle] = {}
-    for path in files:
-        try:
-            with path.open("rb") as handle:
-                records = ArchiveIterator(handle)
-                for record in records:
-                    url = record.rec_headers.get_header("WARC-Target-URI") or ""
-                    if (record.rec_type != "response" or record.http_headers is None
-                            or record.http_headers.get_statuscode() != "200"
-                            or site.classify(url) is not site.Kind.ARTICLE):
-                        continue
-                    content_type = (record.http_headers.get_header("Content-Type") or "").lower()
-                    if content_type and "html" not in content_type:
-                        continue
-                    date = record.rec_headers.get_header("WARC-Date")
-                    offset = records.get_record_offset()
-                    record.content_stream().read()  # to the record's end, for its length
-                    pointer = {"file": str(path.relative_to(data_dir)), "offset": offset,
-                               "length": records.get_record_length(),
-                               "record_id": record.rec_headers.get_header("WARC-Record-ID")}
-                    if offset + pointer["length"] >= path.stat().st_size and not _whole(path, offset):
-                        logger.warning("%s: cut short in the record at byte %d (%s); the records before "
-                                       "it are used", path, offset, url)
-                        break
-                    if url not in newest or newest[url].date <= date:
-                        newest[url] = ArchivedArticle(url, date, pointer)
-        except (ArchiveLoadFailed, ValueError, EOFError, OSError) as exc:
-            raise ArchiveError(f"{path}: not a readable WARC file ({exc})") from exc
-    return sorted(newest.values(), key=lambda a: (a.pointer["file"], a.pointer["offset"]))
+    def article(url: str, content_type: str) -> bool:
+        return site.classify(url) is site.Kind.ARTICLE and (not content_type or "html" in content_type)
 
-
-def _whole(path: Path, offset: int) -> bool:
-    """Whether the gzip member at *offset* (the file's last) ends as a gzip member must."""
-    inflate = zlib.decompressobj(wbits=31)
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        while chunk := handle.read(1 << 16):
-            inflate.decompress(chunk)
-            if inflate.eof:
-                return True
-    return False
+    captures = latest_captures(data_dir, article).values()
+    return sorted(captures, key=lambda c: (c.pointer["file"], c.pointer["offset"]))
 
 
 class WarcReplay:

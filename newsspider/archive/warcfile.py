@@ -11,6 +11,8 @@ and a failed write (a full disk) is undone and raised as
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -23,11 +25,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newsspider import __version__
+from newsspider.archive.reader import WARC_DIR, Capture
 from newsspider.storage import AppendFile
 
-__all__ = ["POINTER_FIELDS", "WARC_DIR", "Capture", "Pointer", "WarcFiles", "headers_of"]
+__all__ = ["POINTER_FIELDS", "Fetch", "Pointer", "WarcFiles", "headers_of", "payload_digest"]
 
-WARC_DIR = "warc"
 POINTER_FIELDS = ("file", "offset", "length", "record_id")
 _SKIPPED_HEADERS = frozenset({b"transfer-encoding"})  # the body is kept dechunked
 
@@ -46,7 +48,7 @@ class Pointer:
 
 
 @dataclass(frozen=True)
-class Capture:
+class Fetch:
     """One fetch as it went over the wire (the body as received, before decompression)."""
 
     url: str
@@ -68,6 +70,15 @@ def _http_headers(headers: list[tuple[bytes, list[bytes]]]) -> list[tuple[str, s
 def headers_of(headers: Any) -> list[tuple[str, str]]:
     """A Scrapy ``Headers`` object as (name, value) pairs, one per value."""
     return _http_headers(list(headers.items()))
+
+
+def payload_digest(body: bytes) -> str:
+    """The WARC-Payload-Digest warcio writes for *body*: SHA-1, base32.
+
+    >>> payload_digest(b"")
+    'sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ'
+    """
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
 class WarcFiles:
@@ -100,8 +111,15 @@ class WarcFiles:
         self.file.append(buffer.getvalue())
         return self.file
 
-    def write(self, capture: Capture) -> Pointer:
-        """Append the response and request records of *capture*; return the response's pointer."""
+    def write(self, capture: Fetch, earlier: Capture | None = None) -> tuple[Pointer, bool]:
+        """Append the response and request records of *capture*; return the pointer to its body
+        and whether it was a revisit.
+
+        When *earlier* (the newest archived capture of the same URL) has the same
+        payload digest, a ``revisit`` record (profile identical-payload-digest)
+        takes the response's place, as Heritrix writes it, and the pointer is the
+        earlier record's.
+        """
         file = self.file
         if file is None or file.size >= self.max_size:
             file = self._next_file()
@@ -109,11 +127,18 @@ class WarcFiles:
         writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
         warc_headers = {"WARC-IP-Address": capture.ip_address} if capture.ip_address else {}
         reason = http.client.responses.get(capture.status, "")
-        response = writer.create_warc_record(
-            capture.url, "response", payload=BytesIO(capture.body), length=len(capture.body),
-            http_headers=StatusAndHeaders(f"{capture.status} {reason}".strip(), capture.response_headers,
-                                          protocol=capture.protocol),
-            warc_headers_dict=warc_headers)
+        http_headers = StatusAndHeaders(f"{capture.status} {reason}".strip(), capture.response_headers,
+                                        protocol=capture.protocol)
+        revisit = earlier is not None and earlier.digest == payload_digest(capture.body)
+        if earlier is not None and revisit:
+            response = writer.create_revisit_record(capture.url, earlier.digest, earlier.url, earlier.date,
+                                                    http_headers=http_headers,
+                                                    warc_headers_dict=warc_headers)
+            response.rec_headers.add_header("WARC-Refers-To", earlier.pointer["record_id"])
+        else:
+            response = writer.create_warc_record(
+                capture.url, "response", payload=BytesIO(capture.body), length=len(capture.body),
+                http_headers=http_headers, warc_headers_dict=warc_headers)
         parts = urlsplit(capture.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request_headers = [("Host", parts.netloc), *((k, v) for k, v in capture.request_headers
@@ -129,7 +154,9 @@ class WarcFiles:
         writer.write_record(request)
         offset = file.append(buffer.getvalue())
         self.records += 1
-        return Pointer(str(file.path.relative_to(self.data_dir)), offset, length, record_id)
+        if earlier is not None and revisit:
+            return Pointer(**earlier.pointer), True
+        return Pointer(str(file.path.relative_to(self.data_dir)), offset, length, record_id), False
 
     def close(self) -> None:
         if self.file is not None:
