@@ -19,11 +19,11 @@ from newsspider import settings as project_settings
 from newsspider.addon import DEFAULTS
 from newsspider.archive.reader import ArchiveError
 from newsspider.archive.replay import archived_articles
+from newsspider.archive.spider import ReextractSpider
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
 from newsspider.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
-from newsspider.spiders.reextract import ReextractSpider
 from newsspider.state import StateError
 from newsspider.state.redis import redis_error
 from newsspider.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir

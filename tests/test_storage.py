@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -82,17 +83,30 @@ def fill(fs: Path, leave: int) -> None:
     (fs / "filler").write_bytes(b"\0" * max(0, free - leave))
 
 
-def test_full_disk_stops_the_crawl_with_one_line(mockserver: MockServer, small_fs: Path) -> None:
+@pytest.mark.parametrize("archive", [False, True])
+def test_full_disk_stops_the_crawl_with_one_line(mockserver: MockServer, small_fs: Path,
+                                                 archive: bool) -> None:
+    """The disk fills up under the dataset (the web archive off) or under the web archive."""
     data_dir = small_fs / "data"
-    fill(small_fs, 140 * 1024)  # room for the state and about a dozen articles
-    result = crawl(mockserver, data_dir)
+    fill(small_fs, (300 if archive else 140) * 1024)  # room for the state and a dozen articles
+    result = crawl(mockserver, data_dir, *([] if archive else ["--no-warc"]))
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     stored = (data_dir / "articles.jsonl").read_bytes()
     count = stored.count(b"\n")
-    assert errors == [f"Error: no space left on device writing {data_dir / 'articles.jsonl'}; "
-                      f"stopped after {count} articles"]
+    full = re.escape(str(data_dir / "articles.jsonl"))
+    if archive:  # whichever write finds the disk full first: the page's WARC record or its line
+        full = f"(?:{full}|{re.escape(str(data_dir / 'warc'))}/newsspider-\\d{{14}}-\\d{{5}}\\.warc\\.gz)"
+    assert len(errors) == 1
+    assert re.fullmatch(f"Error: no space left on device writing {full}; stopped after {count} articles",
+                        errors[0]), errors
     assert 0 < count < len(PUBLIC_IDS)
+    if archive:  # the record that did not fit was undone: the file holds whole records only
+        [warc] = (data_dir / "warc").iterdir()
+        checked = subprocess.run(["warcio", "check", str(warc)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout
+        for record in load(data_dir, latest=False):  # and every stored article's page is in it
+            assert record["warc"]["offset"] + record["warc"]["length"] <= warc.stat().st_size
     assert "Traceback" not in result.stderr
     assert stored.endswith(b"\n"), "a partial line was left"
     fetched = [r["path"] for r in mockserver.requests() if site.ARTICLE_PATH.match(r["path"])]

@@ -1,4 +1,4 @@
-"""The spider of ``newsspider reextract``: the archived article pages, extracted again, nothing followed."""
+"""The spider of ``newsspider reextract``; not one of the project's: the command runs it on its archive."""
 
 from __future__ import annotations
 
