@@ -260,15 +260,19 @@ def main() -> None:
         say("Both crawlers: the same site served by `benchmarks/server.py` (Twisted static files, its own "
             "process), `DOWNLOAD_DELAY=0`, AutoThrottle off, 32 concurrent requests, robots.txt obeyed. "
             "Best of two alternating runs each.\n")
-        bare_runs, ours_runs = [], []
+        bare_runs, ours_runs, plain_runs = [], [], []
         for round_ in range(2):
             bare_runs.append(bare_crawl(server.base, server.proc.pid))
             data = workdir / f"throughput-{round_}"
             ours_runs.append(newsspider_crawl(server.base, data, server.proc.pid, *SAME_LINKS))
+            plain_runs.append(newsspider_crawl(server.base, workdir / f"plain-{round_}", server.proc.pid,
+                                               *SAME_LINKS, "--no-warc"))
         bare, ours = max(bare_runs, key=lambda r: r.rate), max(ours_runs, key=lambda r: r.rate)
         say("| crawler | pages | pages/s | CPU-s per 1,000 pages | peak RSS | server CPU-s / crawl s |")
         say("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for name, run in (("bare Scrapy spider (extracts nothing)", bare), ("newsspider (full)", ours)):
+        plain = max(plain_runs, key=lambda r: r.rate)
+        for name, run in (("bare Scrapy spider (extracts nothing)", bare), ("newsspider (full)", ours),
+                          ("newsspider --no-warc", plain)):
             say(f"| {name} | {run.pages:,} | {run.rate:,.0f} | {run.cpu_ms_per_page:.2f} | {run.peak_rss_mb:,.0f} MB "
                 f"| {run.server_cpu / run.wall:.2f} |")
         say(f"\n**newsspider / bare: {ours.rate / bare.rate:.2f}× the pages/s** (target ≥ 1.0×), "
@@ -295,10 +299,35 @@ def main() -> None:
         say(f"| second (same data dir, 1% new) | {second.pages:,} | {second.seconds:.1f} |")
         say(f"\n**The second run made {second.pages / first.pages:.1%} of the first run's requests** "
             f"(target ≤ 5%) in {second.seconds / first.seconds:.1%} of its time.\n")
+        # The web archive
+        say("## 4. The web archive\n")
+        archive_dir = workdir / "throughput-0"
+        stored = (archive_dir / "articles.jsonl").read_bytes().count(b"\n")
+        warc_bytes = sum(p.stat().st_size for p in (archive_dir / "warc").glob("*.warc.gz"))
+        jsonl_bytes = (archive_dir / "articles.jsonl").stat().st_size
+        say(f"The full crawl of section 1 with the archive on (the default) made {ours.rate:,.0f} pages/s, "
+            f"with `--no-warc` {plain.rate:,.0f}: **the archive costs {1 - ours.rate / plain.rate:.1%} of the "
+            f"throughput** (target ≤ 15%), {ours.cpu_ms_per_page / plain.cpu_ms_per_page - 1:+.1%} CPU per page.\n")
+        say(f"It kept {ours.pages:,} responses (every page and robots.txt) for {stored:,} articles in "
+            f"{warc_bytes / 2**20:,.1f} MB of WARC: **{warc_bytes / stored / 1024:.1f} KB per article, "
+            f"{warc_bytes / stored * 1000 / 2**20:.1f} MB per 1,000 articles** (the dataset: "
+            f"{jsonl_bytes / stored / 1024:.1f} KB per article).\n")
+        text, _, _, _, wall = measured([sys.executable, "-m", "newsspider", "reextract", str(archive_dir),
+                                        "--out", str(workdir / "reextracted"),
+                                        "-s", "NEWSSPIDER_PROGRESS_INTERVAL=0"], server.proc.pid)
+        match = re.search(r"(\d+) archived pages read, (\d+) stored", text)
+        assert match, text
+        again = int(match[2])
+        crawl_rate = stored / ours_runs[0].seconds
+        say(f"`newsspider reextract` of that data dir into another: {again:,} articles in {wall:.1f} s "
+            f"(process start and the scan of the archive included), {again / wall:,.0f} articles/s against "
+            f"the crawl's {crawl_rate:,.0f} articles/s: **{again / wall / crawl_rate:.1f}× the crawl** "
+            "(target ≥ 5×).\n")
+
         server.stop()
 
-        # 4. Memory growth
-        say("## 4. Memory growth\n")
+        # 5. Memory growth
+        say("## 5. Memory growth\n")
         say("| crawl | articles | pages | peak RSS |")
         say("| --- | ---: | ---: | ---: |")
         peaks = {}
@@ -317,12 +346,12 @@ def main() -> None:
             f"memory grew by {st['rss_growth_mb']:.0f} MB (peak {st['rss_mb']:.0f} MB): the state lives on disk, "
             "not in the crawler's memory.\n")
 
-        # 5. Distributed
+        # 6. Distributed
         if shutil.which("redis-server"):
             srv = Server(args.cluster, workdir)
             single = newsspider_crawl(srv.base, workdir / "single", srv.proc.pid)
             redis_proc, redis_url = start_redis(workdir)
-            say(f"## 5. Distributed crawl on Redis: {args.cluster:,} articles\n")
+            say(f"## 6. Distributed crawl on Redis: {args.cluster:,} articles\n")
             say("pages/s over the wall time from the first worker's start to the last worker's end "
                 "(process start-up included for all rows, the single crawl's too).\n")
             say("| crawl | pages | wall s | pages/s | × single |")

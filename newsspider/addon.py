@@ -65,7 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_WARC": True,
     # Bytes of a WARC file before the next one is started.
     "NEWSSPIDER_WARC_MAX_SIZE": 1024**3,
-    # Archive article pages only (not listing pages and robots.txt).
+    # Also fetch each article's images into the archive (--images).
+    "NEWSSPIDER_IMAGES": False,
+    # Archive article pages only (not listing pages and robots.txt; images still, with --images).
     "NEWSSPIDER_WARC_ARTICLES_ONLY": False,
     # The data dir whose archived pages `newsspider reextract` reads (set by the command).
     "NEWSSPIDER_REEXTRACT_FROM": "",

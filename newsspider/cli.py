@@ -54,11 +54,17 @@ NO_WARC_OPTION = click.option(
     help="Do not keep the fetched pages in DATA_DIR/warc/ (the web archive; NEWSSPIDER_WARC=False).",
 )
 
+IMAGES_OPTION = click.option(
+    "--images", is_flag=True,
+    help="Also fetch each article's images into the web archive (NEWSSPIDER_IMAGES=True).",
+)
+
 
 def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SETTING_OPTION, RESUME_OPTION,
-                            REFRESH_OPTION, NO_WARC_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
+                            REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, REDIS_URL_OPTION,
+                            WORKER_ID_OPTION)):
         function = option(function)
     return function
 
@@ -120,7 +126,8 @@ def main() -> None:
 @main.command()
 @crawl_options
 def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
-          refresh: bool, no_warc: bool, redis_url: str | None, worker_id: str | None) -> None:
+          refresh: bool, no_warc: bool, images: bool, redis_url: str | None, worker_id: str | None
+          ) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
 
     Articles already in DATA_DIR are not fetched again, and a listing's
@@ -129,8 +136,12 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
     each writing DATA_DIR/articles-<worker id>.jsonl.
     """
     overrides = _overrides(settings)
+    if images and no_warc:
+        raise click.UsageError("--images keeps the images in the web archive: it cannot go with --no-warc")
     if no_warc:
         overrides["NEWSSPIDER_WARC"] = "False"
+    if images:
+        overrides["NEWSSPIDER_IMAGES"] = "True"
     if redis_url:
         overrides["NEWSSPIDER_REDIS_URL"] = redis_url
     if worker_id:
@@ -172,7 +183,7 @@ def reextract(data_dir: Path, out: Path | None, settings: tuple[str, ...]) -> No
 @click.option("--cron", metavar="EXPR", help='Crawl on a cron schedule in UTC, e.g. "0 */6 * * *".')
 @crawl_options
 def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
-             settings: tuple[str, ...], resume: bool, refresh: bool, no_warc: bool,
+             settings: tuple[str, ...], resume: bool, refresh: bool, no_warc: bool, images: bool,
              redis_url: str | None, worker_id: str | None) -> None:
     """Crawl repeatedly, each crawl in its own process, never two at once.
 
@@ -191,7 +202,7 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     args = [arg for url in start_urls for arg in ("--start-url", url)]
     args += ["--data-dir", str(data_dir.resolve())]
     args += [arg for pair in settings for arg in ("-s", pair)]
-    args += ["--resume"] * resume + ["--refresh"] * refresh + ["--no-warc"] * no_warc
+    args += ["--resume"] * resume + ["--refresh"] * refresh + ["--no-warc"] * no_warc + ["--images"] * images
     args += ["--redis-url", redis_url] if redis_url else []
     args += ["--worker-id", worker_id] if worker_id else []
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",

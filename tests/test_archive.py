@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -310,3 +311,32 @@ def test_refresh_writes_revisits_for_unchanged_pages(mockserver: MockServer, tmp
     assert latest["article_id"] == "2060000" and latest["version"] == 2
     assert latest["warc"]["file"] == str(new.relative_to(tmp_path))
     assert "更正" in archived_page(tmp_path, latest["warc"]).body.decode("utf-8")
+
+
+def test_images_are_fetched_into_the_archive_only_when_asked(mockserver: MockServer, tmp_path: Path) -> None:
+    plain = crawl(mockserver, tmp_path / "plain")
+    assert plain.returncode == 0, plain.stderr
+    assert not [r for r in mockserver.requests() if r["path"].startswith("/wp-content/")]
+    records = read_jsonl(tmp_path / "plain" / "articles.jsonl")
+    pictured = [r for r in records if r["images"]]
+    assert pictured and all(r["image_url"] == r["images"][0]["url"] for r in pictured)
+    assert all(r["images"][0]["caption"] == "图/演示图片社" for r in pictured)  # its credit line
+
+    result = crawl(mockserver, tmp_path / "images", "--images")
+    assert result.returncode == 0, result.stderr
+    wanted = {image["url"] for r in pictured for image in r["images"]}
+    fetched = [r["path"] for r in mockserver.requests() if r["path"].startswith("/wp-content/")]
+    assert sorted(fetched) == sorted(mockserver.url(urlsplit(u).path)[len(mockserver.root):] for u in wanted)
+    [warc] = warc_files(tmp_path / "images")
+    assert warcio("check", str(warc)).returncode == 0
+    index = [json.loads(line) for line in warcio("index", "-f", "warc-type,warc-target-uri,http:content-type",
+                                                   str(warc)).stdout.splitlines()]
+    archived = {r["warc-target-uri"] for r in index
+                if r["warc-type"] == "response" and r.get("http:content-type") == "image/svg+xml"}
+    assert archived == wanted
+
+
+def test_images_need_the_archive(tmp_path: Path) -> None:
+    result = run_cli("crawl", "--images", "--no-warc", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "--images keeps the images in the web archive: it cannot go with --no-warc" in result.stderr

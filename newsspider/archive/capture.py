@@ -69,7 +69,8 @@ class WarcCapture:
         self.crawler.stats.set_value("newsspider/warc_records", self.files.records)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if self.articles_only and site.classify(response.url) is not site.Kind.ARTICLE:
+        if (self.articles_only and site.classify(response.url) is not site.Kind.ARTICLE
+                and not request.meta.get("allow_offsite")):  # images (--images) are kept
             return response
         capture = Fetch(
             url=response.url, method=request.method, request_headers=headers_of(request.headers),

@@ -32,6 +32,9 @@ OTHER_HOST = "https://other-host.invalid"
 PER_PAGE = 10
 ROBOTS_TXT = "User-agent: *\nDisallow: /bnews/private/\nDisallow: /bnews/zh-tw/\n"
 SEED_ARTICLE_PATH = "/bnews/itnews/20240626/2054421.html"
+# The picture of a generated article (an SVG: an image the servers can send as text).
+IMAGE_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400"><rect width="600" '
+             'height="400" fill="#ccd"/><text x="20" y="200" font-size="40">演示图片 {n}</text></svg>')
 SEED_TAG = "贸易战"
 CATEGORY_NAMES = {
     "itnews": "科技新闻", "cnnews": "中国新闻", "cbnews": "中国禁闻", "headline": "中国要闻",
@@ -92,6 +95,15 @@ def _group(pattern: str, text: str) -> str:
 
 def _seed(name: str) -> str:
     return resources.files("newsspider.demo").joinpath(name).read_text("utf-8")
+
+
+def image_path(article_id: int) -> str:
+    """Where a generated article's picture is served.
+
+    >>> image_path(1251440)
+    '/wp-content/uploads/demo/1251440.svg'
+    """
+    return f"/wp-content/uploads/demo/{article_id}.svg"
 
 
 def tag_path(tag: str, page: int = 1, lower: bool = False) -> str:
@@ -192,6 +204,8 @@ class DemoSite:
         """The page at *path* (percent-encoding in any case) with *query*."""
         if path == "/robots.txt":
             return Page(body=ROBOTS_TXT, content_type="text/plain; charset=UTF-8")
+        if match := re.fullmatch(r"/wp-content/uploads/demo/(\d+)\.svg", path):
+            return Page(body=IMAGE_SVG.format(n=match[1]), content_type="image/svg+xml")
         if path in ("", "/") and (match := re.fullmatch(r"p=(\d+)(?:&.*)?", query)):
             article = self.articles.get(int(match[1]))
             return Page(301, location=LIVE + article.path) if article else Page(404, "not found")
@@ -349,7 +363,10 @@ class DemoSite:
         elif n % 4 == 1:
             credit = "<p>来源：美国之音, 文章内容并不代表本网立场。</p>"
         summary = f'<p id="summary">{html.escape(article.excerpt)}</p>' if n % 2 else ""
-        conimg = '<p id="conimg">图/演示图片社</p>' if n % 3 else ""
+        conimg = ""
+        if n % 3:  # an image, and its credit line right after it, as the site writes them
+            conimg = (f'<p><img src="{LIVE}{image_path(n)}" alt="演示图片{n}" width="600" height="400"></p>'
+                      '<p id="conimg">图/演示图片社</p>')
         editor = f"<p>责任编辑：编辑{n % 5}</p>" if n % 5 == 0 else ""
         postmeat = ""
         if n % 3 == 1:

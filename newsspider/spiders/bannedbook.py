@@ -49,6 +49,8 @@ extraction_log = logging.getLogger("newsspider.extraction")
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
 PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, site.Kind.LISTING: 0}
+# Images wait for the pages: they add to the archive, not to the crawl's reach.
+PRIORITY_IMAGE = -10
 _PAGE_NUMBER = re.compile(r"/page/(\d+)/?$")
 
 
@@ -121,6 +123,7 @@ class BannedbookSpider(scrapy.Spider):
         self.max_stale_pages = 5
         self.refresh = False
         self.max_links = 0
+        self.images = False
         self.allowed_hosts: frozenset[str] = frozenset()
         self.allowed_domains: list[str] = []
         self._seen_urls: set[str] = set()
@@ -148,6 +151,7 @@ class BannedbookSpider(scrapy.Spider):
         self.max_stale_pages = settings.getint("NEWSSPIDER_MAX_STALE_PAGES")
         self.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         self.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
+        self.images = settings.getbool("NEWSSPIDER_IMAGES")
 
     @cached_property
     def memory(self) -> Memory:
@@ -195,7 +199,10 @@ class BannedbookSpider(scrapy.Spider):
         if kind is site.Kind.ARTICLE:
             if parts := site.article_parts(site.article_url(response.url)):
                 self._seen_ids.add(parts[0])  # this article: links back to it are not followed
-            yield load_article(response, selector, problems=problems)
+            article = load_article(response, selector, problems=problems)
+            yield article
+            if self.images:
+                yield from self.image_requests(article)
             yield from self.follow_links(response, selector, problems=problems)
             return
         if kind not in (site.Kind.LISTING, site.Kind.TAG):
@@ -270,6 +277,27 @@ class BannedbookSpider(scrapy.Spider):
                     request.cb_kwargs.update(old_pages=paging.old_pages,  # type: ignore[union-attr]
                                              stale_pages=paging.stale_pages)  # type: ignore[union-attr]
                 yield request
+
+    def image_requests(self, article: Article) -> Iterator[scrapy.Request]:
+        """The article's images, fetched so that the archive holds the article as a reader saw it
+        (on their own hosts too: robots.txt and each host's politeness apply as to pages)."""
+        for image in article.images:
+            if (url := image["url"]) and url not in self._seen_urls:
+                self._seen_urls.add(url)
+                yield scrapy.Request(url, callback=self.image_fetched, errback=self.image_failed,
+                                     priority=PRIORITY_IMAGE, meta={"allow_offsite": True})
+
+    def image_fetched(self, response: Response) -> Iterator[Any]:
+        """An image is kept by the archive as it arrives: nothing to extract."""
+        self.crawler.stats.inc_value("newsspider/images")
+        return iter(())
+
+    def image_failed(self, failure: Failure) -> None:
+        """An image that could not be got: counted by reason, not a failed page."""
+        request = getattr(failure, "request", None)
+        if request is not None:
+            self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
+        self.crawler.stats.inc_value(f"newsspider/images_failed/{failure_reason(failure.value)}")
 
     def failed(self, failure: Failure) -> None:
         """A request that could not be completed: count it by reason and log its URL."""
