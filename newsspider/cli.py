@@ -278,6 +278,9 @@ def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
     finally:
         server.shutdown()
     _report(result)
+    if archived := result.stats.get("newsspider/warc_records"):
+        click.echo(f"Web archive: {archived} responses kept in {display_path(data_dir / 'warc')}; "
+                   f"one back: newsspider dataset page 2054421 --data-dir {display_path(data_dir)}")
     records = sorted(iter_records(data_dir, errors="skip"), key=lambda r: r["published_date"])
     click.echo(f"{len(records)} articles in the dataset; a few titles:")
     for record in records[:: max(1, len(records) // 5)][:5]:
