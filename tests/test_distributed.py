@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from newsspider import site
+from newsspider.archive.reader import archived_page, warc_files
 from newsspider.dataset import load
 from newsspider.demo.pages import DemoSite
 from tests.conftest import FAST, run_cli
@@ -325,3 +326,19 @@ def test_redis_restarted_empty_stops_the_workers_and_a_restart_completes(
         assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
     finally:
         server.stop()
+
+
+def test_each_worker_archives_into_its_own_warc(mockserver: MockServer, redis_url: str, prefix: str,
+                                                tmp_path: Path) -> None:
+    finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(2)])
+    files = warc_files(tmp_path)
+    owners = {re.fullmatch(r"newsspider-\d{14}-(w\d)-\d{5}\.warc\.gz", p.name)[1] for p in files}
+    assert owners == {"w0", "w1"} and len(files) == 2  # one file per worker, named after it
+    for path in files:
+        checked = subprocess.run(["warcio", "check", str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout
+    records = load(tmp_path)
+    assert len(records) == len(PUBLIC_IDS)
+    for record in records:  # every record points at its page, in whichever worker's file
+        assert archived_page(tmp_path, record["warc"]).url == record["url"]
+    assert {r["warc"]["file"] for r in records} == {str(p.relative_to(tmp_path)) for p in files}
