@@ -302,8 +302,8 @@ def main() -> None:
         # The web archive
         say("## 4. The web archive\n")
         archive_dir = workdir / "throughput-0"
-        with (archive_dir / "articles.jsonl").open("rb") as lines:  # not read whole: it would raise the
-            stored = sum(1 for _ in lines)  # peak RSS this process's later children report (fork)
+        with (archive_dir / "articles.jsonl").open("rb") as dataset:  # not read whole: it would raise the
+            stored = sum(1 for _ in dataset)  # peak RSS this process's later children report (fork)
         warc_bytes = sum(p.stat().st_size for p in (archive_dir / "warc").glob("*.warc.gz"))
         jsonl_bytes = (archive_dir / "articles.jsonl").stat().st_size
         say(f"The full crawl of section 1 with the archive on (the default) made {ours.rate:,.0f} pages/s, "
