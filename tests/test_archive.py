@@ -340,3 +340,16 @@ def test_images_need_the_archive(tmp_path: Path) -> None:
     result = run_cli("crawl", "--images", "--no-warc", "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert "--images keeps the images in the web archive: it cannot go with --no-warc" in result.stderr
+
+
+def test_warc_files_rotate_at_the_size_setting(mockserver: MockServer, tmp_path: Path) -> None:
+    result = crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_WARC_MAX_SIZE=100000")
+    assert result.returncode == 0, result.stderr
+    files = warc_files(tmp_path)
+    assert len(files) >= 3
+    assert [p.name[-14:] for p in files] == [f"{n:05d}.warc.gz" for n in range(1, len(files) + 1)]
+    for path in files[:-1]:  # each is started anew once the last one reached the size
+        assert path.stat().st_size >= 100_000
+        assert warcio("check", str(path)).returncode == 0
+    for record in read_jsonl(tmp_path / "articles.jsonl"):
+        assert archived_page(tmp_path, record["warc"]).record_id == record["warc"]["record_id"]
