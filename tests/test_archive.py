@@ -347,7 +347,7 @@ def test_warc_files_rotate_at_the_size_setting(mockserver: MockServer, tmp_path:
     assert result.returncode == 0, result.stderr
     files = warc_files(tmp_path)
     assert len(files) >= 3
-    assert [p.name[-14:] for p in files] == [f"{n:05d}.warc.gz" for n in range(1, len(files) + 1)]
+    assert [p.name[-13:] for p in files] == [f"{n:05d}.warc.gz" for n in range(1, len(files) + 1)]
     for path in files[:-1]:  # each is started anew once the last one reached the size
         assert path.stat().st_size >= 100_000
         assert warcio("check", str(path)).returncode == 0
