@@ -353,3 +353,21 @@ def test_warc_files_rotate_at_the_size_setting(mockserver: MockServer, tmp_path:
         assert warcio("check", str(path)).returncode == 0
     for record in read_jsonl(tmp_path / "articles.jsonl"):
         assert archived_page(tmp_path, record["warc"]).record_id == record["warc"]["record_id"]
+
+
+def test_a_record_cut_short_by_a_kill_is_removed_by_the_next_crawl(mockserver: MockServer,
+                                                                   tmp_path: Path) -> None:
+    """A SIGKILL can stop a write between two pages: the next crawl removes the piece it left."""
+    assert crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5").returncode == 0
+    [warc] = warc_files(tmp_path)
+    whole = warc.read_bytes()
+    record = read_jsonl(tmp_path / "articles.jsonl")[-1]["warc"]
+    piece = whole[record["offset"]: record["offset"] + record["length"] // 2]
+    warc.write_bytes(whole + piece)  # as a killed crawl leaves it
+    with pytest.raises(EOFError):  # (warcio check does not notice: it stops at the cut)
+        gzip.decompress(warc.read_bytes())
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{warc}: its last record was cut short" in result.stderr
+    assert warc.read_bytes() == whole  # exactly the piece removed, every whole record kept
+    assert warcio("check", str(warc)).returncode == 0 and gzip.decompress(warc.read_bytes())

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from newsspider import site
+from newsspider.dataset import load
 from newsspider.demo.pages import DemoSite
 from newsspider.state.sqlite import read_runs
 from tests.conftest import FAST, crawl
@@ -128,8 +129,10 @@ def test_random_kills_then_one_crawl_lose_nothing(mockserver: MockServer, tmp_pa
         proc.wait(timeout=10)
         result = crawl(mockserver, data_dir)
         assert result.returncode == 0, result.stderr
-        raw = (data_dir / "articles.jsonl").read_bytes()
-        ids = Counter(json.loads(line)["article_id"] for line in raw.splitlines())
+        # A SIGKILL can stop a write between two pages and cut the last line short (the kernel checks
+        # for it there): that line is left alone, the next crawl stores into a continuation shard,
+        # and the reader skips the cut line. What is promised: nothing lost, nothing twice.
+        ids = Counter(r["article_id"] for r in load(data_dir, latest=False))
         assert set(ids) == PUBLIC_IDS, f"trial {trial} (killed after {after_lines} lines) lost " \
                                        f"{sorted(PUBLIC_IDS - set(ids))}"
         assert max(ids.values()) == 1, f"trial {trial}: an article was stored twice"

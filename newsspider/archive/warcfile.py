@@ -14,6 +14,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import logging
+import re
+import zlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from io import BytesIO
@@ -31,6 +34,8 @@ from newsspider.storage import AppendFile
 __all__ = ["POINTER_FIELDS", "Fetch", "Pointer", "WarcFiles", "headers_of", "payload_digest"]
 
 POINTER_FIELDS = ("file", "offset", "length", "record_id")
+
+logger = logging.getLogger(__name__)
 _SKIPPED_HEADERS = frozenset({b"transfer-encoding"})  # the body is kept dechunked
 
 
@@ -81,12 +86,81 @@ def payload_digest(body: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
+_GZIP_MEMBER = b"\x1f\x8b\x08"
+#: how far from its end a file is searched for the start of its last record (a record is at most
+#: DOWNLOAD_MAXSIZE of body, compressed)
+_TAIL = 16 * 1024 * 1024
+
+
+def _member_end(data: bytes, start: int) -> int | None:
+    """Where the gzip member starting at *start* of *data* ends, or None if it does not end."""
+    inflate = zlib.decompressobj(wbits=31)
+    try:
+        inflate.decompress(data[start:])
+    except zlib.error:
+        return None
+    return len(data) - len(inflate.unused_data) if inflate.eof else None
+
+
+def cut_short_tail(path: Path) -> int | None:
+    """The offset of a last record cut short in the WARC file *path*, or None when it ends whole.
+
+    A SIGKILL can stop a write between two pages (the kernel checks for it
+    there), leaving the start of a record at the end of the file.  Only the
+    file's tail is read.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        base = max(0, size - _TAIL)
+        handle.seek(base)
+        data = handle.read()
+    starts = [m.start() for m in re.finditer(re.escape(_GZIP_MEMBER), data)]
+    for start in reversed(starts):
+        end = _member_end(data, start)
+        if end == len(data):
+            return None  # a whole record ends the file
+        if end is not None and end in starts:  # a whole record followed by one cut short
+            return base + end
+    return None
+
+
+_NAME = re.compile(r"newsspider-\d{14}-(?:(?P<worker>.+)-)?\d{5}\.warc\.gz")
+
+
+def own_files(directory: Path, worker: str) -> list[Path]:
+    """The WARC files *worker* (``""``: a single-machine crawl) wrote in *directory*, oldest first.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> for name in ("newsspider-20260101000000-00001.warc.gz", "newsspider-20260102000000-w1-00001.warc.gz"):
+    ...     _ = (d / name).write_bytes(b"")
+    >>> [p.name for p in own_files(d, "w1")], [p.name for p in own_files(d, "")]
+    (['newsspider-20260102000000-w1-00001.warc.gz'], ['newsspider-20260101000000-00001.warc.gz'])
+    """
+    return sorted(p for p in directory.glob("newsspider-*.warc.gz")
+                  if (match := _NAME.fullmatch(p.name)) and (match["worker"] or "") == worker)
+
+
+def repair(path: Path) -> int:
+    """Remove a last record cut short (our own append, unreadable) from *path*; return the bytes removed."""
+    offset = cut_short_tail(path)
+    if offset is None:
+        return 0
+    removed = path.stat().st_size - offset
+    with path.open("r+b") as handle:
+        handle.truncate(offset)
+    logger.warning("%s: its last record was cut short by a crawl that was killed while writing it; "
+                   "removed it (%d bytes), the %d bytes before it are whole records", path, removed, offset)
+    return removed
+
+
 class WarcFiles:
     """The WARC files of one crawl (one worker): the current file, rotated at *max_size* bytes."""
 
     def __init__(self, data_dir: Path, worker: str = "", max_size: int = 1024**3) -> None:
         self.dir = data_dir / WARC_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
+        if earlier := own_files(self.dir, worker):  # the last one may be the file of a killed crawl
+            repair(earlier[-1])
         self.data_dir = data_dir
         self.stem = "-".join(filter(None, ("newsspider", datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),
                                            worker)))
