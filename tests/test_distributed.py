@@ -16,11 +16,15 @@ from pathlib import Path
 
 import pytest
 import redis
+from scrapy import Request
+from scrapy.utils.test import get_crawler
 
 from newsspider import site
 from newsspider.archive.reader import archived_page, warc_files
 from newsspider.dataset import load
 from newsspider.demo.pages import DemoSite
+from newsspider.frontier.queue import _POP, LeasedPriorityQueue
+from newsspider.spiders.bannedbook import BannedbookSpider
 from tests.conftest import FAST, run_cli
 from tests.mockserver import MockServer
 
@@ -342,3 +346,22 @@ def test_each_worker_archives_into_its_own_warc(mockserver: MockServer, redis_ur
     for record in records:  # every record points at its page, in whichever worker's file
         assert archived_page(tmp_path, record["warc"]).url == record["url"]
     assert {r["warc"]["file"] for r in records} == {str(p.relative_to(tmp_path)) for p in files}
+
+
+def test_a_pop_retried_after_a_lost_reply_loses_nothing(redis_url: str, prefix: str) -> None:
+    """Redis can run a pop and go away before its reply arrives; the client runs it again with the
+    same lease token: it must get the same request, and the other one must stay queued."""
+    crawler = get_crawler(BannedbookSpider, {"NEWSSPIDER_REDIS_LEASE": 30})
+    spider = BannedbookSpider.from_crawler(crawler, start_urls=["http://127.0.0.1/bnews/"])
+    client = redis.Redis.from_url(redis_url)
+    queue = LeasedPriorityQueue(client, spider, f"{prefix}:requests", worker_id="w0")
+    for n in (1, 2):
+        queue.push(Request(f"http://127.0.0.1/bnews/itnews/20240101/{n}.html", priority=10 - n))
+    pop = client.register_script(_POP)
+    args = ["w0:retried", time.time() + 30]
+    first = pop(keys=queue._keys(), args=args)
+    again = pop(keys=queue._keys(), args=args)  # the retry of the same pop
+    assert again == first
+    assert len(queue) == 1 and queue.in_flight() == 1
+    urls = {queue._decode_request(first).url, queue.pop().url}  # the other request was still there
+    assert urls == {f"http://127.0.0.1/bnews/itnews/20240101/{n}.html" for n in (1, 2)}

@@ -20,8 +20,12 @@ __all__ = ["LEASE", "LeasedPriorityQueue"]
 
 LEASE = "newsspider_lease"  # request.meta key of the lease a request was popped under
 
-# Pop the best request and lease it, atomically.
+# Pop the best request and lease it, atomically.  A pop is retried with its token when the reply was
+# lost (Redis went away after running it): the request already leased under that token is returned
+# again, never a second one in its place (which would lose the first).
 _POP = """
+local leased = redis.call('HGET', KEYS[2], ARGV[1])
+if leased then return leased end
 local item = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #item == 0 then return false end
 redis.call('ZREM', KEYS[1], item[1])
