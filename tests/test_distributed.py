@@ -365,3 +365,18 @@ def test_a_pop_retried_after_a_lost_reply_loses_nothing(redis_url: str, prefix: 
     assert len(queue) == 1 and queue.in_flight() == 1
     urls = {queue._decode_request(first).url, queue.pop().url}  # the other request was still there
     assert urls == {f"http://127.0.0.1/bnews/itnews/20240101/{n}.html" for n in (1, 2)}
+
+
+def test_an_enqueue_retried_after_a_lost_reply_keeps_the_request(redis_url: str, prefix: str) -> None:
+    """The dupefilter's SADD and the queue's ZADD run as one script: run again after a lost reply,
+    it finds its own fingerprint but the request is queued (before, it was dropped as seen)."""
+    crawler = get_crawler(BannedbookSpider)
+    spider = BannedbookSpider.from_crawler(crawler, start_urls=["http://127.0.0.1/bnews/"])
+    client = redis.Redis.from_url(redis_url)
+    queue = LeasedPriorityQueue(client, spider, f"{prefix}:requests", worker_id="w0")
+    request = Request("http://127.0.0.1/bnews/itnews/20240101/1.html")
+    dupefilter = f"{prefix}:dupefilter"
+    assert queue.push_unseen(request, "fp1", dupefilter)  # ran; say its reply was lost:
+    assert not queue.push_unseen(request, "fp1", dupefilter)  # the retry finds the fingerprint...
+    assert len(queue) == 1  # ...and the request is in the queue all the same
+    assert client.sismember(dupefilter, "fp1")

@@ -34,6 +34,14 @@ redis.call('HSET', KEYS[3], ARGV[1], item[2])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 return item[1]
 """
+# Queue a request unless the crawl has seen it: the dupefilter's SADD and the queue's ZADD in one
+# script, so that a run retried after a lost reply cannot find its own fingerprint and drop the
+# request it had not queued (a fingerprint added, the request never queued: an article lost).
+_ENQUEUE = """
+if ARGV[4] == '1' and redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
 # Put the requests of expired leases back on the queue.
 _REAP = """
 local tokens = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[1])
@@ -67,6 +75,7 @@ class LeasedPriorityQueue(PriorityQueue):
         self.held: set[str] = set()
         self._pop = server.register_script(_POP)
         self._reap = server.register_script(_REAP)
+        self._enqueue = server.register_script(_ENQUEUE)
 
     def _keys(self) -> list[str]:
         return [self.key, self.processing_key, self.scores_key, self.leases_key]
@@ -80,6 +89,14 @@ class LeasedPriorityQueue(PriorityQueue):
         request.meta[LEASE] = token
         self.held.add(token)
         return request
+
+    def push_unseen(self, request: Request, fingerprint: str, dupefilter_key: str) -> bool:
+        """Queue *request* unless *fingerprint* is in the dupefilter (a ``dont_filter`` request is
+        always queued); atomically, so that it is safe to run twice."""
+        filtered = "0" if request.dont_filter else "1"
+        data = self._encode_request(request)
+        return bool(self._enqueue(keys=[self.key, dupefilter_key],
+                                  args=[fingerprint, -request.priority, data, filtered]))
 
     def ack(self, token: str) -> None:
         pipe = self.server.pipeline(transaction=True)

@@ -129,9 +129,8 @@ class RedisFrontier(Scheduler):
             return True
         parent = request.meta.pop(LEASE, None)
         try:
-            if not request.dont_filter and self.df.request_seen(request):
+            if not self.queue.push_unseen(request, self.df.request_fingerprint(request), self.df.key):
                 return False
-            self.queue.push(request)
             self.stats.inc_value("scheduler/enqueued/redis")
             return True
         finally:
