@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from newsspider.archive.reader import archived_page, warc_files
+from newsspider.archive.warcfile import Fetch, WarcFiles
 from newsspider.demo.pages import DemoSite
 from tests.conftest import crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
@@ -371,3 +372,17 @@ def test_a_record_cut_short_by_a_kill_is_removed_by_the_next_crawl(mockserver: M
     assert f"{warc}: its last record was cut short" in result.stderr
     assert warc.read_bytes() == whole  # exactly the piece removed, every whole record kept
     assert warcio("check", str(warc)).returncode == 0 and gzip.decompress(warc.read_bytes())
+
+
+def test_a_crawl_never_appends_to_another_crawls_warc(tmp_path: Path) -> None:
+    """Two crawls that start in the same second get two files (the name has the second, not more)."""
+    first = WarcFiles(tmp_path, "w1")
+    second = WarcFiles(tmp_path, "w1")
+    second.stem = first.stem  # as when both start within one second
+    fetch = Fetch("http://127.0.0.1/x", "GET", [], b"", 200, [("Content-Type", "text/html")], b"<p>x</p>")
+    one, _ = first.write(fetch)
+    two, _ = second.write(fetch)
+    first.close()
+    second.close()
+    assert one.file != two.file  # each a file of its own, its record right after its warcinfo:
+    assert one.offset < 500 and two.offset < 500

@@ -174,6 +174,9 @@ class WarcFiles:
             self.file.close()
         self.number += 1
         path = self.dir / f"{self.stem}-{self.number:05d}.warc.gz"
+        while path.exists():  # a crawl that started in the same second: never append to its file
+            self.number += 1
+            path = self.dir / f"{self.stem}-{self.number:05d}.warc.gz"
         self.file = AppendFile(path)
         buffer = BytesIO()
         writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
