@@ -15,7 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
-from newsspider.failures import stop_crawl
+from newsspider.failures import FATAL, stop_crawl
 from newsspider.items import REQUIRED_FIELDS, schema
 from newsspider.memory import memory_of
 from newsspider.state import Memory
@@ -146,8 +146,8 @@ class JsonLinesStorePipeline:
 
     def process_item(self, item: Any) -> Any:
         assert self.writer is not None, "open_spider() was not called"
-        if self.failed:
-            self.stats.inc_value("newsspider/not_stored")
+        if self.failed or self.stats.get_value(FATAL):  # this write or another failed: the disk is
+            self.stats.inc_value("newsspider/not_stored")  # kept for the memory and the run's end
             raise DropItem(f"not stored, the crawl is stopping: {ItemAdapter(item).get('url')}",
                            log_level="INFO")
         record = ItemAdapter(item).asdict()

@@ -26,7 +26,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 __all__ = ["DATASET_FILE", "AppendFile", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLinesWriter",
-           "SpaceReserve", "StorageError", "continuation", "encode_record", "prepare_data_dir", "write_error"]
+           "SpaceReserve", "StorageError", "continuation", "encode_record", "prepare_data_dir",
+           "release_reserve", "write_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +217,12 @@ class SpaceReserve:
             self.path.unlink(missing_ok=True)
 
     def release(self) -> None:
-        self.path.unlink(missing_ok=True)
+        release_reserve(self.path.parent)
+
+
+def release_reserve(data_dir: str | Path) -> None:
+    """Give back the data dir's reserve (any writer whose write failed does: the run's end must fit)."""
+    (Path(data_dir) / RESERVE_FILE).unlink(missing_ok=True)
 
 
 LOCK_FILE = ".newsspider.lock"

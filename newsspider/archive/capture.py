@@ -22,16 +22,16 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
 from newsspider import site
 from newsspider.archive.reader import Capture, latest_captures, warc_files
 from newsspider.archive.warcfile import POINTER_FIELDS, Fetch, WarcFiles, headers_of
-from newsspider.failures import stop_crawl
+from newsspider.failures import FATAL, stop_crawl
 from newsspider.items import Article
 from newsspider.memory import memory_of
-from newsspider.storage import StorageError, prepare_data_dir
+from newsspider.storage import StorageError, prepare_data_dir, release_reserve
 
 __all__ = ["META", "WarcCapture", "WarcPointer"]
 
@@ -72,6 +72,8 @@ class WarcCapture:
         if (self.articles_only and site.classify(response.url) is not site.Kind.ARTICLE
                 and not request.meta.get("allow_offsite")):  # images (--images) are kept
             return response
+        if self.crawler.stats.get_value(FATAL):  # a write failed: nothing more is written or stored
+            raise IgnoreRequest("not archived: the crawl is stopping")
         capture = Fetch(
             url=response.url, method=request.method, request_headers=headers_of(request.headers),
             request_body=request.body, status=response.status, response_headers=headers_of(response.headers),
@@ -80,6 +82,7 @@ class WarcCapture:
         try:
             pointer, revisit = self.files.write(capture, self.earlier.get(response.url))
         except StorageError as exc:
+            release_reserve(self.files.data_dir)  # room to commit the memory and record the run's end
             stop_crawl(self.crawler, exc.reason, str(exc))
             raise
         if revisit:
