@@ -16,7 +16,7 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from newsspider.failures import FATAL, stop_crawl
-from newsspider.items import REQUIRED_FIELDS, schema
+from newsspider.items import REQUIRED_FIELDS, as_record, schema
 from newsspider.memory import memory_of
 from newsspider.state import Memory
 from newsspider.storage import JsonLinesWriter, SpaceReserve, StorageError
@@ -47,7 +47,7 @@ class ValidatePipeline:
         if missing:
             raise self._drop(f"missing_{missing[0]}", f"missing {', '.join(missing)}: {url}")
         try:
-            self._validate(adapter.asdict())
+            self._validate(as_record(item))
         except fastjsonschema.JsonSchemaException as exc:
             raise self._drop("invalid", f"does not fit the schema ({exc}): {url}") from exc
         return item
@@ -150,7 +150,7 @@ class JsonLinesStorePipeline:
             self.stats.inc_value("newsspider/not_stored")  # kept for the memory and the run's end
             raise DropItem(f"not stored, the crawl is stopping: {ItemAdapter(item).get('url')}",
                            log_level="INFO")
-        record = ItemAdapter(item).asdict()
+        record = as_record(item)
         try:
             self.writer.write(record)
             self.memory.record_stored(record, self.writer.path.name, self.writer.size)

@@ -236,7 +236,7 @@ def run_reextract(source: str | Path, out: str | Path | None = None,
     with DataDirLock(target):
         pass  # fail now, with a clear message, if a crawl holds it
     logger.info("re-extracting %d archived article pages from %s", len(articles), source)
-    return _run(settings, overrides, ReextractSpider, target)
+    return _run(settings, overrides, ReextractSpider, target, captures=articles)
 
 
 def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: type[BannedbookSpider],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -11,9 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from scrapy.utils.misc import is_generator_with_return_value
 
 from newsspider import site
+from newsspider.archive.spider import ReextractSpider
 from newsspider.demo.pages import DemoSite
+from newsspider.spiders.bannedbook import BannedbookSpider
 from tests.conftest import FAST, FIXTURES, REPO, crawl, read_jsonl
 from tests.mockserver import MockServer
 
@@ -163,3 +167,12 @@ def test_robots_txt_holds_for_requests_that_wait_for_it(mockserver: MockServer, 
     assert result.returncode == 0, result.stderr
     assert private not in [r["path"] for r in mockserver.requests()]
     assert "1000001" not in {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")}
+
+
+@pytest.mark.parametrize("spidercls", [BannedbookSpider, ReextractSpider])
+def test_callbacks_return_nothing_from_generators(spidercls: type[BannedbookSpider]) -> None:
+    """Scrapy's per-response check for this is off (WARN_ON_GENERATOR_RETURN_VALUE); it runs here."""
+    callbacks = [getattr(spidercls, name) for name in dir(spidercls)
+                 if inspect.isgeneratorfunction(getattr(spidercls, name))]
+    assert spidercls.parse in callbacks
+    assert [c.__name__ for c in callbacks if is_generator_with_return_value(c)] == []

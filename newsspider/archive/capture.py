@@ -59,7 +59,7 @@ class WarcCapture:
         files = WarcFiles(data_dir, memory_of(crawler).worker_id, settings.getint("NEWSSPIDER_WARC_MAX_SIZE"))
         earlier = {}
         if settings.getbool("NEWSSPIDER_REFRESH") and warc_files(data_dir):
-            earlier = latest_captures(data_dir, lambda url, content_type: True)
+            earlier = latest_captures(data_dir)
         capture = cls(crawler, files, settings.getbool("NEWSSPIDER_WARC_ARTICLES_ONLY"), earlier)
         crawler.signals.connect(capture.spider_closed, signal=signals.spider_closed)
         return capture

@@ -30,6 +30,7 @@ from newsspider import site
 from newsspider.archive.capture import META
 from newsspider.archive.reader import Capture, archived_page, latest_captures
 from newsspider.dataset import iter_articles
+from newsspider.items import as_record
 
 __all__ = ["REPLAY", "Reextracted", "WarcReplay", "archived_articles", "extracted_digest"]
 
@@ -47,10 +48,10 @@ def archived_articles(data_dir: Path) -> list[Capture]:
     Raises :class:`ArchiveError` when the data dir has no WARC files or one
     cannot be read; a file cut short is read up to the record it was cut in.
     """
-    def article(url: str, content_type: str) -> bool:
-        return site.classify(url) is site.Kind.ARTICLE and (not content_type or "html" in content_type)
+    def article(url: str) -> bool:
+        return site.classify(url) is site.Kind.ARTICLE
 
-    captures = latest_captures(data_dir, article).values()
+    captures = latest_captures(data_dir, article, html_only=True).values()
     return sorted(captures, key=lambda c: (c.pointer["file"], c.pointer["offset"]))
 
 
@@ -120,7 +121,7 @@ class Reextracted:
         adapter = ItemAdapter(item)
         article_id = adapter["article_id"]
         version, digest = self.stored.get(article_id, (0, ""))
-        new_digest = extracted_digest(adapter.asdict())
+        new_digest = extracted_digest(as_record(item))
         if new_digest == digest:
             self.stats.inc_value("newsspider/unchanged")
             raise DropItem(f"article {article_id} is unchanged", log_level="DEBUG")

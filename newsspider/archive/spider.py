@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ import scrapy
 from parsel import Selector
 from scrapy.http import TextResponse
 
+from newsspider.archive.reader import Capture
 from newsspider.archive.replay import REPLAY, archived_articles
 from newsspider.loaders import Problems
 from newsspider.spiders.bannedbook import BannedbookSpider, Paging
@@ -22,9 +23,16 @@ class ReextractSpider(BannedbookSpider):
 
     name = "reextract"
 
+    def __init__(self, captures: Sequence[Capture] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: the pages to read, when the caller has listed them already (the archive is read once)
+        self.captures = captures
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        source = Path(self.crawler.settings.get("NEWSSPIDER_REEXTRACT_FROM"))
-        for article in archived_articles(source):
+        captures = self.captures
+        if captures is None:
+            captures = archived_articles(Path(self.crawler.settings.get("NEWSSPIDER_REEXTRACT_FROM")))
+        for article in captures:
             yield scrapy.Request(article.url, callback=self.parse, errback=self.failed, dont_filter=True,
                                  meta={REPLAY: article.pointer})
 
