@@ -28,6 +28,7 @@ from scrapy.extensions.logstats import LogStats
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.depth import DepthMiddleware
 from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
+from spidermon.contrib.scrapy.extensions import Spidermon
 
 from newsspider.archive.capture import WarcCapture, WarcPointer
 from newsspider.archive.replay import Reextracted, WarcReplay
@@ -37,6 +38,8 @@ from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
 from newsspider.memory import CrawlMemory
 from newsspider.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTxt
+from newsspider.monitoring.monitors import CrawlChecks
+from newsspider.monitoring.quality import RunQuality
 from newsspider.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
 from newsspider.resume import EndedMarker
 from newsspider.skipstored import SkipStored
@@ -93,6 +96,26 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_REDIS_RECONNECT": 30.0,
     # Seconds an idle worker waits for other workers' requests before it stops (not "finished").
     "NEWSSPIDER_REDIS_IDLE_TIMEOUT": 60.0,
+    # --- Monitoring (Spidermon; SPIDERMON_ENABLED=False switches it off) ---
+    # A field whose coverage falls more than this many points below its median fails the run.
+    "NEWSSPIDER_MONITOR_COVERAGE_DROP": 30.0,
+    # The runs compared with: the last this many that stored at least MIN_ARTICLES (a run that
+    # stored fewer is not compared either).
+    "NEWSSPIDER_MONITOR_HISTORY": 5,
+    "NEWSSPIDER_MONITOR_MIN_ARTICLES": 20,
+    # Largest share of pages that fail, of responses that are 403/429, of records dropped.
+    "NEWSSPIDER_MONITOR_MAX_FAILURE_RATE": 0.1,
+    "NEWSSPIDER_MONITOR_MAX_BAN_RATE": 0.05,
+    "NEWSSPIDER_MONITOR_MAX_DROP_RATE": 0.1,
+    # Where a degraded run is reported: a JSON POST, a Slack incoming webhook, e-mail.
+    "NEWSSPIDER_WEBHOOK_URL": "",
+    "NEWSSPIDER_SLACK_WEBHOOK_URL": "",
+    "NEWSSPIDER_EMAIL_TO": [],
+    "NEWSSPIDER_EMAIL_FROM": "newsspider@localhost",
+    "NEWSSPIDER_SMTP_HOST": "",
+    "NEWSSPIDER_SMTP_PORT": 25,
+    "NEWSSPIDER_SMTP_USER": "",
+    "NEWSSPIDER_SMTP_PASSWORD": "",
 }
 
 #: Scrapy settings the crawl's shape depends on
@@ -109,6 +132,13 @@ _CRAWL: dict[str, Any] = {
     # A dropped item is logged as one line (its reason and URL), not the whole record.
     "LOG_FORMATTER": OneLineLogFormatter,
     "FEED_EXPORT_ENCODING": "utf-8",
+    # Monitoring: Spidermon's field coverage of the stored records (a field counts when neither None
+    # nor empty; the archive pointer is one field) and the checks run when the spider closes.
+    "SPIDERMON_ENABLED": True,
+    "SPIDERMON_ADD_FIELD_COVERAGE": True,
+    "SPIDERMON_FIELD_COVERAGE_SKIP_NONE": True,
+    "SPIDERMON_DICT_FIELDS_COVERAGE_LEVELS": 0,
+    "SPIDERMON_SPIDER_CLOSE_MONITORS": [CrawlChecks],
     # Scrapy's check re-reads the source of a callback on every response (a request's bound method
     # is a new object, so its cache misses): 0.3 ms a page.  tests/test_spider.py runs the check once.
     "WARN_ON_GENERATOR_RETURN_VALUE": False,
@@ -153,6 +183,10 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         Progress: 500,
         RedirectOutcomes: 510,
         RobotsTxtErrors: 520,
+        # At the spider's close, in this order: the run's quality into the stats, the monitors
+        # (Spidermon), the run recorded with both (signal handlers run in the order they connect).
+        RunQuality: 580,
+        Spidermon: 590,
         CrawlMemory: 600,
         EndedMarker: 605,
         WorkerHeartbeat: 610,

@@ -93,11 +93,19 @@ def _outcome(result: Any) -> None:
     _outcome_errors(result)
 
 
+#: exit status of a crawl that finished but whose monitors failed (a "degraded" run)
+DEGRADED_EXIT = 3
+
+
 def _outcome_errors(result: Any) -> None:
     if result.fatal:
         raise click.ClickException(f"{result.fatal}; stopped after {result.summary.stored} articles")
     if not result.ok:
         raise click.ClickException(f"the crawl did not finish ({result.finish_reason})")
+    if result.checks:
+        for line in result.checks:
+            click.echo(f"Degraded: {line}", err=True)
+        raise click.exceptions.Exit(DEGRADED_EXIT)
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -217,34 +225,45 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
               help="Show the runs of the distributed crawl kept in this Redis instead.")
 @click.option("--redis-prefix", default="newsspider", show_default=True,
               help="The crawl's NEWSSPIDER_REDIS_PREFIX.")
-def runs(data_dir: Path, redis_url: str | None, redis_prefix: str) -> None:
-    """Print the crawl history of DATA_DIR (or of a distributed crawl) as a table."""
-    header = ("run", "started (UTC)", "ended (UTC)", "status", "pages", "new", "updated", "dropped",
-              "failed", "errors", "reason")
+@click.option("--run", "run_id", type=int, metavar="N", help="Show run N in full.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per run) instead.")
+def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int | None,
+         as_json: bool) -> None:
+    """Print the crawl history of DATA_DIR (or of a distributed crawl): counts, field coverage, checks.
+
+    The coverage columns are the share of the run's stored records that have
+    the field (sum = summary, auth = author, src = source, ed = editor,
+    cred = image credit, rel = related links, time = published_at); body is
+    the median body length in characters.
+    """
+    import json
+
+    from newsspider.runs import run_record, run_table, run_text
+
     if redis_url:
-        rows = [tuple(r.get(k, "-") for k in ("run", "started_at", "ended_at", "status", "pages",
-                                              "new_articles", "updated_articles", "dropped", "failed",
-                                              "errors", "reason"))
-                for r in _redis_runs(redis_url, redis_prefix)]
+        history = _redis_runs(redis_url, redis_prefix)
     else:
         from newsspider.state import StateError
         from newsspider.state.sqlite import read_runs
 
         with one_line(StateError):
             history = read_runs(data_dir)
-        rows = [(str(r.run_id), r.started_at, r.ended_at or "-", r.status, str(r.pages),
-                 str(r.new_articles), str(r.updated_articles), str(r.dropped), str(r.failed),
-                 str(r.errors), r.finish_reason or "-") for r in history]
-    if not rows:
+    if run_id is not None:
+        history = [run for run in history if run.run_id == run_id]
+        if not history:
+            raise click.ClickException(f"no run {run_id} in {redis_url or data_dir}")
+    if as_json:
+        for run in history:
+            click.echo(json.dumps(run_record(run), ensure_ascii=False))
+    elif not history:
         click.echo(f"no crawls recorded in {redis_url or data_dir}")
-        return
-    table = [header, *rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    elif run_id is not None:
+        click.echo(run_text(history[0]))
+    else:
+        click.echo(run_table(history))
 
 
-def _redis_runs(url: str, prefix: str) -> list[dict[str, str]]:
+def _redis_runs(url: str, prefix: str) -> list[Any]:
     from newsspider.runner import RedisUnreachable, check_redis
     from newsspider.state.redis import read_redis_runs
 

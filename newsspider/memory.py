@@ -4,7 +4,8 @@ One extension owns the memory of a crawl (:class:`~newsspider.state.Memory`):
 it is opened when the extension is built, with the data dir locked (SQLite) or
 the Redis crawl joined, and this crawl's run started, so a memory that cannot
 be written stops the crawl before anything is fetched.  When the spider
-closes, the run's outcome and counts are recorded and the memory is closed.
+closes, the run's outcome, counts and quality are recorded, with the checks
+the monitors failed (a ``degraded`` run), and the memory is closed.
 
 Other components reach it through the crawler with :func:`memory_of`.
 """
@@ -19,6 +20,7 @@ from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
 from newsspider.extensions import CrawlSummary
+from newsspider.monitoring import CHECKS, QUALITY
 from newsspider.state import Memory
 from newsspider.state.redis import RedisState
 from newsspider.state.sqlite import CrawlState
@@ -97,10 +99,13 @@ class CrawlMemory:
     def spider_closed(self, reason: str) -> None:
         stats: dict[str, Any] = self.crawler.stats.get_stats()
         updated = int(stats.get("newsspider/updated", 0))
+        checks = list(stats.get(CHECKS, []))
+        status = run_status(reason)
         try:
             self.memory.finish_run(
-                run_status(reason), reason,
+                "degraded" if checks and status == "finished" else status, reason,
                 failures=CrawlSummary.from_stats(stats).failures,
+                quality=stats.get(QUALITY), checks=checks,
                 pages=int(stats.get("response_received_count", 0)),
                 new_articles=int(stats.get("newsspider/stored", 0)) - updated,
                 updated_articles=updated,

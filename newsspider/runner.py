@@ -22,6 +22,7 @@ from newsspider.archive.replay import archived_articles
 from newsspider.archive.spider import ReextractSpider
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
+from newsspider.monitoring import CHECKS
 from newsspider.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
 from newsspider.state import StateError
@@ -164,6 +165,11 @@ class CrawlResult:
     def summary(self) -> CrawlSummary:
         return CrawlSummary.from_stats(self.stats)
 
+    @property
+    def checks(self) -> list[str]:
+        """The monitors' checks that failed, one line each (the run is ``degraded``)."""
+        return [str(line) for line in self.stats.get(CHECKS, [])]
+
 
 def _configure_logging(level: str) -> None:
     """Compact console logging: newsspider's own lines at *level*, Scrapy's warnings and errors.
@@ -173,6 +179,9 @@ def _configure_logging(level: str) -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    # Spidermon's report (a block per failed check, with its traceback): the command prints the
+    # failed checks one line each; the report is in the log with -s LOG_LEVEL=INFO.
+    handler.addFilter(lambda record: not str(record.msg).startswith("[Spidermon]"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

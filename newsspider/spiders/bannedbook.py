@@ -48,6 +48,8 @@ from newsspider.state import Memory
 extraction_log = logging.getLogger("newsspider.extraction")
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
+#: stats key: links on listings to articles that were not stored (counted per listing page)
+LISTED_NEW = "newsspider/listed_new"
 PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, site.Kind.LISTING: 0}
 # Images wait for the pages: they add to the archive, not to the crawl's reach.
 PRIORITY_IMAGE = -10
@@ -211,6 +213,8 @@ class BannedbookSpider(scrapy.Spider):
         listing = parse_listing(response, selector, problems)
         ids = [parts[0] for url in listing.article_urls if (parts := site.article_parts(url))]
         runs = {i: self._stored_run(i) for i in ids}
+        if not self.refresh:  # links to articles not stored yet: a run that stores none is broken
+            self.crawler.stats.inc_value(LISTED_NEW, sum(run is None for run in runs.values()))
         if not self.refresh and all(self._old(run) for run in runs.values()):
             # Everything it lists was stored by runs that walked the whole site: its menus lead to
             # listings seen before too; only its pagination may be worth a look.  (What a killed or

@@ -52,6 +52,10 @@ class Run:
     finish_reason: str | None
     #: JSON object: failed pages by reason
     failures: str | None
+    #: JSON object: the run's quality (:func:`newsspider.monitoring.quality.quality`)
+    quality: str | None = None
+    #: JSON array: the monitors' checks that failed ("degraded" runs)
+    checks: str | None = None
 
 
 class Memory(Protocol):
@@ -105,6 +109,10 @@ class Memory(Protocol):
         """Start (or join) this crawl's run; return its id."""
 
     def finish_run(self, status: str, finish_reason: str, failures: dict[str, int] | None = None,
+                   quality: dict[str, Any] | None = None, checks: list[str] | None = None,
                    **counts: int) -> None: ...
+
+    def runs(self) -> list[Run]:
+        """The run history, oldest first (this run included)."""
 
     def close(self) -> None: ...

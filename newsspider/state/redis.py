@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import socket
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,11 +40,20 @@ from redis.retry import Retry
 
 from newsspider.dataset import shard_lines
 from newsspider.processors import utc_now_iso
-from newsspider.state import UNKNOWN_RUN, StoredArticle
+from newsspider.state import UNKNOWN_RUN, Run, StoredArticle
 from newsspider.storage import StorageError
 
-__all__ = ["RedisState", "StateLost", "StateUnavailable", "default_worker_id", "read_redis_runs", "redacted",
-           "redis_client", "redis_error"]
+__all__ = [
+    "RedisState",
+    "StateLost",
+    "StateUnavailable",
+    "default_worker_id",
+    "read_redis_runs",
+    "redacted",
+    "redis_client",
+    "redis_error",
+    "runs_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -331,6 +341,7 @@ class RedisState:
 
     @_guarded
     def finish_run(self, status: str, finish_reason: str, failures: dict[str, int] | None = None,
+                   quality: dict[str, Any] | None = None, checks: list[str] | None = None,
                    **counts: int) -> None:
         """Add this worker's counts to the run; the last worker out closes the run."""
         key = self.key("run", self.run_id)
@@ -340,10 +351,19 @@ class RedisState:
         pipe.hincrby(key, "failed", sum((failures or {}).values()))
         for reason, count in (failures or {}).items():
             pipe.hincrby(key, f"failed/{reason}", count)
+        for name, value in _additive(quality or {}).items():
+            pipe.hincrby(key, f"quality/{name}", value)
+        if quality:
+            pipe.hset(key, f"quality/median_body/{self.worker_id}", quality.get("median_body", 0))
+            pipe.hincrbyfloat(key, "quality/pages_per_second", quality.get("pages_per_second", 0.0))
+        if checks:
+            pipe.hset(key, f"checks/{self.worker_id}", json.dumps(checks, ensure_ascii=False))
         pipe.hset(key, f"worker/{self.worker_id}", json.dumps({"status": status, "reason": finish_reason}))
         pipe.execute()
         self.redis.hdel(self.key("workers"), self.worker_id)
         if not self.live_workers() and not self._frontier_busy():
+            if status == "finished" and any(_text(k).startswith("checks/") for k in self.redis.hkeys(key)):
+                status = "degraded"  # a worker's monitors failed
             self.redis.hset(key, mapping={"status": status, "ended_at": utc_now_iso(),
                                           "reason": finish_reason})
             if finish_reason == "finished":
@@ -363,13 +383,63 @@ class RedisState:
         self.redis.close()
 
 
-def read_redis_runs(url: str, prefix: str = "newsspider") -> list[dict[str, str]]:
-    """The run history of a distributed crawl, read-only: one dict of the run's fields per run."""
+    @_guarded
+    def runs(self) -> list[Run]:
+        return runs_of(self.redis, self.prefix)
+
+
+def _additive(quality: dict[str, Any]) -> dict[str, int]:
+    """The counts of a run's quality that the workers' add up.
+
+    >>> _additive({"stored": 3, "fields": {"tags": 2}, "dropped": {"missing_body": 1}, "retries": 0,
+    ...            "bans": 1, "median_body": 900})
+    {'stored': 3, 'retries': 0, 'bans': 1, 'fields/tags': 2, 'dropped/missing_body': 1}
+    """
+    counts: dict[str, int] = {name: int(quality[name]) for name in ("stored", "retries", "bans")
+                              if name in quality}
+    for group in ("fields", "dropped"):
+        counts.update({f"{group}/{name}": int(v) for name, v in quality.get(group, {}).items()})
+    return counts
+
+
+def _run(run_id: int, fields: dict[str, str]) -> Run:
+    """A run as the SQLite history has it, from its Redis hash (the workers' counts added up)."""
+    quality: dict[str, Any] = {"fields": {}, "dropped": {}}
+    medians, checks, failures = [], [], {}
+    for name, value in fields.items():
+        if name.startswith("quality/median_body/"):
+            medians.append(int(value))
+        elif name.startswith("quality/"):
+            kind, _, sub = name[len("quality/"):].partition("/")
+            if sub:
+                quality[kind][sub] = int(value)
+            else:
+                quality[kind] = float(value) if kind == "pages_per_second" else int(value)
+        elif name.startswith("checks/"):
+            checks += json.loads(value)
+        elif name.startswith("failed/"):
+            failures[name[len("failed/"):]] = int(value)
+    quality["median_body"] = int(statistics.median(medians)) if medians else 0  # of the workers' medians
+    return Run(run_id, fields.get("started_at", ""), fields.get("ended_at"), fields.get("status", "-"),
+               int(fields.get("pages", 0)), int(fields.get("new_articles", 0)),
+               int(fields.get("updated_articles", 0)), int(fields.get("dropped", 0)),
+               int(fields.get("failed", 0)), int(fields.get("errors", 0)), fields.get("reason"),
+               json.dumps(failures, sort_keys=True),
+               json.dumps(quality, sort_keys=True) if "stored" in quality else None,
+               json.dumps(checks, ensure_ascii=False) if checks else None)
+
+
+def runs_of(client: redis.Redis, prefix: str) -> list[Run]:
+    """The run history kept under *prefix*, oldest first."""
+    last = int(client.get(f"{prefix}:run") or 0)
+    return [_run(run_id, {_text(k): _text(v) for k, v in client.hgetall(f"{prefix}:run:{run_id}").items()})
+            for run_id in range(1, last + 1)]
+
+
+def read_redis_runs(url: str, prefix: str = "newsspider") -> list[Run]:
+    """The run history of a distributed crawl, read-only."""
     client = redis.Redis.from_url(url)
     try:
-        last = int(client.get(f"{prefix}:run") or 0)
-        return [{"run": str(run_id), **{_text(k): _text(v)
-                                        for k, v in client.hgetall(f"{prefix}:run:{run_id}").items()}}
-                for run_id in range(1, last + 1)]
+        return runs_of(client, prefix)
     finally:
         client.close()

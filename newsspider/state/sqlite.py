@@ -66,12 +66,14 @@ CREATE TABLE IF NOT EXISTS runs (
     errors INTEGER DEFAULT 0,
     finish_reason TEXT,
     failed INTEGER DEFAULT 0,
-    failures TEXT
+    failures TEXT,
+    quality TEXT,
+    checks TEXT
 );
 """
 _RUNS_SQL = (
     "SELECT run_id, started_at, ended_at, status, pages, new_articles, updated_articles, "
-    "dropped, failed, errors, finish_reason, failures FROM runs ORDER BY run_id"
+    "dropped, failed, errors, finish_reason, failures, quality, checks FROM runs ORDER BY run_id"
 )
 
 
@@ -136,7 +138,8 @@ class CrawlState:
                 raise _Corrupt(f"quick_check: {check}")
             conn.executescript(_SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-            for column, kind in (("failed", "INTEGER DEFAULT 0"), ("failures", "TEXT")):
+            for column, kind in (("failed", "INTEGER DEFAULT 0"), ("failures", "TEXT"), ("quality", "TEXT"),
+                                 ("checks", "TEXT")):
                 if column not in columns:  # a state file written before these columns existed
                     conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
             conn.execute("SELECT count(*) FROM articles").fetchone()
@@ -316,14 +319,17 @@ class CrawlState:
                               {**counts, "run_id": self.run_id})
 
     def finish_run(self, status: str, finish_reason: str, failures: dict[str, int] | None = None,
+                   quality: dict[str, Any] | None = None, checks: list[str] | None = None,
                    **counts: int) -> None:
         self.update_run(**counts)
         with self._writing():
             self.conn.execute(
-                "UPDATE runs SET status = ?, finish_reason = ?, ended_at = ?, failed = ?, failures = ? "
-                "WHERE run_id = ?",
+                "UPDATE runs SET status = ?, finish_reason = ?, ended_at = ?, failed = ?, failures = ?, "
+                "quality = ?, checks = ? WHERE run_id = ?",
                 (status, finish_reason, utc_now_iso(), sum((failures or {}).values()),
-                 json.dumps(failures or {}, sort_keys=True), self.run_id),
+                 json.dumps(failures or {}, sort_keys=True),
+                 json.dumps(quality, sort_keys=True) if quality is not None else None,
+                 json.dumps(checks, ensure_ascii=False) if checks else None, self.run_id),
             )
             if finish_reason == "finished":  # this run walked the site: what it met is old news now
                 self.conn.execute("UPDATE articles SET first_run = ? WHERE first_run = ?",

@@ -1,0 +1,165 @@
+"""The checks run when a crawl ends: a Spidermon monitor suite, :class:`CrawlChecks`.
+
+Each monitor reads the run's stats and quality (``newsspider/quality``) and,
+for the coverage check, the run history in the crawl's memory.  A failed
+check's message names what failed, one line each; the suite's actions
+(:mod:`~newsspider.monitoring.actions`) record the run as ``degraded`` and
+send the notifications.  Thresholds are ``NEWSSPIDER_MONITOR_*`` settings.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scrapy.settings import BaseSettings
+from spidermon import Monitor, MonitorSuite, monitors
+
+from newsspider.memory import memory_of, run_status
+from newsspider.monitoring import QUALITY
+from newsspider.monitoring.actions import Email, RecordChecks, Slack, Webhook
+from newsspider.monitoring.quality import FIELDS, coverage
+from newsspider.spiders.bannedbook import LISTED_NEW
+from newsspider.state import Run
+
+__all__ = ["CrawlChecks", "coverage_drops"]
+
+#: what every stored record has, whatever the history (checked on a first run too)
+REQUIRED = ("title", "body")
+
+
+def coverage_drops(now: Mapping[str, float], earlier: Sequence[Mapping[str, float]],
+                   threshold: float) -> list[str]:
+    """The fields whose coverage fell more than *threshold* points below their median in *earlier*.
+
+    >>> coverage_drops({"summary": 0.0, "tags": 90.0}, [{"summary": 100.0, "tags": 95.0}] * 3, 30)
+    ['summary: on 0% of the records, 100% in the median of the last 3 runs']
+    >>> coverage_drops({"summary": 80.0}, [{"summary": 100.0}], 30)
+    []
+    """
+    drops = []
+    for name in FIELDS:
+        past = [run[name] for run in earlier if name in run]
+        if name in now and past and statistics.median(past) - now[name] > threshold:
+            drops.append(f"{name}: on {now[name]:.0f}% of the records, {statistics.median(past):.0f}% "
+                         f"in the median of the last {len(past)} runs")
+    return drops
+
+
+class _RunMonitor(Monitor):
+    """What every check reads."""
+
+    @property
+    def settings(self) -> BaseSettings:
+        return self.data.crawler.settings
+
+    @property
+    def quality(self) -> dict[str, Any]:
+        return dict(self.data.stats.get(QUALITY) or {})
+
+    @property
+    def stored(self) -> int:
+        return int(self.data.stats.get("newsspider/stored", 0))
+
+    @property
+    def pages(self) -> int:
+        return int(self.data.stats.get("response_received_count", 0))
+
+    def history(self) -> list[Run]:
+        """The runs before this one, oldest first."""
+        memory = memory_of(self.data.crawler)
+        return [run for run in memory.runs() if run.run_id != memory.run_id]
+
+
+@monitors.name("coverage")
+class FieldCoverage(_RunMonitor):
+    @monitors.name("fields")
+    def test_field_coverage(self) -> None:
+        """No field falls more than NEWSSPIDER_MONITOR_COVERAGE_DROP points below its median of the
+        last runs that stored at least NEWSSPIDER_MONITOR_MIN_ARTICLES; with no such run, every
+        stored record has a title and a body."""
+        quality, least = self.quality, self.settings.getint("NEWSSPIDER_MONITOR_MIN_ARTICLES")
+        if not quality.get("stored"):
+            self.skipTest("no articles stored")
+        now = coverage(quality)
+        earlier = [coverage(q) for q in (json.loads(r.quality) for r in self.history() if r.quality)
+                   if q.get("stored", 0) >= least][-self.settings.getint("NEWSSPIDER_MONITOR_HISTORY"):]
+        if not earlier:  # a first run: absolute minimums only
+            missing = [f"{name}: on {now.get(name, 0):.0f}% of the records, not all" for name in REQUIRED
+                       if now.get(name, 0) < 100]
+            self.assertFalse(missing, "\n".join(missing))
+            return
+        if quality["stored"] < least:
+            self.skipTest(f"{quality['stored']} articles stored: too few to compare (fewer than {least})")
+        drops = coverage_drops(now, earlier, self.settings.getfloat("NEWSSPIDER_MONITOR_COVERAGE_DROP"))
+        self.assertFalse(drops, "\n".join(drops))
+
+
+@monitors.name("articles")
+class ArticlesStored(_RunMonitor):
+    @monitors.name("stored")
+    def test_something_stored(self) -> None:
+        """A run whose listings linked articles not stored yet stores some of them."""
+        listed = int(self.data.stats.get(LISTED_NEW, 0))
+        self.assertFalse(self.stored == 0 and listed > 0,
+                         f"0 articles stored, but the listings linked {listed} times to articles not "
+                         "stored yet")
+
+    @monitors.name("dropped")
+    def test_dropped_rate(self) -> None:
+        """At most NEWSSPIDER_MONITOR_MAX_DROP_RATE of the extracted records are dropped as invalid."""
+        dropped = self.quality.get("dropped", {})
+        total = self.stored + sum(dropped.values())
+        limit = self.settings.getfloat("NEWSSPIDER_MONITOR_MAX_DROP_RATE")
+        if total and sum(dropped.values()) / total > limit:
+            reasons = ", ".join(f"{reason} {count}" for reason, count in dropped.items())
+            self.fail(f"{sum(dropped.values())} of {total} extracted records dropped ({reasons}), more "
+                      f"than {limit:.0%}")
+
+
+@monitors.name("fetching")
+class Fetching(_RunMonitor):
+    @monitors.name("failures")
+    def test_failure_rate(self) -> None:
+        """At most NEWSSPIDER_MONITOR_MAX_FAILURE_RATE of the pages fail."""
+        prefix = "newsspider/failed/"
+        failures = {k[len(prefix):]: int(v) for k, v in sorted(self.data.stats.items())
+                    if k.startswith(prefix)}
+        failed = sum(failures.values())
+        limit = self.settings.getfloat("NEWSSPIDER_MONITOR_MAX_FAILURE_RATE")
+        if self.pages and failed / max(self.pages, failed) > limit:
+            reasons = ", ".join(f"{reason} {count}" for reason, count in failures.items())
+            self.fail(f"{failed} of {self.pages} pages failed ({reasons}), more than {limit:.0%}")
+
+    @monitors.name("bans")
+    def test_ban_rate(self) -> None:
+        """At most NEWSSPIDER_MONITOR_MAX_BAN_RATE of the responses are 403 or 429."""
+        bans = int(self.quality.get("bans", 0))
+        limit = self.settings.getfloat("NEWSSPIDER_MONITOR_MAX_BAN_RATE")
+        if self.pages and bans / self.pages > limit:
+            self.fail(f"{bans} of {self.pages} responses were 403 or 429 (the site may be refusing the "
+                      f"crawler), more than {limit:.0%}")
+
+
+@monitors.name("runs")
+class RunsFinish(_RunMonitor):
+    @monitors.name("finished")
+    def test_runs_finish(self) -> None:
+        """This run walked the site to its end, and the run before it ended at all."""
+        problems = []
+        reason = str(self.data.stats.get("finish_reason", ""))
+        if run_status(reason) != "finished":
+            problems.append(f"this run ended early ({reason})")
+        history = self.history()
+        if history and history[-1].status in ("running", "interrupted"):
+            problems.append(f"run {history[-1].run_id} never finished (killed, or its machine stopped)")
+        self.assertFalse(problems, "\n".join(problems))
+
+
+class CrawlChecks(MonitorSuite):
+    """The suite run when a crawl ends (``SPIDERMON_SPIDER_CLOSE_MONITORS``)."""
+
+    monitors = [FieldCoverage, ArticlesStored, Fetching, RunsFinish]  # noqa: RUF012 (Spidermon's API)
+    monitors_failed_actions = [RecordChecks, Webhook, Slack, Email]  # noqa: RUF012

@@ -1,0 +1,94 @@
+"""The quality of one run: what share of its stored records has each field, and how the fetching went.
+
+Spidermon counts the fields of every stored record (its field coverage,
+``SPIDERMON_ADD_FIELD_COVERAGE``: a field counts when it is neither None nor
+empty).  :class:`RunQuality` (an extension) adds the body lengths and, when
+the spider closes, puts the run's :func:`quality` into the stats as
+``newsspider/quality``: the monitors judge it, and the crawl's memory keeps it
+in the run history.  Counts, not shares, are kept, so that the workers of a
+distributed run add up.
+"""
+
+from __future__ import annotations
+
+import statistics
+from array import array
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from newsspider.extensions import CrawlSummary
+from newsspider.monitoring import QUALITY
+
+__all__ = ["FIELDS", "RunQuality", "coverage", "quality"]
+
+#: the fields whose coverage is followed from run to run, in the order they are shown
+FIELDS = ("title", "body", "published_at", "summary", "author", "source", "editor", "image_credit",
+          "image_url", "tags", "related_urls")
+# Spidermon's count of the stored records that have a field
+_COUNT = "spidermon_item_scraped_count/Article/"
+
+
+def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[str, Any]:
+    """A run's quality from its stats (and the body lengths of its stored records).
+
+    >>> q = quality({"newsspider/stored": 4, "spidermon_item_scraped_count/Article/summary": 3,
+    ...              "response_received_count": 10, "elapsed_time_seconds": 5.0,
+    ...              "retry/count": 2, "downloader/response_status_count/429": 1}, [10, 30, 20, 40])
+    >>> q["fields"]["summary"], q["fields"]["author"], q["median_body"], q["pages_per_second"], q["bans"]
+    (3, 0, 25, 2.0, 1)
+    """
+    summary = CrawlSummary.from_stats(stats)
+    status = "downloader/response_status_count/"
+    return {
+        "stored": summary.stored,
+        "fields": {name: int(stats.get(_COUNT + name, 0)) for name in FIELDS},
+        "median_body": int(statistics.median(body_lengths)) if body_lengths else 0,
+        "dropped": {key.rsplit("/", 1)[1]: int(value) for key, value in sorted(stats.items())
+                    if key.startswith("newsspider/dropped/")},
+        "retries": int(stats.get("retry/count", 0)),
+        "bans": int(stats.get(status + "403", 0)) + int(stats.get(status + "429", 0)),
+        "pages_per_second": round(summary.rate, 2),
+    }
+
+
+def coverage(run_quality: Mapping[str, Any]) -> dict[str, float]:
+    """The share (0-100) of a run's stored records that have each field; empty when it stored none.
+
+    >>> coverage({"stored": 4, "fields": {"summary": 3, "tags": 4}})
+    {'summary': 75.0, 'tags': 100.0}
+    >>> coverage({"stored": 0, "fields": {"summary": 0}})
+    {}
+    """
+    stored = int(run_quality.get("stored") or 0)
+    if not stored:
+        return {}
+    return {name: round(100 * count / stored, 1) for name, count in run_quality.get("fields", {}).items()}
+
+
+class RunQuality:
+    """Extension: keep the body length of each stored record; put the run's quality into the stats
+    when the spider closes (before the monitors run).  Off with Spidermon (``SPIDERMON_ENABLED``)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.stats = crawler.stats
+        self.body_lengths = array("I")  # 4 bytes a record: the median needs them all
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunQuality:
+        if not crawler.settings.getbool("SPIDERMON_ENABLED"):
+            raise NotConfigured
+        extension = cls(crawler)
+        crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def item_scraped(self, item: Any) -> None:
+        self.body_lengths.append(len(ItemAdapter(item).get("body") or ""))
+
+    def spider_closed(self) -> None:
+        self.stats.set_value(QUALITY, quality(self.stats.get_stats(), self.body_lengths))
