@@ -43,8 +43,9 @@ def coverage_drops(now: Mapping[str, float], earlier: Sequence[Mapping[str, floa
     for name in FIELDS:
         past = [run[name] for run in earlier if name in run]
         if name in now and past and statistics.median(past) - now[name] > threshold:
+            runs = f"the last {len(past)} runs" if len(past) > 1 else "the last run"
             drops.append(f"{name}: on {now[name]:.0f}% of the records, {statistics.median(past):.0f}% "
-                         f"in the median of the last {len(past)} runs")
+                         f"in the median of {runs}")
     return drops
 
 
@@ -66,6 +67,11 @@ class _RunMonitor(Monitor):
     @property
     def pages(self) -> int:
         return int(self.data.stats.get("response_received_count", 0))
+
+    def fail_with(self, problems: list[str]) -> None:
+        """Fail with one line per problem, if there is any."""
+        if problems:
+            self.fail("\n".join(problems))
 
     def history(self) -> list[Run]:
         """The runs before this one, oldest first."""
@@ -89,12 +95,12 @@ class FieldCoverage(_RunMonitor):
         if not earlier:  # a first run: absolute minimums only
             missing = [f"{name}: on {now.get(name, 0):.0f}% of the records, not all" for name in REQUIRED
                        if now.get(name, 0) < 100]
-            self.assertFalse(missing, "\n".join(missing))
+            self.fail_with(missing)
             return
         if quality["stored"] < least:
             self.skipTest(f"{quality['stored']} articles stored: too few to compare (fewer than {least})")
         drops = coverage_drops(now, earlier, self.settings.getfloat("NEWSSPIDER_MONITOR_COVERAGE_DROP"))
-        self.assertFalse(drops, "\n".join(drops))
+        self.fail_with(drops)
 
 
 @monitors.name("articles")
@@ -103,9 +109,8 @@ class ArticlesStored(_RunMonitor):
     def test_something_stored(self) -> None:
         """A run whose listings linked articles not stored yet stores some of them."""
         listed = int(self.data.stats.get(LISTED_NEW, 0))
-        self.assertFalse(self.stored == 0 and listed > 0,
-                         f"0 articles stored, but the listings linked {listed} times to articles not "
-                         "stored yet")
+        if self.stored == 0 and listed > 0:
+            self.fail(f"0 articles stored, but the listings linked {listed} times to articles not stored yet")
 
     @monitors.name("dropped")
     def test_dropped_rate(self) -> None:
@@ -155,7 +160,7 @@ class RunsFinish(_RunMonitor):
         history = self.history()
         if history and history[-1].status in ("running", "interrupted"):
             problems.append(f"run {history[-1].run_id} never finished (killed, or its machine stopped)")
-        self.assertFalse(problems, "\n".join(problems))
+        self.fail_with(problems)
 
 
 class CrawlChecks(MonitorSuite):
