@@ -387,12 +387,16 @@ def graph(path: Path, out: Path, skip_bad_lines: bool) -> None:
               help="The HTML file to write.")
 @SKIP_BAD_LINES_OPTION
 def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
-    """A self-contained HTML page: articles per day, top tags and sources, field coverage."""
+    """A self-contained HTML page: articles over time, top tags over time, field coverage and failures
+    per run (from the data dir's run history), sources, categories."""
     from newsspider.export import atomic_output
     from newsspider.report import html_report, summarize
+    from newsspider.state import StateError
+    from newsspider.state.sqlite import read_runs
 
-    with one_line(*_dataset_errors()):
-        page = html_report(summarize(path, _errors(skip_bad_lines)))
+    with one_line(*_dataset_errors(), StateError):
+        runs = read_runs(path) if path.is_dir() else []
+        page = html_report(summarize(path, _errors(skip_bad_lines)), runs)
         with atomic_output(out, path, binary=False) as handle:
             handle.write(page)
     click.echo(f"report written to {display_path(out)}")

@@ -1,7 +1,10 @@
 """What a dataset holds, at a glance: ``dataset info`` as text, ``dataset report`` as one HTML page.
 
-The HTML page is self-contained (an inline SVG chart, no script, no outside
-resource) and escapes everything that comes from crawled pages.
+The HTML page is self-contained (inline SVG charts, no script, no outside
+resource) and escapes everything that comes from crawled pages.  Articles
+are drawn on a real time axis; with the data dir's run history, the field
+coverage and the failures of each run are drawn too, so a selector that
+stopped matching shows as a cliff.
 """
 
 from __future__ import annotations
@@ -13,7 +16,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from newsspider.charts import bar_chart, line_chart, time_chart
 from newsspider.dataset import BadLine, Errors, display_path, iter_articles, shard_paths
+from newsspider.monitoring.quality import FIELDS
+from newsspider.runs import run_record
+from newsspider.state import Run
 
 __all__ = ["COVERAGE_FIELDS", "Summary", "html_report", "info_text", "summarize"]
 
@@ -33,6 +40,8 @@ class Summary:
     days: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
     tags: Counter[str] = field(default_factory=Counter)
+    #: (tag, YYYY-MM of publication) -> articles
+    tag_months: Counter[tuple[str, str]] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
     filled: Counter[str] = field(default_factory=Counter)
     shards: list[tuple[str, int]] = field(default_factory=list)
@@ -63,6 +72,8 @@ def summarize(path: str | Path, errors: Errors = "raise") -> Summary:
         summary.days[record.get("published_date") or "?"] += 1
         summary.categories[record.get("category") or "?"] += 1
         summary.tags.update(record.get("tags") or [])
+        month = (record.get("published_date") or "?")[:7]
+        summary.tag_months.update((tag, month) for tag in record.get("tags") or [])
         if record.get("source"):
             summary.sources[record["source"]] += 1
         summary.filled.update(name for name in COVERAGE_FIELDS if record.get(name))
@@ -99,40 +110,60 @@ def info_text(summary: Summary, top: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _chart(days: Counter[str], width: int = 900, height: int = 220) -> str:
-    """An SVG bar chart of articles per day (per month when there are many days)."""
-    series = sorted(days.items())
-    unit = "day"
-    if len(series) > 120:
-        months: Counter[str] = Counter()
-        for day, count in series:
-            months[day[:7]] += count
-        series, unit = sorted(months.items()), "month"
-    if not series:
-        return "<p>No articles.</p>"
-    peak = max(count for _, count in series)
-    bar = width / len(series)
-    bars = "".join(
-        f'<rect x="{i * bar:.1f}" y="{height - 20 - (height - 40) * count / peak:.1f}" '
-        f'width="{max(bar - 1, 1):.1f}" height="{(height - 40) * count / peak:.1f}">'
-        f"<title>{escape(label)}: {count}</title></rect>"
-        for i, (label, count) in enumerate(series)
-    )
-    return (f'<svg id="per-{unit}" class="chart" role="img" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" aria-label="articles per {unit}">'
-            f'<text x="0" y="12">peak {peak} per {unit}</text>{bars}'
-            f'<text x="0" y="{height - 4}">{escape(series[0][0])}</text>'
-            f'<text x="{width}" y="{height - 4}" text-anchor="end">{escape(series[-1][0])}</text></svg>')
-
-
 def _table(title: str, rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<h2>{escape(title)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def html_report(summary: Summary, top: int = 25) -> str:
-    """The ``newsspider dataset report`` page."""
+def _tags_over_time(summary: Summary, top: int = 10) -> str:
+    """The top tags' articles per year (per month over a span of two years or less), as a table."""
+    months = sorted({month for _, month in summary.tag_months if month[:1].isdigit()})
+    if not months:
+        return '<p id="tags-over-time">No tagged articles.</p>'
+    by_year = len(months) > 24 or (months[0][:4] != months[-1][:4] and len(months) > 12)
+    periods = sorted({m[:4] for m in months}) if by_year else months
+    counts: Counter[tuple[str, str]] = Counter()
+    for (tag, month), count in summary.tag_months.items():
+        counts[tag, month[:4] if by_year else month] += count
+    peak = max(counts.values(), default=1)
+    head = "".join(f"<th>{escape(p)}</th>" for p in periods)
+    rows = []
+    for tag, total in summary.tags.most_common(top):
+        cells = "".join(
+            f'<td style="background: rgba(59, 110, 165, {counts[tag, p] / peak:.2f})">'
+            f'{counts[tag, p] or ""}</td>' for p in periods)
+        rows.append(f"<tr><td>{escape(tag)}</td><td>{total}</td>{cells}</tr>")
+    return (f'<table id="tags-over-time" class="heat"><thead><tr><th>tag</th><th>all</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _runs_section(runs: list[Run]) -> str:
+    """Field coverage per run (a chart and a table) and failures per run, from the run history."""
+    if not runs:
+        return ("<p>No run history here (a single .jsonl file, or a distributed crawl's: see "
+                "newsspider runs).</p>")
+    records = [run_record(run) for run in runs]
+    measured = [r for r in records if r["quality"]]
+    series = {name: [r["quality"]["coverage"].get(name) for r in measured] for name in FIELDS}
+    chart = line_chart("coverage-chart", "field coverage per run (% of the records stored)",
+                       [f"#{r['run']}" for r in measured], series)
+    header = ("run", "started", "status", "stored", "failed", "dropped", *FIELDS, "checks failed")
+    rows = [(r["run"], r["started_at"][:16], r["status"], r["quality"]["stored"] if r["quality"] else "-",
+             r["failed"], r["dropped"],
+             *(f"{r['quality']['coverage'].get(n, 0):.0f}" if r["quality"] else "-" for n in FIELDS),
+             "; ".join(r["checks"]))
+            for r in records]
+    table = _table("Coverage per run", rows, header).replace("<table>", '<table id="coverage-per-run">', 1)
+    failures = bar_chart("failures-per-run", "failed pages per run",
+                         [(f"#{r['run']}", int(r["failed"])) for r in records],
+                         [(i, f"#{r['run']}") for i, r in enumerate(records)
+                          if len(records) <= 30 or i % (len(records) // 30 + 1) == 0])
+    return f"<h2>Field coverage per run</h2>{chart}{table}<h2>Failures per run</h2>{failures}"
+
+
+def html_report(summary: Summary, runs: list[Run] | None = None, top: int = 25) -> str:
+    """The ``newsspider dataset report`` page (with the data dir's run history, *runs*)."""
     span = " – ".join(summary.date_range) if summary.date_range else "-"
     coverage = [(name, f"{summary.coverage(name):.0%}", summary.filled[name]) for name in COVERAGE_FIELDS]
     return f"""<!DOCTYPE html>
@@ -144,13 +175,17 @@ table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
 td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
 td:first-child {{ white-space: nowrap; }}
 .chart rect {{ fill: #3b6ea5; }} .chart text {{ font-size: 12px; }}
+.chart line {{ stroke: #888; }} .heat td {{ text-align: right; }}
 </style></head><body>
 <h1>newsspider dataset report</h1>
 <p>{escape(display_path(summary.path))}: <b>{summary.articles}</b> articles ({summary.records} records),
 published {escape(span)}; {len(summary.bad_lines)} bad lines.</p>
-<h2>Articles per day</h2>
-{_chart(summary.days)}
-{_table("Field coverage", coverage, ("field", "share", "records"))}
+<h2>Articles over time</h2>
+{time_chart("articles-over-time", summary.days)}
+<h2>Top tags over time</h2>
+{_tags_over_time(summary)}
+{_runs_section(runs or [])}
+{_table("Field coverage of the dataset", coverage, ("field", "share", "records"))}
 {_table("Latest articles", summary.latest, ("published", "title", "source", "url"))}
 {_table("Top tags", summary.tags.most_common(top), ("tag", "articles"))}
 {_table("Top sources", summary.sources.most_common(top), ("source", "articles"))}

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import redis
 from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
@@ -254,6 +256,8 @@ def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: typ
     # Scrapy's full log when the user asks for a log level; a compact one otherwise.
     own_logging = "LOG_LEVEL" not in (overrides or {})
     settings.set("LOG_INSTALL_ROOT_HANDLER", not own_logging, priority="cmdline")
+    # Spidermon reports through Spider.log(), which Scrapy deprecates: not the user's concern.
+    warnings.filterwarnings("ignore", r"Spider\.log\(\) is deprecated", ScrapyDeprecationWarning)
     process = AsyncCrawlerProcess(settings)
     if own_logging:
         _configure_logging(settings.get("LOG_LEVEL"))

@@ -45,3 +45,14 @@ def crawl(server: MockServer, data_dir: Path, *extra: str) -> subprocess.Complet
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+#: exit status of a crawl whose monitors failed (a "degraded" run)
+DEGRADED = 3
+
+
+def reports_killed_run(result: subprocess.CompletedProcess[str], run_id: int = 1) -> bool:
+    """The crawl after a killed one finished and named the killed run (exit status 3: degraded)."""
+    return (result.returncode == DEGRADED
+            and f"Degraded: runs/finished: run {run_id} never finished" in result.stderr
+            and result.stderr.count("Degraded: ") == 1)

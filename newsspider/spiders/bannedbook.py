@@ -48,8 +48,6 @@ from newsspider.state import Memory
 extraction_log = logging.getLogger("newsspider.extraction")
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
-#: stats key: links on listings to articles that were not stored (counted per listing page)
-LISTED_NEW = "newsspider/listed_new"
 PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, site.Kind.LISTING: 0}
 # Images wait for the pages: they add to the archive, not to the crawl's reach.
 PRIORITY_IMAGE = -10
@@ -130,6 +128,10 @@ class BannedbookSpider(scrapy.Spider):
         self.allowed_domains: list[str] = []
         self._seen_urls: set[str] = set()
         self._seen_ids: set[str] = set()
+        #: ids of the articles that listings showed and the memory had not stored (not with --refresh),
+        #: and of the articles whose page could not be fetched (failed, or forbidden by robots.txt)
+        self.listed_new: set[str] = set()
+        self.unreachable: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BannedbookSpider:
@@ -213,8 +215,8 @@ class BannedbookSpider(scrapy.Spider):
         listing = parse_listing(response, selector, problems)
         ids = [parts[0] for url in listing.article_urls if (parts := site.article_parts(url))]
         runs = {i: self._stored_run(i) for i in ids}
-        if not self.refresh:  # links to articles not stored yet: a run that stores none is broken
-            self.crawler.stats.inc_value(LISTED_NEW, sum(run is None for run in runs.values()))
+        if not self.refresh:  # articles not stored yet: a run that stores none of them is broken
+            self.listed_new.update(i for i, run in runs.items() if run is None)
         if not self.refresh and all(self._old(run) for run in runs.values()):
             # Everything it lists was stored by runs that walked the whole site: its menus lead to
             # listings seen before too; only its pagination may be worth a look.  (What a killed or
@@ -301,6 +303,8 @@ class BannedbookSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
+            if article_id := request.meta.get(KEY):
+                self.unreachable.add(article_id)
         self.crawler.stats.inc_value(f"newsspider/images_failed/{failure_reason(failure.value)}")
 
     def failed(self, failure: Failure) -> None:
@@ -310,6 +314,8 @@ class BannedbookSpider(scrapy.Spider):
         url = request.url if request is not None else "?"
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
+            if article_id := request.meta.get(KEY):
+                self.unreachable.add(article_id)
         if reason == "robots_txt":
             self.crawler.stats.inc_value("newsspider/skipped/robots_txt")
             return

@@ -1,0 +1,104 @@
+"""``dataset report`` rendered in a real headless Chromium (with CJK fonts): its text read back, the
+time axis measured, nothing from crawled pages run as markup."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import crawl, run_cli
+from tests.mockserver import MockServer
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def chromium_path() -> str:
+    path = os.environ.get("NEWSSPIDER_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser")
+    assert path, "no Chromium: .ci/run installs it (apt-get install chromium fonts-noto-cjk)"
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def record(article_id: int, day: str, tags: list[str], title: str = "标题") -> dict:
+    url = f"https://www.bannedbook.org/bnews/itnews/{day.replace('-', '')}/{article_id}.html"
+    return {"article_id": str(article_id), "url": url, "category": "itnews", "published_date": day,
+            "published_at": None, "title": title, "summary": None, "body": "正文。", "author": None,
+            "source": None, "editor": None,
+            "image_credit": None, "image_url": None, "images": [], "tags": tags, "related_urls": [],
+            "crawled_at": "2026-01-01T00:00:00Z", "content_hash": f"sha256:{article_id:064x}", "warc": None,
+            "version": 1, "schema_version": 2}
+
+
+def render(browser: Browser, report: Path) -> Page:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(report.as_uri())
+    return page
+
+
+def test_cjk_text_renders_with_real_glyphs(browser: Browser) -> None:
+    """Two different characters look different: a missing CJK font would draw the same empty box."""
+    page = browser.new_page()
+    page.set_content('<span id="a" style="font-size:48px">中</span> '
+                     '<span id="b" style="font-size:48px">国</span>')
+    assert page.locator("#a").screenshot() != page.locator("#b").screenshot()
+
+
+def test_articles_over_time_have_a_real_time_axis(browser: Browser, tmp_path: Path) -> None:
+    lines = [record(1, "2020-01-07", ["人权", HOSTILE]), record(2, "2022-02-20", ["人权"], title=HOSTILE),
+             record(3, "2021-06-01", ["贸易战"])]
+    (tmp_path / "articles.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
+    out = tmp_path / "report.html"
+    assert run_cli("dataset", "report", str(tmp_path), "--out", str(out)).returncode == 0
+    page = render(browser, out)
+    text = page.inner_text("body")
+    assert "articles per week" in text and {"2020", "2021", "2022"} <= set(text.split())
+    chart = page.locator("#articles-over-time").bounding_box()
+    first = page.locator('#articles-over-time rect[data-label="2020-01-06"]').bounding_box()
+    last = page.locator('#articles-over-time rect[data-label="2022-02-14"]').bounding_box()
+    middle = page.locator('#articles-over-time rect[data-label="2021-05-31"]').bounding_box()
+    assert chart and first and last and middle
+    # two years apart on the page as in time, not side by side: 110 of 111 weeks across the chart
+    assert (last["x"] - first["x"]) / chart["width"] == pytest.approx(110 / 111, abs=0.01)
+    assert (middle["x"] - first["x"]) / (last["x"] - first["x"]) == pytest.approx(73 / 110, abs=0.01)
+    # the crawled text is shown as text, never run
+    assert page.evaluate("document.scripts.length") == 0
+    assert HOSTILE in text
+    tags = page.locator("#tags-over-time").inner_text()
+    assert "人权" in tags and HOSTILE in tags and "2020" in tags and "2022" in tags
+
+
+def test_coverage_per_run_shows_the_cliff(browser: Browser, mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    mockserver.add_articles(30)
+    mockserver.rewrite('<p id="summary">', '<p class="lead">')
+    assert crawl(mockserver, tmp_path).returncode == 3
+    out = tmp_path / "report.html"
+    assert run_cli("dataset", "report", str(tmp_path), "--out", str(out)).returncode == 0
+    page = render(browser, out)
+    rows = [row.split("\t") for row in page.locator("#coverage-per-run tbody").inner_text().splitlines()]
+    header = page.locator("#coverage-per-run thead").inner_text().split("\t")
+    summary = header.index("summary")
+    assert [row[0] for row in rows] == ["1", "2"] and [row[2] for row in rows] == ["finished", "degraded"]
+    assert float(rows[0][summary]) > 30 and float(rows[1][summary]) == 0
+    assert "coverage/fields: summary" in rows[1][-1]
+    # the line of summary drops to the chart's floor at run 2
+    points = page.locator('#coverage-chart polyline[data-series="summary"]').get_attribute("points")
+    assert points is not None
+    (_, y1), (_, y2) = [tuple(map(float, p.split(","))) for p in points.split()]
+    assert y2 - y1 > 0.3 * 220  # more than 30 of 100 points on a 220-pixel plot
+    failures = page.locator("#failures-per-run").text_content() or ""  # an SVG: no inner text
+    assert "failed pages per run" in failures and "#1" in failures and "#2" in failures
