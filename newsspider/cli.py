@@ -18,6 +18,7 @@ import click
 
 from newsspider import __version__
 from newsspider.dataset import display_path
+from newsspider.monitoring import DEGRADED_EXIT
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=True, path_type=Path), default=Path("data"),
@@ -91,10 +92,6 @@ def _outcome(result: Any) -> None:
     """Report a crawl's result; fail with one line unless it finished (or stopped at a bound)."""
     _report(result)
     _outcome_errors(result)
-
-
-#: exit status of a crawl that finished but whose monitors failed (a "degraded" run)
-DEGRADED_EXIT = 3
 
 
 def _outcome_errors(result: Any) -> None:

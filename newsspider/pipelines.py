@@ -16,12 +16,29 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from newsspider.failures import FATAL, stop_crawl
-from newsspider.items import REQUIRED_FIELDS, as_record, schema
+from newsspider.items import FIELDS, REQUIRED_FIELDS, Article, schema
 from newsspider.memory import memory_of
 from newsspider.state import Memory
 from newsspider.storage import JsonLinesWriter, SpaceReserve, StorageError
 
 logger = logging.getLogger(__name__)
+
+
+def as_record(item: Any) -> dict[str, Any]:
+    """An item as the dict that is validated and stored.
+
+    An :class:`Article`'s values are JSON values already, so its record is a
+    shallow copy (``ItemAdapter.asdict`` walks every nested value: 0.3 ms an
+    article); any other item goes through ItemAdapter.
+
+    >>> as_record(Article(article_id="1", tags=["a"]))["tags"]
+    ['a']
+    >>> as_record({"article_id": "1"})
+    {'article_id': '1'}
+    """
+    if isinstance(item, Article):
+        return {name: getattr(item, name) for name in FIELDS}
+    return ItemAdapter(item).asdict()
 
 
 class ValidatePipeline:

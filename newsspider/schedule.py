@@ -28,6 +28,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from newsspider.monitoring import DEGRADED_EXIT
 from newsspider.storage import DataDirLock
 
 __all__ = ["ScheduleError", "crawl_command", "parse_every", "run_schedule", "trigger_for"]
@@ -119,7 +120,13 @@ class CrawlJob:
                                          stdin=subprocess.DEVNULL, start_new_session=True)
             code = self.proc.wait()
         self.runs += 1
-        logger.info("crawl ended with exit status %d; log: %s", code, log_path)
+        if code == DEGRADED_EXIT:
+            checks = [line.strip() for line in log_path.read_text("utf-8", "replace").splitlines()
+                      if line.startswith("Degraded: ")]
+            logger.warning("crawl degraded (exit status %d): %s; log: %s", code,
+                           "; ".join(line.removeprefix("Degraded: ") for line in checks), log_path)
+        else:
+            logger.info("crawl ended with exit status %d; log: %s", code, log_path)
         return code
 
     def terminate(self) -> bool:

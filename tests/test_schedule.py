@@ -13,6 +13,7 @@ from pathlib import Path
 from newsspider.state.sqlite import read_runs
 from tests.conftest import FAST, run_cli
 from tests.mockserver import MockServer
+from tests.receivers import HttpReceiver
 
 
 def test_schedule_runs_crawls_one_at_a_time_and_stops_on_sigterm(mockserver: MockServer,
@@ -103,3 +104,29 @@ def test_a_second_signal_stops_the_crawl_gracefully(mockserver: MockServer, tmp_
     assert [(r.status, r.finish_reason) for r in read_runs(tmp_path)] == [("stopped", "shutdown")]
     crawl_log = next((tmp_path / "logs").glob("crawl-*.log")).read_text()
     assert "Crawl shutdown:" in crawl_log
+
+
+def test_schedule_passes_notifications_on_and_logs_a_degraded_run(mockserver: MockServer,
+                                                                  tmp_path: Path) -> None:
+    with HttpReceiver() as receiver:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "newsspider", "schedule", "--every", "3s", "--start-url",
+             mockserver.url("/bnews/"), "--data-dir", str(tmp_path), *FAST,
+             "-s", f"NEWSSPIDER_WEBHOOK_URL={receiver.url('/hook')}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 90
+        while not [r for r in read_runs(tmp_path) if r.ended_at]:
+            assert proc.poll() is None and time.monotonic() < deadline, "the first crawl did not end"
+            time.sleep(0.02)
+        mockserver.add_articles(30)  # before the next crawl, due 3 s after the first began
+        mockserver.rewrite('<p id="summary">', '<p class="lead">')
+        while len([r for r in read_runs(tmp_path) if r.ended_at]) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "the second crawl did not end"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=90)
+    assert [r.status for r in read_runs(tmp_path)][:2] == ["finished", "degraded"]
+    degraded = [line for line in stderr.splitlines() if "crawl degraded (exit status 3)" in line]
+    assert len(degraded) == 1 and "coverage/fields: summary: on 0% of the records" in degraded[0]
+    assert [m["json"]["run"] for m in receiver.received] == [2]

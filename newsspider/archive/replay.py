@@ -30,7 +30,7 @@ from newsspider import site
 from newsspider.archive.capture import META
 from newsspider.archive.reader import Capture, archived_page, latest_captures
 from newsspider.dataset import iter_articles
-from newsspider.items import as_record
+from newsspider.pipelines import as_record
 
 __all__ = ["REPLAY", "Reextracted", "WarcReplay", "archived_articles", "extracted_digest"]
 
