@@ -235,12 +235,17 @@ def test_report_page(data_dir: Path, tmp_path: Path) -> None:
     result = run_cli("dataset", "report", str(data_dir), "--out", str(tmp_path / "r.html"))
     assert result.returncode == 0, result.stderr
     page = lxml_html.fromstring((tmp_path / "r.html").read_text("utf-8"))
-    days = {r["published_date"] for r in load(data_dir)}
-    assert len(page.xpath("//svg[@id='per-day']/rect")) == len(days)
+    records = load(data_dir)
+    first, last = min(r["published_date"] for r in records), max(r["published_date"] for r in records)
+    months = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
+    bars = page.xpath("//svg[@id='articles-over-time']/rect")  # a bar per month of the span, empty or not
+    assert len(bars) == months and bars[0].get("data-label") == first[:7] + "-01"
+    assert sum(int(bar[0].text.rsplit(": ", 1)[1]) for bar in bars) == len(records)
     assert page.xpath("//script") == [] and page.xpath("//*[@src or @href]") == []  # self-contained
     headings = [h.text_content() for h in page.xpath("//h2")]
-    assert headings[:4] == ["Articles per day", "Field coverage", "Latest articles", "Top tags"]
-    coverage = {tr[0].text_content(): tr[1].text_content() for tr in page.xpath("//table[1]/tbody/tr")}
+    assert headings[:2] == ["Articles over time", "Top tags over time"]
+    table = page.xpath("//h2[.='Field coverage of the dataset']/following-sibling::table[1]/tbody/tr")
+    coverage = {tr[0].text_content(): tr[1].text_content() for tr in table}
     assert coverage["tags"] == "100%" and coverage["source"] == "100%"
 
 

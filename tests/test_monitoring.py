@@ -103,7 +103,7 @@ def test_broken_body_selector_stores_nothing_and_says_why(mockserver: MockServer
     checks = runs_json(tmp_path)[1]["checks"]
     assert [c.split(":")[0] for c in checks] == ["articles/dropped", "articles/stored"]
     assert "missing_body" in checks[0]
-    assert "0 articles stored, but the listings linked" in checks[1]
+    assert "0 articles stored, but the listings showed 30 articles that are not stored" in checks[1]
 
 
 def test_a_killed_run_is_reported_by_the_next(mockserver: MockServer, tmp_path: Path) -> None:
