@@ -131,6 +131,14 @@ def test_three_workers_store_every_article_once(mockserver: MockServer, redis_ur
     assert sum(1 for shard in tmp_path.glob("articles-*.jsonl") if shard.stat().st_size) >= 2, \
         "the work was not shared"
     assert len(load(tmp_path)) == len(PUBLIC_IDS)  # the reader reads every shard
+    # the run's quality adds the workers' counts up
+    history = run_cli("runs", "--redis-url", redis_url, "--redis-prefix", prefix, "--json")
+    [run] = [json.loads(line) for line in history.stdout.splitlines()]
+    records = load(tmp_path)
+    assert run["status"] == "finished" and run["quality"]["stored"] == len(PUBLIC_IDS)
+    expected = round(100 * sum(bool(r["summary"]) for r in records) / len(records), 1)
+    assert run["quality"]["coverage"]["summary"] == expected and run["quality"]["coverage"]["title"] == 100
+    assert run["quality"]["median_body"] > 0
 
 
 def test_a_worker_killed_midway_loses_nothing(mockserver: MockServer, redis_url: str, prefix: str,
