@@ -17,6 +17,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from spidermon import Monitor, MonitorSuite, monitors
 
+from newsspider.failures import FATAL
 from newsspider.memory import memory_of, run_status
 from newsspider.monitoring import QUALITY
 from newsspider.monitoring.actions import Email, RecordChecks, Slack, Webhook
@@ -67,6 +68,16 @@ class _RunMonitor(Monitor):
     def pages(self) -> int:
         return int(self.data.stats.get("response_received_count", 0))
 
+    @property
+    def fatal(self) -> str | None:
+        """Why the crawl stopped on an error (its memory may be out of reach: not asked then)."""
+        message = self.data.stats.get(FATAL)
+        return str(message) if message else None
+
+    def needs_memory(self) -> None:
+        if self.fatal:
+            self.skipTest(f"the crawl stopped on an error ({self.fatal})")
+
     def fail_with(self, problems: list[str]) -> None:
         """Fail with one line per problem, if there is any."""
         if problems:
@@ -85,6 +96,7 @@ class FieldCoverage(_RunMonitor):
         """No field falls more than NEWSSPIDER_MONITOR_COVERAGE_DROP points below its median of the
         last runs that stored at least NEWSSPIDER_MONITOR_MIN_ARTICLES; with no such run, every
         stored record has a title and a body."""
+        self.needs_memory()
         quality, least = self.quality, self.settings.getint("NEWSSPIDER_MONITOR_MIN_ARTICLES")
         if not quality.get("stored"):
             self.skipTest("no articles stored")
@@ -110,6 +122,7 @@ class ArticlesStored(_RunMonitor):
         pages did not fail, stored some articles (not checked for a run stopped at a bound)."""
         if str(self.data.stats.get("finish_reason", "")).startswith("closespider_"):
             self.skipTest("stopped at a bound")
+        self.needs_memory()
         memory, spider = memory_of(self.data.crawler), self.data.spider
         # the run's, not only this worker's, in a distributed crawl (other workers may have stored them)
         this_run = [r.new_articles + r.updated_articles for r in memory.runs() if r.run_id == memory.run_id]
@@ -165,8 +178,8 @@ class RunsFinish(_RunMonitor):
         problems = []
         reason = str(self.data.stats.get("finish_reason", ""))
         if run_status(reason) != "finished":
-            problems.append(f"this run ended early ({reason})")
-        history = self.history()
+            problems.append(f"this run ended early ({self.fatal or reason})")
+        history = [] if self.fatal else self.history()
         if history and history[-1].status in ("running", "interrupted"):
             problems.append(f"run {history[-1].run_id} never finished (killed, or its machine stopped)")
         self.fail_with(problems)
