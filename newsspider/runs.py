@@ -81,7 +81,7 @@ def run_text(run: Run) -> str:
     if quality:
         lines.append(f"  stored {quality['stored']}, median body {quality['median_body']} characters, "
                      f"{quality['pages_per_second']} pages/s, {quality['retries']} retries, "
-                     f"{quality['bans']} responses 403/429")
+                     f"{quality.get('http_403', 0)} responses 403, {quality.get('http_429', 0)} 429")
         lines.append("  field coverage (% of the stored records):")
         lines += [f"    {name:<13} {quality['coverage'].get(name, 0):5.1f}" for name in FIELDS]
     else:

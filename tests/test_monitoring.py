@@ -9,6 +9,7 @@ import sqlite3
 from email.policy import default as default_policy
 from pathlib import Path
 
+from newsspider.demo.pages import DemoSite
 from newsspider.state.sqlite import STATE_FILE
 from tests.conftest import crawl, run_cli
 from tests.mockserver import MockServer
@@ -122,3 +123,20 @@ def test_monitoring_off(mockserver: MockServer, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     [run] = runs_json(tmp_path)
     assert run["quality"] is None and run["status"] == "finished"
+
+
+def test_a_site_refusing_the_crawler_fails_the_ban_and_failure_checks(mockserver: MockServer,
+                                                                      tmp_path: Path) -> None:
+    refused = [article.path for article in DemoSite().public_articles()[:20]]
+    for path in refused:
+        mockserver.fault(path, "status", status=403, times=-1)
+    result = crawl(mockserver, tmp_path)
+    assert result.returncode == DEGRADED_EXIT, result.stderr
+    [run] = runs_json(tmp_path)
+    assert run["status"] == "degraded" and run["quality"]["http_403"] == 20
+    checks = {line.split(":")[0]: line for line in run["checks"]}
+    assert set(checks) == {"fetching/failures", "fetching/bans"}
+    bans = f"fetching/bans: 20 of {run['pages']} responses were 403 or 429"
+    assert checks["fetching/bans"].startswith(bans)
+    assert "http_403 20" in checks["fetching/failures"]
+    assert "20 responses 403, 0 429" in run_cli("runs", str(tmp_path), "--run", "1").stdout

@@ -51,6 +51,8 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[
         "dropped": {key.rsplit("/", 1)[1]: int(value) for key, value in sorted(stats.items())
                     if key.startswith("newsspider/dropped/")},
         "retries": int(stats.get("retry/count", 0)),
+        "http_403": int(stats.get(status + "403", 0)),
+        "http_429": int(stats.get(status + "429", 0)),
         "bans": int(stats.get(status + "403", 0)) + int(stats.get(status + "429", 0)),
         "pages_per_second": round(summary.rate, 2),
     }

@@ -395,8 +395,8 @@ def _additive(quality: dict[str, Any]) -> dict[str, int]:
     ...            "bans": 1, "median_body": 900})
     {'stored': 3, 'retries': 0, 'bans': 1, 'fields/tags': 2, 'dropped/missing_body': 1}
     """
-    counts: dict[str, int] = {name: int(quality[name]) for name in ("stored", "retries", "bans")
-                              if name in quality}
+    counts: dict[str, int] = {name: int(quality[name]) for name in ("stored", "retries", "bans", "http_403",
+                                                                     "http_429") if name in quality}
     for group in ("fields", "dropped"):
         counts.update({f"{group}/{name}": int(v) for name, v in quality.get(group, {}).items()})
     return counts
