@@ -29,8 +29,8 @@ def run_record(run: Run) -> dict[str, Any]:
     >>> r["run"], r["failures"], r["quality"]["coverage"], r["checks"]
     (3, {'timeout': 1}, {'summary': 25.0}, ['coverage/fields: x'])
     """
-    record = asdict(run)
-    record["run"] = record.pop("run_id")
+    fields = asdict(run)
+    record = {"run": fields.pop("run_id"), **fields}
     record["failures"] = json.loads(run.failures) if run.failures else {}
     quality = json.loads(run.quality) if run.quality else None
     if quality is not None:
