@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import socket
 import sqlite3
 from email.policy import default as default_policy
 from pathlib import Path
@@ -140,3 +141,22 @@ def test_a_site_refusing_the_crawler_fails_the_ban_and_failure_checks(mockserver
     assert checks["fetching/bans"].startswith(bans)
     assert "http_403 20" in checks["fetching/failures"]
     assert "20 responses 403, 0 429" in run_cli("runs", str(tmp_path), "--run", "1").stdout
+
+
+def test_undeliverable_notifications_are_one_warning_each(mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    mockserver.add_articles(30)
+    mockserver.rewrite('<p id="summary">', '<p class="lead">')
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = crawl(mockserver, tmp_path, "-s", f"NEWSSPIDER_WEBHOOK_URL=http://127.0.0.1:{port}/hook",
+                   "-s", "NEWSSPIDER_EMAIL_TO=archivist@example.org", "-s", "NEWSSPIDER_SMTP_HOST=127.0.0.1",
+                   "-s", f"NEWSSPIDER_SMTP_PORT={port}")
+    assert result.returncode == DEGRADED_EXIT, result.stderr  # still degraded: nothing else changes
+    assert "Traceback" not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "was not delivered" in line]
+    assert len(warnings) == 2
+    assert f"the webhook notification was not delivered: http://127.0.0.1:{port}/hook: " in warnings[0]
+    assert f"the e-mail notification was not delivered: SMTP server 127.0.0.1:{port}: " in warnings[1]
+    assert runs_json(tmp_path)[1]["status"] == "degraded"

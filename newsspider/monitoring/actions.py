@@ -13,6 +13,7 @@ delivered is logged by Spidermon as an action error and changes nothing else.
 from __future__ import annotations
 
 import json
+import logging
 import smtplib
 import urllib.request
 from email.message import EmailMessage
@@ -26,6 +27,8 @@ from newsspider import __version__
 from newsspider.monitoring import CHECKS
 
 __all__ = ["Email", "RecordChecks", "Slack", "Webhook", "failed_checks", "message"]
+
+logger = logging.getLogger(__name__)
 
 _TIMEOUT = 10.0
 
@@ -60,7 +63,14 @@ def message(stats: dict[str, Any], checks: list[str]) -> dict[str, Any]:
 
 
 class _Notify(Action):
-    """An action with the crawler's stats at hand and the failed checks as a message."""
+    """An action with the crawler's stats at hand and the failed checks as a message.
+
+    A notification that cannot be delivered is a warning naming it and why (and an action error in
+    Spidermon's report); it changes nothing else.
+    """
+
+    #: what the warning calls it
+    kind = "notification"
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__()
@@ -78,33 +88,52 @@ class _Notify(Action):
             raise SkipAction(f"{name} is not set")
         return str(value)
 
+    def run_action(self) -> None:
+        try:
+            self.send()
+        except (OSError, smtplib.SMTPException, ValueError) as exc:  # URLError is an OSError
+            logger.warning("the %s was not delivered: %s", self.kind, exc)
+            raise
+
+    def send(self) -> None:
+        raise NotImplementedError
+
 
 class RecordChecks(_Notify):
     """The failed checks into the stats: the run is recorded as degraded, the CLI exits with 3."""
 
-    def run_action(self) -> None:
+    def send(self) -> None:
         self.crawler.stats.set_value(CHECKS, failed_checks(self.result))
 
 
 def _post_json(url: str, payload: dict[str, Any]) -> None:
+    """POST *payload*; an error names the URL (an HTTP error status is one too)."""
     request = urllib.request.Request(url, data=json.dumps(payload, ensure_ascii=False).encode(),
                                      headers={"Content-Type": "application/json; charset=utf-8",
                                               "User-Agent": f"newsspider/{__version__}"})
-    with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
-        response.read()
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
+            response.read()
+    except OSError as exc:
+        raise OSError(f"{url}: {getattr(exc, 'reason', None) or exc}") from exc
 
 
 class Webhook(_Notify):
     """POST the message as JSON to NEWSSPIDER_WEBHOOK_URL."""
 
-    def run_action(self) -> None:
-        _post_json(self.setting("NEWSSPIDER_WEBHOOK_URL"), self.message())
+    kind = "webhook notification"
+
+    def send(self) -> None:
+        url = self.setting("NEWSSPIDER_WEBHOOK_URL")
+        _post_json(url, self.message())
 
 
 class Slack(_Notify):
     """Post the message's text to a Slack incoming webhook (NEWSSPIDER_SLACK_WEBHOOK_URL)."""
 
-    def run_action(self) -> None:
+    kind = "Slack notification"
+
+    def send(self) -> None:
         _post_json(self.setting("NEWSSPIDER_SLACK_WEBHOOK_URL"), {"text": self.message()["text"]})
 
 
@@ -112,7 +141,9 @@ class Email(_Notify):
     """Mail the message's text to NEWSSPIDER_EMAIL_TO through NEWSSPIDER_SMTP_HOST (STARTTLS and login
     when NEWSSPIDER_SMTP_USER is set)."""
 
-    def run_action(self) -> None:
+    kind = "e-mail notification"
+
+    def send(self) -> None:
         settings = self.crawler.settings
         to = settings.getlist("NEWSSPIDER_EMAIL_TO")
         if not to:
@@ -123,9 +154,12 @@ class Email(_Notify):
         mail["From"] = settings.get("NEWSSPIDER_EMAIL_FROM")
         mail["To"] = ", ".join(to)
         mail.set_content(content["text"])
-        with smtplib.SMTP(self.setting("NEWSSPIDER_SMTP_HOST"), settings.getint("NEWSSPIDER_SMTP_PORT"),
-                          timeout=_TIMEOUT) as smtp:
-            if user := settings.get("NEWSSPIDER_SMTP_USER"):
-                smtp.starttls()
-                smtp.login(user, settings.get("NEWSSPIDER_SMTP_PASSWORD"))
-            smtp.send_message(mail)
+        host, port = self.setting("NEWSSPIDER_SMTP_HOST"), settings.getint("NEWSSPIDER_SMTP_PORT")
+        try:
+            with smtplib.SMTP(host, port, timeout=_TIMEOUT) as smtp:
+                if user := settings.get("NEWSSPIDER_SMTP_USER"):
+                    smtp.starttls()
+                    smtp.login(user, settings.get("NEWSSPIDER_SMTP_PASSWORD"))
+                smtp.send_message(mail)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise OSError(f"SMTP server {host}:{port}: {exc}") from exc
