@@ -316,17 +316,25 @@ def main() -> None:
             f"{warc_bytes / 2**20:,.1f} MB of WARC: **{warc_bytes / stored / 1024:.1f} KB per article, "
             f"{warc_bytes / stored * 1000 / 2**20:.1f} MB per 1,000 articles** (the dataset: "
             f"{jsonl_bytes / stored / 1024:.1f} KB per article).\n")
-        text, _, _, _, wall = measured([sys.executable, "-m", "newsspider", "reextract", str(archive_dir),
-                                        "--out", str(workdir / "reextracted"),
-                                        "-s", "NEWSSPIDER_PROGRESS_INTERVAL=0"], server.proc.pid)
-        match = re.search(r"(\d+) archived pages read, (\d+) stored", text)
-        assert match, text
-        again = int(match[2])
         crawl_rate = stored / ours_runs[0].wall
-        say(f"`newsspider reextract` of that data dir into another: {again:,} articles in {wall:.1f} s, "
+        reextracted = {}
+        for jobs in (0, 1):  # one worker process per CPU (the default), and none
+            text, cpu, _, _, wall = measured(
+                [sys.executable, "-m", "newsspider", "reextract", str(archive_dir), "--out",
+                 str(workdir / f"reextracted-{jobs}"), "--jobs", str(jobs), "-s", "NEWSSPIDER_PROGRESS_INTERVAL=0"],
+                server.proc.pid)
+            match = re.search(r"(\d+) archived pages read, (\d+) stored", text)
+            assert match, text
+            reextracted[jobs] = (int(match[2]), wall, cpu)
+        again, wall, cpu = reextracted[0]
+        one, one_wall, one_cpu = reextracted[1]
+        say(f"`newsspider reextract` of that data dir into another, with a worker process per CPU (the "
+            f"default, {os.cpu_count()} here): {again:,} articles in {wall:.1f} s ({cpu:.1f} CPU-s), "
             f"{again / wall:,.0f} articles/s against the crawl's {crawl_rate:,.0f} articles/s "
             f"({stored:,} in {ours_runs[0].wall:.1f} s; both from process start to exit, the scan of the "
-            f"archive included): **{again / wall / crawl_rate:.1f}× the crawl** (target ≥ 5×).\n")
+            f"archive included): **{again / wall / crawl_rate:.1f}× the crawl** (target ≥ 5×). "
+            f"In one process (`--jobs 1`): {one:,} articles in {one_wall:.1f} s ({one_cpu:.1f} CPU-s), "
+            f"{one / one_wall / crawl_rate:.1f}× the crawl.\n")
 
         server.stop()
 

@@ -15,23 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from scrapy.downloadermiddlewares.defaultheaders import DefaultHeadersMiddleware
-from scrapy.downloadermiddlewares.downloadtimeout import DownloadTimeoutMiddleware
-from scrapy.downloadermiddlewares.httpauth import HttpAuthMiddleware
-from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
-from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
-from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
-from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.downloadermiddlewares.useragent import UserAgentMiddleware
 from scrapy.extensions.logstats import LogStats
 from scrapy.settings import BaseSettings
-from scrapy.spidermiddlewares.depth import DepthMiddleware
-from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 from spidermon.contrib.scrapy.extensions import Spidermon
 
 from newsspider.archive.capture import WarcCapture, WarcPointer
-from newsspider.archive.replay import Reextracted, WarcReplay
+from newsspider.archive.replay import Reextracted
 from newsspider.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
 from newsspider.failures import PageErrors
 from newsspider.frontier.leases import LeaseAck
@@ -83,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_WARC_ARTICLES_ONLY": False,
     # The data dir whose archived pages `newsspider reextract` reads (set by the command).
     "NEWSSPIDER_REEXTRACT_FROM": "",
+    # Worker processes that read and extract archived pages in `newsspider reextract` (--jobs);
+    # 0: one per CPU.
+    "NEWSSPIDER_REEXTRACT_JOBS": 0,
     # --- Distributed crawls (scrapy-redis) ---
     # redis://HOST:PORT/DB of the shared crawl; empty: a single-machine crawl with the SQLite state.
     "NEWSSPIDER_REDIS_URL": "",
@@ -142,14 +136,6 @@ _CRAWL: dict[str, Any] = {
     # Scrapy's check re-reads the source of a callback on every response (a request's bound method
     # is a new object, so its cache misses): 0.3 ms a page.  tests/test_spider.py runs the check once.
     "WARN_ON_GENERATOR_RETURN_VALUE": False,
-}
-
-# Scrapy's components that only a request to the network needs: off for re-extraction.
-_NETWORK_ONLY: dict[str, list[type]] = {
-    "DOWNLOADER_MIDDLEWARES": [OffsiteMiddleware, HttpAuthMiddleware, DownloadTimeoutMiddleware,
-                               DefaultHeadersMiddleware, UserAgentMiddleware, HttpCompressionMiddleware,
-                               RedirectMiddleware, HttpProxyMiddleware],
-    "SPIDER_MIDDLEWARES": [UrlLengthMiddleware, DepthMiddleware],
 }
 
 _COMPONENTS: dict[str, dict[type, int | None]] = {
@@ -215,21 +201,11 @@ class NewsspiderAddon:
 
     @staticmethod
     def _replay(settings: BaseSettings) -> None:
-        """Re-extraction: pages from the archive (nothing fetched, nothing archived again), and
-        stored again only when what was extracted changed."""
-        settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", WarcReplay, 1)
+        """Re-extraction: the spider yields records read from the archive (nothing is requested, so
+        nothing is archived again), stored again only when what was extracted changed."""
         settings.set_in_component_priority_dict("ITEM_PIPELINES", DedupePipeline, None)
         settings.set_in_component_priority_dict("ITEM_PIPELINES", Reextracted, 200)
-        # What only a request to the network needs; the archived response is answered first in line.
-        for name, components in _NETWORK_ONLY.items():
-            for component in components:
-                settings.set_in_component_priority_dict(name, component, None)
-        for name, value in {"NEWSSPIDER_WARC": False, "NEWSSPIDER_SKIP_STORED": False,
-                            "ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
-                            "RETRY_ENABLED": False, "CONCURRENT_REQUESTS": 32,
-                            "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
-                            # one article per page: Scrapy's 100 item workers per response cost 15% here
-                            "CONCURRENT_ITEMS": 2}.items():
+        for name, value in {"NEWSSPIDER_WARC": False, "NEWSSPIDER_SKIP_STORED": False}.items():
             settings.set(name, value, priority="cmdline")
 
     @staticmethod

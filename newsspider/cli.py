@@ -159,8 +159,10 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), metavar="OTHER_DIR",
               help="Write the records into this data dir instead (every archived article stored).")
+@click.option("--jobs", type=click.IntRange(min=0), metavar="N",
+              help="Worker processes that read and extract the pages (default 0: one per CPU).")
 @SETTING_OPTION
-def reextract(data_dir: Path, out: Path | None, settings: tuple[str, ...]) -> None:
+def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tuple[str, ...]) -> None:
     """Extract DATA_DIR's archived article pages again, offline (nothing is fetched).
 
     Into DATA_DIR, an article whose extracted fields changed is stored again
@@ -171,6 +173,8 @@ def reextract(data_dir: Path, out: Path | None, settings: tuple[str, ...]) -> No
     from newsspider.runner import START_ERRORS, CrawlError, run_reextract
 
     overrides = _overrides(settings)
+    if jobs is not None:
+        overrides["NEWSSPIDER_REEXTRACT_JOBS"] = str(jobs)
     with one_line(*START_ERRORS, CrawlError, ArchiveError):
         result = run_reextract(data_dir, out, overrides)
     stats = result.stats

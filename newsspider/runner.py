@@ -34,7 +34,6 @@ from newsspider.storage import DataDirError, DataDirLock, DataDirLocked, prepare
 __all__ = ["CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis", "check_settings",
            "crawler_settings", "parse_overrides", "run_crawl", "run_reextract", "unknown_settings"]
 
-logger = logging.getLogger(__name__)
 
 
 class SettingError(ValueError):
@@ -111,6 +110,11 @@ def check_settings(settings: Settings, names: Sequence[str]) -> None:
     Traceback (most recent call last):
     ...
     newsspider.runner.SettingError: -s NEWSSPIDER_WORKER_ID='a/b': a worker id is letters, digits, ...
+    >>> check_settings(crawler_settings(overrides={"NEWSSPIDER_REEXTRACT_JOBS": "-1"}),
+    ...                ["NEWSSPIDER_REEXTRACT_JOBS"])
+    Traceback (most recent call last):
+    ...
+    newsspider.runner.SettingError: -s NEWSSPIDER_REEXTRACT_JOBS='-1': expected 0 (one per CPU) or more
     """
     getters = ((bool, settings.getbool, "true or false"), (int, settings.getint, "a whole number"),
                (float, settings.getfloat, "a number"), (dict, settings.getdict, "a JSON object"))
@@ -123,6 +127,9 @@ def check_settings(settings: Settings, names: Sequence[str]) -> None:
                 except (ValueError, TypeError):
                     raise SettingError(f"-s {name}={value!r}: expected {expected}") from None
                 break
+    if "NEWSSPIDER_REEXTRACT_JOBS" in names and settings.getint("NEWSSPIDER_REEXTRACT_JOBS") < 0:
+        raise SettingError(f"-s NEWSSPIDER_REEXTRACT_JOBS={settings.get('NEWSSPIDER_REEXTRACT_JOBS')!r}: "
+                           "expected 0 (one per CPU) or more")
     worker_id = settings.get("NEWSSPIDER_WORKER_ID")
     if worker_id and not _WORKER_ID.fullmatch(worker_id):
         raise SettingError(f"-s NEWSSPIDER_WORKER_ID={worker_id!r}: a worker id is letters, digits, "
@@ -246,7 +253,6 @@ def run_reextract(source: str | Path, out: str | Path | None = None,
     settings.set("NEWSSPIDER_DATA_DIR", str(target), priority="cmdline")
     with DataDirLock(target):
         pass  # fail now, with a clear message, if a crawl holds it
-    logger.info("re-extracting %d archived article pages from %s", len(articles), source)
     return _run(settings, overrides, ReextractSpider, target, captures=articles)
 
 

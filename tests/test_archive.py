@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from newsspider.archive.reader import archived_page, warc_files
+from newsspider.archive.replay import BATCH
 from newsspider.archive.warcfile import Fetch, WarcFiles
 from newsspider.demo.pages import DemoSite
 from tests.conftest import crawl, read_jsonl, reports_killed_run, run_cli
@@ -178,10 +179,13 @@ def offline(tmp_path_factory: pytest.TempPathFactory):
     return data_dir
 
 
-def test_reextract_without_the_site_gives_the_same_records(offline: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_reextract_without_the_site_gives_the_same_records(offline: Path, tmp_path: Path, jobs: int) -> None:
     out = tmp_path / "again"
-    result = run_cli("reextract", str(offline), "--out", str(out))
+    result = run_cli("reextract", str(offline), "--out", str(out), "--jobs", str(jobs))
     assert result.returncode == 0, result.stderr
+    where = "in this process" if jobs == 1 else f"in {jobs} worker processes"
+    assert f"reading {len(read_jsonl(offline / 'articles.jsonl'))} archived pages {where}" in result.stderr
     crawled, again = read_jsonl(offline / "articles.jsonl"), read_jsonl(out / "articles.jsonl")
     assert content(again) == content(crawled)
     assert {r["article_id"]: r["content_hash"] for r in again} == {
@@ -201,15 +205,20 @@ def test_reextract_without_the_site_gives_the_same_records(offline: Path, tmp_pa
     assert read_jsonl(offline / "articles.jsonl") == crawled
 
 
-def test_a_changed_selector_changes_exactly_its_field(offline: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_changed_selector_changes_exactly_its_field(offline: Path, tmp_path: Path, jobs: int) -> None:
     data_dir = tmp_path / "data"
     shutil.copytree(offline, data_dir)
     before = read_jsonl(data_dir / "articles.jsonl")
     with_summary = {r["article_id"] for r in before if r["summary"]}
     assert with_summary and len(with_summary) < len(before)
-    code = ("import sys, newsspider.site as site; site.SUMMARY = 'p#no-such-summary'; "
-            "from newsspider.cli import main; main(sys.argv[1:])")
-    result = subprocess.run([sys.executable, "-c", code, "reextract", str(data_dir)],
+    # the selector as edited in newsspider/site.py: every process that loads the script has it, the
+    # worker processes too (they load the main script again)
+    script = tmp_path / "changed.py"
+    script.write_text("import sys\nimport newsspider.site as site\nsite.SUMMARY = 'p#no-such-summary'\n"
+                      "if __name__ == '__main__':\n    from newsspider.cli import main\n"
+                      "    main(sys.argv[1:])\n")
+    result = subprocess.run([sys.executable, str(script), "reextract", str(data_dir), "--jobs", str(jobs)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     after = read_jsonl(data_dir / "articles.jsonl")
@@ -245,6 +254,36 @@ def test_reextract_of_a_warc_cut_short_uses_what_is_whole(offline: Path, tmp_pat
     assert {r["article_id"] for r in again} == {r["article_id"] for r in records
                                                 if r["warc"]["offset"] < last["warc"]["offset"]}
     assert content(again) == {k: v for k, v in content(records).items() if k != last["article_id"]}
+
+
+def test_a_reextract_worker_killed_stops_the_run_with_one_line(offline: Path, tmp_path: Path) -> None:
+    records = sorted(read_jsonl(offline / "articles.jsonl"), key=lambda r: r["warc"]["offset"])
+    assert len(records) > BATCH  # two batches: the second one's worker dies
+    # A worker killed as the out-of-memory killer kills, on the batch that holds the second batch's
+    # first page: patched in every process that loads the script (the workers load it again).
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import os, signal, sys\nimport newsspider.archive.replay as replay\nread = replay.read_articles\n"
+        "def read_or_die(source, data_dir, captures):\n"
+        f"    if any(c.pointer['offset'] == {records[BATCH]['warc']['offset']} for c in captures):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return read(source, data_dir, captures)\n"
+        "replay.read_articles = read_or_die\n"
+        "if __name__ == '__main__':\n    from newsspider.cli import main\n    main(sys.argv[1:])\n")
+    out = tmp_path / "again"
+    result = subprocess.run([sys.executable, str(script), "reextract", str(offline), "--out", str(out),
+                             "--jobs", "2"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    stored = read_jsonl(out / "articles.jsonl")  # whole lines: what was stored before the stop
+    assert len(stored) <= BATCH
+    assert result.stderr.splitlines()[-1] == ("Error: a re-extraction worker process died (killed, or out of "
+                                              f"memory?); stopped after {len(stored)} articles")
+    assert "Traceback" not in result.stderr
+    # the next run reads what is missing, and only that
+    again = run_cli("reextract", str(offline), "--out", str(out), "--jobs", "2")
+    assert again.returncode == 0, again.stderr
+    assert f"{len(records) - len(stored)} stored (0 new versions), {len(stored)} unchanged" in again.stdout
+    assert content(read_jsonl(out / "articles.jsonl")) == content(records)
 
 
 def test_an_archived_article_replays_through_pywb(archived, tmp_path: Path) -> None:

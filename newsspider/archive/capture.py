@@ -33,10 +33,29 @@ from newsspider.items import Article
 from newsspider.memory import memory_of
 from newsspider.storage import StorageError, prepare_data_dir, release_reserve
 
-__all__ = ["META", "WarcCapture", "WarcPointer"]
+__all__ = ["META", "WarcCapture", "WarcPointer", "point_at"]
 
 #: request.meta key of the archived response's pointer
 META = "newsspider_warc"
+
+
+def point_at(article: Article, pointer: dict[str, Any]) -> Article:
+    """*article* with its pointer into the archive (``warc``).
+
+    Its ``crawled_at`` is the capture's time (the pointer's ``date``, the
+    WARC-Date) when the pointer has one: the same instant in the record and in
+    its archived page, whether crawled or read again from the archive.
+
+    >>> pointer = {"file": "warc/a.warc.gz", "offset": 0, "length": 9, "record_id": "<urn:uuid:1>",
+    ...            "date": "2024-05-01T10:00:00.25Z"}
+    >>> a = point_at(Article(url="https://x/a.html"), pointer)
+    >>> a.warc["offset"], a.crawled_at
+    (0, '2024-05-01T10:00:00Z')
+    """
+    article.warc = {name: pointer[name] for name in POINTER_FIELDS}
+    if date := pointer.get("date"):
+        article.crawled_at = date[:19] + "Z"  # the capture time, to the second
+    return article
 
 
 class WarcCapture:
@@ -92,18 +111,12 @@ class WarcCapture:
 
 
 class WarcPointer:
-    """Spider middleware: an article record points at the archived response it came from.
-
-    A page replayed from the archive (``reextract``) was fetched when it was
-    archived: its record's ``crawled_at`` is the capture's time.
-    """
+    """Spider middleware: an article record points at the archived response it came from."""
 
     @staticmethod
     def _point(response: Response, result: Any) -> Any:
         if isinstance(result, Article) and (pointer := response.meta.get(META)):
-            result.warc = {name: pointer[name] for name in POINTER_FIELDS}
-            if date := pointer.get("date"):
-                result.crawled_at = date[:19] + "Z"  # the capture time, to the second
+            point_at(result, pointer)
         return result
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:

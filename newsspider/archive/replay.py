@@ -2,40 +2,58 @@
 
 ``newsspider reextract`` runs a crawl whose pages come from the WARC files,
 not the network: :func:`archived_articles` lists the newest capture of each
-article page (status 200), the ``reextract`` spider asks for them,
-:class:`WarcReplay` (a downloader middleware, first in line) answers each
-request with its archived response, and the usual extraction, validation and
-storage follow.  :class:`Reextracted` takes the deduplicating pipeline's
-place: a record whose extracted fields are the same as the stored version's is
-dropped (``newsspider/unchanged``); one that differs is stored as the next
-version, as ``--refresh`` does, so a changed selector changes exactly the
-fields it reads.
+article page (status 200), :func:`read_articles` reads a batch of them back
+and extracts each as the crawl does (:func:`~newsspider.loaders.page_selector`
+and :func:`~newsspider.loaders.load_article`, the record pointing at its
+capture), and the ``reextract`` spider hands the records to the usual
+validation and storage.  Nothing is requested, so nothing goes through the
+scheduler or the downloader: what is left is the work itself, which
+:class:`Readers` spreads over worker processes (``NEWSSPIDER_REEXTRACT_JOBS``,
+one per CPU by default), in archive order.  :class:`Reextracted` takes the
+deduplicating pipeline's place: a record whose extracted fields are the same
+as the stored version's is dropped (``newsspider/unchanged``); one that
+differs is stored as the next version, as ``--refresh`` does, so a changed
+selector changes exactly the fields it reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
+import multiprocessing
 import os
+import traceback
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem, IgnoreRequest, NotConfigured
-from scrapy.http import HtmlResponse, Response
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.http import HtmlResponse
 
 from newsspider import site
-from newsspider.archive.capture import META
-from newsspider.archive.reader import Capture, archived_page, latest_captures
+from newsspider.archive.capture import META, point_at
+from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures
 from newsspider.dataset import iter_articles
+from newsspider.failures import failure_reason
+from newsspider.items import Article
+from newsspider.loaders import Problems, load_article, page_selector
 from newsspider.pipelines import as_record
 
-__all__ = ["REPLAY", "Reextracted", "WarcReplay", "archived_articles", "extracted_digest"]
+__all__ = ["BATCH", "ReadPage", "Readers", "Reextracted", "archived_articles", "default_jobs",
+           "extracted_digest", "read_articles", "replayed_response"]
 
-#: request.meta key of the archived response a request is answered with
-REPLAY = "newsspider_replay"
+logger = logging.getLogger(__name__)
+
+#: archived pages a worker process reads per task
+BATCH = 25
 #: what re-extraction does not compare: when and where, not what
 _VOLATILE = frozenset({"crawled_at", "warc", "version", "schema_version"})
 # Headers that described the body as it was sent; the replayed body is decoded.
@@ -55,32 +73,106 @@ def archived_articles(data_dir: Path) -> list[Capture]:
     return sorted(captures, key=lambda c: (c.pointer["file"], c.pointer["offset"]))
 
 
-class WarcReplay:
-    """Downloader middleware: answer every request from the archive; nothing goes to the network."""
+def replayed_response(source: Path, data_dir: Path, capture: Capture) -> HtmlResponse:
+    """The archived response of *capture* (in *source*), as the crawl received it.
 
-    def __init__(self, source: Path, data_dir: Path) -> None:
+    Its request's meta holds the pointer to the record, relative to
+    *data_dir* (the dataset being written may be in another directory).
+    Raises :class:`ArchiveError` when the record cannot be read.
+    """
+    page = archived_page(source, capture.pointer)
+    headers = [(k, v) for k, v in page.headers if k.lower() not in _SENT_AS]
+    file = os.path.relpath(source / capture.pointer["file"], data_dir)
+    request = Request(page.url, meta={META: {**capture.pointer, "file": file, "date": page.date}})
+    return HtmlResponse(page.url, status=int(page.status_line.split()[1]), body=page.body,
+                        headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+                        request=request)
+
+
+@dataclass
+class ReadPage:
+    """One archived page read again: its record, or why there is none (``failure``, ``detail``)."""
+
+    url: str
+    article: Article | None
+    problems: Problems
+    failure: str = ""
+    detail: str = ""
+    #: the extraction error's traceback, for the debug log
+    trace: str = ""
+
+
+def read_articles(source: Path, data_dir: Path, captures: Sequence[Capture]) -> list[ReadPage]:
+    """Read and extract the archived article pages *captures*: the work of a worker process.
+
+    A record that cannot be read is one failed page (``archive_error``), an
+    extraction that raises another (``parse_error``); the rest go on.
+    """
+    pages = []
+    for capture in captures:
+        problems = Problems()
+        try:
+            response = replayed_response(source, data_dir, capture)
+        except ArchiveError as exc:
+            pages.append(ReadPage(capture.url, None, problems, failure_reason(exc), f": {exc}"))
+            continue
+        try:
+            article = load_article(response, page_selector(response, problems), problems=problems)
+        except Exception as exc:  # one bad page, never the run: counted as the crawl counts it
+            detail = f": {type(exc).__name__}: {exc}".splitlines()[0]
+            trace = traceback.format_exc()
+            pages.append(ReadPage(response.url, None, problems, "parse_error", detail, trace))
+            continue
+        pages.append(ReadPage(response.url, point_at(article, response.meta[META]), problems))
+    return pages
+
+
+def default_jobs() -> int:
+    """One worker process per CPU this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Readers:
+    """Worker processes that read archived pages (:func:`read_articles`), handed back in archive order.
+
+    With one job (or one batch to read) the pages are read in this process.
+    Workers are started afresh (``spawn``), not forked from a running crawl.
+    A worker that dies makes :meth:`pages` raise ``BrokenProcessPool``.
+    """
+
+    def __init__(self, source: Path, data_dir: Path, jobs: int) -> None:
         self.source = source
         self.data_dir = data_dir
+        self.jobs = jobs
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> WarcReplay:
-        settings = crawler.settings
-        if not (source := settings.get("NEWSSPIDER_REEXTRACT_FROM")):
-            raise NotConfigured
-        return cls(Path(source), Path(settings.get("NEWSSPIDER_DATA_DIR")))
-
-    def process_request(self, request: Request) -> Response:
-        pointer = request.meta.get(REPLAY)
-        if pointer is None:
-            raise IgnoreRequest("not in the archive")
-        page = archived_page(self.source, pointer)
-        headers = [(k, v) for k, v in page.headers if k.lower() not in _SENT_AS]
-        # the record's pointer, relative to the dataset being written (it may be another dir)
-        file = os.path.relpath(self.source / pointer["file"], self.data_dir)
-        request.meta[META] = {**pointer, "file": file, "date": page.date}
-        return HtmlResponse(page.url, status=int(page.status_line.split()[1]), body=page.body,
-                            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-                            request=request)
+    async def pages(self, captures: Sequence[Capture]) -> AsyncIterator[ReadPage]:
+        batches = [captures[i:i + BATCH] for i in range(0, len(captures), BATCH)]
+        jobs = min(self.jobs, len(batches))
+        logger.info("reading %d archived pages %s", len(captures),
+                    f"in {jobs} worker processes" if jobs > 1 else "in this process")
+        if jobs <= 1:
+            for batch in batches:
+                for page in read_articles(self.source, self.data_dir, batch):
+                    yield page
+            return
+        loop = asyncio.get_running_loop()
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        pending: deque[asyncio.Future[list[ReadPage]]] = deque()
+        try:
+            for batch in batches:
+                # a few batches ahead of the pipelines per worker, not the whole archive in memory
+                pending.append(loop.run_in_executor(pool, read_articles, self.source, self.data_dir, batch))
+                if len(pending) >= 3 * jobs:
+                    for page in await pending.popleft():
+                        yield page
+            while pending:
+                for page in await pending.popleft():
+                    yield page
+        finally:
+            for future in pending:  # the crawl stopped, or the pool broke: nothing more is wanted
+                if not future.cancel() and not future.cancelled():
+                    future.exception()  # retrieved: not logged as never retrieved
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def extracted_digest(record: dict[str, Any]) -> str:

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-import scrapy
-from parsel import Selector
-from scrapy.http import TextResponse
-
 from newsspider.archive.reader import Capture
-from newsspider.archive.replay import REPLAY, archived_articles
-from newsspider.loaders import Problems
-from newsspider.spiders.bannedbook import BannedbookSpider, Paging
+from newsspider.archive.replay import Readers, archived_articles, default_jobs
+from newsspider.failures import count_failure, stop_crawl
+from newsspider.items import Article
+from newsspider.spiders.bannedbook import BannedbookSpider
 
 __all__ = ["ReextractSpider"]
 
 
 class ReextractSpider(BannedbookSpider):
-    """Each article page of the archive (``NEWSSPIDER_REEXTRACT_FROM``), read as the crawl reads it."""
+    """Each article page of the archive (``NEWSSPIDER_REEXTRACT_FROM``), read as the crawl reads it.
+
+    Its start yields the records themselves: nothing is requested, nothing
+    followed.  Each page read counts as a received response
+    (``response_received_count``: the summary, the run record and the checks
+    count pages by it); a page that cannot be read or extracted is one failed
+    page, counted and logged as the crawl does.
+    """
 
     name = "reextract"
 
@@ -28,16 +33,24 @@ class ReextractSpider(BannedbookSpider):
         #: the pages to read, when the caller has listed them already (the archive is read once)
         self.captures = captures
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
-        captures = self.captures
-        if captures is None:
-            captures = archived_articles(Path(self.crawler.settings.get("NEWSSPIDER_REEXTRACT_FROM")))
-        for article in captures:
-            yield scrapy.Request(article.url, callback=self.parse, errback=self.failed, dont_filter=True,
-                                 meta={REPLAY: article.pointer})
-
-    def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
-                     only_paging: bool = False, problems: Problems | None = None, **kwargs: Any
-                     ) -> Iterator[scrapy.Request]:
-        """Nothing: the archive's pages are the whole of what is read."""
-        return iter(())
+    # records, not requests: Scrapy's start() may yield either
+    async def start(self) -> AsyncIterator[Article]:  # type: ignore[override]
+        settings = self.crawler.settings
+        source = Path(settings.get("NEWSSPIDER_REEXTRACT_FROM"))
+        captures = self.captures if self.captures is not None else archived_articles(source)
+        readers = Readers(source, Path(settings.get("NEWSSPIDER_DATA_DIR")),
+                          settings.getint("NEWSSPIDER_REEXTRACT_JOBS") or default_jobs())
+        stats = self.crawler.stats
+        try:
+            async for page in readers.pages(captures):
+                stats.inc_value("response_received_count")
+                self._count(page.problems, page.url)
+                if page.article is None:
+                    count_failure(stats, self.logger, page.failure, page.url, page.detail)
+                    if page.trace:
+                        self.logger.debug("the error in %s:\n%s", page.url, page.trace)
+                    continue
+                yield page.article
+        except BrokenProcessPool:  # killed (out of memory?): what was stored stays, the rest is not read
+            stop_crawl(self.crawler, "worker_died", "a re-extraction worker process died (killed, or out "
+                       "of memory?)")

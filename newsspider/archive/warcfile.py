@@ -41,12 +41,17 @@ _SKIPPED_HEADERS = frozenset({b"transfer-encoding"})  # the body is kept dechunk
 
 @dataclass(frozen=True)
 class Pointer:
-    """Where a response record is: its file (relative to the data dir), offset, length and id."""
+    """Where a response record is: its file (relative to the data dir), offset, length and id.
+
+    ``date`` is the WARC-Date of a record just written, the time the page was
+    fetched (empty for a revisit's pointer to the earlier record).
+    """
 
     file: str
     offset: int
     length: int
     record_id: str
+    date: str = ""
 
     def asdict(self) -> dict[str, Any]:
         return asdict(self)
@@ -233,7 +238,8 @@ class WarcFiles:
         self.records += 1
         if earlier is not None and revisit:
             return Pointer(**earlier.pointer), True
-        return Pointer(str(file.path.relative_to(self.data_dir)), offset, length, record_id), False
+        return Pointer(str(file.path.relative_to(self.data_dir)), offset, length, record_id,
+                       response.rec_headers.get_header("WARC-Date")), False
 
     def close(self) -> None:
         if self.file is not None:
