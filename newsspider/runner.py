@@ -242,7 +242,10 @@ def run_reextract(source: str | Path, out: str | Path | None = None,
     what was extracted changed; into another dir, every article is stored.
     Raises :class:`~newsspider.archive.reader.ArchiveError` for a data dir
     without readable WARC files, and what :func:`run_crawl` raises for the
-    data dir being written.
+    data dir being written.  With more than one job
+    (``NEWSSPIDER_REEXTRACT_JOBS``), the worker processes are started afresh
+    and load the main module again: call this from a script under
+    ``if __name__ == "__main__":``.
     """
     source = Path(source)
     articles = archived_articles(source)  # fail now, in one line, when there is nothing to read
