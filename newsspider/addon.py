@@ -75,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
     # The data dir whose archived pages `newsspider reextract` reads (set by the command).
     "NEWSSPIDER_REEXTRACT_FROM": "",
     # Worker processes that read and extract archived pages in `newsspider reextract` (--jobs);
-    # 0: one per CPU.
+    # 0: one per CPU, for an archive of 1,000 article pages or more (fewer are read in one process).
     "NEWSSPIDER_REEXTRACT_JOBS": 0,
     # --- Distributed crawls (scrapy-redis) ---
     # redis://HOST:PORT/DB of the shared crawl; empty: a single-machine crawl with the SQLite state.

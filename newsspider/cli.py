@@ -160,7 +160,8 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
 @click.option("--out", type=click.Path(path_type=Path), metavar="OTHER_DIR",
               help="Write the records into this data dir instead (every archived article stored).")
 @click.option("--jobs", type=click.IntRange(min=0), metavar="N",
-              help="Worker processes that read and extract the pages (default 0: one per CPU).")
+              help="Worker processes that read and extract the pages (default 0: one per CPU, "
+                   "from 1,000 pages).")
 @SETTING_OPTION
 def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tuple[str, ...]) -> None:
     """Extract DATA_DIR's archived article pages again, offline (nothing is fetched).

@@ -47,13 +47,15 @@ from newsspider.items import Article
 from newsspider.loaders import Problems, load_article, page_selector
 from newsspider.pipelines import as_record
 
-__all__ = ["BATCH", "ReadPage", "Readers", "Reextracted", "archived_articles", "default_jobs",
+__all__ = ["BATCH", "WORKERS_FROM", "ReadPage", "Readers", "Reextracted", "archived_articles", "default_jobs",
            "extracted_digest", "read_articles", "replayed_response"]
 
 logger = logging.getLogger(__name__)
 
 #: archived pages a worker process reads per task
 BATCH = 25
+#: archived pages from which ``NEWSSPIDER_REEXTRACT_JOBS=0`` starts worker processes
+WORKERS_FROM = 1000
 #: what re-extraction does not compare: when and where, not what
 _VOLATILE = frozenset({"crawled_at", "warc", "version", "schema_version"})
 # Headers that described the body as it was sent; the replayed body is decoded.
@@ -127,8 +129,17 @@ def read_articles(source: Path, data_dir: Path, captures: Sequence[Capture]) -> 
     return pages
 
 
-def default_jobs() -> int:
-    """One worker process per CPU this process may use."""
+def default_jobs(pages: int) -> int:
+    """One worker process per CPU this process may use, for an archive worth starting them for.
+
+    Starting a worker costs about half a second (it loads Scrapy and the
+    extraction); below :data:`WORKERS_FROM` pages one process is done sooner.
+
+    >>> default_jobs(40)
+    1
+    """
+    if pages < WORKERS_FROM:
+        return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

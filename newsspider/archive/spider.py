@@ -39,7 +39,7 @@ class ReextractSpider(BannedbookSpider):
         source = Path(settings.get("NEWSSPIDER_REEXTRACT_FROM"))
         captures = self.captures if self.captures is not None else archived_articles(source)
         readers = Readers(source, Path(settings.get("NEWSSPIDER_DATA_DIR")),
-                          settings.getint("NEWSSPIDER_REEXTRACT_JOBS") or default_jobs())
+                          settings.getint("NEWSSPIDER_REEXTRACT_JOBS") or default_jobs(len(captures)))
         stats = self.crawler.stats
         try:
             async for page in readers.pages(captures):
