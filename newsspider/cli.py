@@ -428,9 +428,10 @@ def page(article_id: str, data_dir: Path, headers: bool, skip_bad_lines: bool) -
               help="The index to write (default DATA_DIR/index.cdxj).")
 def warc_index(data_dir: Path, out: Path | None) -> None:
     """Write a CDXJ index of DATA_DIR's web archive (for pywb and other replay tools)."""
-    from newsspider.archive.package import write_index
     from newsspider.archive.reader import ArchiveError
 
+    with _archive_extra("warc-index"):
+        from newsspider.archive.package import write_index
     with one_line(ArchiveError, *_dataset_errors()):
         path, count = write_index(data_dir, out)
     click.echo(f"{count} records indexed in {display_path(path)}")
@@ -442,12 +443,25 @@ def warc_index(data_dir: Path, out: Path | None) -> None:
 @SKIP_BAD_LINES_OPTION
 def wacz(data_dir: Path, out: Path, skip_bad_lines: bool) -> None:
     """Package DATA_DIR's web archive as WACZ (WARCs, index, the articles as pages)."""
-    from newsspider.archive.package import write_wacz
     from newsspider.archive.reader import ArchiveError
+
+    with _archive_extra("wacz"):
+        from newsspider.archive.package import write_wacz
 
     with one_line(ArchiveError, *_dataset_errors()):
         count = write_wacz(data_dir, out, _errors(skip_bad_lines))
     click.echo(f"{count} pages packaged in {display_path(out)}")
+
+
+@contextmanager
+def _archive_extra(command: str) -> Iterator[None]:
+    """The CDXJ index and WACZ packaging use an optional extra: without it, one line saying so."""
+    try:
+        yield
+    except ImportError as exc:
+        module = (exc.name or "").partition(".")[0] or "its extra"
+        raise click.ClickException(f"dataset {command} needs {module}: "
+                                   "pip install 'newsspider[archive]'") from exc
 
 
 def _is_date(text: str) -> bool:

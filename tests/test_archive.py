@@ -165,6 +165,18 @@ def test_an_archive_without_warcs_is_one_line(tmp_path: Path, command: list[str]
     assert not (tmp_path / "x.wacz").exists() and not (tmp_path / "index.cdxj").exists()
 
 
+@pytest.mark.parametrize("command", [["warc-index"], ["wacz", "--out", "x.wacz"]])
+def test_packaging_without_the_archive_extra_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    # `pip install .` without [archive]: the module is not there
+    code = ("import sys; sys.modules['cdxj_indexer'] = None; from newsspider.cli import main; "
+            "main(sys.argv[1:])")
+    result = subprocess.run([sys.executable, "-c", code, "dataset", command[0], str(tmp_path), *command[1:]],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"Error: dataset {command[0]} needs cdxj_indexer: "
+                                     "pip install 'newsspider[archive]'")
+
+
 def content(records: list[dict]) -> dict[str, dict]:
     """The records by id, without when and where they were fetched."""
     return {r["article_id"]: {k: v for k, v in r.items() if k not in ("crawled_at", "warc")} for r in records}
