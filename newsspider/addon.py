@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.extensions.logstats import LogStats
@@ -24,7 +25,7 @@ from spidermon.contrib.scrapy.extensions import Spidermon
 from newsspider.archive.capture import WarcCapture, WarcPointer
 from newsspider.archive.replay import Reextracted
 from newsspider.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
-from newsspider.failures import PageErrors
+from newsspider.failures import NothingFetched, PageErrors
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
 from newsspider.memory import CrawlMemory
@@ -32,6 +33,7 @@ from newsspider.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTx
 from newsspider.monitoring.monitors import CrawlChecks
 from newsspider.monitoring.quality import RunQuality
 from newsspider.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
+from newsspider.proxies import ProxyRoute, RoutedHandler
 from newsspider.resume import EndedMarker
 from newsspider.skipstored import SkipStored
 from newsspider.state.redis import reconnect_policy
@@ -63,6 +65,19 @@ DEFAULTS: dict[str, Any] = {
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
     # many such pages are followed first (go deeper to catch articles added further down).
     "NEWSSPIDER_EXTRA_OLD_PAGES": 0,
+    # --- Reaching the site (newsspider.proxies) ---
+    # Proxies every request goes through, in turn (--proxy): http://, https://, socks5:// or
+    # socks5h:// URLs, user:password@ allowed; the proxy resolves the site's name.
+    "NEWSSPIDER_PROXIES": [],
+    # Without NEWSSPIDER_PROXIES: use the proxies the environment names, as curl does (http_proxy,
+    # https_proxy, all_proxy, no_proxy, upper or lower case).
+    "NEWSSPIDER_PROXY_FROM_ENV": True,
+    # Failures in a row (refused, connect timeout, password, SOCKS/CONNECT error, a 5xx of its own)
+    # after which a proxy is taken out; its requests are retried through the others meanwhile.
+    "NEWSSPIDER_PROXY_MAX_FAILURES": 3,
+    # Seconds a proxy is out the first time (doubling each time after, up to 30 minutes); when every
+    # proxy is out at once, the crawl stops.
+    "NEWSSPIDER_PROXY_BACKOFF": 60.0,
     # --- The web archive ---
     # Keep every fetched response, as served, in WARC files under <data dir>/warc/ (--no-warc: off).
     "NEWSSPIDER_WARC": True,
@@ -138,6 +153,9 @@ _CRAWL: dict[str, Any] = {
     "WARN_ON_GENERATOR_RETURN_VALUE": False,
 }
 
+#: http(s) requests through a proxy go to Scrapy's httpx handler (SOCKS), the others to its default one
+_HANDLERS = {"http": RoutedHandler, "https": RoutedHandler}
+
 _COMPONENTS: dict[str, dict[type, int | None]] = {
     "ITEM_PIPELINES": {ValidatePipeline: 100, DedupePipeline: 200, JsonLinesStorePipeline: 300},
     "SPIDER_MIDDLEWARES": {
@@ -157,6 +175,10 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         # Scrapy's meta refresh fails a whole page whose <base href> is not a URL: ours keeps the page.
         MetaRefreshMiddleware: None,
         MetaRefresh: 580,
+        # Every request on a proxy of the pool (NEWSSPIDER_PROXIES, or the environment's: Scrapy's
+        # HttpProxyMiddleware reads no SOCKS proxy and no all_proxy); a failed proxy's requests retried.
+        HttpProxyMiddleware: None,
+        ProxyRoute: 750,
         # Before Scrapy's RetryMiddleware (550) sees a 429/503: wait as its Retry-After asks.
         RetryAfter: 560,
         # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
@@ -169,6 +191,8 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         Progress: 500,
         RedirectOutcomes: 510,
         RobotsTxtErrors: 520,
+        # A crawl that got no page at all stops as "unreachable" (a failed run), never "finished".
+        NothingFetched: 530,
         # At the spider's close, in this order: the run's quality into the stats, the monitors
         # (Spidermon), the run recorded with both (signal handlers run in the order they connect).
         RunQuality: 580,
@@ -191,6 +215,8 @@ class NewsspiderAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         for name, value in {**DEFAULTS, **_CRAWL}.items():
             settings.set(name, value, priority="addon")
+        handlers = settings.getdict("DOWNLOAD_HANDLERS")
+        settings.set("DOWNLOAD_HANDLERS", {**_HANDLERS, **handlers}, priority="addon")
         for name, components in _COMPONENTS.items():
             for component, order in components.items():
                 settings.setdefault_in_component_priority_dict(name, component, order)

@@ -55,6 +55,11 @@ NO_WARC_OPTION = click.option(
     help="Do not keep the fetched pages in DATA_DIR/warc/ (the web archive; NEWSSPIDER_WARC=False).",
 )
 
+PROXY_OPTION = click.option(
+    "--proxy", "proxies", multiple=True, metavar="URL",
+    help="Fetch through this proxy (repeatable: a pool): socks5h://HOST:PORT, http://HOST:PORT, "
+         "user:password@ allowed. Default: the environment's (http_proxy, https_proxy, all_proxy).",
+)
 IMAGES_OPTION = click.option(
     "--images", is_flag=True,
     help="Also fetch each article's images into the web archive (NEWSSPIDER_IMAGES=True).",
@@ -64,8 +69,8 @@ IMAGES_OPTION = click.option(
 def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SETTING_OPTION, RESUME_OPTION,
-                            REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, REDIS_URL_OPTION,
-                            WORKER_ID_OPTION)):
+                            REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, PROXY_OPTION,
+                            REDIS_URL_OPTION, WORKER_ID_OPTION)):
         function = option(function)
     return function
 
@@ -131,8 +136,8 @@ def main() -> None:
 @main.command()
 @crawl_options
 def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
-          refresh: bool, no_warc: bool, images: bool, redis_url: str | None, worker_id: str | None
-          ) -> None:
+          refresh: bool, no_warc: bool, images: bool, proxies: tuple[str, ...], redis_url: str | None,
+          worker_id: str | None) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
 
     Articles already in DATA_DIR are not fetched again, and a listing's
@@ -140,13 +145,15 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
     what is new. With --redis-url, any number of workers share one crawl,
     each writing DATA_DIR/articles-<worker id>.jsonl.
     """
-    overrides = _overrides(settings)
+    overrides: dict[str, Any] = dict(_overrides(settings))
     if images and no_warc:
         raise click.UsageError("--images keeps the images in the web archive: it cannot go with --no-warc")
     if no_warc:
         overrides["NEWSSPIDER_WARC"] = "False"
     if images:
         overrides["NEWSSPIDER_IMAGES"] = "True"
+    if proxies:
+        overrides["NEWSSPIDER_PROXIES"] = list(proxies)
     if redis_url:
         overrides["NEWSSPIDER_REDIS_URL"] = redis_url
     if worker_id:
@@ -194,7 +201,7 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 @crawl_options
 def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
              settings: tuple[str, ...], resume: bool, refresh: bool, no_warc: bool, images: bool,
-             redis_url: str | None, worker_id: str | None) -> None:
+             proxies: tuple[str, ...], redis_url: str | None, worker_id: str | None) -> None:
     """Crawl repeatedly, each crawl in its own process, never two at once.
 
     Each crawl's log goes to DATA_DIR/logs/. SIGTERM or Ctrl-C stop the
@@ -202,17 +209,20 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     """
     import logging
 
+    from newsspider.proxies import ProxyUrlError, parse_proxies
     from newsspider.schedule import ScheduleError, run_schedule, trigger_for
     from newsspider.storage import DataDirError, DataDirLocked, prepare_data_dir
 
     _overrides(settings)  # report bad -s values now, not in every crawl's log
-    with one_line(ScheduleError, DataDirError):
+    with one_line(ScheduleError, DataDirError, ProxyUrlError):
+        parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
         trigger = trigger_for(every, cron)
         data_dir = prepare_data_dir(data_dir)
     args = [arg for url in start_urls for arg in ("--start-url", url)]
     args += ["--data-dir", str(data_dir.resolve())]
     args += [arg for pair in settings for arg in ("-s", pair)]
     args += ["--resume"] * resume + ["--refresh"] * refresh + ["--no-warc"] * no_warc + ["--images"] * images
+    args += [arg for proxy in proxies for arg in ("--proxy", proxy)]
     args += ["--redis-url", redis_url] if redis_url else []
     args += ["--worker-id", worker_id] if worker_id else []
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",

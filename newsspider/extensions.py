@@ -16,7 +16,7 @@ from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
 
-from newsspider.failures import count_failure, failure_reason
+from newsspider.failures import FATAL, count_failure, failure_reason
 from newsspider.processors import canonical_url
 
 logger = logging.getLogger("newsspider.progress")
@@ -162,9 +162,13 @@ class RobotsTxtErrors(logging.Filter):
 
     LOGGER = "scrapy.downloadermiddlewares.robotstxt"
 
+    def __init__(self, stats: StatsCollector) -> None:
+        super().__init__()
+        self.stats = stats
+
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RobotsTxtErrors:
-        errors = cls()
+        errors = cls(crawler.stats)
         logging.getLogger(cls.LOGGER).addFilter(errors)
         crawler.signals.connect(errors.spider_closed, signal=signals.spider_closed)
         return errors
@@ -176,6 +180,8 @@ class RobotsTxtErrors(logging.Filter):
         args = record.args
         error = args.get("f_exception") if isinstance(args, Mapping) else None
         if record.exc_info and isinstance(args, Mapping) and isinstance(error, Exception):
+            if self.stats.get_value(FATAL):  # the crawl is stopping, and has said why
+                return False
             request = args.get("request")
             url = urlsplit(request.url) if isinstance(request, Request) else None
             record.msg = "robots.txt not fetched (%s): %s"

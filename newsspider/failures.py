@@ -7,19 +7,25 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
+from newsspider.signals import request_failed
 from newsspider.storage import StorageError
 
-__all__ = ["FATAL", "PageErrors", "count_failure", "failure_reason", "stop_crawl"]
+__all__ = ["FATAL", "START", "NothingFetched", "PageErrors", "count_failure", "failure_reason",
+           "nothing_fetched", "stop_crawl"]
 
 #: stats key of the one-line reason a crawl was stopped by an error it cannot go on after
 FATAL = "newsspider/fatal"
+#: request meta key of a start request (kept through redirects and retries)
+START = "newsspider_start"
 
 logger = logging.getLogger(__name__)
 
@@ -124,3 +130,63 @@ class PageErrors:
         count_failure(self.stats, logger, "parse_error", response.url, detail)
         logger.debug("the error in %s", response.url, exc_info=exception)
         return ()
+
+
+def nothing_fetched(start_failures: dict[str, str], failures: dict[str, int]) -> str:
+    """The one line of a crawl that got no page at all.
+
+    >>> nothing_fetched({"http://a/bnews/": "connection_refused"}, {"connection_refused": 1})
+    'none of the start URLs could be fetched: http://a/bnews/ (connection_refused)'
+    >>> nothing_fetched({}, {"http_403": 4, "timeout": 1})
+    'every page failed: 5 pages (http_403 4, timeout 1)'
+    """
+    if start_failures:
+        shown = [f"{url} ({reason})" for url, reason in list(start_failures.items())[:3]]
+        more = f" and {len(start_failures) - 3} more" if len(start_failures) > 3 else ""
+        return f"none of the start URLs could be fetched: {', '.join(shown)}{more}"
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(failures.items()))
+    return f"every page failed: {sum(failures.values())} pages ({reasons})"
+
+
+class NothingFetched:
+    """Extension: a crawl that got no page is not ``finished``.
+
+    When the crawl runs out of requests without a single page answered
+    (2xx; robots.txt does not count), although some were asked for and failed
+    or were forbidden, it closes as ``unreachable`` with one line
+    (:func:`nothing_fetched`) kept as the crawl's fatal error: the run is
+    recorded ``failed``, the command exits 1, the monitors' ``runs/finished``
+    check sends the notifications.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.pages = 0
+        self.start_failures: dict[str, str] = {}
+        self.failures: dict[str, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NothingFetched:
+        extension = cls(crawler)
+        crawler.signals.connect(extension.response_received, signal=signals.response_received)
+        crawler.signals.connect(extension.request_failed, signal=request_failed)
+        crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
+        return extension
+
+    def response_received(self, response: Response, request: Request) -> None:
+        if 200 <= response.status < 300 and request.callback is not NO_CALLBACK:
+            self.pages += 1
+
+    def request_failed(self, request: Request, failure: Any) -> None:
+        reason = failure_reason(failure.value)
+        self.failures[reason] = self.failures.get(reason, 0) + 1
+        if request.meta.get(START):
+            self.start_failures.setdefault(request.url, reason)
+
+    def spider_idle(self) -> None:
+        if self.pages or not self.failures or self.crawler.stats.get_value(FATAL):
+            return
+        message = nothing_fetched(self.start_failures, self.failures)
+        self.crawler.stats.set_value(FATAL, message)
+        logger.error("stopping the crawl: %s", message)
+        raise CloseSpider("unreachable")

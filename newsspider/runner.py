@@ -25,6 +25,7 @@ from newsspider.archive.spider import ReextractSpider
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
 from newsspider.monitoring import CHECKS
+from newsspider.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
 from newsspider.state import StateError
@@ -45,7 +46,8 @@ class CrawlError(RuntimeError):
 
 
 # Errors that say in one line what is wrong before anything is fetched.
-START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError, OSError)
+START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError,
+                ProxyUrlError, OSError)
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -136,6 +138,19 @@ def check_settings(settings: Settings, names: Sequence[str]) -> None:
                            "'.', '_' and '-'")
 
 
+def check_proxies(settings: Settings) -> list[str]:
+    """The proxies a crawl with *settings* goes through, checked (:class:`ProxyUrlError` for a bad one,
+    naming where it came from)."""
+    if proxies := parse_proxies(settings.getlist("NEWSSPIDER_PROXIES")):
+        return proxies
+    if not settings.getbool("NEWSSPIDER_PROXY_FROM_ENV", _default("NEWSSPIDER_PROXY_FROM_ENV")):
+        return []
+    try:
+        return environment_proxies()
+    except ProxyUrlError as exc:
+        raise ProxyUrlError(f"{exc} (from the environment: http_proxy, https_proxy or all_proxy)") from None
+
+
 def crawler_settings(data_dir: str | Path | None = None,
                      overrides: Mapping[str, Any] | None = None) -> Settings:
     """newsspider's settings with the data dir and ``-s`` overrides applied on top."""
@@ -219,6 +234,7 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     check_settings(settings, list(overrides or {}))
     if urls is None:
         parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS"))
+    check_proxies(settings)
     data_dir = prepare_data_dir(data_dir)
     settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
     if redis_url := settings.get("NEWSSPIDER_REDIS_URL"):

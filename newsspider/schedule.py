@@ -121,10 +121,10 @@ class CrawlJob:
             code = self.proc.wait()
         self.runs += 1
         if code == DEGRADED_EXIT:
-            checks = [line.strip() for line in log_path.read_text("utf-8", "replace").splitlines()
-                      if line.startswith("Degraded: ")]
-            logger.warning("crawl degraded (exit status %d): %s; log: %s", code,
-                           "; ".join(line.removeprefix("Degraded: ") for line in checks), log_path)
+            checks = _lines(log_path, "Degraded: ")
+            logger.warning("crawl degraded (exit status %d): %s; log: %s", code, "; ".join(checks), log_path)
+        elif code != 0 and (errors := _lines(log_path, "Error: ")):
+            logger.warning("crawl failed (exit status %d): %s; log: %s", code, "; ".join(errors), log_path)
         else:
             logger.info("crawl ended with exit status %d; log: %s", code, log_path)
         return code
@@ -141,6 +141,12 @@ class CrawlJob:
         """Until no crawl runs (interruptible by signals, unlike a thread join)."""
         while self.running.is_set():
             time.sleep(0.1)
+
+
+def _lines(log_path: Path, prefix: str) -> list[str]:
+    """The lines of a crawl's log that start with *prefix*, without it."""
+    return [line.strip().removeprefix(prefix) for line in log_path.read_text("utf-8", "replace").splitlines()
+            if line.startswith(prefix)]
 
 
 def run_schedule(trigger: BaseTrigger, crawl_args: Sequence[str], data_dir: Path,

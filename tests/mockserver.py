@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import ssl
 import subprocess
 import sys
 import threading
@@ -37,7 +38,7 @@ from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
 from newsspider.demo.pages import DemoSite
-from newsspider.demo.server import DemoHandler, DemoServer
+from newsspider.demo.server import DemoHandler, DemoServer, server_options, tls_context
 
 REPO = __file__.rsplit("/tests/", 1)[0]
 
@@ -53,6 +54,7 @@ class Fault:
     body: bytes = b""
     content_type: str = "text/html"
     encoding: str = ""
+    chunked: bool = False
     hits: int = field(default=0)
 
     def active(self) -> bool:
@@ -60,8 +62,8 @@ class Fault:
 
 
 class FaultServer(DemoServer):
-    def __init__(self, port: int = 0) -> None:
-        super().__init__(port, DemoSite(), FaultHandler)
+    def __init__(self, port: int = 0, name: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(port, DemoSite(), FaultHandler, name, tls)
         self.faults: dict[str, Fault] = {}
         self.rewrites: list[tuple[str, str]] = []
         self.stop_stalling = threading.Event()
@@ -105,7 +107,7 @@ class FaultHandler(DemoHandler):
             return
         fault.hits += 1
         self.server.requests.append({"method": self.command, "path": self.path,
-                                     "host": self.headers.get("Host", ""),
+                                     "host": self.headers.get("Host", ""), "client": self.client_address[0],
                                      "user_agent": self.headers.get("User-Agent", ""), "fault": fault.kind,
                                      "time": time.time()})
         getattr(self, f"_fault_{fault.kind}")(fault)
@@ -143,10 +145,18 @@ class FaultHandler(DemoHandler):
         self._send(301, "text/html", b"", location, True)
 
     def _fault_page(self, fault: Fault) -> None:
-        if fault.encoding:  # sent as it is, with its Content-Encoding (gzip)
+        if fault.encoding:  # sent as it is, with its Content-Encoding (gzip), chunked when asked
             self.send_response(fault.status)
             self.send_header("Content-Type", fault.content_type)
             self.send_header("Content-Encoding", fault.encoding)
+            if fault.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(fault.body), 1000):
+                    piece = fault.body[start:start + 1000]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+                return
             self.send_header("Content-Length", str(len(fault.body)))
             self.end_headers()
             self.wfile.write(fault.body)
@@ -167,18 +177,27 @@ class FaultHandler(DemoHandler):
 
 
 class MockServer:
-    """Runs ``python -m tests.mockserver`` in a subprocess for the length of a ``with`` block."""
+    """Runs ``python -m tests.mockserver`` in a subprocess for the length of a ``with`` block.
 
-    def __init__(self) -> None:
+    With *name*, the site's links use that host name; with *tls* (a certificate and key file), it
+    serves HTTPS.  The tests reach its control endpoints at 127.0.0.1 either way.
+    """
+
+    def __init__(self, name: str | None = None, tls: tuple[str, str] | None = None) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.root = ""
+        self.control = ""
+        self.args = ["--name", name] if name else []
+        self.args += ["--tls", *tls] if tls else []
 
     def __enter__(self) -> MockServer:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.mockserver"], cwd=REPO,
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.mockserver", *self.args], cwd=REPO,
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.root = self.proc.stdout.readline().strip()
-        assert self.root.startswith("http://127.0.0.1:"), f"mock server did not start: {self.root!r}"
+        assert re.fullmatch(r"https?://[^/]+:\d+", self.root), f"mock server did not start: {self.root!r}"
+        scheme, port = self.root.split(":", 1)[0], self.root.rsplit(":", 1)[1]
+        self.control = f"{scheme}://127.0.0.1:{port}"
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -190,15 +209,17 @@ class MockServer:
     def url(self, path: str) -> str:
         return self.root + path
 
-    def _post(self, path: str, data: bytes | None = None) -> Any:
-        request = Request(self.url(path), data=data, method="POST",
-                          headers={"Content-Type": "application/json"})
-        with urlopen(request, timeout=10) as response:
+    def _open(self, request: Request | str) -> Any:
+        context = ssl._create_unverified_context() if self.control.startswith("https:") else None
+        with urlopen(request, timeout=10, context=context) as response:
             return json.loads(response.read())
 
+    def _post(self, path: str, data: bytes | None = None) -> Any:
+        return self._open(Request(self.control + path, data=data, method="POST",
+                                  headers={"Content-Type": "application/json"}))
+
     def requests(self) -> list[dict[str, Any]]:
-        with urlopen(self.url("/__requests__"), timeout=10) as response:
-            return json.loads(response.read())
+        return self._open(self.control + "/__requests__")
 
     def add_articles(self, n: int) -> list[int]:
         """Publish *n* new articles on top of the listings; return their ids."""
@@ -218,7 +239,8 @@ class MockServer:
 
 
 def main() -> None:
-    server = FaultServer()
+    options = server_options("The tests' mock bannedbook.org.")
+    server = FaultServer(options.port, options.name, tls_context(options))
     print(server.root, flush=True)
     server.serve_forever()
 

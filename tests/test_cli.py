@@ -138,12 +138,15 @@ def test_a_host_that_refuses_connections(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     result = run_cli("crawl", "--start-url", f"http://127.0.0.1:{port}/bnews/", "--data-dir", str(tmp_path),
                      "-s", "RETRY_TIMES=1")
-    assert result.returncode == 0
+    assert result.returncode == 1  # nothing fetched is not finished
     assert "Traceback" not in result.stderr
     warnings = [line.split(" ", 1)[1] for line in result.stderr.splitlines() if " WARNING " in line]
     assert warnings == [f"WARNING robots.txt not fetched (connection_refused): http://127.0.0.1:{port}/robots.txt",
                         f"WARNING failed (connection_refused): http://127.0.0.1:{port}/bnews/"]
-    assert "1 failed (connection_refused 1)" in result.stdout
+    assert "1 failed (connection_refused 1)" in result.stdout and "Crawl finished" not in result.stdout
+    assert result.stderr.splitlines()[-1] == ("Error: none of the start URLs could be fetched: "
+                                              f"http://127.0.0.1:{port}/bnews/ (connection_refused); "
+                                              "stopped after 0 articles")
 
 
 def test_demo_port_in_use_or_out_of_range(tmp_path: Path) -> None:

@@ -1,17 +1,21 @@
 """Serve the demo site on 127.0.0.1 (a thread for ``newsspider demo``, a process for the tests).
 
-``python -m newsspider.demo.server [--port 0]`` prints the site's root URL on
-its first line of output and serves until it is stopped.  ``GET /__requests__``
-returns the server's own log of the requests it answered (method, path, host,
-user agent, time) as JSON, so that tests can check what a crawl fetched;
-``POST /__add__?n=N`` publishes N new articles and ``POST /__edit__?id=ID``
-changes one, so that tests can change the site between crawls.
+``python -m newsspider.demo.server [--port 0] [--name HOST] [--tls CERT KEY]``
+prints the site's root URL on its first line of output and serves until it is
+stopped (under another host name than 127.0.0.1 with ``--name``, over HTTPS
+with ``--tls``).  ``GET /__requests__`` returns the server's own log of the
+requests it answered (method, path, host, client address, user agent, time) as
+JSON, so that tests can check what a crawl fetched; ``POST /__add__?n=N``
+publishes N new articles and ``POST /__edit__?id=ID`` changes one, so that
+tests can change the site between crawls.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -33,17 +37,27 @@ class DemoServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, port: int = 0, demo_site: DemoSite | None = None,
-                 handler: type[BaseHTTPRequestHandler] | None = None) -> None:
+                 handler: type[BaseHTTPRequestHandler] | None = None, name: str = "127.0.0.1",
+                 tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", port), handler or DemoHandler)
         self.site = demo_site or DemoSite()
         self.requests: list[dict[str, Any]] = []
-        self.root = f"http://127.0.0.1:{self.server_address[1]}"
+        self.tls = tls
+        scheme = "https" if tls else "http"
+        self.root = f"{scheme}://{name}:{self.server_address[1]}"
         # Another host name for the same server: a crawl must not follow links to it.
-        self.other_root = f"http://localhost:{self.server_address[1]}"
+        self.other_root = f"{scheme}://localhost:{self.server_address[1]}"
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """A connection, wrapped in TLS with ``--tls`` (its handshake in the request's own thread)."""
+        sock, address = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (a crawl cancelling a download) is not an error of the site."""
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
             super().handle_error(request, client_address)
 
     def relocate(self, text: str) -> str:
@@ -82,7 +96,8 @@ class DemoHandler(BaseHTTPRequestHandler):
             return
         self.server.requests.append({
             "method": self.command, "path": self.path, "host": self.headers.get("Host", ""),
-            "user_agent": self.headers.get("User-Agent", ""), "time": time.time(),
+            "client": self.client_address[0], "user_agent": self.headers.get("User-Agent", ""),
+            "time": time.time(),
         })
         page = self.server.site.get(parts.path, parts.query)
         location = self.server.relocate(page.location) if page.location else None
@@ -111,11 +126,27 @@ def serve_in_thread(port: int = 0, demo_site: DemoSite | None = None) -> DemoSer
     return server
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the newsspider demo site on 127.0.0.1.")
+def server_options(description: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """The command-line options of a demo server (also the tests' mock server's)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
-    args = parser.parse_args(argv)
-    server = DemoServer(args.port)
+    parser.add_argument("--name", default="127.0.0.1", help="the host name in the site's own links")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate")
+    return parser.parse_args(argv)
+
+
+def tls_context(options: argparse.Namespace) -> ssl.SSLContext | None:
+    """The server's TLS context for ``--tls CERT KEY``."""
+    if not options.tls:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*options.tls)
+    return context
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = server_options("Serve the newsspider demo site on 127.0.0.1.", argv)
+    server = DemoServer(args.port, name=args.name, tls=tls_context(args))
     print(server.root, flush=True)
     try:
         server.serve_forever()

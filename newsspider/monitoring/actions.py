@@ -24,6 +24,7 @@ from spidermon import Action
 from spidermon.exceptions import SkipAction
 
 from newsspider import __version__
+from newsspider.failures import FATAL
 from newsspider.monitoring import CHECKS
 
 __all__ = ["Email", "RecordChecks", "Slack", "Webhook", "failed_checks", "message"]
@@ -51,11 +52,15 @@ def message(stats: dict[str, Any], checks: list[str]) -> dict[str, Any]:
     ('newsspider.run.degraded', 7, 'degraded', ['coverage/fields: summary: on 0% of the records'], 3)
     >>> m["text"].splitlines()[0]
     'newsspider run 7 (data/articles.jsonl) is degraded: 1 check failed'
+    >>> message({"newsspider/run_id": 8, "newsspider/fatal": "every proxy failed: socks5h://h:1 (timeout)"},
+    ...         ["runs/finished: this run ended early (...)"])["text"].splitlines()[0]
+    'newsspider run 8 () failed: every proxy failed: socks5h://h:1 (timeout)'
     """
     run, dataset = stats.get("newsspider/run_id"), stats.get("newsspider/dataset", "")
-    head = (f"newsspider run {run} ({dataset}) is degraded: {len(checks)} check"
-            f"{'s' if len(checks) != 1 else ''} failed")
-    return {"event": "newsspider.run.degraded", "run": run, "dataset": str(dataset), "status": "degraded",
+    status = "failed" if stats.get(FATAL) else "degraded"
+    head = (f"newsspider run {run} ({dataset}) " + (f"failed: {stats[FATAL]}" if stats.get(FATAL) else
+            f"is degraded: {len(checks)} check{'s' if len(checks) != 1 else ''} failed"))
+    return {"event": f"newsspider.run.{status}", "run": run, "dataset": str(dataset), "status": status,
             "checks": checks, "finish_reason": stats.get("finish_reason"),
             "pages": int(stats.get("response_received_count", 0)),
             "stored": int(stats.get("newsspider/stored", 0)),

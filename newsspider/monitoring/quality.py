@@ -31,6 +31,8 @@ FIELDS = ("title", "body", "published_at", "summary", "author", "source", "edito
           "image_url", "tags", "related_urls")
 # Spidermon's count of the stored records that have a field
 _COUNT = "spidermon_item_scraped_count/Article/"
+# the proxies' counts (newsspider.proxies)
+_PROXY = "newsspider/proxy/"
 
 
 def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[str, Any]:
@@ -55,7 +57,27 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[
         "http_429": int(stats.get(status + "429", 0)),
         "bans": int(stats.get(status + "403", 0)) + int(stats.get(status + "429", 0)),
         "pages_per_second": round(summary.rate, 2),
+        "proxies": proxy_counts(stats),
     }
+
+
+def proxy_counts(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Requests and failures by reason of each proxy (its password hidden), one level deep.
+
+    >>> proxy_counts({"newsspider/proxy/socks5h://***@127.0.0.1:1080/requests": 9,
+    ...               "newsspider/proxy/socks5h://***@127.0.0.1:1080/failed/connection_refused": 2})
+    {'socks5h://***@127.0.0.1:1080 requests': 9, 'socks5h://***@127.0.0.1:1080 failed connection_refused': 2}
+    """
+    counts = {}
+    for key, value in stats.items():
+        if not key.startswith(_PROXY):
+            continue
+        name, sep, reason = key[len(_PROXY):].rpartition("/failed/")
+        if sep:
+            counts[f"{name} failed {reason}"] = int(value)
+        elif key.endswith("/requests"):
+            counts[f"{key[len(_PROXY):-len('/requests')]} requests"] = int(value)
+    return counts
 
 
 def coverage(run_quality: Mapping[str, Any]) -> dict[str, float]:

@@ -28,7 +28,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from newsspider import site
-from newsspider.failures import count_failure, failure_reason
+from newsspider.failures import START, count_failure, failure_reason
 from newsspider.items import Article
 from newsspider.loaders import (
     Problems,
@@ -169,7 +169,7 @@ class BannedbookSpider(scrapy.Spider):
         for url in self.start_urls:
             self._seen_urls.add(url)
             yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
-                                 priority=PRIORITY.get(site.classify(url), 0))
+                                 priority=PRIORITY.get(site.classify(url), 0), meta={START: True})
 
     def parse(self, response: Response, old_pages: int = 0,
               stale_pages: int = 0) -> Iterator[Article | scrapy.Request]:

@@ -397,14 +397,14 @@ def _additive(quality: dict[str, Any]) -> dict[str, int]:
     """
     counts: dict[str, int] = {name: int(quality[name]) for name in ("stored", "retries", "bans", "http_403",
                                                                      "http_429") if name in quality}
-    for group in ("fields", "dropped"):
+    for group in ("fields", "dropped", "proxies"):
         counts.update({f"{group}/{name}": int(v) for name, v in quality.get(group, {}).items()})
     return counts
 
 
 def _run(run_id: int, fields: dict[str, str]) -> Run:
     """A run as the SQLite history has it, from its Redis hash (the workers' counts added up)."""
-    quality: dict[str, Any] = {"fields": {}, "dropped": {}}
+    quality: dict[str, Any] = {"fields": {}, "dropped": {}, "proxies": {}}
     medians, checks, failures = [], [], {}
     for name, value in fields.items():
         if name.startswith("quality/median_body/"):
