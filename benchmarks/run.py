@@ -8,7 +8,9 @@ in the same run: the machines are shared and noisy, so only ratios travel.
 2. extraction: newsspider's loader against parsing the same pages with lxml;
 3. a recurring run when 1% of the articles are new, against the first run;
 4. memory: peak RSS of crawls of a small and a large site, and of the state with 1M ids;
-5. distributed: pages/s of 1, 2 and 3 Redis workers against the single-process crawl.
+5. distributed: pages/s of 1, 2 and 3 Redis workers against the single-process crawl;
+and, with section 1, a crawl through a local SOCKS5 proxy (microsocks) and HTTP proxy (tinyproxy)
+against the direct crawl.
 """
 
 from __future__ import annotations
@@ -92,6 +94,27 @@ def newsspider_crawl(base: str, data_dir: Path, server_pid: int, *extra: str) ->
     assert match, text
     pages, rate = int(match[1]), float(match[2])
     return Run(pages, pages / rate, cpu, rss, server_cpu, wall)
+
+
+def start_proxy(kind: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A local proxy (``socks5h``: microsocks, ``http``: tinyproxy) on a port it picks; its URL."""
+    from tests.proxies import listening_port
+
+    if kind == "socks5h":
+        command = ["microsocks", "-i", "127.0.0.1", "-p", "0"]
+    else:
+        with socket.socket() as sock:  # tinyproxy cannot pick its own port
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        conf = workdir / "tinyproxy.conf"
+        conf.write_text(f"Port {port}\nListen 127.0.0.1\nMaxClients 200\nLogLevel Critical\n")
+        command = ["tinyproxy", "-d", "-c", str(conf)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while (port := listening_port(proc.pid)) is None:
+        assert proc.poll() is None and time.monotonic() < deadline, f"{command[0]} did not start"
+        time.sleep(0.02)
+    return proc, f"{kind}://127.0.0.1:{port}"
 
 
 def bare_crawl(base: str, server_pid: int) -> Run:
@@ -264,12 +287,19 @@ def main() -> None:
             "process), `DOWNLOAD_DELAY=0`, AutoThrottle off, 32 concurrent requests, robots.txt obeyed. "
             "Best of two alternating runs each.\n")
         bare_runs, ours_runs, plain_runs = [], [], []
+        proxied_runs: dict[str, list[Run]] = {"socks5h": [], "http": []}
+        proxies = {kind: start_proxy(kind, workdir) for kind in proxied_runs}
         for round_ in range(2):
             bare_runs.append(bare_crawl(server.base, server.proc.pid))
             data = workdir / f"throughput-{round_}"
             ours_runs.append(newsspider_crawl(server.base, data, server.proc.pid, *SAME_LINKS))
             plain_runs.append(newsspider_crawl(server.base, workdir / f"plain-{round_}", server.proc.pid,
                                                *SAME_LINKS, "--no-warc"))
+            for kind, (_, url) in proxies.items():
+                proxied_runs[kind].append(newsspider_crawl(server.base, workdir / f"{kind}-{round_}",
+                                                           server.proc.pid, *SAME_LINKS, "--proxy", url))
+        for proc, _ in proxies.values():
+            proc.terminate()
         bare, ours = max(bare_runs, key=lambda r: r.rate), max(ours_runs, key=lambda r: r.rate)
         say("| crawler | pages | pages/s | CPU-s per 1,000 pages | peak RSS | server CPU-s / crawl s |")
         say("| --- | ---: | ---: | ---: | ---: | ---: |")
@@ -283,6 +313,17 @@ def main() -> None:
             f"Both fetched the same pages: {ours.pages:,} vs {bare.pages:,}.\n")
         say(f"Bottleneck: the crawler used {ours.cpu / ours.wall:.2f} CPU-s per second of its run and the server "
             f"{ours.server_cpu / ours.wall:.2f}; with 2 cores, the side near 1.0 is the one that limits.\n")
+        say("### Through a local proxy\n")
+        say("The same full crawl with `--proxy`: every request through Scrapy's httpx handler and a local "
+            "proxy process (microsocks for SOCKS5, tinyproxy for HTTP), against the direct crawl above, which "
+            "uses Scrapy's default (Twisted) handler. Best of two runs each.\n")
+        say("| crawl | pages | pages/s | CPU-s per 1,000 pages | cost against direct |")
+        say("| --- | ---: | ---: | ---: | ---: |")
+        for kind, runs in proxied_runs.items():
+            run = max(runs, key=lambda r: r.rate)
+            say(f"| through {'SOCKS5 (socks5h://)' if kind == 'socks5h' else 'an HTTP proxy'} | {run.pages:,} | "
+                f"{run.rate:,.0f} | {run.cpu_ms_per_page:.2f} | **{1 - run.rate / ours.rate:.1%}** |")
+        say("\nTarget: the handler used for proxies costs ≤ 10% of the direct crawl's pages/s.\n")
 
         # 2. Extraction
         ex = extraction(server.root)
