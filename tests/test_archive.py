@@ -12,6 +12,8 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -301,20 +303,27 @@ def test_a_reextract_worker_killed_stops_the_run_with_one_line(offline: Path, tm
 def test_an_archived_article_replays_through_pywb(archived, tmp_path: Path) -> None:
     """pywb serves the archive with the index `dataset warc-index` wrote: the page comes back."""
     _, data_dir, records = archived
-    assert run_cli("dataset", "warc-index", str(data_dir)).returncode == 0
-    (tmp_path / "config.yaml").write_text(
-        f"collections:\n  news:\n    index_paths: {data_dir / 'index.cdxj'}\n    archive_paths: {data_dir}/\n"
-        "framed_replay: false\n")
-    port = free_port()
-    proc = subprocess.Popen([str(wayback()), "-p", str(port), "-b", "127.0.0.1"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+    with replay(data_dir, tmp_path) as (port, proc):
         seed = next(r for r in records if r["article_id"] == "2054421")
         archived_html = archived_page(data_dir, seed["warc"]).body
         raw = fetch(f"http://127.0.0.1:{port}/news/id_/{seed['url']}", proc)
         assert raw == archived_html  # identity replay: the bytes as archived
         replayed = fetch(f"http://127.0.0.1:{port}/news/2026/{seed['url']}", proc).decode("utf-8")
         assert seed["title"] in replayed and "wombat" in replayed  # rewritten for browsing
+
+
+@contextmanager
+def replay(data_dir: Path, folder: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """pywb serving *data_dir*'s archive (indexed by `dataset warc-index`) as collection ``news``."""
+    assert run_cli("dataset", "warc-index", str(data_dir)).returncode == 0
+    (folder / "config.yaml").write_text(
+        f"collections:\n  news:\n    index_paths: {data_dir / 'index.cdxj'}\n    archive_paths: {data_dir}/\n"
+        "framed_replay: false\n")
+    port = free_port()
+    proc = subprocess.Popen([str(wayback()), "-p", str(port), "-b", "127.0.0.1"], cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        yield port, proc
     finally:
         proc.terminate()
         proc.wait(timeout=20)

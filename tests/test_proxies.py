@@ -251,9 +251,7 @@ def test_schedule_reports_a_crawl_that_fetched_nothing(tmp_path: Path) -> None:
 def test_the_archive_keeps_gzip_and_chunked_pages_fetched_through_a_proxy(
         socks: Proxy, http_proxy: Proxy, tmp_path: Path) -> None:
     """As served: `warcio check` passes, the record reads back to the page, pywb replays it."""
-    from tests.pywb import wayback
-    from tests.test_archive import fetch, warc_files, warcio
-    from tests.test_archive import free_port as pick_port
+    from tests.test_archive import fetch, replay, warc_files, warcio
 
     seed = next(a for a in DemoSite().public_articles() if a.article_id == 2054421)
     urls, pages = {}, {}
@@ -273,17 +271,6 @@ def test_the_archive_keeps_gzip_and_chunked_pages_fetched_through_a_proxy(
         urls[folder], pages[folder] = record["url"], page
         shown = run_cli("dataset", "page", "2054421", "--data-dir", str(tmp_path / folder))
         assert shown.returncode == 0 and shown.stdout.strip() == page.strip()
-    data_dir = tmp_path / "socks"
-    assert run_cli("dataset", "warc-index", str(data_dir)).returncode == 0
-    (tmp_path / "config.yaml").write_text(
-        f"collections:\n  news:\n    index_paths: {data_dir / 'index.cdxj'}\n    archive_paths: {data_dir}/\n"
-        "framed_replay: false\n")
-    port = pick_port()
-    proc = subprocess.Popen([str(wayback()), "-p", str(port), "-b", "127.0.0.1"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+    with replay(tmp_path / "socks", tmp_path) as (port, proc):
         replayed = fetch(f"http://127.0.0.1:{port}/news/id_/{urls['socks']}", proc)
         assert replayed.decode() == pages["socks"]  # pywb undoes the gzip it archived
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
