@@ -24,6 +24,7 @@ from spidermon.contrib.scrapy.extensions import Spidermon
 
 from newsspider.archive.capture import WarcCapture, WarcPointer
 from newsspider.archive.replay import Reextracted
+from newsspider.challenges import Challenges
 from newsspider.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
 from newsspider.failures import NothingFetched, PageErrors
 from newsspider.frontier.leases import LeaseAck
@@ -78,6 +79,15 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a proxy is out the first time (doubling each time after, up to 30 minutes); when every
     # proxy is out at once, the crawl stops.
     "NEWSSPIDER_PROXY_BACKOFF": 60.0,
+    # --- Bot challenges (newsspider.challenges) ---
+    # Pass a CDN's bot challenge with a headless Chromium (--browser; the [browser] extra): it earns
+    # the clearance cookies once, the crawl goes on over plain HTTP with them and its User-Agent.
+    "NEWSSPIDER_BROWSER": False,
+    # Seconds the browser is given to pass one challenge before the page fails as "challenge".
+    "NEWSSPIDER_BROWSER_TIMEOUT": 60.0,
+    # The Chromium to run; empty: chromium (or chromium-browser, google-chrome) on the PATH, else
+    # Playwright's own.
+    "NEWSSPIDER_BROWSER_PATH": "",
     # --- The web archive ---
     # Keep every fetched response, as served, in WARC files under <data dir>/warc/ (--no-warc: off).
     "NEWSSPIDER_WARC": True,
@@ -183,8 +193,10 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         RetryAfter: 560,
         # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
         CharsetFix: 580,
-        # Next to the network: each response archived as it was served (before decompression).
+        # Next to the network: each response archived as it was served (before decompression)...
         WarcCapture: 950,
+        # ...unless it is a bot challenge: never archived, parsed or stored; passed with --browser.
+        Challenges: 960,
     },
     "EXTENSIONS": {
         LogStats: None,

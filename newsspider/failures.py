@@ -60,6 +60,9 @@ def failure_reason(exc: BaseException) -> str:
     'timeout'
     >>> failure_reason(IgnoreRequest("Forbidden by robots.txt"))
     'robots_txt'
+    >>> from newsspider.challenges import Challenged
+    >>> failure_reason(Challenged("a bot challenge (cloudflare)"))
+    'challenge'
     >>> failure_reason(ValueError("x"))
     'value_error'
     >>> from scrapy.exceptions import DownloadCancelledError
@@ -75,6 +78,8 @@ def failure_reason(exc: BaseException) -> str:
         return f"http_{exc.response.status}"
     if any(text in str(exc) for text in _TOO_LARGE):
         return "too_large"
+    if type(exc).__name__ == "Challenged":  # newsspider.challenges: a bot challenge, not a refusal
+        return "challenge"
     if isinstance(exc, IgnoreRequest):
         return _IGNORED.get(str(exc), "ignored")
     name = type(exc).__name__
@@ -139,13 +144,16 @@ def nothing_fetched(start_failures: dict[str, str], failures: dict[str, int]) ->
     'none of the start URLs could be fetched: http://a/bnews/ (connection_refused)'
     >>> nothing_fetched({}, {"http_403": 4, "timeout": 1})
     'every page failed: 5 pages (http_403 4, timeout 1)'
+    >>> nothing_fetched({"http://a/bnews/": "challenge"}, {"challenge": 1})  # doctest: +ELLIPSIS
+    'none of the start URLs could be fetched: http://a/bnews/ (challenge); the site ... try --browser'
     """
+    hint = "; the site answers with a bot challenge: try --browser" if "challenge" in failures else ""
     if start_failures:
         shown = [f"{url} ({reason})" for url, reason in list(start_failures.items())[:3]]
         more = f" and {len(start_failures) - 3} more" if len(start_failures) > 3 else ""
-        return f"none of the start URLs could be fetched: {', '.join(shown)}{more}"
+        return f"none of the start URLs could be fetched: {', '.join(shown)}{more}{hint}"
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(failures.items()))
-    return f"every page failed: {sum(failures.values())} pages ({reasons})"
+    return f"every page failed: {sum(failures.values())} pages ({reasons}){hint}"
 
 
 class NothingFetched:

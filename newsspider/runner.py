@@ -22,6 +22,7 @@ from newsspider.addon import DEFAULTS
 from newsspider.archive.reader import ArchiveError
 from newsspider.archive.replay import archived_articles
 from newsspider.archive.spider import ReextractSpider
+from newsspider.browser import BrowserUnavailable, missing_browser
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
 from newsspider.monitoring import CHECKS
@@ -47,7 +48,7 @@ class CrawlError(RuntimeError):
 
 # Errors that say in one line what is wrong before anything is fetched.
 START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError,
-                ProxyUrlError, OSError)
+                ProxyUrlError, BrowserUnavailable, OSError)
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -234,7 +235,10 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     check_settings(settings, list(overrides or {}))
     if urls is None:
         parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS"))
-    check_proxies(settings)
+    proxies = check_proxies(settings)
+    if settings.getbool("NEWSSPIDER_BROWSER", _default("NEWSSPIDER_BROWSER")) and (
+            problem := missing_browser(settings, proxies)):
+        raise BrowserUnavailable(problem)
     data_dir = prepare_data_dir(data_dir)
     settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
     if redis_url := settings.get("NEWSSPIDER_REDIS_URL"):

@@ -19,6 +19,9 @@ through :meth:`MockServer.fault`):
 
 ``POST /__rewrite__`` (:meth:`MockServer.rewrite`) replaces a string in every page it serves from
 then on, to plant a bad value on every page of the site.
+
+``POST /__challenge__`` (:meth:`MockServer.challenge`) puts the site behind a bot challenge that
+behaves as Cloudflare's managed challenge does (:mod:`tests.challenge`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from urllib.request import Request, urlopen
 
 from newsspider.demo.pages import DemoSite
 from newsspider.demo.server import DemoHandler, DemoServer, server_options, tls_context
+from tests.challenge import Challenge
 
 REPO = __file__.rsplit("/tests/", 1)[0]
 
@@ -67,6 +71,7 @@ class FaultServer(DemoServer):
         self.faults: dict[str, Fault] = {}
         self.rewrites: list[tuple[str, str]] = []
         self.stop_stalling = threading.Event()
+        self.challenge: Challenge | None = None
 
     def relocate(self, text: str) -> str:
         for old, new in self.rewrites:
@@ -86,6 +91,18 @@ class FaultHandler(DemoHandler):
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
+        if path == "/__challenge__":
+            spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            self.server.challenge = Challenge(**spec) if spec else None
+            self._send(200, "application/json", b"{}", None, True)
+            return
+        challenge = self.server.challenge
+        if challenge is not None and challenge.is_answer(path):
+            self._log(challenge="answer")
+            posted = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            status, headers, body = challenge.answer(self.path, self.headers, posted)
+            self._send_with(status, headers, body)
+            return
         if path == "/__rewrite__":
             spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             self.server.rewrites.append((spec["old"], spec["new"]))
@@ -100,16 +117,37 @@ class FaultHandler(DemoHandler):
         self.server.faults[path] = Fault(**spec)
         self._send(200, "application/json", b"{}", None, True)
 
+    def _log(self, **extra: Any) -> None:
+        self.server.requests.append({"method": self.command, "path": self.path,
+                                     "host": self.headers.get("Host", ""), "client": self.client_address[0],
+                                     "user_agent": self.headers.get("User-Agent", ""), "time": time.time(),
+                                     **extra})
+
+    def _send_with(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     def _answer(self, send_body: bool) -> None:
+        if self.path == "/__challenge__":
+            counts = self.server.challenge.counts if self.server.challenge else {}
+            self._send(200, "application/json", json.dumps(counts).encode(), None, send_body)
+            return
+        challenge = self.server.challenge
+        if challenge is not None and challenge.guards(self.path) and not challenge.cleared(self.headers):
+            self._log(challenge="served")
+            self._send_with(*challenge.page())
+            return
         fault = self.server.fault_for(self.path)
         if fault is None:
             super()._answer(send_body)
             return
         fault.hits += 1
-        self.server.requests.append({"method": self.command, "path": self.path,
-                                     "host": self.headers.get("Host", ""), "client": self.client_address[0],
-                                     "user_agent": self.headers.get("User-Agent", ""), "fault": fault.kind,
-                                     "time": time.time()})
+        self._log(fault=fault.kind)
         getattr(self, f"_fault_{fault.kind}")(fault)
 
     def _fault_status(self, fault: Fault) -> None:
@@ -231,6 +269,14 @@ class MockServer:
     def rewrite(self, old: str, new: str) -> None:
         """Replace *old* with *new* in every page served from now on."""
         self._post("/__rewrite__", json.dumps({"old": old, "new": new}).encode())
+
+    def challenge(self, mode: str | None, **spec: Any) -> None:
+        """Put the site behind a bot challenge (``mode``: ``all`` or ``listings``; ``None``: none)."""
+        self._post("/__challenge__", json.dumps({"mode": mode, **spec} if mode else {}).encode())
+
+    def challenge_counts(self) -> dict[str, int]:
+        """Challenges served, answers accepted and refused, requests let through with a clearance."""
+        return self._open(self.control + "/__challenge__")
 
     def fault(self, path: str, kind: str, body: bytes = b"", **spec: Any) -> None:
         """Make the server misbehave at *path* (see the module docstring)."""

@@ -160,6 +160,20 @@ class Fetching(_RunMonitor):
             reasons = ", ".join(f"{reason} {count}" for reason, count in failures.items())
             self.fail(f"{failed} of {self.pages} pages failed ({reasons}), more than {limit:.0%}")
 
+    @monitors.name("challenges")
+    def test_challenges(self) -> None:
+        """No page stayed behind a bot challenge (a CDN's "Just a moment..." page)."""
+        stayed = int(self.data.stats.get("newsspider/failed/challenge", 0))
+        if not stayed:
+            return
+        met = int(self.data.stats.get("newsspider/challenges", 0))
+        tried = self.settings.getbool("NEWSSPIDER_BROWSER")
+        advice = ("the browser did not pass them: see its lines in the log; try a proxy, or a slower crawl "
+                  "(-s DOWNLOAD_DELAY=10)" if tried else
+                  "try --browser (pip install 'newsspider[browser]'), a proxy, or a slower crawl "
+                  "(-s DOWNLOAD_DELAY=10)")
+        self.fail(f"{stayed} pages stayed behind a bot challenge ({met} challenges met): {advice}")
+
     @monitors.name("bans")
     def test_ban_rate(self) -> None:
         """At most NEWSSPIDER_MONITOR_MAX_BAN_RATE of the responses are 403 or 429."""

@@ -56,6 +56,8 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[
         "http_403": int(stats.get(status + "403", 0)),
         "http_429": int(stats.get(status + "429", 0)),
         "bans": int(stats.get(status + "403", 0)) + int(stats.get(status + "429", 0)),
+        "challenges": int(stats.get("newsspider/challenges", 0)),
+        "clearances": int(stats.get("newsspider/clearances", 0)),
         "pages_per_second": round(summary.rate, 2),
         "proxies": proxy_counts(stats),
     }

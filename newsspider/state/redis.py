@@ -396,7 +396,8 @@ def _additive(quality: dict[str, Any]) -> dict[str, int]:
     {'stored': 3, 'retries': 0, 'bans': 1, 'fields/tags': 2, 'dropped/missing_body': 1}
     """
     counts: dict[str, int] = {name: int(quality[name]) for name in ("stored", "retries", "bans", "http_403",
-                                                                     "http_429") if name in quality}
+                                                                     "http_429", "challenges", "clearances")
+                               if name in quality}
     for group in ("fields", "dropped", "proxies"):
         counts.update({f"{group}/{name}": int(v) for name, v in quality.get(group, {}).items()})
     return counts
