@@ -50,7 +50,7 @@ def expected_answer(ray: str, user_agent: str) -> int:
     """What the page's script posts for *ray* when run by a browser with *user_agent*.
 
     >>> expected_answer("ab", "UA")
-    2152116
+    26097
     """
     answer = 7
     for char in f"{ray}|{user_agent}":
