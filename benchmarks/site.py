@@ -30,6 +30,11 @@ TAGS = ["中国", "美国", "贸易战", "人工智能", "香港", "人权", "�
         "科技", "媒体", "法治"]
 SENTENCE = ("这是newsspider基准测试站点按禁闻网真实页面结构生成的段落，用来衡量抓取、抽取、去重和存储的速度，"
             "内容并非真实新闻。")
+# The credit lines and page endings the site writes (newsspider.site), in turn.
+CREDITS = ("<p>作者：基准作者，来源：基准来源，文章内容并不代表本网立场和观点。</p>",
+           "<p>作者：基准作者来源：基准来源，文章内容并不代表本网立场和观点。</p>",
+           "<p>Original 基准公众号 时评 ，文章内容不知真假，请读者自行判断。</p>")
+ENDINGS = ("", "<p>责任编辑：基准编辑</p>", "<p>站长动态，转发分享↓Follow Us 责任编辑：基准编辑</p>")
 
 
 @dataclass
@@ -166,8 +171,8 @@ class BenchSite:
         day = article.day
         content = f""" <!-- 面包屑导航 --> <h2>{title}</h2> <p class="notice"><b>大陆网友注意：基准测试页面。</b></p>
 <div class="entry"> <p id="summary">{SENTENCE}</p> <p id="conimg">图/基准测试</p>
-<p>作者：基准作者，来源：基准来源，文章内容并不代表本网立场和观点。</p>
-{"".join(body)}
+{CREDITS[article.article_id % len(CREDITS)]}
+{"".join(body)}{ENDINGS[article.article_id % len(ENDINGS)]}
 <ul class='op-related-articles' title='相关阅读'>{related}</ul>
 <ul class="texttj"><li><a href="https://github.com/bannedbook/fanqiang" target="_blank">翻墙软件</a></li></ul>
 <p class="src-info">来源：基准来源 </p>

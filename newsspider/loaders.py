@@ -35,8 +35,6 @@ from newsspider.processors import (
     content_hash,
     join_text,
     parse_cn_datetime,
-    parse_credit_line,
-    parse_editor_line,
     parse_iso_datetime,
     strip_label,
     strip_site_suffix,
@@ -305,17 +303,25 @@ def split_body(paragraphs: list[str]) -> tuple[dict[str, str | None], list[str],
 
     >>> split_body(["作者：甲，来源：乙，文章内容并不代表本网立场和观点。", "正文一", "", "责任编辑：丙"])
     ({'author': '甲', 'source': '乙'}, ['正文一'], '丙')
+    >>> split_body(["Original 纵览中国 ，文章内容不知真假。", "正文",
+    ...             "站长动态，转发分享↓Follow Us 责任编辑：丁"])
+    ({'author': None, 'source': '纵览中国'}, ['正文'], '丁')
+    >>> split_body(["正文", "站长动态，转发分享↓Follow Us", "责任编辑：丁"])[1:]
+    (['正文'], '丁')
+    >>> split_body(["正文", "责任编辑：丁", "站长动态，转发分享↓Follow Us"])[1:]
+    (['正文'], '丁')
     >>> split_body(["正文一", "正文二"])
     ({'author': None, 'source': None}, ['正文一', '正文二'], None)
     """
     body = [p for p in paragraphs if p]
     credit: dict[str, str | None] = {"author": None, "source": None}
-    if body and (found := parse_credit_line(body[0])) is not None:
+    if body and (found := site.parse_credit_line(body[0])) is not None:
         credit = found
         body = body[1:]
     editor = None
-    if body and (name := parse_editor_line(body[-1])) is not None:
-        editor = name
+    # the end: the editor line and the 2025 ending's share block (not body), in either order
+    while body and (site.is_share_block(body[-1]) or (
+            editor is None and (editor := site.parse_editor_line(body[-1])) is not None)):
         body = body[:-1]
     return credit, body, editor
 

@@ -22,8 +22,6 @@ __all__ = [
     "content_hash",
     "join_text",
     "parse_cn_datetime",
-    "parse_credit_line",
-    "parse_editor_line",
     "parse_iso_datetime",
     "strip_label",
     "utc_now_iso",
@@ -219,61 +217,6 @@ def parse_date8(text: str | None) -> str | None:
 
 
 _LABEL = r"\s*[：:]\s*"
-_FIELD_END = r"(?:[，,；;。|｜（(）)]|\s+(?:作者|来源|來源)|\s*$)"
-_AUTHOR = re.compile(rf"(?:作者|撰文){_LABEL}(?P<v>.+?)(?={_FIELD_END})")
-_SOURCE = re.compile(rf"(?:来源|來源|转载自|转自){_LABEL}(?P<v>.+?)(?={_FIELD_END})")
-_DISCLAIMER = re.compile(r"(?:并|並)?不代表本(?:网|網)立场|文章转自网络|文章轉自網絡")
-_EDITOR = re.compile(
-    rf"^[（(【\[]?\s*(?:责任编辑|責任編輯|编辑|編輯){_LABEL}(?P<v>[^）)】\]]+?)\s*[）)】\]]?$"
-)
-
-
-def parse_credit_line(text: str | None) -> dict[str, str | None] | None:
-    """Read an opening credit line; ``None`` when *text* is not one.
-
-    A credit line names an author or a source, or carries the site's
-    "not the site's position" disclaimer.
-
-    >>> parse_credit_line("作者：公民老黑，来源：Citizen Laohei公民老黑youtube频道，"
-    ...                   "文章内容并不代表本网立场和观点。")
-    {'author': '公民老黑', 'source': 'Citizen Laohei公民老黑youtube频道'}
-    >>> parse_credit_line("来源：美国之音, 文章内容并不代表本网立场。")
-    {'author': None, 'source': '美国之音'}
-    >>> parse_credit_line("文章转自网络，旨在为读者提供多元信息，内容并不代表本网立场和观点。")
-    {'author': None, 'source': None}
-    >>> parse_credit_line("来源: 苹果日报 作者: 古立")
-    {'author': '古立', 'source': '苹果日报'}
-    >>> parse_credit_line("来源：中时")
-    {'author': None, 'source': '中时'}
-    >>> parse_credit_line("证券时报报导，目前OpenAI的API向161个国家和地区开放") is None
-    True
-    """
-    text = clean_text(text)
-    if not text:
-        return None
-    author = _AUTHOR.match(text) or _AUTHOR.search(text[:60])
-    source = _SOURCE.match(text) or _SOURCE.search(text[:60])
-    starts_with_label = bool(re.match(rf"(?:作者|来源|來源|撰文){_LABEL}", text))
-    if not (starts_with_label or _DISCLAIMER.search(text)):
-        return None
-    return {
-        "author": clean_text(author["v"]) if author else None,
-        "source": clean_text(source["v"]) if source else None,
-    }
-
-
-def parse_editor_line(text: str | None) -> str | None:
-    """Read a closing "责任编辑：X" line; ``None`` when *text* is not one.
-
-    >>> parse_editor_line("责任编辑：李明")
-    '李明'
-    >>> parse_editor_line("（责任编辑：王五）")
-    '王五'
-    >>> parse_editor_line("他是责任编辑：不是编辑行") is None
-    True
-    """
-    match = _EDITOR.match(clean_text(text))
-    return clean_text(match["v"]) or None if match else None
 
 
 def strip_label(text: str | None) -> str | None:

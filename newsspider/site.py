@@ -12,7 +12,7 @@ from enum import Enum
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from newsspider.processors import canonical_url, parse_date8
+from newsspider.processors import canonical_url, clean_text, parse_date8
 
 LIVE_ROOT = "https://www.bannedbook.org/bnews/"
 
@@ -214,3 +214,147 @@ LISTING_ITEMS = "div.postlist h4 > a:first-child::attr(href)"
 NEXT_PAGE = 'link[rel="next"]::attr(href)'
 NEXT_PAGE_TEXT = "下一页"
 PAGINATION_LINKS = "div.wp-pagenavi a"
+
+
+# --- Credit lines and page endings -----------------------------------------------------------
+# An article may open with a credit line and end with the editor; both are taken out of the body.
+# The forms the site writes (simplified script, and traditional on the mirror; either colon):
+#   作者：X，来源：Y，文章内容并不代表本网立场和观点。   来源：Y 作者：X   作者：X来源：Y，…
+#   作者：X | 来源：Y   作者：X 丨 来源：Y   文／X   （来源：Y）   来源：《Y》
+#   Original 公众号名 栏目名 ，文章内容不知真假…        (a reprint from a WeChat account: Y = the account)
+#   …  站长动态，转发分享↓Follow Us 责任编辑：X          (the 2025 ending: a share block, then the editor)
+# A writer is 作者/撰文/撰稿 (or 文／X at the start); a reporter (记者) or a translator (编译/翻译/译者)
+# is the author only when the line is plainly a credit line (another label or the disclaimer with it,
+# or nothing but the name): an interview's "记者：请问……" stays in the body.
+WRITER_LABELS = ("作者", "撰文", "撰稿")
+REPORTER_LABELS = ("记者", "記者", "编译", "編譯", "翻译", "翻譯", "译者", "譯者")
+SOURCE_LABELS = ("来源", "來源", "转载自", "轉載自", "转自", "轉自")
+EDITOR_LABELS = ("责任编辑", "責任編輯", "编辑", "編輯")
+# The site's "not our position" disclaimers, which only a credit line carries.
+DISCLAIMERS = ("不代表本网立场", "不代表本網立場", "并不代表本网", "並不代表本網", "文章转自网络",
+               "文章轉自網絡", "不知真假")
+# The marker a WeChat reprint's header starts with.
+WECHAT_MARKERS = ("Original", "原创", "原創")
+# The share block of the 2025 page ending (its own paragraph, or before the editor on one line).
+SHARE_BLOCK = r"站长动态\s*[，,]?\s*转发分享\s*↓?\s*(?:Follow\s*Us)?"
+
+_COLON = r"\s*[：:]\s*"
+_ANY_LABEL = "|".join((*WRITER_LABELS, *REPORTER_LABELS, *SOURCE_LABELS))
+# A field's value ends at punctuation, at the next label (with or without a space or a bar before
+# it: 作者：X来源：Y), or at the end of the line.
+_FIELD_END = rf"(?=\s*[，,；;。（(）)|｜丨]|[\s/／]*(?:{_ANY_LABEL}){_COLON}|\s*$)"
+_WRITER = re.compile(rf"(?:{'|'.join(WRITER_LABELS)}){_COLON}(?P<v>.+?){_FIELD_END}")
+_REPORTER = re.compile(rf"(?:{'|'.join(REPORTER_LABELS)}){_COLON}(?P<v>.+?){_FIELD_END}")
+_SOURCE = re.compile(rf"(?:{'|'.join(SOURCE_LABELS)}){_COLON}(?P<v>.+?){_FIELD_END}")
+_BYLINE = re.compile(rf"^文\s*[／/]\s*(?P<v>[^，,；;。（(）)|｜丨\s]+?){_FIELD_END}")
+_STARTS_STRONG = re.compile(rf"^(?:(?:{'|'.join((*WRITER_LABELS, *SOURCE_LABELS))}){_COLON}|文\s*[／/])")
+_STARTS_WEAK = re.compile(rf"^(?:{'|'.join(REPORTER_LABELS)}){_COLON}")
+_DISCLAIMER = re.compile("|".join(DISCLAIMERS))
+_WECHAT = re.compile(rf"^(?:{'|'.join(WECHAT_MARKERS)})\s+(?P<head>[^，,]+?)\s*(?:[，,]\s*(?P<tail>.*))?$")
+_BRACKETS = {"（": "）", "(": ")", "【": "】", "[": "]"}
+_EDITOR = re.compile(rf"^(?:{SHARE_BLOCK}\s*)?[（(【\[]?\s*(?:{'|'.join(EDITOR_LABELS)}){_COLON}"
+                     r"(?P<v>[^）)】\]]+?)\s*[）)】\]]?$", re.IGNORECASE)
+_SHARE_ONLY = re.compile(rf"^{SHARE_BLOCK}$", re.IGNORECASE)
+
+
+def _unwrapped(text: str) -> str:
+    """*text* without brackets around all of it, and a source without 《》 around all of it.
+
+    >>> _unwrapped("（来源：美国之音）"), _unwrapped("《大纪元》"), _unwrapped("《甲》与《乙》")
+    ('来源：美国之音', '大纪元', '《甲》与《乙》')
+    """
+    if len(text) > 2 and _BRACKETS.get(text[0]) == text[-1]:
+        text = text[1:-1].strip()
+    if len(text) > 2 and text[0] == "《" and text[-1] == "》" and "《" not in text[1:-1]:
+        text = text[1:-1].strip()
+    return text
+
+
+def _value(match: re.Match[str] | None) -> str | None:
+    return _unwrapped(clean_text(match["v"])) or None if match else None
+
+
+def parse_credit_line(text: str | None) -> dict[str, str | None] | None:
+    """Read an opening credit line (the forms above); ``None`` when *text* is not one.
+
+    >>> parse_credit_line("作者：公民老黑，来源：Citizen Laohei公民老黑youtube频道，"
+    ...                   "文章内容并不代表本网立场和观点。")
+    {'author': '公民老黑', 'source': 'Citizen Laohei公民老黑youtube频道'}
+    >>> parse_credit_line("作者：林骁来源：大纪元，文章内容并不代表本网立场和观点。")
+    {'author': '林骁', 'source': '大纪元'}
+    >>> parse_credit_line("作者：林驍來源：大紀元，文章內容並不代表本網立場和觀點。")
+    {'author': '林驍', 'source': '大紀元'}
+    >>> parse_credit_line("来源：美国之音, 文章内容并不代表本网立场。")
+    {'author': None, 'source': '美国之音'}
+    >>> parse_credit_line("来源: 苹果日报 作者: 古立")
+    {'author': '古立', 'source': '苹果日报'}
+    >>> parse_credit_line("作者：王丹 | 来源：自由亚洲电台"), parse_credit_line("作者：王丹丨来源：RFA")
+    ({'author': '王丹', 'source': '自由亚洲电台'}, {'author': '王丹', 'source': 'RFA'})
+    >>> parse_credit_line("（来源：《纽约时报》中文网）"), parse_credit_line("来源：《大纪元》")
+    ({'author': None, 'source': '《纽约时报》中文网'}, {'author': None, 'source': '大纪元'})
+    >>> parse_credit_line("文／陈破空，来源：新唐人")
+    {'author': '陈破空', 'source': '新唐人'}
+    >>> parse_credit_line("Original 北美保守评论 时评 ，文章内容不知真假，请读者自行判断。")
+    {'author': None, 'source': '北美保守评论'}
+    >>> parse_credit_line("Original 纵览中国")
+    {'author': None, 'source': '纵览中国'}
+    >>> parse_credit_line("记者：李志，编译：张三，来源：美国之音")
+    {'author': '李志', 'source': '美国之音'}
+    >>> parse_credit_line("编译：张三")
+    {'author': '张三', 'source': None}
+    >>> parse_credit_line("文章转自网络，旨在为读者提供多元信息，内容并不代表本网立场和观点。")
+    {'author': None, 'source': None}
+    >>> parse_credit_line("记者：请问您如何看待这次的贸易谈判结果？") is None  # an interview's first question
+    True
+    >>> parse_credit_line("Original sin is a theme of the essay, he said.") is None
+    True
+    >>> parse_credit_line("证券时报报导，目前OpenAI的API向161个国家和地区开放") is None
+    True
+    """
+    text = _unwrapped(clean_text(text))
+    if not text:
+        return None
+    if wechat := _WECHAT.match(text):
+        names = wechat["head"].split()
+        plain_header = wechat["tail"] is None and len(names) <= 2 and all(len(n) <= 20 for n in names)
+        if 1 <= len(names) <= 2 and (plain_header or _DISCLAIMER.search(wechat["tail"] or "")):
+            return {"author": None, "source": names[0]}
+        return None
+    head = text[:80]
+    writer = _WRITER.match(text) or _WRITER.search(head) or _BYLINE.match(text)
+    reporter = _REPORTER.match(text) or _REPORTER.search(head)
+    source = _SOURCE.match(text) or _SOURCE.search(head)
+    credit = bool(_STARTS_STRONG.match(text) or _DISCLAIMER.search(text))
+    if not credit and _STARTS_WEAK.match(text) and reporter:  # 记者/编译 only with more, or a bare name
+        credit = bool(source or writer or _name_only(text, reporter))
+    if not credit:
+        return None
+    return {"author": _value(writer) or _value(reporter), "source": _value(source)}
+
+
+def _name_only(text: str, match: re.Match[str]) -> bool:
+    """The line is a label and a short name, nothing else (编译：张三)."""
+    return match.end() == len(text) and len(match["v"]) <= 12 and not re.search(r"[？?！!。]", match["v"])
+
+
+def parse_editor_line(text: str | None) -> str | None:
+    """Read a closing editor line, after the 2025 share block or not; ``None`` when *text* is not one.
+
+    >>> parse_editor_line("责任编辑：李明"), parse_editor_line("（责任编辑：王五）")
+    ('李明', '王五')
+    >>> parse_editor_line("站长动态，转发分享↓Follow Us 责任编辑：李华")
+    '李华'
+    >>> parse_editor_line("他是责任编辑：不是编辑行") is None
+    True
+    """
+    match = _EDITOR.match(clean_text(text))
+    return clean_text(match["v"]) or None if match else None
+
+
+def is_share_block(text: str | None) -> bool:
+    """Whether a paragraph is only the 2025 ending's share block.
+
+    >>> is_share_block("站长动态，转发分享↓Follow Us"), is_share_block("转发分享这篇文章")
+    (True, False)
+    """
+    return bool(_SHARE_ONLY.match(clean_text(text)))

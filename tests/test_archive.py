@@ -23,7 +23,7 @@ from newsspider.archive.reader import archived_page, warc_files
 from newsspider.archive.replay import BATCH
 from newsspider.archive.warcfile import Fetch, WarcFiles
 from newsspider.demo.pages import DemoSite
-from tests.conftest import crawl, read_jsonl, reports_killed_run, run_cli
+from tests.conftest import FAST, crawl, read_jsonl, reports_killed_run, run_cli
 from tests.mockserver import MockServer
 from tests.pywb import wayback
 from tests.test_kill import lines, start, wait_until
@@ -446,3 +446,33 @@ def test_a_crawl_never_appends_to_another_crawls_warc(tmp_path: Path) -> None:
     second.close()
     assert one.file != two.file  # each a file of its own, its record right after its warcinfo:
     assert one.offset < 500 and two.offset < 500
+
+
+def test_reextract_of_an_archive_crawled_before_the_new_credit_forms_updates_exactly_them(
+        tmp_path: Path) -> None:
+    """Crawled with the earlier credit-line rules, re-extracted with today's: new versions for exactly
+    the articles whose credit line or ending takes one of the later forms, and only in those fields."""
+    demo = DemoSite()
+    with MockServer() as server:
+        before_run = subprocess.run(
+            [sys.executable, "-m", "tests.credit_rules_before", "crawl", "--start-url", server.url("/bnews/"),
+             "--data-dir", str(tmp_path), *FAST], capture_output=True, text=True, timeout=120)
+    assert before_run.returncode == 0, before_run.stderr
+    before = read_jsonl(tmp_path / "articles.jsonl")
+    assert any("来源：" in (r["author"] or "") for r in before)  # what the earlier rules got wrong
+    result = run_cli("reextract", str(tmp_path), "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    after = read_jsonl(tmp_path / "articles.jsonl")
+    assert after[: len(before)] == before  # appended to, never rewritten
+    added = {r["article_id"]: r for r in after[len(before):]}
+    later_forms = {str(a.article_id) for a in demo.public_articles()  # generated pages (not the real one)
+                   if a.fragment is None and (a.article_id % 8 in (4, 5) or a.article_id % 10 == 0)}
+    assert set(added) == later_forms
+    old = {r["article_id"]: r for r in before}
+    for article_id, record in added.items():
+        changed = {k for k in record if record[k] != old[article_id][k]}
+        assert changed <= {"author", "source", "editor", "body", "content_hash", "version", "crawled_at",
+                           "warc"}
+        assert record["version"] == 2
+        assert "来源：" not in (record["author"] or "") and "转发分享" not in record["body"]
+        assert "Original " not in record["body"]

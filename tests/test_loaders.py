@@ -164,3 +164,54 @@ def test_og_image_is_the_lead_image() -> None:
         b"<h2>", b'<meta property="og:image" content="/lead.jpg"><h2>', 1)
     article = load_article(HtmlResponse(url=ARTICLE_URL, body=body, encoding="utf-8"))
     assert article.image_url == "https://www.bannedbook.org/lead.jpg" and article.images == []
+
+
+def seed_with(credit: str = "", ending: str = "") -> dict:
+    """The real article with a credit line placed after its image credit and an ending after its last
+    paragraph, as the site writes them."""
+    page = seed_page("article-openai-china-api.html").decode("utf-8")
+    page = page.replace('<p id="conimg">图/路透社</p>', f'<p id="conimg">图/路透社</p> {credit}', 1)
+    after_last = '<!--<div id="taboola-mid-1"></div>-->'
+    page = page.replace(after_last, ending + after_last, 1)
+    return asdict(load_article(HtmlResponse(url=ARTICLE_URL, body=page.encode("utf-8"), encoding="utf-8")))
+
+
+@pytest.mark.parametrize(("credit", "author", "source"), [
+    ("<p>作者：林骁来源：大纪元，文章内容并不代表本网立场和观点。</p>", "林骁", "大纪元"),
+    ("<p>作者：林驍來源：大紀元，文章內容並不代表本網立場和觀點。</p>", "林驍", "大紀元"),
+    ("<p>作者：公民老黑，来源：Citizen Laohei公民老黑youtube频道，文章内容并不代表本网立场和观点。</p>",
+     "公民老黑", "Citizen Laohei公民老黑youtube频道"),
+    ("<p>作者:王丹 | 来源:自由亚洲电台</p>", "王丹", "自由亚洲电台"),
+    ("<p>来源：美国之音 作者：古立</p>", "古立", "美国之音"),
+    ("<p>（来源：《纽约时报》中文网）</p>", None, "《纽约时报》中文网"),
+    ("<p>文／陈破空，来源：新唐人</p>", "陈破空", "新唐人"),
+    ("<p>Original 北美保守评论 时评 ，文章内容不知真假，请读者自行判断。</p>", None, "北美保守评论"),
+    ("<p>记者：李志，编译：张三，来源：美国之音</p>", "李志", "美国之音"),
+])
+def test_credit_line_forms_in_a_real_page(credit: str, author: str | None, source: str) -> None:
+    plain = seed_with()
+    record = seed_with(credit=credit)
+    assert (record["author"], record["source"]) == (author, source)
+    assert record["body"] == plain["body"]  # the credit line is not body, nothing else is lost
+
+
+def test_a_line_that_only_looks_like_a_credit_stays_in_the_body() -> None:
+    question = "记者：请问您如何看待这次的贸易谈判结果？"
+    record = seed_with(credit=f"<p>{question}</p>")
+    assert record["author"] is None and record["source"] == "中时"
+    assert record["body"].split("\n\n")[0] == question
+
+
+@pytest.mark.parametrize("ending", [
+    "<p>站长动态，转发分享↓Follow Us 责任编辑：李华</p>",
+    '<p><img src="https://www.bannedbook.org/wp-content/uploads/qr.png" alt=""></p>'
+    "<p>站长动态，转发分享↓Follow Us 责任编辑：李华</p>",
+    "<p>站长动态，转发分享↓Follow Us</p><p>责任编辑：李华</p>",
+    "<p>责任编辑：李华</p><p>站长动态，转发分享↓Follow Us</p>",
+])
+def test_the_2025_ending_gives_the_editor_and_no_share_text(ending: str) -> None:
+    plain = seed_with()
+    record = seed_with(ending=ending)
+    assert record["editor"] == "李华"
+    assert record["body"] == plain["body"]
+    assert "转发分享" not in record["body"] and "Follow Us" not in record["body"]

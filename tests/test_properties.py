@@ -13,11 +13,10 @@ from newsspider.processors import (
     clean_text,
     join_text,
     parse_cn_datetime,
-    parse_credit_line,
-    parse_editor_line,
     parse_iso_datetime,
     strip_site_suffix,
 )
+from newsspider.site import parse_credit_line, parse_editor_line
 
 CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 SPACE = st.sampled_from([" ", "\n", "\t", "\r", "\u00a0", "\u3000"])

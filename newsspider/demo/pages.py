@@ -357,17 +357,26 @@ class DemoSite:
             f'<span class=\'wp_keywordlink_affiliate\'><a href="{LIVE}/" title="大陆">大陆</a></span>'
             f"读者可以在<b>文末</b>找到相关阅读。"
         )
-        credit = ""
-        if n % 4 == 0:
+        credit = ""  # the credit-line forms the site writes (newsspider.site)
+        if n % 8 == 0:
             credit = f"<p>作者：演示作者{n % 7}，来源：演示来源，文章内容并不代表本网立场和观点。</p>"
-        elif n % 4 == 1:
+        elif n % 8 == 4:  # the source right after the author, no separator
+            credit = f"<p>作者：演示作者{n % 7}来源：演示来源，文章内容并不代表本网立场和观点。</p>"
+        elif n % 8 == 1:
             credit = "<p>来源：美国之音, 文章内容并不代表本网立场。</p>"
+        elif n % 8 == 5:  # a reprint from a WeChat account
+            credit = "<p>Original 演示公众号 时评 ，文章内容不知真假，请读者自行判断。</p>"
         summary = f'<p id="summary">{html.escape(article.excerpt)}</p>' if n % 2 else ""
         conimg = ""
         if n % 3:  # an image, and its credit line right after it, as the site writes them
             conimg = (f'<p><img src="{LIVE}{image_path(n)}" alt="演示图片{n}" width="600" height="400"></p>'
                       '<p id="conimg">图/演示图片社</p>')
-        editor = f"<p>责任编辑：编辑{n % 5}</p>" if n % 5 == 0 else ""
+        editor = ""
+        if n % 10 == 0:  # the 2025 ending: the share block, then the editor, after an image
+            editor = (f'<p><img src="{LIVE}{image_path(n)}" alt="" width="300" height="300"></p>'
+                      f"<p>站长动态，转发分享↓Follow Us 责任编辑：编辑{n % 5}</p>")
+        elif n % 5 == 0:
+            editor = f"<p>责任编辑：编辑{n % 5}</p>"
         postmeat = ""
         if n % 3 == 1:
             postmeat = f'<div class="postmeat">{article.date_cn} 10:{n % 60:02d} | 分类：演示</div>'
