@@ -40,11 +40,10 @@ def parse_editor_line(text: str | None) -> str | None:
     return clean_text(match["v"]) or None if match else None
 
 
-site.parse_credit_line = parse_credit_line
-site.parse_editor_line = parse_editor_line
-site.is_share_block = lambda text: False
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # (only then: pytest imports this module too, for its doctests)
+    site.parse_credit_line = parse_credit_line
+    site.parse_editor_line = parse_editor_line
+    site.is_share_block = lambda text: False
     from newsspider.cli import main
 
     main(sys.argv[1:])

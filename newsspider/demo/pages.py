@@ -372,9 +372,9 @@ class DemoSite:
             conimg = (f'<p><img src="{LIVE}{image_path(n)}" alt="演示图片{n}" width="600" height="400"></p>'
                       '<p id="conimg">图/演示图片社</p>')
         editor = ""
-        if n % 10 == 0:  # the 2025 ending: the share block, then the editor, after an image
-            editor = (f'<p><img src="{LIVE}{image_path(n)}" alt="" width="300" height="300"></p>'
-                      f"<p>站长动态，转发分享↓Follow Us 责任编辑：编辑{n % 5}</p>")
+        if n % 10 == 0:  # the 2025 ending: the share block, then the editor (after an image, if any)
+            picture = f'<p><img src="{LIVE}{image_path(n)}" alt="" width="300" height="300"></p>' if n % 3 else ""
+            editor = f"{picture}<p>站长动态，转发分享↓Follow Us 责任编辑：编辑{n % 5}</p>"
         elif n % 5 == 0:
             editor = f"<p>责任编辑：编辑{n % 5}</p>"
         postmeat = ""
