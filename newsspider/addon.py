@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # The Chromium to run; empty: chromium (or chromium-browser, google-chrome) on the PATH, else
     # Playwright's own.
     "NEWSSPIDER_BROWSER_PATH": "",
+    # A browser's TLS fingerprint for every request (--impersonate; the [impersonate] extra): a
+    # curl_cffi target such as chrome, chrome152, firefox, safari; empty: Scrapy's own handshakes.
+    "NEWSSPIDER_IMPERSONATE": "",
     # --- The web archive ---
     # Keep every fetched response, as served, in WARC files under <data dir>/warc/ (--no-warc: off).
     "NEWSSPIDER_WARC": True,
@@ -227,6 +230,8 @@ class NewsspiderAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         for name, value in {**DEFAULTS, **_CRAWL}.items():
             settings.set(name, value, priority="addon")
+        if target := settings.get("NEWSSPIDER_IMPERSONATE"):  # what the curl_cffi handler reads
+            settings.set("CURL_CFFI_IMPERSONATE", target, priority="addon")
         handlers = settings.getdict("DOWNLOAD_HANDLERS")
         settings.set("DOWNLOAD_HANDLERS", {**_HANDLERS, **handlers}, priority="addon")
         for name, components in _COMPONENTS.items():

@@ -65,6 +65,11 @@ BROWSER_OPTION = click.option(
     help="Pass the site's bot challenges with a headless Chromium, then crawl with its clearance "
          "(NEWSSPIDER_BROWSER=True; needs pip install 'newsspider[browser]').",
 )
+IMPERSONATE_OPTION = click.option(
+    "--impersonate", metavar="BROWSER",
+    help="Present this browser's TLS fingerprint (chrome, firefox, safari, or a version such as "
+         "chrome136) on every request (NEWSSPIDER_IMPERSONATE; needs pip install 'newsspider[impersonate]').",
+)
 IMAGES_OPTION = click.option(
     "--images", is_flag=True,
     help="Also fetch each article's images into the web archive (NEWSSPIDER_IMAGES=True).",
@@ -75,7 +80,7 @@ def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SETTING_OPTION, RESUME_OPTION,
                             REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, PROXY_OPTION,
-                            BROWSER_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
+                            BROWSER_OPTION, IMPERSONATE_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
         function = option(function)
     return function
 
@@ -142,7 +147,7 @@ def main() -> None:
 @crawl_options
 def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
           refresh: bool, no_warc: bool, images: bool, proxies: tuple[str, ...], browser: bool,
-          redis_url: str | None, worker_id: str | None) -> None:
+          impersonate: str | None, redis_url: str | None, worker_id: str | None) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
 
     Articles already in DATA_DIR are not fetched again, and a listing's
@@ -161,6 +166,8 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
         overrides["NEWSSPIDER_PROXIES"] = list(proxies)
     if browser:
         overrides["NEWSSPIDER_BROWSER"] = "True"
+    if impersonate:
+        overrides["NEWSSPIDER_IMPERSONATE"] = impersonate
     if redis_url:
         overrides["NEWSSPIDER_REDIS_URL"] = redis_url
     if worker_id:
@@ -208,7 +215,8 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 @crawl_options
 def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
              settings: tuple[str, ...], resume: bool, refresh: bool, no_warc: bool, images: bool,
-             proxies: tuple[str, ...], browser: bool, redis_url: str | None, worker_id: str | None) -> None:
+             proxies: tuple[str, ...], browser: bool, impersonate: str | None, redis_url: str | None,
+             worker_id: str | None) -> None:
     """Crawl repeatedly, each crawl in its own process, never two at once.
 
     Each crawl's log goes to DATA_DIR/logs/. SIGTERM or Ctrl-C stop the
@@ -231,6 +239,7 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     args += ["--resume"] * resume + ["--refresh"] * refresh + ["--no-warc"] * no_warc + ["--images"] * images
     args += [arg for proxy in proxies for arg in ("--proxy", proxy)]
     args += ["--browser"] * browser
+    args += ["--impersonate", impersonate] if impersonate else []
     args += ["--redis-url", redis_url] if redis_url else []
     args += ["--worker-id", worker_id] if worker_id else []
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",

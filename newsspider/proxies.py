@@ -47,6 +47,7 @@ from scrapy.utils.misc import build_from_crawler
 from socksio.exceptions import ProtocolError as SocksProtocolError
 
 from newsspider.failures import stop_crawl
+from newsspider.impersonate import curl_proxy_failure, load_handler
 
 __all__ = ["ProxyPool", "ProxyRoute", "ProxyUrlError", "RoutedHandler", "environment_proxy",
            "parse_proxy", "proxy_failure", "redact"]
@@ -232,6 +233,8 @@ def proxy_failure(exc: BaseException) -> str | None:
     """
     causes = list(_causes(exc))
     for n, cause in enumerate(causes):
+        if reason := curl_proxy_failure(cause):  # --impersonate: curl's errors
+            return reason
         text = str(cause).strip().rstrip(".")
         if isinstance(cause, httpx.ProxyError):
             if text.startswith("Proxy Server could not connect: "):
@@ -518,18 +521,25 @@ class ProxiedHandler(HttpxDownloadHandler):
 class RoutedHandler(BaseDownloadHandler):
     """Download handler for ``http`` and ``https``: proxied requests through Scrapy's httpx handler
     (SOCKS5, HTTP and HTTPS proxies, the name resolved by the proxy), direct ones through Scrapy's
-    default handler, as if no proxy were configured."""
+    default handler, as if no proxy were configured; with ``NEWSSPIDER_IMPERSONATE``, every request
+    through the curl_cffi handler (:mod:`newsspider.impersonate`), proxied or not."""
 
     lazy = False
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.direct = build_from_crawler(HTTP11DownloadHandler, crawler)
-        self._proxied: ProxiedHandler | None = None
+        self.direct: BaseDownloadHandler
+        if crawler.settings.get("NEWSSPIDER_IMPERSONATE"):
+            self.direct = build_from_crawler(load_handler(), crawler)
+            self._proxied: BaseDownloadHandler | None = self.direct
+        else:
+            self.direct = build_from_crawler(HTTP11DownloadHandler, crawler)
+            self._proxied = None
 
     @property
-    def proxied(self) -> ProxiedHandler:
-        """Scrapy's httpx handler, built for the first proxied request."""
+    def proxied(self) -> BaseDownloadHandler:
+        """Scrapy's httpx handler, built for the first proxied request (the curl_cffi one when
+        impersonating)."""
         if self._proxied is None:
             self._proxied = build_from_crawler(ProxiedHandler, self.crawler)
         return self._proxied
@@ -541,5 +551,5 @@ class RoutedHandler(BaseDownloadHandler):
 
     async def close(self) -> None:
         await self.direct.close()
-        if self._proxied is not None:
+        if self._proxied is not None and self._proxied is not self.direct:
             await self._proxied.close()

@@ -25,6 +25,7 @@ from newsspider.archive.spider import ReextractSpider
 from newsspider.browser import BrowserUnavailable, missing_browser
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
+from newsspider.impersonate import ImpersonationUnavailable, impersonation_problem
 from newsspider.monitoring import CHECKS
 from newsspider.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.resume import prepare_job_dir
@@ -48,7 +49,7 @@ class CrawlError(RuntimeError):
 
 # Errors that say in one line what is wrong before anything is fetched.
 START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError,
-                ProxyUrlError, BrowserUnavailable, OSError)
+                ProxyUrlError, BrowserUnavailable, ImpersonationUnavailable, OSError)
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -239,6 +240,8 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     if settings.getbool("NEWSSPIDER_BROWSER", _default("NEWSSPIDER_BROWSER")) and (
             problem := missing_browser(settings, proxies)):
         raise BrowserUnavailable(problem)
+    if (target := settings.get("NEWSSPIDER_IMPERSONATE")) and (problem := impersonation_problem(target)):
+        raise ImpersonationUnavailable(problem)
     data_dir = prepare_data_dir(data_dir)
     settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
     if redis_url := settings.get("NEWSSPIDER_REDIS_URL"):
