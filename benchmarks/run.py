@@ -9,7 +9,7 @@ in the same run: the machines are shared and noisy, so only ratios travel.
 3. a recurring run when 1% of the articles are new, against the first run;
 4. memory: peak RSS of crawls of a small and a large site, and of the state with 1M ids;
 5. distributed: pages/s of 1, 2 and 3 Redis workers against the single-process crawl;
-and, with section 1, the direct crawl through the handler that proxied requests use (httpx), and a
+and, with section 1, the direct crawl through the handler that proxied requests use (curl_cffi), and a
 crawl through a local SOCKS5 proxy (microsocks) and HTTP proxy (tinyproxy), against the direct crawl.
 """
 
@@ -118,7 +118,7 @@ def start_proxy(kind: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]
 
 
 # The handler that proxied requests use, for every request: its own cost, without a proxy process.
-HTTPX_EVERYWHERE = ["-s", 'DOWNLOAD_HANDLERS={"http": "newsspider.proxies.ProxiedHandler", '
+PROXY_HANDLER_EVERYWHERE = ["-s", 'DOWNLOAD_HANDLERS={"http": "newsspider.proxies.ProxiedHandler", '
                     '"https": "newsspider.proxies.ProxiedHandler"}']
 
 
@@ -126,15 +126,15 @@ def latency_ms(url: str, proxy: str | None, requests: int = 100) -> float:
     """Median milliseconds of one GET of ``url`` on a kept-alive connection (through ``proxy``)."""
     import asyncio
 
-    import httpx2
+    from curl_cffi.requests import AsyncSession
 
     async def probe() -> float:
-        async with httpx2.AsyncClient(proxy=proxy, trust_env=False) as client:
-            await client.get(url)
+        async with AsyncSession(trust_env=False) as client:
+            await client.get(url, proxy=proxy)
             times = []
             for _ in range(requests):
                 started = time.perf_counter()
-                (await client.get(url)).raise_for_status()
+                (await client.get(url, proxy=proxy)).raise_for_status()
                 times.append(time.perf_counter() - started)
         return sorted(times)[len(times) // 2] * 1000
 
@@ -310,7 +310,7 @@ def main() -> None:
         say("Both crawlers: the same site served by `benchmarks/server.py` (Twisted static files, its own "
             "process), `DOWNLOAD_DELAY=0`, AutoThrottle off, 32 concurrent requests, robots.txt obeyed. "
             "Best of two alternating runs each.\n")
-        bare_runs, ours_runs, plain_runs, httpx_runs = [], [], [], []
+        bare_runs, ours_runs, plain_runs, handler_runs = [], [], [], []
         proxied_runs: dict[str, list[Run]] = {"socks5h": [], "http": []}
         proxies = {kind: start_proxy(kind, workdir) for kind in proxied_runs}
         for round_ in range(2):
@@ -319,8 +319,8 @@ def main() -> None:
             ours_runs.append(newsspider_crawl(server.base, data, server.proc.pid, *SAME_LINKS))
             plain_runs.append(newsspider_crawl(server.base, workdir / f"plain-{round_}", server.proc.pid,
                                                *SAME_LINKS, "--no-warc"))
-            httpx_runs.append(newsspider_crawl(server.base, workdir / f"httpx-{round_}", server.proc.pid,
-                                               *SAME_LINKS, *HTTPX_EVERYWHERE))
+            handler_runs.append(newsspider_crawl(server.base, workdir / f"handler-{round_}", server.proc.pid,
+                                               *SAME_LINKS, *PROXY_HANDLER_EVERYWHERE))
             for kind, (_, url) in proxies.items():
                 proxied_runs[kind].append(newsspider_crawl(server.base, workdir / f"{kind}-{round_}",
                                                            server.proc.pid, *SAME_LINKS, "--proxy", url))
@@ -342,14 +342,15 @@ def main() -> None:
         say(f"Bottleneck: the crawler used {ours.cpu / ours.wall:.2f} CPU-s per second of its run and the server "
             f"{ours.server_cpu / ours.wall:.2f}; with 2 cores, the side near 1.0 is the one that limits.\n")
         say("### The handler for proxies, and through a local proxy\n")
-        say("Requests through a proxy are downloaded by Scrapy's httpx handler; direct ones by Scrapy's "
+        say("Requests through a proxy are downloaded by the curl_cffi handler of Scrapy's download-handler "
+            "incubator; direct ones by Scrapy's "
             "default (Twisted) handler, as in the full crawl above. The same full crawl, best of two runs "
-            "each: with the httpx handler for every request and no proxy (the handler's own cost), then with "
+            "each: with the curl_cffi handler for every request and no proxy (the handler's own cost), then with "
             "`--proxy` through a local proxy process (microsocks for SOCKS5, tinyproxy for HTTP).\n")
         say("| crawl | pages | pages/s | CPU-s per 1,000 pages | cost against direct |")
         say("| --- | ---: | ---: | ---: | ---: |")
-        own = max(httpx_runs, key=lambda r: r.rate)
-        rows = [("direct, httpx handler (no proxy)", own)]
+        own = max(handler_runs, key=lambda r: r.rate)
+        rows = [("direct, curl_cffi handler (no proxy)", own)]
         rows += [(f"through {'SOCKS5 (socks5h://, microsocks)' if kind == 'socks5h' else 'an HTTP proxy (tinyproxy)'}",
                   max(runs, key=lambda r: r.rate)) for kind, runs in proxied_runs.items()]
         for name, run in rows:

@@ -88,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
     # The Chromium to run; empty: chromium (or chromium-browser, google-chrome) on the PATH, else
     # Playwright's own.
     "NEWSSPIDER_BROWSER_PATH": "",
-    # A browser's TLS fingerprint for every request (--impersonate; the [impersonate] extra): a
+    # A browser's TLS fingerprint for every request (--impersonate): a
     # curl_cffi target such as chrome, chrome152, firefox, safari; empty: Scrapy's own handshakes.
     "NEWSSPIDER_IMPERSONATE": "",
     # --- The web archive ---
@@ -166,7 +166,7 @@ _CRAWL: dict[str, Any] = {
     "WARN_ON_GENERATOR_RETURN_VALUE": False,
 }
 
-#: http(s) requests through a proxy go to Scrapy's httpx handler (SOCKS), the others to its default one
+#: http(s) requests through a proxy go to the curl_cffi handler (SOCKS), the others to Scrapy's default one
 _HANDLERS = {"http": RoutedHandler, "https": RoutedHandler}
 
 _COMPONENTS: dict[str, dict[type, int | None]] = {

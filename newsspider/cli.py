@@ -68,7 +68,7 @@ BROWSER_OPTION = click.option(
 IMPERSONATE_OPTION = click.option(
     "--impersonate", metavar="BROWSER",
     help="Present this browser's TLS fingerprint (chrome, firefox, safari, or a version such as "
-         "chrome136) on every request (NEWSSPIDER_IMPERSONATE; needs pip install 'newsspider[impersonate]').",
+         "chrome136) on every request (NEWSSPIDER_IMPERSONATE).",
 )
 IMAGES_OPTION = click.option(
     "--images", is_flag=True,

@@ -3,10 +3,12 @@
 Every request of a crawl goes through a proxy when proxies are given
 (``--proxy`` / ``NEWSSPIDER_PROXIES``), or when the environment names one the
 way curl reads it (``http_proxy``, ``https_proxy``, ``all_proxy``,
-``no_proxy``, upper or lower case).  Proxied requests are downloaded by
-Scrapy's httpx handler, which speaks SOCKS5 and HTTP proxies (CONNECT for
-``https://``) and lets the proxy resolve the site's name; direct requests by
-Scrapy's default handler (:class:`RoutedHandler`).
+``no_proxy``, upper or lower case).  Proxied requests are downloaded by the
+curl_cffi handler of Scrapy's download-handler incubator (libcurl: SOCKS5 and
+HTTP proxies, CONNECT for ``https://``), which lets the proxy resolve the
+site's name; direct requests by Scrapy's default handler
+(:class:`RoutedHandler`), or every request by the curl_cffi one with
+``--impersonate`` (:mod:`newsspider.impersonate`).
 
 :class:`ProxyRoute` (a downloader middleware) puts each request on a proxy of
 the pool, in turn.  A proxy that fails (refused, a connect timeout, a wrong
@@ -31,12 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpx2 as httpx
 from scrapy import Request
-
-# Scrapy's httpx download handler lives in a private module in Scrapy 2.19 and 2.20, the range
-# pyproject.toml pins; its public place may change (scrapy/scrapy#747 for SOCKS in the default one).
-from scrapy.core.downloader.handlers._httpx import HttpxDownloadHandler
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
@@ -44,17 +41,19 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.misc import build_from_crawler
-from socksio.exceptions import ProtocolError as SocksProtocolError
+
+# The incubator's handlers use private Scrapy APIs; its 0.7 releases, which pyproject.toml pins,
+# support Scrapy 2.19 (scrapy/scrapy#747: no SOCKS in Scrapy's default handler).
+from scrapy_download_handlers_incubator.handlers.curl_cffi import CurlCffiDownloadHandler
 
 from newsspider.failures import stop_crawl
-from newsspider.impersonate import curl_proxy_failure, load_handler
 
 __all__ = ["ProxyPool", "ProxyRoute", "ProxyUrlError", "RoutedHandler", "environment_proxy",
            "parse_proxy", "proxy_failure", "redact"]
 
 logger = logging.getLogger(__name__)
 
-#: proxy schemes newsspider can use (the httpx handler's)
+#: proxy schemes newsspider can use (libcurl's, less SOCKS4)
 SCHEMES = ("http", "https", "socks5", "socks5h")
 #: curl's port for a proxy URL without one
 DEFAULT_PORT = 1080
@@ -62,6 +61,8 @@ DEFAULT_PORT = 1080
 KEY = "newsspider_proxy"
 #: request meta key counting how often the request was retried because its proxy failed
 RETRIES = "newsspider_proxy_retries"
+#: request meta key of a retried request's own dont_filter
+DONT_FILTER = "newsspider_proxy_dont_filter"
 
 
 class ProxyUrlError(ValueError):
@@ -204,57 +205,67 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         seen = seen.__cause__ or seen.__context__
 
 
+# SOCKS5 reply codes (RFC 1928), as curl quotes them: "cannot complete SOCKS5 connection to X. (5)"
+_SOCKS_REPLIES = {1: "general failure", 2: "not allowed by the proxy", 3: "network unreachable",
+                  4: "host unreachable", 5: "connection refused", 6: "TTL expired",
+                  7: "command not supported", 8: "address type not supported"}
+
+
 def proxy_failure(exc: BaseException) -> str | None:
     """Why a request sent through a proxy failed *because of the proxy*, else ``None``.
 
-    Scrapy's httpx handler raises its own exceptions ``from`` httpx's; the
-    proxy is to blame when the client could not connect to it, when it turned
-    the client away (password, SOCKS or CONNECT error), or when it spoke
-    nonsense.  A timeout once connected, or an error of the site's answer, is
-    the page's.
+    The curl_cffi handler raises Scrapy's exceptions ``from`` curl's, whose
+    error code and message say who is to blame: the proxy when curl could not
+    connect to it, when it turned the client away (password, SOCKS or CONNECT
+    error), or when it could not reach the site; a timeout once connected, or
+    an error of the site's answer, is the page's.
 
-    >>> import httpx2 as httpx
+    >>> from curl_cffi.requests.exceptions import ConnectionError, ProxyError
     >>> from scrapy.exceptions import DownloadConnectionRefusedError
     >>> def raised(exc):
     ...     try:
     ...         raise DownloadConnectionRefusedError(str(exc)) from exc
     ...     except DownloadConnectionRefusedError as wrapped:
     ...         return wrapped
-    >>> proxy_failure(raised(httpx.ConnectError("[Errno 111] Connection refused")))
-    'connection refused'
-    >>> proxy_failure(raised(httpx.ProxyError("Invalid username/password")))
+    >>> proxy_failure(raised(ConnectionError("curl: (7) Failed to connect to a:80 over proxy 127.0.0.1 "
+    ...                                      "after 0 ms: Could not connect to server", 7)))
+    'could not connect to the proxy'
+    >>> proxy_failure(raised(ProxyError("curl: (97) User was rejected by the SOCKS5 server (1 2).", 97)))
     'authentication failed'
-    >>> proxy_failure(raised(httpx.ProxyError("Proxy Server could not connect: Host unreachable.")))
+    >>> proxy_failure(raised(ProxyError("curl: (97) cannot complete SOCKS5 connection to 1.2.3.4. (4)", 97)))
     'could not reach the site: host unreachable'
-    >>> proxy_failure(raised(httpx.ProxyError("407 Proxy Authentication Required")))
+    >>> proxy_failure(raised(ConnectionError("curl: (7) CONNECT tunnel failed, response 407", 7)))
     'authentication failed (HTTP 407)'
-    >>> proxy_failure(raised(httpx.ReadTimeout("timed out"))) is None
+    >>> proxy_failure(raised(ConnectionError("curl: (7) Failed to connect to a:80 after 0 ms", 7))) is None
     True
     """
-    causes = list(_causes(exc))
-    for n, cause in enumerate(causes):
-        if reason := curl_proxy_failure(cause):  # --impersonate: curl's errors
+    for cause in _causes(exc):
+        if type(cause).__module__.startswith("curl_cffi") and (reason := _curl_reason(cause)):
             return reason
-        text = str(cause).strip().rstrip(".")
-        if isinstance(cause, httpx.ProxyError):
-            if text.startswith("Proxy Server could not connect: "):
-                return "could not reach the site: " + text.split(": ", 1)[1].lower()
-            if "username/password" in text.lower():
-                return "authentication failed"
-            if text[:3] in ("401", "407"):  # a CONNECT refused for its password
-                return f"authentication failed (HTTP {text[:3]})"
-            if "NO ACCEPTABLE METHODS" in text:
-                return "authentication refused"
-            if "but got USERNAME/PASSWORD" in text:
-                return "the proxy asks for a user name and password"
-            return f"proxy error: {text}" if text else "proxy error"
-        if isinstance(cause, httpx.ConnectTimeout):
-            return "timeout connecting to the proxy"
-        if isinstance(cause, httpx.ConnectError):  # the OS's reason is further down the chain
-            errnos = [c.errno for c in causes[n:] if isinstance(c, OSError) and c.errno]
-            return os.strerror(errnos[0]).lower() if errnos else _errno_text(text) or "could not connect"
-        if isinstance(cause, SocksProtocolError):
-            return "not a SOCKS5 proxy (the handshake failed)"
+    return None
+
+
+def _curl_reason(cause: BaseException) -> str | None:
+    code = getattr(cause, "code", None)
+    text = str(cause)
+    if code == 5:
+        return "the proxy's name does not resolve"
+    if code == 97:
+        if "rejected" in text or "authentication failed" in text.lower():
+            return "authentication failed"
+        if "No authentication method was acceptable" in text:
+            return "authentication refused"
+        if match := re.search(r"cannot complete SOCKS5 connection to .*?\((\d+)\)", text):
+            return "could not reach the site: " + _SOCKS_REPLIES.get(int(match[1]), f"SOCKS reply {match[1]}")
+        return "proxy error: " + re.sub(r"^.*?curl: \(\d+\)\s*", "", text).split(". See ")[0].rstrip(".")
+    if match := re.search(r"CONNECT tunnel failed, response (\d+)", text):
+        status = match[1]
+        return (f"authentication failed (HTTP {status})" if status in ("401", "407")
+                else f"the proxy failed (HTTP {status})")
+    if code == 7 and " over proxy " in text:
+        return "could not connect to the proxy"
+    if code == 28 and " over proxy " in text and "Connection timed out" in text:
+        return "timeout connecting to the proxy"
     return None
 
 
@@ -421,6 +432,8 @@ class ProxyRoute:
         return None
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
+        if DONT_FILTER in request.meta and 300 <= response.status < 400:
+            request.dont_filter = bool(request.meta[DONT_FILTER])  # its redirect: filtered as usual
         proxy = request.meta.get(KEY)
         if proxy is None:
             return response
@@ -473,8 +486,10 @@ class ProxyRoute:
 
 
 def _unrouted(request: Request, retries: int) -> Request:
-    """A copy of *request* for the pool to route again."""
+    """A copy of *request* for the pool to route again (past the duplicate filter, which has its URL;
+    a redirect made from it is filtered as one from *request* would be: see ProxyRoute)."""
     retry = request.replace(dont_filter=True)
+    retry.meta.setdefault(DONT_FILTER, request.dont_filter)
     retry.meta[RETRIES] = retries
     retry.meta.pop(KEY, None)
     retry.meta.pop("proxy", None)
@@ -511,35 +526,31 @@ def _from_proxy(response: Response) -> bool:
     return any(name in server for name in ("tinyproxy", "squid", "privoxy", "polipo"))
 
 
-class ProxiedHandler(HttpxDownloadHandler):
-    """Scrapy's httpx download handler, not marked experimental: the warning it logs at every start
-    is no one's to act on (newsspider's tests run every kind of proxy through it)."""
+class ProxiedHandler(CurlCffiDownloadHandler):  # type: ignore[misc]
+    """The incubator's curl_cffi download handler, not marked experimental: the warning it logs at
+    every start is no one's to act on (newsspider's tests run every kind of proxy through it)."""
 
     experimental = False
 
 
 class RoutedHandler(BaseDownloadHandler):
-    """Download handler for ``http`` and ``https``: proxied requests through Scrapy's httpx handler
+    """Download handler for ``http`` and ``https``: proxied requests through the curl_cffi handler
     (SOCKS5, HTTP and HTTPS proxies, the name resolved by the proxy), direct ones through Scrapy's
     default handler, as if no proxy were configured; with ``NEWSSPIDER_IMPERSONATE``, every request
-    through the curl_cffi handler (:mod:`newsspider.impersonate`), proxied or not."""
+    through the curl_cffi handler, presenting that browser's TLS fingerprint."""
 
     lazy = False
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.direct: BaseDownloadHandler
-        if crawler.settings.get("NEWSSPIDER_IMPERSONATE"):
-            self.direct = build_from_crawler(load_handler(), crawler)
-            self._proxied: BaseDownloadHandler | None = self.direct
-        else:
-            self.direct = build_from_crawler(HTTP11DownloadHandler, crawler)
-            self._proxied = None
+        self.impersonating = bool(crawler.settings.get("NEWSSPIDER_IMPERSONATE"))
+        self._proxied: ProxiedHandler | None = None
+        self.direct: BaseDownloadHandler = (self.proxied if self.impersonating
+                                            else build_from_crawler(HTTP11DownloadHandler, crawler))
 
     @property
-    def proxied(self) -> BaseDownloadHandler:
-        """Scrapy's httpx handler, built for the first proxied request (the curl_cffi one when
-        impersonating)."""
+    def proxied(self) -> ProxiedHandler:
+        """The curl_cffi handler, built for the first request that needs it."""
         if self._proxied is None:
             self._proxied = build_from_crawler(ProxiedHandler, self.crawler)
         return self._proxied
@@ -550,6 +561,7 @@ class RoutedHandler(BaseDownloadHandler):
         return await self.direct.download_request(request)
 
     async def close(self) -> None:
-        await self.direct.close()
-        if self._proxied is not None and self._proxied is not self.direct:
+        if not self.impersonating:
+            await self.direct.close()
+        if self._proxied is not None:
             await self._proxied.close()

@@ -91,7 +91,9 @@ def test_every_request_goes_through_the_proxy_which_resolves_the_name(
     assert requests[0]["path"] == "/robots.txt"
     assert f"through proxy: {proxy.url}" in result.stderr
     quality = json.loads(read_runs(tmp_path)[-1].quality or "{}")
-    assert quality["proxies"][f"{proxy.url} requests"] == len(requests)
+    # every request counted reached the site, but those retried on a connection the proxy had
+    # closed (tinyproxy closes each forwarded one without saying so)
+    assert quality["proxies"][f"{proxy.url} requests"] == len(requests) + quality["retries"]
 
 
 def test_the_name_does_not_resolve_without_the_proxy(tmp_path: Path) -> None:
@@ -143,11 +145,12 @@ def test_a_pool_outlives_a_proxy_killed_mid_crawl(tmp_path: Path) -> None:
     ids = stored_ids(tmp_path)
     assert sorted(ids) == sorted(PUBLIC) and len(ids) == len(set(ids))  # every article, once
     warnings = [line for line in stderr.splitlines() if "WARNING proxy " in line]
-    assert len(warnings) == 1 and f"proxy {first.url} failed (connection refused)" in warnings[0], stderr
+    assert len(warnings) == 1, stderr
+    assert f"proxy {first.url} failed (could not connect to the proxy)" in warnings[0]
     assert "1 of 2 proxies left" in warnings[0]
-    assert " 0 failed," in stdout  # nothing counted as the site's failure
+    assert " 0 duplicates, 0 failed," in stdout  # nothing counted as the site's failure, nothing twice
     quality = json.loads(read_runs(tmp_path)[-1].quality or "{}")["proxies"]
-    assert quality[f"{first.url} failed connection_refused"] >= 1
+    assert quality[f"{first.url} failed could_not_connect_to_the_proxy"] >= 1
     assert quality[f"{second.url} requests"] > 0
 
 
@@ -181,7 +184,7 @@ def test_every_proxy_down_stops_and_resume_fetches_the_rest(socks: Proxy, tmp_pa
             pass  # its port is closed now
         down = crawl(server, tmp_path, "--proxy", dead.url)
         assert down.returncode == 1
-        assert errors(down) == [f"Error: every proxy failed: {dead.url} (connection refused); "
+        assert errors(down) == [f"Error: every proxy failed: {dead.url} (could not connect to the proxy); "
                                 "stopped after 0 articles"]
         assert server.requests() == []
         assert (read_runs(tmp_path)[-1].status, read_runs(tmp_path)[-1].finish_reason) == (
