@@ -245,6 +245,18 @@ def proxy_failure(exc: BaseException) -> str | None:
     return None
 
 
+def _connection_died(exc: BaseException) -> bool:
+    """Whether curl gave up on connections its pool held that the proxy had closed (error 55:
+    tinyproxy closes each forwarded connection without saying so).
+
+    >>> from curl_cffi.requests.exceptions import ConnectionError
+    >>> _connection_died(ConnectionError("curl: (55) Connection died, tried 5 times before giving up", 55))
+    True
+    """
+    return any(type(c).__module__.startswith("curl_cffi") and getattr(c, "code", None) == 55
+               and "Connection died" in str(c) for c in _causes(exc))
+
+
 def _curl_reason(cause: BaseException) -> str | None:
     code = getattr(cause, "code", None)
     text = str(cause)
@@ -447,10 +459,21 @@ class ProxyRoute:
         proxy = request.meta.get(KEY)
         if proxy is None:
             return None
+        if _connection_died(exception):  # a kept-alive connection the proxy had closed: not its failure
+            return self._reconnect(request, proxy)
         reason = proxy_failure(exception)
         if reason is None:
             return None
         return self._proxy_failed(request, proxy, reason)
+
+    def _reconnect(self, request: Request, proxy: str) -> Request | None:
+        """*request* again (on a new connection), counted as ``failed/connection_died`` of the proxy but
+        not against it; after the pool's retries, the page's own retries take over."""
+        self.stats.inc_value(f"newsspider/proxy/{redact(proxy)}/failed/connection_died")
+        retries = int(request.meta.get(RETRIES, 0))
+        if retries >= self.max_retries:
+            return None
+        return _unrouted(request, retries + 1)
 
     def _proxy_failed(self, request: Request, proxy: str, reason: str) -> Request | None:
         """Count the proxy's failure; the request again for another proxy (None: give up on it)."""

@@ -91,9 +91,11 @@ def test_every_request_goes_through_the_proxy_which_resolves_the_name(
     assert requests[0]["path"] == "/robots.txt"
     assert f"through proxy: {proxy.url}" in result.stderr
     quality = json.loads(read_runs(tmp_path)[-1].quality or "{}")
-    # every request counted reached the site, but those retried on a connection the proxy had
-    # closed (tinyproxy closes each forwarded one without saying so)
-    assert quality["proxies"][f"{proxy.url} requests"] == len(requests) + quality["retries"]
+    # every request counted reached the site, but those sent again after a connection the proxy had
+    # closed (tinyproxy closes each forwarded one without saying so, and curl may race to reuse it)
+    again = quality["proxies"].get(f"{proxy.url} failed connection_died", 0)
+    assert quality["proxies"][f"{proxy.url} requests"] == len(requests) + again
+    assert " 0 failed," in result.stdout
 
 
 def test_the_name_does_not_resolve_without_the_proxy(tmp_path: Path) -> None:
