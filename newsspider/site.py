@@ -240,13 +240,13 @@ SHARE_BLOCK = r"站长动态\s*[，,]?\s*转发分享\s*↓?\s*(?:Follow\s*Us)?"
 
 _COLON = r"\s*[：:]\s*"
 _ANY_LABEL = "|".join((*WRITER_LABELS, *REPORTER_LABELS, *SOURCE_LABELS))
-# A field's value ends at punctuation, at the next label (with or without a space or a bar before
-# it: 作者：X来源：Y), or at the end of the line.
-_FIELD_END = rf"(?=\s*[，,；;。（(）)|｜丨]|[\s/／]*(?:{_ANY_LABEL}){_COLON}|\s*$)"
+# A field's value ends at punctuation, at the next label (with or without a space, a slash or a 丨
+# before it: 作者：X来源：Y, 作者：X丨来源：Y; 丨 alone may be part of a name), or at the end of the line.
+_FIELD_END = rf"(?=\s*[，,；;。（(）)|｜]|[\s/／丨]*(?:{_ANY_LABEL}){_COLON}|\s*$)"
 _WRITER = re.compile(rf"(?:{'|'.join(WRITER_LABELS)}){_COLON}(?P<v>.+?){_FIELD_END}")
 _REPORTER = re.compile(rf"(?:{'|'.join(REPORTER_LABELS)}){_COLON}(?P<v>.+?){_FIELD_END}")
 _SOURCE = re.compile(rf"(?:{'|'.join(SOURCE_LABELS)}){_COLON}(?P<v>.+?){_FIELD_END}")
-_BYLINE = re.compile(rf"^文\s*[／/]\s*(?P<v>[^，,；;。（(）)|｜丨\s]+?){_FIELD_END}")
+_BYLINE = re.compile(rf"^文\s*[／/]\s*(?P<v>[^，,；;。（(）)|｜\s]+?){_FIELD_END}")
 _STARTS_STRONG = re.compile(rf"^(?:(?:{'|'.join((*WRITER_LABELS, *SOURCE_LABELS))}){_COLON}|文\s*[／/])")
 _STARTS_WEAK = re.compile(rf"^(?:{'|'.join(REPORTER_LABELS)}){_COLON}")
 _DISCLAIMER = re.compile("|".join(DISCLAIMERS))

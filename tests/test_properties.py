@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from newsspider import site
@@ -96,6 +96,7 @@ def test_credit_and_editor_parsers_never_raise(text: str) -> None:
 
 
 @given(st.text(CJK, min_size=1, max_size=6), st.text(st.characters(categories=["L"]), min_size=1, max_size=8))
+@example("一", "A丨")  # 丨 (a letter) separates two fields only before a label
 def test_credit_lines_round_trip(author: str, source: str) -> None:
     credit = parse_credit_line(f"作者：{author}，来源：{source}，文章内容并不代表本网立场和观点。")
     assert credit == {"author": author, "source": source}
