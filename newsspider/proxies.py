@@ -281,17 +281,6 @@ def _curl_reason(cause: BaseException) -> str | None:
     return None
 
 
-def _errno_text(text: str) -> str:
-    """``[Errno 111] Connection refused`` -> ``connection refused``.
-
-    >>> _errno_text("[Errno 111] Connection refused")
-    'connection refused'
-    >>> _errno_text("All connection attempts failed")
-    'all connection attempts failed'
-    """
-    return re.sub(r"^\[Errno -?\d+\]\s*", "", text).lower()
-
-
 @dataclass
 class _State:
     """What the pool knows of one proxy."""
