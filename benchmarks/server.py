@@ -1,7 +1,8 @@
 """A fast static file server for the benchmark site: Twisted's static.File, in a process of its own.
 
-``python -m benchmarks.server ROOT`` listens on 127.0.0.1 (a free port), prints its root URL, and serves
-ROOT until it is stopped.  Directory URLs serve their index.html.
+``python -m benchmarks.server ROOT [LOG]`` listens on 127.0.0.1 (a free port), prints its root URL, and
+serves ROOT until it is stopped, writing each request to LOG (combined log format) when given.
+Directory URLs serve their index.html.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from twisted.web.static import File
 
 
 def main() -> None:
-    site = Site(File(sys.argv[1], defaultType="text/html"))
+    site = Site(File(sys.argv[1], defaultType="text/html"), logPath=sys.argv[2] if len(sys.argv) > 2 else None)
     site.displayTracebacks = False
     port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     print(f"http://127.0.0.1:{port.getHost().port}", flush=True)

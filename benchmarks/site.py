@@ -78,18 +78,24 @@ class BenchSite:
         self.articles: list[Article] = []
 
     # --- building --------------------------------------------------------------------------
-    def generate(self, count: int, seed: int = 1) -> None:
+    def generate(self, count: int, seed: int = 1, orphans: float = 0.0,
+                 paragraphs: tuple[int, int] = (12, 45)) -> None:
+        """*count* articles over 2010-2023, newest last; a share *orphans* of the older half is linked
+        to by no related list (only the listings lead to them)."""
         rnd = random.Random(seed)
-        self.articles = [self._new_article(rnd, 3_000_000 + n * 7, n, count) for n in range(count)]
+        self.articles = [self._new_article(rnd, 3_000_000 + n * 7, n, count, paragraphs) for n in range(count)]
+        unlinked = set(rnd.sample(range(count // 2), int(count * orphans)))
+        linked = [n for n in range(count) if n not in unlinked]
         for article in self.articles:
-            article.related = rnd.sample(range(len(self.articles)), 5)
+            article.related = rnd.sample(linked, 5)
         self._write_all(self.articles)
         (self.root / "robots.txt").write_text("User-agent: *\nDisallow: /bnews/private/\n")
 
-    def _new_article(self, rnd: random.Random, article_id: int, n: int, total: int) -> Article:
+    def _new_article(self, rnd: random.Random, article_id: int, n: int, total: int,
+                     paragraphs: tuple[int, int] = (12, 45)) -> Article:
         day = (date(2010, 1, 1) + timedelta(days=n * 5000 // max(total, 1))).strftime("%Y%m%d")
         return Article(article_id, rnd.choice(CATEGORIES), day, rnd.sample(TAGS, rnd.randint(3, 6)), [],
-                       rnd.randint(12, 45))
+                       rnd.randint(*paragraphs))
 
     def add_articles(self, count: int, seed: int = 2) -> list[int]:
         """Publish *count* new articles (newest), rewriting the listings; return their ids."""

@@ -53,9 +53,14 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_MAX_LISTING_PAGES": 0,
     # Longest wait honoured from a Retry-After header (seconds); 0 ignores the header.
     "NEWSSPIDER_MAX_RETRY_AFTER": 120.0,
-    # A listing's pagination stops after this many pages in a row that list no article new to the
-    # crawl: a bound on listings whose "next page" never ends.
+    # A listing's pagination stops after this many pages in a row that list no article this listing
+    # had not already shown (pages that repeat themselves, or list nothing): a bound on listings whose
+    # "next page" never ends.  Articles reached another way first do not make a page stale.
     "NEWSSPIDER_MAX_STALE_PAGES": 5,
+    # Only articles of these days (--since / --until): YYYY-MM-DD, or a span back from today (30d, 8w,
+    # 6m, 2y).  Empty = open.  Articles outside are never requested (newsspider/skipped/outside_window).
+    "NEWSSPIDER_SINCE": "",
+    "NEWSSPIDER_UNTIL": "",
     # Links read per page (the rest are counted as newsspider/skipped/links_over_limit): a bound on
     # hostile pages with ever more links.  0 = no bound.
     "NEWSSPIDER_MAX_LINKS_PER_PAGE": 2000,

@@ -70,6 +70,16 @@ IMPERSONATE_OPTION = click.option(
     help="Present this browser's TLS fingerprint (chrome, firefox, safari, or a version such as "
          "chrome136) on every request (NEWSSPIDER_IMPERSONATE).",
 )
+SINCE_OPTION = click.option(
+    "--since", metavar="DAY",
+    help="Only articles of this day or later: YYYY-MM-DD, or 30d, 8w, 6m, 2y back from today "
+         "(NEWSSPIDER_SINCE). Listings stop at a page of older articles.",
+)
+UNTIL_OPTION = click.option(
+    "--until", metavar="DAY",
+    help="Only articles of this day or earlier (NEWSSPIDER_UNTIL); listings are entered at the first "
+         "page that reaches it.",
+)
 IMAGES_OPTION = click.option(
     "--images", is_flag=True,
     help="Also fetch each article's images into the web archive (NEWSSPIDER_IMAGES=True).",
@@ -78,8 +88,8 @@ IMAGES_OPTION = click.option(
 
 def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
-    for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SETTING_OPTION, RESUME_OPTION,
-                            REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, PROXY_OPTION,
+    for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SINCE_OPTION, UNTIL_OPTION, SETTING_OPTION,
+                            RESUME_OPTION, REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, PROXY_OPTION,
                             BROWSER_OPTION, IMPERSONATE_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
         function = option(function)
     return function
@@ -132,6 +142,19 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
+def _window(since: str | None, until: str | None) -> dict[str, str]:
+    """The settings of ``--since`` / ``--until``, checked (a span such as 30d stays one: a scheduled
+    crawl counts it back from the day it runs)."""
+    from newsspider.window import Window, WindowError
+
+    try:
+        Window.from_settings(since, until)
+    except WindowError as exc:
+        raise click.UsageError(str(exc)) from exc
+    pairs = (("NEWSSPIDER_SINCE", since), ("NEWSSPIDER_UNTIL", until))
+    return {name: value for name, value in pairs if value}
+
+
 def _report(result: Any) -> None:
     click.echo(f"Crawl {result.finish_reason}: {result.summary.line()}")
     click.echo(f"Dataset: {result.stats.get('newsspider/dataset', result.data_dir)}")
@@ -145,8 +168,9 @@ def main() -> None:
 
 @main.command()
 @crawl_options
-def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...], resume: bool,
-          refresh: bool, no_warc: bool, images: bool, proxies: tuple[str, ...], browser: bool,
+def crawl(start_urls: tuple[str, ...], data_dir: Path, since: str | None, until: str | None,
+          settings: tuple[str, ...], resume: bool, refresh: bool, no_warc: bool, images: bool,
+          proxies: tuple[str, ...], browser: bool,
           impersonate: str | None, redis_url: str | None, worker_id: str | None) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
 
@@ -158,6 +182,7 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, settings: tuple[str, ...]
     overrides: dict[str, Any] = dict(_overrides(settings))
     if images and no_warc:
         raise click.UsageError("--images keeps the images in the web archive: it cannot go with --no-warc")
+    overrides.update(_window(since, until))
     if no_warc:
         overrides["NEWSSPIDER_WARC"] = "False"
     if images:
@@ -214,9 +239,9 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 @click.option("--cron", metavar="EXPR", help='Crawl on a cron schedule in UTC, e.g. "0 */6 * * *".')
 @crawl_options
 def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
-             settings: tuple[str, ...], resume: bool, refresh: bool, no_warc: bool, images: bool,
-             proxies: tuple[str, ...], browser: bool, impersonate: str | None, redis_url: str | None,
-             worker_id: str | None) -> None:
+             since: str | None, until: str | None, settings: tuple[str, ...], resume: bool, refresh: bool,
+             no_warc: bool, images: bool, proxies: tuple[str, ...], browser: bool, impersonate: str | None,
+             redis_url: str | None, worker_id: str | None) -> None:
     """Crawl repeatedly, each crawl in its own process, never two at once.
 
     Each crawl's log goes to DATA_DIR/logs/. SIGTERM or Ctrl-C stop the
@@ -229,12 +254,15 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     from newsspider.storage import DataDirError, DataDirLocked, prepare_data_dir
 
     _overrides(settings)  # report bad -s values now, not in every crawl's log
+    _window(since, until)
     with one_line(ScheduleError, DataDirError, ProxyUrlError):
         parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
         trigger = trigger_for(every, cron)
         data_dir = prepare_data_dir(data_dir)
     args = [arg for url in start_urls for arg in ("--start-url", url)]
     args += ["--data-dir", str(data_dir.resolve())]
+    args += ["--since", since] if since else []
+    args += ["--until", until] if until else []
     args += [arg for pair in settings for arg in ("-s", pair)]
     args += ["--resume"] * resume + ["--refresh"] * refresh + ["--no-warc"] * no_warc + ["--images"] * images
     args += [arg for proxy in proxies for arg in ("--proxy", proxy)]

@@ -33,6 +33,8 @@ class CrawlSummary:
     errors: int
     failures: dict[str, int]
     seconds: float
+    #: articles not requested because their day is outside --since/--until
+    outside_window: int = 0
 
     @classmethod
     def from_stats(cls, stats: Mapping[str, Any], seconds: float | None = None) -> CrawlSummary:
@@ -54,6 +56,7 @@ class CrawlSummary:
             errors=int(stats.get("log_count/ERROR", 0)),
             failures=failures,
             seconds=float(seconds if seconds is not None else stats.get("elapsed_time_seconds", 0.0)),
+            outside_window=int(stats.get("newsspider/skipped/outside_window", 0)),
         )
 
     @property
@@ -68,7 +71,8 @@ class CrawlSummary:
         reasons = ", ".join(f"{reason} {count}" for reason, count in self.failures.items())
         return (f"{self.pages} pages ({self.rate:.1f}/s), {self.stored} stored, "
                 f"{self.dropped} dropped, {self.duplicates} duplicates, "
-                f"{self.failed} failed{f' ({reasons})' if reasons else ''}, {self.errors} errors")
+                f"{self.failed} failed{f' ({reasons})' if reasons else ''}, {self.errors} errors"
+                + (f", {self.outside_window} outside the window" if self.outside_window else ""))
 
 
 class Progress:

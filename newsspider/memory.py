@@ -25,6 +25,7 @@ from newsspider.state import Memory
 from newsspider.state.redis import RedisState
 from newsspider.state.sqlite import CrawlState
 from newsspider.storage import DataDirLock, StorageError, prepare_data_dir
+from newsspider.window import Window
 
 __all__ = ["CrawlMemory", "MemoryNotEnabled", "memory_of", "open_memory", "run_status"]
 
@@ -58,7 +59,8 @@ def open_memory(settings: BaseSettings) -> tuple[Memory, DataDirLock | None]:
             lock.release()
             raise
     try:
-        memory.start_run()
+        memory.start_run(Window.from_settings(settings.get("NEWSSPIDER_SINCE"),
+                                              settings.get("NEWSSPIDER_UNTIL")).record())
     except BaseException:
         memory.close()
         if lock is not None:

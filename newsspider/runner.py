@@ -33,6 +33,7 @@ from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse
 from newsspider.state import StateError
 from newsspider.state.redis import redis_error
 from newsspider.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
+from newsspider.window import WindowError
 
 __all__ = ["CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis", "check_settings",
            "crawler_settings", "parse_overrides", "run_crawl", "run_reextract", "unknown_settings"]
@@ -49,7 +50,7 @@ class CrawlError(RuntimeError):
 
 # Errors that say in one line what is wrong before anything is fetched.
 START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError,
-                ProxyUrlError, BrowserUnavailable, ImpersonationUnavailable, OSError)
+                ProxyUrlError, BrowserUnavailable, ImpersonationUnavailable, WindowError, OSError)
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 

@@ -37,6 +37,7 @@ def run_record(run: Run) -> dict[str, Any]:
         quality["coverage"] = coverage(quality)
     record["quality"] = quality
     record["checks"] = json.loads(run.checks) if run.checks else []
+    record["window"] = json.loads(run.window) if run.window else None
     return record
 
 

@@ -149,6 +149,18 @@ def listing_base(url: str) -> str | None:
     return re.sub(r"page/\d+/?$", "", url)
 
 
+def listing_page_url(url: str, page: int) -> str:
+    """Page *page* of the listing *url* is a page of (WordPress's ``page/N/``).
+
+    >>> listing_page_url("https://www.bannedbook.org/bnews/itnews/page/3/", 40)
+    'https://www.bannedbook.org/bnews/itnews/page/40/'
+    >>> listing_page_url("https://www.bannedbook.org/bnews/itnews/page/3/", 1)
+    'https://www.bannedbook.org/bnews/itnews/'
+    """
+    base = listing_base(url) or url
+    return base if page <= 1 else f"{base}page/{page}/"
+
+
 def simplified_url(url: str) -> str:
     """Map a ``/bnews/zh-tw/`` mirror URL to its simplified-script original.
 

@@ -7,15 +7,24 @@ removed) and turned into a request at most once per crawl; an article id is
 requested at most once, whatever URL leads to it.  Article requests carry
 their id (``meta["article_id"]``): :class:`~newsspider.skipstored.SkipStored`
 drops those of stored articles.  A listing's pagination is followed as far as
-it lists articles that are new (the crawl's memory says which are old news).
+it lists articles that are new (the crawl's memory says which are old news),
+and not past pages that only repeat what the listing showed (a trap).
+
+With a window of time (:mod:`newsspider.window`), an article URL outside it is
+never requested; a listing page that lists only older articles ends its
+listing's pagination, and a first page that lists only newer ones sends the
+crawl ahead through its page numbers (doubling, then halving the gap) to the
+first page that reaches the window.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +53,7 @@ from newsspider.processors import canonical_url
 from newsspider.signals import request_failed
 from newsspider.skipstored import KEY
 from newsspider.state import Memory
+from newsspider.window import Window
 
 extraction_log = logging.getLogger("newsspider.extraction")
 
@@ -52,6 +62,11 @@ PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, si
 # Images wait for the pages: they add to the archive, not to the crawl's reach.
 PRIORITY_IMAGE = -10
 _PAGE_NUMBER = re.compile(r"/page/(\d+)/?$")
+#: article ids a listing's request carries from the pages before it (to tell a page that repeats them)
+RECENT_IDS = 120
+#: a listing whose window seems to start this many pages in or further is entered by page numbers
+#: (about 2 log2(N) pages) rather than walked to it page by page
+SEEK_FROM = 12
 
 
 def _is_html(response: Response) -> bool:
@@ -67,6 +82,75 @@ class Paging:
 
     old_pages: int
     stale_pages: int
+    #: the ids the last pages of this listing showed, newest last (at most :data:`RECENT_IDS`)
+    recent: tuple[str, ...] = ()
+
+    def after(self, ids: list[str], old_pages: int | None = None) -> Paging:
+        """The paging of the page after one that listed *ids*: stale when none is new to the listing.
+
+        >>> p = Paging(0, 0).after(["1", "2"]); p
+        Paging(old_pages=0, stale_pages=0, recent=('1', '2'))
+        >>> p.after(["2", "1"]).stale_pages, p.after([]).stale_pages, p.after(["2", "3"]).stale_pages
+        (1, 1, 0)
+        """
+        recent = set(self.recent)
+        stale = 0 if any(i not in recent for i in ids) else self.stale_pages + 1
+        kept = tuple(dict.fromkeys((*self.recent, *ids)))[-RECENT_IDS:]
+        return Paging(self.old_pages if old_pages is None else old_pages, stale, kept)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"old_pages": self.old_pages, "stale_pages": self.stale_pages, "recent": self.recent}
+
+
+@dataclass(frozen=True)
+class Seek:
+    """Going ahead through a listing's page numbers to the first page that reaches ``--until``.
+
+    Page *low* lists only newer articles (the oldest of day *low_day*), page *high* (once known)
+    does not (the newest of day *high_day*; None: past the end).  Days are ordinals; *newest* is
+    the newest day of page 1.  The next page is guessed from the days (a listing grows at a fairly
+    steady pace), every third guess halving the gap instead, so that an uneven listing costs at
+    most about three binary searches.
+
+    >>> s = Seek.start(["2026-01-10", "2026-01-01"], "2025-12-01"); s.probe()  # 9 days a page
+    5
+    >>> s = s.met(5, ["2025-12-05", "2025-11-28"], newer=False); (s.low, s.high, s.probe())
+    (1, 5, 4)
+    >>> s = s.met(4, ["2025-12-12", "2025-12-03"], newer=True); (s.low, s.high)
+    (4, 5)
+    """
+
+    newest: int
+    low: int
+    low_day: int
+    until: int
+    high: int | None = None
+    high_day: int | None = None
+    steps: int = 0
+
+    @classmethod
+    def start(cls, first_page_days: list[str], until: str) -> Seek:
+        ordinals = [date.fromisoformat(d).toordinal() for d in first_page_days]
+        return cls(max(ordinals), 1, min(ordinals), date.fromisoformat(until).toordinal())
+
+    def probe(self) -> int:
+        """The page to look at next."""
+        gap = max(self.low_day - self.until, 0)
+        if self.high is None:
+            per_page = (self.newest - self.low_day) / self.low
+            guess = self.low + max(1, math.ceil(gap / per_page)) if per_page else self.low * 2
+            return min(guess, self.low * 16)
+        if self.high_day is None or self.steps % 3 == 2 or self.low_day <= self.high_day:
+            return (self.low + self.high) // 2
+        share = gap / (self.low_day - self.high_day)
+        return min(max(self.low + math.ceil(share * (self.high - self.low)), self.low + 1), self.high - 1)
+
+    def met(self, page: int, days: list[str], newer: bool) -> Seek:
+        """What page *page*, listing articles of *days*, tells (*newer*: all newer than the window)."""
+        ordinals = [date.fromisoformat(d).toordinal() for d in days]
+        if newer:
+            return replace(self, low=page, low_day=min(ordinals), steps=self.steps + 1)
+        return replace(self, high=page, high_day=max(ordinals) if ordinals else None, steps=self.steps + 1)
 
 
 class StartUrlError(ValueError):
@@ -124,6 +208,7 @@ class BannedbookSpider(scrapy.Spider):
         self.refresh = False
         self.max_links = 0
         self.images = False
+        self.window = Window()
         self.allowed_hosts: frozenset[str] = frozenset()
         self.allowed_domains: list[str] = []
         self._seen_urls: set[str] = set()
@@ -141,6 +226,8 @@ class BannedbookSpider(scrapy.Spider):
             spider.start_urls = parse_start_urls(
                 settings.getlist("NEWSSPIDER_START_URLS") or list(site.DEFAULT_START_URLS)
             )
+        spider.window = Window.from_settings(settings.get("NEWSSPIDER_SINCE"),
+                                             settings.get("NEWSSPIDER_UNTIL"))
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
         # Scrapy's OffsiteMiddleware keeps redirects on these hosts too.
         spider.allowed_domains = sorted({urlsplit(u).hostname or "" for u in spider.start_urls})
@@ -171,20 +258,21 @@ class BannedbookSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
                                  priority=PRIORITY.get(site.classify(url), 0), meta={START: True})
 
-    def parse(self, response: Response, old_pages: int = 0,
-              stale_pages: int = 0) -> Iterator[Article | scrapy.Request]:
+    def parse(self, response: Response, old_pages: int = 0, stale_pages: int = 0,
+              recent: tuple[str, ...] = ()) -> Iterator[Article | scrapy.Request]:
         """Any page: store it when it is an article, then follow what it links to.
 
         For a listing page, *old_pages* counts the pages before it in its
-        pagination whose articles were all stored by earlier runs, and
-        *stale_pages* those that listed no article new to this crawl.
+        pagination whose articles were all stored by earlier runs, *stale_pages*
+        those in a row that listed no article the listing had not shown, and
+        *recent* holds the ids the pages before it listed (:class:`Paging`).
         """
         if not isinstance(response, TextResponse) or not _is_html(response):
             count_failure(self.crawler.stats, self.logger, "not_html", response.url)
             return
         problems = Problems()
         try:
-            yield from self._parse_page(response, problems, old_pages, stale_pages)
+            yield from self._parse_page(response, problems, Paging(old_pages, stale_pages, tuple(recent)))
         finally:
             self._count(problems, response.url)
 
@@ -196,13 +284,17 @@ class BannedbookSpider(scrapy.Spider):
             details = ", ".join(f"{count} {kind}" for kind, count in sorted(problems.counts.items()))
             extraction_log.info("left out of %s: %s", url, details)
 
-    def _parse_page(self, response: TextResponse, problems: Problems, old_pages: int,
-               stale_pages: int) -> Iterator[Article | scrapy.Request]:
+    def _parse_page(self, response: TextResponse, problems: Problems,
+                    paging: Paging) -> Iterator[Article | scrapy.Request]:
         kind = site.classify(response.url)
         selector = page_selector(response, problems)  # parsed once, for extraction and links
         if kind is site.Kind.ARTICLE:
-            if parts := site.article_parts(site.article_url(response.url)):
+            parts = site.article_parts(site.article_url(response.url))
+            if parts:
                 self._seen_ids.add(parts[0])  # this article: links back to it are not followed
+                if not self.window.contains(parts[2]):  # reached through a shortlink
+                    self.crawler.stats.inc_value("newsspider/skipped/outside_window")
+                    return
             article = load_article(response, selector, problems=problems)
             yield article
             if self.images:
@@ -213,27 +305,80 @@ class BannedbookSpider(scrapy.Spider):
             yield from self.follow_links(response, selector, problems=problems)
             return
         listing = parse_listing(response, selector, problems)
-        ids = [parts[0] for url in listing.article_urls if (parts := site.article_parts(url))]
-        runs = {i: self._stored_run(i) for i in ids}
+        listed = [parts for url in listing.article_urls if (parts := site.article_parts(url))]
+        ids = [parts[0] for parts in listed]
+        days = [parts[2] for parts in listed]
+        if self.window.page_is_older(days):
+            # Newest first: every later page of this listing is older still.
+            self.crawler.stats.inc_value("newsspider/skipped/listings_past_window")
+            yield from self.follow_links(response, selector, paging.after(ids), problems=problems,
+                                         stop_paging=True)
+            return
+        if (self.window.page_is_newer(days) and self._page_number(response.url) == 1 and listing.next_url
+                and (seek := Seek.start(days, self.window.until)).probe() >= SEEK_FROM):
+            # The window is far on: go ahead by page numbers instead of page by page.
+            yield from self.follow_links(response, selector, paging.after(ids), problems=problems,
+                                         stop_paging=True)
+            yield self._seek_request(response.url, seek)
+            return
+        in_window = [i for i, day in zip(ids, days, strict=True) if self.window.contains(day)]
+        runs = {i: self._stored_run(i) for i in in_window}
         if not self.refresh:  # articles not stored yet: a run that stores none of them is broken
             self.listed_new.update(i for i, run in runs.items() if run is None)
-        if not self.refresh and all(self._old(run) for run in runs.values()):
+        if not self.refresh and runs and all(self._old(run) for run in runs.values()):
             # Everything it lists was stored by runs that walked the whole site: its menus lead to
             # listings seen before too; only its pagination may be worth a look.  (What a killed or
             # bounded run stored may sit among pages it never reached: such a page is walked again.)
-            old_pages += 1
-            if old_pages <= self.extra_old_pages:
-                yield from self.follow_links(response, selector, Paging(old_pages, stale_pages + 1),
-                                             only_paging=True, problems=problems)
+            after = paging.after(ids, old_pages=paging.old_pages + 1)
+            if after.old_pages <= self.extra_old_pages:
+                yield from self.follow_links(response, selector, after, only_paging=True, problems=problems)
             else:
                 self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
             return
-        # New to this crawl: not met by this worker, not stored by this run (another worker's), and
-        # not old news.
-        fresh = any(i not in self._seen_ids and not self._old(run) and not self._this_run(run)
-                    for i, run in runs.items())
-        yield from self.follow_links(response, selector, Paging(0, 0 if fresh else stale_pages + 1),
-                                     problems=problems)
+        yield from self.follow_links(response, selector, paging.after(ids, old_pages=0), problems=problems)
+
+    # --- going ahead to a window further down a listing -----------------------------------------
+    @staticmethod
+    def _page_number(url: str) -> int:
+        return int(page[1]) if (page := _PAGE_NUMBER.search(url)) else 1
+
+    def _seek_request(self, url: str, seek: Seek) -> scrapy.Request:
+        """A request for the page *seek* asks for next, of *url*'s listing."""
+        target = site.listing_page_url(url, seek.probe())  # not marked seen: paging may come to it again
+        self.crawler.stats.inc_value("newsspider/listing_seeks")
+        return scrapy.Request(target, callback=self.seek, errback=self.seek_failed, dont_filter=True,
+                              priority=PRIORITY[site.Kind.LISTING], cb_kwargs={"seek": seek},
+                              meta={"handle_httpstatus_list": [404, 410]})
+
+    def seek(self, response: Response, seek: Seek) -> Iterator[Article | scrapy.Request]:
+        """A page met going ahead: narrow down the first page that reaches the window, then page on
+        from there as usual (a page past the listing's end counts as reaching it)."""
+        page = self._page_number(response.url)
+        days: list[str] = []
+        if response.status < 400 and isinstance(response, TextResponse) and _is_html(response):
+            listing = parse_listing(response)
+            days = [day for url in listing.article_urls
+                    if (parts := site.article_parts(url)) and (day := parts[2])]
+        seek = seek.met(page, days, newer=bool(days) and self.window.page_is_newer(days))
+        if seek.high is None or seek.high - seek.low > 1:
+            yield self._seek_request(response.url, seek)
+        elif seek.high == page:  # this very page is where the window starts
+            if days:
+                yield from self.parse(response)
+        else:
+            yield self._page_on(response.url, seek.high)
+
+    def seek_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+        """A page that could not be got going ahead: page on one page after the last one known."""
+        request = failure.request  # type: ignore[attr-defined]
+        count_failure(self.crawler.stats, self.logger, failure_reason(failure.value), request.url)
+        yield self._page_on(request.url, request.cb_kwargs["seek"].low + 1)
+
+    def _page_on(self, url: str, page: int) -> scrapy.Request:
+        target = site.listing_page_url(url, page)
+        self._seen_urls.add(target)
+        return scrapy.Request(target, callback=self.parse, errback=self.failed, dont_filter=True,
+                              priority=PRIORITY[site.Kind.LISTING])
 
     def _stored_run(self, article_id: str) -> int | None:
         """The run that first stored *article_id* (None when not stored, or with --refresh)."""
@@ -243,24 +388,22 @@ class BannedbookSpider(scrapy.Spider):
         """Stored by a run that walked the whole site, or by one before it (not by a killed one since)."""
         return run is not None and 0 <= run <= self.memory.last_complete_run
 
-    def _this_run(self, run: int | None) -> bool:
-        return run is not None and run == self.memory.run_id
-
     def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
-                     only_paging: bool = False, problems: Problems | None = None
-                     ) -> Iterator[scrapy.Request]:
+                     only_paging: bool = False, problems: Problems | None = None,
+                     stop_paging: bool = False) -> Iterator[scrapy.Request]:
         """Requests for the links of *response* worth following that were never requested.
 
         *paging* is passed on to the other pages of the same listing, which are
         not followed once it has gone ``NEWSSPIDER_MAX_STALE_PAGES`` pages without
-        a new article; with *only_paging*, nothing else is followed.  Only the
-        first ``NEWSSPIDER_MAX_LINKS_PER_PAGE`` links of a page are read (the
-        rest counted as ``links_over_limit``); a link that is not a URL is
-        counted as ``bad_url``.
+        an article the listing had not shown, nor with *stop_paging*; with
+        *only_paging*, nothing else is followed.  Only the first
+        ``NEWSSPIDER_MAX_LINKS_PER_PAGE`` links of a page are read (the rest
+        counted as ``links_over_limit``); a link that is not a URL is counted as
+        ``bad_url``.
         """
         seen_urls = self._seen_urls
         listing = site.listing_base(response.url) if paging is not None else None
-        stop_paging = paging is not None and paging.stale_pages > self.max_stale_pages
+        stale = paging is not None and paging.stale_pages > self.max_stale_pages
         base = page_base(response, problems)
         hrefs = select(selector.root, site.LINKS)
         if self.max_links and len(hrefs) > self.max_links:
@@ -273,15 +416,15 @@ class BannedbookSpider(scrapy.Spider):
             same_listing = listing is not None and site.listing_base(url) == listing
             if only_paging and not same_listing:
                 continue
-            if same_listing and stop_paging:
-                self.crawler.stats.inc_value("newsspider/skipped/stale_listing_pages")
+            if same_listing and (stale or stop_paging):
+                if stale:
+                    self.crawler.stats.inc_value("newsspider/skipped/stale_listing_pages")
                 continue
             seen_urls.add(url)
             request = self._request_for(url)
             if request is not None:
                 if same_listing:
-                    request.cb_kwargs.update(old_pages=paging.old_pages,  # type: ignore[union-attr]
-                                             stale_pages=paging.stale_pages)  # type: ignore[union-attr]
+                    request.cb_kwargs.update(paging.kwargs())  # type: ignore[union-attr]
                 yield request
 
     def image_requests(self, article: Article) -> Iterator[scrapy.Request]:
@@ -329,6 +472,10 @@ class BannedbookSpider(scrapy.Spider):
         if kind in (site.Kind.ARTICLE, site.Kind.SHORTLINK):
             article_id = (site.article_parts(url) or ("",))[0] or site.shortlink_id(url) or ""
             if article_id in self._seen_ids:
+                return None
+            if kind is site.Kind.ARTICLE and not self.window.contains(site.article_parts(url)[2]):  # type: ignore[index]
+                self._seen_ids.add(article_id)
+                self.crawler.stats.inc_value("newsspider/skipped/outside_window")
                 return None
             if kind is site.Kind.ARTICLE:
                 self._seen_ids.add(article_id)

@@ -56,6 +56,8 @@ class Run:
     quality: str | None = None
     #: JSON array: the monitors' checks that failed ("degraded" runs)
     checks: str | None = None
+    #: JSON object: the window of time the run kept (``{"since": …, "until": …}``); None: the whole site
+    window: str | None = None
 
 
 class Memory(Protocol):
@@ -71,8 +73,8 @@ class Memory(Protocol):
     worker_id: str
     #: the run this crawl is (started when the memory is opened)
     run_id: int
-    #: the last run that walked the whole site (ended ``finished``): what it or an earlier run
-    #: stored is old news; what a run that was killed or stopped early stored is not
+    #: the last run that walked the whole site (ended ``finished``, no window of time): what it or an
+    #: earlier run stored is old news; what a run that was killed, stopped early or windowed stored is not
     last_complete_run: int
 
     @property
@@ -105,8 +107,8 @@ class Memory(Protocol):
 
     def commit(self) -> None: ...
 
-    def start_run(self) -> int:
-        """Start (or join) this crawl's run; return its id."""
+    def start_run(self, window: dict[str, str] | None = None) -> int:
+        """Start (or join) this crawl's run, keeping only the days of *window*; return its id."""
 
     def finish_run(self, status: str, finish_reason: str, failures: dict[str, int] | None = None,
                    quality: dict[str, Any] | None = None, checks: list[str] | None = None,

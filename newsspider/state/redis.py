@@ -313,7 +313,7 @@ class RedisState:
 
     # --- runs ------------------------------------------------------------------------------
     @_guarded
-    def start_run(self) -> int:
+    def start_run(self, window: dict[str, str] | None = None) -> int:
         """Join the running crawl, or start a new run when none is going on; return its id."""
         if self.run_id:
             return self.run_id
@@ -326,8 +326,11 @@ class RedisState:
                 self.run_id = current
             else:
                 self.run_id = int(self.redis.incr(self.key("run")))
-                self.redis.hset(self.key("run", self.run_id),
-                                mapping={"started_at": utc_now_iso(), "status": "running", "workers": 0})
+                fields: dict[str, str | int] = {"started_at": utc_now_iso(), "status": "running",
+                                                "workers": 0}
+                if window:
+                    fields["window"] = json.dumps(window, sort_keys=True)
+                self.redis.hset(self.key("run", self.run_id), mapping=fields)  # type: ignore[arg-type]
             self.redis.hincrby(self.key("run", self.run_id), "workers", 1)
         return self.run_id
 
@@ -366,7 +369,7 @@ class RedisState:
                 status = "degraded"  # a worker's monitors failed
             self.redis.hset(key, mapping={"status": status, "ended_at": utc_now_iso(),
                                           "reason": finish_reason})
-            if finish_reason == "finished":
+            if finish_reason == "finished" and not self.redis.hexists(key, "window"):  # the whole site
                 self.redis.set(self.key("complete"), self.run_id)
                 self._adopt_unknown()
 
@@ -427,7 +430,7 @@ def _run(run_id: int, fields: dict[str, str]) -> Run:
                int(fields.get("failed", 0)), int(fields.get("errors", 0)), fields.get("reason"),
                json.dumps(failures, sort_keys=True),
                json.dumps(quality, sort_keys=True) if "stored" in quality else None,
-               json.dumps(checks, ensure_ascii=False) if checks else None)
+               json.dumps(checks, ensure_ascii=False) if checks else None, fields.get("window"))
 
 
 def runs_of(client: redis.Redis, prefix: str) -> list[Run]:

@@ -68,12 +68,13 @@ CREATE TABLE IF NOT EXISTS runs (
     failed INTEGER DEFAULT 0,
     failures TEXT,
     quality TEXT,
-    checks TEXT
+    checks TEXT,
+    window TEXT
 );
 """
 _RUNS_SQL = (
     "SELECT run_id, started_at, ended_at, status, pages, new_articles, updated_articles, "
-    "dropped, failed, errors, finish_reason, failures, quality, checks FROM runs ORDER BY run_id"
+    "dropped, failed, errors, finish_reason, failures, quality, checks, window FROM runs ORDER BY run_id"
 )
 
 
@@ -98,6 +99,7 @@ class CrawlState:
         self.commit_every = commit_every
         self._pending = 0
         self.run_id = 0
+        self.window: dict[str, str] | None = None
         #: the last run that walked the whole site (ended "finished"): articles it or an earlier run
         #: stored are old news; those of a run that was killed or stopped early are not
         self.last_complete_run = 0
@@ -139,7 +141,7 @@ class CrawlState:
             conn.executescript(_SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
             for column, kind in (("failed", "INTEGER DEFAULT 0"), ("failures", "TEXT"), ("quality", "TEXT"),
-                                 ("checks", "TEXT")):
+                                 ("checks", "TEXT"), ("window", "TEXT")):
                 if column not in columns:  # a state file written before these columns existed
                     conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
             conn.execute("SELECT count(*) FROM articles").fetchone()
@@ -296,8 +298,9 @@ class CrawlState:
         self._pending = 0
 
     # --- runs ------------------------------------------------------------------------------
-    def start_run(self) -> int:
+    def start_run(self, window: dict[str, str] | None = None) -> int:
         """Record a new run (marking runs that never ended as interrupted); return its id."""
+        self.window = window
         with self._writing():
             self.conn.execute(
                 """UPDATE runs SET status = 'interrupted',
@@ -305,9 +308,11 @@ class CrawlState:
                    WHERE status = 'running'"""
             )
             self.last_complete_run = int(self.conn.execute(
-                "SELECT coalesce(max(run_id), 0) FROM runs WHERE finish_reason = 'finished'").fetchone()[0])
-            cursor = self.conn.execute("INSERT INTO runs(started_at, pid, status) VALUES (?, ?, 'running')",
-                                       (utc_now_iso(), os.getpid()))
+                "SELECT coalesce(max(run_id), 0) FROM runs "
+                "WHERE finish_reason = 'finished' AND window IS NULL").fetchone()[0])
+            cursor = self.conn.execute(
+                "INSERT INTO runs(started_at, pid, status, window) VALUES (?, ?, 'running', ?)",
+                (utc_now_iso(), os.getpid(), json.dumps(window, sort_keys=True) if window else None))
             self.run_id = int(cursor.lastrowid or 0)
         self.commit()
         return self.run_id
@@ -331,7 +336,7 @@ class CrawlState:
                  json.dumps(quality, sort_keys=True) if quality is not None else None,
                  json.dumps(checks, ensure_ascii=False) if checks else None, self.run_id),
             )
-            if finish_reason == "finished":  # this run walked the site: what it met is old news now
+            if finish_reason == "finished" and not self.window:  # it walked the site: what it met is old
                 self.conn.execute("UPDATE articles SET first_run = ? WHERE first_run = ?",
                                   (self.run_id, UNKNOWN_RUN))
         self.commit()
