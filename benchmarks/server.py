@@ -15,7 +15,8 @@ from twisted.web.static import File
 
 
 def main() -> None:
-    site = Site(File(sys.argv[1], defaultType="text/html"), logPath=sys.argv[2] if len(sys.argv) > 2 else None)
+    log = sys.argv[2] if len(sys.argv) > 2 else None
+    site = Site(File(sys.argv[1], defaultType="text/html"), logPath=log)
     site.displayTracebacks = False
     port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     print(f"http://127.0.0.1:{port.getHost().port}", flush=True)

@@ -80,8 +80,8 @@ def orphans(site: BenchSite) -> set[str]:
 def crawl(deep: Site, data_dir: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """A crawl of the site's front page; the paths it requested."""
     before = len(deep.requests())
-    result = run_cli("crawl", "--start-url", deep.base + "/bnews/", "--data-dir", str(data_dir), *QUICK, *extra,
-                     timeout=600)
+    result = run_cli("crawl", "--start-url", deep.base + "/bnews/", "--data-dir", str(data_dir), *QUICK,
+                     *extra, timeout=600)
     return result, deep.requests()[before:]
 
 
@@ -143,7 +143,8 @@ def walk_to_window_end(deep: Site, since: str) -> int:
     return total
 
 
-def test_a_window_fetches_exactly_its_articles_through_few_listing_pages(deep_site: Site, tmp_path: Path) -> None:
+def test_a_window_fetches_exactly_its_articles_through_few_listing_pages(deep_site: Site,
+                                                                          tmp_path: Path) -> None:
     since, until = "2015-01-01", "2016-06-30"
     in_window = {i for i, day in deep_site.days().items() if since <= day <= until}
     result, paths = crawl(deep_site, tmp_path, "--since", since, "--until", until)
