@@ -235,6 +235,57 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 
 
 @main.command()
+@START_URL_OPTION
+@SINCE_OPTION
+@UNTIL_OPTION
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True,
+              help="A dataset whose bytes an article to count with (else the benchmark site's).")
+@SETTING_OPTION
+@PROXY_OPTION
+@IMPERSONATE_OPTION
+def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, data_dir: Path,
+             settings: tuple[str, ...], proxies: tuple[str, ...], impersonate: str | None) -> None:
+    """Tell what a crawl would fetch, how long it takes and the disk it needs, from a few listing pages.
+
+    Each start listing's first page is read, then page numbers doubling and halving find its last
+    page (and, with --since/--until, the window's first and last); the time is at the politeness
+    settings (-s DOWNLOAD_DELAY=…) and the site's latency as measured.
+    """
+    import statistics
+
+    from newsspider.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
+    from newsspider.runner import crawler_settings
+    from newsspider.spiders.estimate import ESTIMATE, LATENCY
+
+    overrides: dict[str, Any] = dict(_overrides(settings))
+    overrides.update(_window(since, until))
+    if proxies:
+        overrides["NEWSSPIDER_PROXIES"] = list(proxies)
+    if impersonate:
+        overrides["NEWSSPIDER_IMPERSONATE"] = impersonate
+    from newsspider.runner import START_ERRORS, CrawlError, run_estimate
+
+    with one_line(*START_ERRORS, CrawlError):
+        result = run_estimate(list(start_urls) or None, overrides)
+    sizes = [ListingSize(**{**size, "window_pages": tuple(size["window_pages"])})
+             for size in result.stats.get(ESTIMATE, [])]
+    if not sizes:
+        raise click.ClickException(f"no start listing could be measured ({result.finish_reason}: "
+                                   f"{result.summary.line()})")
+    crawl_settings = crawler_settings(None, overrides)
+    latency = statistics.median(result.stats.get(LATENCY) or [0.0])
+    delay = crawl_settings.getfloat("DOWNLOAD_DELAY")
+    throttle = crawl_settings.getbool("AUTOTHROTTLE_ENABLED")
+    rate = crawl_rate(latency, delay, throttle, crawl_settings.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
+                      crawl_settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
+    dataset_bytes, warc_bytes, measured = measured_bytes(data_dir)
+    politeness = (f"DOWNLOAD_DELAY {delay:g} s, AutoThrottle {'on' if throttle else 'off'}, "
+                  f"latency {latency * 1000:.0f} ms")
+    window = f"{since or ''}..{until or ''}" if since or until else ""
+    click.echo(report(sizes, cost(sizes, rate, (dataset_bytes, warc_bytes)), window, politeness, measured))
+
+
+@main.command()
 @click.option("--every", metavar="DURATION", help="Crawl every DURATION (6h, 30m, 1h30m, 90s), starting now.")
 @click.option("--cron", metavar="EXPR", help='Crawl on a cron schedule in UTC, e.g. "0 */6 * * *".')
 @crawl_options

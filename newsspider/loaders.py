@@ -414,6 +414,8 @@ class ListingPage:
 
     article_urls: list[str]
     next_url: str | None
+    #: the listing's last page, when its pagination shows it
+    last_page: int | None = None
 
 
 def parse_listing(response: TextResponse, selector: Selector | None = None,
@@ -431,4 +433,7 @@ def parse_listing(response: TextResponse, selector: Selector | None = None,
                   *(a.get("href") or "" for a in select(root, site.PAGINATION_LINKS)
                     if site.NEXT_PAGE_TEXT in clean_text(_element_text(a)))]
     next_url = next(iter(absolute_urls(base, next_hrefs, problems)), None)
-    return ListingPage(article_urls=_unique(articles), next_url=next_url)
+    links = [(clean_text(_element_text(a)), a.get("href") or "") for a in select(root, site.PAGINATION_LINKS)]
+    label = " ".join(clean_text(_element_text(e)) for e in select(root, site.PAGES_LABEL))
+    return ListingPage(article_urls=_unique(articles), next_url=next_url,
+                       last_page=site.last_page_number(links, label))

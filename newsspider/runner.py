@@ -30,6 +30,7 @@ from newsspider.monitoring import CHECKS
 from newsspider.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
+from newsspider.spiders.estimate import EstimateSpider
 from newsspider.state import StateError
 from newsspider.state.redis import redis_error
 from newsspider.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
@@ -256,6 +257,24 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     if refresh:
         settings.set("NEWSSPIDER_REFRESH", True, priority="cmdline")
     return _run(settings, overrides, BannedbookSpider, data_dir, start_urls=urls)
+
+
+def run_estimate(start_urls: Sequence[str] | None, overrides: Mapping[str, Any] | None = None) -> CrawlResult:
+    """Measure the start listings (:class:`~newsspider.spiders.estimate.EstimateSpider`): a few pages
+    of each, through the crawl's downloader; the sizes are in the result's stats.  Nothing is stored
+    (the spider's memory is a throwaway directory's); raises what :func:`run_crawl` raises."""
+    import tempfile
+
+    urls = parse_start_urls(start_urls) or None
+    with tempfile.TemporaryDirectory(prefix="newsspider-estimate-") as scratch:
+        settings = crawler_settings(scratch, overrides)
+        check_settings(settings, list(overrides or {}))
+        check_proxies(settings)
+        if (target := settings.get("NEWSSPIDER_IMPERSONATE")) and (problem := impersonation_problem(target)):
+            raise ImpersonationUnavailable(problem)
+        for name, value in {"NEWSSPIDER_WARC": False, "SPIDERMON_ENABLED": False}.items():
+            settings.set(name, value, priority="cmdline")
+        return _run(settings, overrides, EstimateSpider, Path(scratch), start_urls=urls)
 
 
 def run_reextract(source: str | Path, out: str | Path | None = None,

@@ -226,6 +226,30 @@ LISTING_ITEMS = "div.postlist h4 > a:first-child::attr(href)"
 NEXT_PAGE = 'link[rel="next"]::attr(href)'
 NEXT_PAGE_TEXT = "下一页"
 PAGINATION_LINKS = "div.wp-pagenavi a"
+# What tells a listing's last page, when the pagination shows it (WP-PageNavi's "last" link and its
+# "第 1 页，共 N 页" / "Page 1 of N" label); the live site shows only 下一页.
+LAST_PAGE_TEXTS = ("尾页", "末页", "最后一页", "最後一頁", "最后", "Last", "»»")
+PAGES_LABEL = "div.wp-pagenavi span.pages"
+_PAGES_OF = re.compile(r"(?:共\s*(\d+)\s*页|of\s+(\d+))", re.IGNORECASE)
+
+
+def last_page_number(link_texts: list[tuple[str, str]], label: str = "") -> int | None:
+    """A listing's last page from its pagination's (text, href) links and its "pages" label; None
+    when the pagination does not show it.
+
+    >>> last_page_number([("下一页", "/bnews/page/2/")]) is None
+    True
+    >>> last_page_number([("2", "/bnews/page/2/"), ("尾页 »", "/bnews/page/1187/")])
+    1187
+    >>> last_page_number([], "第 1 页，共 1,234 页")
+    1234
+    """
+    if match := _PAGES_OF.search(label.replace(",", "")):
+        return int(match[1] or match[2])
+    for text, href in link_texts:
+        if any(marker in text for marker in LAST_PAGE_TEXTS) and (page := re.search(r"/page/(\d+)/?$", href)):
+            return int(page[1])
+    return None
 
 
 # --- Credit lines and page endings -----------------------------------------------------------

@@ -192,3 +192,35 @@ def test_a_bad_window_is_one_line(tmp_path: Path) -> None:
         result = run_cli("crawl", "--data-dir", str(tmp_path), *args)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_estimate_tells_the_size_from_a_few_listing_pages(deep_site: Site) -> None:
+    before = len(deep_site.requests())
+    result = run_cli("estimate", "--start-url", deep_site.base + "/bnews/", *FAST)
+    assert result.returncode == 0, result.stderr
+    fetched = deep_site.requests()[before:]
+    front_pages = math.ceil(ARTICLES / PER_PAGE)
+    assert f"/bnews/: {front_pages} pages of {PER_PAGE}, about {ARTICLES:,} articles" in result.stdout
+    assert len(listing_pages(fetched)) <= 2 * math.ceil(math.log2(front_pages)) + 2
+    assert not [p for p in fetched if site_rules.ARTICLE_PATH.match(p)]
+    tag_pages = math.ceil(ARTICLES * 4 / PER_PAGE)  # at 4 tags an article
+    assert f"Pages: about {ARTICLES + front_pages + tag_pages:,} (" in result.stdout
+    assert re.search(r"^Time: .+ at [\d.]+ pages/s \(DOWNLOAD_DELAY 0 s, AutoThrottle off, latency \d+ ms\)$",
+                     result.stdout, re.M), result.stdout
+    assert "Disk: " in result.stdout and "measured on the benchmark site" in result.stdout
+
+    since, until = "2015-01-01", "2016-06-30"
+    windowed = run_cli("estimate", "--start-url", deep_site.base + "/bnews/", "--since", since, "--until", until,
+                       *FAST)
+    assert windowed.returncode == 0, windowed.stderr
+    match = re.search(r"^Articles: about ([\d,]+) in 2015-01-01\.\.2016-06-30$", windowed.stdout, re.M)
+    assert match, windowed.stdout
+    real = sum(1 for day in deep_site.days().values() if since <= day <= until)
+    assert abs(int(match[1].replace(",", "")) - real) <= 2 * PER_PAGE  # the window's pages, to a page each end
+
+
+def test_estimate_of_a_site_that_does_not_answer_is_one_line() -> None:
+    result = run_cli("estimate", "--start-url", "http://127.0.0.1:9/bnews/", *FAST, "-s", "RETRY_TIMES=0")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "Traceback" not in result.stderr
