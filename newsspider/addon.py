@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_START_URLS": [],
     # Seconds between progress lines while a crawl runs (0 switches them off).
     "NEWSSPIDER_PROGRESS_INTERVAL": 5.0,
+    # Progress as one updating line (a tqdm bar) instead of log lines: "auto" = when stderr is a terminal.
+    "NEWSSPIDER_PROGRESS_BAR": "auto",
     # Upper bound on listing pages followed per listing (front page, category, tag); 0 = no bound.
     "NEWSSPIDER_MAX_LISTING_PAGES": 0,
     # Longest wait honoured from a Retry-After header (seconds); 0 ignores the header.

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from newsspider.archive.reader import WARC_DIR
 from newsspider.dataset import shard_paths
+from newsspider.site import is_front_listing
 
 __all__ = ["BYTES_PER_ARTICLE", "TAGS_PER_ARTICLE", "Cost", "ListingSize", "cost", "crawl_rate",
            "measured_bytes", "report"]
@@ -119,7 +119,7 @@ def cost(sizes: list[ListingSize], rate: float, bytes_per_article: tuple[int, in
     """What a crawl of these start listings costs: the front page's articles when it is among them
     (it lists every article), else the sum of the listings'; tag listings at
     :data:`TAGS_PER_ARTICLE` tags an article."""
-    front = [s for s in sizes if urlsplit(s.url).path.rstrip("/").count("/") <= 1]
+    front = [s for s in sizes if is_front_listing(s.url)]
     articles = max((s.articles for s in front), default=0) or sum(s.articles for s in sizes)
     per_page = max((s.per_page for s in sizes), default=20) or 20
     return Cost(articles, sum(s.listing_pages for s in sizes),

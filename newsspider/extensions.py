@@ -1,10 +1,13 @@
-"""Crawl progress (a line every few seconds, a summary at the end), redirect outcomes, one-line drops."""
+"""Crawl progress (a line every few seconds, or a bar on a terminal; a summary at the end), redirect
+outcomes, one-line drops."""
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +23,55 @@ from newsspider.failures import FATAL, count_failure, failure_reason
 from newsspider.processors import canonical_url
 
 logger = logging.getLogger("newsspider.progress")
+
+#: the articles the crawl expects to store or find stored, when it can tell (set by the spider)
+EXPECTED = "newsspider/expected_articles"
+
+
+def _duration(seconds: float) -> str:
+    """
+    >>> _duration(42), _duration(754), _duration(7300)
+    ('42s', '12m34s', '2h01m')
+    """
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """How far a crawl is through what it expects (articles stored, or found stored, this run).
+
+    >>> Expected(done=250, total=1000, seconds=60).line()
+    '250 of about 1,000 articles (25%), ETA 3m00s'
+    >>> Expected(done=0, total=1000, seconds=5).line()
+    '0 of about 1,000 articles (0%)'
+    """
+
+    done: int
+    total: int
+    seconds: float
+
+    @classmethod
+    def from_stats(cls, stats: Mapping[str, Any], seconds: float, bound: int = 0) -> Expected | None:
+        """From a crawl's stats (and a CLOSESPIDER_ITEMCOUNT *bound*); None when the size is unknown."""
+        total = int(stats.get(EXPECTED, 0))
+        total = min(total, bound) if total and bound else total or bound
+        if not total:
+            return None
+        done = int(stats.get("newsspider/stored", 0)) + int(stats.get("newsspider/skipped/stored", 0))
+        return cls(done, max(total, done), seconds)
+
+    @property
+    def eta(self) -> float | None:
+        return (self.total - self.done) * self.seconds / self.done if self.done else None
+
+    def line(self) -> str:
+        eta = f", ETA {_duration(self.eta)}" if self.eta is not None else ""
+        return f"{self.done:,} of about {self.total:,} articles ({100 * self.done // self.total}%){eta}"
 
 
 @dataclass(frozen=True)
@@ -76,36 +128,68 @@ class CrawlSummary:
 
 
 class Progress:
-    """Log a :class:`CrawlSummary` line every ``NEWSSPIDER_PROGRESS_INTERVAL`` seconds."""
+    """Log a :class:`CrawlSummary` line every ``NEWSSPIDER_PROGRESS_INTERVAL`` seconds, with done /
+    expected and an ETA when the crawl knows its size (:class:`Expected`).
 
-    def __init__(self, stats: StatsCollector, interval: float) -> None:
+    On a terminal (stderr a TTY, ``NEWSSPIDER_PROGRESS_BAR`` not false) it is one updating line
+    instead, a tqdm bar, with the crawl's log lines printed above it.
+    """
+
+    def __init__(self, stats: StatsCollector, interval: float, bound: int = 0, bar: bool = False) -> None:
         self.stats = stats
         self.interval = interval
+        self.bound = bound
         self.started = time.monotonic()
         self.task: Any = None
+        self.use_bar = bar
+        self.bar: Any = None
+        self.redirect = ExitStack()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Progress:
         interval = crawler.settings.getfloat("NEWSSPIDER_PROGRESS_INTERVAL")
         if interval <= 0:
             raise NotConfigured
-        extension = cls(crawler.stats, interval)
+        bar = crawler.settings.get("NEWSSPIDER_PROGRESS_BAR", "auto")
+        on_terminal = sys.stderr.isatty() if str(bar).lower() == "auto" else crawler.settings.getbool(
+            "NEWSSPIDER_PROGRESS_BAR")
+        bound = crawler.settings.getint("CLOSESPIDER_ITEMCOUNT")
+        extension = cls(crawler.stats, interval, bound, on_terminal)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
     def spider_opened(self) -> None:
         self.started = time.monotonic()
+        if self.use_bar:
+            from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            self.bar = tqdm(total=None, unit=" articles", file=sys.stderr, dynamic_ncols=True, mininterval=0)
+            self.redirect.enter_context(logging_redirect_tqdm(tqdm_class=tqdm))
         self.task = create_looping_call(self.log)
-        self.task.start(self.interval, now=False)
+        self.task.start(min(self.interval, 1.0) if self.bar is not None else self.interval, now=False)
 
     def log(self) -> None:
-        summary = CrawlSummary.from_stats(self.stats.get_stats(), time.monotonic() - self.started)
-        logger.info("progress: %s", summary.line())
+        seconds = time.monotonic() - self.started
+        stats = self.stats.get_stats()
+        summary = CrawlSummary.from_stats(stats, seconds)
+        expected = Expected.from_stats(stats, seconds, self.bound)
+        if self.bar is not None:
+            self.bar.total = expected.total if expected is not None else None
+            self.bar.n = expected.done if expected is not None else summary.stored
+            self.bar.set_postfix_str(f"{summary.pages} pages, {summary.failed} failed", refresh=False)
+            self.bar.refresh()
+            return
+        logger.info("progress: %s%s", summary.line(), f"; {expected.line()}" if expected is not None else "")
 
     def spider_closed(self, reason: str) -> None:
         if self.task is not None and self.task.running:
             self.task.stop()
+        if self.bar is not None:
+            self.log()
+            self.bar.close()
+            self.redirect.close()
         summary = CrawlSummary.from_stats(self.stats.get_stats(), time.monotonic() - self.started)
         logger.info("finished (%s): %s", reason, summary.line())
 

@@ -149,6 +149,15 @@ def listing_base(url: str) -> str | None:
     return re.sub(r"page/\d+/?$", "", url)
 
 
+def is_front_listing(url: str) -> bool:
+    """Whether *url* is the front page's listing, which lists every article.
+
+    >>> [is_front_listing(LIVE_ROOT + path) for path in ("", "page/2/", "itnews/")]
+    [True, True, False]
+    """
+    return classify(url) is Kind.LISTING and urlsplit(listing_base(url) or "").path == "/bnews/"
+
+
 def listing_page_url(url: str, page: int) -> str:
     """Page *page* of the listing *url* is a page of (WordPress's ``page/N/``).
 

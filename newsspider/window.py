@@ -128,6 +128,33 @@ class Window:
         days = list(days)
         return bool(days) and all(self.newer(day) for day in days)
 
+    def expected(self, days: list[str], last_page: int | None, only_page: bool, listed: int) -> int | None:
+        """The articles of the window a listing leads to, from its first page (articles of *days*,
+        *listed* of them in the window): the page's pace of articles a day over the window's days,
+        or a page's worth times the last page the pagination shows; None when it cannot tell.
+
+        >>> page = ["2024-03-10"] * 10 + ["2024-03-01"] * 10  # 20 in 9 days, over 70 days
+        >>> Window(since="2024-01-01").expected(page, None, False, 20)
+        156
+        >>> Window().expected(["2024-03-10"] * 20, 50, False, 20), Window().expected(["x"], None, True, 1)
+        (1000, 1)
+        >>> Window().expected(["2024-03-10"] * 20, None, False, 20) is None
+        True
+        """
+        if only_page:
+            return listed
+        per_page = len(days)
+        if self.since and days and all(days):
+            newest = min(max(days), self.until) if self.until else max(days)
+            spread = (date.fromisoformat(max(days)) - date.fromisoformat(min(days))).days
+            if spread:
+                span = (date.fromisoformat(newest) - date.fromisoformat(self.since)).days + 1
+                estimate = max(round(per_page * span / spread), 0)
+                return min(estimate, per_page * last_page) if last_page else estimate
+        if last_page and not self:
+            return per_page * last_page
+        return None
+
     def record(self) -> dict[str, str] | None:
         """The window as the run record keeps it (None: the whole site)."""
         return {"since": self.since, "until": self.until} if self else None

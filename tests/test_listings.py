@@ -210,13 +210,14 @@ def test_estimate_tells_the_size_from_a_few_listing_pages(deep_site: Site) -> No
     assert "Disk: " in result.stdout and "measured on the benchmark site" in result.stdout
 
     since, until = "2015-01-01", "2016-06-30"
-    windowed = run_cli("estimate", "--start-url", deep_site.base + "/bnews/", "--since", since, "--until", until,
-                       *FAST)
+    windowed = run_cli("estimate", "--start-url", deep_site.base + "/bnews/", "--since", since,
+                       "--until", until, *FAST)
     assert windowed.returncode == 0, windowed.stderr
     match = re.search(r"^Articles: about ([\d,]+) in 2015-01-01\.\.2016-06-30$", windowed.stdout, re.M)
     assert match, windowed.stdout
     real = sum(1 for day in deep_site.days().values() if since <= day <= until)
-    assert abs(int(match[1].replace(",", "")) - real) <= 2 * PER_PAGE  # the window's pages, to a page each end
+    # the window's pages, to a page at each end
+    assert abs(int(match[1].replace(",", "")) - real) <= 2 * PER_PAGE
 
 
 def test_estimate_of_a_site_that_does_not_answer_is_one_line() -> None:
@@ -224,3 +225,34 @@ def test_estimate_of_a_site_that_does_not_answer_is_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
     assert "Traceback" not in result.stderr
+
+
+def _progress_crawl(deep: Site, data_dir: Path, since: str) -> list[str]:
+    return ["crawl", "--start-url", deep.base + "/bnews/", "--data-dir", str(data_dir), "--since", since,
+            *FAST, "-s", "CONCURRENT_REQUESTS=4", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "--no-warc"]
+
+
+def test_progress_of_a_window_gives_done_of_the_expected_total(deep_site: Site, tmp_path: Path) -> None:
+    since = "2021-01-01"
+    real = sum(1 for day in deep_site.days().values() if day >= since)
+    result = run_cli(*_progress_crawl(deep_site, tmp_path, since), "-s", "NEWSSPIDER_PROGRESS_INTERVAL=0.2")
+    assert result.returncode in (0, DEGRADED), result.stderr[-2000:]
+    totals = [int(m[2].replace(",", "")) for m in re.finditer(
+        r"progress: .*; ([\d,]+) of about ([\d,]+) articles \(\d+%\)", result.stderr)]
+    assert totals, result.stderr[-2000:]
+    assert all(0.75 * real <= total <= 1.25 * real for total in totals), (real, totals)
+    assert re.search(r"of about [\d,]+ articles \(\d+%\), ETA \d+(?:s|m\d\ds)", result.stderr)
+
+
+def test_progress_on_a_terminal_is_one_updating_line(deep_site: Site, tmp_path: Path) -> None:
+    command = " ".join(f"'{arg}'" for arg in [sys.executable, "-m", "newsspider",
+                                                *_progress_crawl(deep_site, tmp_path, "2021-01-01")])
+    typescript = tmp_path / "typescript"
+    done = subprocess.run(["script", "-qec", f"stty cols 120 rows 40; {command}", str(typescript)],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    assert done.returncode in (0, DEGRADED), done.stdout[-2000:]
+    screen = typescript.read_bytes().decode("utf-8", "replace")
+    bars = re.findall(r"(\d+)%\|[^|\n]*\| ([\d,]+)/([\d,]+) \[", screen)
+    assert bars, screen[-2000:]
+    assert "progress:" not in screen  # no log lines of progress: the bar is redrawn in place (\r)
+    assert "\r" in screen and "Crawl finished:" in screen

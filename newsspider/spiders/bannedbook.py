@@ -37,6 +37,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from newsspider import site
+from newsspider.extensions import EXPECTED
 from newsspider.failures import START, count_failure, failure_reason
 from newsspider.items import Article
 from newsspider.loaders import (
@@ -209,6 +210,7 @@ class BannedbookSpider(scrapy.Spider):
         self.max_links = 0
         self.images = False
         self.window = Window()
+        self._expected: dict[str, int] = {}
         self.allowed_hosts: frozenset[str] = frozenset()
         self.allowed_domains: list[str] = []
         self._seen_urls: set[str] = set()
@@ -322,6 +324,8 @@ class BannedbookSpider(scrapy.Spider):
             yield self._seek_request(response.url, seek)
             return
         in_window = [i for i, day in zip(ids, days, strict=True) if self.window.contains(day)]
+        if response.meta.get(START):
+            self._expect(response.url, listing.last_page, listing.next_url is None, days, len(in_window))
         runs = {i: self._stored_run(i) for i in in_window}
         if not self.refresh:  # articles not stored yet: a run that stores none of them is broken
             self.listed_new.update(i for i, run in runs.items() if run is None)
@@ -336,6 +340,16 @@ class BannedbookSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
             return
         yield from self.follow_links(response, selector, paging.after(ids, old_pages=0), problems=problems)
+
+    def _expect(self, url: str, last_page: int | None, only_page: bool, days: list[str], listed: int) -> None:
+        """The articles the start listing *url* leads to, when its first page tells
+        (:data:`~newsspider.extensions.EXPECTED`, for the progress line): the front page's, or
+        the start listings' together."""
+        if (estimate := self.window.expected(days, last_page, only_page, listed)) is None:
+            return
+        self._expected[url] = estimate
+        front = [n for u, n in self._expected.items() if site.is_front_listing(u)]
+        self.crawler.stats.set_value(EXPECTED, max(front) if front else sum(self._expected.values()))
 
     # --- going ahead to a window further down a listing -----------------------------------------
     @staticmethod
