@@ -19,6 +19,7 @@ first page that reaches the window.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -154,6 +155,41 @@ class Seek:
         return replace(self, high=page, high_day=max(ordinals) if ordinals else None, steps=self.steps + 1)
 
 
+class SeenUrls:
+    """The URLs a crawl has requested, 8 bytes of hash each (a set of the strings took ~130 bytes a
+    URL more: the crawl's memory grew with the site).  Two URLs of the 64-bit hash collide with a
+    chance of about n² / 2⁶⁵: one in a million for 5 million URLs.
+
+    >>> seen = SeenUrls(); seen.add("http://a/1"); ("http://a/1" in seen, "http://a/2" in seen, len(seen))
+    (True, False, 1)
+    """
+
+    def __init__(self) -> None:
+        self._hashes: set[int] = set()
+
+    @staticmethod
+    def _key(url: str) -> int:
+        return int.from_bytes(hashlib.blake2b(url.encode(), digest_size=8).digest(), "little")
+
+    def __contains__(self, url: object) -> bool:
+        return isinstance(url, str) and self._key(url) in self._hashes
+
+    def add(self, url: str) -> None:
+        self._hashes.add(self._key(url))
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
+def _id_key(article_id: str) -> int | str:
+    """An article id as kept in memory: an int when it is one (28 bytes against 50-60 for the text).
+
+    >>> _id_key("2054368"), _id_key("x1")
+    (2054368, 'x1')
+    """
+    return int(article_id) if article_id.isdigit() and len(article_id) < 19 else article_id
+
+
 class StartUrlError(ValueError):
     """A start URL that cannot be crawled."""
 
@@ -213,10 +249,11 @@ class BannedbookSpider(scrapy.Spider):
         self._expected: dict[str, int] = {}
         self.allowed_hosts: frozenset[str] = frozenset()
         self.allowed_domains: list[str] = []
-        self._seen_urls: set[str] = set()
-        self._seen_ids: set[str] = set()
+        self._seen_urls = SeenUrls()
+        self._seen_ids: set[int | str] = set()
         #: ids of the articles that listings showed and the memory had not stored (not with --refresh),
-        #: and of the articles whose page could not be fetched (failed, or forbidden by robots.txt)
+        #: and of the articles whose page could not be fetched (failed, or forbidden by robots.txt):
+        #: kept only while the crawl has stored nothing (the check that reads them passes after that)
         self.listed_new: set[str] = set()
         self.unreachable: set[str] = set()
 
@@ -293,7 +330,7 @@ class BannedbookSpider(scrapy.Spider):
         if kind is site.Kind.ARTICLE:
             parts = site.article_parts(site.article_url(response.url))
             if parts:
-                self._seen_ids.add(parts[0])  # this article: links back to it are not followed
+                self._seen_ids.add(_id_key(parts[0]))  # this article: links back to it are not followed
                 if not self.window.contains(parts[2]):  # reached through a shortlink
                     self.crawler.stats.inc_value("newsspider/skipped/outside_window")
                     return
@@ -327,7 +364,7 @@ class BannedbookSpider(scrapy.Spider):
         if response.meta.get(START):
             self._expect(response.url, listing.last_page, listing.next_url is None, days, len(in_window))
         runs = {i: self._stored_run(i) for i in in_window}
-        if not self.refresh:  # articles not stored yet: a run that stores none of them is broken
+        if not self.refresh and not self._stored_any():  # not stored: a run that stores none is broken
             self.listed_new.update(i for i, run in runs.items() if run is None)
         if not self.refresh and runs and all(self._old(run) for run in runs.values()):
             # Everything it lists was stored by runs that walked the whole site: its menus lead to
@@ -393,6 +430,9 @@ class BannedbookSpider(scrapy.Spider):
         self._seen_urls.add(target)
         return scrapy.Request(target, callback=self.parse, errback=self.failed, dont_filter=True,
                               priority=PRIORITY[site.Kind.LISTING])
+
+    def _stored_any(self) -> bool:
+        return bool(self.crawler.stats.get_value("newsspider/stored"))
 
     def _stored_run(self, article_id: str) -> int | None:
         """The run that first stored *article_id* (None when not stored, or with --refresh)."""
@@ -460,7 +500,7 @@ class BannedbookSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
-            if article_id := request.meta.get(KEY):
+            if (article_id := request.meta.get(KEY)) and not self._stored_any():
                 self.unreachable.add(article_id)
         self.crawler.stats.inc_value(f"newsspider/images_failed/{failure_reason(failure.value)}")
 
@@ -471,7 +511,7 @@ class BannedbookSpider(scrapy.Spider):
         url = request.url if request is not None else "?"
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
-            if article_id := request.meta.get(KEY):
+            if (article_id := request.meta.get(KEY)) and not self._stored_any():
                 self.unreachable.add(article_id)
         if reason == "robots_txt":
             self.crawler.stats.inc_value("newsspider/skipped/robots_txt")
@@ -485,14 +525,14 @@ class BannedbookSpider(scrapy.Spider):
         meta: dict[str, str] = {}
         if kind in (site.Kind.ARTICLE, site.Kind.SHORTLINK):
             article_id = (site.article_parts(url) or ("",))[0] or site.shortlink_id(url) or ""
-            if article_id in self._seen_ids:
+            if _id_key(article_id) in self._seen_ids:
                 return None
             if kind is site.Kind.ARTICLE and not self.window.contains(site.article_parts(url)[2]):  # type: ignore[index]
-                self._seen_ids.add(article_id)
+                self._seen_ids.add(_id_key(article_id))
                 self.crawler.stats.inc_value("newsspider/skipped/outside_window")
                 return None
             if kind is site.Kind.ARTICLE:
-                self._seen_ids.add(article_id)
+                self._seen_ids.add(_id_key(article_id))
             meta[KEY] = article_id
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))
               and int(page[1]) > self.max_listing_pages):
