@@ -143,8 +143,22 @@ def absolute_url(base: str, href: str | None) -> str | None:
     href = (href or "").strip()
     if not href:
         return None
+    # The same links (menus, sidebars, tag clouds) are on every page: an absolute or root-relative one
+    # is joined and canonicalised once for the whole site, whatever page it is on.
+    if _ABSOLUTE.match(href):
+        return _joined("", href)
+    if href.startswith("/") and not href.startswith("//") and base.count("/") >= 3:
+        return _joined("/".join(base.split("/", 3)[:3]), href)  # only the page's scheme and host matter
+    return _joined(base, href)
+
+
+_ABSOLUTE = re.compile(r"https?://", re.IGNORECASE)
+
+
+@lru_cache(maxsize=32768)
+def _joined(base: str, href: str) -> str | None:
     try:
-        url = urljoin(base, href)
+        url = urljoin(base, href) if base else href
         parts = urlsplit(url)
         if parts.scheme in ("http", "https") and (not parts.hostname or parts.port == 0):
             return None

@@ -18,7 +18,7 @@ def test_every_command_has_help() -> None:
     runner = CliRunner()
     commands = [([name], command) for name, command in main.commands.items()]
     commands += [(["dataset", name], command) for name, command in main.commands["dataset"].commands.items()]
-    assert len(commands) == 13  # crawl, schedule, runs, demo, reextract; dataset: 8
+    assert len(commands) == 14  # crawl, estimate, schedule, runs, demo, reextract, dataset; dataset: 7
     for path, command in commands:
         assert command.help, f"{' '.join(path)} has no help text"
         result = runner.invoke(main, [*path, "--help"])

@@ -189,9 +189,10 @@ def test_a_bad_window_is_one_line(tmp_path: Path) -> None:
     for args, message in ((["--since", "2024-13-01"], "--since: not a day"),
                           (["--until", "yesterday"], "--until: not a day"),
                           (["--since", "2024-02-01", "--until", "2024-01-01"], "is after --until")):
-        result = run_cli("crawl", "--data-dir", str(tmp_path), *args)
-        assert result.returncode == 2, result.stderr
-        assert message in result.stderr and "Traceback" not in result.stderr
+        for command in (["crawl"], ["schedule", "--every", "1h"], ["estimate"]):
+            result = run_cli(*command, "--data-dir", str(tmp_path), *args)
+            assert result.returncode == 2, result.stderr
+            assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_estimate_tells_the_size_from_a_few_listing_pages(deep_site: Site) -> None:
