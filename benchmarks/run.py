@@ -35,9 +35,6 @@ from benchmarks.site import BenchSite
 from newsspider.monitoring import DEGRADED_EXIT
 
 HERE = Path(__file__).parent
-# newsspider stops paging a listing after pages with nothing new; the bare spider has no such
-# rule, so for a like-for-like comparison of the same links it is switched off in section 1.
-SAME_LINKS = ["-s", "NEWSSPIDER_MAX_STALE_PAGES=1000000"]
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS=32",
         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32"]
 
@@ -316,14 +313,14 @@ def main() -> None:
         for round_ in range(2):
             bare_runs.append(bare_crawl(server.base, server.proc.pid))
             data = workdir / f"throughput-{round_}"
-            ours_runs.append(newsspider_crawl(server.base, data, server.proc.pid, *SAME_LINKS))
+            ours_runs.append(newsspider_crawl(server.base, data, server.proc.pid))
             plain_runs.append(newsspider_crawl(server.base, workdir / f"plain-{round_}", server.proc.pid,
-                                               *SAME_LINKS, "--no-warc"))
+                                               "--no-warc"))
             handler_runs.append(newsspider_crawl(server.base, workdir / f"handler-{round_}", server.proc.pid,
-                                               *SAME_LINKS, *PROXY_HANDLER_EVERYWHERE))
+                                               *PROXY_HANDLER_EVERYWHERE))
             for kind, (_, url) in proxies.items():
                 proxied_runs[kind].append(newsspider_crawl(server.base, workdir / f"{kind}-{round_}",
-                                                           server.proc.pid, *SAME_LINKS, "--proxy", url))
+                                                           server.proc.pid, "--proxy", url))
         latencies = {kind: latency_ms(server.base + "/bnews/", url) for kind, (_, url) in proxies.items()}
         latencies["direct"] = latency_ms(server.base + "/bnews/", None)
         for proc, _ in proxies.values():
