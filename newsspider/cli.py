@@ -254,8 +254,8 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     import statistics
 
     from newsspider.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
+    from newsspider.measure import ESTIMATE, LATENCY
     from newsspider.runner import crawler_settings
-    from newsspider.spiders.estimate import ESTIMATE, LATENCY
 
     overrides: dict[str, Any] = dict(_overrides(settings))
     overrides.update(_window(since, until))

@@ -26,11 +26,11 @@ from newsspider.browser import BrowserUnavailable, missing_browser
 from newsspider.extensions import CrawlSummary
 from newsspider.failures import FATAL
 from newsspider.impersonate import ImpersonationUnavailable, impersonation_problem
+from newsspider.measure import EstimateSpider
 from newsspider.monitoring import CHECKS
 from newsspider.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
-from newsspider.spiders.estimate import EstimateSpider
 from newsspider.state import StateError
 from newsspider.state.redis import redis_error
 from newsspider.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
@@ -260,7 +260,7 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
 
 
 def run_estimate(start_urls: Sequence[str] | None, overrides: Mapping[str, Any] | None = None) -> CrawlResult:
-    """Measure the start listings (:class:`~newsspider.spiders.estimate.EstimateSpider`): a few pages
+    """Measure the start listings (:class:`~newsspider.measure.EstimateSpider`): a few pages
     of each, through the crawl's downloader; the sizes are in the result's stats.  Nothing is stored
     (the spider's memory is a throwaway directory's); raises what :func:`run_crawl` raises."""
     import tempfile
