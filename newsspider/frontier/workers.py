@@ -89,7 +89,13 @@ class WorkerHeartbeat:
         if (self.closing or engine.spider is None or frontier is None or frontier.unavailable
                 or engine.needs_backout()):
             return
-        if frontier.hand_over() or self.idle_since is None or not engine.spider_is_idle():
+        if frontier.hand_over() or self.idle_since is None:
+            return
+        try:
+            idle = engine.spider_is_idle()
+        except RuntimeError:  # "Engine slot not assigned": the engine is closing the spider already
+            return
+        if not idle:
             return
         try:
             done = not self._busy(frontier)
