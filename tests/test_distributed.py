@@ -388,3 +388,26 @@ def test_an_enqueue_retried_after_a_lost_reply_keeps_the_request(redis_url: str,
     assert not queue.push_unseen(request, "fp1", dupefilter)  # the retry finds the fingerprint...
     assert len(queue) == 1  # ...and the request is in the queue all the same
     assert client.sismember(dupefilter, "fp1")
+
+
+def test_a_windowed_distributed_run_keeps_its_window_and_is_not_a_walk_of_the_site(
+        mockserver: MockServer, redis_url: str, prefix: str, tmp_path: Path) -> None:
+    demo = DemoSite()
+    days = {str(a.article_id): f"{a.day[:4]}-{a.day[4:6]}-{a.day[6:]}" for a in demo.public_articles()}
+    procs = [worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, "--since", "2024-01-01")
+             for i in range(2)]
+    finish(procs)
+    assert set(stored(tmp_path)) == {i for i, day in days.items() if day >= "2024-01-01"}
+    # an older article is fetched only when a shortlink (/?p=<id>, no day in it) led to it; never stored
+    paths = [r["path"] for r in mockserver.requests()]
+    old = {m["id"] for p in paths if (m := site.ARTICLE_PATH.match(p)) and m["date"] < "20240101"}
+    assert old <= {p.split("=", 1)[1] for p in paths if p.startswith("/?p=")}
+    runs = [json.loads(line) for line in run_cli("runs", "--redis-url", redis_url, "--redis-prefix",
+                                                  prefix, "--json").stdout.splitlines()]
+    assert runs[-1]["window"] == {"since": "2024-01-01", "until": ""}
+    client = redis.Redis.from_url(redis_url)
+    assert client.get(f"{prefix}:complete") is None  # not a walk of the whole site
+    whole = [worker(mockserver, redis_url, tmp_path, "w0", prefix)]
+    finish(whole)
+    assert set(stored(tmp_path)) == set(days)
+    assert int(client.get(f"{prefix}:complete") or 0) == runs[-1]["run"] + 1
