@@ -65,7 +65,8 @@ def measured_crawl(command: list[str], server_pid: int, stop_at: int = 0,
                cpu_of(server_pid) - server_before, wall)
 
 
-def one_size(articles: int, workdir: Path, redis_url: str | None) -> dict[str, Run | float]:
+def one_size(articles: int, workdir: Path, redis_url: str | None,
+             runs: tuple[str, ...] = ("crawl", "resume", "redis")) -> dict[str, Run | float]:
     root = workdir / f"site-{articles}"
     root.mkdir()
     server = subprocess.Popen([sys.executable, "-m", "benchmarks.server", str(root)], stdout=subprocess.PIPE,
@@ -76,11 +77,13 @@ def one_size(articles: int, workdir: Path, redis_url: str | None) -> dict[str, R
         started = time.monotonic()
         BenchSite(root, base).generate(articles, paragraphs=PARAGRAPHS)
         results: dict[str, Run | float] = {"generate_s": time.monotonic() - started}
-        results["crawl"] = measured_crawl(crawl_command(base, workdir / f"first-{articles}"), server.pid)
-        resumed = workdir / f"resumed-{articles}"
-        measured_crawl(crawl_command(base, resumed), server.pid, stop_at=articles // 2, data_dir=resumed)
-        results["resume"] = measured_crawl(crawl_command(base, resumed, "--resume"), server.pid)
-        if redis_url:
+        if "crawl" in runs:
+            results["crawl"] = measured_crawl(crawl_command(base, workdir / f"first-{articles}"), server.pid)
+        if "resume" in runs:
+            resumed = workdir / f"resumed-{articles}"
+            measured_crawl(crawl_command(base, resumed), server.pid, stop_at=articles // 2, data_dir=resumed)
+            results["resume"] = measured_crawl(crawl_command(base, resumed, "--resume"), server.pid)
+        if redis_url and "redis" in runs:
             results["redis"] = measured_crawl(crawl_command(
                 base, workdir / f"redis-{articles}", "--redis-url", redis_url, "--worker-id", "w1",
                 "-s", f"NEWSSPIDER_REDIS_PREFIX=scale{articles}", "-s", "NEWSSPIDER_REDIS_IDLE_TIMEOUT=10"),
@@ -94,17 +97,20 @@ def one_size(articles: int, workdir: Path, redis_url: str | None) -> dict[str, R
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000])
+    parser.add_argument("--runs", nargs="+", choices=["crawl", "resume", "redis"],
+                        default=["crawl", "resume", "redis"], help="which crawls to measure (default: all)")
     parser.add_argument("--out", type=Path, default=HERE / "SCALE.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="newsspider-scale-") as tmp:
         workdir = Path(tmp)
         redis_proc, redis_url = start_redis(workdir)
         try:
-            by_size = {n: one_size(n, workdir, redis_url) for n in args.sizes}
+            by_size = {n: one_size(n, workdir, redis_url, tuple(args.runs)) for n in args.sizes}
         finally:
             redis_proc.terminate()
     lines = ["# Scale: the crawl's cost against the site's size", "",
-             f"Command: `python -m benchmarks.scale --sizes {' '.join(map(str, args.sizes))}` "
+             f"Command: `python -m benchmarks.scale --sizes {' '.join(map(str, args.sizes))}"
+             f"{' --runs ' + ' '.join(args.runs) if len(args.runs) < 3 else ''}` "
              f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); {versions()}.", "",
              "| articles | site generated in | run | pages | pages/s | peak RSS MB | CPU ms a page |",
              "| --- | --- | --- | --- | --- | --- | --- |"]

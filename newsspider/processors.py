@@ -82,7 +82,7 @@ def join_text(fragments: list[str], line_break: str = "\n") -> str:
     return "\n".join(line for line in (clean_text(part) for part in lines) if line)
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=16384)
 def canonical_url(url: str) -> str:
     """The URL without tracking parameters or fragment, in a canonical spelling.
 
@@ -155,7 +155,7 @@ def absolute_url(base: str, href: str | None) -> str | None:
 _ABSOLUTE = re.compile(r"https?://", re.IGNORECASE)
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=16384)
 def _joined(base: str, href: str) -> str | None:
     try:
         url = urljoin(base, href) if base else href

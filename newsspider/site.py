@@ -56,7 +56,7 @@ class Kind(Enum):
     OTHER = "other"
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=16384)
 def classify(url: str) -> Kind:
     """Tell an article, shortlink, tag or listing URL from everything else.
 
