@@ -407,7 +407,7 @@ def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
     _report(result)
     if archived := result.stats.get("newsspider/warc_records"):
         click.echo(f"Web archive: {archived} responses kept in {display_path(data_dir / 'warc')}; "
-                   f"one back: newsspider dataset page 2054421 --data-dir {display_path(data_dir)}")
+                   f"one back: newsspider dataset page {display_path(data_dir)} 2054421")
     records = sorted(iter_records(data_dir, errors="skip"), key=lambda r: r["published_date"])
     click.echo(f"{len(records)} articles in the dataset; a few titles:")
     for record in records[:: max(1, len(records) // 5)][:5]:
@@ -427,6 +427,18 @@ SKIP_BAD_LINES_OPTION = click.option(
 )
 
 
+def _dataset_dir(path: Path) -> Path:
+    """*path*, when it holds a dataset; else exit 1 naming the dataset dirs found below it."""
+    from newsspider.dataset import SHARD_GLOB
+
+    if not path.is_dir() or any(path.glob(SHARD_GLOB)):
+        return path
+    found = sorted({shard.parent for depth in ("*/", "*/*/") for shard in path.glob(depth + SHARD_GLOB)})
+    hint = (f"; did you mean {' or '.join(display_path(p) for p in found[:3])}?" if found
+            else "; crawl into it first (newsspider crawl --data-dir …)")
+    raise click.ClickException(f"{display_path(path)}: no dataset here (no articles*.jsonl){hint}")
+
+
 def _errors(skip_bad_lines: bool) -> Any:
     return "skip" if skip_bad_lines else "raise"
 
@@ -443,6 +455,7 @@ def _dataset_errors() -> tuple[type[Exception], ...]:
 @SKIP_BAD_LINES_OPTION
 def info(path: Path, skip_bad_lines: bool) -> None:
     """Counts, date range, categories, top tags and sources, field coverage, shards, bad lines."""
+    path = _dataset_dir(path)
     from newsspider.report import info_text, summarize
 
     with one_line(*_dataset_errors()):
@@ -462,6 +475,7 @@ def info(path: Path, skip_bad_lines: bool) -> None:
 def export_command(path: Path, fmt: str, out: Path, since: str | None, until: str | None,
                    category: str | None, tag: str | None, skip_bad_lines: bool) -> None:
     """Write one clean, deduplicated file: the latest version of each article."""
+    path = _dataset_dir(path)
     from newsspider.export import Filters, export
 
     for name, day in (("--since", since), ("--until", until)):
@@ -482,6 +496,7 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
 @SKIP_BAD_LINES_OPTION
 def graph(path: Path, out: Path, skip_bad_lines: bool) -> None:
     """The related-article and tag link graph as a CSV edge list: source,target,kind."""
+    path = _dataset_dir(path)
     from newsspider.export import write_graph
 
     with one_line(*_dataset_errors()):
@@ -497,6 +512,7 @@ def graph(path: Path, out: Path, skip_bad_lines: bool) -> None:
 def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
     """A self-contained HTML page: articles over time, top tags over time, field coverage and failures
     per run (from the data dir's run history), sources, categories."""
+    path = _dataset_dir(path)
     from newsspider.export import atomic_output
     from newsspider.report import html_report, summarize
     from newsspider.state import StateError
@@ -511,21 +527,144 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
 
 
 @dataset.command()
-@click.argument("article_id")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True,
-              help="The data dir whose archive holds the page.")
+@click.argument("args", nargs=-1, metavar="DATA_DIR ARTICLE_ID")
+@click.option("--data-dir", type=click.Path(path_type=Path), hidden=True,
+              help="Deprecated: give DATA_DIR as the first argument.")
 @click.option("--headers", is_flag=True, help="Print the archived HTTP status line and headers instead.")
 @SKIP_BAD_LINES_OPTION
-def page(article_id: str, data_dir: Path, headers: bool, skip_bad_lines: bool) -> None:
+def page(args: tuple[str, ...], data_dir: Path | None, headers: bool, skip_bad_lines: bool) -> None:
     """Print the archived page (HTML, as it was served) of ARTICLE_ID's newest stored version."""
     from newsspider.archive.reader import ArchiveError, page_of
 
+    if data_dir is not None:
+        click.echo("newsspider: dataset page --data-dir DIR is deprecated; "
+                   "write: newsspider dataset page DIR ARTICLE_ID", err=True)
+    if len(args) == 2 and data_dir is None:
+        data_dir, article_id = Path(args[0]), args[1]
+    elif len(args) == 1:
+        data_dir, article_id = data_dir or Path("data"), args[0]
+    else:
+        raise click.UsageError("expected DATA_DIR ARTICLE_ID, e.g. newsspider dataset page data/demo 2054421")
+    data_dir = _dataset_dir(data_dir)
     with one_line(ArchiveError, *_dataset_errors()):
         archived = page_of(data_dir, article_id, _errors(skip_bad_lines))
     if headers:
         click.echo(archived.header_text())
         return
     click.echo(archived.body, nl=False)  # the bytes as served, in the page's own encoding
+
+
+@dataset.command("sqlite")
+@DATASET_ARGUMENT
+@click.option("--out", type=click.Path(path_type=Path), help="The database (default DATA_DIR/archive.db).")
+@SKIP_BAD_LINES_OPTION
+def sqlite_command(path: Path, out: Path | None, skip_bad_lines: bool) -> None:
+    """Build a SQLite database of the dataset with a Chinese-aware full-text index (run again: adds
+    what is new or changed)."""
+    path = _dataset_dir(path)
+    built = _build_database(path, out, skip_bad_lines)
+    click.echo(f"{display_path(built.path)}: {built.articles} articles ({built.added} added, "
+               f"{built.changed} changed, from {built.read} records read"
+               f"{f', {built.skipped} bad lines skipped' if built.skipped else ''})")
+
+
+def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
+    from newsspider.search.database import build
+
+    with one_line(*_dataset_errors()):
+        return build(path, out, _errors(skip_bad_lines))
+
+
+@dataset.command("search")
+@DATASET_ARGUMENT
+@click.argument("query")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
+@click.option("--tag", help="Only articles with this tag.")
+@click.option("--category", help="Only this category (and its subcategories), e.g. renquan.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most this many hits.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (JSON Lines).")
+@click.option("--same-script", is_flag=True,
+              help="Only the form typed: 中国 does not also find 中國 (OpenCC's conversions).")
+@click.option("--db", type=click.Path(path_type=Path), help="The database (default DATA_DIR/archive.db).")
+@SKIP_BAD_LINES_OPTION
+def search_command(path: Path, query: str, since: str | None, until: str | None, tag: str | None,
+                   category: str | None, limit: int, as_json: bool, same_script: bool, db: Path | None,
+                   skip_bad_lines: bool) -> None:
+    """Articles whose title, summary or body hold every word of QUERY (Han characters: any substring;
+    Latin words and numbers: whole; "a quoted phrase": exactly), best first, with a snippet.
+
+    The database is built or brought up to date first."""
+    import json
+
+    from newsspider.search.database import Where, count, search
+    from newsspider.search.tokens import QueryError
+
+    for name, day in (("--since", since), ("--until", until)):
+        if day is not None and not _is_date(day):
+            raise click.UsageError(f"{name} expects a date YYYY-MM-DD, got {day!r}")
+    path = _dataset_dir(path)
+    built = _build_database(path, db, skip_bad_lines)
+    where = Where(since, until, tag, category)
+    with one_line(QueryError, *_dataset_errors()):
+        from newsspider.search.database import open_readonly
+
+        conn = open_readonly(built.path)
+        try:
+            total = count(conn, query, where, not same_script)
+            hits = list(search(conn, query, where, limit, not same_script))
+        finally:
+            conn.close()
+    if as_json:
+        for hit in hits:
+            click.echo(json.dumps(hit.as_json(), ensure_ascii=False))
+        return
+    click.echo(f"{total} articles hold {query}" + (f"; the best {len(hits)}:" if total > len(hits) else ":"))
+    for hit in hits:
+        marked, last = [], 0
+        for start, end in hit.highlights:
+            marked += [hit.snippet[last:start], click.style(hit.snippet[start:end], bold=True, fg="red")]
+            last = end
+        marked.append(hit.snippet[last:])
+        click.echo(f"{hit.published_date}  {hit.title}\n    {hit.url}\n    {''.join(marked)}")
+
+
+@dataset.command()
+@DATASET_ARGUMENT
+@click.argument("article_id")
+@click.option("--from", "from_version", type=int, help="The older version (default: the one before --to).")
+@click.option("--to", "to_version", type=int, help="The newer version (default: the newest).")
+@SKIP_BAD_LINES_OPTION
+def diff(path: Path, article_id: str, from_version: int | None, to_version: int | None,
+         skip_bad_lines: bool) -> None:
+    """What changed between two stored versions of ARTICLE_ID, field by field ([-deleted-]{+inserted+})."""
+    from newsspider.dataset import iter_records
+    from newsspider.diff import field_diffs
+
+    path = _dataset_dir(path)
+    with one_line(*_dataset_errors()):
+        versions = {int(r.get("version") or 1): r for r in iter_records(path, _errors(skip_bad_lines))
+                    if r["article_id"] == article_id}
+    if not versions:
+        raise click.ClickException(f"{display_path(path)}: no article {article_id}")
+    numbers = sorted(versions)
+    to_version = numbers[-1] if to_version is None else to_version
+    if from_version is None:
+        older = [n for n in numbers if n < to_version]
+        from_version = older[-1] if older else to_version
+    for number in (from_version, to_version):
+        if number not in versions:
+            raise click.ClickException(f"article {article_id} has no version {number} "
+                                       f"(stored: {', '.join(map(str, numbers))})")
+    old, new = versions[from_version], versions[to_version]
+    click.echo(f"article {article_id}: version {from_version} ({old['crawled_at']}) → "
+               f"version {to_version} ({new['crawled_at']})")
+    changes = list(field_diffs(old, new))
+    for name, change in changes:
+        click.echo(f"{name}: {change}")
+    if not changes:
+        click.echo("no field changed" if from_version != to_version else "only one version is stored")
 
 
 @dataset.command("warc-index")

@@ -46,6 +46,7 @@ __all__ = [
     "display_path",
     "iter_articles",
     "iter_records",
+    "iter_shard",
     "load",
     "shard_lines",
     "shard_paths",
@@ -200,8 +201,22 @@ def iter_records(path: str | Path, errors: Errors = "raise",
 
 def _iter_file(shard: Path, errors: Errors, on_bad_line: Callable[[BadLine], None] | None,
                warn: bool = True) -> Iterator[dict[str, Any]]:
+    for record, _end, _lineno in iter_shard(shard, errors, on_bad_line, warn):
+        yield record
+
+
+def iter_shard(shard: Path, errors: Errors = "raise", on_bad_line: Callable[[BadLine], None] | None = None,
+               warn: bool = True, offset: int = 0, lineno: int = 0,
+               ) -> Iterator[tuple[dict[str, Any], int, int]]:
+    """Each record of *shard* from byte *offset* (line *lineno* + 1) on, with the offset and line it ends at.
+
+    Bad lines are handled as :func:`iter_records` says; a reader that keeps
+    the last offset and line yielded can go on from there later.
+    """
     with shard.open("rb") as handle:
-        for lineno, raw in enumerate(handle, start=1):
+        handle.seek(offset)
+        for lineno, raw in enumerate(handle, start=lineno + 1):  # noqa: B020
+            offset += len(raw)
             if not raw.strip():
                 continue
             problem: str | None
@@ -234,7 +249,7 @@ def _iter_file(shard: Path, errors: Errors, on_bad_line: Callable[[BadLine], Non
                 continue
             if record["schema_version"] == 1:  # read as the current version: the fields it lacks empty
                 record = {**record, **{k: v for k, v in ADDED_IN_2.items() if k not in record}}
-            yield record
+            yield record, offset, lineno
 
 
 def _reason(exc: Exception) -> str:

@@ -1,0 +1,1 @@
+"""Full-text search of the dataset: Chinese-aware tokens, a SQLite database, queries."""
