@@ -17,7 +17,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,9 +68,10 @@ class Build:
     rebuilt: bool = False
 
 
-def _head(shard: Path) -> str:
+def _head(shard: Path, length: int) -> str:
+    """A fingerprint of the start of *shard* (up to *length* bytes, those already read): replaced or not."""
     with shard.open("rb") as handle:
-        return hashlib.sha256(handle.read(4096)).hexdigest()
+        return hashlib.sha256(handle.read(min(length, 4096))).hexdigest()
 
 
 def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
@@ -111,9 +112,9 @@ def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(FORMAT),))
             known = {row[0]: row[1:]
                      for row in conn.execute("SELECT shard, head, offset, lineno FROM progress")}
-            if any(shard.name not in {s.name for s in shards} for shard in map(Path, known)) or any(
-                    s.name in known and (known[s.name][0] != _head(s) or s.stat().st_size < known[s.name][1])
-                    for s in shards):
+            names = {s.name for s in shards}
+            if any(name not in names for name in known) or any(_replaced(s, *known[s.name][:2])
+                                                               for s in shards if s.name in known):
                 _drop_all(conn)  # a shard replaced or gone: start again from what is there now
                 _create(conn)
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(FORMAT),))
@@ -127,7 +128,7 @@ def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
                     result.added += outcome == "added"
                     result.changed += outcome == "changed"
                 conn.execute("INSERT OR REPLACE INTO progress VALUES (?, ?, ?, ?)",
-                             (shard.name, _head(shard), offset, lineno))
+                             (shard.name, _head(shard, offset), offset, lineno))
             _store_runs(conn, data_dir)
             conn.execute("COMMIT")
         except BaseException as exc:
@@ -140,6 +141,11 @@ def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
         result.articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     result.skipped = len(skipped)
     return result
+
+
+def _replaced(shard: Path, head: str, offset: int) -> bool:
+    """Whether *shard* is no longer the file a build read *offset* bytes of (cut short or replaced)."""
+    return shard.stat().st_size < offset or _head(shard, offset) != head
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -234,6 +240,10 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise DatasetError(f"{display_path(path)}: no such database "
                            "(build it with newsspider dataset sqlite)")
+    journal = path.with_name(path.name + "-journal")
+    if journal.exists() and journal.stat().st_size:  # a build killed midway: roll it back first
+        with closing(sqlite3.connect(path)) as writer, suppress(sqlite3.Error):
+            writer.execute("SELECT count(*) FROM sqlite_master").fetchone()
     conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)
     try:
         if _format(conn) != FORMAT:
