@@ -717,3 +717,39 @@ def _is_date(text: str) -> bool:
     except ValueError:
         return False
     return len(text) == 10
+
+
+@main.command()
+@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
+              help="Port on 127.0.0.1.")
+@click.option("--db", type=click.Path(path_type=Path), help="The database (default DATA_DIR/archive.db).")
+@SKIP_BAD_LINES_OPTION
+def browse(data_dir: Path, port: int, db: Path | None, skip_bad_lines: bool) -> None:
+    """Search and browse DATA_DIR in the browser: Datasette on 127.0.0.1, read-only, over the database
+    (built or brought up to date first).  Needs pip install 'newsspider[browse]'."""
+    try:
+        import uvicorn
+        from datasette.app import Datasette
+        from datasette.plugins import pm
+
+        from newsspider.search import browse as plugin
+    except ImportError as exc:
+        raise click.ClickException(f"browse needs {(exc.name or 'datasette').partition('.')[0]}: "
+                                   "pip install 'newsspider[browse]'") from exc
+    data_dir = _dataset_dir(data_dir)
+    built = _build_database(data_dir, db, skip_bad_lines)
+    name = built.path.stem
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name=plugin.PLUGIN)
+    app = Datasette(immutables=[str(built.path)], metadata=plugin.metadata(name, data_dir.resolve()),
+                    template_dir=str(plugin.TEMPLATES),
+                    settings={"default_page_size": 50, "facet_time_limit_ms": 1000,
+                              "sql_time_limit_ms": 5000})
+    click.echo(f"{built.articles} articles of {display_path(data_dir)} at "
+               f"http://127.0.0.1:{port}/{name}/articles (read-only; Ctrl-C stops)")
+    config = uvicorn.Config(app.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    try:
+        uvicorn.Server(config).run()
+    except OSError as exc:
+        raise click.ClickException(f"--port {port}: {exc.strerror or exc}") from exc

@@ -13,20 +13,28 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["IGNORED", "field_diffs", "text_diff"]
+__all__ = ["HTML_MARKS", "IGNORED", "TEXT_MARKS", "field_diffs", "text_diff"]
 
 #: fields that differ between any two versions and say nothing about the article
 IGNORED = ("crawled_at", "version", "content_hash", "warc", "schema_version")
 
 
-def text_diff(old: str, new: str, context: int = 40) -> str:
+TEXT_MARKS = ("[-", "-]", "{+", "+}")
+HTML_MARKS = ("<del>", "</del>", "<ins>", "</ins>")
+
+
+def text_diff(old: str, new: str, context: int = 40, marks: tuple[str, str, str, str] = TEXT_MARKS,
+              escape: Callable[[str], str] = str) -> str:
     """*old* → *new* with deletions and insertions marked; long unchanged stretches cut to *context*.
 
     >>> text_diff("a" * 100 + "b", "a" * 100 + "c", context=5)
     '…aaaaa[-b-]{+c+}'
+    >>> import html
+    >>> text_diff("<甲>", "<乙>", marks=HTML_MARKS, escape=html.escape)
+    '&lt;<del>甲</del><ins>乙</ins>&gt;'
     """
     parts = []
     opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
@@ -42,12 +50,12 @@ def text_diff(old: str, new: str, context: int = 40) -> str:
                 same = "…" + same[-context:]
             elif last and len(same) > context and not first:
                 same = same[:context] + "…"
-            parts.append(same)
+            parts.append(escape(same))
             continue
         if i2 > i1:
-            parts.append(f"[-{old[i1:i2]}-]")
+            parts.append(marks[0] + escape(old[i1:i2]) + marks[1])
         if j2 > j1:
-            parts.append(f"{{+{new[j1:j2]}+}}")
+            parts.append(marks[2] + escape(new[j1:j2]) + marks[3])
     return "".join(parts)
 
 
