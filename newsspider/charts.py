@@ -98,7 +98,8 @@ def bar_chart(chart_id: str, label: str, bars: Sequence[tuple[str, int]],
         f'<text x="{i * slot:.2f}" y="{height - 4}">{escape(text)}</text>' for i, text in axis)
     return (f'<svg id="{escape(chart_id)}" class="chart" role="img" aria-label="{escape(label)}" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-            f'<text x="0" y="12">{escape(label)}, peak {peak}</text>{rects}'
+            f'<text x="0" y="12">{escape(label)}, {f"peak {peak}" if any(v for _, v in bars) else "none"}'
+            f"</text>{rects}"
             f'<line x1="0" x2="{width}" y1="{20 + plot}" y2="{20 + plot}" class="axis"/>{ticks}</svg>')
 
 
@@ -126,6 +127,10 @@ def line_chart(chart_id: str, label: str, xs: Sequence[str], series: Mapping[str
         points = " ".join(point(i, v) for i, v in enumerate(values) if v is not None)
         lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}" '
                      f'data-series="{escape(name)}"/>')
+        # every value a dot too: a series of one run is a point, not an empty line
+        dots = (point(i, v).split(",") for i, v in enumerate(values) if v is not None)
+        lines += [f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}" data-series="{escape(name)}"/>'
+                  for x, y in dots]
         legend.append(f'<text x="{width - 120}" y="{20 + 14 * n}" fill="{colour}">{escape(name)}</text>')
     labels = "".join(f'<text x="{left + i * step:.1f}" y="{height - 4}" text-anchor="middle">'
                      f"{escape(x)}</text>"

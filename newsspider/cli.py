@@ -464,8 +464,11 @@ def info(path: Path, skip_bad_lines: bool) -> None:
 
 @dataset.command("export")
 @DATASET_ARGUMENT
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), required=True,
-              help="Parquet (typed, through pyarrow), CSV (lists as JSON arrays) or JSON Lines.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "excel-csv", "xlsx", "jsonl"]),
+              required=True,
+              help="Parquet (typed, through pyarrow); for spreadsheets xlsx (openpyxl), csv, or excel-csv "
+                   "(csv with the UTF-8 mark Excel needs): id, date, title first, body last, rows by date, "
+                   "lists joined with '; '; JSON Lines as stored.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The file to write.")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
@@ -484,7 +487,8 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
     try:
         count = export(path, out, fmt, Filters(since, until, category, tag), _errors(skip_bad_lines))
     except ImportError as exc:
-        raise click.ClickException(f"{fmt} export needs {exc.name}: pip install 'newsspider[data]'") from exc
+        raise click.ClickException(f"{fmt} export needs {(exc.name or fmt).partition('.')[0]}: "
+                                   "pip install 'newsspider[data]'") from exc
     except _dataset_errors() as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{count} articles written to {out}")

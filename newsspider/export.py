@@ -29,7 +29,7 @@ from newsspider.storage import encode_record, write_error
 __all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "owned_by_crawl",
            "write_graph"]
 
-FORMATS = ("jsonl", "csv", "parquet")
+FORMATS = ("jsonl", "csv", "excel-csv", "xlsx", "parquet")
 # Names in a data dir that belong to the crawl or the reader: the shards, the state and its
 # journal, the locks, the disk reserve, the --resume frontier and the scheduler's logs.
 _OWN_NAMES = (SHARD_GLOB, "state.sqlite3*", ".newsspider*")
@@ -119,15 +119,33 @@ def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
         raise
 
 
-def _csv_value(value: Any) -> Any:
-    """Lists and objects as JSON, ``None`` as an empty cell.
+#: a spreadsheet's columns: what a reader looks at first, the long text last
+SHEET_COLUMNS = ("article_id", "published_date", "title", "url", "source", "author", "editor", "category",
+                 "tags", "summary", "published_at", "image_url", "image_credit", "images", "related_urls",
+                 "crawled_at", "version", "content_hash", "warc", "schema_version", "body")
+assert sorted(SHEET_COLUMNS) == sorted(FIELDS)
+#: what joins the items of a list in one cell
+LIST_SEPARATOR = "; "
 
-    >>> _csv_value(["中国", "美国"]), _csv_value(None), _csv_value(3), _csv_value({"offset": 0})
-    ('["中国", "美国"]', '', 3, '{"offset": 0}')
+
+def _cell(value: Any) -> Any:
+    """A value as a spreadsheet cell: lists joined with "; " (images by URL), ``None`` empty.
+
+    >>> _cell(["中国", "美国"]), _cell(None), _cell(3), _cell([{"url": "https://x/1.jpg", "alt": None}])
+    ('中国; 美国', '', 3, 'https://x/1.jpg')
+    >>> _cell({"file": "warc/a.warc.gz", "offset": 10, "length": 5})
+    '{"file": "warc/a.warc.gz", "offset": 10, "length": 5}'
     """
-    if isinstance(value, (list, dict)):
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(str(v.get("url") or "") if isinstance(v, dict) else str(v) for v in value)
+    if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return "" if value is None else value
+
+
+def _by_date(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for a spreadsheet: oldest first, by publication date, then id (held in memory)."""
+    return sorted(records, key=lambda r: (r.get("published_date") or "", int(r["article_id"])))
 
 
 def _write_jsonl(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
@@ -140,11 +158,33 @@ def _write_jsonl(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
 
 def _write_csv(records: Iterable[dict[str, Any]], handle: IO[str]) -> int:
     writer = csv.writer(handle)
-    writer.writerow(FIELDS)
+    writer.writerow(SHEET_COLUMNS)
     count = 0
-    for record in records:
-        writer.writerow([_csv_value(record.get(name)) for name in FIELDS])
+    for record in _by_date(records):
+        writer.writerow([_cell(record.get(name)) for name in SHEET_COLUMNS])
         count += 1
+    return count
+
+
+def _write_excel_csv(records: Iterable[dict[str, Any]], handle: IO[str]) -> int:
+    handle.write("\ufeff")  # the byte order mark by which Excel knows the file is UTF-8
+    return _write_csv(records, handle)
+
+
+def _write_xlsx(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("articles")
+    sheet.append(list(SHEET_COLUMNS))
+    count = 0
+    for record in _by_date(records):
+        row = [_cell(record.get(name)) for name in SHEET_COLUMNS]
+        # a cell holds at most 32,767 characters and no control characters
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v)[:32767] if isinstance(v, str) else v for v in row])
+        count += 1
+    book.save(handle)
     return count
 
 
@@ -185,6 +225,8 @@ def _write_parquet(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
 WRITERS: dict[str, tuple[bool, Callable[[Iterable[dict[str, Any]], Any], int]]] = {
     "jsonl": (True, _write_jsonl),
     "csv": (False, _write_csv),
+    "excel-csv": (False, _write_excel_csv),
+    "xlsx": (True, _write_xlsx),
     "parquet": (True, _write_parquet),
 }
 

@@ -47,7 +47,7 @@ class Summary:
     shards: list[tuple[str, int]] = field(default_factory=list)
     bad_lines: list[BadLine] = field(default_factory=list)
     #: (published_date, title, source, url) of the most recently published articles
-    latest: list[tuple[str, str, str, str]] = field(default_factory=list)
+    latest: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 
     @property
     def date_range(self) -> tuple[str, str] | None:
@@ -78,7 +78,7 @@ def summarize(path: str | Path, errors: Errors = "raise") -> Summary:
             summary.sources[record["source"]] += 1
         summary.filled.update(name for name in COVERAGE_FIELDS if record.get(name))
         row = (record.get("published_date") or "", record.get("title") or "", record.get("source") or "",
-               record.get("url") or "")
+               record.get("url") or "", str(record.get("article_id") or ""))
         if len(summary.latest) < LATEST:
             heapq.heappush(summary.latest, row)
         else:
@@ -116,6 +116,19 @@ def _table(title: str, rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> 
     return f"<h2>{escape(title)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _latest(rows: list[tuple[str, str, str, str, str]]) -> str:
+    """The latest articles: the title links to the article's URL, the id is there for ``dataset page``."""
+    body = "".join(
+        f"<tr><td>{escape(day)}</td><td>{escape(article_id)}</td>"
+        f'<td><a href="{escape(url)}" rel="noreferrer">{escape(title)}</a></td><td>{escape(source)}</td></tr>'
+        if url.startswith(("http://", "https://")) else
+        f"<tr><td>{escape(day)}</td><td>{escape(article_id)}</td><td>{escape(title)}</td>"
+        f"<td>{escape(source)}</td></tr>"
+        for day, title, source, url, article_id in rows)
+    return ('<h2>Latest articles</h2><table id="latest-articles"><thead><tr><th>published</th><th>id</th>'
+            f"<th>title</th><th>source</th></tr></thead><tbody>{body}</tbody></table>")
+
+
 def _tags_over_time(summary: Summary, top: int = 10) -> str:
     """The top tags' articles per year (per month over a span of two years or less), as a table."""
     months = sorted({month for _, month in summary.tag_months if month[:1].isdigit()})
@@ -144,15 +157,25 @@ def _runs_section(runs: list[Run]) -> str:
         return ("<p>No run history here (a single .jsonl file, or a distributed crawl's: see "
                 "newsspider runs).</p>")
     records = [run_record(run) for run in runs]
-    measured = [r for r in records if r["quality"]]
+    # a run that stored nothing (the site had nothing new) has no coverage: not a run at 0%
+    measured = [r for r in records if r["quality"] and r["quality"].get("stored")]
     series = {name: [r["quality"]["coverage"].get(name) for r in measured] for name in FIELDS}
     chart = line_chart("coverage-chart", "field coverage per run (% of the records stored)",
                        [f"#{r['run']}" for r in measured], series)
+    if len(measured) < len(records):
+        chart += (f"<p>{len(records) - len(measured)} of {len(records)} runs stored nothing new "
+                  "(or kept no measure) and are left out of the chart.</p>")
     header = ("run", "started", "status", "stored", "failed", "dropped", *FIELDS, "checks failed")
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        if not r["quality"]:
+            return ["-"] * len(FIELDS)
+        if not r["quality"].get("stored"):
+            return ["nothing new", *[""] * (len(FIELDS) - 1)]
+        return [f"{r['quality']['coverage'].get(n, 0):.0f}" for n in FIELDS]
+
     rows = [(r["run"], r["started_at"][:16], r["status"], r["quality"]["stored"] if r["quality"] else "-",
-             r["failed"], r["dropped"],
-             *(f"{r['quality']['coverage'].get(n, 0):.0f}" if r["quality"] else "-" for n in FIELDS),
-             "; ".join(r["checks"]))
+             r["failed"], r["dropped"], *cells(r), "; ".join(r["checks"]))
             for r in records]
     table = _table("Coverage per run", rows, header).replace("<table>", '<table id="coverage-per-run">', 1)
     failures = bar_chart("failures-per-run", "failed pages per run",
@@ -186,7 +209,7 @@ published {escape(span)}; {len(summary.bad_lines)} bad lines.</p>
 {_tags_over_time(summary)}
 {_runs_section(runs or [])}
 {_table("Field coverage of the dataset", coverage, ("field", "share", "records"))}
-{_table("Latest articles", summary.latest, ("published", "title", "source", "url"))}
+{_latest(summary.latest)}
 {_table("Top tags", summary.tags.most_common(top), ("tag", "articles"))}
 {_table("Top sources", summary.sources.most_common(top), ("source", "articles"))}
 {_table("Categories", summary.categories.most_common(), ("category", "articles"))}

@@ -191,9 +191,37 @@ def test_export_csv(data_dir: Path, tmp_path: Path) -> None:
     export(data_dir, tmp_path / "a.csv", "csv", Filters(tag="OpenAI"))
     rows = list(csv.DictReader((tmp_path / "a.csv").open(encoding="utf-8")))
     seed = next(r for r in rows if r["article_id"] == "2054421")
-    assert json.loads(seed["tags"])[:3] == ["OpenAI", "中国", "美国"]
+    assert seed["tags"].split("; ")[:3] == ["OpenAI", "中国", "美国"]
     assert seed["author"] == "" and seed["source"] == "中时"
     assert "\n\n" in seed["body"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "excel-csv", "xlsx"])
+def test_spreadsheets_read_back_in_reading_order_by_date(data_dir: Path, tmp_path: Path, fmt: str) -> None:
+    """Read back with pandas (and openpyxl for xlsx): columns id, date, title … body last, rows by date."""
+    import openpyxl
+    import pandas as pd
+
+    out = tmp_path / f"a.{'xlsx' if fmt == 'xlsx' else 'csv'}"
+    result = run_cli("dataset", "export", str(data_dir), "--format", fmt, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    if fmt == "xlsx":
+        frame = pd.read_excel(out, dtype=str, keep_default_na=False)
+        sheet = openpyxl.load_workbook(out, read_only=True)["articles"]
+        header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    else:
+        raw = out.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") == (fmt == "excel-csv")  # the mark Excel reads UTF-8 by
+        frame = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        header = list(frame.columns)
+    assert header[:4] == ["article_id", "published_date", "title", "url"] and header[-1] == "body"
+    latest = {r["article_id"]: r for r in iter_articles(data_dir)}
+    assert len(frame) == len(latest)
+    assert list(frame["published_date"]) == sorted(frame["published_date"])
+    seed = frame[frame["article_id"] == "2054421"].iloc[0]
+    assert seed["title"] == latest["2054421"]["title"]
+    assert seed["tags"] == "; ".join(latest["2054421"]["tags"])
+    assert seed["body"] == latest["2054421"]["body"]
 
 
 def test_export_refuses_to_overwrite_the_dataset(data_dir: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import crawl, run_cli
+from tests.conftest import crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 
 HOSTILE = "<script>alert(1)</script>"
@@ -102,3 +102,31 @@ def test_coverage_per_run_shows_the_cliff(browser: Browser, mockserver: MockServ
     assert y2 - y1 > 0.3 * 220  # more than 30 of 100 points on a 220-pixel plot
     failures = page.locator("#failures-per-run").text_content() or ""  # an SVG: no inner text
     assert "failed pages per run" in failures and "#1" in failures and "#2" in failures
+
+
+def test_the_report_tells_the_truth_about_runs_that_stored_nothing(browser: Browser, tmp_path: Path) -> None:
+    """Run 2 finds nothing new: "nothing new", not 0% coverage; a single measured run is a point; a chart of
+    zeros has no "peak 1"; the latest articles link to their URL and show their id."""
+    data = tmp_path / "data"
+    with MockServer() as server:
+        assert crawl(server, data).returncode == 0
+        one = tmp_path / "one.html"
+        assert run_cli("dataset", "report", str(data), "--out", str(one)).returncode == 0
+        assert crawl(server, data).returncode == 0  # nothing new on the site
+    page = render(browser, one)
+    dots = page.locator("#coverage-chart circle[data-series=title]")
+    assert dots.count() == 1 and (dots.first.bounding_box() or {}).get("width", 0) > 0
+    out = tmp_path / "report.html"
+    assert run_cli("dataset", "report", str(data), "--out", str(out)).returncode == 0
+    page = render(browser, out)
+    rows = page.locator("#coverage-per-run tbody tr").all_inner_texts()
+    assert len(rows) == 2 and "nothing new" in rows[1] and "nothing new" not in rows[0]
+    assert page.locator("#coverage-chart circle[data-series=title]").count() == 1
+    assert "1 of 2 runs stored nothing new" in page.inner_text("body")
+    failures = page.locator("#failures-per-run").text_content() or ""
+    assert "peak" not in failures and "none" in failures
+    link = page.locator("#latest-articles tbody tr").first
+    cells = link.locator("td").all_inner_texts()
+    href = link.locator("a").get_attribute("href")
+    latest = max(read_jsonl(data / "articles.jsonl"), key=lambda r: (r["published_date"], r["title"]))
+    assert cells[1] == latest["article_id"] and href == latest["url"] and cells[2] == latest["title"]
