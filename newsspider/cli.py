@@ -624,7 +624,8 @@ def search_command(path: Path, query: str, since: str | None, until: str | None,
         for hit in hits:
             click.echo(json.dumps(hit.as_json(), ensure_ascii=False))
         return
-    click.echo(f"{total} articles hold {query}" + (f"; the best {len(hits)}:" if total > len(hits) else ":"))
+    said = f"{total} article holds" if total == 1 else f"{total} articles hold"
+    click.echo(f"{said} {query}" + (f"; the best {len(hits)}:" if total > len(hits) else ":" if hits else ""))
     for hit in hits:
         marked, last = [], 0
         for start, end in hit.highlights:

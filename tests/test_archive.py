@@ -87,17 +87,17 @@ def test_every_article_points_at_its_archived_page(archived) -> None:
 def test_dataset_page_prints_the_archived_html(archived) -> None:
     _, data_dir, records = archived
     seed = next(r for r in records if r["article_id"] == "2054421")
-    result = run_cli("dataset", "page", "2054421", "--data-dir", str(data_dir))
+    result = run_cli("dataset", "page", str(data_dir), "2054421")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("<!DOCTYPE html>") and seed["title"] in result.stdout
-    headers = run_cli("dataset", "page", "2054421", "--data-dir", str(data_dir), "--headers")
+    headers = run_cli("dataset", "page", str(data_dir), "2054421", "--headers")
     assert headers.stdout.splitlines()[0] == "HTTP/1.1 200 OK"
     assert "Content-Type: text/html" in headers.stdout
 
 
 def test_dataset_page_of_an_unknown_article_is_one_line(archived) -> None:
     _, data_dir, _ = archived
-    result = run_cli("dataset", "page", "999", "--data-dir", str(data_dir))
+    result = run_cli("dataset", "page", str(data_dir), "999")
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: article 999 is not in {data_dir}"
 
@@ -108,7 +108,7 @@ def test_no_warc_keeps_no_pages(mockserver: MockServer, tmp_path: Path) -> None:
     assert not (tmp_path / "warc").exists()
     records = read_jsonl(tmp_path / "articles.jsonl")
     assert records and all(r["warc"] is None for r in records)
-    page = run_cli("dataset", "page", records[0]["article_id"], "--data-dir", str(tmp_path))
+    page = run_cli("dataset", "page", str(tmp_path), records[0]["article_id"])
     assert page.returncode == 1 and "was stored without its page" in page.stderr
 
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 
 from newsspider.search.tokens import contains, term_forms, terms
 
 __all__ = ["snippet"]
+
+
+@cache
+def _normal_char(char: str) -> str:
+    return " " if char.isspace() else unicodedata.normalize("NFKC", char).casefold()
 
 
 def _normalized_with_map(text: str) -> tuple[str, list[int]]:
@@ -17,15 +23,17 @@ def _normalized_with_map(text: str) -> tuple[str, list[int]]:
     """
     out: list[str] = []
     where: list[int] = []
+    last = ""
     for index, char in enumerate(text):
-        if char.isspace():
-            if out and out[-1] == " ":
-                continue
-            part = " "
-        else:
-            part = unicodedata.normalize("NFKC", char).casefold()
+        part = _normal_char(char)
+        if part == " " == last:
+            continue
+        last = part
         out.append(part)
-        where.extend([index] * len(part))
+        if len(part) == 1:
+            where.append(index)
+        else:
+            where.extend([index] * len(part))
     return "".join(out), where
 
 

@@ -43,7 +43,7 @@ END = "\ue001"  # marks the last character of a CJK run
 PUNCT = "\ue000"  # spells a character that is neither CJK nor a letter or digit
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
-_TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W_{_CJK}]+)|(?P<other>.)", re.DOTALL)
+_TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W_{_CJK}]+)|(?P<other>[\W_]+)")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _WORD_CHAR = re.compile(rf"[^\W_{_CJK}]")
 _SPACE = re.compile(r"\s+")
@@ -70,14 +70,14 @@ def _punct(char: str) -> str:
 def _tokens(text: str) -> list[str]:
     out: list[str] = []
     for match in _TOKEN.finditer(text):
-        run = match.group("cjk")
-        if run is not None:
+        run, kind = match.group(), match.lastgroup
+        if kind == "cjk":
             out.extend(map(str.__add__, run, run[1:]))
             out.append(run[-1] + END)
-        elif match.group("word") is not None:
-            out.append(match.group())
+        elif kind == "word":
+            out.append(run)
         else:
-            out.append(_punct(match.group()))
+            out.extend(map(_punct, run))
     return out
 
 
