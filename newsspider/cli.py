@@ -602,7 +602,7 @@ def search_command(path: Path, query: str, since: str | None, until: str | None,
     The database is built or brought up to date first."""
     import json
 
-    from newsspider.search.database import Where, count, search
+    from newsspider.search.database import RANKED, Where, count, search
     from newsspider.search.tokens import QueryError
 
     for name, day in (("--since", since), ("--until", until)):
@@ -617,7 +617,7 @@ def search_command(path: Path, query: str, since: str | None, until: str | None,
         conn = open_readonly(built.path)
         try:
             total = count(conn, query, where, not same_script)
-            hits = list(search(conn, query, where, limit, not same_script))
+            hits = list(search(conn, query, where, limit, not same_script, total))
         finally:
             conn.close()
     if as_json:
@@ -625,7 +625,8 @@ def search_command(path: Path, query: str, since: str | None, until: str | None,
             click.echo(json.dumps(hit.as_json(), ensure_ascii=False))
         return
     said = f"{total} article holds" if total == 1 else f"{total} articles hold"
-    click.echo(f"{said} {query}" + (f"; the best {len(hits)}:" if total > len(hits) else ":" if hits else ""))
+    best = "the best" if total <= RANKED else "the newest"
+    click.echo(f"{said} {query}" + (f"; {best} {len(hits)}:" if total > len(hits) else ":" if hits else ""))
     for hit in hits:
         marked, last = [], 0
         for start, end in hit.highlights:

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsspider.dataset import iter_articles, record_example
-from newsspider.search.database import Where, build, count, open_readonly, search
+from newsspider.search.database import RANKED, Where, build, count, open_readonly, search
 from tests.conftest import REPO, crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 
@@ -204,6 +204,11 @@ def test_the_database_holds_every_field_the_versions_tags_and_runs(site: Path) -
     first = next(search(conn, "中国"))
     marked = [first.snippet[s:e] for s, e in first.highlights]
     assert marked and set(marked) == {"中国"}
+    # more hits than are ranked: the same articles, newest first
+    newest = list(search(conn, "中国", limit=None, variants=False, total=RANKED + 1))
+    assert {h.article_id for h in newest} == brute_force(latest.values(), "中国")
+    assert [h.published_date for h in newest] == sorted((h.published_date for h in newest), reverse=True)
+    assert all(h.score is None for h in newest) and all(h.score is not None for h in hits)
 
 
 # -- building again, killed, bad lines; the commands ---------------------------------------------

@@ -266,7 +266,8 @@ class Hit:
     snippet: str
     #: (start, end) of each highlighted match in the snippet
     highlights: tuple[tuple[int, int], ...]
-    score: float
+    #: bm25 (lower is better), None when the hits were too many to rank and come newest first
+    score: float | None
 
     def as_json(self) -> dict[str, Any]:
         return {"article_id": self.article_id, "published_date": self.published_date, "title": self.title,
@@ -309,17 +310,40 @@ def count(conn: sqlite3.Connection, query: str, where: Where = Where(), variants
                             [match_expression(query, variants), *params]).fetchone()[0])
 
 
+#: up to this many hits are ranked by bm25; more than that, the newest come first
+RANKED = 1000
+
+
 def search(conn: sqlite3.Connection, query: str, where: Where = Where(), limit: int | None = 20,
-           variants: bool = True) -> Iterator[Hit]:
-    """The articles that hold every term of *query*, best first (bm25: title over summary over body)."""
+           variants: bool = True, total: int | None = None) -> Iterator[Hit]:
+    """The articles that hold every term of *query*, best first.
+
+    Up to :data:`RANKED` hits (*total*, counted here unless given) are
+    ranked by bm25, a match in the title weighing ten times one in the body
+    and the summary three times; beyond that, the hits come newest first (by
+    publication date), read in the order of the date index: ranking tens of
+    thousands of articles that all hold one common word says little and
+    costs most of a query's time.  The hit's ``score`` is then None.
+    """
     from newsspider.search.snippet import snippet
 
     sql, params = where.sql()
-    rows = conn.execute(
-        "SELECT a.article_id, a.published_date, a.title, a.url, a.summary, a.body, "
-        f"bm25(search, 10.0, 3.0, 1.0) AS score FROM search JOIN articles a ON a.rowid = search.rowid "
-        f"WHERE search MATCH ?{sql} ORDER BY score, a.published_date DESC LIMIT ?",
-        [match_expression(query, variants), *params, -1 if limit is None else limit])
+    expression = match_expression(query, variants)
+    if total is None:
+        total = count(conn, query, where, variants)
+    columns = "a.article_id, a.published_date, a.title, a.url, a.summary, a.body"
+    if total <= RANKED:
+        rows = conn.execute(
+            f"SELECT {columns}, bm25(search, 10.0, 3.0, 1.0) AS score FROM search "
+            f"JOIN articles a ON a.rowid = search.rowid WHERE search MATCH ?{sql} "
+            "ORDER BY score, a.published_date DESC LIMIT ?",
+            [expression, *params, -1 if limit is None else limit])
+    else:
+        rows = conn.execute(
+            f"SELECT {columns}, NULL FROM articles a INDEXED BY articles_date "
+            f"WHERE a.rowid IN (SELECT rowid FROM search WHERE search MATCH ?){sql} "
+            "ORDER BY a.published_date DESC, a.rowid DESC LIMIT ?",
+            [expression, *params, -1 if limit is None else limit])
     for article_id, day, title, url, summary, body, score in rows:
         text, marks = snippet([summary, body, title], query, variants)  # the title is shown anyway
         yield Hit(article_id, day, title, url, text, marks, score)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from functools import cache
 
-from newsspider.search.tokens import contains, term_forms, terms
+from newsspider.search.tokens import first_match, normalize, term_forms, terms
 
 __all__ = ["snippet"]
 
@@ -15,16 +15,21 @@ def _normal_char(char: str) -> str:
     return " " if char.isspace() else unicodedata.normalize("NFKC", char).casefold()
 
 
-def _normalized_with_map(text: str) -> tuple[str, list[int]]:
-    """*text* normalised character by character, with the index in *text* of each normalised character.
+def _normalized_with_map(text: str, stop: int | None = None) -> tuple[str, list[int]]:
+    """*text* normalised character by character, with the index in *text* of each normalised character
+    (up to about *stop* normalised characters).
 
     >>> _normalized_with_map("ＡＢ  c")
     ('ab c', [0, 1, 2, 4])
+    >>> _normalized_with_map("ＡＢ  c", stop=2)
+    ('ab', [0, 1])
     """
     out: list[str] = []
     where: list[int] = []
     last = ""
     for index, char in enumerate(text):
+        if stop is not None and len(where) >= stop:
+            break
         part = _normal_char(char)
         if part == " " == last:
             continue
@@ -49,9 +54,14 @@ def snippet(fields: list[str | None], query: str, variants: bool = True, width: 
     """
     wanted = [form for term in terms(query) for form in (term_forms(term) if variants else [term])]
     for text in fields:
-        if not text or not any(contains(text, form) for form in wanted):
+        if not text:
             continue
-        normal, where = _normalized_with_map(text)
+        whole = normalize(text)
+        found = [at for form in wanted if (at := first_match(whole, form)) is not None]
+        if not found:
+            continue
+        # map back to the text only as far as the snippet reaches
+        normal, where = _normalized_with_map(text, stop=min(found) + max(map(len, wanted)) + 2 * width + 8)
         spans = sorted({(where[i], where[i + len(form) - 1] + 1)
                         for form in wanted for i in _find_all(normal, form)})
         if not spans:

@@ -37,7 +37,8 @@ import re
 import unicodedata
 from functools import cache
 
-__all__ = ["QueryError", "contains", "index_text", "match_expression", "normalize", "terms"]
+__all__ = ["QueryError", "contains", "first_match", "index_text", "match_expression", "normalize",
+           "term_forms", "terms"]
 
 END = "\ue001"  # marks the last character of a CJK run
 PUNCT = "\ue000"  # spells a character that is neither CJK nor a letter or digit
@@ -179,24 +180,28 @@ def _convert(name: str, text: str) -> str:
     return str(_converter(name).convert(text))  # type: ignore[attr-defined]
 
 
+def first_match(normal: str, term: str) -> int | None:
+    """Where normalised *term* first occurs in normalised *normal* as :func:`contains` means it, else None.
+
+    >>> first_match("16·45 6·4", "6·4"), first_match("apis api", "api"), first_match("api", "ap")
+    (6, 5, None)
+    """
+    start = normal.find(term) if term else -1
+    while start >= 0:
+        end = start + len(term)
+        left_ok = not (start and _WORD_CHAR.fullmatch(term[0]) and _WORD_CHAR.fullmatch(normal[start - 1]))
+        right_ok = not (end < len(normal) and _WORD_CHAR.fullmatch(term[-1])
+                        and _WORD_CHAR.fullmatch(normal[end]))
+        if left_ok and right_ok:
+            return start
+        start = normal.find(term, start + 1)
+    return None
+
+
 def contains(text: str | None, term: str) -> bool:
     """Whether normalised *term* occurs in *text* (the semantics of the index; see the module).
 
     >>> contains("16·45", "6·4"), contains("（6·4）", "6·4"), contains("中华人民", "华")
     (False, True, True)
     """
-    if not text:
-        return False
-    text, term = normalize(text), normalize(term).strip()
-    if not term:
-        return False
-    start = text.find(term)
-    while start >= 0:
-        end = start + len(term)
-        left_ok = not (start and _WORD_CHAR.fullmatch(term[0]) and _WORD_CHAR.fullmatch(text[start - 1]))
-        right_ok = not (end < len(text) and _WORD_CHAR.fullmatch(term[-1])
-                        and _WORD_CHAR.fullmatch(text[end]))
-        if left_ok and right_ok:
-            return True
-        start = text.find(term, start + 1)
-    return False
+    return bool(text) and first_match(normalize(text or ""), normalize(term).strip()) is not None
