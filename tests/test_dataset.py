@@ -269,7 +269,9 @@ def test_report_page(data_dir: Path, tmp_path: Path) -> None:
     bars = page.xpath("//svg[@id='articles-over-time']/rect")  # a bar per month of the span, empty or not
     assert len(bars) == months and bars[0].get("data-label") == first[:7] + "-01"
     assert sum(int(bar[0].text.rsplit(": ", 1)[1]) for bar in bars) == len(records)
-    assert page.xpath("//script") == [] and page.xpath("//*[@src or @href]") == []  # self-contained
+    assert page.xpath("//script") == [] and page.xpath("//*[@src] | //link") == []  # self-contained
+    links = page.xpath("//a/@href")  # the only links: the latest articles' own URLs
+    assert links and set(links) <= {r["url"] for r in records}
     headings = [h.text_content() for h in page.xpath("//h2")]
     assert headings[:2] == ["Articles over time", "Top tags over time"]
     table = page.xpath("//h2[.='Field coverage of the dataset']/following-sibling::table[1]/tbody/tr")
@@ -287,8 +289,9 @@ def test_report_escapes_crawled_text(tmp_path: Path) -> None:
     assert page.xpath("//script | //img | //marquee") == []
     assert "&lt;img src=x onerror=alert(1)&gt;" in page_text
     assert "</table><script>" in page.text_content()
-    latest = page.xpath("//h2[.='Latest articles']/following-sibling::table[1]//td/text()")
+    latest = page.xpath("//h2[.='Latest articles']/following-sibling::table[1]//td//text()")
     assert "<script>alert(1)</script>" in latest
+    assert page.xpath("//table[@id='latest-articles']//a/@href") == [record["url"]]
 
 
 def test_bad_lines_are_listed(tmp_path: Path) -> None:
