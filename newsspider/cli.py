@@ -160,7 +160,19 @@ def _report(result: Any) -> None:
     click.echo(f"Dataset: {result.stats.get('newsspider/dataset', result.data_dir)}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class WholeHelpGroup(click.Group):
+    """A group whose command list shows each command's first sentence whole, wrapped, not cut at "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, command.get_short_help_str(limit=10_000))
+                for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=WholeHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsspider")
 def main() -> None:
     """Archive bannedbook.org (禁闻网) into a deduplicated JSON Lines dataset."""
@@ -385,8 +397,10 @@ def _redis_runs(url: str, prefix: str) -> list[Any]:
               show_default=True, help="Directory for the demo's dataset.")
 @click.option("--port", type=int, default=0, show_default=True,
               help="Port for the demo site on 127.0.0.1 (0 picks a free one).")
+@click.option("--serve", is_flag=True,
+              help="Keep the demo site up after the crawl, until Ctrl-C, to try the docs' examples on it.")
 @SETTING_OPTION
-def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
+def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> None:
     """Serve the bundled sample site on 127.0.0.1 and crawl it into DATA_DIR."""
     from newsspider.dataset import iter_records
     from newsspider.demo.server import serve_in_thread
@@ -402,20 +416,37 @@ def demo(data_dir: Path, port: int, settings: tuple[str, ...]) -> None:
                  "CONCURRENT_REQUESTS_PER_DOMAIN": "16", **_overrides(settings)}
     try:
         result = _crawl([start_url], data_dir, overrides)
+        _report(result)
+        if archived := result.stats.get("newsspider/warc_records"):
+            click.echo(f"Web archive: {archived} responses kept in {display_path(data_dir / 'warc')}; "
+                       f"one back: newsspider dataset page {display_path(data_dir)} 2054421")
+        records = sorted(iter_records(data_dir, errors="skip"),
+                         key=lambda r: (r["published_date"], int(r["article_id"])))
+        click.echo(f"{len(records)} articles in the dataset; a few titles:")
+        for record in records[:: max(1, len(records) // 5)][:5]:
+            click.echo(f"  {record['published_date']}  {record['title']}")
+        _outcome_errors(result)
+        if serve:
+            click.echo(f"Serving the demo site at {start_url} until Ctrl-C; for instance:\n  newsspider "
+                       f"crawl --start-url {start_url} --data-dir data/demo-2 -s DOWNLOAD_DELAY=0")
+            _wait_for_a_stop()
     finally:
         server.shutdown()
-    _report(result)
-    if archived := result.stats.get("newsspider/warc_records"):
-        click.echo(f"Web archive: {archived} responses kept in {display_path(data_dir / 'warc')}; "
-                   f"one back: newsspider dataset page {display_path(data_dir)} 2054421")
-    records = sorted(iter_records(data_dir, errors="skip"), key=lambda r: r["published_date"])
-    click.echo(f"{len(records)} articles in the dataset; a few titles:")
-    for record in records[:: max(1, len(records) // 5)][:5]:
-        click.echo(f"  {record['published_date']}  {record['title']}")
-    _outcome_errors(result)
 
 
-@main.group()
+def _wait_for_a_stop() -> None:
+    """Return on SIGINT (Ctrl-C) or SIGTERM."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
+@main.group(cls=WholeHelpGroup)
 def dataset() -> None:
     """Read, summarise and export a dataset (a data dir or one .jsonl file)."""
 

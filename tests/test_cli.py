@@ -25,6 +25,18 @@ def test_every_command_has_help() -> None:
         assert result.exit_code == 0 and "Usage:" in result.output
 
 
+@pytest.mark.parametrize("group", [[], ["dataset"]])
+def test_command_list_shows_whole_first_sentences(group: list[str]) -> None:
+    output = CliRunner().invoke(main, [*group, "--help"], terminal_width=80).output
+    output = " ".join(output.replace("-\n", "-").split()).replace("- ", "-")  # the lines joined again
+    commands = main.commands if not group else main.commands["dataset"].commands  # type: ignore[attr-defined]
+    for name, command in commands.items():
+        first = " ".join(command.help.partition("\n\n")[0].split())
+        sentence = first if ". " not in first else first[:first.index(". ") + 1]
+        assert f"{name} {sentence}" in output, f"{name}: its first sentence is cut in the command list"
+    assert "..." not in output.partition("Commands:")[2]
+
+
 @pytest.mark.parametrize("url", ["ftp://example.org/", "bnews/itnews/", "http://", "http://host:99999/"])
 def test_bad_start_url_is_one_line_error(url: str, tmp_path: Path) -> None:
     result = run_cli("crawl", "--start-url", url, "--data-dir", str(tmp_path / "d"))
@@ -72,6 +84,35 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
     lines = (tmp_path / "demo" / "articles.jsonl").read_text("utf-8").splitlines()
     assert len(lines) >= 40
     assert f"{len(lines)} articles in the dataset" in result.stdout
+
+
+def test_demo_serve_keeps_the_site_up_for_the_examples(tmp_path: Path) -> None:
+    import shlex
+    import signal
+    import sys
+
+    demo = subprocess.Popen([sys.executable, "-m", "newsspider", "demo", "--serve", "--data-dir", "demo"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.stdout is not None
+        lines = []
+        while not (lines and lines[-1].startswith("Serving the demo site at ")):
+            line = demo.stdout.readline()
+            assert line, f"the demo ended before serving: {lines} {demo.stderr.read() if demo.stderr else ''}"
+            lines.append(line)
+        example = demo.stdout.readline().strip()  # the command it suggests, run as printed
+        assert example.startswith("newsspider crawl --start-url http://127.0.0.1:")
+        summary = next(x for x in lines if x.startswith("Crawl finished"))
+        stored = int(summary.split(" stored")[0].rsplit(" ", 1)[1])
+        result = run_cli(*shlex.split(example)[1:], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        crawled = (tmp_path / "data" / "demo-2" / "articles.jsonl").read_text("utf-8").splitlines()
+        assert len(crawled) == stored
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        assert demo.wait(timeout=30) == 0
+    finally:
+        demo.kill()
+        demo.wait()
 
 
 @pytest.mark.parametrize(("data_dir", "message"), [
@@ -180,3 +221,16 @@ def test_a_dataset_with_records_of_the_wrong_type_does_not_stop_the_crawl(mockse
     assert "Traceback" not in result.stderr
     assert result.stderr.count("not a newsspider record; left as it is and ignored") == len(WRONG)
     assert (tmp_path / "articles.jsonl").read_bytes().startswith(dataset)
+
+
+def test_version_is_written_once() -> None:
+    import importlib.metadata
+
+    import tomllib
+
+    import newsspider
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf-8"))["project"]
+    assert "version" not in project and project["dynamic"] == ["version"]  # read from newsspider.__version__
+    assert importlib.metadata.version("newsspider") == newsspider.__version__
+    assert CliRunner().invoke(main, ["--version"]).output == f"newsspider, version {newsspider.__version__}\n"
