@@ -53,14 +53,15 @@ def test_a_line_break_between_cjk_is_not_a_space(left: str, before: str, after: 
 def test_canonical_url_is_idempotent_and_never_raises(url: str) -> None:
     once = canonical_url(url)
     assert canonical_url(once) == once
-    assert site.classify(once) is site.classify(canonical_url(once))
+    if re.match(r"(?i)https?://[^/?#\s]+", url.strip()):  # a URL, not any text: no fragment left
+        assert "#" not in once
 
 
 @given(URLS)
 def test_canonical_url_drops_tracking_and_fragment(url: str) -> None:
-    url = url.strip()
+    url = url.strip().split("#", 1)[0]  # the tracking parameter goes in the query, before any fragment
     tracked = canonical_url(url + ("&" if "?" in url else "?") + "utm_source=x#frag")
-    assert tracked == canonical_url(url.split("#", 1)[0]) or "#" in url
+    assert tracked == canonical_url(url)
 
 
 @given(st.text(max_size=60))
