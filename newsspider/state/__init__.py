@@ -30,8 +30,9 @@ class StateError(ValueError):
 
 @dataclass(frozen=True)
 class StoredArticle:
+    """What the memory knows of a stored article (the dataset holds the rest)."""
+
     article_id: str
-    url: str
     content_hash: str | None
     version: int
     first_run: int

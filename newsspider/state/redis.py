@@ -261,7 +261,7 @@ class RedisState:
         if entry is None:
             return None
         run, version, content_hash = entry
-        return StoredArticle(str(article_id), "", content_hash or None, version, run)
+        return StoredArticle(str(article_id), content_hash or None, version, run)
 
     @_guarded
     def is_stored(self, article_id: str | int) -> bool:
@@ -289,7 +289,8 @@ class RedisState:
         return result == 1
 
     # --- what the crawl tells it ---------------------------------------------------------
-    def _mark(self, record: dict[str, Any], run_id: int, shard: str, shard_size: int) -> None:
+    def _mark(self, record: dict[str, Any], run_id: int, shard: str, shard_size: int) -> bool:
+        """Record *record* as stored; return whether the article was stored before (a new version)."""
         article_id = str(record["article_id"])
         entry = self._entry(article_id)
         first_run = entry[0] if entry else run_id
@@ -299,11 +300,14 @@ class RedisState:
         args: list[str | int] = [article_id, entry_value, shard, shard_size, self.epoch]
         if int(self._mark_script(keys=keys, args=args)) < 0:
             raise self._lost()
+        return entry is not None
 
     @_guarded
     def record_stored(self, record: dict[str, Any], shard: str, shard_size: int) -> None:
-        self._mark(record, self.run_id, shard, shard_size)
-        self.redis.hincrby(self.key("run", self.run_id), "new_articles", 1)
+        """Counted in the run as it is stored (the workers' counts add up): a new article, or a new
+        version of one stored before (``--refresh``)."""
+        updated = self._mark(record, self.run_id, shard, shard_size)
+        self.redis.hincrby(self.key("run", self.run_id), "updated_articles" if updated else "new_articles", 1)
 
     def touch(self, article_id: str | int, seen: str) -> None:
         """Nothing to record: Redis keeps no last-seen time."""
@@ -325,6 +329,8 @@ class RedisState:
             if current and status == b"running" and (others or self._frontier_busy()):
                 self.run_id = current
             else:
+                if current and status == b"running":  # its workers were killed: it never ended
+                    self.redis.hset(self.key("run", current), "status", "interrupted")
                 self.run_id = int(self.redis.incr(self.key("run")))
                 fields: dict[str, str | int] = {"started_at": utc_now_iso(), "status": "running",
                                                 "workers": 0}

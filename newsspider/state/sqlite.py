@@ -241,10 +241,10 @@ class CrawlState:
     # --- questions the crawl asks --------------------------------------------------------
     def get(self, article_id: str | int) -> StoredArticle | None:
         row = self.conn.execute(
-            "SELECT article_id, url, content_hash, version, first_run FROM articles WHERE article_id = ?",
+            "SELECT article_id, content_hash, version, first_run FROM articles WHERE article_id = ?",
             (int(article_id),),
         ).fetchone()
-        return StoredArticle(str(row[0]), row[1], row[2], row[3], row[4]) if row else None
+        return StoredArticle(str(row[0]), row[1], row[2], row[3]) if row else None
 
     def is_stored(self, article_id: str | int) -> bool:
         return self.conn.execute("SELECT 1 FROM articles WHERE article_id = ?",
@@ -260,8 +260,8 @@ class CrawlState:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
 
     def claim(self, article_id: str | int) -> bool:
-        """One crawl per data dir: nobody else can be storing it."""
-        return True
+        """One crawl per data dir: nobody else can be storing it; False when it is stored."""
+        return not self.is_stored(article_id)
 
     def should_seed(self) -> bool:
         """One crawl per data dir: it always queues its own start URLs."""
