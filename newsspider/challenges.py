@@ -36,6 +36,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from newsspider import stats as keys
 from newsspider.proxies import redact
 
 if TYPE_CHECKING:
@@ -172,8 +173,8 @@ class Challenges:
         vendor = challenge_of(response.status, headers, response.body)
         if vendor is None:
             return response
-        self.stats.inc_value("newsspider/challenges")
-        self.stats.inc_value(f"newsspider/challenges/{vendor}")
+        self.stats.inc_value(keys.CHALLENGES)
+        self.stats.inc_value(keys.challenges_of(vendor))
         if self.browser is None:
             raise Challenged(f"a bot challenge ({vendor})")
         tries = int(request.meta.get(TRIES, 0)) + 1
@@ -186,7 +187,7 @@ class Challenges:
         retry.meta.setdefault(DONT_FILTER, request.dont_filter)
         retry.meta[TRIES] = tries
         retry.meta.pop(CLEARANCE, None)
-        self.stats.inc_value("newsspider/challenges/retried")
+        self.stats.inc_value(keys.CHALLENGES_RETRIED)
         return retry
 
     async def _clearance_for(self, request: Request, url: str) -> Clearance | None:
@@ -207,14 +208,14 @@ class Challenges:
                 cookies, user_agent = await self.browser.clear(url, proxy)
             except Exception as exc:  # the browser's own failure: the page fails, the crawl goes on
                 self.failed_at[key] = time.monotonic()
-                self.stats.inc_value("newsspider/browser_failures")
+                self.stats.inc_value(keys.BROWSER_FAILURES)
                 logger.warning("browser: no clearance for %s%s: %s", key[0],
                                f" through {redact(proxy)}" if proxy else "", str(exc).splitlines()[0])
                 return None
             finally:
                 self._hold_slot(request)
             self.obtained += 1
-            self.stats.inc_value("newsspider/clearances")
+            self.stats.inc_value(keys.CLEARANCES)
             clearance = Clearance(self.obtained, cookies, user_agent)
             self.clearances[key] = clearance
             logger.info("browser: %s clearance %d for %s in %.1f s%s", "renewed" if current else "obtained",

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from newsspider import __version__
+from newsspider import stats as keys
 from newsspider.dataset import display_path
 from newsspider.monitoring import DEGRADED_EXIT
 
@@ -266,7 +267,6 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     import statistics
 
     from newsspider.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
-    from newsspider.measure import ESTIMATE, LATENCY
     from newsspider.runner import crawler_settings
 
     overrides: dict[str, Any] = dict(_overrides(settings))
@@ -280,12 +280,12 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     with one_line(*START_ERRORS, CrawlError):
         result = run_estimate(list(start_urls) or None, overrides)
     sizes = [ListingSize(**{**size, "window_pages": tuple(size["window_pages"])})
-             for size in result.stats.get(ESTIMATE, [])]
+             for size in result.stats.get(keys.ESTIMATE, [])]
     if not sizes:
         raise click.ClickException(f"no start listing could be measured ({result.finish_reason}: "
                                    f"{result.summary.line()})")
     crawl_settings = crawler_settings(None, overrides)
-    latency = statistics.median(result.stats.get(LATENCY) or [0.0])
+    latency = statistics.median(result.stats.get(keys.ESTIMATE_LATENCY) or [0.0])
     delay = crawl_settings.getfloat("DOWNLOAD_DELAY")
     throttle = crawl_settings.getbool("AUTOTHROTTLE_ENABLED")
     rate = crawl_rate(latency, delay, throttle, crawl_settings.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
@@ -417,7 +417,7 @@ def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> N
     try:
         result = _crawl([start_url], data_dir, overrides)
         _report(result)
-        if archived := result.stats.get("newsspider/warc_records"):
+        if archived := result.stats.get(keys.WARC_RECORDS):
             click.echo(f"Web archive: {archived} responses kept in {display_path(data_dir / 'warc')}; "
                        f"one back: newsspider dataset page {display_path(data_dir)} 2054421")
         records = sorted(iter_records(data_dir, errors="skip"),

@@ -19,13 +19,12 @@ from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
 
-from newsspider.failures import FATAL, count_failure, failure_reason
+from newsspider import stats as keys
+from newsspider.failures import count_failure, failure_reason
 from newsspider.processors import canonical_url
 
 logger = logging.getLogger("newsspider.progress")
 
-#: the articles the crawl expects to store or find stored, when it can tell (set by the spider)
-EXPECTED = "newsspider/expected_articles"
 
 
 def _duration(seconds: float) -> str:
@@ -58,11 +57,11 @@ class Expected:
     @classmethod
     def from_stats(cls, stats: Mapping[str, Any], seconds: float, bound: int = 0) -> Expected | None:
         """From a crawl's stats (and a CLOSESPIDER_ITEMCOUNT *bound*); None when the size is unknown."""
-        total = int(stats.get(EXPECTED, 0))
+        total = int(stats.get(keys.EXPECTED, 0))
         total = min(total, bound) if total and bound else total or bound
         if not total:
             return None
-        done = int(stats.get("newsspider/stored", 0)) + int(stats.get("newsspider/skipped/stored", 0))
+        done = int(stats.get(keys.STORED, 0)) + int(stats.get(keys.skipped("stored"), 0))
         return cls(done, max(total, done), seconds)
 
     @property
@@ -98,17 +97,17 @@ class CrawlSummary:
         >>> s.line()
         '50 pages (5.0/s), 30 stored, 2 dropped, 0 duplicates, 3 failed (http_404 2, timeout 1), 1 errors'
         """
-        prefix = "newsspider/failed/"
+        prefix = keys.failed("")
         failures = {k[len(prefix):]: int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
         return cls(
             pages=int(stats.get("response_received_count", 0)),
-            stored=int(stats.get("newsspider/stored", 0)),
-            dropped=int(stats.get("newsspider/dropped", 0)),
-            duplicates=int(stats.get("newsspider/duplicates", 0)),
+            stored=int(stats.get(keys.STORED, 0)),
+            dropped=int(stats.get(keys.DROPPED, 0)),
+            duplicates=int(stats.get(keys.DUPLICATES, 0)),
             errors=int(stats.get("log_count/ERROR", 0)),
             failures=failures,
             seconds=float(seconds if seconds is not None else stats.get("elapsed_time_seconds", 0.0)),
-            outside_window=int(stats.get("newsspider/skipped/outside_window", 0)),
+            outside_window=int(stats.get(keys.skipped("outside_window"), 0)),
         )
 
     @property
@@ -225,7 +224,7 @@ class RedirectOutcomes:
         if canonical_url(request.url) in {canonical_url(u) for u in chain}:
             self._failed("redirect_loop", request)
         else:
-            self.crawler.stats.inc_value("newsspider/skipped/redirect_to_seen")
+            self.crawler.stats.inc_value(keys.skipped("redirect_to_seen"))
 
     def _failed(self, reason: str, request: Request) -> None:
         count_failure(self.crawler.stats, logger, reason, request.url,
@@ -268,7 +267,7 @@ class RobotsTxtErrors(logging.Filter):
         args = record.args
         error = args.get("f_exception") if isinstance(args, Mapping) else None
         if record.exc_info and isinstance(args, Mapping) and isinstance(error, Exception):
-            if self.stats.get_value(FATAL):  # the crawl is stopping, and has said why
+            if self.stats.get_value(keys.FATAL):  # the crawl is stopping, and has said why
                 return False
             request = args.get("request")
             url = urlsplit(request.url) if isinstance(request, Request) else None

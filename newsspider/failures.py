@@ -16,14 +16,13 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
+from newsspider import stats as keys
 from newsspider.signals import request_failed
 from newsspider.storage import StorageError
 
-__all__ = ["FATAL", "START", "NothingFetched", "PageErrors", "count_failure", "failure_reason",
+__all__ = ["START", "NothingFetched", "PageErrors", "count_failure", "failure_reason",
            "nothing_fetched", "stop_crawl"]
 
-#: stats key of the one-line reason a crawl was stopped by an error it cannot go on after
-FATAL = "newsspider/fatal"
 #: request meta key of a start request (kept through redirects and retries)
 START = "newsspider_start"
 
@@ -89,8 +88,8 @@ def failure_reason(exc: BaseException) -> str:
 def count_failure(stats: StatsCollector, logger: logging.Logger | logging.LoggerAdapter, reason: str,
                   url: str, detail: str = "") -> None:
     """Count a page that could not be got (``newsspider/failed/<reason>``) and log its URL."""
-    stats.inc_value("newsspider/failed")
-    stats.inc_value(f"newsspider/failed/{reason}")
+    stats.inc_value(keys.FAILED)
+    stats.inc_value(keys.failed(reason))
     logger.warning("failed (%s): %s%s", reason, url, detail)
 
 
@@ -98,12 +97,12 @@ def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:
     """Stop the crawl because of an error it cannot go on after (a failed write, Redis gone).
 
     Requests in flight finish; nothing new is requested.  The first *message*
-    is kept in the stats (:data:`FATAL`) for the command line to print, and the
+    is kept in the stats (:data:`newsspider.stats.FATAL`) for the command line to print, and the
     crawl closes with *reason*.
     """
-    if crawler.stats.get_value(FATAL):
+    if crawler.stats.get_value(keys.FATAL):
         return
-    crawler.stats.set_value(FATAL, message)
+    crawler.stats.set_value(keys.FATAL, message)
     logger.error("stopping the crawl: %s", message)
     if crawler.engine is not None and crawler.engine.spider is not None:
         deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
@@ -192,9 +191,9 @@ class NothingFetched:
             self.start_failures.setdefault(request.url, reason)
 
     def spider_idle(self) -> None:
-        if self.pages or not self.failures or self.crawler.stats.get_value(FATAL):
+        if self.pages or not self.failures or self.crawler.stats.get_value(keys.FATAL):
             return
         message = nothing_fetched(self.start_failures, self.failures)
-        self.crawler.stats.set_value(FATAL, message)
+        self.crawler.stats.set_value(keys.FATAL, message)
         logger.error("stopping the crawl: %s", message)
         raise CloseSpider("unreachable")

@@ -19,15 +19,14 @@ import scrapy
 from scrapy.http import Response, TextResponse
 
 from newsspider import site
+from newsspider import stats as keys
 from newsspider.estimate import ListingSize
 from newsspider.failures import START
 from newsspider.loaders import parse_listing
 from newsspider.spiders.bannedbook import BannedbookSpider, _is_html
 
-__all__ = ["ESTIMATE", "EstimateSpider"]
+__all__ = ["EstimateSpider"]
 
-ESTIMATE = "newsspider/estimate"
-LATENCY = "newsspider/estimate_latency"
 
 #: a page as the search sees it: the days of its articles, or None past the listing's end
 Days = list[str] | None
@@ -75,7 +74,8 @@ class EstimateSpider(BannedbookSpider):
             end = await self._first(url, lambda d: d is None or window.page_is_older(d), first - 1, end)
         size = ListingSize(url, len(listing.article_urls), last, len(last_days or []), (first, end),
                            self._fetched[url])
-        self.crawler.stats.set_value(ESTIMATE, [*self.crawler.stats.get_value(ESTIMATE, []), asdict(size)])
+        stats = self.crawler.stats
+        stats.set_value(keys.ESTIMATE, [*stats.get_value(keys.ESTIMATE, []), asdict(size)])
         return []
 
     def _days(self, response: Response) -> Days:
@@ -93,7 +93,8 @@ class EstimateSpider(BannedbookSpider):
         response = await self.crawler.engine.download_async(request)
         self._fetched[url] += 1
         if (latency := response.meta.get("download_latency")) is not None:
-            self.crawler.stats.set_value(LATENCY, [*self.crawler.stats.get_value(LATENCY, []), latency])
+            stats = self.crawler.stats
+            stats.set_value(keys.ESTIMATE_LATENCY, [*stats.get_value(keys.ESTIMATE_LATENCY, []), latency])
         return self._days(response)
 
     async def _first(self, url: str, reached: Callable[[Days], bool], low: int,

@@ -19,8 +19,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from newsspider import stats as keys
 from newsspider.extensions import CrawlSummary
-from newsspider.monitoring import CHECKS, QUALITY
 from newsspider.state import Memory
 from newsspider.state.redis import RedisState
 from newsspider.state.sqlite import CrawlState
@@ -96,22 +96,22 @@ class CrawlMemory:
         return extension
 
     def spider_opened(self) -> None:
-        self.crawler.stats.set_value("newsspider/run_id", self.memory.run_id)
+        self.crawler.stats.set_value(keys.RUN_ID, self.memory.run_id)
 
     def spider_closed(self, reason: str) -> None:
         stats: dict[str, Any] = self.crawler.stats.get_stats()
-        updated = int(stats.get("newsspider/updated", 0))
-        checks = list(stats.get(CHECKS, []))
+        updated = int(stats.get(keys.UPDATED, 0))
+        checks = list(stats.get(keys.CHECKS, []))
         status = run_status(reason)
         try:
             self.memory.finish_run(
                 "degraded" if checks and status == "finished" else status, reason,
                 failures=CrawlSummary.from_stats(stats).failures,
-                quality=stats.get(QUALITY), checks=checks,
+                quality=stats.get(keys.QUALITY), checks=checks,
                 pages=int(stats.get("response_received_count", 0)),
-                new_articles=int(stats.get("newsspider/stored", 0)) - updated,
+                new_articles=int(stats.get(keys.STORED, 0)) - updated,
                 updated_articles=updated,
-                dropped=int(stats.get("newsspider/dropped", 0)),
+                dropped=int(stats.get(keys.DROPPED, 0)),
                 errors=int(stats.get("log_count/ERROR", 0)),
             )
         except StorageError as exc:

@@ -22,6 +22,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
 
+from newsspider import stats as keys
+
 __all__ = ["CharsetFix", "MetaRefresh", "RetryAfter", "RobotsTxt", "choose_encoding", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ class CharsetFix:
         encoding = choose_encoding(response.body, header)
         if encoding is None:
             return response
-        self.stats.inc_value("newsspider/charset_fixed")
+        self.stats.inc_value(keys.CHARSET_FIXED)
         logger.info("decoding %s as %s: its HTTP header says %s", response.url, encoding, header)
         return response.replace(encoding=encoding)
 
@@ -152,7 +154,7 @@ class RetryAfter:
         if not wait or retries >= request.meta.get("max_retry_times", self.retry_times):
             return response
         wait = min(wait, self.max_wait)
-        self.stats.inc_value("newsspider/retry_after_waits")
+        self.stats.inc_value(keys.RETRY_AFTER_WAITS)
         logger.info("%s answered %d with Retry-After: pausing requests to its site for %.0f s",
                     request.url, response.status, wait)
         self.pause(request, wait)
@@ -194,7 +196,7 @@ class MetaRefresh(MetaRefreshMiddleware):
         try:
             return super().process_response(request, response)
         except ValueError:
-            self.stats.inc_value("newsspider/skipped/bad_url")
+            self.stats.inc_value(keys.skipped("bad_url"))
             return response
 
 

@@ -15,7 +15,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
-from newsspider.failures import FATAL, stop_crawl
+from newsspider import stats as keys
+from newsspider.failures import stop_crawl
 from newsspider.items import FIELDS, REQUIRED_FIELDS, Article, schema
 from newsspider.memory import memory_of
 from newsspider.state import Memory
@@ -53,8 +54,8 @@ class ValidatePipeline:
         return cls(crawler.stats)
 
     def _drop(self, reason: str, message: str) -> DropItem:
-        self.stats.inc_value("newsspider/dropped")
-        self.stats.inc_value(f"newsspider/dropped/{reason}")
+        self.stats.inc_value(keys.DROPPED)
+        self.stats.inc_value(keys.dropped(reason))
         return DropItem(message)
 
     def process_item(self, item: Any) -> Any:
@@ -92,7 +93,7 @@ class DedupePipeline:
         adapter = ItemAdapter(item)
         article_id = adapter["article_id"]
         if article_id in self.seen:
-            self.stats.inc_value("newsspider/duplicates")
+            self.stats.inc_value(keys.DUPLICATES)
             raise DropItem(f"article {article_id} was already stored by this crawl")
         try:
             return self._dedupe(adapter, article_id)
@@ -104,19 +105,19 @@ class DedupePipeline:
         stored = self.memory.get(article_id)
         if stored is not None:
             if not self.refresh:
-                self.stats.inc_value("newsspider/duplicates")
+                self.stats.inc_value(keys.DUPLICATES)
                 raise DropItem(f"article {article_id} is already stored")
             if stored.content_hash == adapter["content_hash"]:
                 try:
                     self.memory.touch(article_id, adapter["crawled_at"])
                 except StorageError as exc:
                     stop_crawl(self.crawler, exc.reason, str(exc))
-                self.stats.inc_value("newsspider/unchanged")
+                self.stats.inc_value(keys.UNCHANGED)
                 raise DropItem(f"article {article_id} is unchanged")
             adapter["version"] = stored.version + 1
-            self.stats.inc_value("newsspider/updated")
+            self.stats.inc_value(keys.UPDATED)
         elif not self.memory.claim(article_id):
-            self.stats.inc_value("newsspider/duplicates")
+            self.stats.inc_value(keys.DUPLICATES)
             raise DropItem(f"article {article_id} is being stored by another worker")
         self.seen.add(article_id)
         return adapter.item
@@ -149,7 +150,7 @@ class JsonLinesStorePipeline:
         self.writer = JsonLinesWriter(self.memory.data_dir, name)
         if self.writer.path.name != name:  # the shard was damaged: later crawls continue the new one
             self.memory.set_shard(self.writer.path.name)
-        self.stats.set_value("newsspider/dataset", str(self.writer.path))
+        self.stats.set_value(keys.DATASET, str(self.writer.path))
 
     def close_spider(self) -> None:
         if self.writer is not None:
@@ -163,8 +164,8 @@ class JsonLinesStorePipeline:
 
     def process_item(self, item: Any) -> Any:
         assert self.writer is not None, "open_spider() was not called"
-        if self.failed or self.stats.get_value(FATAL):  # this write or another failed: the disk is
-            self.stats.inc_value("newsspider/not_stored")  # kept for the memory and the run's end
+        if self.failed or self.stats.get_value(keys.FATAL):  # this write or another failed: the disk is
+            self.stats.inc_value(keys.NOT_STORED)  # kept for the memory and the run's end
             raise DropItem(f"not stored, the crawl is stopping: {ItemAdapter(item).get('url')}",
                            log_level="INFO")
         record = as_record(item)
@@ -175,8 +176,8 @@ class JsonLinesStorePipeline:
             self.failed = True
             if self.reserve is not None:
                 self.reserve.release()  # room to commit the memory and record the run's end
-            self.stats.inc_value("newsspider/not_stored")
+            self.stats.inc_value(keys.NOT_STORED)
             stop_crawl(self.crawler, exc.reason, str(exc))
             raise DropItem(f"not stored ({exc}): {record.get('url')}") from exc
-        self.stats.inc_value("newsspider/stored")
+        self.stats.inc_value(keys.STORED)
         return item

@@ -46,6 +46,7 @@ from scrapy.utils.misc import build_from_crawler
 # support Scrapy 2.19 (scrapy/scrapy#747: no SOCKS in Scrapy's default handler).
 from scrapy_download_handlers_incubator.handlers.curl_cffi import CurlCffiDownloadHandler
 
+from newsspider import stats as keys
 from newsspider.failures import stop_crawl
 
 __all__ = ["ProxyPool", "ProxyRoute", "ProxyUrlError", "RoutedHandler", "environment_proxy",
@@ -429,7 +430,7 @@ class ProxyRoute:
             return self._back_to_frontier(request)
         request.meta["proxy"] = proxy
         request.meta[KEY] = proxy
-        self.stats.inc_value(f"newsspider/proxy/{redact(proxy)}/requests")
+        self.stats.inc_value(keys.proxy(redact(proxy), "requests"))
         return None
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
@@ -458,7 +459,7 @@ class ProxyRoute:
     def _reconnect(self, request: Request, proxy: str) -> Request | None:
         """*request* again (on a new connection), counted as ``failed/connection_died`` of the proxy but
         not against it; after the pool's retries, the page's own retries take over."""
-        self.stats.inc_value(f"newsspider/proxy/{redact(proxy)}/failed/connection_died")
+        self.stats.inc_value(keys.proxy(redact(proxy), "failed/connection_died"))
         retries = int(request.meta.get(RETRIES, 0))
         if retries >= self.max_retries:
             return None
@@ -467,8 +468,8 @@ class ProxyRoute:
     def _proxy_failed(self, request: Request, proxy: str, reason: str) -> Request | None:
         """Count the proxy's failure; the request again for another proxy (None: give up on it)."""
         name = redact(proxy)
-        self.stats.inc_value(f"newsspider/proxy/{name}/failed/{_stat_name(reason)}")
-        self.stats.inc_value("newsspider/proxy_failures")
+        self.stats.inc_value(keys.proxy(name, f"failed/{_stat_name(reason)}"))
+        self.stats.inc_value(keys.PROXY_FAILURES)
         if self.pool.failed(proxy, reason):
             live = len(self.pool.live())
             logger.warning("proxy %s failed (%s): out for %.0f s; %s", name, reason,
@@ -480,9 +481,9 @@ class ProxyRoute:
             return self._back_to_frontier(request)
         retries = int(request.meta.get(RETRIES, 0))
         if retries >= self.max_retries:
-            self.stats.inc_value("newsspider/proxy_retries_exhausted")
+            self.stats.inc_value(keys.PROXY_RETRIES_EXHAUSTED)
             return None
-        self.stats.inc_value("newsspider/proxy_retries")
+        self.stats.inc_value(keys.PROXY_RETRIES)
         return _unrouted(request, retries + 1)
 
     def _every_proxy_failed(self) -> None:

@@ -18,16 +18,15 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
+from newsspider import stats as keys
 from newsspider.addon import DEFAULTS
 from newsspider.archive.reader import ArchiveError
 from newsspider.archive.replay import archived_articles
 from newsspider.archive.spider import ReextractSpider
 from newsspider.browser import BrowserUnavailable, missing_browser
 from newsspider.extensions import CrawlSummary
-from newsspider.failures import FATAL
 from newsspider.impersonate import ImpersonationUnavailable, impersonation_problem
 from newsspider.measure import EstimateSpider
-from newsspider.monitoring import CHECKS
 from newsspider.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
@@ -186,7 +185,7 @@ class CrawlResult:
     @property
     def fatal(self) -> str | None:
         """Why the crawl was stopped by an error it could not go on after, in one line."""
-        message = self.stats.get(FATAL)
+        message = self.stats.get(keys.FATAL)
         return str(message) if message else None
 
     @property
@@ -196,7 +195,7 @@ class CrawlResult:
     @property
     def checks(self) -> list[str]:
         """The monitors' checks that failed, one line each (the run is ``degraded``)."""
-        return [str(line) for line in self.stats.get(CHECKS, [])]
+        return [str(line) for line in self.stats.get(keys.CHECKS, [])]
 
 
 def _configure_logging(level: str) -> None:

@@ -20,6 +20,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from newsspider import stats as keys
 from newsspider.memory import memory_of
 
 __all__ = ["KEY", "SkipStored"]
@@ -47,7 +48,7 @@ class SkipStored:
             return False
         if not memory_of(self.crawler).is_stored(key):
             return False
-        self.stats.inc_value("newsspider/skipped/stored")
+        self.stats.inc_value(keys.skipped("stored"))
         return True
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:

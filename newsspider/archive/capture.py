@@ -26,9 +26,10 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
 from newsspider import site
+from newsspider import stats as keys
 from newsspider.archive.reader import Capture, latest_captures, warc_files
 from newsspider.archive.warcfile import POINTER_FIELDS, Fetch, WarcFiles, headers_of
-from newsspider.failures import FATAL, stop_crawl
+from newsspider.failures import stop_crawl
 from newsspider.items import Article
 from newsspider.memory import memory_of
 from newsspider.storage import StorageError, prepare_data_dir, release_reserve
@@ -85,13 +86,13 @@ class WarcCapture:
 
     def spider_closed(self) -> None:
         self.files.close()
-        self.crawler.stats.set_value("newsspider/warc_records", self.files.records)
+        self.crawler.stats.set_value(keys.WARC_RECORDS, self.files.records)
 
     def process_response(self, request: Request, response: Response) -> Response:
         if (self.articles_only and site.classify(response.url) is not site.Kind.ARTICLE
                 and not request.meta.get("allow_offsite")):  # images (--images) are kept
             return response
-        if self.crawler.stats.get_value(FATAL):  # a write failed: nothing more is written or stored
+        if self.crawler.stats.get_value(keys.FATAL):  # a write failed: nothing more is written or stored
             raise IgnoreRequest("not archived: the crawl is stopping")
         capture = Fetch(
             url=response.url, method=request.method, request_headers=headers_of(request.headers),
@@ -105,7 +106,7 @@ class WarcCapture:
             stop_crawl(self.crawler, exc.reason, str(exc))
             raise
         if revisit:
-            self.crawler.stats.inc_value("newsspider/warc_revisits")
+            self.crawler.stats.inc_value(keys.WARC_REVISITS)
         request.meta[META] = pointer.asdict()
         return response
 

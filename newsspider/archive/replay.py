@@ -39,6 +39,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.http import HtmlResponse
 
 from newsspider import site
+from newsspider import stats as keys
 from newsspider.archive.capture import META, point_at
 from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures
 from newsspider.dataset import iter_articles
@@ -226,10 +227,10 @@ class Reextracted:
         version, digest = self.stored.get(article_id, (0, ""))
         new_digest = extracted_digest(as_record(item))
         if new_digest == digest:
-            self.stats.inc_value("newsspider/unchanged")
+            self.stats.inc_value(keys.UNCHANGED)
             raise DropItem(f"article {article_id} is unchanged", log_level="DEBUG")
         if version:
             adapter["version"] = version + 1
-            self.stats.inc_value("newsspider/updated")
+            self.stats.inc_value(keys.UPDATED)
         self.stored[article_id] = (version + 1, new_digest)
         return item

@@ -8,10 +8,6 @@
   ``degraded``; a webhook, Slack and e-mail are told).
 """
 
-#: stats key of the run's quality (a JSON object)
-QUALITY = "newsspider/quality"
-#: stats key of the checks the monitors failed, one line each ("degraded" when not empty)
-CHECKS = "newsspider/degraded"
 #: exit status of ``newsspider crawl`` (and ``reextract``, ``demo``) for a run that finished but whose
 #: checks failed; 1 is a crawl that failed or was stopped, 2 a usage error
 DEGRADED_EXIT = 3

@@ -24,8 +24,7 @@ from spidermon import Action
 from spidermon.exceptions import SkipAction
 
 from newsspider import __version__
-from newsspider.failures import FATAL
-from newsspider.monitoring import CHECKS
+from newsspider import stats as keys
 
 __all__ = ["Email", "RecordChecks", "Slack", "Webhook", "failed_checks", "message"]
 
@@ -56,14 +55,15 @@ def message(stats: dict[str, Any], checks: list[str]) -> dict[str, Any]:
     ...         ["runs/finished: this run ended early (...)"])["text"].splitlines()[0]
     'newsspider run 8 () failed: every proxy failed: socks5h://h:1 (timeout)'
     """
-    run, dataset = stats.get("newsspider/run_id"), stats.get("newsspider/dataset", "")
-    status = "failed" if stats.get(FATAL) else "degraded"
-    head = (f"newsspider run {run} ({dataset}) " + (f"failed: {stats[FATAL]}" if stats.get(FATAL) else
+    run, dataset = stats.get(keys.RUN_ID), stats.get(keys.DATASET, "")
+    status = "failed" if stats.get(keys.FATAL) else "degraded"
+    fatal = stats.get(keys.FATAL)
+    head = (f"newsspider run {run} ({dataset}) " + (f"failed: {fatal}" if fatal else
             f"is degraded: {len(checks)} check{'s' if len(checks) != 1 else ''} failed"))
     return {"event": f"newsspider.run.{status}", "run": run, "dataset": str(dataset), "status": status,
             "checks": checks, "finish_reason": stats.get("finish_reason"),
             "pages": int(stats.get("response_received_count", 0)),
-            "stored": int(stats.get("newsspider/stored", 0)),
+            "stored": int(stats.get(keys.STORED, 0)),
             "text": "\n".join([head, *(f"- {line}" for line in checks)])}
 
 
@@ -108,7 +108,7 @@ class RecordChecks(_Notify):
     """The failed checks into the stats: the run is recorded as degraded, the CLI exits with 3."""
 
     def send(self) -> None:
-        self.crawler.stats.set_value(CHECKS, failed_checks(self.result))
+        self.crawler.stats.set_value(keys.CHECKS, failed_checks(self.result))
 
 
 def _post_json(url: str, payload: dict[str, Any]) -> None:

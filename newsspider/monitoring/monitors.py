@@ -17,9 +17,8 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from spidermon import Monitor, MonitorSuite, monitors
 
-from newsspider.failures import FATAL
+from newsspider import stats as keys
 from newsspider.memory import memory_of, run_status
-from newsspider.monitoring import QUALITY
 from newsspider.monitoring.actions import Email, RecordChecks, Slack, Webhook
 from newsspider.monitoring.quality import FIELDS, coverage
 from newsspider.state import Run
@@ -58,11 +57,11 @@ class _RunMonitor(Monitor):
 
     @property
     def quality(self) -> dict[str, Any]:
-        return dict(self.data.stats.get(QUALITY) or {})
+        return dict(self.data.stats.get(keys.QUALITY) or {})
 
     @property
     def stored(self) -> int:
-        return int(self.data.stats.get("newsspider/stored", 0))
+        return int(self.data.stats.get(keys.STORED, 0))
 
     @property
     def pages(self) -> int:
@@ -71,7 +70,7 @@ class _RunMonitor(Monitor):
     @property
     def fatal(self) -> str | None:
         """Why the crawl stopped on an error (its memory may be out of reach: not asked then)."""
-        message = self.data.stats.get(FATAL)
+        message = self.data.stats.get(keys.FATAL)
         return str(message) if message else None
 
     def needs_memory(self) -> None:
@@ -151,7 +150,7 @@ class Fetching(_RunMonitor):
     @monitors.name("failures")
     def test_failure_rate(self) -> None:
         """At most NEWSSPIDER_MONITOR_MAX_FAILURE_RATE of the pages fail."""
-        prefix = "newsspider/failed/"
+        prefix = keys.failed("")
         failures = {k[len(prefix):]: int(v) for k, v in sorted(self.data.stats.items())
                     if k.startswith(prefix)}
         failed = sum(failures.values())
@@ -163,10 +162,10 @@ class Fetching(_RunMonitor):
     @monitors.name("challenges")
     def test_challenges(self) -> None:
         """No page stayed behind a bot challenge (a CDN's "Just a moment..." page)."""
-        stayed = int(self.data.stats.get("newsspider/failed/challenge", 0))
+        stayed = int(self.data.stats.get(keys.failed("challenge"), 0))
         if not stayed:
             return
-        met = int(self.data.stats.get("newsspider/challenges", 0))
+        met = int(self.data.stats.get(keys.CHALLENGES, 0))
         tried = self.settings.getbool("NEWSSPIDER_BROWSER")
         advice = ("the browser did not pass them: see its lines in the log; try a proxy, or a slower crawl "
                   "(-s DOWNLOAD_DELAY=10)" if tried else

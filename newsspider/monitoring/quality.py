@@ -21,8 +21,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from newsspider import stats as keys
 from newsspider.extensions import CrawlSummary
-from newsspider.monitoring import QUALITY
 
 __all__ = ["FIELDS", "RunQuality", "coverage", "quality"]
 
@@ -32,7 +32,7 @@ FIELDS = ("title", "body", "published_at", "summary", "author", "source", "edito
 # Spidermon's count of the stored records that have a field
 _COUNT = "spidermon_item_scraped_count/Article/"
 # the proxies' counts (newsspider.proxies)
-_PROXY = "newsspider/proxy/"
+_PROXY = keys.PROXY + "/"
 
 
 def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[str, Any]:
@@ -51,13 +51,13 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[
         "fields": {name: int(stats.get(_COUNT + name, 0)) for name in FIELDS},
         "median_body": int(statistics.median(body_lengths)) if body_lengths else 0,
         "dropped": {key.rsplit("/", 1)[1]: int(value) for key, value in sorted(stats.items())
-                    if key.startswith("newsspider/dropped/")},
+                    if key.startswith(keys.dropped(""))},
         "retries": int(stats.get("retry/count", 0)),
         "http_403": int(stats.get(status + "403", 0)),
         "http_429": int(stats.get(status + "429", 0)),
         "bans": int(stats.get(status + "403", 0)) + int(stats.get(status + "429", 0)),
-        "challenges": int(stats.get("newsspider/challenges", 0)),
-        "clearances": int(stats.get("newsspider/clearances", 0)),
+        "challenges": int(stats.get(keys.CHALLENGES, 0)),
+        "clearances": int(stats.get(keys.CLEARANCES, 0)),
         "pages_per_second": round(summary.rate, 2),
         "proxies": proxy_counts(stats),
     }
@@ -117,4 +117,4 @@ class RunQuality:
         self.body_lengths.append(len(ItemAdapter(item).get("body") or ""))
 
     def spider_closed(self) -> None:
-        self.stats.set_value(QUALITY, quality(self.stats.get_stats(), self.body_lengths))
+        self.stats.set_value(keys.QUALITY, quality(self.stats.get_stats(), self.body_lengths))

@@ -38,7 +38,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from newsspider import site
-from newsspider.extensions import EXPECTED
+from newsspider import stats as keys
 from newsspider.failures import START, count_failure, failure_reason
 from newsspider.items import Article
 from newsspider.loaders import (
@@ -318,7 +318,7 @@ class BannedbookSpider(scrapy.Spider):
     def _count(self, problems: Problems, url: str) -> None:
         """Values left out of a page (``newsspider/skipped/<kind>``), one log line per page."""
         for kind, count in problems.counts.items():
-            self.crawler.stats.inc_value(f"newsspider/skipped/{kind}", count)
+            self.crawler.stats.inc_value(keys.skipped(kind), count)
         if problems:
             details = ", ".join(f"{count} {kind}" for kind, count in sorted(problems.counts.items()))
             extraction_log.info("left out of %s: %s", url, details)
@@ -332,7 +332,7 @@ class BannedbookSpider(scrapy.Spider):
             if parts:
                 self._seen_ids.add(_id_key(parts[0]))  # this article: links back to it are not followed
                 if not self.window.contains(parts[2]):  # reached through a shortlink
-                    self.crawler.stats.inc_value("newsspider/skipped/outside_window")
+                    self.crawler.stats.inc_value(keys.skipped("outside_window"))
                     return
             article = load_article(response, selector, problems=problems)
             yield article
@@ -349,7 +349,7 @@ class BannedbookSpider(scrapy.Spider):
         days = [parts[2] for parts in listed]
         if self.window.page_is_older(days):
             # Newest first: every later page of this listing is older still.
-            self.crawler.stats.inc_value("newsspider/skipped/listings_past_window")
+            self.crawler.stats.inc_value(keys.skipped("listings_past_window"))
             yield from self.follow_links(response, selector, paging.after(ids), problems=problems,
                                          stop_paging=True)
             return
@@ -374,7 +374,7 @@ class BannedbookSpider(scrapy.Spider):
             if after.old_pages <= self.extra_old_pages:
                 yield from self.follow_links(response, selector, after, only_paging=True, problems=problems)
             else:
-                self.crawler.stats.inc_value("newsspider/skipped/old_listing_pages")
+                self.crawler.stats.inc_value(keys.skipped("old_listing_pages"))
             return
         yield from self.follow_links(response, selector, paging.after(ids, old_pages=0), problems=problems)
 
@@ -386,7 +386,7 @@ class BannedbookSpider(scrapy.Spider):
             return
         self._expected[url] = estimate
         front = [n for u, n in self._expected.items() if site.is_front_listing(u)]
-        self.crawler.stats.set_value(EXPECTED, max(front) if front else sum(self._expected.values()))
+        self.crawler.stats.set_value(keys.EXPECTED, max(front) if front else sum(self._expected.values()))
 
     # --- going ahead to a window further down a listing -----------------------------------------
     @staticmethod
@@ -396,7 +396,7 @@ class BannedbookSpider(scrapy.Spider):
     def _seek_request(self, url: str, seek: Seek) -> scrapy.Request:
         """A request for the page *seek* asks for next, of *url*'s listing."""
         target = site.listing_page_url(url, seek.probe())  # not marked seen: paging may come to it again
-        self.crawler.stats.inc_value("newsspider/listing_seeks")
+        self.crawler.stats.inc_value(keys.LISTING_SEEKS)
         return scrapy.Request(target, callback=self.seek, errback=self.seek_failed, dont_filter=True,
                               priority=PRIORITY[site.Kind.LISTING], cb_kwargs={"seek": seek},
                               meta={"handle_httpstatus_list": [404, 410]})
@@ -432,7 +432,7 @@ class BannedbookSpider(scrapy.Spider):
                               priority=PRIORITY[site.Kind.LISTING])
 
     def _stored_any(self) -> bool:
-        return bool(self.crawler.stats.get_value("newsspider/stored"))
+        return bool(self.crawler.stats.get_value(keys.STORED))
 
     def _stored_run(self, article_id: str) -> int | None:
         """The run that first stored *article_id* (None when not stored, or with --refresh)."""
@@ -472,7 +472,7 @@ class BannedbookSpider(scrapy.Spider):
                 continue
             if same_listing and (stale or stop_paging):
                 if stale:
-                    self.crawler.stats.inc_value("newsspider/skipped/stale_listing_pages")
+                    self.crawler.stats.inc_value(keys.skipped("stale_listing_pages"))
                 continue
             seen_urls.add(url)
             request = self._request_for(url)
@@ -492,7 +492,7 @@ class BannedbookSpider(scrapy.Spider):
 
     def image_fetched(self, response: Response) -> Iterator[Any]:
         """An image is kept by the archive as it arrives: nothing to extract."""
-        self.crawler.stats.inc_value("newsspider/images")
+        self.crawler.stats.inc_value(keys.IMAGES)
         return iter(())
 
     def image_failed(self, failure: Failure) -> None:
@@ -502,7 +502,7 @@ class BannedbookSpider(scrapy.Spider):
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
             if (article_id := request.meta.get(KEY)) and not self._stored_any():
                 self.unreachable.add(article_id)
-        self.crawler.stats.inc_value(f"newsspider/images_failed/{failure_reason(failure.value)}")
+        self.crawler.stats.inc_value(keys.images_failed(failure_reason(failure.value)))
 
     def failed(self, failure: Failure) -> None:
         """A request that could not be completed: count it by reason and log its URL."""
@@ -514,7 +514,7 @@ class BannedbookSpider(scrapy.Spider):
             if (article_id := request.meta.get(KEY)) and not self._stored_any():
                 self.unreachable.add(article_id)
         if reason == "robots_txt":
-            self.crawler.stats.inc_value("newsspider/skipped/robots_txt")
+            self.crawler.stats.inc_value(keys.skipped("robots_txt"))
             return
         count_failure(self.crawler.stats, self.logger, reason, url)
 
@@ -529,14 +529,14 @@ class BannedbookSpider(scrapy.Spider):
                 return None
             if kind is site.Kind.ARTICLE and not self.window.contains(site.article_parts(url)[2]):  # type: ignore[index]
                 self._seen_ids.add(_id_key(article_id))
-                self.crawler.stats.inc_value("newsspider/skipped/outside_window")
+                self.crawler.stats.inc_value(keys.skipped("outside_window"))
                 return None
             if kind is site.Kind.ARTICLE:
                 self._seen_ids.add(_id_key(article_id))
             meta[KEY] = article_id
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))
               and int(page[1]) > self.max_listing_pages):
-            self.crawler.stats.inc_value("newsspider/skipped/max_listing_pages")
+            self.crawler.stats.inc_value(keys.skipped("max_listing_pages"))
             return None
         return scrapy.Request(url, callback=self.parse, errback=self.failed, priority=PRIORITY[kind],
                               meta=meta or None)

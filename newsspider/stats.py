@@ -1,0 +1,95 @@
+"""Every stats key newsspider writes into Scrapy's stats, in one place.
+
+Components count into the crawl's stats (``crawler.stats``) under these keys; the end-of-crawl
+summary, the run record, the monitors and the command line read them back.  A key is spelled here
+only: a component imports the name.  Keys that carry a part (a failure's reason, a proxy) are made
+by the functions below.
+
+>>> failed("http_404"), dropped("missing_title"), skipped("outside_window")
+('newsspider/failed/http_404', 'newsspider/dropped/missing_title', 'newsspider/skipped/outside_window')
+"""
+
+from __future__ import annotations
+
+_ROOT = "newsspider"
+
+# --- the run --------------------------------------------------------------------------------
+#: the run id of this crawl in its memory
+RUN_ID = f"{_ROOT}/run_id"
+#: the dataset file this crawl appends to
+DATASET = f"{_ROOT}/dataset"
+#: the articles the crawl expects to store or find stored, when it can tell (set by the spider)
+EXPECTED = f"{_ROOT}/expected_articles"
+#: the run's quality (a JSON object: :func:`newsspider.monitoring.quality.quality`)
+QUALITY = f"{_ROOT}/quality"
+#: the checks the monitors failed, one line each (the run is "degraded" when not empty)
+CHECKS = f"{_ROOT}/degraded"
+#: the one-line reason a crawl was stopped by an error it cannot go on after
+FATAL = f"{_ROOT}/fatal"
+
+# --- articles -------------------------------------------------------------------------------
+#: records written to the dataset (new articles and new versions)
+STORED = f"{_ROOT}/stored"
+#: of those, new versions of stored articles (--refresh, reextract)
+UPDATED = f"{_ROOT}/updated"
+#: articles fetched again and found unchanged
+UNCHANGED = f"{_ROOT}/unchanged"
+#: articles met again in this crawl or stored before
+DUPLICATES = f"{_ROOT}/duplicates"
+#: records that failed validation (each reason under ``dropped(reason)``)
+DROPPED = f"{_ROOT}/dropped"
+#: records that could not be written (the crawl is stopping on a storage error)
+NOT_STORED = f"{_ROOT}/not_stored"
+
+# --- pages ----------------------------------------------------------------------------------
+#: pages that failed (each reason under ``failed(reason)``)
+FAILED = f"{_ROOT}/failed"
+CHARSET_FIXED = f"{_ROOT}/charset_fixed"
+RETRY_AFTER_WAITS = f"{_ROOT}/retry_after_waits"
+LISTING_SEEKS = f"{_ROOT}/listing_seeks"
+IMAGES = f"{_ROOT}/images"
+WARC_RECORDS = f"{_ROOT}/warc_records"
+WARC_REVISITS = f"{_ROOT}/warc_revisits"
+
+# --- reaching the site ----------------------------------------------------------------------
+CHALLENGES = f"{_ROOT}/challenges"
+CHALLENGES_RETRIED = f"{_ROOT}/challenges/retried"
+CLEARANCES = f"{_ROOT}/clearances"
+BROWSER_FAILURES = f"{_ROOT}/browser_failures"
+PROXY_FAILURES = f"{_ROOT}/proxy_failures"
+PROXY_RETRIES = f"{_ROOT}/proxy_retries"
+PROXY_RETRIES_EXHAUSTED = f"{_ROOT}/proxy_retries_exhausted"
+#: the prefix of the per-proxy counts (``proxy(name, what)``)
+PROXY = f"{_ROOT}/proxy"
+
+# --- newsspider estimate --------------------------------------------------------------------
+ESTIMATE = f"{_ROOT}/estimate"
+ESTIMATE_LATENCY = f"{_ROOT}/estimate_latency"
+
+
+def failed(reason: str) -> str:
+    """A failed page, by its short reason."""
+    return f"{FAILED}/{reason}"
+
+
+def dropped(reason: str) -> str:
+    """A dropped record, by its reason."""
+    return f"{DROPPED}/{reason}"
+
+
+def skipped(kind: str) -> str:
+    """Requests not made, by why (``stored``, ``outside_window``, ``robots_txt``, …)."""
+    return f"{_ROOT}/skipped/{kind}"
+
+
+def challenges_of(vendor: str) -> str:
+    return f"{CHALLENGES}/{vendor}"
+
+
+def images_failed(reason: str) -> str:
+    return f"{_ROOT}/images_failed/{reason}"
+
+
+def proxy(name: str, what: str) -> str:
+    """A count of one proxy (its URL with the password hidden): ``requests``, ``failed/<reason>``."""
+    return f"{PROXY}/{name}/{what}"
