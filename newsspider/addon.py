@@ -177,7 +177,10 @@ _CRAWL: dict[str, Any] = {
 _HANDLERS = {"http": RoutedHandler, "https": RoutedHandler}
 
 _COMPONENTS: dict[str, dict[type, int | None]] = {
-    "ITEM_PIPELINES": {ValidatePipeline: 100, DedupePipeline: 200, JsonLinesStorePipeline: 300},
+    # The last measures what was stored: the run's quality, in the stats when the pipelines close
+    # (before spider_closed, on which the monitors run).
+    "ITEM_PIPELINES": {ValidatePipeline: 100, DedupePipeline: 200, JsonLinesStorePipeline: 300,
+                       RunQuality: 900},
     "SPIDER_MIDDLEWARES": {
         # Outermost: a callback that raises is one failed page (parse_error), counted and logged.
         PageErrors: 40,
@@ -215,9 +218,8 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         RobotsTxtErrors: 520,
         # A crawl that got no page at all stops as "unreachable" (a failed run), never "finished".
         NothingFetched: 530,
-        # At the spider's close, in this order: the run's quality into the stats, the monitors
-        # (Spidermon), the run recorded with both (signal handlers run in the order they connect).
-        RunQuality: 580,
+        # The monitors run on spider_closed; the run is recorded with their checks on engine_stopped,
+        # which Scrapy sends after every spider_closed handler has run.
         Spidermon: 590,
         CrawlMemory: 600,
         EndedMarker: 605,

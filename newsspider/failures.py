@@ -17,7 +17,7 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
 from newsspider import stats as keys
-from newsspider.signals import request_failed
+from newsspider.signals import crawl_stopping, request_failed
 from newsspider.storage import StorageError
 
 __all__ = ["START", "NothingFetched", "PageErrors", "count_failure", "failure_reason",
@@ -104,6 +104,7 @@ def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:
         return
     crawler.stats.set_value(keys.FATAL, message)
     logger.error("stopping the crawl: %s", message)
+    crawler.signals.send_catch_log(crawl_stopping, reason=reason, message=message)
     if crawler.engine is not None and crawler.engine.spider is not None:
         deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
 

@@ -81,24 +81,46 @@ def run_status(reason: str) -> str:
 
 
 class CrawlMemory:
-    """Extension: own the crawl's memory; record each crawl as a run of it."""
+    """Extension: own the crawl's memory; record each crawl as a run of it.
+
+    The run is recorded in one step at the end, on ``engine_stopped``: Scrapy sends it after every
+    ``spider_closed`` handler has run, so the run's quality (put in the stats when the item
+    pipelines close), the monitors' checks (Spidermon, on ``spider_closed``) and the counts are all
+    there, whatever order the extensions were built in.
+    """
 
     def __init__(self, crawler: Crawler, memory: Memory, lock: DataDirLock | None = None) -> None:
         self.crawler = crawler
         self.memory = memory
         self.lock = lock
+        #: why the spider closed; None until it has
+        self.reason: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlMemory:
         extension = cls(crawler, *open_memory(crawler.settings))
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
         return extension
 
     def spider_opened(self) -> None:
         self.crawler.stats.set_value(keys.RUN_ID, self.memory.run_id)
 
     def spider_closed(self, reason: str) -> None:
+        self.reason = reason
+
+    def engine_stopped(self) -> None:
+        """Record the run (when the spider ran) and close the memory."""
+        try:
+            if self.reason is not None:
+                self.record_run(self.reason)
+        finally:
+            self.memory.close()
+            if self.lock is not None:
+                self.lock.release()
+
+    def record_run(self, reason: str) -> None:
         stats: dict[str, Any] = self.crawler.stats.get_stats()
         updated = int(stats.get(keys.UPDATED, 0))
         checks = list(stats.get(keys.CHECKS, []))
@@ -117,9 +139,6 @@ class CrawlMemory:
         except StorageError as exc:
             logger.error("the end of run %s was not recorded (%s); it will show as interrupted",
                          self.memory.run_id, exc)
-        self.memory.close()
-        if self.lock is not None:
-            self.lock.release()
 
 
 def memory_of(crawler: Crawler) -> Memory:

@@ -19,6 +19,7 @@ from newsspider import stats as keys
 from newsspider.failures import stop_crawl
 from newsspider.items import FIELDS, REQUIRED_FIELDS, Article, schema
 from newsspider.memory import memory_of
+from newsspider.signals import crawl_stopping
 from newsspider.state import Memory
 from newsspider.storage import JsonLinesWriter, SpaceReserve, StorageError
 
@@ -142,7 +143,13 @@ class JsonLinesStorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JsonLinesStorePipeline:
-        return cls(crawler, memory_of(crawler))
+        pipeline = cls(crawler, memory_of(crawler))
+        crawler.signals.connect(pipeline.crawl_stopping, signal=crawl_stopping)
+        return pipeline
+
+    def crawl_stopping(self) -> None:
+        """A write failed (here, in the archive or the memory): the dataset takes nothing more."""
+        self.failed = True
 
     def open_spider(self) -> None:
         self.reserve = SpaceReserve(self.memory.data_dir)
@@ -164,8 +171,8 @@ class JsonLinesStorePipeline:
 
     def process_item(self, item: Any) -> Any:
         assert self.writer is not None, "open_spider() was not called"
-        if self.failed or self.stats.get_value(keys.FATAL):  # this write or another failed: the disk is
-            self.stats.inc_value(keys.NOT_STORED)  # kept for the memory and the run's end
+        if self.failed:  # this write or another failed (crawl_stopping): the disk is kept for the
+            self.stats.inc_value(keys.NOT_STORED)  # memory and the run's end
             raise DropItem(f"not stored, the crawl is stopping: {ItemAdapter(item).get('url')}",
                            log_level="INFO")
         record = as_record(item)

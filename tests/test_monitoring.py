@@ -85,6 +85,20 @@ def test_template_change_degrades_the_run_and_names_the_field(mockserver: MockSe
     assert run_cli("runs", str(tmp_path)).stdout.splitlines()[2].split()[3] == "degraded"
 
 
+def test_the_run_is_recorded_with_its_checks_whatever_order_the_extensions_are_built_in(
+        mockserver: MockServer, tmp_path: Path) -> None:
+    assert crawl(mockserver, tmp_path).returncode == 0
+    mockserver.add_articles(30)
+    mockserver.rewrite('<p id="summary">', '<p class="lead">')
+    reversed_order = json.dumps({"newsspider.memory.CrawlMemory": 10,  # built (and connected) first
+                                 "spidermon.contrib.scrapy.extensions.Spidermon": 990})
+    result = crawl(mockserver, tmp_path, "-s", f"EXTENSIONS={reversed_order}")
+    assert result.returncode == DEGRADED_EXIT, result.stderr
+    second = runs_json(tmp_path)[1]
+    assert second["status"] == "degraded" and second["checks"][0].startswith("coverage/fields: summary")
+    assert second["quality"]["stored"] == 30
+
+
 def test_unchanged_site_is_not_degraded(mockserver: MockServer, tmp_path: Path) -> None:
     assert crawl(mockserver, tmp_path).returncode == 0
     mockserver.add_articles(30)

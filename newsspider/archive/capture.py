@@ -32,6 +32,7 @@ from newsspider.archive.warcfile import POINTER_FIELDS, Fetch, WarcFiles, header
 from newsspider.failures import stop_crawl
 from newsspider.items import Article
 from newsspider.memory import memory_of
+from newsspider.signals import crawl_stopping
 from newsspider.storage import StorageError, prepare_data_dir, release_reserve
 
 __all__ = ["META", "WarcCapture", "WarcPointer", "point_at"]
@@ -69,6 +70,8 @@ class WarcCapture:
         self.articles_only = articles_only
         #: with --refresh: the newest archived capture of each URL, for revisit records
         self.earlier = earlier or {}
+        #: a write failed somewhere (crawl_stopping): nothing more is archived
+        self.stopping = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCapture:
@@ -82,7 +85,11 @@ class WarcCapture:
             earlier = latest_captures(data_dir)
         capture = cls(crawler, files, settings.getbool("NEWSSPIDER_WARC_ARTICLES_ONLY"), earlier)
         crawler.signals.connect(capture.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(capture.crawl_stopping, signal=crawl_stopping)
         return capture
+
+    def crawl_stopping(self) -> None:
+        self.stopping = True
 
     def spider_closed(self) -> None:
         self.files.close()
@@ -92,7 +99,7 @@ class WarcCapture:
         if (self.articles_only and site.classify(response.url) is not site.Kind.ARTICLE
                 and not request.meta.get("allow_offsite")):  # images (--images) are kept
             return response
-        if self.crawler.stats.get_value(keys.FATAL):  # a write failed: nothing more is written or stored
+        if self.stopping:  # a write failed (crawl_stopping): nothing more is written or stored
             raise IgnoreRequest("not archived: the crawl is stopping")
         capture = Fetch(
             url=response.url, method=request.method, request_headers=headers_of(request.headers),

@@ -12,12 +12,12 @@ distributed run add up.
 from __future__ import annotations
 
 import statistics
+import time
 from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from itemadapter import ItemAdapter
-from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
@@ -35,8 +35,10 @@ _COUNT = "spidermon_item_scraped_count/Article/"
 _PROXY = keys.PROXY + "/"
 
 
-def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[str, Any]:
-    """A run's quality from its stats (and the body lengths of its stored records).
+def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = (),
+            seconds: float | None = None) -> dict[str, Any]:
+    """A run's quality from its stats (and the body lengths of its stored records, and the seconds it
+    ran, when the stats do not have them yet).
 
     >>> q = quality({"newsspider/stored": 4, "spidermon_item_scraped_count/Article/summary": 3,
     ...              "response_received_count": 10, "elapsed_time_seconds": 5.0,
@@ -44,7 +46,7 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = ()) -> dict[
     >>> q["fields"]["summary"], q["fields"]["author"], q["median_body"], q["pages_per_second"], q["bans"]
     (3, 0, 25, 2.0, 1)
     """
-    summary = CrawlSummary.from_stats(stats)
+    summary = CrawlSummary.from_stats(stats, seconds)
     status = "downloader/response_status_count/"
     return {
         "stored": summary.stored,
@@ -97,24 +99,29 @@ def coverage(run_quality: Mapping[str, Any]) -> dict[str, float]:
 
 
 class RunQuality:
-    """Extension: keep the body length of each stored record; put the run's quality into the stats
-    when the spider closes (before the monitors run).  Off with Spidermon (``SPIDERMON_ENABLED``)."""
+    """Item pipeline, the last: keep the body length of each stored record; put the run's quality
+    into the stats when the pipelines close.  Scrapy closes the item pipelines before it sends
+    ``spider_closed``, so the monitors (Spidermon, on ``spider_closed``) always find it there.  Off
+    with Spidermon (``SPIDERMON_ENABLED``)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
         self.body_lengths = array("I")  # 4 bytes a record: the median needs them all
+        self.started = time.monotonic()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunQuality:
         if not crawler.settings.getbool("SPIDERMON_ENABLED"):
             raise NotConfigured
-        extension = cls(crawler)
-        crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
-        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
-        return extension
+        return cls(crawler)
 
-    def item_scraped(self, item: Any) -> None:
+    def open_spider(self) -> None:
+        self.started = time.monotonic()
+
+    def process_item(self, item: Any) -> Any:
         self.body_lengths.append(len(ItemAdapter(item).get("body") or ""))
+        return item
 
-    def spider_closed(self) -> None:
-        self.stats.set_value(keys.QUALITY, quality(self.stats.get_stats(), self.body_lengths))
+    def close_spider(self) -> None:
+        seconds = time.monotonic() - self.started  # Scrapy's elapsed_time_seconds comes after
+        self.stats.set_value(keys.QUALITY, quality(self.stats.get_stats(), self.body_lengths, seconds))
