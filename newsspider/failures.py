@@ -43,6 +43,7 @@ _REASONS = {
     "DownloadCancelledError": "cancelled",
     "CancelledError": "cancelled",
 }
+# Scrapy's own messages (not an API; tests/test_scrapy_contract.py and test_faults.py check them).
 _IGNORED = {
     "Forbidden by robots.txt": "robots_txt",
     "max redirections reached": "redirect_limit",

@@ -165,7 +165,10 @@ class RetryAfter:
         assert self.crawler.engine is not None
         downloader = self.crawler.engine.downloader
         slot = downloader.slots.get(downloader.get_slot_key(request))
-        if slot is None:
+        # Scrapy's download slots are not a documented API: newsspider relies on their delay and
+        # lastseen (tests/test_scrapy_contract.py checks the installed Scrapy has them); a Scrapy
+        # whose slots lack them gets no pause rather than a crash.
+        if slot is None or not (hasattr(slot, "delay") and hasattr(slot, "lastseen")):
             return
         if slot.delay < self.MIN_DELAY:
             slot.delay = self.MIN_DELAY
@@ -207,7 +210,10 @@ class RobotsTxt(RobotsTxtMiddleware):
     fetched all await one shared Deferred; the first awaiter consumes its result
     and every later one gets ``None`` ("no robots.txt"), so a disallowed page
     among them was fetched.  Here each of them waits on a Deferred of its own
-    and then asks again, when the parsed robots.txt is there.
+    and then asks again, when the parsed robots.txt is there.  (The shared Deferred came with
+    https://github.com/scrapy/scrapy/pull/6802; tests/test_crawl.py's
+    ``test_robots_txt_holds_for_requests_that_wait_for_it`` fails without this.)  Only the public
+    ``robot_parser`` coroutine is overridden, so a Scrapy that fixes it loses nothing.
     """
 
     def __init__(self, crawler: Crawler) -> None:

@@ -7,7 +7,8 @@ import logging
 import re
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,21 @@ class CrawlResult:
         return [str(line) for line in self.stats.get(keys.CHECKS, [])]
 
 
+@contextmanager
+def _logging_put_back() -> Iterator[None]:
+    """Put the root handlers and the levels of the loggers a crawl sets (Scrapy's and ours) back as
+    they were: a crawl configures logging for its own time only."""
+    names = ["", "scrapy", "scrapy.downloadermiddlewares.retry", "newsspider"]
+    levels = {name: logging.getLogger(name).level for name in names}
+    handlers = logging.getLogger().handlers[:]
+    try:
+        yield
+    finally:
+        logging.getLogger().handlers[:] = handlers
+        for name, old in levels.items():
+            logging.getLogger(name).setLevel(old)
+
+
 def _configure_logging(level: str) -> None:
     """Compact console logging: newsspider's own lines at *level*, Scrapy's warnings and errors.
 
@@ -307,15 +323,16 @@ def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: typ
     # Scrapy's full log when the user asks for a log level; a compact one otherwise.
     own_logging = "LOG_LEVEL" not in (overrides or {})
     settings.set("LOG_INSTALL_ROOT_HANDLER", not own_logging, priority="cmdline")
-    # Spidermon reports through Spider.log(), which Scrapy deprecates: not the user's concern.
-    warnings.filterwarnings("ignore", r"Spider\.log\(\) is deprecated", ScrapyDeprecationWarning)
-    process = AsyncCrawlerProcess(settings)
-    if own_logging:
-        _configure_logging(settings.get("LOG_LEVEL"))
-    crawler = process.create_crawler(spidercls)
-    task = process.crawl(crawler, **spider_kwargs)
-    task.add_done_callback(_retrieve)
-    process.start()
+    with _logging_put_back(), warnings.catch_warnings():  # nothing of this outlives the crawl
+        # Spidermon reports through Spider.log(), which Scrapy deprecates: not the user's concern.
+        warnings.filterwarnings("ignore", r"Spider\.log\(\) is deprecated", ScrapyDeprecationWarning)
+        process = AsyncCrawlerProcess(settings)
+        if own_logging:
+            _configure_logging(settings.get("LOG_LEVEL"))
+        crawler = process.create_crawler(spidercls)
+        task = process.crawl(crawler, **spider_kwargs)
+        task.add_done_callback(_retrieve)
+        process.start()
     error = _retrieve(task)
     if error is not None:  # the crawl did not start (the spider or a component could not be built)
         if isinstance(error, START_ERRORS):

@@ -176,3 +176,30 @@ def test_callbacks_return_nothing_from_generators(spidercls: type[BannedbookSpid
                  if inspect.isgeneratorfunction(getattr(spidercls, name))]
     assert spidercls.parse in callbacks
     assert [c.__name__ for c in callbacks if is_generator_with_return_value(c)] == []
+
+
+LIBRARY_CALL = """
+import json, logging, sys, warnings
+from newsspider.runner import run_crawl
+
+def state():
+    return {"root": [type(h).__name__ for h in logging.getLogger().handlers],
+            "levels": [logging.getLogger(n).level for n in ("", "scrapy", "newsspider")],
+            "filters": len(warnings.filters)}
+
+logging.basicConfig(level=logging.INFO)  # the calling program's own logging
+before = state()
+result = run_crawl([sys.argv[1]], sys.argv[2], {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
+                                                "CLOSESPIDER_ITEMCOUNT": 3})
+print(json.dumps({"before": before, "after": state(), "stored": result.summary.stored}))
+"""
+
+
+def test_run_crawl_leaves_the_callers_logging_and_warnings_as_they_were(mockserver: MockServer,
+                                                                       tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-c", LIBRARY_CALL, mockserver.url("/bnews/"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.splitlines()[-1])
+    assert seen["stored"] >= 3
+    assert seen["after"] == seen["before"], "run_crawl changed the process's logging or warnings filters"
