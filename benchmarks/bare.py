@@ -15,8 +15,8 @@ import scrapy
 from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
 
-from newsspider import site
-from newsspider.processors import canonical_url
+from newsspider.extract import site
+from newsspider.extract.processors import canonical_url
 
 
 class BareSpider(scrapy.Spider):

@@ -69,7 +69,7 @@ def measure(urls: int, queue_sample: int = 50_000) -> dict[str, float]:
         for start in range(0, urls, 10_000):
             pipe = client.pipeline(transaction=False)
             for n in range(start, min(urls, start + 10_000)):
-                pipe.hset("bench:articles", str(1000000 + n), f"1|1|{digest}")  # RedisState's entry
+                pipe.hset("bench:articles", str(1000000 + n), f"1|1|{digest}")  # RedisMemory's entry
             pipe.execute()
         articles = used(client) - base
 

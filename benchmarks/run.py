@@ -115,8 +115,8 @@ def start_proxy(kind: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]
 
 
 # The handler that proxied requests use, for every request: its own cost, without a proxy process.
-PROXY_HANDLER_EVERYWHERE = ["-s", 'DOWNLOAD_HANDLERS={"http": "newsspider.proxies.ProxiedHandler", '
-                    '"https": "newsspider.proxies.ProxiedHandler"}']
+PROXY_HANDLER_EVERYWHERE = ["-s", 'DOWNLOAD_HANDLERS={"http": "newsspider.crawl.proxies.ProxiedHandler", '
+                    '"https": "newsspider.crawl.proxies.ProxiedHandler"}']
 
 
 def latency_ms(url: str, proxy: str | None, requests: int = 100) -> float:
@@ -171,7 +171,7 @@ def extraction(root: Path, pages: int = 300, rounds: int = 5) -> dict[str, float
     import lxml.html
     from scrapy.http import HtmlResponse
 
-    from newsspider.loaders import load_article
+    from newsspider.extract.loaders import load_article
 
     files = sorted(root.glob("bnews/*/*/*.html")) + sorted(root.glob("bnews/*/*/*/*.html"))
     files = [f for f in files if re.search(r"/\d{8}/\d+\.html$", str(f))][:pages]
@@ -204,9 +204,9 @@ def state_store(ids: int) -> dict[str, float]:
     code = f"""
 import json, resource, tempfile, time
 from pathlib import Path
-from newsspider.state.sqlite import CrawlState
+from newsspider.memory.sqlite import SqliteMemory
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-d = Path(tempfile.mkdtemp()); state = CrawlState(d, commit_every=50000); state.run_id = 1
+d = Path(tempfile.mkdtemp()); state = SqliteMemory(d, commit_every=50000); state.run_id = 1
 t = time.monotonic()
 for n in range({ids}):
     state._upsert({{"article_id": str(n), "url": f"https://www.bannedbook.org/bnews/cnnews/20240101/{{n}}.html",

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from lxml import html
 
-from newsspider.dataset import record_example
-from newsspider.search.database import build, count, open_readonly, search
-from newsspider.search.tokens import terms
+from newsspider.dataset.reader import record_example
+from newsspider.dataset.search.database import build, count, open_readonly, search
+from newsspider.dataset.search.tokens import terms
 
 SITE = "https://www.bannedbook.org"
 MIXED = ["OpenAI API", '"OpenAI API"', "中国 经济", "新疆 棉花", "6·4", "2024", "AI 中国", "美国 贸易战",

@@ -30,7 +30,7 @@ TAGS = ["中国", "美国", "贸易战", "人工智能", "香港", "人权", "�
         "科技", "媒体", "法治"]
 SENTENCE = ("这是newsspider基准测试站点按禁闻网真实页面结构生成的段落，用来衡量抓取、抽取、去重和存储的速度，"
             "内容并非真实新闻。")
-# The credit lines and page endings the site writes (newsspider.site), in turn.
+# The credit lines and page endings the site writes (newsspider.extract.site), in turn.
 CREDITS = ("<p>作者：基准作者，来源：基准来源，文章内容并不代表本网立场和观点。</p>",
            "<p>作者：基准作者来源：基准来源，文章内容并不代表本网立场和观点。</p>",
            "<p>Original 基准公众号 时评 ，文章内容不知真假，请读者自行判断。</p>")

@@ -2,8 +2,8 @@
 
 A page puts a marker where a generated part goes:
 
-- ``<!-- settings -->``: newsspider's settings, from ``newsspider.addon.DEFAULTS`` and the comment
-  above each entry in ``newsspider/addon.py`` (a ``# --- Title ---`` comment starts a group);
+- ``<!-- settings -->``: newsspider's settings, from ``newsspider.crawl.addon.DEFAULTS`` and the comment
+  above each entry in ``newsspider/crawl/addon.py`` (a ``# --- Title ---`` comment starts a group);
 - ``<!-- politeness -->``: the project's Scrapy settings, from ``newsspider/settings.py``;
 - ``<!-- cli -->``: every command's ``--help``, from the click commands;
 - ``<!-- schema -->``: the record's fields, from ``newsspider/schema/article.schema.json``;
@@ -22,11 +22,11 @@ from typing import Any
 
 import click
 
-import newsspider.addon
+import newsspider.crawl.addon
 import newsspider.settings
 from newsspider.cli import main
 
-PACKAGE = Path(newsspider.addon.__file__).parent
+PACKAGE = Path(newsspider.settings.__file__).parent
 
 
 def _comments(source: str) -> dict[int, str]:
@@ -74,7 +74,7 @@ def settings_table() -> str:
     """newsspider's settings: a table per group, a row per setting (a setting without a comment of
     its own shares the row of the one above it)."""
     rows: list[tuple[str, list[str], str]] = []
-    for group, name, comment in _entries(PACKAGE / "addon.py", "DEFAULTS"):
+    for group, name, comment in _entries(PACKAGE / "crawl" / "addon.py", "DEFAULTS"):
         if not comment and rows and rows[-1][0] == group:
             rows[-1][1].append(name)
         else:
@@ -86,7 +86,7 @@ def settings_table() -> str:
             out += ["| setting | default | meaning |", "| --- | --- | --- |"]
             current = group
         names_text = ", ".join(f"`{n}`" for n in names)
-        defaults = ", ".join(_value(newsspider.addon.DEFAULTS[n]) for n in names)
+        defaults = ", ".join(_value(newsspider.crawl.addon.DEFAULTS[n]) for n in names)
         out.append(f"| {names_text} | {defaults} | {comment.replace('|', '&#124;')} |")
     return "\n".join(out) + "\n"
 

@@ -2,7 +2,7 @@
 
 Each command imports the modules it runs when it runs: ``newsspider --help``
 and the ``dataset`` commands do not load Scrapy and Twisted (0.37 s of
-imports, ``python -X importtime -c "import newsspider.runner"``).  None of
+imports, ``python -X importtime -c "import newsspider.crawl.runner"``).  None of
 these imports is there to dodge a cycle: imports flow one way, site rules ->
 extraction -> crawl components -> runner -> this module.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import click
 
 from newsspider import __version__
-from newsspider import stats as keys
-from newsspider.dataset import display_path
+from newsspider.crawl import stats as keys
+from newsspider.dataset.reader import display_path
 from newsspider.monitoring import DEGRADED_EXIT
 
 DATA_DIR_OPTION = click.option(
@@ -108,7 +108,7 @@ def one_line(*errors: type[BaseException]) -> Iterator[None]:
 def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any],
            **flags: bool) -> Any:
     """Run one crawl, turning the library's errors into one-line messages."""
-    from newsspider.runner import START_ERRORS, CrawlError, RedisUnreachable, run_crawl
+    from newsspider.crawl.runner import START_ERRORS, CrawlError, RedisUnreachable, run_crawl
 
     with one_line(*START_ERRORS, CrawlError, RedisUnreachable):
         return run_crawl(start_urls, data_dir, overrides, **flags)
@@ -132,7 +132,7 @@ def _outcome_errors(result: Any) -> None:
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
-    from newsspider.runner import SettingError, parse_overrides, unknown_settings
+    from newsspider.crawl.runner import SettingError, parse_overrides, unknown_settings
 
     try:
         overrides = parse_overrides(pairs)
@@ -146,7 +146,7 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 def _window(since: str | None, until: str | None) -> dict[str, str]:
     """The settings of ``--since`` / ``--until``, checked (a span such as 30d stays one: a scheduled
     crawl counts it back from the day it runs)."""
-    from newsspider.window import Window, WindowError
+    from newsspider.crawl.window import Window, WindowError
 
     try:
         Window.from_settings(since, until)
@@ -230,7 +230,7 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
     article is stored into OTHER_DIR.
     """
     from newsspider.archive.reader import ArchiveError
-    from newsspider.runner import START_ERRORS, CrawlError, run_reextract
+    from newsspider.crawl.runner import START_ERRORS, CrawlError, run_reextract
 
     overrides = _overrides(settings)
     if jobs is not None:
@@ -266,8 +266,8 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     """
     import statistics
 
-    from newsspider.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
-    from newsspider.runner import crawler_settings
+    from newsspider.crawl.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
+    from newsspider.crawl.runner import crawler_settings
 
     overrides: dict[str, Any] = dict(_overrides(settings))
     overrides.update(_window(since, until))
@@ -275,7 +275,7 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
         overrides["NEWSSPIDER_PROXIES"] = list(proxies)
     if impersonate:
         overrides["NEWSSPIDER_IMPERSONATE"] = impersonate
-    from newsspider.runner import START_ERRORS, CrawlError, run_estimate
+    from newsspider.crawl.runner import START_ERRORS, CrawlError, run_estimate
 
     with one_line(*START_ERRORS, CrawlError):
         result = run_estimate(list(start_urls) or None, overrides)
@@ -312,9 +312,9 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     """
     import logging
 
-    from newsspider.proxies import ProxyUrlError, parse_proxies
-    from newsspider.schedule import ScheduleError, run_schedule, trigger_for
-    from newsspider.storage import DataDirError, DataDirLocked, prepare_data_dir
+    from newsspider.crawl.proxies import ProxyUrlError, parse_proxies
+    from newsspider.crawl.schedule import ScheduleError, run_schedule, trigger_for
+    from newsspider.dataset.storage import DataDirError, DataDirLocked, prepare_data_dir
 
     _overrides(settings)  # report bad -s values now, not in every crawl's log
     _window(since, until)
@@ -358,13 +358,13 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
     """
     import json
 
-    from newsspider.runs import run_record, run_table, run_text
+    from newsspider.dataset.runs import run_record, run_table, run_text
 
     if redis_url:
         history = _redis_runs(redis_url, redis_prefix)
     else:
-        from newsspider.state import StateError
-        from newsspider.state.sqlite import read_runs
+        from newsspider.memory import StateError
+        from newsspider.memory.sqlite import read_runs
 
         with one_line(StateError):
             history = read_runs(data_dir)
@@ -384,8 +384,8 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
 
 
 def _redis_runs(url: str, prefix: str) -> list[Any]:
-    from newsspider.runner import RedisUnreachable, check_redis
-    from newsspider.state.redis import read_redis_runs
+    from newsspider.crawl.runner import RedisUnreachable, check_redis
+    from newsspider.memory.redis import read_redis_runs
 
     with one_line(RedisUnreachable):
         check_redis(url)
@@ -402,7 +402,7 @@ def _redis_runs(url: str, prefix: str) -> list[Any]:
 @SETTING_OPTION
 def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> None:
     """Serve the bundled sample site on 127.0.0.1 and crawl it into DATA_DIR."""
-    from newsspider.dataset import iter_records
+    from newsspider.dataset.reader import iter_records
     from newsspider.demo.server import serve_in_thread
 
     try:
@@ -460,7 +460,7 @@ SKIP_BAD_LINES_OPTION = click.option(
 
 def _dataset_dir(path: Path) -> Path:
     """*path*, when it holds a dataset; else exit 1 naming the dataset dirs found below it."""
-    from newsspider.dataset import SHARD_GLOB
+    from newsspider.dataset.reader import SHARD_GLOB
 
     if not path.is_dir() or any(path.glob(SHARD_GLOB)):
         return path
@@ -475,8 +475,8 @@ def _errors(skip_bad_lines: bool) -> Any:
 
 
 def _dataset_errors() -> tuple[type[Exception], ...]:
-    from newsspider.dataset import DatasetError
-    from newsspider.export import ExportError
+    from newsspider.dataset.export import ExportError
+    from newsspider.dataset.reader import DatasetError
 
     return DatasetError, ExportError, OSError
 
@@ -487,7 +487,7 @@ def _dataset_errors() -> tuple[type[Exception], ...]:
 def info(path: Path, skip_bad_lines: bool) -> None:
     """Counts, date range, categories, top tags and sources, field coverage, shards, bad lines."""
     path = _dataset_dir(path)
-    from newsspider.report import info_text, summarize
+    from newsspider.dataset.report import info_text, summarize
 
     with one_line(*_dataset_errors()):
         click.echo(info_text(summarize(path, _errors(skip_bad_lines))))
@@ -510,7 +510,7 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
                    category: str | None, tag: str | None, skip_bad_lines: bool) -> None:
     """Write one clean, deduplicated file: the latest version of each article."""
     path = _dataset_dir(path)
-    from newsspider.export import Filters, export
+    from newsspider.dataset.export import Filters, export
 
     for name, day in (("--since", since), ("--until", until)):
         if day is not None and not _is_date(day):
@@ -532,7 +532,7 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
 def graph(path: Path, out: Path, skip_bad_lines: bool) -> None:
     """The related-article and tag link graph as a CSV edge list: source,target,kind."""
     path = _dataset_dir(path)
-    from newsspider.export import write_graph
+    from newsspider.dataset.export import write_graph
 
     with one_line(*_dataset_errors()):
         count = write_graph(path, out, _errors(skip_bad_lines))
@@ -548,10 +548,10 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
     """A self-contained HTML page: articles over time, top tags over time, field coverage and failures
     per run (from the data dir's run history), sources, categories."""
     path = _dataset_dir(path)
-    from newsspider.export import atomic_output
-    from newsspider.report import html_report, summarize
-    from newsspider.state import StateError
-    from newsspider.state.sqlite import read_runs
+    from newsspider.dataset.export import atomic_output
+    from newsspider.dataset.report import html_report, summarize
+    from newsspider.memory import StateError
+    from newsspider.memory.sqlite import read_runs
 
     with one_line(*_dataset_errors(), StateError):
         runs = read_runs(path) if path.is_dir() else []
@@ -604,7 +604,7 @@ def sqlite_command(path: Path, out: Path | None, skip_bad_lines: bool) -> None:
 
 
 def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
-    from newsspider.search.database import build
+    from newsspider.dataset.search.database import build
 
     with one_line(*_dataset_errors()):
         return build(path, out, _errors(skip_bad_lines))
@@ -633,8 +633,8 @@ def search_command(path: Path, query: str, since: str | None, until: str | None,
     The database is built or brought up to date first."""
     import json
 
-    from newsspider.search.database import RANKED, Where, count, search
-    from newsspider.search.tokens import QueryError
+    from newsspider.dataset.search.database import RANKED, Where, count, search
+    from newsspider.dataset.search.tokens import QueryError
 
     for name, day in (("--since", since), ("--until", until)):
         if day is not None and not _is_date(day):
@@ -643,7 +643,7 @@ def search_command(path: Path, query: str, since: str | None, until: str | None,
     built = _build_database(path, db, skip_bad_lines)
     where = Where(since, until, tag, category)
     with one_line(QueryError, *_dataset_errors()):
-        from newsspider.search.database import open_readonly
+        from newsspider.dataset.search.database import open_readonly
 
         conn = open_readonly(built.path)
         try:
@@ -676,8 +676,8 @@ def search_command(path: Path, query: str, since: str | None, until: str | None,
 def diff(path: Path, article_id: str, from_version: int | None, to_version: int | None,
          skip_bad_lines: bool) -> None:
     """What changed between two stored versions of ARTICLE_ID, field by field ([-deleted-]{+inserted+})."""
-    from newsspider.dataset import iter_records
-    from newsspider.diff import field_diffs
+    from newsspider.dataset.diff import field_diffs
+    from newsspider.dataset.reader import iter_records
 
     path = _dataset_dir(path)
     with one_line(*_dataset_errors()):
@@ -770,7 +770,7 @@ def browse(data_dir: Path, port: int, db: Path | None, skip_bad_lines: bool) -> 
         from datasette.app import Datasette
         from datasette.plugins import pm
 
-        from newsspider.search import browse as plugin
+        from newsspider.dataset.search import browse as plugin
     except ImportError as exc:
         raise click.ClickException(f"browse needs {(exc.name or 'datasette').partition('.')[0]}: "
                                    "pip install 'newsspider[browse]'") from exc

@@ -1,9 +1,9 @@
 """The project's settings: politeness toward the live site, and the newsspider add-on.
 
 Scrapy reads this module as the project settings (``scrapy.cfg`` and
-:func:`newsspider.runner.crawler_settings`).  Everything else a crawl needs
+:func:`newsspider.crawl.runner.crawler_settings`).  Everything else a crawl needs
 (its components, the ``NEWSSPIDER_*`` settings and their defaults) comes from
-:class:`newsspider.addon.NewsspiderAddon`, so that any Scrapy project that
+:class:`newsspider.crawl.addon.NewsspiderAddon`, so that any Scrapy project that
 enables the add-on crawls the same way.  Tests and benchmarks override the
 politeness with ``-s``.  (robots.txt is obeyed by the add-on's default, so
 that any project using it is polite too.)
@@ -35,5 +35,5 @@ REMOTE_CONTROL_ENABLED = False
 # newsspider's own lines (progress, failed pages) without Scrapy's debug output.
 LOG_LEVEL = "INFO"
 
-# --- newsspider: its components and their defaults (NEWSSPIDER_* settings: newsspider.addon) ---
-ADDONS = {"newsspider.addon.NewsspiderAddon": 0}
+# --- newsspider: its components and their defaults (NEWSSPIDER_* settings: newsspider.crawl.addon) ---
+ADDONS = {"newsspider.crawl.addon.NewsspiderAddon": 0}

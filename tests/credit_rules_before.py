@@ -1,6 +1,6 @@
 """The credit-line rules as newsspider had them before the site's later forms were known, to crawl an
 archive "before the change": ``python -m tests.credit_rules_before crawl …`` runs the real command with
-them in place of :mod:`newsspider.site`'s.
+them in place of :mod:`newsspider.extract.site`'s.
 
 They missed the author followed directly by the source (``作者：X来源：Y``), WeChat reprints
 (``Original 公众号 …``) and the 2025 ending (``站长动态，转发分享↓Follow Us 责任编辑：X``).
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import sys
 
-from newsspider import site
-from newsspider.processors import clean_text
+from newsspider.extract import site
+from newsspider.extract.processors import clean_text
 
 _LABEL = r"\s*[：:]\s*"
 _FIELD_END = r"(?:[，,；;。|｜（(）)]|\s+(?:作者|来源|來源)|\s*$)"

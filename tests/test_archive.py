@@ -226,10 +226,11 @@ def test_a_changed_selector_changes_exactly_its_field(offline: Path, tmp_path: P
     before = read_jsonl(data_dir / "articles.jsonl")
     with_summary = {r["article_id"] for r in before if r["summary"]}
     assert with_summary and len(with_summary) < len(before)
-    # the selector as edited in newsspider/site.py: every process that loads the script has it, the
+    # the selector as edited in newsspider/extract/site.py: every process that loads the script has it, the
     # worker processes too (they load the main script again)
     script = tmp_path / "changed.py"
-    script.write_text("import sys\nimport newsspider.site as site\nsite.SUMMARY = 'p#no-such-summary'\n"
+    script.write_text("import sys\nimport newsspider.extract.site as site\n"
+                      "site.SUMMARY = 'p#no-such-summary'\n"
                       "if __name__ == '__main__':\n    from newsspider.cli import main\n"
                       "    main(sys.argv[1:])\n")
     result = subprocess.run([sys.executable, str(script), "reextract", str(data_dir), "--jobs", str(jobs)],

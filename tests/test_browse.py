@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser
 
-from newsspider.dataset import iter_articles
+from newsspider.dataset.reader import iter_articles
 from tests.conftest import REPO, crawl, read_jsonl
 from tests.mockserver import MockServer
 from tests.test_report import browser  # noqa: F401  (the shared headless Chromium)

@@ -20,7 +20,7 @@ import pytest
 
 from newsspider.archive.reader import iter_responses, warc_files
 from newsspider.demo.pages import DemoSite
-from newsspider.state.sqlite import read_runs
+from newsspider.memory.sqlite import read_runs
 from tests.conftest import DEGRADED, FAST, crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 from tests.proxies import EXIT, NAME, Socks

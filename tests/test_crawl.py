@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from scrapy.utils.misc import is_generator_with_return_value
 
-from newsspider import site
 from newsspider.archive.spider import ReextractSpider
 from newsspider.demo.pages import DemoSite
+from newsspider.extract import site
 from newsspider.spiders.bannedbook import BannedbookSpider
 from tests.conftest import FAST, FIXTURES, REPO, crawl, read_jsonl
 from tests.mockserver import MockServer
@@ -141,7 +141,7 @@ def test_scrapy_crawl_in_another_project_with_the_addon(crawled, tmp_path: Path)
     root, _, records, _ = crawled
     (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = scratch_settings\n")
     (tmp_path / "scratch_settings.py").write_text(
-        'ADDONS = {"newsspider.addon.NewsspiderAddon": 0}\n'
+        'ADDONS = {"newsspider.crawl.addon.NewsspiderAddon": 0}\n'
         f'NEWSSPIDER_START_URLS = ["{root}/bnews/"]\n')
     result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "bannedbook"], cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": str(tmp_path)},
@@ -180,7 +180,7 @@ def test_callbacks_return_nothing_from_generators(spidercls: type[BannedbookSpid
 
 LIBRARY_CALL = """
 import json, logging, sys, warnings
-from newsspider.runner import run_crawl
+from newsspider.crawl.runner import run_crawl
 
 def state():
     return {"root": [type(h).__name__ for h in logging.getLogger().handlers],

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from newsspider.dataset import (
+from newsspider.dataset.export import Filters, export, graph_edges, write_graph
+from newsspider.dataset.reader import (
     DatasetError,
     SchemaVersionError,
     iter_articles,
@@ -20,9 +21,8 @@ from newsspider.dataset import (
     record_example,
     to_pandas,
 )
+from newsspider.dataset.report import html_report, summarize
 from newsspider.demo.pages import DemoSite
-from newsspider.export import Filters, export, graph_edges, write_graph
-from newsspider.report import html_report, summarize
 from tests.conftest import crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 

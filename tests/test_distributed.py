@@ -19,10 +19,10 @@ import redis
 from scrapy import Request
 from scrapy.utils.test import get_crawler
 
-from newsspider import site
 from newsspider.archive.reader import archived_page, warc_files
-from newsspider.dataset import load
+from newsspider.dataset.reader import load
 from newsspider.demo.pages import DemoSite
+from newsspider.extract import site
 from newsspider.frontier.queue import _POP, LeasedPriorityQueue
 from newsspider.spiders.bannedbook import BannedbookSpider
 from tests.conftest import FAST, run_cli
@@ -276,9 +276,10 @@ def test_a_long_retry_after_wait_keeps_its_lease(mockserver: MockServer, redis_u
 SLOW = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
 
 
-def wait_for_lines(data_dir: Path, procs: list[subprocess.Popen[str]], count: int) -> None:
+def wait_for_lines(data_dir: Path, procs: list[subprocess.Popen[str]], count: int,
+                   shards: str = "articles-*.jsonl") -> None:
     deadline = time.monotonic() + 60
-    while sum(shard.read_bytes().count(b"\n") for shard in data_dir.glob("articles-*.jsonl")) < count:
+    while sum(shard.read_bytes().count(b"\n") for shard in data_dir.glob(shards)) < count:
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "stored nothing"
         time.sleep(0.02)
 
@@ -290,6 +291,11 @@ def test_redis_gone_for_good_is_a_bounded_wait_then_one_line(mockserver: MockSer
         procs = [worker(mockserver, url, tmp_path, f"w{i}", "gone", *SLOW,
                         "-s", "NEWSSPIDER_REDIS_RECONNECT=3") for i in range(2)]
         wait_for_lines(tmp_path, procs, 3)
+        # both workers in the crawl (each has stored a line): on a loaded machine one may not have
+        # started yet, and a worker that cannot reach Redis at its start is another case (one line,
+        # no "stopped after")
+        for name in ("w0", "w1"):
+            wait_for_lines(tmp_path, procs, 1, f"articles-{name}.jsonl")
         server.kill()
         killed = time.monotonic()
         outputs = [proc.communicate(timeout=60) for proc in procs]

@@ -82,7 +82,7 @@ def test_the_docs_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     result = subprocess.run(build, cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     settings = (tmp_path / "reference" / "settings" / "index.html").read_text("utf-8")
-    from newsspider.addon import DEFAULTS
+    from newsspider.crawl.addon import DEFAULTS
 
     assert all(name in settings for name in DEFAULTS), "a setting is missing from the settings page"
     cli = (tmp_path / "reference" / "cli" / "index.html").read_text("utf-8")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from newsspider import site
 from newsspider.demo.pages import DemoSite
-from newsspider.state.sqlite import read_runs
+from newsspider.extract import site
+from newsspider.memory.sqlite import read_runs
 from tests.conftest import crawl, read_jsonl
 from tests.mockserver import MockServer
 

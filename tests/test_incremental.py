@@ -7,11 +7,11 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from newsspider import site
-from newsspider.dataset import iter_articles
+from newsspider.dataset.reader import iter_articles
+from newsspider.dataset.storage import DataDirLock
 from newsspider.demo.pages import DemoSite
-from newsspider.state.sqlite import read_runs
-from newsspider.storage import DataDirLock
+from newsspider.extract import site
+from newsspider.memory.sqlite import read_runs
 from tests.conftest import crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 

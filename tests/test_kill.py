@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from newsspider import site
-from newsspider.dataset import load
+from newsspider.dataset.reader import load
 from newsspider.demo.pages import DemoSite
-from newsspider.state.sqlite import read_runs
+from newsspider.extract import site
+from newsspider.memory.sqlite import read_runs
 from tests.conftest import FAST, crawl, reports_killed_run
 from tests.mockserver import MockServer
 

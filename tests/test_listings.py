@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from benchmarks.site import PER_PAGE, BenchSite
-from newsspider import site as site_rules
+from newsspider.extract import site as site_rules
 from tests.conftest import DEGRADED, FAST, read_jsonl, run_cli
 
 ARTICLES = 2000

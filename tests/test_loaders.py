@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 from scrapy.http import HtmlResponse
 
-from newsspider.loaders import load_article, page_selector, parse_listing
+from newsspider.extract.loaders import load_article, page_selector, parse_listing
 from tests.conftest import FIXTURES, seed_page
 
 ARTICLE_URL = "https://www.bannedbook.org/bnews/itnews/20240626/2054421.html"

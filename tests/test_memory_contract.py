@@ -1,6 +1,6 @@
 """One contract for the crawl's memory: the same tests against the SQLite memory (one machine) and
 the Redis memory (a distributed crawl; a real redis-server), each opened the way a crawl opens it
-(:func:`newsspider.memory.open_memory`)."""
+(:func:`newsspider.memory.extension.open_memory`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from scrapy.settings import Settings
 
-from newsspider.dataset import record_example
-from newsspider.memory import open_memory
-from newsspider.state import UNKNOWN_RUN, Memory, Run
-from newsspider.storage import DataDirLock
+from newsspider.dataset.reader import record_example
+from newsspider.dataset.storage import DataDirLock
+from newsspider.memory import UNKNOWN_RUN, Memory, Run
+from newsspider.memory.extension import open_memory
 from tests.test_distributed import RedisServer
 
 _prefixes = count()

@@ -11,7 +11,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from newsspider.demo.pages import DemoSite
-from newsspider.state.sqlite import STATE_FILE
+from newsspider.memory.sqlite import STATE_FILE
 from tests.conftest import crawl, run_cli
 from tests.mockserver import MockServer
 from tests.receivers import HttpReceiver, SmtpReceiver
@@ -90,7 +90,7 @@ def test_the_run_is_recorded_with_its_checks_whatever_order_the_extensions_are_b
     assert crawl(mockserver, tmp_path).returncode == 0
     mockserver.add_articles(30)
     mockserver.rewrite('<p id="summary">', '<p class="lead">')
-    reversed_order = json.dumps({"newsspider.memory.CrawlMemory": 10,  # built (and connected) first
+    reversed_order = json.dumps({"newsspider.memory.extension.CrawlMemory": 10,  # built (and connected) first
                                  "spidermon.contrib.scrapy.extensions.Spidermon": 990})
     result = crawl(mockserver, tmp_path, "-s", f"EXTENSIONS={reversed_order}")
     assert result.returncode == DEGRADED_EXIT, result.stderr

@@ -10,10 +10,10 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from newsspider.addon import NewsspiderAddon
-from newsspider.dataset import record_example
-from newsspider.items import Article
-from newsspider.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
+from newsspider.crawl.addon import NewsspiderAddon
+from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
+from newsspider.dataset.reader import record_example
+from newsspider.extract.items import Article
 
 GOOD = Article(article_id="7", url="http://127.0.0.1/bnews/cnnews/20240101/7.html", category="cnnews",
                published_date="2024-01-01", title="标题", body="正文", crawled_at="2024-01-02T00:00:00Z",

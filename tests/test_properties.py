@@ -7,8 +7,8 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from newsspider import site
-from newsspider.processors import (
+from newsspider.extract import site
+from newsspider.extract.processors import (
     canonical_url,
     clean_text,
     join_text,
@@ -16,7 +16,7 @@ from newsspider.processors import (
     parse_iso_datetime,
     strip_site_suffix,
 )
-from newsspider.site import parse_credit_line, parse_editor_line
+from newsspider.extract.site import parse_credit_line, parse_editor_line
 
 CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 SPACE = st.sampled_from([" ", "\n", "\t", "\r", "\u00a0", "\u3000"])

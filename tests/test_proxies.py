@@ -20,7 +20,7 @@ import pytest
 import trustme
 
 from newsspider.demo.pages import LIVE, DemoSite
-from newsspider.state.sqlite import read_runs
+from newsspider.memory.sqlite import read_runs
 from tests.conftest import FAST, read_jsonl, run_cli
 from tests.mockserver import MockServer
 from tests.proxies import EXIT, NAME, HttpProxy, Proxy, Socks

@@ -10,7 +10,7 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
-from newsspider.state.sqlite import read_runs
+from newsspider.memory.sqlite import read_runs
 from tests.conftest import FAST, run_cli
 from tests.mockserver import MockServer
 from tests.receivers import HttpReceiver

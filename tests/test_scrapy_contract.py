@@ -13,11 +13,11 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
-from newsspider.failures import failure_reason
+from newsspider.crawl.failures import failure_reason
 
 
 def test_a_download_slot_has_the_delay_and_lastseen_retry_after_moves() -> None:
-    # newsspider.middlewares.RetryAfter.pause holds a host's requests back through these
+    # newsspider.crawl.middlewares.RetryAfter.pause holds a host's requests back through these
     slot = Slot(1, 0.0)
     assert isinstance(slot.delay, float) and isinstance(slot.lastseen, (int, float))
     assert callable(Downloader.get_slot_key) and "self.slots" in inspect.getsource(Downloader.__init__)

@@ -16,7 +16,7 @@ from urllib.request import urlopen
 import pytest
 
 from newsspider.demo.pages import DemoSite
-from newsspider.state.sqlite import read_runs
+from newsspider.memory.sqlite import read_runs
 from tests.conftest import REPO, read_jsonl
 from tests.mockserver import MockServer
 

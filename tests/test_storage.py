@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from newsspider import site
-from newsspider.dataset import DatasetError, iter_records, load, record_example
+from newsspider.dataset.reader import DatasetError, iter_records, load, record_example
+from newsspider.dataset.storage import JsonLinesWriter, StorageError, encode_record
 from newsspider.demo.pages import DemoSite
-from newsspider.state.sqlite import CrawlState, read_runs
-from newsspider.storage import JsonLinesWriter, StorageError, encode_record
+from newsspider.extract import site
+from newsspider.memory.sqlite import SqliteMemory, read_runs
 from tests.conftest import crawl, run_cli
 from tests.mockserver import MockServer
 
@@ -122,7 +122,7 @@ def test_full_disk_stops_the_crawl_with_one_line(mockserver: MockServer, small_f
 
 
 def test_full_disk_under_the_state(small_fs: Path) -> None:
-    state = CrawlState(small_fs, commit_every=1)
+    state = SqliteMemory(small_fs, commit_every=1)
     state.start_run()
     fill(small_fs, 0)
     message = rf"^database or disk is full writing {small_fs / 'state.sqlite3'}$"

@@ -25,15 +25,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
-from newsspider import site
-from newsspider import stats as keys
 from newsspider.archive.reader import Capture, latest_captures, warc_files
 from newsspider.archive.warcfile import POINTER_FIELDS, Fetch, WarcFiles, headers_of
-from newsspider.failures import stop_crawl
-from newsspider.items import Article
-from newsspider.memory import memory_of
-from newsspider.signals import crawl_stopping
-from newsspider.storage import StorageError, prepare_data_dir, release_reserve
+from newsspider.crawl import stats as keys
+from newsspider.crawl.failures import stop_crawl
+from newsspider.crawl.signals import crawl_stopping
+from newsspider.dataset.storage import StorageError, prepare_data_dir, release_reserve
+from newsspider.extract import site
+from newsspider.extract.items import Article
+from newsspider.memory.extension import memory_of
 
 __all__ = ["META", "WarcCapture", "WarcPointer", "point_at"]
 

@@ -19,8 +19,8 @@ from cdxj_indexer.main import CDXJIndexer
 from wacz.main import main as wacz_main
 
 from newsspider.archive.reader import ArchiveError, archived_page, warc_files
-from newsspider.dataset import Errors, iter_articles
-from newsspider.export import atomic_output
+from newsspider.dataset.export import atomic_output
+from newsspider.dataset.reader import Errors, iter_articles
 
 __all__ = ["INDEX_FILE", "write_index", "write_wacz"]
 

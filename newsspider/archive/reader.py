@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParser
 
-from newsspider.dataset import Errors, iter_articles
+from newsspider.dataset.reader import Errors, iter_articles
 
 __all__ = ["WARC_DIR", "ArchiveError", "ArchivedPage", "Capture", "archived_page", "iter_responses",
            "latest_captures", "page_of", "warc_files"]

@@ -3,8 +3,8 @@
 ``newsspider reextract`` runs a crawl whose pages come from the WARC files,
 not the network: :func:`archived_articles` lists the newest capture of each
 article page (status 200), :func:`read_articles` reads a batch of them back
-and extracts each as the crawl does (:func:`~newsspider.loaders.page_selector`
-and :func:`~newsspider.loaders.load_article`, the record pointing at its
+and extracts each as the crawl does (:func:`~newsspider.extract.loaders.page_selector`
+and :func:`~newsspider.extract.loaders.load_article`, the record pointing at its
 capture), and the ``reextract`` spider hands the records to the usual
 validation and storage.  Nothing is requested, so nothing goes through the
 scheduler or the downloader: what is left is the work itself, which
@@ -38,15 +38,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.http import HtmlResponse
 
-from newsspider import site
-from newsspider import stats as keys
 from newsspider.archive.capture import META, point_at
 from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures
-from newsspider.dataset import iter_articles
-from newsspider.failures import failure_reason
-from newsspider.items import Article
-from newsspider.loaders import Problems, load_article, page_selector
-from newsspider.pipelines import as_record
+from newsspider.crawl import stats as keys
+from newsspider.crawl.failures import failure_reason
+from newsspider.crawl.pipelines import as_record
+from newsspider.dataset.reader import iter_articles
+from newsspider.extract import site
+from newsspider.extract.items import Article
+from newsspider.extract.loaders import Problems, load_article, page_selector
 
 __all__ = ["BATCH", "WORKERS_FROM", "ReadPage", "Readers", "Reextracted", "archived_articles", "default_jobs",
            "extracted_digest", "read_articles", "replayed_response"]

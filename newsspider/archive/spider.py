@@ -9,8 +9,8 @@ from typing import Any
 
 from newsspider.archive.reader import Capture
 from newsspider.archive.replay import Readers, archived_articles, default_jobs
-from newsspider.failures import count_failure, stop_crawl
-from newsspider.items import Article
+from newsspider.crawl.failures import count_failure, stop_crawl
+from newsspider.extract.items import Article
 from newsspider.spiders.bannedbook import BannedbookSpider
 
 __all__ = ["ReextractSpider"]

@@ -4,9 +4,9 @@ Files are named ``newsspider-<UTC start>-<worker>-<n>.warc.gz`` in
 ``<data dir>/warc/`` and rotated at a size; each crawl starts a new file, so
 a file left with a damaged tail by a crawl that was killed is never appended
 to.  A record pair is built in memory and appended in one write
-(:class:`~newsspider.storage.AppendFile`): a crash leaves whole records only,
+(:class:`~newsspider.dataset.storage.AppendFile`): a crash leaves whole records only,
 and a failed write (a full disk) is undone and raised as
-:class:`~newsspider.storage.StorageError`.
+:class:`~newsspider.dataset.storage.StorageError`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from warcio.warcwriter import WARCWriter
 
 from newsspider import __version__
 from newsspider.archive.reader import WARC_DIR, Capture
-from newsspider.storage import AppendFile
+from newsspider.dataset.storage import AppendFile
 
 __all__ = ["POINTER_FIELDS", "Fetch", "Pointer", "WarcFiles", "headers_of", "payload_digest"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from urllib.parse import quote, unquote, urlsplit
 
-from newsspider import site
+from newsspider.extract import site
 
 LIVE = "https://www.bannedbook.org"
 # Stands for another host in links; the server replaces it with a different host name.
@@ -357,7 +357,7 @@ class DemoSite:
             f'<span class=\'wp_keywordlink_affiliate\'><a href="{LIVE}/" title="大陆">大陆</a></span>'
             f"读者可以在<b>文末</b>找到相关阅读。"
         )
-        credit = ""  # the credit-line forms the site writes (newsspider.site)
+        credit = ""  # the credit-line forms the site writes (newsspider.extract.site)
         if n % 8 == 0:
             credit = f"<p>作者：演示作者{n % 7}，来源：演示来源，文章内容并不代表本网立场和观点。</p>"
         elif n % 8 == 4:  # the source right after the author, no separator

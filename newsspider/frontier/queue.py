@@ -14,7 +14,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy_redis.queue import PriorityQueue
 
-from newsspider.state.redis import default_worker_id
+from newsspider.memory.redis import default_worker_id
 
 __all__ = ["LEASE", "LeasedPriorityQueue"]
 

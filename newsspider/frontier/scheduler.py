@@ -17,11 +17,11 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.python.failure import Failure
 
-from newsspider import signals as newsspider_signals
-from newsspider.failures import stop_crawl
+from newsspider.crawl import signals as newsspider_signals
+from newsspider.crawl.failures import stop_crawl
 from newsspider.frontier.queue import LEASE, LeasedPriorityQueue
-from newsspider.memory import memory_of
-from newsspider.state.redis import RedisState, redis_error
+from newsspider.memory.extension import memory_of
+from newsspider.memory.redis import RedisMemory, redis_error
 
 __all__ = ["RedisFrontier", "redis_down"]
 
@@ -62,7 +62,7 @@ class RedisFrontier(Scheduler):
 
     It releases a request's lease when the request is replaced (a retry, a
     redirect queued in its place), dropped before it is queued (a redirect to
-    another host), failed (:data:`newsspider.signals.request_failed`) or done
+    another host), failed (:data:`newsspider.crawl.signals.request_failed`) or done
     (:meth:`ack`, called by :class:`~newsspider.frontier.leases.LeaseAck`).
     """
 
@@ -92,7 +92,7 @@ class RedisFrontier(Scheduler):
     def open(self, spider: Spider) -> None:
         self.spider = spider
         memory = memory_of(self.crawler)
-        if not isinstance(memory, RedisState):
+        if not isinstance(memory, RedisMemory):
             raise TypeError("the Redis frontier needs the Redis memory (NEWSSPIDER_REDIS_URL)")
         self.queue = load_object(self.queue_cls)(server=self.server, spider=spider, key=self.queue_key,
                                                  serializer=self.serializer, worker_id=memory.worker_id)

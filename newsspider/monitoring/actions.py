@@ -24,7 +24,7 @@ from spidermon import Action
 from spidermon.exceptions import SkipAction
 
 from newsspider import __version__
-from newsspider import stats as keys
+from newsspider.crawl import stats as keys
 
 __all__ = ["Email", "RecordChecks", "Slack", "Webhook", "failed_checks", "message"]
 

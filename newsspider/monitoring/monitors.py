@@ -17,11 +17,11 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from spidermon import Monitor, MonitorSuite, monitors
 
-from newsspider import stats as keys
-from newsspider.memory import memory_of, run_status
+from newsspider.crawl import stats as keys
+from newsspider.dataset.runs import TRACKED_FIELDS, coverage
+from newsspider.memory import Run
+from newsspider.memory.extension import memory_of, run_status
 from newsspider.monitoring.actions import Email, RecordChecks, Slack, Webhook
-from newsspider.monitoring.quality import FIELDS, coverage
-from newsspider.state import Run
 
 __all__ = ["CrawlChecks", "coverage_drops"]
 
@@ -39,7 +39,7 @@ def coverage_drops(now: Mapping[str, float], earlier: Sequence[Mapping[str, floa
     []
     """
     drops = []
-    for name in FIELDS:
+    for name in TRACKED_FIELDS:
         past = [run[name] for run in earlier if name in run]
         if name in now and past and statistics.median(past) - now[name] > threshold:
             runs = f"the last {len(past)} runs" if len(past) > 1 else "the last run"

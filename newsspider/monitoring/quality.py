@@ -21,17 +21,15 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from newsspider import stats as keys
-from newsspider.extensions import CrawlSummary
+from newsspider.crawl import stats as keys
+from newsspider.crawl.extensions import CrawlSummary
+from newsspider.dataset.runs import TRACKED_FIELDS
 
-__all__ = ["FIELDS", "RunQuality", "coverage", "quality"]
+__all__ = ["RunQuality", "quality"]
 
-#: the fields whose coverage is followed from run to run, in the order they are shown
-FIELDS = ("title", "body", "published_at", "summary", "author", "source", "editor", "image_credit",
-          "image_url", "tags", "related_urls")
 # Spidermon's count of the stored records that have a field
 _COUNT = "spidermon_item_scraped_count/Article/"
-# the proxies' counts (newsspider.proxies)
+# the proxies' counts (newsspider.crawl.proxies)
 _PROXY = keys.PROXY + "/"
 
 
@@ -50,7 +48,7 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = (),
     status = "downloader/response_status_count/"
     return {
         "stored": summary.stored,
-        "fields": {name: int(stats.get(_COUNT + name, 0)) for name in FIELDS},
+        "fields": {name: int(stats.get(_COUNT + name, 0)) for name in TRACKED_FIELDS},
         "median_body": int(statistics.median(body_lengths)) if body_lengths else 0,
         "dropped": {key.rsplit("/", 1)[1]: int(value) for key, value in sorted(stats.items())
                     if key.startswith(keys.dropped(""))},
@@ -82,20 +80,6 @@ def proxy_counts(stats: Mapping[str, Any]) -> dict[str, int]:
         elif key.endswith("/requests"):
             counts[f"{key[len(_PROXY):-len('/requests')]} requests"] = int(value)
     return counts
-
-
-def coverage(run_quality: Mapping[str, Any]) -> dict[str, float]:
-    """The share (0-100) of a run's stored records that have each field; empty when it stored none.
-
-    >>> coverage({"stored": 4, "fields": {"summary": 3, "tags": 4}})
-    {'summary': 75.0, 'tags': 100.0}
-    >>> coverage({"stored": 0, "fields": {"summary": 0}})
-    {}
-    """
-    stored = int(run_quality.get("stored") or 0)
-    if not stored:
-        return {}
-    return {name: round(100 * count / stored, 1) for name, count in run_quality.get("fields", {}).items()}
 
 
 class RunQuality:

@@ -5,12 +5,12 @@ an article, a shortlink, a tag page or a listing page on one of the start
 URLs' hosts.  Each URL is canonicalised (tracking parameters and fragment
 removed) and turned into a request at most once per crawl; an article id is
 requested at most once, whatever URL leads to it.  Article requests carry
-their id (``meta["article_id"]``): :class:`~newsspider.skipstored.SkipStored`
+their id (``meta["article_id"]``): :class:`~newsspider.crawl.skipstored.SkipStored`
 drops those of stored articles.  A listing's pagination is followed as far as
 it lists articles that are new (the crawl's memory says which are old news),
 and not past pages that only repeat what the listing showed (a trap).
 
-With a window of time (:mod:`newsspider.window`), an article URL outside it is
+With a window of time (:mod:`newsspider.crawl.window`), an article URL outside it is
 never requested; a listing page that lists only older articles ends its
 listing's pagination, and a first page that lists only newer ones sends the
 crawl ahead through its page numbers (doubling, then halving the gap) to the
@@ -37,11 +37,14 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from newsspider import site
-from newsspider import stats as keys
-from newsspider.failures import START, count_failure, failure_reason
-from newsspider.items import Article
-from newsspider.loaders import (
+from newsspider.crawl import stats as keys
+from newsspider.crawl.failures import START, count_failure, failure_reason
+from newsspider.crawl.signals import request_failed
+from newsspider.crawl.skipstored import KEY
+from newsspider.crawl.window import Window
+from newsspider.extract import site
+from newsspider.extract.items import Article
+from newsspider.extract.loaders import (
     Problems,
     absolute_urls,
     load_article,
@@ -50,12 +53,9 @@ from newsspider.loaders import (
     parse_listing,
     select,
 )
-from newsspider.memory import memory_of
-from newsspider.processors import canonical_url
-from newsspider.signals import request_failed
-from newsspider.skipstored import KEY
-from newsspider.state import Memory
-from newsspider.window import Window
+from newsspider.extract.processors import canonical_url
+from newsspider.memory import Memory
+from newsspider.memory.extension import memory_of
 
 extraction_log = logging.getLogger("newsspider.extraction")
 
@@ -285,7 +285,7 @@ class BannedbookSpider(scrapy.Spider):
 
     @cached_property
     def memory(self) -> Memory:
-        """What the crawl remembers of earlier runs (:class:`~newsspider.memory.CrawlMemory`'s)."""
+        """What the crawl remembers of earlier runs (:class:`~newsspider.memory.extension.CrawlMemory`'s)."""
         return memory_of(self.crawler)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -380,7 +380,7 @@ class BannedbookSpider(scrapy.Spider):
 
     def _expect(self, url: str, last_page: int | None, only_page: bool, days: list[str], listed: int) -> None:
         """The articles the start listing *url* leads to, when its first page tells
-        (:data:`~newsspider.extensions.EXPECTED`, for the progress line): the front page's, or
+        (:data:`~newsspider.crawl.extensions.EXPECTED`, for the progress line): the front page's, or
         the start listings' together."""
         if (estimate := self.window.expected(days, last_page, only_page, listed)) is None:
             return

@@ -1,0 +1,348 @@
+"""Run one crawl in this process: settings, logging, the crawl, its result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.exceptions import ScrapyDeprecationWarning
+from scrapy.settings import Settings, default_settings
+
+from newsspider import settings as project_settings
+from newsspider.archive.reader import ArchiveError
+from newsspider.archive.replay import archived_articles
+from newsspider.archive.spider import ReextractSpider
+from newsspider.crawl import stats as keys
+from newsspider.crawl.addon import DEFAULTS
+from newsspider.crawl.browser import BrowserUnavailable, missing_browser
+from newsspider.crawl.extensions import CrawlSummary
+from newsspider.crawl.impersonate import ImpersonationUnavailable, impersonation_problem
+from newsspider.crawl.measure import EstimateSpider
+from newsspider.crawl.proxies import ProxyUrlError, environment_proxies, parse_proxies
+from newsspider.crawl.resume import prepare_job_dir
+from newsspider.crawl.window import WindowError
+from newsspider.dataset.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
+from newsspider.memory import StateError
+from newsspider.memory.redis import redis_error
+from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
+
+__all__ = ["CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis", "check_settings",
+           "crawler_settings", "parse_overrides", "run_crawl", "run_reextract", "unknown_settings"]
+
+
+
+class SettingError(ValueError):
+    """A ``-s NAME=VALUE`` option that cannot be read."""
+
+
+class CrawlError(RuntimeError):
+    """A crawl that could not start (its message says why, in one line)."""
+
+
+# Errors that say in one line what is wrong before anything is fetched.
+START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError,
+                ProxyUrlError, BrowserUnavailable, ImpersonationUnavailable, WindowError, OSError)
+_WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class RedisUnreachable(ConnectionError):
+    """The Redis server of a distributed crawl cannot be used."""
+
+
+def check_redis(url: str) -> None:
+    """Raise :class:`RedisUnreachable` with a one-line reason unless Redis at *url* answers."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5)
+        client.ping()
+        client.close()
+    except (ValueError, redis.RedisError) as exc:
+        raise RedisUnreachable(redis_error(url, exc)) from exc
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=VALUE`` strings as a dict.
+
+    >>> parse_overrides(["DOWNLOAD_DELAY=0", "USER_AGENT=a=b"])
+    {'DOWNLOAD_DELAY': '0', 'USER_AGENT': 'a=b'}
+    >>> parse_overrides(["DOWNLOAD_DELAY"])
+    Traceback (most recent call last):
+    ...
+    newsspider.crawl.runner.SettingError: -s expects NAME=VALUE, got 'DOWNLOAD_DELAY'
+    """
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SettingError(f"-s expects NAME=VALUE, got {pair!r}")
+        overrides[name.strip()] = value
+    return overrides
+
+
+def unknown_settings(names: Sequence[str]) -> list[str]:
+    """Names that neither Scrapy nor newsspider defines (likely typos).
+
+    >>> unknown_settings(["DOWNLOAD_DELAY", "NEWSSPIDER_DATA_DIR", "DOWNLOAD_DELAYY"])
+    ['DOWNLOAD_DELAYY']
+    """
+    known = {n for n in dir(default_settings) if n.isupper()} | {
+        n for n in dir(project_settings) if n.isupper()
+    } | set(DEFAULTS)
+    return [name for name in names if name not in known]
+
+
+def _default(name: str) -> Any:
+    return DEFAULTS.get(name, getattr(project_settings, name, getattr(default_settings, name, None)))
+
+
+def check_settings(settings: Settings, names: Sequence[str]) -> None:
+    """Raise :class:`SettingError` for a setting among *names* whose value has the wrong type.
+
+    >>> check_settings(crawler_settings(overrides={"CONCURRENT_REQUESTS": "4"}), ["CONCURRENT_REQUESTS"])
+    >>> check_settings(crawler_settings(overrides={"CONCURRENT_REQUESTS": "abc"}), ["CONCURRENT_REQUESTS"])
+    Traceback (most recent call last):
+    ...
+    newsspider.crawl.runner.SettingError: -s CONCURRENT_REQUESTS='abc': expected a whole number
+    >>> check_settings(crawler_settings(overrides={"NEWSSPIDER_WORKER_ID": "a/b"}), ["NEWSSPIDER_WORKER_ID"])
+    Traceback (most recent call last):
+    ...
+    newsspider.crawl.runner.SettingError: -s NEWSSPIDER_WORKER_ID='a/b': a worker id is letters, digits, ...
+    >>> check_settings(crawler_settings(overrides={"NEWSSPIDER_REEXTRACT_JOBS": "-1"}),
+    ...                ["NEWSSPIDER_REEXTRACT_JOBS"])
+    Traceback (most recent call last):
+    ...
+    newsspider.crawl.runner.SettingError: -s NEWSSPIDER_REEXTRACT_JOBS='-1': expected 0 (one per CPU) or more
+    """
+    getters = ((bool, settings.getbool, "true or false"), (int, settings.getint, "a whole number"),
+               (float, settings.getfloat, "a number"), (dict, settings.getdict, "a JSON object"))
+    for name in names:
+        default, value = _default(name), settings.get(name)
+        for kind, getter, expected in getters:
+            if isinstance(default, kind):
+                try:
+                    getter(name)
+                except (ValueError, TypeError):
+                    raise SettingError(f"-s {name}={value!r}: expected {expected}") from None
+                break
+    if "NEWSSPIDER_REEXTRACT_JOBS" in names and settings.getint("NEWSSPIDER_REEXTRACT_JOBS") < 0:
+        raise SettingError(f"-s NEWSSPIDER_REEXTRACT_JOBS={settings.get('NEWSSPIDER_REEXTRACT_JOBS')!r}: "
+                           "expected 0 (one per CPU) or more")
+    worker_id = settings.get("NEWSSPIDER_WORKER_ID")
+    if worker_id and not _WORKER_ID.fullmatch(worker_id):
+        raise SettingError(f"-s NEWSSPIDER_WORKER_ID={worker_id!r}: a worker id is letters, digits, "
+                           "'.', '_' and '-'")
+
+
+def check_proxies(settings: Settings) -> list[str]:
+    """The proxies a crawl with *settings* goes through, checked (:class:`ProxyUrlError` for a bad one,
+    naming where it came from)."""
+    if proxies := parse_proxies(settings.getlist("NEWSSPIDER_PROXIES")):
+        return proxies
+    if not settings.getbool("NEWSSPIDER_PROXY_FROM_ENV", _default("NEWSSPIDER_PROXY_FROM_ENV")):
+        return []
+    try:
+        return environment_proxies()
+    except ProxyUrlError as exc:
+        raise ProxyUrlError(f"{exc} (from the environment: http_proxy, https_proxy or all_proxy)") from None
+
+
+def crawler_settings(data_dir: str | Path | None = None,
+                     overrides: Mapping[str, Any] | None = None) -> Settings:
+    """newsspider's settings with the data dir and ``-s`` overrides applied on top."""
+    settings = Settings()
+    settings.setmodule(project_settings, priority="project")
+    if data_dir is not None:
+        settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
+    settings.setdict(dict(overrides or {}), priority="cmdline")
+    return settings
+
+
+@dataclass
+class CrawlResult:
+    """What a finished crawl reports."""
+
+    stats: dict[str, Any]
+    data_dir: Path
+
+    @property
+    def finish_reason(self) -> str:
+        return str(self.stats.get("finish_reason", "failed to start"))
+
+    @property
+    def ok(self) -> bool:
+        """Finished, or stopped by a bound the user set (CLOSESPIDER_PAGECOUNT, _TIMEOUT, ...)."""
+        return not self.fatal and (self.finish_reason == "finished"
+                                   or self.finish_reason.startswith("closespider_"))
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the crawl was stopped by an error it could not go on after, in one line."""
+        message = self.stats.get(keys.FATAL)
+        return str(message) if message else None
+
+    @property
+    def summary(self) -> CrawlSummary:
+        return CrawlSummary.from_stats(self.stats)
+
+    @property
+    def checks(self) -> list[str]:
+        """The monitors' checks that failed, one line each (the run is ``degraded``)."""
+        return [str(line) for line in self.stats.get(keys.CHECKS, [])]
+
+
+@contextmanager
+def _logging_put_back() -> Iterator[None]:
+    """Put the root handlers and the levels of the loggers a crawl sets (Scrapy's and ours) back as
+    they were: a crawl configures logging for its own time only."""
+    names = ["", "scrapy", "scrapy.downloadermiddlewares.retry", "newsspider"]
+    levels = {name: logging.getLogger(name).level for name in names}
+    handlers = logging.getLogger().handlers[:]
+    try:
+        yield
+    finally:
+        logging.getLogger().handlers[:] = handlers
+        for name, old in levels.items():
+            logging.getLogger(name).setLevel(old)
+
+
+def _configure_logging(level: str) -> None:
+    """Compact console logging: newsspider's own lines at *level*, Scrapy's warnings and errors.
+
+    Called after Scrapy has configured its loggers, which it does when the
+    crawler process is created.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    # Spidermon's report (a block per failed check, with its traceback): the command prints the
+    # failed checks one line each; the report is in the log with -s LOG_LEVEL=INFO.
+    handler.addFilter(lambda record: not str(record.msg).startswith("[Spidermon]"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("scrapy").setLevel(logging.WARNING)
+    # "Gave up retrying": the page is counted and logged as failed (with its reason) by the spider.
+    logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
+    logging.getLogger("newsspider").setLevel(level)
+
+
+def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
+              overrides: Mapping[str, Any] | None = None, *, resume: bool = False,
+              refresh: bool = False) -> CrawlResult:
+    """Crawl from *start_urls* (default: the live site) into *data_dir*; block until done.
+
+    *resume* continues the frontier of a stopped crawl (Scrapy ``JOBDIR`` in
+    the data dir); *refresh* re-fetches stored articles.  Raises
+    ``StartUrlError`` for a bad start URL, ``SettingError`` for a setting of the
+    wrong type, ``DataDirError`` for an unusable data dir, ``DataDirLocked``
+    when another crawl uses it and ``StateError`` for a state file that cannot
+    be used, all before anything is fetched (and the first two before anything
+    is created); :class:`CrawlError` for anything else that stops the crawl
+    from starting.  Call once per process: Scrapy's reactor cannot be restarted.
+    """
+    urls = parse_start_urls(start_urls) or None
+    settings = crawler_settings(data_dir, overrides)
+    check_settings(settings, list(overrides or {}))
+    if urls is None:
+        parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS"))
+    proxies = check_proxies(settings)
+    if settings.getbool("NEWSSPIDER_BROWSER", _default("NEWSSPIDER_BROWSER")) and (
+            problem := missing_browser(settings, proxies)):
+        raise BrowserUnavailable(problem)
+    if (target := settings.get("NEWSSPIDER_IMPERSONATE")) and (problem := impersonation_problem(target)):
+        raise ImpersonationUnavailable(problem)
+    data_dir = prepare_data_dir(data_dir)
+    settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
+    if redis_url := settings.get("NEWSSPIDER_REDIS_URL"):
+        check_redis(redis_url)  # the frontier lives in Redis: no lock, no JOBDIR
+        job_dir = None
+    else:
+        with DataDirLock(data_dir):  # fail now, with a clear message, if another crawl holds it
+            job_dir = prepare_job_dir(data_dir, resume)
+    if job_dir is not None:
+        settings.set("JOBDIR", str(job_dir), priority="cmdline")
+    if refresh:
+        settings.set("NEWSSPIDER_REFRESH", True, priority="cmdline")
+    return _run(settings, overrides, BannedbookSpider, data_dir, start_urls=urls)
+
+
+def run_estimate(start_urls: Sequence[str] | None, overrides: Mapping[str, Any] | None = None) -> CrawlResult:
+    """Measure the start listings (:class:`~newsspider.crawl.measure.EstimateSpider`): a few pages
+    of each, through the crawl's downloader; the sizes are in the result's stats.  Nothing is stored
+    (the spider's memory is a throwaway directory's); raises what :func:`run_crawl` raises."""
+    import tempfile
+
+    urls = parse_start_urls(start_urls) or None
+    with tempfile.TemporaryDirectory(prefix="newsspider-estimate-") as scratch:
+        settings = crawler_settings(scratch, overrides)
+        check_settings(settings, list(overrides or {}))
+        check_proxies(settings)
+        if (target := settings.get("NEWSSPIDER_IMPERSONATE")) and (problem := impersonation_problem(target)):
+            raise ImpersonationUnavailable(problem)
+        for name, value in {"NEWSSPIDER_WARC": False, "SPIDERMON_ENABLED": False}.items():
+            settings.set(name, value, priority="cmdline")
+        return _run(settings, overrides, EstimateSpider, Path(scratch), start_urls=urls)
+
+
+def run_reextract(source: str | Path, out: str | Path | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> CrawlResult:
+    """Extract the article pages archived in *source* again, offline, into *out* (default *source*).
+
+    Into *source*, an article is stored again (its next version) only when
+    what was extracted changed; into another dir, every article is stored.
+    Raises :class:`~newsspider.archive.reader.ArchiveError` for a data dir
+    without readable WARC files, and what :func:`run_crawl` raises for the
+    data dir being written.  With more than one job
+    (``NEWSSPIDER_REEXTRACT_JOBS``), the worker processes are started afresh
+    and load the main module again: call this from a script under
+    ``if __name__ == "__main__":``.
+    """
+    source = Path(source)
+    articles = archived_articles(source)  # fail now, in one line, when there is nothing to read
+    target = prepare_data_dir(out if out is not None else source)
+    settings = crawler_settings(target, overrides)
+    check_settings(settings, list(overrides or {}))
+    settings.set("NEWSSPIDER_REEXTRACT_FROM", str(source.resolve()), priority="cmdline")
+    settings.set("NEWSSPIDER_DATA_DIR", str(target), priority="cmdline")
+    with DataDirLock(target):
+        pass  # fail now, with a clear message, if a crawl holds it
+    return _run(settings, overrides, ReextractSpider, target, captures=articles)
+
+
+def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: type[BannedbookSpider],
+         data_dir: Path, **spider_kwargs: Any) -> CrawlResult:
+    """Run one crawl of *spidercls* in this process; block until done."""
+    # Scrapy's full log when the user asks for a log level; a compact one otherwise.
+    own_logging = "LOG_LEVEL" not in (overrides or {})
+    settings.set("LOG_INSTALL_ROOT_HANDLER", not own_logging, priority="cmdline")
+    with _logging_put_back(), warnings.catch_warnings():  # nothing of this outlives the crawl
+        # Spidermon reports through Spider.log(), which Scrapy deprecates: not the user's concern.
+        warnings.filterwarnings("ignore", r"Spider\.log\(\) is deprecated", ScrapyDeprecationWarning)
+        process = AsyncCrawlerProcess(settings)
+        if own_logging:
+            _configure_logging(settings.get("LOG_LEVEL"))
+        crawler = process.create_crawler(spidercls)
+        task = process.crawl(crawler, **spider_kwargs)
+        task.add_done_callback(_retrieve)
+        process.start()
+    error = _retrieve(task)
+    if error is not None:  # the crawl did not start (the spider or a component could not be built)
+        if isinstance(error, START_ERRORS):
+            raise error
+        raise CrawlError(f"the crawl could not start: {type(error).__name__}: {error}") from error
+    return CrawlResult(stats=dict(crawler.stats.get_stats()), data_dir=data_dir)
+
+
+def _retrieve(task: asyncio.Task[None]) -> BaseException | None:
+    """The exception a finished crawl task ended with (retrieved, so asyncio does not log it)."""
+    if not task.done() or task.cancelled():
+        return None
+    return task.exception()

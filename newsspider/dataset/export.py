@@ -1,0 +1,277 @@
+"""Writing views of the dataset: one clean file (JSON Lines, CSV, Parquet) and the link graph.
+
+Every output is written to a temporary file beside the target (with the mode
+a new file gets: the umask applies) and renamed into place when complete; a
+write that fails (a full disk) removes the temporary file and raises
+:class:`ExportError` with one line.  No output may be a file that the crawl
+or the reader would take as the data dir's own (a shard, the state, a lock).
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from newsspider.dataset.reader import SHARD_GLOB, Errors, iter_articles, shard_paths
+from newsspider.dataset.storage import encode_record, write_error
+from newsspider.extract import site
+from newsspider.extract.items import FIELDS
+
+__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "owned_by_crawl",
+           "write_graph"]
+
+FORMATS = ("jsonl", "csv", "excel-csv", "xlsx", "parquet")
+# Names in a data dir that belong to the crawl or the reader: the shards, the state and its
+# journal, the locks, the disk reserve, the --resume frontier and the scheduler's logs.
+_OWN_NAMES = (SHARD_GLOB, "state.sqlite3*", ".newsspider*")
+_OWN_DIRS = ("job", "logs", "warc")
+
+
+def owned_by_crawl(out: Path, data_dir: Path) -> bool:
+    """Whether writing *out* would put a file among those the crawl or the reader of *data_dir* own.
+
+    >>> d = Path("/data")
+    >>> [owned_by_crawl(Path(p), d) for p in ("/data/articles-x.jsonl", "/data/state.sqlite3",
+    ...  "/data/job/requests.queue", "/data/report.html", "/elsewhere/articles.jsonl")]
+    [True, True, True, False, False]
+    """
+    try:
+        relative = out.relative_to(data_dir)
+    except ValueError:
+        return False
+    parts = relative.parts
+    if len(parts) > 1:
+        return parts[0] in _OWN_DIRS
+    return any(fnmatch.fnmatchcase(relative.name, pattern) for pattern in _OWN_NAMES)
+
+
+class ExportError(ValueError):
+    """An export that cannot be written (its message says what and where)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles an export keeps; ``None`` keeps all.
+
+    >>> f = Filters(since="2024-01-01", category="renquan", tag="人权")
+    >>> f.keep({"published_date": "2024-03-01", "category": "renquan/minyun", "tags": ["人权"]})
+    True
+    >>> f.keep({"published_date": "2023-12-31", "category": "renquan", "tags": ["人权"]})
+    False
+    >>> f.keep({"published_date": "2024-03-01", "category": "renquanx", "tags": ["人权"]})
+    False
+    """
+
+    since: str | None = None
+    until: str | None = None
+    category: str | None = None
+    tag: str | None = None
+
+    def keep(self, record: dict[str, Any]) -> bool:
+        day = record.get("published_date") or ""
+        category = record.get("category") or ""
+        return ((self.since is None or day >= self.since)
+                and (self.until is None or day <= self.until)
+                and (self.category is None or category == self.category
+                     or category.startswith(self.category + "/"))
+                and (self.tag is None or self.tag in (record.get("tags") or [])))
+
+
+@contextmanager
+def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
+    """A file that becomes *out* only when the block completes; refuses the data dir's own files."""
+    out = out.expanduser()
+    resolved = out.resolve()
+    try:
+        protected = {p.resolve() for p in shard_paths(dataset)}
+    except ValueError:
+        protected = set()
+    data_dir = dataset.resolve() if dataset.is_dir() else dataset.resolve().parent
+    if resolved in protected or owned_by_crawl(resolved, data_dir):
+        raise ExportError(f"{out}: is a file of the dataset or its crawl; choose another output file")
+    if out.is_dir():
+        raise ExportError(f"{out}: is a directory")
+    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.part"
+    try:  # 0o666: the mode any new file gets, less the umask (mkstemp would make it 0600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot write here ({exc.strerror})") from exc
+    try:
+        handle: IO[Any] = (os.fdopen(fd, "wb") if binary
+                           else os.fdopen(fd, "w", encoding="utf-8", newline=""))
+        with handle:
+            yield handle
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"{write_error(exc, out)}; nothing was written") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+#: a spreadsheet's columns: what a reader looks at first, the long text last
+SHEET_COLUMNS = ("article_id", "published_date", "title", "url", "source", "author", "editor", "category",
+                 "tags", "summary", "published_at", "image_url", "image_credit", "images", "related_urls",
+                 "crawled_at", "version", "content_hash", "warc", "schema_version", "body")
+assert sorted(SHEET_COLUMNS) == sorted(FIELDS)
+#: what joins the items of a list in one cell
+LIST_SEPARATOR = "; "
+
+
+def _cell(value: Any) -> Any:
+    """A value as a spreadsheet cell: lists joined with "; " (images by URL), ``None`` empty.
+
+    >>> _cell(["中国", "美国"]), _cell(None), _cell(3), _cell([{"url": "https://x/1.jpg", "alt": None}])
+    ('中国; 美国', '', 3, 'https://x/1.jpg')
+    >>> _cell({"file": "warc/a.warc.gz", "offset": 10, "length": 5})
+    '{"file": "warc/a.warc.gz", "offset": 10, "length": 5}'
+    """
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(str(v.get("url") or "") if isinstance(v, dict) else str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else value
+
+
+def _by_date(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for a spreadsheet: oldest first, by publication date, then id (held in memory)."""
+    return sorted(records, key=lambda r: (r.get("published_date") or "", int(r["article_id"])))
+
+
+def _write_jsonl(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
+    count = 0
+    for record in records:
+        handle.write(encode_record(record))
+        count += 1
+    return count
+
+
+def _write_csv(records: Iterable[dict[str, Any]], handle: IO[str]) -> int:
+    writer = csv.writer(handle)
+    writer.writerow(SHEET_COLUMNS)
+    count = 0
+    for record in _by_date(records):
+        writer.writerow([_cell(record.get(name)) for name in SHEET_COLUMNS])
+        count += 1
+    return count
+
+
+def _write_excel_csv(records: Iterable[dict[str, Any]], handle: IO[str]) -> int:
+    handle.write("\ufeff")  # the byte order mark by which Excel knows the file is UTF-8
+    return _write_csv(records, handle)
+
+
+def _write_xlsx(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("articles")
+    sheet.append(list(SHEET_COLUMNS))
+    count = 0
+    for record in _by_date(records):
+        row = [_cell(record.get(name)) for name in SHEET_COLUMNS]
+        # a cell holds at most 32,767 characters and no control characters
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v)[:32767] if isinstance(v, str) else v for v in row])
+        count += 1
+    book.save(handle)
+    return count
+
+
+def arrow_schema() -> Any:
+    """The record's types as a pyarrow schema (dates and timestamps typed, lists as lists)."""
+    import pyarrow as pa
+
+    types = {
+        "published_date": pa.date32(),
+        "crawled_at": pa.timestamp("ms", tz="UTC"),  # Parquet has no seconds unit
+        "tags": pa.list_(pa.string()),
+        "related_urls": pa.list_(pa.string()),
+        "images": pa.list_(pa.struct([("url", pa.string()), ("alt", pa.string()), ("caption", pa.string())])),
+        "warc": pa.struct([("file", pa.string()), ("offset", pa.int64()), ("length", pa.int64()),
+                           ("record_id", pa.string())]),
+        "version": pa.int32(),
+        "schema_version": pa.int32(),
+    }
+    return pa.schema([pa.field(name, types.get(name, pa.string())) for name in FIELDS])
+
+
+def _write_parquet(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def typed(record: dict[str, Any]) -> dict[str, Any]:
+        row = {name: record.get(name) for name in FIELDS}
+        row["published_date"] = date.fromisoformat(row["published_date"]) if row["published_date"] else None
+        if row["crawled_at"]:
+            row["crawled_at"] = datetime.fromisoformat(row["crawled_at"].replace("Z", "+00:00"))
+        return row
+
+    rows = [typed(r) for r in records]
+    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema()), handle)
+    return len(rows)
+
+
+WRITERS: dict[str, tuple[bool, Callable[[Iterable[dict[str, Any]], Any], int]]] = {
+    "jsonl": (True, _write_jsonl),
+    "csv": (False, _write_csv),
+    "excel-csv": (False, _write_excel_csv),
+    "xlsx": (True, _write_xlsx),
+    "parquet": (True, _write_parquet),
+}
+
+
+def export(dataset: str | Path, out: str | Path, fmt: str, filters: Filters = Filters(),
+           errors: Errors = "raise") -> int:
+    """Write the latest version of each article that *filters* keeps to *out*; return the count.
+
+    A bad line raises :class:`~newsspider.dataset.reader.DatasetError` (and nothing is
+    written), or is skipped with a warning when ``errors="skip"``.
+    """
+    if fmt not in WRITERS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    binary, writer = WRITERS[fmt]
+    records = (r for r in iter_articles(dataset, errors=errors) if filters.keep(r))
+    with atomic_output(Path(out), Path(dataset), binary) as handle:
+        return writer(records, handle)
+
+
+def graph_edges(records: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    """(source id, target, kind) edges: ``related`` to an article id, ``tag`` to a tag name.
+
+    >>> list(graph_edges([{"article_id": "1", "tags": ["中国"],
+    ...     "related_urls": ["https://x.org/bnews/itnews/20240101/2.html", "https://x.org/?p=3",
+    ...                      "https://x.org/elsewhere"]}]))
+    [('1', '2', 'related'), ('1', '3', 'related'), ('1', '中国', 'tag')]
+    """
+    for record in records:
+        source = str(record["article_id"])
+        for url in record.get("related_urls") or []:
+            parts = site.article_parts(url)
+            target = parts[0] if parts else site.shortlink_id(url)
+            if target:
+                yield source, target, "related"
+        for tag in record.get("tags") or []:
+            yield source, tag, "tag"
+
+
+def write_graph(dataset: str | Path, out: str | Path, errors: Errors = "raise") -> int:
+    """Write the link graph as a CSV edge list (source,target,kind); return the number of edges."""
+    with atomic_output(Path(out), Path(dataset), binary=False) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("source", "target", "kind"))
+        count = 0
+        for edge in graph_edges(iter_articles(dataset, errors=errors)):
+            writer.writerow(edge)
+            count += 1
+    return count

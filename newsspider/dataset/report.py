@@ -1,0 +1,219 @@
+"""What a dataset holds, at a glance: ``dataset info`` as text, ``dataset report`` as one HTML page.
+
+The HTML page is self-contained (inline SVG charts, no script, no outside
+resource) and escapes everything that comes from crawled pages.  Articles
+are drawn on a real time axis; with the data dir's run history, the field
+coverage and the failures of each run are drawn too, so a selector that
+stopped matching shows as a cliff.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from newsspider.dataset.charts import bar_chart, line_chart, time_chart
+from newsspider.dataset.reader import BadLine, Errors, display_path, iter_articles, shard_paths
+from newsspider.dataset.runs import TRACKED_FIELDS, run_record
+from newsspider.memory import Run
+
+__all__ = ["COVERAGE_FIELDS", "Summary", "html_report", "info_text", "summarize"]
+
+# Optional fields whose share of records shows whether a selector stopped matching.
+COVERAGE_FIELDS = ("summary", "author", "source", "editor", "image_credit", "tags", "related_urls",
+                   "published_at")
+LATEST = 20
+
+
+@dataclass
+class Summary:
+    """Counts over the latest version of every article of a dataset."""
+
+    path: Path
+    articles: int = 0
+    records: int = 0
+    days: Counter[str] = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)
+    tags: Counter[str] = field(default_factory=Counter)
+    #: (tag, YYYY-MM of publication) -> articles
+    tag_months: Counter[tuple[str, str]] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+    filled: Counter[str] = field(default_factory=Counter)
+    shards: list[tuple[str, int]] = field(default_factory=list)
+    bad_lines: list[BadLine] = field(default_factory=list)
+    #: (published_date, title, source, url) of the most recently published articles
+    latest: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+    @property
+    def date_range(self) -> tuple[str, str] | None:
+        return (min(self.days), max(self.days)) if self.days else None
+
+    def coverage(self, name: str) -> float:
+        return self.filled[name] / self.articles if self.articles else 0.0
+
+
+def summarize(path: str | Path, errors: Errors = "raise") -> Summary:
+    """Read the dataset once for its versions and once for its latest records.
+
+    A bad line raises :class:`~newsspider.dataset.reader.DatasetError`, or with
+    ``errors="skip"`` is skipped and listed in :attr:`Summary.bad_lines`.
+    """
+    summary = Summary(Path(path))
+    summary.shards = [(p.name, p.stat().st_size) for p in shard_paths(path)]
+    every = iter_articles(path, latest=False, errors=errors, on_bad_line=summary.bad_lines.append)
+    summary.records = sum(1 for _ in every)
+    for record in iter_articles(path, errors="skip"):
+        summary.articles += 1
+        summary.days[record.get("published_date") or "?"] += 1
+        summary.categories[record.get("category") or "?"] += 1
+        summary.tags.update(record.get("tags") or [])
+        month = (record.get("published_date") or "?")[:7]
+        summary.tag_months.update((tag, month) for tag in record.get("tags") or [])
+        if record.get("source"):
+            summary.sources[record["source"]] += 1
+        summary.filled.update(name for name in COVERAGE_FIELDS if record.get(name))
+        row = (record.get("published_date") or "", record.get("title") or "", record.get("source") or "",
+               record.get("url") or "", str(record.get("article_id") or ""))
+        if len(summary.latest) < LATEST:
+            heapq.heappush(summary.latest, row)
+        else:
+            heapq.heappushpop(summary.latest, row)
+    summary.latest.sort(reverse=True)
+    return summary
+
+
+def _top(counter: Counter[str], n: int) -> str:
+    return ", ".join(f"{name} ({count})" for name, count in counter.most_common(n)) or "-"
+
+
+def info_text(summary: Summary, top: int = 10) -> str:
+    """The ``newsspider dataset info`` text."""
+    span = " to ".join(summary.date_range) if summary.date_range else "-"
+    lines = [
+        f"dataset:      {display_path(summary.path)}",
+        f"articles:     {summary.articles} ({summary.records} records; "
+        f"{summary.records - summary.articles} older versions)",
+        f"published:    {span}",
+        f"categories:   {_top(summary.categories, top)}",
+        f"top tags:     {_top(summary.tags, top)}",
+        f"top sources:  {_top(summary.sources, top)}",
+        "coverage:     " + ", ".join(f"{n} {summary.coverage(n):.0%}" for n in COVERAGE_FIELDS),
+        "shards:       " + (", ".join(f"{name} ({size:,} bytes)" for name, size in summary.shards) or "-"),
+        f"bad lines:    {len(summary.bad_lines)}",
+    ]
+    lines += [f"  {bad}" for bad in summary.bad_lines[:20]]
+    return "\n".join(lines)
+
+
+def _table(title: str, rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<h2>{escape(title)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _latest(rows: list[tuple[str, str, str, str, str]]) -> str:
+    """The latest articles: the title links to the article's URL, the id is there for ``dataset page``."""
+    body = "".join(
+        f"<tr><td>{escape(day)}</td><td>{escape(article_id)}</td>"
+        f'<td><a href="{escape(url)}" rel="noreferrer">{escape(title)}</a></td><td>{escape(source)}</td></tr>'
+        if url.startswith(("http://", "https://")) else
+        f"<tr><td>{escape(day)}</td><td>{escape(article_id)}</td><td>{escape(title)}</td>"
+        f"<td>{escape(source)}</td></tr>"
+        for day, title, source, url, article_id in rows)
+    return ('<h2>Latest articles</h2><table id="latest-articles"><thead><tr><th>published</th><th>id</th>'
+            f"<th>title</th><th>source</th></tr></thead><tbody>{body}</tbody></table>")
+
+
+def _tags_over_time(summary: Summary, top: int = 10) -> str:
+    """The top tags' articles per year (per month over a span of two years or less), as a table."""
+    months = sorted({month for _, month in summary.tag_months if month[:1].isdigit()})
+    if not months:
+        return '<p id="tags-over-time">No tagged articles.</p>'
+    by_year = len(months) > 24 or (months[0][:4] != months[-1][:4] and len(months) > 12)
+    periods = sorted({m[:4] for m in months}) if by_year else months
+    counts: Counter[tuple[str, str]] = Counter()
+    for (tag, month), count in summary.tag_months.items():
+        counts[tag, month[:4] if by_year else month] += count
+    peak = max(counts.values(), default=1)
+    head = "".join(f"<th>{escape(p)}</th>" for p in periods)
+    rows = []
+    for tag, total in summary.tags.most_common(top):
+        cells = "".join(
+            f'<td style="background: rgba(59, 110, 165, {counts[tag, p] / peak:.2f})">'
+            f'{counts[tag, p] or ""}</td>' for p in periods)
+        rows.append(f"<tr><td>{escape(tag)}</td><td>{total}</td>{cells}</tr>")
+    return (f'<table id="tags-over-time" class="heat"><thead><tr><th>tag</th><th>all</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _runs_section(runs: list[Run]) -> str:
+    """Field coverage per run (a chart and a table) and failures per run, from the run history."""
+    if not runs:
+        return ("<p>No run history here (a single .jsonl file, or a distributed crawl's: see "
+                "newsspider runs).</p>")
+    records = [run_record(run) for run in runs]
+    # a run that stored nothing (the site had nothing new) has no coverage: not a run at 0%
+    measured = [r for r in records if r["quality"] and r["quality"].get("stored")]
+    series = {name: [r["quality"]["coverage"].get(name) for r in measured] for name in TRACKED_FIELDS}
+    chart = line_chart("coverage-chart", "field coverage per run (% of the records stored)",
+                       [f"#{r['run']}" for r in measured], series)
+    if len(measured) < len(records):
+        chart += (f"<p>{len(records) - len(measured)} of {len(records)} runs stored nothing new "
+                  "(or kept no measure) and are left out of the chart.</p>")
+    header = ("run", "started", "status", "stored", "failed", "dropped", *TRACKED_FIELDS, "checks failed")
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        if not r["quality"]:
+            return ["-"] * len(TRACKED_FIELDS)
+        if not r["quality"].get("stored"):
+            return ["nothing new", *[""] * (len(TRACKED_FIELDS) - 1)]
+        return [f"{r['quality']['coverage'].get(n, 0):.0f}" for n in TRACKED_FIELDS]
+
+    rows = [(r["run"], r["started_at"][:16], r["status"], r["quality"]["stored"] if r["quality"] else "-",
+             r["failed"], r["dropped"], *cells(r), "; ".join(r["checks"]))
+            for r in records]
+    table = _table("Coverage per run", rows, header).replace("<table>", '<table id="coverage-per-run">', 1)
+    failures = bar_chart("failures-per-run", "failed pages per run",
+                         [(f"#{r['run']}", int(r["failed"])) for r in records],
+                         [(i, f"#{r['run']}") for i, r in enumerate(records)
+                          if len(records) <= 30 or i % (len(records) // 30 + 1) == 0])
+    return f"<h2>Field coverage per run</h2>{chart}{table}<h2>Failures per run</h2>{failures}"
+
+
+def html_report(summary: Summary, runs: list[Run] | None = None, top: int = 25) -> str:
+    """The ``newsspider dataset report`` page (with the data dir's run history, *runs*)."""
+    span = " – ".join(summary.date_range) if summary.date_range else "-"
+    coverage = [(name, f"{summary.coverage(name):.0%}", summary.filled[name]) for name in COVERAGE_FIELDS]
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>newsspider dataset report</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 960px; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+td:first-child {{ white-space: nowrap; }}
+.chart rect {{ fill: #3b6ea5; }} .chart text {{ font-size: 12px; }}
+.chart line {{ stroke: #888; }} .heat td {{ text-align: right; }}
+</style></head><body>
+<h1>newsspider dataset report</h1>
+<p>{escape(display_path(summary.path))}: <b>{summary.articles}</b> articles ({summary.records} records),
+published {escape(span)}; {len(summary.bad_lines)} bad lines.</p>
+<h2>Articles over time</h2>
+{time_chart("articles-over-time", summary.days)}
+<h2>Top tags over time</h2>
+{_tags_over_time(summary)}
+{_runs_section(runs or [])}
+{_table("Field coverage of the dataset", coverage, ("field", "share", "records"))}
+{_latest(summary.latest)}
+{_table("Top tags", summary.tags.most_common(top), ("tag", "articles"))}
+{_table("Top sources", summary.sources.most_common(top), ("source", "articles"))}
+{_table("Categories", summary.categories.most_common(), ("category", "articles"))}
+{_table("Shards", summary.shards, ("file", "bytes"))}
+{_table("Bad lines", [(display_path(b.path), b.lineno, b.reason) for b in summary.bad_lines],
+        ("file", "line", "reason"))}
+</body></html>
+"""

@@ -1,0 +1,172 @@
+"""The archive in the browser: Datasette over the database, with this module as its plugin.
+
+The plugin (and the template in ``templates/``) gives the ``articles`` table a search box that runs the
+Chinese-aware query of :mod:`newsspider.dataset.search.tokens` (the SQL function
+``newsspider_match(q)`` turns a query into the FTS5 expression), links every
+article to its live URL, to its archived page read from the WARC, and to its
+versions side by side.  :func:`metadata` sets the facets (tags, category,
+source, year) and explains each column from the published schema.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from datasette import Response, hookimpl
+from datasette.filters import FilterArguments
+from markupsafe import Markup
+
+from newsspider.dataset.diff import HTML_MARKS, IGNORED, text_diff
+from newsspider.dataset.search.tokens import QueryError, match_expression
+from newsspider.extract.items import FIELDS, schema
+
+__all__ = ["PLUGIN", "metadata"]
+
+PLUGIN = "newsspider"
+TABLE = "articles"
+
+
+def metadata(database: str, data_dir: Path) -> dict[str, Any]:
+    """Datasette metadata for the database named *database*, built from *data_dir*."""
+    descriptions = {name: spec.get("description", "") for name, spec in schema()["properties"].items()}
+    descriptions["year"] = "The year of published_date (for the facet)."
+    return {
+        "title": "newsspider archive",
+        "description": "Articles archived by newsspider. Search: Han characters match anywhere (中国 finds "
+                       "中国人 and 中國), Latin words and numbers whole, several words all, \"a phrase\" "
+                       "exactly.",
+        "plugins": {PLUGIN: {"data_dir": str(data_dir)}},
+        "databases": {database: {"tables": {
+            TABLE: {
+                "sort_desc": "published_date",
+                "facets": [{"array": "tags"}, "category", "source", "year"],
+                "columns": {name: descriptions.get(name, "") for name in [*FIELDS, "year"]},
+                "label_column": "title",
+            },
+            "versions": {"description": "Every stored version of every article."},
+            **{name: {"hidden": True} for name in ("meta", "progress", "search", "search_config",
+                                                    "search_content", "search_data", "search_docsize",
+                                                    "search_idx")},
+        }}},
+    }
+
+
+def _match(query: str) -> str:
+    try:
+        return match_expression(query)
+    except QueryError:
+        return '""'
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    conn.create_function("newsspider_match", 1, _match, deterministic=True)
+
+
+@hookimpl
+def filters_from_request(request: Any, table: str) -> FilterArguments | None:
+    if table != TABLE:
+        return None
+    query = (request.args.get("_q") or "").strip()
+    context = {"newsspider_query": query}
+    if not query:
+        return FilterArguments([], {}, [], context)
+    return FilterArguments(
+        ["rowid in (select rowid from search where search match newsspider_match(:newsspider_q))"],
+        {"newsspider_q": query}, [f"hold {query}"], context)
+
+
+#: the templates: the articles table with its search box above Datasette's own page
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@hookimpl
+def render_cell(row: Any, value: Any, column: str, table: str | None, datasette: Any) -> Markup | None:
+    if table not in (TABLE, "versions"):
+        return None
+    keys = row.keys() if hasattr(row, "keys") else []
+    article_id = row["article_id"] if "article_id" in keys else None
+    if column == "warc" and value and article_id:
+        version = row["version"] if "version" in keys else ""
+        href = datasette.urls.path(f"/-/{PLUGIN}/page/{article_id}?version={version}")
+        return Markup(f'<a class="archived" href="{html.escape(href)}">archived page</a>')
+    if column == "article_id" and value:
+        href = datasette.urls.path(f"/-/{PLUGIN}/versions/{value}")
+        link = f'<a class="versions" href="{html.escape(href)}">versions</a>'
+        return Markup(f"{html.escape(str(value))} {link}")
+    if column == "url" and value:
+        live = html.escape(value)
+        return Markup(f'<a class="live" href="{live}" rel="noreferrer">{live}</a>')
+    return None
+
+
+def _database(datasette: Any) -> Any:
+    return next(db for name, db in datasette.databases.items() if name != "_internal" and not db.is_memory)
+
+
+async def _versions(datasette: Any, article_id: str) -> list[dict[str, Any]]:
+    result = await _database(datasette).execute(
+        f"SELECT {', '.join(FIELDS)} FROM versions WHERE article_id = ? ORDER BY version", [article_id])
+    return [dict(zip(FIELDS, row, strict=True)) for row in result.rows]
+
+
+async def archived_page(request: Any, datasette: Any) -> Response:
+    """The page an article's record points to, as it was archived (scripts and live requests blocked)."""
+    from newsspider.archive.reader import ArchiveError
+    from newsspider.archive.reader import archived_page as read
+
+    article_id = request.url_vars["article_id"]
+    versions = await _versions(datasette, article_id)
+    wanted = request.args.get("version")
+    chosen = next((v for v in reversed(versions) if wanted in (None, "", str(v["version"]))), None)
+    if chosen is None or not chosen["warc"]:
+        return Response.text(f"article {article_id}: no archived page", status=404)
+    data_dir = Path((datasette.plugin_config(PLUGIN) or {})["data_dir"])
+    try:
+        page = read(data_dir, json.loads(chosen["warc"]))
+    except ArchiveError as exc:
+        return Response.text(str(exc), status=500)
+    headers = {"Content-Security-Policy":
+               "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+               "X-Archived-From": page.url, "X-Archived-At": page.date}
+    return Response(page.body, content_type=page.header("Content-Type") or "text/html", headers=headers)
+
+
+async def versions_page(request: Any, datasette: Any) -> Response:
+    """An article's versions side by side, each changed field with a character-level diff."""
+    article_id = request.url_vars["article_id"]
+    versions = await _versions(datasette, article_id)
+    if not versions:
+        return Response.html(f"<p>No article {html.escape(article_id)}.</p>", status=404)
+    head = "".join(f"<th>version {v['version']}<br><small>{html.escape(v['crawled_at'] or '')}</small></th>"
+                   for v in versions)
+    rows = []
+    for name in FIELDS:
+        values = [v[name] for v in versions]
+        changed = name not in IGNORED and len(set(map(str, values))) > 1
+        cells = "".join(f"<td>{html.escape('' if value is None else str(value))}</td>" for value in values)
+        rows.append(f'<tr class="{"changed" if changed else ""}"><th>{name}</th>{cells}</tr>')
+        if changed:
+            diffs = "".join(
+                f"<td>{text_diff(str(a or ''), str(b or ''), marks=HTML_MARKS, escape=html.escape)}</td>"
+                for a, b in itertools.pairwise(values))
+            rows.append(f'<tr class="diff"><th>{name}: what changed</th><td></td>{diffs}</tr>')
+    title = html.escape(versions[-1]["title"] or article_id)
+    body = (f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>{title}: versions</title>"
+            "<style>body{font-family:sans-serif;margin:1em}td,th{vertical-align:top;border:1px solid #ccc;"
+            "padding:4px;max-width:40em;white-space:pre-wrap}tr.changed th{background:#fff3c4}"
+            "del{background:#fdd}ins{background:#dfd}</style></head><body>"
+            f"<h1>{title}</h1><p>{len(versions)} versions of article {html.escape(article_id)}.</p>"
+            f"<table><tr><th>field</th>{head}</tr>{''.join(rows)}</table></body></html>")
+    return Response.html(body)
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    return [(rf"^/-/{PLUGIN}/page/(?P<article_id>[0-9]+)$", archived_page),
+            (rf"^/-/{PLUGIN}/versions/(?P<article_id>[0-9]+)$", versions_page)]
