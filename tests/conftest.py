@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.mockserver import MockServer
+from tests.mockserver import MockServer, SharedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -27,8 +27,22 @@ FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
 
 @pytest.fixture
 def mockserver() -> Iterator[MockServer]:
+    """A mock site of the test's own: it may change the site (add, edit, rewrite, faults, challenges)."""
     with MockServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def _module_server() -> Iterator[MockServer]:
+    with MockServer() as server:
+        yield server
+
+
+@pytest.fixture
+def site_server(_module_server: MockServer) -> MockServer:
+    """The module's mock site, shared by its tests that do not change it; its request log is this
+    test's alone (tests run one at a time)."""
+    return SharedServer(_module_server)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

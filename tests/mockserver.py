@@ -284,6 +284,28 @@ class MockServer:
         self._post("/__fault__", json.dumps(spec).encode())
 
 
+class SharedServer(MockServer):
+    """A view of a running :class:`MockServer` shared by the tests of a module: its request log starts
+    when the view is made, and it refuses to change the site (a test that does takes its own server)."""
+
+    def __init__(self, server: MockServer) -> None:
+        super().__init__()
+        self.root, self.control = server.root, server.control
+        self.start = len(server.requests())
+
+    def __enter__(self) -> MockServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """The module's server goes on."""
+
+    def requests(self) -> list[dict[str, Any]]:
+        return super().requests()[self.start:]
+
+    def _post(self, path: str, data: bytes | None = None) -> Any:
+        raise AssertionError(f"a shared mock server cannot be changed ({path}): use the mockserver fixture")
+
+
 def main() -> None:
     options = server_options("The tests' mock bannedbook.org.")
     server = FaultServer(options.port, options.name, tls_context(options))

@@ -70,8 +70,8 @@ def test_unknown_option_and_bad_setting() -> None:
     assert "-s expects NAME=VALUE, got 'DOWNLOAD_DELAY'" in result.stderr
 
 
-def test_unknown_setting_name_warns(mockserver: MockServer, tmp_path: Path) -> None:
-    result = crawl(mockserver, tmp_path, "-s", "DOWNLOAD_DELAYY=3", "-s", "CLOSESPIDER_PAGECOUNT=2")
+def test_unknown_setting_name_warns(site_server: MockServer, tmp_path: Path) -> None:
+    result = crawl(site_server, tmp_path, "-s", "DOWNLOAD_DELAYY=3", "-s", "CLOSESPIDER_PAGECOUNT=2")
     assert result.returncode == 0, result.stderr
     assert "warning: -s DOWNLOAD_DELAYY: neither Scrapy nor newsspider has this setting" in result.stderr
 
@@ -125,13 +125,13 @@ def test_unwritable_data_dir(data_dir: str, message: str) -> None:
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_crawl_into_a_damaged_dataset_loses_nothing(mockserver: MockServer, tmp_path: Path) -> None:
+def test_crawl_into_a_damaged_dataset_loses_nothing(site_server: MockServer, tmp_path: Path) -> None:
     damaged = (b'{"article_id":"1","url":"http://x/bnews/a/20240101/1.html","version":1}\n'
                b"this line is not JSON\n"
                b'{"article_id":"2","url":"http://x/bnews/a/20240101/2.html","version":1}\n'
                b'{"article_id":"3","tit')
     (tmp_path / "articles.jsonl").write_bytes(damaged)
-    result = crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=3")
+    result = crawl(site_server, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=3")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "articles.jsonl").read_bytes() == damaged, "the damaged file was changed"
     assert f"{tmp_path / 'articles.jsonl'}, byte 72: not a newsspider record" in result.stderr
@@ -201,22 +201,22 @@ def test_demo_port_in_use_or_out_of_range(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["a#b", "c?d", "e%20f"])
-def test_runs_on_a_path_with_uri_characters(mockserver: MockServer, tmp_path: Path, name: str) -> None:
+def test_runs_on_a_path_with_uri_characters(site_server: MockServer, tmp_path: Path, name: str) -> None:
     data_dir = tmp_path / name
-    assert crawl(mockserver, data_dir, "-s", "CLOSESPIDER_ITEMCOUNT=1").returncode == 0
+    assert crawl(site_server, data_dir, "-s", "CLOSESPIDER_ITEMCOUNT=1").returncode == 0
     result = run_cli("runs", str(data_dir))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1].split()[3] == "finished"
     assert sorted(p.name for p in tmp_path.iterdir()) == [name], "a stray file was created"
 
 
-def test_a_dataset_with_records_of_the_wrong_type_does_not_stop_the_crawl(mockserver: MockServer,
+def test_a_dataset_with_records_of_the_wrong_type_does_not_stop_the_crawl(site_server: MockServer,
                                                                            tmp_path: Path) -> None:
     from tests.test_dataset import WRONG, line
 
     dataset = line("1") + b"".join(value.rstrip(b"\n") + b"\n" for value in WRONG.values())
     (tmp_path / "articles.jsonl").write_bytes(dataset)
-    result = crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=2")
+    result = crawl(site_server, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=2")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.count("not a newsspider record; left as it is and ignored") == len(WRONG)
@@ -234,3 +234,14 @@ def test_version_is_written_once() -> None:
     assert "version" not in project and project["dynamic"] == ["version"]  # read from newsspider.__version__
     assert importlib.metadata.version("newsspider") == newsspider.__version__
     assert CliRunner().invoke(main, ["--version"]).output == f"newsspider, version {newsspider.__version__}\n"
+
+
+def test_the_shared_mock_site_keeps_each_tests_log_and_refuses_changes(site_server: MockServer) -> None:
+    from urllib.request import urlopen
+
+    assert site_server.requests() == []  # what earlier tests of the module fetched is not this test's
+    with urlopen(site_server.url("/bnews/"), timeout=10) as page:
+        assert page.status == 200
+    assert [r["path"] for r in site_server.requests()] == ["/bnews/"]
+    with pytest.raises(AssertionError, match="cannot be changed"):
+        site_server.add_articles(1)

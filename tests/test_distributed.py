@@ -131,16 +131,16 @@ def article_fetches(server: MockServer) -> Counter:
     return Counter(r["path"] for r in server.requests() if site.ARTICLE_PATH.match(r["path"]))
 
 
-def test_three_workers_store_every_article_once(mockserver: MockServer, redis_url: str, prefix: str,
+def test_three_workers_store_every_article_once(site_server: MockServer, redis_url: str, prefix: str,
                                                  tmp_path: Path) -> None:
-    procs = [worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(3)]
+    procs = [worker(site_server, redis_url, tmp_path, f"w{i}", prefix) for i in range(3)]
     outs = finish(procs)
     ids = stored(tmp_path)
-    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1, (robots_log(mockserver),
+    assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1, (robots_log(site_server),
                                                                 "\n".join(e for _, e in outs))
     assert sorted(p.name for p in tmp_path.glob("articles-*.jsonl")) == [
         "articles-w0.jsonl", "articles-w1.jsonl", "articles-w2.jsonl"]
-    assert max(article_fetches(mockserver).values()) == 1, "an article was fetched by two workers"
+    assert max(article_fetches(site_server).values()) == 1, "an article was fetched by two workers"
     assert sum(1 for shard in tmp_path.glob("articles-*.jsonl") if shard.stat().st_size) >= 2, \
         "the work was not shared"
     assert len(load(tmp_path)) == len(PUBLIC_IDS)  # the reader reads every shard
@@ -154,11 +154,11 @@ def test_three_workers_store_every_article_once(mockserver: MockServer, redis_ur
     assert run["quality"]["median_body"] > 0
 
 
-def test_a_worker_killed_midway_loses_nothing(mockserver: MockServer, redis_url: str, prefix: str,
+def test_a_worker_killed_midway_loses_nothing(site_server: MockServer, redis_url: str, prefix: str,
                                               tmp_path: Path) -> None:
     slow = ["-s", "DOWNLOAD_DELAY=0.1", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
-    victim = worker(mockserver, redis_url, tmp_path, "victim", prefix, *slow)
-    others = [worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, *slow) for i in range(2)]
+    victim = worker(site_server, redis_url, tmp_path, "victim", prefix, *slow)
+    others = [worker(site_server, redis_url, tmp_path, f"w{i}", prefix, *slow) for i in range(2)]
     shard = tmp_path / "articles-victim.jsonl"
     deadline = time.monotonic() + 60
     while not (shard.exists() and shard.read_bytes().count(b"\n") >= 3):
@@ -173,16 +173,16 @@ def test_a_worker_killed_midway_loses_nothing(mockserver: MockServer, redis_url:
     assert shard.read_bytes().endswith(b"\n")
 
 
-def test_a_late_worker_joins_the_running_crawl(mockserver: MockServer, redis_url: str, prefix: str,
+def test_a_late_worker_joins_the_running_crawl(site_server: MockServer, redis_url: str, prefix: str,
                                                tmp_path: Path) -> None:
     slow = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
-    first = worker(mockserver, redis_url, tmp_path, "early", prefix, *slow)
+    first = worker(site_server, redis_url, tmp_path, "early", prefix, *slow)
     shard = tmp_path / "articles-early.jsonl"
     deadline = time.monotonic() + 60
     while not (shard.exists() and shard.read_bytes().count(b"\n") >= 5):
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.02)
-    late = worker(mockserver, redis_url, tmp_path, "late", prefix, *slow)
+    late = worker(site_server, redis_url, tmp_path, "late", prefix, *slow)
     finish([first, late])
     ids = stored(tmp_path)
     assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
@@ -235,16 +235,16 @@ def test_workers_finish_on_a_site_with_bad_links(mockserver: MockServer, redis_u
     assert redis.Redis.from_url(redis_url).hget(f"{prefix}:run:1", "status") == b"finished"
 
 
-def test_a_raising_callback_is_one_failed_page(mockserver: MockServer, redis_url: str, prefix: str,
+def test_a_raising_callback_is_one_failed_page(site_server: MockServer, redis_url: str, prefix: str,
                                                tmp_path: Path) -> None:
     seed = DemoSite().articles[2054421].path
     middlewares = {"tests.faulty.RaiseOn": 990}  # the add-on adds newsspider's own
     raising = ["-s", f"SPIDER_MIDDLEWARES={json.dumps(middlewares)}", "-s", f"TESTS_RAISE_ON={seed}"]
-    procs = [worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, *raising) for i in range(2)]
+    procs = [worker(site_server, redis_url, tmp_path, f"w{i}", prefix, *raising) for i in range(2)]
     outputs = finish(procs)
-    assert article_fetches(mockserver)[seed] == 1, "the page was leased again after its callback raised"
+    assert article_fetches(site_server)[seed] == 1, "the page was leased again after its callback raised"
     logs = "".join(err for _, err in outputs)
-    assert logs.count(f"failed (parse_error): {mockserver.url(seed)}: RuntimeError: a bug") == 1
+    assert logs.count(f"failed (parse_error): {site_server.url(seed)}: RuntimeError: a bug") == 1
     assert "Traceback" not in logs
     assert set(stored(tmp_path)) == PUBLIC_IDS  # its item was yielded before the error
     client = redis.Redis.from_url(redis_url)
@@ -284,11 +284,11 @@ def wait_for_lines(data_dir: Path, procs: list[subprocess.Popen[str]], count: in
         time.sleep(0.02)
 
 
-def test_redis_gone_for_good_is_a_bounded_wait_then_one_line(mockserver: MockServer, tmp_path: Path) -> None:
+def test_redis_gone_for_good_is_a_bounded_wait_then_one_line(site_server: MockServer, tmp_path: Path) -> None:
     server = RedisServer(tmp_path, "--save", "", "--appendonly", "no", "--requirepass", "s3cret").start()
     url = server.url("s3cret")
     try:
-        procs = [worker(mockserver, url, tmp_path, f"w{i}", "gone", *SLOW,
+        procs = [worker(site_server, url, tmp_path, f"w{i}", "gone", *SLOW,
                         "-s", "NEWSSPIDER_REDIS_RECONNECT=3") for i in range(2)]
         wait_for_lines(tmp_path, procs, 3)
         # both workers in the crawl (each has stored a line): on a loaded machine one may not have
@@ -314,13 +314,13 @@ def test_redis_gone_for_good_is_a_bounded_wait_then_one_line(mockserver: MockSer
     assert all(shard.read_bytes()[-1:] in (b"", b"\n") for shard in tmp_path.glob("articles-*.jsonl"))
 
 
-def test_redis_restarted_with_its_data(mockserver: MockServer, tmp_path: Path) -> None:
+def test_redis_restarted_with_its_data(site_server: MockServer, tmp_path: Path) -> None:
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()
     data_dir = tmp_path / "data"
     server = RedisServer(redis_dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always").start()
     try:
-        procs = [worker(mockserver, server.url(), data_dir, f"w{i}", "back", *SLOW,
+        procs = [worker(site_server, server.url(), data_dir, f"w{i}", "back", *SLOW,
                         "-s", "NEWSSPIDER_REDIS_LEASE=10") for i in range(2)]
         wait_for_lines(data_dir, procs, 5)
         server.kill()
@@ -360,9 +360,9 @@ def test_redis_restarted_empty_stops_the_workers_and_a_restart_completes(
         server.stop()
 
 
-def test_each_worker_archives_into_its_own_warc(mockserver: MockServer, redis_url: str, prefix: str,
+def test_each_worker_archives_into_its_own_warc(site_server: MockServer, redis_url: str, prefix: str,
                                                 tmp_path: Path) -> None:
-    finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(2)])
+    finish([worker(site_server, redis_url, tmp_path, f"w{i}", prefix) for i in range(2)])
     files = warc_files(tmp_path)
     owners = {re.fullmatch(r"newsspider-\d{14}-(w\d)-\d{5}\.warc\.gz", p.name)[1] for p in files}
     assert owners == {"w0", "w1"} and len(files) == 2  # one file per worker, named after it
