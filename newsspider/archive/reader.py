@@ -150,16 +150,32 @@ def latest_captures(data_dir: Path, want: Callable[[str], bool] | None = None, h
     return newest
 
 
-def _whole(path: Path, offset: int) -> bool:
-    """Whether the gzip member at *offset* (the file's last) ends as a gzip member must."""
+def member_end(data: bytes, start: int) -> int | None:
+    """Where the gzip member starting at *start* of *data* ends, or None if it does not end (cut
+    short, or not gzip).
+
+    >>> import gzip
+    >>> first = gzip.compress(b"a")
+    >>> data = first + gzip.compress(b"b")
+    >>> member_end(data, 0) == len(first), member_end(data, len(first)) == len(data)
+    (True, True)
+    >>> member_end(data[:-3], len(first)), member_end(b"not gzip", 0)
+    (None, None)
+    """
     inflate = zlib.decompressobj(wbits=31)
+    try:
+        inflate.decompress(data[start:])
+    except zlib.error:
+        return None
+    return len(data) - len(inflate.unused_data) if inflate.eof else None
+
+
+def _whole(path: Path, offset: int) -> bool:
+    """Whether the gzip member at *offset* (the file's last: a record, at most DOWNLOAD_MAXSIZE of
+    body) ends as a gzip member must."""
     with path.open("rb") as handle:
         handle.seek(offset)
-        while chunk := handle.read(1 << 16):
-            inflate.decompress(chunk)
-            if inflate.eof:
-                return True
-    return False
+        return member_end(handle.read(), 0) is not None
 
 
 def iter_responses(path: Path) -> Iterator[ArchivedPage]:

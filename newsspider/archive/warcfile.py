@@ -16,7 +16,6 @@ import hashlib
 import http.client
 import logging
 import re
-import zlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from io import BytesIO
@@ -28,7 +27,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newsspider import __version__
-from newsspider.archive.reader import WARC_DIR, Capture
+from newsspider.archive.reader import WARC_DIR, Capture, member_end
 from newsspider.dataset.storage import AppendFile
 
 __all__ = ["POINTER_FIELDS", "Fetch", "Pointer", "WarcFiles", "headers_of", "payload_digest"]
@@ -97,16 +96,6 @@ _GZIP_MEMBER = b"\x1f\x8b\x08"
 _TAIL = 16 * 1024 * 1024
 
 
-def _member_end(data: bytes, start: int) -> int | None:
-    """Where the gzip member starting at *start* of *data* ends, or None if it does not end."""
-    inflate = zlib.decompressobj(wbits=31)
-    try:
-        inflate.decompress(data[start:])
-    except zlib.error:
-        return None
-    return len(data) - len(inflate.unused_data) if inflate.eof else None
-
-
 def cut_short_tail(path: Path) -> int | None:
     """The offset of a last record cut short in the WARC file *path*, or None when it ends whole.
 
@@ -121,7 +110,7 @@ def cut_short_tail(path: Path) -> int | None:
         data = handle.read()
     starts = [m.start() for m in re.finditer(re.escape(_GZIP_MEMBER), data)]
     for start in reversed(starts):
-        end = _member_end(data, start)
+        end = member_end(data, start)
         if end == len(data):
             return None  # a whole record ends the file
         if end is not None and end in starts:  # a whole record followed by one cut short

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
@@ -35,7 +34,7 @@ from newsspider.crawl.skipstored import SkipStored
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
 from newsspider.memory.extension import CrawlMemory
-from newsspider.memory.redis import reconnect_policy
+from newsspider.memory.redis import client_options
 from newsspider.monitoring.monitors import CrawlChecks
 from newsspider.monitoring.quality import RunQuality
 
@@ -272,8 +271,6 @@ class NewsspiderAddon:
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "REDIS_URL": url,
             # ride out a Redis restart of up to NEWSSPIDER_REDIS_RECONNECT seconds, then stop
-            "REDIS_PARAMS": {"socket_connect_timeout": 2, "socket_timeout": 10,
-                             "retry": reconnect_policy(settings.getfloat("NEWSSPIDER_REDIS_RECONNECT")),
-                             "retry_on_error": [redis.ConnectionError, redis.TimeoutError]},
+            "REDIS_PARAMS": client_options(settings.getfloat("NEWSSPIDER_REDIS_RECONNECT")),
         }.items():
             settings.set(name, value, priority="addon")

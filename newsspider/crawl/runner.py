@@ -33,7 +33,7 @@ from newsspider.crawl.resume import prepare_job_dir
 from newsspider.crawl.window import WindowError
 from newsspider.dataset.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
 from newsspider.memory import StateError
-from newsspider.memory.redis import redis_error
+from newsspider.memory.redis import client_options, redis_error
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
 
 __all__ = ["CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis", "check_settings",
@@ -62,7 +62,7 @@ class RedisUnreachable(ConnectionError):
 def check_redis(url: str) -> None:
     """Raise :class:`RedisUnreachable` with a one-line reason unless Redis at *url* answers."""
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=5)
+        client = redis.Redis.from_url(url, **client_options(0))  # one try: is it there at all?
         client.ping()
         client.close()
     except (ValueError, redis.RedisError) as exc:

@@ -38,7 +38,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from newsspider.dataset.reader import shard_lines
+from newsspider.dataset.reader import shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
 from newsspider.extract.processors import utc_now_iso
 from newsspider.memory import UNKNOWN_RUN, Run, StoredArticle
@@ -132,11 +132,21 @@ def reconnect_policy(seconds: float) -> Retry:
     return Retry(ExponentialBackoff(cap=1.0, base=0.05), retries)
 
 
+def client_options(reconnect: float) -> dict[str, Any]:
+    """The options of every Redis client of a crawl (the memory's, the frontier's through
+    ``REDIS_PARAMS``, the check before a crawl): short timeouts, and retries that ride out a Redis
+    restart of up to *reconnect* seconds.
+
+    >>> sorted(client_options(30))
+    ['retry', 'retry_on_error', 'socket_connect_timeout', 'socket_timeout']
+    """
+    return {"socket_connect_timeout": 2, "socket_timeout": 10, "retry": reconnect_policy(reconnect),
+            "retry_on_error": [redis.ConnectionError, redis.TimeoutError]}
+
+
 def redis_client(url: str, reconnect: float) -> redis.Redis:
     """A client that rides out a Redis restart of up to *reconnect* seconds, then raises."""
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
-                                retry=reconnect_policy(reconnect),
-                                retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+    return redis.Redis.from_url(url, **client_options(reconnect))
 
 
 def _guarded(method: _F) -> _F:
@@ -233,7 +243,7 @@ class RedisMemory:
     def sync_with_dataset(self) -> None:
         """Record what this machine's shards hold beyond what Redis accounted for."""
         added = 0
-        for shard in sorted(self.data_dir.glob("articles*.jsonl")):
+        for shard in shard_paths(self.data_dir):  # the data dir exists: the crawl made it
             known = int(self.redis.hget(self.key("shards"), shard.name) or 0)
             size = shard.stat().st_size
             if size <= known:
