@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -63,13 +64,20 @@ def newsspider_commands(line: str) -> list[list[str]]:
     return commands
 
 
+def _unparsed(ctx: click.Context) -> list[str]:
+    """A group's subcommand and its arguments (click 8.2+ deprecates protected_args; pinned below 9)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return [*ctx.protected_args, *ctx.args]
+
+
 def parse(args: list[str]) -> None:
     """Parse ``newsspider ARGS`` as the command would, without running it (click raises on a command,
     option or value it does not take)."""
     command: click.Command = main
     ctx = command.make_context("newsspider", list(args), resilient_parsing=False)
-    while isinstance(command, click.Group) and ctx.protected_args:
-        name, *rest = [*ctx.protected_args, *ctx.args]
+    while isinstance(command, click.Group) and (tokens := _unparsed(ctx)):
+        name, *rest = tokens
         sub = command.get_command(ctx, name)
         if sub is None:
             raise click.UsageError(f"no such command {name!r}")
