@@ -601,6 +601,9 @@ def sqlite_command(path: Path, out: Path | None, skip_bad_lines: bool) -> None:
     click.echo(f"{display_path(built.path)}: {built.articles} articles ({built.added} added, "
                f"{built.changed} changed, from {built.read} records read"
                f"{f', {built.skipped} bad lines skipped' if built.skipped else ''})")
+    if built.not_compacted:
+        click.echo(f"{display_path(built.path)}: complete, but the space it freed is not given back "
+                   f"({built.not_compacted}); run the command again with more free disk", err=True)
 
 
 def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:

@@ -12,6 +12,7 @@ import sys
 import time
 import unicodedata
 from collections.abc import Iterable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,9 @@ def test_the_database_holds_every_field_the_versions_tags_and_runs(site: Path) -
     assert {h.article_id for h in newest} == brute_force(latest.values(), "中国")
     assert [h.published_date for h in newest] == sorted((h.published_date for h in newest), reverse=True)
     assert all(h.score is None for h in newest) and all(h.score is not None for h in hits)
+    # the newest few of them, found by asking the index about the newest articles one by one
+    assert [h.article_id for h in search(conn, "中国", limit=3, variants=False, total=RANKED + 1)
+            ] == [h.article_id for h in newest[:3]]
 
 
 # -- building again, killed, bad lines; the commands ---------------------------------------------
@@ -265,6 +269,35 @@ def test_a_killed_build_leaves_the_last_database_usable(tmp_path: Path) -> None:
     assert count(conn, "香港") == 0 and count(conn, "人权") == 10
     conn.close()
     assert build(tmp_path).articles == 40010
+
+
+def test_a_build_gives_back_the_space_it_freed_and_a_full_disk_leaves_it_complete(tmp_path: Path) -> None:
+    """The index merged into one segment frees most of what the build wrote: VACUUM gives it back; on a
+    disk without room for that, the database is complete all the same (a real small filesystem)."""
+    rng = random.Random(3)
+    han = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]
+    records = [record_example(article_id=str(n), body="".join(rng.choices(han, k=600))) for n in range(800)]
+    write_records(tmp_path / "articles.jsonl", records)
+    roomy = build(tmp_path, tmp_path / "roomy.db")
+    assert roomy.not_compacted is None
+    with closing(sqlite3.connect(roomy.path)) as conn:
+        pages, free, size = (conn.execute(f"PRAGMA {name}").fetchone()[0]
+                             for name in ("page_count", "freelist_count", "page_size"))
+    assert size == 65536 and free * 50 <= pages
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={roomy.path.stat().st_size * 21 // 10 // 1024}k",
+                    "tmpfs", str(mount)], check=True)
+    try:
+        tight = run_cli("dataset", "sqlite", str(tmp_path), "--out", str(mount / "archive.db"))
+        assert tight.returncode == 0 and "800 articles (800 added" in tight.stdout, tight.stderr
+        assert tight.stderr.strip() == (f"{mount / 'archive.db'}: complete, but the space it freed is not "
+                                        "given back (database or disk is full); run the command again with "
+                                        "more free disk")
+        with closing(open_readonly(mount / "archive.db")) as conn:
+            assert count(conn, han[0]) == count(open_readonly(roomy.path), han[0]) > 0
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def test_a_bad_line_is_named_and_leaves_the_database_as_it_was(tmp_path: Path) -> None:

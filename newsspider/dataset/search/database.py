@@ -3,8 +3,12 @@
 Tables: ``articles`` (the latest version of each article, every schema field,
 lists as JSON, plus ``year``), ``old_versions`` and the view ``versions``
 (every version), ``tags`` (article_id, tag), ``runs`` (the data dir's run
-history) and ``search``, a contentless FTS5 index of title, summary and body
-in the tokens of :mod:`newsspider.dataset.search.tokens`.
+history) and ``search``, a contentless FTS5 index of body, summary and title
+in the tokens of :mod:`newsspider.dataset.search.tokens`.  The body is the
+index's first column, which FTS5 stores without a column marker: a quarter
+of the index.  Pages are 64 KiB, so that an article's row is not spread over
+half-empty overflow pages, and a build that changed much of the index merges
+it into one segment (FTS5's ``optimize``) and gives the space back.
 
 A build reads each shard from where the last one stopped (``progress`` keeps
 the byte offset) and runs in one transaction: a build that is killed leaves
@@ -31,8 +35,9 @@ from newsspider.extract.items import FIELDS
 __all__ = ["DEFAULT_NAME", "Build", "Hit", "build", "count", "open_readonly", "search"]
 
 DEFAULT_NAME = "archive.db"
-FORMAT = 1  # the layout below; a database of another layout is built again from the start
-TEXT_FIELDS = ("title", "summary", "body")
+FORMAT = 2  # the layout below; a database of another layout is built again from the start
+TEXT_FIELDS = ("body", "summary", "title")  # the index's columns, in this order
+PAGE_SIZE = 65536
 _COLUMNS = ", ".join(FIELDS)
 _VALUES = ", ".join("?" * len(FIELDS))
 
@@ -51,7 +56,7 @@ CREATE VIEW IF NOT EXISTS versions AS
     SELECT {_COLUMNS} FROM articles UNION ALL SELECT {_COLUMNS} FROM old_versions;
 CREATE TABLE IF NOT EXISTS tags (article_id TEXT, tag TEXT, PRIMARY KEY (article_id, tag)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_tag ON tags (tag);
-CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(title, summary, body, content='', tokenize='ascii');
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(body, summary, title, content='', tokenize='ascii');
 """
 
 
@@ -66,6 +71,8 @@ class Build:
     skipped: int = 0
     articles: int = 0
     rebuilt: bool = False
+    #: why the space a build freed could not be given back (the database is complete all the same)
+    not_compacted: str | None = None
 
 
 def _head(shard: Path, length: int) -> str:
@@ -104,6 +111,7 @@ def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
     with closing(conn):
         try:
             _check_database(conn, out)
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect in a new database only
             conn.execute("BEGIN IMMEDIATE")
             if _format(conn) != FORMAT:
                 _drop_all(conn)
@@ -130,7 +138,10 @@ def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
                 conn.execute("INSERT OR REPLACE INTO progress VALUES (?, ?, ?, ?)",
                              (shard.name, _head(shard, offset), offset, lineno))
             _store_runs(conn, data_dir)
+            if (result.added + result.changed) * 10 >= _articles(conn):
+                conn.execute("INSERT INTO search (search) VALUES ('optimize')")
             conn.execute("COMMIT")
+            result.not_compacted = _compact(conn)
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -138,9 +149,31 @@ def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
                 raise ExportError(f"{display_path(out)}: {exc}; the database is as the last build left it"
                                   ) from exc
             raise
-        result.articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        result.articles = _articles(conn)
     result.skipped = len(skipped)
     return result
+
+
+def _articles(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+
+def _compact(conn: sqlite3.Connection) -> str | None:
+    """Give back the space a build freed (the index's merged segments), and move to :data:`PAGE_SIZE`.
+
+    VACUUM writes the database anew in one transaction (it needs as much
+    free disk again): killed or failed midway, the database stays as the
+    build committed it, complete but larger.  Returns why it failed, if it did.
+    """
+    pages, free = (conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count"))
+    if free * 50 <= pages and conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
+        return None
+    try:
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        conn.execute("VACUUM")
+    except sqlite3.Error as exc:
+        return str(exc)
+    return None
 
 
 def _replaced(shard: Path, head: str, offset: int) -> bool:
@@ -210,13 +243,13 @@ def _store(conn: sqlite3.Connection, record: dict[str, Any]) -> str:
         rowid, old = current[0], dict(zip(FIELDS, current[2:], strict=True))
         conn.execute(f"INSERT OR IGNORE INTO old_versions ({_COLUMNS}) VALUES ({_VALUES})",
                      current[2:])
-        conn.execute("INSERT INTO search (search, rowid, title, summary, body) VALUES ('delete', ?, ?, ?, ?)",
+        conn.execute("INSERT INTO search (search, rowid, body, summary, title) VALUES ('delete', ?, ?, ?, ?)",
                      [rowid, *_tokens(old[name] for name in TEXT_FIELDS)])
         conn.execute(f"UPDATE articles SET ({_COLUMNS}, year) = ({_VALUES}, ?) "
                      "WHERE rowid = ?", [*row, year, rowid])
         conn.execute("DELETE FROM tags WHERE article_id = ?", (article_id,))
         outcome = "changed"
-    conn.execute("INSERT INTO search (rowid, title, summary, body) VALUES (?, ?, ?, ?)", [rowid, *texts])
+    conn.execute("INSERT INTO search (rowid, body, summary, title) VALUES (?, ?, ?, ?)", [rowid, *texts])
     conn.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)", [(article_id, tag) for tag in tags])
     return outcome
 
@@ -312,6 +345,9 @@ def count(conn: sqlite3.Connection, query: str, where: Where = Where(), variants
 
 #: up to this many hits are ranked by bm25; more than that, the newest come first
 RANKED = 1000
+#: the newest hits are found by asking the index of each article, newest first, when that takes at most
+#: this many questions (hits that are most of the articles), rather than by reading every hit
+PROBES = 200
 
 
 def search(conn: sqlite3.Connection, query: str, where: Where = Where(), limit: int | None = 20,
@@ -331,13 +367,21 @@ def search(conn: sqlite3.Connection, query: str, where: Where = Where(), limit: 
     expression = match_expression(query, variants)
     if total is None:
         total = count(conn, query, where, variants)
+    if not total:
+        return
     columns = "a.article_id, a.published_date, a.title, a.url, a.summary, a.body"
     if total <= RANKED:
         rows = conn.execute(
-            f"SELECT {columns}, bm25(search, 10.0, 3.0, 1.0) AS score FROM search "
+            f"SELECT {columns}, bm25(search, 1.0, 3.0, 10.0) AS score FROM search "
             f"JOIN articles a ON a.rowid = search.rowid WHERE search MATCH ?{sql} "
             "ORDER BY score, a.published_date DESC LIMIT ?",
             [expression, *params, -1 if limit is None else limit])
+    elif (not sql and limit is not None and "*" not in expression  # a prefix is costly to ask each time
+          and limit * _last_rowid(conn) <= PROBES * total):
+        rows = conn.execute(
+            f"SELECT {columns}, NULL FROM articles a INDEXED BY articles_date WHERE EXISTS "
+            "(SELECT 1 FROM search WHERE search MATCH ? AND search.rowid = a.rowid) "
+            "ORDER BY a.published_date DESC, a.rowid DESC LIMIT ?", [expression, limit])
     else:
         rows = conn.execute(
             f"SELECT {columns}, NULL FROM articles a INDEXED BY articles_date "
@@ -347,6 +391,11 @@ def search(conn: sqlite3.Connection, query: str, where: Where = Where(), limit: 
     for article_id, day, title, url, summary, body, score in rows:
         text, marks = snippet([summary, body, title], query, variants)  # the title is shown anyway
         yield Hit(article_id, day, title, url, text, marks, score)
+
+
+def _last_rowid(conn: sqlite3.Connection) -> int:
+    """About how many articles there are (rowids are never reused: an update keeps its row)."""
+    return int(conn.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()[0])
 
 
 def normalized_fields(record: dict[str, Any]) -> list[str]:

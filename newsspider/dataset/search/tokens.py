@@ -37,8 +37,8 @@ import re
 import unicodedata
 from functools import cache
 
-__all__ = ["QueryError", "contains", "first_match", "index_text", "match_expression", "normalize",
-           "term_forms", "terms"]
+__all__ = ["WORD_CLASS", "QueryError", "contains", "first_match", "index_text", "match_expression",
+           "normalize", "term_forms", "terms"]
 
 END = "\ue001"  # marks the last character of a CJK run
 PUNCT = "\ue000"  # spells a character that is neither CJK nor a letter or digit
@@ -46,7 +46,8 @@ PUNCT = "\ue000"  # spells a character that is neither CJK nor a letter or digit
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
 _TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W_{_CJK}]+)|(?P<other>[\W_]+)")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
-_WORD_CHAR = re.compile(rf"[^\W_{_CJK}]")
+WORD_CLASS = rf"^\W_{_CJK}"  # a letter or digit that is not CJK
+_WORD_CHAR = re.compile(f"[{WORD_CLASS}]")
 _SPACE = re.compile(r"\s+")
 
 
