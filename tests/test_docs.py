@@ -137,6 +137,22 @@ def _block_after(text: str, phrase: str, kind: str) -> str:
     return text[start:].split(f"```{kind}\n", 1)[1].split("```", 1)[0]
 
 
+def output_samples(path: Path) -> list[tuple[int, str, list[str]]]:
+    """``(line number, command, output lines)`` of each ``$ newsspider …`` sample in a page's plain blocks."""
+    found: list[tuple[int, str, list[str]]] = []
+    fence = None
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if line.startswith("```"):
+            fence = line[3:].strip() if fence is None else None
+        elif fence == "" and line.startswith("$ newsspider "):
+            found.append((number, line[2:], []))
+        elif fence == "" and found and found[-1][0] < number and line.startswith("$ "):
+            found.append((number, "", []))  # another program's: not checked here
+        elif fence == "" and found:
+            found[-1][2].append(line)
+    return [sample for sample in found if sample[1]]
+
+
 def test_the_readme_shows_what_the_demo_prints(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     result = run_cli("demo", "--data-dir", "data/demo", cwd=tmp_path)
@@ -154,3 +170,17 @@ def test_the_readme_shows_what_the_demo_prints(tmp_path: Path) -> None:
     for varying in ("body", "crawled_at", "warc"):  # cut short, the time, where in the WARC
         record.pop(varying), stored.pop(varying)
     assert json.loads(_mask(json.dumps(record))) == json.loads(_mask(json.dumps(stored)))
+
+    # every sample of what a dataset command prints over the demo's data is what it prints
+    checked = 0
+    for page in PAGES:
+        for number, command, shown_lines in output_samples(page):
+            args = shlex.split(command)[1:]
+            if args[0] != "dataset" or "data/demo" not in args:
+                continue
+            printed = run_cli(*args, cwd=tmp_path)
+            assert printed.returncode == 0, printed.stderr
+            where = f"{page.relative_to(ROOT)}:{number}"
+            assert _mask(printed.stdout).splitlines() == [_mask(line) for line in shown_lines], where
+            checked += 1
+    assert checked >= 2
