@@ -460,7 +460,7 @@ SKIP_BAD_LINES_OPTION = click.option(
 
 def _dataset_dir(path: Path) -> Path:
     """*path*, when it holds a dataset; else exit 1 naming the dataset dirs found below it."""
-    from newsspider.dataset.reader import SHARD_GLOB
+    from newsspider.dataset.layout import SHARD_GLOB
 
     if not path.is_dir() or any(path.glob(SHARD_GLOB)):
         return path

@@ -45,8 +45,9 @@ def test_the_check_finds_a_key_spelled_elsewhere(tmp_path: Path) -> None:
 # the demo are on top.  A module in no layer fails the test: a new module says where it belongs.
 LAYERS: list[tuple[str, ...]] = [
     ("newsspider.extract", "newsspider.__version__"),
-    ("newsspider.dataset.reader", "newsspider.dataset.storage", "newsspider.dataset.export",
-     "newsspider.dataset.diff", "newsspider.dataset.charts", "newsspider.archive.reader"),
+    ("newsspider.dataset.layout", "newsspider.dataset.reader", "newsspider.dataset.storage",
+     "newsspider.dataset.export", "newsspider.dataset.diff", "newsspider.dataset.charts",
+     "newsspider.archive.reader"),
     ("newsspider.memory.sqlite", "newsspider.memory.redis"),
     ("newsspider.dataset.runs", "newsspider.dataset.report", "newsspider.dataset.search"),
     ("newsspider.crawl", "newsspider.spiders", "newsspider.frontier", "newsspider.archive",

@@ -10,8 +10,8 @@ import sqlite3
 from email.policy import default as default_policy
 from pathlib import Path
 
+from newsspider.dataset.layout import STATE_FILE
 from newsspider.demo.pages import DemoSite
-from newsspider.memory.sqlite import STATE_FILE
 from tests.conftest import crawl, run_cli
 from tests.mockserver import MockServer
 from tests.receivers import HttpReceiver, SmtpReceiver

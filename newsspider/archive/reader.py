@@ -18,15 +18,15 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParser
 
+from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.reader import Errors, iter_articles
 
-__all__ = ["WARC_DIR", "ArchiveError", "ArchivedPage", "Capture", "archived_page", "iter_responses",
+__all__ = ["ArchiveError", "ArchivedPage", "Capture", "archived_page", "iter_responses",
            "latest_captures", "page_of", "warc_files"]
 
 logger = logging.getLogger(__name__)
 
 #: the web archive's directory in a data dir
-WARC_DIR = "warc"
 
 _HTTP = StatusAndHeadersParser(["HTTP/1.0", "HTTP/1.1"], verify=False)
 

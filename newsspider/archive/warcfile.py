@@ -27,7 +27,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newsspider import __version__
-from newsspider.archive.reader import WARC_DIR, Capture, member_end
+from newsspider.archive.reader import Capture, member_end
+from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.storage import AppendFile
 
 __all__ = ["POINTER_FIELDS", "Fetch", "Pointer", "WarcFiles", "headers_of", "payload_digest"]

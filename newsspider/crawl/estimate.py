@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsspider.archive.reader import WARC_DIR
+from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.reader import shard_paths
 from newsspider.extract.site import is_front_listing
 

@@ -16,11 +16,12 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-__all__ = ["JOB_DIR", "EndedMarker", "prepare_job_dir"]
+from newsspider.dataset.layout import JOB_DIR
+
+__all__ = ["EndedMarker", "prepare_job_dir"]
 
 logger = logging.getLogger(__name__)
 
-JOB_DIR = "job"
 _ENDED_MARKER = "newsspider-ended.json"
 
 

@@ -28,6 +28,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from newsspider.dataset.layout import LOG_DIR, SCHEDULER_LOCK
 from newsspider.dataset.storage import DataDirLock
 from newsspider.monitoring import DEGRADED_EXIT
 
@@ -35,7 +36,6 @@ __all__ = ["ScheduleError", "crawl_command", "parse_every", "run_schedule", "tri
 
 logger = logging.getLogger(__name__)
 
-SCHEDULER_LOCK = ".newsspider-schedule.lock"
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
@@ -94,7 +94,7 @@ class CrawlJob:
 
     def __init__(self, command: list[str], data_dir: Path) -> None:
         self.command = command
-        self.log_dir = data_dir / "logs"
+        self.log_dir = data_dir / LOG_DIR
         self.runs = 0
         self.stopping = threading.Event()
         self.proc: subprocess.Popen[bytes] | None = None

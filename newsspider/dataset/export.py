@@ -10,7 +10,6 @@ or the reader would take as the data dir's own (a shard, the state, a lock).
 from __future__ import annotations
 
 import csv
-import fnmatch
 import json
 import os
 import secrets
@@ -21,39 +20,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from newsspider.dataset.reader import SHARD_GLOB, Errors, iter_articles, shard_paths
+from newsspider.dataset.layout import owned_by_crawl
+from newsspider.dataset.reader import Errors, iter_articles, shard_paths
 from newsspider.dataset.storage import encode_record, write_error
 from newsspider.extract import site
 from newsspider.extract.items import FIELDS
 
-__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "owned_by_crawl",
-           "write_graph"]
+__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "write_graph"]
 
 FORMATS = ("jsonl", "csv", "excel-csv", "xlsx", "parquet")
-# Names in a data dir that belong to the crawl or the reader: the shards, the state and its
-# journal, the locks, the disk reserve, the --resume frontier and the scheduler's logs.
-_OWN_NAMES = (SHARD_GLOB, "state.sqlite3*", ".newsspider*")
-_OWN_DIRS = ("job", "logs", "warc")
-
-
-def owned_by_crawl(out: Path, data_dir: Path) -> bool:
-    """Whether writing *out* would put a file among those the crawl or the reader of *data_dir* own.
-
-    >>> d = Path("/data")
-    >>> [owned_by_crawl(Path(p), d) for p in ("/data/articles-x.jsonl", "/data/state.sqlite3",
-    ...  "/data/job/requests.queue", "/data/report.html", "/elsewhere/articles.jsonl")]
-    [True, True, True, False, False]
-    """
-    try:
-        relative = out.relative_to(data_dir)
-    except ValueError:
-        return False
-    parts = relative.parts
-    if len(parts) > 1:
-        return parts[0] in _OWN_DIRS
-    return any(fnmatch.fnmatchcase(relative.name, pattern) for pattern in _OWN_NAMES)
-
-
 class ExportError(ValueError):
     """An export that cannot be written (its message says what and where)."""
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import fastjsonschema
 
+from newsspider.dataset.layout import SHARD_GLOB
 from newsspider.extract.items import ADDED_IN_2, FIELDS, SCHEMA_VERSION, schema
 
 if TYPE_CHECKING:  # pandas is optional: pip install 'newsspider[data]'
@@ -55,7 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SHARD_GLOB = "articles*.jsonl"
 Errors = Literal["raise", "skip"]
 
 

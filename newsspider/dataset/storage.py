@@ -25,14 +25,13 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-__all__ = ["DATASET_FILE", "AppendFile", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLinesWriter",
+from newsspider.dataset.layout import DATASET_FILE, LOCK_FILE, RESERVE_FILE
+
+__all__ = ["AppendFile", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLinesWriter",
            "SpaceReserve", "StorageError", "continuation", "encode_record", "prepare_data_dir",
            "release_reserve", "write_error"]
 
 logger = logging.getLogger(__name__)
-
-DATASET_FILE = "articles.jsonl"
-RESERVE_FILE = ".newsspider-reserve"
 
 
 class DataDirError(OSError):
@@ -225,7 +224,6 @@ def release_reserve(data_dir: str | Path) -> None:
     (Path(data_dir) / RESERVE_FILE).unlink(missing_ok=True)
 
 
-LOCK_FILE = ".newsspider.lock"
 
 
 class DataDirLocked(RuntimeError):

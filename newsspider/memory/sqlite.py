@@ -31,16 +31,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from newsspider.dataset.layout import DATASET_FILE, STATE_FILE
 from newsspider.dataset.reader import DatasetError, shard_lines, shard_paths
-from newsspider.dataset.storage import DATASET_FILE, StorageError
+from newsspider.dataset.storage import StorageError
 from newsspider.extract.processors import utc_now_iso
 from newsspider.memory import UNKNOWN_RUN, Run, StateError, StoredArticle
 
-__all__ = ["STATE_FILE", "SqliteMemory", "read_runs"]
+__all__ = ["SqliteMemory", "read_runs"]
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "state.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     article_id INTEGER PRIMARY KEY,

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from newsspider.dataset.export import ExportError, owned_by_crawl
+from newsspider.dataset.export import ExportError
+from newsspider.dataset.layout import owned_by_crawl
 from newsspider.dataset.reader import BadLine, DatasetError, Errors, display_path, iter_shard, shard_paths
 from newsspider.dataset.search.tokens import index_text, match_expression, normalize
 from newsspider.extract.items import FIELDS
