@@ -21,6 +21,7 @@ from scrapy.utils.asyncio import create_looping_call
 
 from newsspider.crawl import stats as keys
 from newsspider.crawl.failures import count_failure, failure_reason
+from newsspider.crawl.scope import allowed_hosts
 from newsspider.extract.processors import canonical_url
 
 logger = logging.getLogger("newsspider.progress")
@@ -213,7 +214,7 @@ class RedirectOutcomes:
         return outcomes
 
     def request_scheduled(self, request: Request) -> None:
-        hosts = getattr(self.crawler.spider, "allowed_hosts", None)
+        hosts = allowed_hosts(self.crawler.spider)
         if request.meta.get("redirect_urls") and hosts and urlsplit(request.url).netloc not in hosts:
             self._failed("offsite_redirect", request)
 

@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 
 from newsspider.crawl import signals as newsspider_signals
 from newsspider.crawl.failures import stop_crawl
+from newsspider.crawl.scope import allowed_hosts
 from newsspider.frontier.queue import LEASE, LeasedPriorityQueue
 from newsspider.memory.extension import memory_of
 from newsspider.memory.redis import RedisMemory, redis_error
@@ -114,7 +115,7 @@ class RedisFrontier(Scheduler):
     def request_scheduled(self, request: Request, spider: Spider) -> None:
         """A redirect to another host is dropped before it reaches the queue: its lease is done."""
         token = request.meta.get(LEASE)
-        hosts = getattr(spider, "allowed_hosts", None)
+        hosts = allowed_hosts(spider)
         if token and hosts and urlsplit(request.url).netloc not in hosts:
             self.ack(request.meta.pop(LEASE))
 

@@ -18,6 +18,7 @@ from scrapy.settings import BaseSettings
 from spidermon import Monitor, MonitorSuite, monitors
 
 from newsspider.crawl import stats as keys
+from newsspider.crawl.scope import listed_not_reached
 from newsspider.dataset.runs import TRACKED_FIELDS, coverage
 from newsspider.memory import Run
 from newsspider.memory.extension import memory_of, run_status
@@ -127,8 +128,7 @@ class ArticlesStored(_RunMonitor):
         this_run = [r.new_articles + r.updated_articles for r in memory.runs() if r.run_id == memory.run_id]
         if max([self.stored, *this_run]) > 0:
             return
-        listed = set(getattr(spider, "listed_new", ())) - set(getattr(spider, "unreachable", ()))
-        missing = sorted(i for i in listed if not memory.is_stored(i))
+        missing = sorted(i for i in listed_not_reached(spider) if not memory.is_stored(i))
         if missing:
             self.fail(f"0 articles stored, but the listings showed {len(missing)} articles that are not "
                       f"stored (ids {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
