@@ -18,14 +18,12 @@ from typing import Any
 
 from newsspider.dataset.charts import bar_chart, line_chart, time_chart
 from newsspider.dataset.reader import BadLine, Errors, display_path, iter_articles, shard_paths
-from newsspider.dataset.runs import TRACKED_FIELDS, run_record
+from newsspider.dataset.runs import COVERAGE_FIELDS, TRACKED_FIELDS, run_record
 from newsspider.memory import Run
 
-__all__ = ["COVERAGE_FIELDS", "Summary", "html_report", "info_text", "summarize"]
+__all__ = ["Summary", "html_report", "info_text", "summarize"]
 
 # Optional fields whose share of records shows whether a selector stopped matching.
-COVERAGE_FIELDS = ("summary", "author", "source", "editor", "image_credit", "tags", "related_urls",
-                   "published_at")
 LATEST = 20
 
 

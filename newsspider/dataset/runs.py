@@ -13,16 +13,20 @@ from typing import Any
 
 from newsspider.memory import Run
 
-__all__ = ["COVERAGE_COLUMNS", "TRACKED_FIELDS", "coverage", "run_record", "run_table", "run_text"]
+__all__ = ["COVERAGE_COLUMNS", "COVERAGE_FIELDS", "TRACKED_FIELDS", "coverage", "run_record", "run_table",
+           "run_text"]
 
 #: the fields whose coverage is followed from run to run (the run's quality counts them), in the
 #: order they are shown
 TRACKED_FIELDS = ("title", "body", "published_at", "summary", "author", "source", "editor", "image_credit",
                   "image_url", "tags", "related_urls")
 
+#: the fields a page may lack, whose share of the records is shown (the run table, dataset info, the report)
+COVERAGE_FIELDS = ("summary", "author", "source", "editor", "image_credit", "tags", "related_urls",
+                   "published_at")
 #: the coverage columns of the table: header -> field
-COVERAGE_COLUMNS = {"sum%": "summary", "auth%": "author", "src%": "source", "ed%": "editor",
-                    "cred%": "image_credit", "tags%": "tags", "rel%": "related_urls", "time%": "published_at"}
+COVERAGE_COLUMNS = dict(zip(("sum%", "auth%", "src%", "ed%", "cred%", "tags%", "rel%", "time%"),
+                            COVERAGE_FIELDS, strict=True))
 
 
 def coverage(run_quality: Mapping[str, Any]) -> dict[str, float]:
