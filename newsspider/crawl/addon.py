@@ -150,7 +150,7 @@ DEFAULTS: dict[str, Any] = {
 _CRAWL: dict[str, Any] = {
     # An archive that anyone may run obeys the site's robots.txt unless its project says otherwise.
     "ROBOTSTXT_OBEY": True,
-    # Breadth-first with articles first (see the spider's priorities): the frontier stays small.
+    # Breadth-first with articles first (see the spider's priorities).
     "DEPTH_PRIORITY": 0,
     "REDIRECT_MAX_TIMES": 5,
     "DOWNLOAD_MAXSIZE": 8 * 1024 * 1024,
