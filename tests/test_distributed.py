@@ -175,14 +175,16 @@ def test_a_worker_killed_midway_loses_nothing(site_server: MockServer, redis_url
 
 def test_a_late_worker_joins_the_running_crawl(site_server: MockServer, redis_url: str, prefix: str,
                                                tmp_path: Path) -> None:
-    slow = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
+    # The early worker slow enough (a page each 0.3 s) that a late one which takes long to start on a
+    # loaded machine still finds most of the site left to fetch; the late one at full speed.
+    slow = ["-s", "DOWNLOAD_DELAY=0.3", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
     first = worker(site_server, redis_url, tmp_path, "early", prefix, *slow)
     shard = tmp_path / "articles-early.jsonl"
     deadline = time.monotonic() + 60
     while not (shard.exists() and shard.read_bytes().count(b"\n") >= 5):
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.02)
-    late = worker(site_server, redis_url, tmp_path, "late", prefix, *slow)
+    late = worker(site_server, redis_url, tmp_path, "late", prefix)
     finish([first, late])
     ids = stored(tmp_path)
     assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1

@@ -247,8 +247,21 @@ class NewsspiderAddon:
                 settings.setdefault_in_component_priority_dict(name, component, order)
         if url := settings.get("NEWSSPIDER_REDIS_URL"):
             self._redis_frontier(settings, url)
+        elif not settings.get("JOBDIR") and not settings.get("NEWSSPIDER_REEXTRACT_FROM"):
+            self._disk_frontier(settings)
         if settings.get("NEWSSPIDER_REEXTRACT_FROM"):
             self._replay(settings)
+
+    @staticmethod
+    def _disk_frontier(settings: BaseSettings) -> None:
+        """The pending requests on disk, in the data dir's scratch space (newsspider.frontier.disk);
+        with JOBDIR (--resume) they are on disk already, in Scrapy's saved frontier."""
+        for name, value in {
+            "SCHEDULER": "newsspider.frontier.disk.DiskFrontier",
+            "SCHEDULER_DISK_QUEUE": "newsspider.frontier.disk.DiskLifoQueue",
+            "SCHEDULER_START_DISK_QUEUE": "newsspider.frontier.disk.DiskFifoQueue",
+        }.items():
+            settings.set(name, value, priority="addon")
 
     @staticmethod
     def _replay(settings: BaseSettings) -> None:

@@ -106,7 +106,7 @@ def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:
     crawler.stats.set_value(keys.FATAL, message)
     logger.error("stopping the crawl: %s", message)
     crawler.signals.send_catch_log(crawl_stopping, reason=reason, message=message)
-    if crawler.engine is not None and crawler.engine.spider is not None:
+    if crawler.crawling and crawler.engine.spider is not None:
         deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
 
 

@@ -26,6 +26,8 @@ QUALITY = f"{_ROOT}/quality"
 CHECKS = f"{_ROOT}/degraded"
 #: the one-line reason a crawl was stopped by an error it cannot go on after
 FATAL = f"{_ROOT}/fatal"
+#: pending requests held in memory because the disk refused them (newsspider.frontier.disk)
+FRONTIER_IN_MEMORY = f"{_ROOT}/frontier/in_memory"
 
 # --- articles -------------------------------------------------------------------------------
 #: records written to the dataset (new articles and new versions)

@@ -22,14 +22,15 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-__all__ = ["DATASET_FILE", "JOB_DIR", "LOCK_FILE", "LOG_DIR", "RESERVE_FILE", "SCHEDULER_LOCK", "SHARD_GLOB",
-           "STATE_FILE", "WARC_DIR", "owned_by_crawl"]
+__all__ = ["DATASET_FILE", "FRONTIER_DIR", "JOB_DIR", "LOCK_FILE", "LOG_DIR", "RESERVE_FILE",
+           "SCHEDULER_LOCK", "SHARD_GLOB", "STATE_FILE", "WARC_DIR", "owned_by_crawl"]
 
 DATASET_FILE = "articles.jsonl"  # a single process's shard
 SHARD_GLOB = "articles*.jsonl"
 STATE_FILE = "state.sqlite3"
 WARC_DIR = "warc"
 JOB_DIR = "job"
+FRONTIER_DIR = ".newsspider-frontier"  # a crawl's pending requests while it runs (newsspider.frontier.disk)
 LOG_DIR = "logs"
 LOCK_FILE = ".newsspider.lock"
 SCHEDULER_LOCK = ".newsspider-schedule.lock"
@@ -37,7 +38,7 @@ RESERVE_FILE = ".newsspider-reserve"
 
 # the memory's journal and WAL files beside it, every lock and probe file
 _OWN_NAMES = (SHARD_GLOB, STATE_FILE + "*", ".newsspider*")
-_OWN_DIRS = (JOB_DIR, LOG_DIR, WARC_DIR)
+_OWN_DIRS = (FRONTIER_DIR, JOB_DIR, LOG_DIR, WARC_DIR)
 
 
 def owned_by_crawl(out: Path, data_dir: Path) -> bool:

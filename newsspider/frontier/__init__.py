@@ -1,4 +1,9 @@
-"""One frontier for many workers: scrapy-redis's scheduler, queue and dupefilter, with leases.
+"""Where a crawl's pending requests wait: on disk for one process, on Redis for many workers.
+
+One process (:mod:`.disk`): Scrapy's scheduler with its queues in the data dir's
+scratch space, so that a first crawl's memory does not grow with the site.
+
+One frontier for many workers: scrapy-redis's scheduler, queue and dupefilter, with leases.
 
 Plain scrapy-redis pops a request off the shared queue and forgets it: a
 worker killed while the request is in flight loses it.  Here a pop moves the
