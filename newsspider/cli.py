@@ -615,7 +615,7 @@ def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
 
 @dataset.command("search")
 @DATASET_ARGUMENT
-@click.argument("query")
+@click.argument("words", metavar="QUERY...", nargs=-1, required=True)
 @click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
 @click.option("--tag", help="Only articles with this tag.")
@@ -627,13 +627,14 @@ def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
               help="Only the form typed: 中国 does not also find 中國 (OpenCC's conversions).")
 @click.option("--db", type=click.Path(path_type=Path), help="The database (default DATA_DIR/archive.db).")
 @SKIP_BAD_LINES_OPTION
-def search_command(path: Path, query: str, since: str | None, until: str | None, tag: str | None,
+def search_command(path: Path, words: tuple[str, ...], since: str | None, until: str | None, tag: str | None,
                    category: str | None, limit: int, as_json: bool, same_script: bool, db: Path | None,
                    skip_bad_lines: bool) -> None:
     """Articles whose title, summary or body hold every word of QUERY (Han characters: any substring;
     Latin words and numbers: whole; "a quoted phrase": exactly), best first, with a snippet.
 
-    The database is built or brought up to date first."""
+    Words may be given as one argument or several (新疆 棉花 = '新疆 棉花': both).  The database is
+    built or brought up to date first."""
     import json
 
     from newsspider.dataset.search.database import RANKED, Where, count, search
@@ -642,6 +643,7 @@ def search_command(path: Path, query: str, since: str | None, until: str | None,
     for name, day in (("--since", since), ("--until", until)):
         if day is not None and not _is_date(day):
             raise click.UsageError(f"{name} expects a date YYYY-MM-DD, got {day!r}")
+    query = " ".join(words)
     path = _dataset_dir(path)
     built = _build_database(path, db, skip_bad_lines)
     where = Where(since, until, tag, category)

@@ -338,6 +338,9 @@ def test_search_command_prints_hits_and_json_lines(site: Path) -> None:
                     "--limit", "1000")
     dated = [json.loads(line) for line in since.stdout.splitlines()]
     assert dated and all(h["published_date"] >= "2024-01-01" for h in dated) and len(dated) < len(hits)
+    words = run_cli("dataset", "search", str(site), "中国", "经济", "--json", "--limit", "1000")  # unquoted
+    both = {json.loads(line)["article_id"] for line in words.stdout.splitlines()}
+    assert both == expected & brute_force(records, "经济", forms=True) and 0 < len(both) < len(expected)
     empty = run_cli("dataset", "search", str(site), '""')
     assert empty.returncode == 1 and "the query has nothing to search for" in empty.stderr
 
