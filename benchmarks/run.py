@@ -274,6 +274,16 @@ def versions() -> str:
             f"lxml {'.'.join(map(str, lxml.etree.LXML_VERSION))}, newsspider {newsspider.__version__}")
 
 
+def first_section(markdown: str) -> str:
+    """The body of the first ``## `` section of *markdown* (its heading left out).
+
+    >>> first_section("# T\\n\\n## A\\n\\none\\n\\n## B\\ntwo\\n")
+    'one'
+    """
+    parts = markdown.split("\n## ")
+    return parts[1].split("\n", 1)[1].strip() if len(parts) > 1 else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run newsspider's benchmarks; write benchmarks/RESULTS.md.")
     parser.add_argument("--articles", type=int, default=10_000, help="articles of the throughput site")
@@ -457,6 +467,11 @@ def main() -> None:
             srv.stop()
             say("\nThis machine has 2 cores shared by the server, Redis and every worker: more workers than "
                 "cores cannot add throughput here; across machines each worker brings its own core.\n")
+        scale = HERE / "SCALE.md"
+        if scale.exists():  # measured apart (an hour at 200,000 articles): its latest table, as it stands
+            say("## 7. The cost against the site's size (`python -m benchmarks.scale`, measured apart)\n")
+            say(f"From `benchmarks/SCALE.md`; see there for what was profiled.\n\n"
+                f"{first_section(scale.read_text('utf-8'))}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         history = (HERE / "HISTORY.md").read_text("utf-8")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -26,7 +27,6 @@ import time
 from pathlib import Path
 
 from benchmarks.run import FAST, Run, cpu_of, start_redis, versions
-from benchmarks.site import BenchSite
 from newsspider.monitoring import DEGRADED_EXIT
 
 HERE = Path(__file__).parent
@@ -38,9 +38,23 @@ def crawl_command(base: str, data_dir: Path, *extra: str) -> list[str]:
             str(data_dir), *FAST, "-s", "NEWSSPIDER_PROGRESS_INTERVAL=0", *extra]
 
 
+def lines_in(path: Path) -> int:
+    """Lines in *path*, read a MB at a time (reading it whole would grow this process, whose peak
+    RSS a crawl started after it inherits: see :func:`measured_crawl`)."""
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
 def measured_crawl(command: list[str], server_pid: int, stop_at: int = 0,
                    data_dir: Path | None = None) -> Run:
-    """Run a crawl; with *stop_at*, send it SIGTERM once *data_dir*'s dataset holds that many lines."""
+    """Run a crawl; with *stop_at*, send it SIGTERM once *data_dir*'s dataset holds that many lines.
+
+    Linux carries a parent's peak RSS into a child it starts (``exec`` keeps the high-water mark of
+    the memory it replaces), so the ``ru_maxrss`` that ``wait4`` gives is at least this process's own
+    peak: this process is kept small (the site is generated in a process of its own, datasets are
+    read a MB at a time), and a measurement it could have inflated is refused."""
     server_before = cpu_of(server_pid)
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
@@ -48,11 +62,15 @@ def measured_crawl(command: list[str], server_pid: int, stop_at: int = 0,
         if stop_at and data_dir is not None:
             dataset = data_dir / "articles.jsonl"
             while proc.poll() is None:
-                if dataset.exists() and dataset.read_bytes().count(b"\n") >= stop_at:
+                if lines_in(dataset) >= stop_at:
                     proc.send_signal(signal.SIGTERM)
                     break
                 time.sleep(1)
         _, status, usage = os.wait4(proc.pid, 0)
+        own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if own_peak >= usage.ru_maxrss:
+            raise RuntimeError(f"the benchmark's own peak RSS ({own_peak // 1024} MB) is not below the "
+                               f"crawl's ({usage.ru_maxrss // 1024} MB): the crawl's figure is not its own")
         wall = time.monotonic() - started
         out.seek(0)
         text = out.read().decode()
@@ -75,7 +93,13 @@ def one_size(articles: int, workdir: Path, redis_url: str | None,
         assert server.stdout is not None
         base = server.stdout.readline().strip()
         started = time.monotonic()
-        BenchSite(root, base).generate(articles, paragraphs=PARAGRAPHS)
+        # in a process of its own: generating 200,000 articles here would grow this process to some
+        # 300 MB, a peak every crawl started after it would report as its own (see measured_crawl)
+        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
+                        "from benchmarks.site import BenchSite; "
+                        "BenchSite(Path(sys.argv[1]), sys.argv[2]).generate(int(sys.argv[3]), "
+                        f"paragraphs={PARAGRAPHS!r})", str(root), base, str(articles)],
+                       check=True, cwd=HERE.parent)
         results: dict[str, Run | float] = {"generate_s": time.monotonic() - started}
         if "crawl" in runs:
             results["crawl"] = measured_crawl(crawl_command(base, workdir / f"first-{articles}"), server.pid)
