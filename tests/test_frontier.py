@@ -8,18 +8,21 @@ import os
 import random
 import re
 import subprocess
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from scrapy import Request
 from scrapy.core.scheduler import Scheduler
+from scrapy.dupefilters import RFPDupeFilter
 from scrapy.utils.test import get_crawler
 
 from newsspider.crawl import stats as keys
 from newsspider.dataset.layout import FRONTIER_DIR
 from newsspider.demo.pages import DemoSite
 from newsspider.frontier.disk import DiskFrontier
+from newsspider.frontier.seen import CompactDupeFilter, SeenKeys
 from newsspider.spiders.bannedbook import BannedbookSpider
 from tests.conftest import crawl, read_jsonl
 from tests.mockserver import MockServer
@@ -163,4 +166,48 @@ def test_a_crawl_keeps_its_pending_requests_on_disk_and_cleans_up(site_server: M
     enqueued = int(re.search(r"'scheduler/enqueued/disk': (\d+)", text)[1])  # type: ignore[index]
     assert enqueued > len(PUBLIC_IDS)
     assert "'scheduler/enqueued/memory'" not in text
+    assert "'DUPEFILTER_CLASS': 'newsspider.frontier.seen.CompactDupeFilter'" in text
     assert not (data_dir / FRONTIER_DIR).exists()
+
+
+# --- what the crawl has seen (newsspider.frontier.seen) ----------------------------------------
+
+def test_seen_keys_answer_as_a_set_and_take_a_tenth_of_its_memory() -> None:
+    rng = random.Random(3)
+    keys_in = [rng.getrandbits(64) for _ in range(100_000)]
+    tracemalloc.start()
+    seen = SeenKeys()
+    for key in keys_in:
+        seen.add(key)
+    compact = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    as_set = set(keys_in)
+    assert len(seen) == len(as_set)
+    assert all(key in seen for key in keys_in[::97])
+    others = [rng.getrandbits(64) for _ in range(2_000)]
+    assert [k in seen for k in others] == [k in as_set for k in others]
+    # a set of these ints takes ~90 bytes an entry (the int and its slot): this keeps ~10
+    assert compact / len(keys_in) < 20, f"{compact / len(keys_in):.1f} bytes an entry"
+
+
+def dupefilter(cls: type[RFPDupeFilter], jobdir: Path) -> RFPDupeFilter:
+    crawler = get_crawler(BannedbookSpider, {"JOBDIR": str(jobdir)})
+    return cls.from_crawler(crawler)
+
+
+@pytest.mark.parametrize(("first", "then"), [(CompactDupeFilter, RFPDupeFilter),
+                                             (RFPDupeFilter, CompactDupeFilter),
+                                             (CompactDupeFilter, CompactDupeFilter)])
+def test_the_compact_dupefilter_resumes_a_job_saved_by_scrapys_and_back(
+        tmp_path: Path, first: type[RFPDupeFilter], then: type[RFPDupeFilter]) -> None:
+    made = requests(300)
+    before = dupefilter(first, tmp_path)
+    assert [before.request_seen(r) for r in made[:200]] == [False] * 200
+    assert before.request_seen(made[5])
+    before.close("shutdown")
+    with (tmp_path / "requests.seen").open("ab") as cut:  # killed while writing a fingerprint
+        cut.write(b"\x00\x14abc")
+    after = dupefilter(then, tmp_path)
+    assert [after.request_seen(r) for r in made] == [True] * 200 + [False] * 100
+    after.close("finished")
+

@@ -247,8 +247,11 @@ class NewsspiderAddon:
                 settings.setdefault_in_component_priority_dict(name, component, order)
         if url := settings.get("NEWSSPIDER_REDIS_URL"):
             self._redis_frontier(settings, url)
-        elif not settings.get("JOBDIR") and not settings.get("NEWSSPIDER_REEXTRACT_FROM"):
-            self._disk_frontier(settings)
+        else:
+            # the requests seen in 8 bytes each, not Scrapy's set of fingerprints (frontier.seen)
+            settings.set("DUPEFILTER_CLASS", "newsspider.frontier.seen.CompactDupeFilter", priority="addon")
+            if not settings.get("JOBDIR") and not settings.get("NEWSSPIDER_REEXTRACT_FROM"):
+                self._disk_frontier(settings)
         if settings.get("NEWSSPIDER_REEXTRACT_FROM"):
             self._replay(settings)
 

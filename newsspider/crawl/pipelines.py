@@ -20,6 +20,7 @@ from newsspider.crawl.failures import stop_crawl
 from newsspider.crawl.signals import crawl_stopping
 from newsspider.dataset.storage import JsonLinesWriter, SpaceReserve, StorageError
 from newsspider.extract.items import FIELDS, REQUIRED_FIELDS, Article, schema
+from newsspider.frontier.seen import SeenKeys, id_key
 from newsspider.memory import Memory
 from newsspider.memory.extension import memory_of
 
@@ -84,7 +85,7 @@ class DedupePipeline:
         self.stats = crawler.stats
         self.memory = memory
         self.refresh = refresh
-        self.seen: set[str] = set()
+        self.seen = SeenKeys()  # the ids this crawl stored, as 64-bit keys (frontier.seen)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
@@ -93,7 +94,7 @@ class DedupePipeline:
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         article_id = adapter["article_id"]
-        if article_id in self.seen:
+        if id_key(article_id) in self.seen:
             self.stats.inc_value(keys.DUPLICATES)
             raise DropItem(f"article {article_id} was already stored by this crawl")
         try:
@@ -120,7 +121,7 @@ class DedupePipeline:
         elif not self.memory.claim(article_id):
             self.stats.inc_value(keys.DUPLICATES)
             raise DropItem(f"article {article_id} is being stored by another worker")
-        self.seen.add(article_id)
+        self.seen.add(id_key(article_id))
         return adapter.item
 
 

@@ -19,7 +19,6 @@ first page that reaches the window.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
@@ -54,6 +53,7 @@ from newsspider.extract.loaders import (
     select,
 )
 from newsspider.extract.processors import canonical_url
+from newsspider.frontier.seen import SeenKeys, id_key, text_key
 from newsspider.memory import Memory
 from newsspider.memory.extension import memory_of
 
@@ -156,38 +156,24 @@ class Seek:
 
 
 class SeenUrls:
-    """The URLs a crawl has requested, 8 bytes of hash each (a set of the strings took ~130 bytes a
-    URL more: the crawl's memory grew with the site).  Two URLs of the 64-bit hash collide with a
-    chance of about n² / 2⁶⁵: one in a million for 5 million URLs.
+    """The URLs a crawl has requested, 8 bytes of hash each (:mod:`newsspider.frontier.seen`; a set
+    of the strings took ~130 bytes a URL more: the crawl's memory grew with the site).
 
     >>> seen = SeenUrls(); seen.add("http://a/1"); ("http://a/1" in seen, "http://a/2" in seen, len(seen))
     (True, False, 1)
     """
 
     def __init__(self) -> None:
-        self._hashes: set[int] = set()
-
-    @staticmethod
-    def _key(url: str) -> int:
-        return int.from_bytes(hashlib.blake2b(url.encode(), digest_size=8).digest(), "little")
+        self._keys = SeenKeys()
 
     def __contains__(self, url: object) -> bool:
-        return isinstance(url, str) and self._key(url) in self._hashes
+        return isinstance(url, str) and text_key(url) in self._keys
 
     def add(self, url: str) -> None:
-        self._hashes.add(self._key(url))
+        self._keys.add(text_key(url))
 
     def __len__(self) -> int:
-        return len(self._hashes)
-
-
-def _id_key(article_id: str) -> int | str:
-    """An article id as kept in memory: an int when it is one (28 bytes against 50-60 for the text).
-
-    >>> _id_key("2054368"), _id_key("x1")
-    (2054368, 'x1')
-    """
-    return int(article_id) if article_id.isdigit() and len(article_id) < 19 else article_id
+        return len(self._keys)
 
 
 class StartUrlError(ValueError):
@@ -250,7 +236,7 @@ class BannedbookSpider(scrapy.Spider):
         self.allowed_hosts: frozenset[str] = frozenset()
         self.allowed_domains: list[str] = []
         self._seen_urls = SeenUrls()
-        self._seen_ids: set[int | str] = set()
+        self._seen_ids = SeenKeys()
         #: ids of the articles that listings showed and the memory had not stored (not with --refresh),
         #: and of the articles whose page could not be fetched (failed, or forbidden by robots.txt):
         #: kept only while the crawl has stored nothing (the check that reads them passes after that)
@@ -330,7 +316,7 @@ class BannedbookSpider(scrapy.Spider):
         if kind is site.Kind.ARTICLE:
             parts = site.article_parts(site.article_url(response.url))
             if parts:
-                self._seen_ids.add(_id_key(parts[0]))  # this article: links back to it are not followed
+                self._seen_ids.add(id_key(parts[0]))  # this article: links back to it are not followed
                 if not self.window.contains(parts[2]):  # reached through a shortlink
                     self.crawler.stats.inc_value(keys.skipped("outside_window"))
                     return
@@ -525,14 +511,14 @@ class BannedbookSpider(scrapy.Spider):
         meta: dict[str, str] = {}
         if kind in (site.Kind.ARTICLE, site.Kind.SHORTLINK):
             article_id = (site.article_parts(url) or ("",))[0] or site.shortlink_id(url) or ""
-            if _id_key(article_id) in self._seen_ids:
+            if id_key(article_id) in self._seen_ids:
                 return None
             if kind is site.Kind.ARTICLE and not self.window.contains(site.article_parts(url)[2]):  # type: ignore[index]
-                self._seen_ids.add(_id_key(article_id))
+                self._seen_ids.add(id_key(article_id))
                 self.crawler.stats.inc_value(keys.skipped("outside_window"))
                 return None
             if kind is site.Kind.ARTICLE:
-                self._seen_ids.add(_id_key(article_id))
+                self._seen_ids.add(id_key(article_id))
             meta[KEY] = article_id
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))
               and int(page[1]) > self.max_listing_pages):
