@@ -34,7 +34,7 @@ from newsspider.crawl.skipstored import SkipStored
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
 from newsspider.memory.extension import CrawlMemory
-from newsspider.memory.redis import client_options
+from newsspider.memory.redis import FRONTIER_QUEUE, client_options
 from newsspider.monitoring.monitors import CrawlChecks
 from newsspider.monitoring.quality import RunQuality
 
@@ -282,7 +282,7 @@ class NewsspiderAddon:
         for name, value in {
             "SCHEDULER": "newsspider.frontier.scheduler.RedisFrontier",
             "SCHEDULER_QUEUE_CLASS": "newsspider.frontier.queue.LeasedPriorityQueue",
-            "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
+            "SCHEDULER_QUEUE_KEY": f"{prefix}:{FRONTIER_QUEUE}",
             "SCHEDULER_PERSIST": True,
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "REDIS_URL": url,

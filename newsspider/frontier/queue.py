@@ -14,7 +14,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy_redis.queue import PriorityQueue
 
-from newsspider.memory.redis import default_worker_id
+from newsspider.memory.redis import FRONTIER_LEASED, default_worker_id
 
 __all__ = ["LEASE", "LeasedPriorityQueue"]
 
@@ -65,7 +65,7 @@ class LeasedPriorityQueue(PriorityQueue):
                  worker_id: str = "") -> None:
         super().__init__(server, spider, key, serializer)
         base = key.rsplit(":", 1)[0]
-        self.processing_key = f"{base}:processing"
+        self.processing_key = f"{base}:{FRONTIER_LEASED}"
         self.scores_key = f"{base}:processing-scores"
         self.leases_key = f"{base}:leases"
         self.lease_seconds = float(spider.settings.getfloat("NEWSSPIDER_REDIS_LEASE"))

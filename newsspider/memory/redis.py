@@ -44,6 +44,8 @@ from newsspider.extract.processors import utc_now_iso
 from newsspider.memory import UNKNOWN_RUN, Run, StoredArticle
 
 __all__ = [
+    "FRONTIER_LEASED",
+    "FRONTIER_QUEUE",
     "RedisMemory",
     "StateLost",
     "StateUnavailable",
@@ -56,6 +58,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: the distributed frontier's keys under the crawl's prefix (:mod:`newsspider.frontier.queue` keeps
+#: them): the queue of waiting requests, and the requests handed to a worker under a lease.  The
+#: memory reads them to tell a run whose workers died from one still under way.
+FRONTIER_QUEUE = "requests"
+FRONTIER_LEASED = "processing"
 
 # Take an article for storing unless it is stored, or a live worker has taken it.
 # Every write below first checks the crawl's epoch: a Redis that lost the crawl (restarted empty)
@@ -351,7 +359,7 @@ class RedisMemory:
         return self.run_id
 
     def _frontier_busy(self) -> bool:
-        return bool(self.redis.zcard(self.key("requests")) or self.redis.hlen(self.key("processing")))
+        return bool(self.redis.zcard(self.key(FRONTIER_QUEUE)) or self.redis.hlen(self.key(FRONTIER_LEASED)))
 
     @_guarded
     def should_seed(self) -> bool:
