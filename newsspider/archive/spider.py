@@ -7,16 +7,17 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import scrapy
+
 from newsspider.archive.reader import Capture
 from newsspider.archive.replay import Readers, archived_articles, default_jobs
-from newsspider.crawl.failures import count_failure, stop_crawl
+from newsspider.crawl.failures import count_failure, count_left_out, stop_crawl
 from newsspider.extract.items import Article
-from newsspider.spiders.bannedbook import BannedbookSpider
 
 __all__ = ["ReextractSpider"]
 
 
-class ReextractSpider(BannedbookSpider):
+class ReextractSpider(scrapy.Spider):
     """Each article page of the archive (``NEWSSPIDER_REEXTRACT_FROM``), read as the crawl reads it.
 
     Its start yields the records themselves: nothing is requested, nothing
@@ -44,7 +45,7 @@ class ReextractSpider(BannedbookSpider):
         try:
             async for page in readers.pages(captures):
                 stats.inc_value("response_received_count")
-                self._count(page.problems, page.url)
+                count_left_out(stats, page.problems, page.url)
                 if page.article is None:
                     count_failure(stats, self.logger, page.failure, page.url, page.detail)
                     if page.trace:

@@ -19,6 +19,7 @@ from scrapy.utils.defer import deferred_from_coro
 from newsspider.crawl import stats as keys
 from newsspider.crawl.signals import crawl_stopping, request_failed
 from newsspider.dataset.storage import StorageError
+from newsspider.extract.loaders import Problems
 
 __all__ = ["START", "NothingFetched", "PageErrors", "count_failure", "failure_reason",
            "nothing_fetched", "stop_crawl"]
@@ -27,6 +28,7 @@ __all__ = ["START", "NothingFetched", "PageErrors", "count_failure", "failure_re
 START = "newsspider_start"
 
 logger = logging.getLogger(__name__)
+extraction_log = logging.getLogger("newsspider.extraction")
 
 _REASONS = {
     "DownloadTimeoutError": "timeout",
@@ -92,6 +94,16 @@ def count_failure(stats: StatsCollector, logger: logging.Logger | logging.Logger
     stats.inc_value(keys.FAILED)
     stats.inc_value(keys.failed(reason))
     logger.warning("failed (%s): %s%s", reason, url, detail)
+
+
+def count_left_out(stats: StatsCollector, problems: Problems, url: str) -> None:
+    """Count the values left out of the page at *url* (``newsspider/skipped/<kind>``): one log line
+    a page, on the ``newsspider.extraction`` logger."""
+    for kind, count in problems.counts.items():
+        stats.inc_value(keys.skipped(kind), count)
+    if problems:
+        details = ", ".join(f"{count} {kind}" for kind, count in sorted(problems.counts.items()))
+        extraction_log.info("left out of %s: %s", url, details)
 
 
 def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:

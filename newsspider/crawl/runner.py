@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from scrapy import Spider
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings, default_settings
@@ -317,7 +318,7 @@ def run_reextract(source: str | Path, out: str | Path | None = None,
     return _run(settings, overrides, ReextractSpider, target, captures=articles)
 
 
-def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: type[BannedbookSpider],
+def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: type[Spider],
          data_dir: Path, **spider_kwargs: Any) -> CrawlResult:
     """Run one crawl of *spidercls* in this process; block until done."""
     # Scrapy's full log when the user asks for a log level; a compact one otherwise.

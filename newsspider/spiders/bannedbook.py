@@ -19,7 +19,6 @@ first page that reaches the window.
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -37,7 +36,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import START, count_failure, failure_reason
+from newsspider.crawl.failures import START, count_failure, count_left_out, failure_reason
 from newsspider.crawl.signals import request_failed
 from newsspider.crawl.skipstored import KEY
 from newsspider.crawl.window import Window
@@ -56,8 +55,6 @@ from newsspider.extract.processors import canonical_url
 from newsspider.frontier.seen import SeenKeys, id_key, text_key
 from newsspider.memory import Memory
 from newsspider.memory.extension import memory_of
-
-extraction_log = logging.getLogger("newsspider.extraction")
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
 PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, site.Kind.LISTING: 0}
@@ -299,15 +296,7 @@ class BannedbookSpider(scrapy.Spider):
         try:
             yield from self._parse_page(response, problems, Paging(old_pages, stale_pages, tuple(recent)))
         finally:
-            self._count(problems, response.url)
-
-    def _count(self, problems: Problems, url: str) -> None:
-        """Values left out of a page (``newsspider/skipped/<kind>``), one log line per page."""
-        for kind, count in problems.counts.items():
-            self.crawler.stats.inc_value(keys.skipped(kind), count)
-        if problems:
-            details = ", ".join(f"{count} {kind}" for kind, count in sorted(problems.counts.items()))
-            extraction_log.info("left out of %s: %s", url, details)
+            count_left_out(self.crawler.stats, problems, response.url)
 
     def _parse_page(self, response: TextResponse, problems: Problems,
                     paging: Paging) -> Iterator[Article | scrapy.Request]:
