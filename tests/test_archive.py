@@ -102,8 +102,8 @@ def test_dataset_page_of_an_unknown_article_is_one_line(archived) -> None:
     assert result.stderr.strip() == f"Error: article 999 is not in {data_dir}"
 
 
-def test_no_warc_keeps_no_pages(mockserver: MockServer, tmp_path: Path) -> None:
-    result = crawl(mockserver, tmp_path, "--no-warc", "-s", "CLOSESPIDER_ITEMCOUNT=3")
+def test_no_warc_keeps_no_pages(site_server: MockServer, tmp_path: Path) -> None:
+    result = crawl(site_server, tmp_path, "--no-warc", "-s", "CLOSESPIDER_ITEMCOUNT=3")
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "warc").exists()
     records = read_jsonl(tmp_path / "articles.jsonl")
@@ -112,12 +112,12 @@ def test_no_warc_keeps_no_pages(mockserver: MockServer, tmp_path: Path) -> None:
     assert page.returncode == 1 and "was stored without its page" in page.stderr
 
 
-def test_a_killed_crawl_leaves_warcs_that_warcio_accepts(mockserver: MockServer, tmp_path: Path) -> None:
-    proc = start(mockserver, tmp_path)
+def test_a_killed_crawl_leaves_warcs_that_warcio_accepts(site_server: MockServer, tmp_path: Path) -> None:
+    proc = start(site_server, tmp_path)
     wait_until(lambda: lines(tmp_path / "articles.jsonl") >= 7, proc)
     proc.kill()
     proc.wait(timeout=10)
-    result = crawl(mockserver, tmp_path)
+    result = crawl(site_server, tmp_path)
     assert reports_killed_run(result), result.stderr
     files = warc_files(tmp_path)
     assert len(files) == 2  # the next crawl started its own file
@@ -375,20 +375,20 @@ def test_refresh_writes_revisits_for_unchanged_pages(mockserver: MockServer, tmp
     assert "更正" in archived_page(tmp_path, latest["warc"]).body.decode("utf-8")
 
 
-def test_images_are_fetched_into_the_archive_only_when_asked(mockserver: MockServer, tmp_path: Path) -> None:
-    plain = crawl(mockserver, tmp_path / "plain")
+def test_images_are_fetched_into_the_archive_only_when_asked(site_server: MockServer, tmp_path: Path) -> None:
+    plain = crawl(site_server, tmp_path / "plain")
     assert plain.returncode == 0, plain.stderr
-    assert not [r for r in mockserver.requests() if r["path"].startswith("/wp-content/")]
+    assert not [r for r in site_server.requests() if r["path"].startswith("/wp-content/")]
     records = read_jsonl(tmp_path / "plain" / "articles.jsonl")
     pictured = [r for r in records if r["images"]]
     assert pictured and all(r["image_url"] == r["images"][0]["url"] for r in pictured)
     assert all(r["images"][0]["caption"] == "图/演示图片社" for r in pictured)  # its credit line
 
-    result = crawl(mockserver, tmp_path / "images", "--images")
+    result = crawl(site_server, tmp_path / "images", "--images")
     assert result.returncode == 0, result.stderr
     wanted = {image["url"] for r in pictured for image in r["images"]}
-    fetched = [r["path"] for r in mockserver.requests() if r["path"].startswith("/wp-content/")]
-    assert sorted(fetched) == sorted(mockserver.url(urlsplit(u).path)[len(mockserver.root):] for u in wanted)
+    fetched = [r["path"] for r in site_server.requests() if r["path"].startswith("/wp-content/")]
+    assert sorted(fetched) == sorted(site_server.url(urlsplit(u).path)[len(site_server.root):] for u in wanted)
     [warc] = warc_files(tmp_path / "images")
     assert warcio("check", str(warc)).returncode == 0
     index = [json.loads(line) for line in warcio("index", "-f", "warc-type,warc-target-uri,http:content-type",
@@ -404,8 +404,8 @@ def test_images_need_the_archive(tmp_path: Path) -> None:
     assert "--images keeps the images in the web archive: it cannot go with --no-warc" in result.stderr
 
 
-def test_warc_files_rotate_at_the_size_setting(mockserver: MockServer, tmp_path: Path) -> None:
-    result = crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_WARC_MAX_SIZE=100000")
+def test_warc_files_rotate_at_the_size_setting(site_server: MockServer, tmp_path: Path) -> None:
+    result = crawl(site_server, tmp_path, "-s", "NEWSSPIDER_WARC_MAX_SIZE=100000")
     assert result.returncode == 0, result.stderr
     files = warc_files(tmp_path)
     assert len(files) >= 3
@@ -417,10 +417,10 @@ def test_warc_files_rotate_at_the_size_setting(mockserver: MockServer, tmp_path:
         assert archived_page(tmp_path, record["warc"]).record_id == record["warc"]["record_id"]
 
 
-def test_a_record_cut_short_by_a_kill_is_removed_by_the_next_crawl(mockserver: MockServer,
+def test_a_record_cut_short_by_a_kill_is_removed_by_the_next_crawl(site_server: MockServer,
                                                                    tmp_path: Path) -> None:
     """A SIGKILL can stop a write between two pages: the next crawl removes the piece it left."""
-    assert crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5").returncode == 0
+    assert crawl(site_server, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5").returncode == 0
     [warc] = warc_files(tmp_path)
     whole = warc.read_bytes()
     record = read_jsonl(tmp_path / "articles.jsonl")[-1]["warc"]
@@ -428,7 +428,7 @@ def test_a_record_cut_short_by_a_kill_is_removed_by_the_next_crawl(mockserver: M
     warc.write_bytes(whole + piece)  # as a killed crawl leaves it
     with pytest.raises(EOFError):  # (warcio check does not notice: it stops at the cut)
         gzip.decompress(warc.read_bytes())
-    result = crawl(mockserver, tmp_path)
+    result = crawl(site_server, tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"{warc}: its last record was cut short" in result.stderr
     assert warc.read_bytes() == whole  # exactly the piece removed, every whole record kept

@@ -90,43 +90,43 @@ def test_settings_overrides_reach_the_crawl(crawled) -> None:
     assert {r["user_agent"] for r in requests} == {UA}
 
 
-def test_polite_defaults_name_the_project(mockserver: MockServer, tmp_path: Path) -> None:
-    result = crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1",
+def test_polite_defaults_name_the_project(site_server: MockServer, tmp_path: Path) -> None:
+    result = crawl(site_server, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1",
                    "-s", "CLOSESPIDER_PAGECOUNT=5")
     assert result.returncode == 0, result.stderr
-    agents = {r["user_agent"] for r in mockserver.requests()}
+    agents = {r["user_agent"] for r in site_server.requests()}
     assert len(agents) == 1 and agents.pop().startswith("newsspider/")
 
 
-def test_max_listing_pages_setting(mockserver: MockServer, tmp_path: Path) -> None:
-    result = crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1")
+def test_max_listing_pages_setting(site_server: MockServer, tmp_path: Path) -> None:
+    result = crawl(site_server, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1")
     assert result.returncode == 0, result.stderr
-    assert not [r for r in mockserver.requests() if re.search(r"/page/\d+/", r["path"])]
+    assert not [r for r in site_server.requests() if re.search(r"/page/\d+/", r["path"])]
 
 
-def test_second_crawl_adds_nothing(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path).returncode == 0
+def test_second_crawl_adds_nothing(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path).returncode == 0
     before = (tmp_path / "articles.jsonl").read_bytes()
-    result = crawl(mockserver, tmp_path)
+    result = crawl(site_server, tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "articles.jsonl").read_bytes() == before
     assert " 0 stored" in result.stdout
 
 
-def test_start_urls_of_articles_shortlinks_and_mirror(mockserver: MockServer, tmp_path: Path) -> None:
-    result = crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1",
-                   "--start-url", mockserver.url("/?p=2054421"),
-                   "--start-url", mockserver.url("/bnews/zh-tw/itnews/20240626/2054421.html"))
+def test_start_urls_of_articles_shortlinks_and_mirror(site_server: MockServer, tmp_path: Path) -> None:
+    result = crawl(site_server, tmp_path, "-s", "NEWSSPIDER_MAX_LISTING_PAGES=1",
+                   "--start-url", site_server.url("/?p=2054421"),
+                   "--start-url", site_server.url("/bnews/zh-tw/itnews/20240626/2054421.html"))
     assert result.returncode == 0, result.stderr
     ids = [r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")]
     assert ids.count("2054421") == 1
-    assert not [r for r in mockserver.requests() if r["path"].startswith("/bnews/zh-tw/")]
+    assert not [r for r in site_server.requests() if r["path"].startswith("/bnews/zh-tw/")]
 
 
-def test_scrapy_crawl_inside_the_repo(mockserver: MockServer, tmp_path: Path) -> None:
+def test_scrapy_crawl_inside_the_repo(site_server: MockServer, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "bannedbook", "-a",
-         f"start_urls={mockserver.url('/bnews/')}", "-s", f"NEWSSPIDER_DATA_DIR={tmp_path}", *FAST],
+         f"start_urls={site_server.url('/bnews/')}", "-s", f"NEWSSPIDER_DATA_DIR={tmp_path}", *FAST],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -156,16 +156,16 @@ def test_scrapy_crawl_in_another_project_with_the_addon(crawled, tmp_path: Path)
     assert content(read_jsonl(tmp_path / "data" / "articles.jsonl")) == content(records)
 
 
-def test_robots_txt_holds_for_requests_that_wait_for_it(mockserver: MockServer, tmp_path: Path) -> None:
+def test_robots_txt_holds_for_requests_that_wait_for_it(site_server: MockServer, tmp_path: Path) -> None:
     """Requests queued while robots.txt is being fetched are checked against it too."""
     demo = DemoSite()
     public = [a.path for a in demo.public_articles()][:8]
     private = demo.articles[1000001].path
     starts = [arg for path in [*public[:4], private, *public[4:]]
-              for arg in ("--start-url", mockserver.url(path))]
-    result = crawl(mockserver, tmp_path, *starts, "-s", "CLOSESPIDER_PAGECOUNT=12")
+              for arg in ("--start-url", site_server.url(path))]
+    result = crawl(site_server, tmp_path, *starts, "-s", "CLOSESPIDER_PAGECOUNT=12")
     assert result.returncode == 0, result.stderr
-    assert private not in [r["path"] for r in mockserver.requests()]
+    assert private not in [r["path"] for r in site_server.requests()]
     assert "1000001" not in {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")}
 
 
@@ -195,9 +195,9 @@ print(json.dumps({"before": before, "after": state(), "stored": result.summary.s
 """
 
 
-def test_run_crawl_leaves_the_callers_logging_and_warnings_as_they_were(mockserver: MockServer,
+def test_run_crawl_leaves_the_callers_logging_and_warnings_as_they_were(site_server: MockServer,
                                                                        tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-c", LIBRARY_CALL, mockserver.url("/bnews/"), str(tmp_path)],
+    out = subprocess.run([sys.executable, "-c", LIBRARY_CALL, site_server.url("/bnews/"), str(tmp_path)],
                          capture_output=True, text=True, timeout=120, cwd=REPO)
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout.splitlines()[-1])

@@ -339,13 +339,13 @@ def test_redis_restarted_with_its_data(site_server: MockServer, tmp_path: Path) 
 
 
 def test_redis_restarted_empty_stops_the_workers_and_a_restart_completes(
-        mockserver: MockServer, tmp_path: Path) -> None:
+        site_server: MockServer, tmp_path: Path) -> None:
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()
     data_dir = tmp_path / "data"
     server = RedisServer(redis_dir, "--save", "", "--appendonly", "no").start()
     try:
-        procs = [worker(mockserver, server.url(), data_dir, f"w{i}", "empty", *SLOW) for i in range(2)]
+        procs = [worker(site_server, server.url(), data_dir, f"w{i}", "empty", *SLOW) for i in range(2)]
         wait_for_lines(data_dir, procs, 5)
         server.kill()
         time.sleep(1)
@@ -355,7 +355,7 @@ def test_redis_restarted_empty_stops_the_workers_and_a_restart_completes(
             assert proc.returncode == 1, err
             assert "Traceback" not in err
             assert "the crawl's data is gone (was Redis restarted without it?)" in err, err
-        finish([worker(mockserver, server.url(), data_dir, f"w{i}", "empty") for i in range(2)])
+        finish([worker(site_server, server.url(), data_dir, f"w{i}", "empty") for i in range(2)])
         ids = stored(data_dir)
         assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
     finally:
@@ -413,15 +413,15 @@ def test_an_enqueue_retried_after_a_lost_reply_keeps_the_request(redis_url: str,
 
 
 def test_a_windowed_distributed_run_keeps_its_window_and_is_not_a_walk_of_the_site(
-        mockserver: MockServer, redis_url: str, prefix: str, tmp_path: Path) -> None:
+        site_server: MockServer, redis_url: str, prefix: str, tmp_path: Path) -> None:
     demo = DemoSite()
     days = {str(a.article_id): f"{a.day[:4]}-{a.day[4:6]}-{a.day[6:]}" for a in demo.public_articles()}
-    procs = [worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, "--since", "2024-01-01")
+    procs = [worker(site_server, redis_url, tmp_path, f"w{i}", prefix, "--since", "2024-01-01")
              for i in range(2)]
     finish(procs)
     assert set(stored(tmp_path)) == {i for i, day in days.items() if day >= "2024-01-01"}
     # an older article is fetched only when a shortlink (/?p=<id>, no day in it) led to it; never stored
-    paths = [r["path"] for r in mockserver.requests()]
+    paths = [r["path"] for r in site_server.requests()]
     old = {m["id"] for p in paths if (m := site.ARTICLE_PATH.match(p)) and m["date"] < "20240101"}
     assert old <= {p.split("=", 1)[1] for p in paths if p.startswith("/?p=")}
     runs = [json.loads(line) for line in run_cli("runs", "--redis-url", redis_url, "--redis-prefix",
@@ -429,7 +429,7 @@ def test_a_windowed_distributed_run_keeps_its_window_and_is_not_a_walk_of_the_si
     assert runs[-1]["window"] == {"since": "2024-01-01", "until": ""}
     client = redis.Redis.from_url(redis_url)
     assert client.get(f"{prefix}:complete") is None  # not a walk of the whole site
-    whole = [worker(mockserver, redis_url, tmp_path, "w0", prefix)]
+    whole = [worker(site_server, redis_url, tmp_path, "w0", prefix)]
     finish(whole)
     assert set(stored(tmp_path)) == set(days)
     assert int(client.get(f"{prefix}:complete") or 0) == runs[-1]["run"] + 1

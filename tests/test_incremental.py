@@ -46,21 +46,21 @@ def test_second_run_fetches_only_what_is_new(mockserver: MockServer, tmp_path: P
     assert len(second) < len(first) / 3
 
 
-def test_unchanged_site_costs_a_handful_of_requests(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path).returncode == 0
-    first = len(mockserver.requests())
-    assert crawl(mockserver, tmp_path).returncode == 0
-    second = mockserver.requests()[first:]
+def test_unchanged_site_costs_a_handful_of_requests(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path).returncode == 0
+    first = len(site_server.requests())
+    assert crawl(site_server, tmp_path).returncode == 0
+    second = site_server.requests()[first:]
     assert article_paths(second) == []
     assert not [r for r in second if "/page/" in r["path"]], "paged through listings with nothing new"
     assert len(second) <= 40  # robots.txt, the front page and the listings it links to
 
 
-def test_extra_old_pages_setting_goes_deeper(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path).returncode == 0
-    first = len(mockserver.requests())
-    assert crawl(mockserver, tmp_path, "-s", "NEWSSPIDER_EXTRA_OLD_PAGES=1").returncode == 0
-    assert "/bnews/page/2/" in [r["path"] for r in mockserver.requests()[first:]]
+def test_extra_old_pages_setting_goes_deeper(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path).returncode == 0
+    first = len(site_server.requests())
+    assert crawl(site_server, tmp_path, "-s", "NEWSSPIDER_EXTRA_OLD_PAGES=1").returncode == 0
+    assert "/bnews/page/2/" in [r["path"] for r in site_server.requests()[first:]]
 
 
 def test_refresh_appends_changed_articles_with_a_higher_version(mockserver: MockServer,
@@ -82,14 +82,14 @@ def test_refresh_appends_changed_articles_with_a_higher_version(mockserver: Mock
     assert (runs[-1].new_articles, runs[-1].updated_articles) == (0, 1)
 
 
-def test_deleted_state_is_rebuilt_from_the_dataset(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path).returncode == 0
+def test_deleted_state_is_rebuilt_from_the_dataset(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path).returncode == 0
     (tmp_path / "state.sqlite3").unlink()
-    first = len(mockserver.requests())
-    result = crawl(mockserver, tmp_path)
+    first = len(site_server.requests())
+    result = crawl(site_server, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "no state file: built" in result.stderr and f"({len(PUBLIC_IDS)} records)" in result.stderr
-    assert article_paths(mockserver.requests()[first:]) == []
+    assert article_paths(site_server.requests()[first:]) == []
     assert max(ids_in(tmp_path).values()) == 1
 
 
@@ -111,12 +111,12 @@ def test_state_older_than_the_dataset_catches_up(mockserver: MockServer, tmp_pat
     assert max(ids_in(tmp_path).values()) == 1
 
 
-def test_corrupt_state_file_is_set_aside_and_rebuilt(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path).returncode == 0
+def test_corrupt_state_file_is_set_aside_and_rebuilt(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path).returncode == 0
     for suffix in ("-wal", "-shm"):
         Path(f"{tmp_path / 'state.sqlite3'}{suffix}").unlink(missing_ok=True)
     (tmp_path / "state.sqlite3").write_bytes(b"this is not a database" * 100)
-    result = crawl(mockserver, tmp_path)
+    result = crawl(site_server, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "is unreadable" in result.stderr and "rebuilding the state from the dataset" in result.stderr
     assert list(tmp_path.glob("state.sqlite3.corrupt-*")), "the corrupt file was not kept"
@@ -131,9 +131,9 @@ def test_one_crawl_per_data_dir(tmp_path: Path) -> None:
                                      f"(lock {tmp_path / '.newsspider.lock'})")
 
 
-def test_runs_table(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path).returncode == 0
-    assert crawl(mockserver, tmp_path).returncode == 0
+def test_runs_table(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path).returncode == 0
+    assert crawl(site_server, tmp_path).returncode == 0
     result = run_cli("runs", str(tmp_path))
     assert result.returncode == 0
     lines = result.stdout.splitlines()
@@ -150,13 +150,13 @@ def test_runs_of_an_empty_data_dir(tmp_path: Path) -> None:
     assert result.returncode == 0 and "no crawls recorded" in result.stdout
 
 
-def test_a_locked_state_is_an_error_not_corruption(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path).returncode == 0
+def test_a_locked_state_is_an_error_not_corruption(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path).returncode == 0
     before = read_runs(tmp_path)
     holder = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another program writing to it
     try:
-        result = crawl(mockserver, tmp_path)
+        result = crawl(site_server, tmp_path)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -177,13 +177,13 @@ def test_a_state_that_is_a_directory(tmp_path: Path) -> None:
     assert (tmp_path / "state.sqlite3").is_dir()
 
 
-def test_another_programs_database_is_set_aside(mockserver: MockServer, tmp_path: Path) -> None:
+def test_another_programs_database_is_set_aside(site_server: MockServer, tmp_path: Path) -> None:
     other = sqlite3.connect(tmp_path / "state.sqlite3")
     other.execute("CREATE TABLE notes (text TEXT)")
     other.execute("INSERT INTO notes VALUES ('keep me')")
     other.commit()
     other.close()
-    result = crawl(mockserver, tmp_path)
+    result = crawl(site_server, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "another program's database (tables: notes)" in result.stderr
     (moved,) = tmp_path.glob("state.sqlite3.corrupt-*")
@@ -191,15 +191,15 @@ def test_another_programs_database_is_set_aside(mockserver: MockServer, tmp_path
     assert set(ids_in(tmp_path)) == PUBLIC_IDS
 
 
-def test_a_damaged_dataset_gets_one_continuation_shard(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5").returncode == 0
+def test_a_damaged_dataset_gets_one_continuation_shard(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5").returncode == 0
     with (tmp_path / "articles.jsonl").open("ab") as handle:
         handle.write(b'{"article_id":"9","tit')  # cut short by something else
     damaged = (tmp_path / "articles.jsonl").read_bytes()
     for _ in range(3):
-        result = crawl(mockserver, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5")
+        result = crawl(site_server, tmp_path, "-s", "CLOSESPIDER_ITEMCOUNT=5")
         assert result.returncode == 0, result.stderr
-    assert crawl(mockserver, tmp_path).returncode == 0
+    assert crawl(site_server, tmp_path).returncode == 0
     shards = sorted(p.name for p in tmp_path.glob("articles-*.jsonl"))
     assert len(shards) == 1, shards
     assert (tmp_path / "articles.jsonl").read_bytes() == damaged
@@ -207,12 +207,12 @@ def test_a_damaged_dataset_gets_one_continuation_shard(mockserver: MockServer, t
     assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
 
 
-def test_a_crawl_stopped_at_a_bound_leaves_its_listings_to_the_next(mockserver: MockServer,
+def test_a_crawl_stopped_at_a_bound_leaves_its_listings_to_the_next(site_server: MockServer,
                                                                    tmp_path: Path) -> None:
     for pages in (10, 25):
-        assert crawl(mockserver, tmp_path, "-s", f"CLOSESPIDER_PAGECOUNT={pages}").returncode == 0
+        assert crawl(site_server, tmp_path, "-s", f"CLOSESPIDER_PAGECOUNT={pages}").returncode == 0
     assert 0 < len(ids_in(tmp_path)) < len(PUBLIC_IDS)
-    assert crawl(mockserver, tmp_path).returncode == 0
+    assert crawl(site_server, tmp_path).returncode == 0
     assert set(ids_in(tmp_path)) == PUBLIC_IDS and max(ids_in(tmp_path).values()) == 1
     assert [r.finish_reason for r in read_runs(tmp_path)] == [
         "closespider_pagecount", "closespider_pagecount", "finished"]

@@ -54,17 +54,17 @@ def assert_complete_and_whole(data_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("after_lines", [0, 5, 25])
-def test_sigkill_then_run_again(mockserver: MockServer, tmp_path: Path, after_lines: int) -> None:
-    proc = start(mockserver, tmp_path)
+def test_sigkill_then_run_again(site_server: MockServer, tmp_path: Path, after_lines: int) -> None:
+    proc = start(site_server, tmp_path)
     if after_lines:
         wait_until(lambda: lines(tmp_path / "articles.jsonl") >= after_lines, proc)
     else:  # killed while it has fetched pages but stored nothing yet
-        wait_until(lambda: len(mockserver.requests()) >= 2, proc)
+        wait_until(lambda: len(site_server.requests()) >= 2, proc)
     proc.kill()
     proc.wait(timeout=10)
     stored_before = lines(tmp_path / "articles.jsonl")
 
-    result = crawl(mockserver, tmp_path)
+    result = crawl(site_server, tmp_path)
     assert reports_killed_run(result), result.stderr
     assert_complete_and_whole(tmp_path)
     first, second = read_runs(tmp_path)
@@ -73,61 +73,61 @@ def test_sigkill_then_run_again(mockserver: MockServer, tmp_path: Path, after_li
     assert first.new_articles + second.new_articles == len(PUBLIC_IDS)
 
 
-def test_sigkill_then_resume_starts_over_safely(mockserver: MockServer, tmp_path: Path) -> None:
-    proc = start(mockserver, tmp_path, "--resume")
+def test_sigkill_then_resume_starts_over_safely(site_server: MockServer, tmp_path: Path) -> None:
+    proc = start(site_server, tmp_path, "--resume")
     wait_until(lambda: lines(tmp_path / "articles.jsonl") >= 10, proc)
     proc.kill()
     proc.wait(timeout=10)
-    result = crawl(mockserver, tmp_path, "--resume")
+    result = crawl(site_server, tmp_path, "--resume")
     assert reports_killed_run(result), result.stderr
     assert "killed before it saved its frontier; starting over" in result.stderr
     assert_complete_and_whole(tmp_path)
 
 
-def test_sigterm_then_resume_continues_the_frontier(mockserver: MockServer, tmp_path: Path) -> None:
-    proc = start(mockserver, tmp_path, "--resume")
+def test_sigterm_then_resume_continues_the_frontier(site_server: MockServer, tmp_path: Path) -> None:
+    proc = start(site_server, tmp_path, "--resume")
     wait_until(lambda: lines(tmp_path / "articles.jsonl") >= 10, proc)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "the crawl did not finish (shutdown)" in stderr
     assert (tmp_path / "job" / "requests.queue").is_dir()
-    first = len(mockserver.requests())
+    first = len(site_server.requests())
 
-    result = crawl(mockserver, tmp_path, "--resume")
+    result = crawl(site_server, tmp_path, "--resume")
     assert result.returncode == 0, result.stderr
     assert "resuming the frontier saved in" in result.stderr
     assert_complete_and_whole(tmp_path)
-    paths = [r["path"] for r in mockserver.requests() if site.ARTICLE_PATH.match(r["path"])]
+    paths = [r["path"] for r in site_server.requests() if site.ARTICLE_PATH.match(r["path"])]
     assert max(Counter(paths).values()) == 1, "an article page was fetched twice"
     assert [r.status for r in read_runs(tmp_path)] == ["stopped", "finished"]
-    before = {r["path"] for r in mockserver.requests()[:first]}
-    again = before & {r["path"] for r in mockserver.requests()[first:]}
+    before = {r["path"] for r in site_server.requests()[:first]}
+    again = before & {r["path"] for r in site_server.requests()[first:]}
     assert len(before) > 5
     assert again <= {"/robots.txt", "/bnews/"}, "the resumed crawl fetched pages of the first again"
 
 
-def test_random_kills_then_one_crawl_lose_nothing(mockserver: MockServer, tmp_path: Path) -> None:
+def test_random_kills_then_one_crawl_lose_nothing(site_server: MockServer, tmp_path: Path) -> None:
     """SIGKILL at 22 random moments of a concurrent crawl, each followed by one normal crawl."""
     rng = random.Random(20261129)
     concurrent = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False",
                   "-s", "CONCURRENT_REQUESTS=4"]
     for trial in range(22):
         data_dir = tmp_path / f"trial-{trial}"
-        seen = len(mockserver.requests())
+        seen = len(site_server.requests())
         after_lines = rng.randrange(0, len(PUBLIC_IDS))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "newsspider", "crawl", "--start-url", mockserver.url("/bnews/"),
+            [sys.executable, "-m", "newsspider", "crawl", "--start-url", site_server.url("/bnews/"),
              "--data-dir", str(data_dir), *FAST, *concurrent],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
-            if lines(data_dir / "articles.jsonl") >= after_lines and len(mockserver.requests()) > seen:
+            if lines(data_dir / "articles.jsonl") >= after_lines and len(site_server.requests()) > seen:
                 break
             time.sleep(0.005)
         proc.kill()
         killed = proc.wait(timeout=10) == -signal.SIGKILL  # else it had finished already
-        result = crawl(mockserver, data_dir)
+        result = crawl(site_server, data_dir)
         assert reports_killed_run(result) if killed else result.returncode == 0, result.stderr
         # A SIGKILL can stop a write between two pages and cut the last line short (the kernel checks
         # for it there): that line is left alone, the next crawl stores into a continuation shard,

@@ -32,8 +32,8 @@ def notify(receiver: HttpReceiver, smtp: SmtpReceiver) -> list[str]:
             "-s", f"NEWSSPIDER_SMTP_PORT={smtp.port}"]
 
 
-def test_first_run_records_its_quality_and_passes(mockserver: MockServer, tmp_path: Path) -> None:
-    result = crawl(mockserver, tmp_path)
+def test_first_run_records_its_quality_and_passes(site_server: MockServer, tmp_path: Path) -> None:
+    result = crawl(site_server, tmp_path)
     assert result.returncode == 0, result.stderr
     [run] = runs_json(tmp_path)
     assert run["status"] == "finished" and run["checks"] == []
@@ -122,19 +122,19 @@ def test_broken_body_selector_stores_nothing_and_says_why(mockserver: MockServer
     assert "0 articles stored, but the listings showed 30 articles that are not stored" in checks[1]
 
 
-def test_a_killed_run_is_reported_by_the_next(mockserver: MockServer, tmp_path: Path) -> None:
-    assert crawl(mockserver, tmp_path).returncode == 0
+def test_a_killed_run_is_reported_by_the_next(site_server: MockServer, tmp_path: Path) -> None:
+    assert crawl(site_server, tmp_path).returncode == 0
     # a run that never recorded its end (killed): the state says "running" until the next run
     with sqlite3.connect(tmp_path / STATE_FILE) as conn:
         conn.execute("INSERT INTO runs(started_at, status) VALUES ('2026-01-01T00:00:00Z', 'running')")
-    result = crawl(mockserver, tmp_path)
+    result = crawl(site_server, tmp_path)
     assert result.returncode == DEGRADED_EXIT, result.stderr
     assert "Degraded: runs/finished: run 2 never finished (killed, or its machine stopped)" in result.stderr
     assert [r["status"] for r in runs_json(tmp_path)] == ["finished", "interrupted", "degraded"]
 
 
-def test_monitoring_off(mockserver: MockServer, tmp_path: Path) -> None:
-    result = crawl(mockserver, tmp_path, "-s", "SPIDERMON_ENABLED=False")
+def test_monitoring_off(site_server: MockServer, tmp_path: Path) -> None:
+    result = crawl(site_server, tmp_path, "-s", "SPIDERMON_ENABLED=False")
     assert result.returncode == 0, result.stderr
     [run] = runs_json(tmp_path)
     assert run["quality"] is None and run["status"] == "finished"

@@ -16,11 +16,11 @@ from tests.mockserver import MockServer
 from tests.receivers import HttpReceiver
 
 
-def test_schedule_runs_crawls_one_at_a_time_and_stops_on_sigterm(mockserver: MockServer,
+def test_schedule_runs_crawls_one_at_a_time_and_stops_on_sigterm(site_server: MockServer,
                                                                  tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "newsspider", "schedule", "--every", "1s", "--start-url",
-         mockserver.url("/bnews/"), "--data-dir", str(tmp_path), *FAST],
+         site_server.url("/bnews/"), "--data-dir", str(tmp_path), *FAST],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 90
@@ -80,8 +80,8 @@ def wait_for_articles(data_dir: Path, proc: subprocess.Popen[str], count: int) -
         time.sleep(0.05)
 
 
-def test_ctrl_c_lets_the_running_crawl_finish(mockserver: MockServer, tmp_path: Path) -> None:
-    proc = start_scheduler(mockserver, tmp_path)
+def test_ctrl_c_lets_the_running_crawl_finish(site_server: MockServer, tmp_path: Path) -> None:
+    proc = start_scheduler(site_server, tmp_path)
     wait_for_articles(tmp_path, proc, 3)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal: the scheduler's whole process group
     _, stderr = proc.communicate(timeout=120)
@@ -91,8 +91,8 @@ def test_ctrl_c_lets_the_running_crawl_finish(mockserver: MockServer, tmp_path: 
     assert [(r.status, r.finish_reason) for r in read_runs(tmp_path)] == [("finished", "finished")]
 
 
-def test_a_second_signal_stops_the_crawl_gracefully(mockserver: MockServer, tmp_path: Path) -> None:
-    proc = start_scheduler(mockserver, tmp_path)
+def test_a_second_signal_stops_the_crawl_gracefully(site_server: MockServer, tmp_path: Path) -> None:
+    proc = start_scheduler(site_server, tmp_path)
     wait_for_articles(tmp_path, proc, 3)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)

@@ -60,7 +60,7 @@ def scrapyd(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def test_deploy_and_schedule_on_scrapyd(scrapyd: str, mockserver: MockServer, tmp_path: Path) -> None:
+def test_deploy_and_schedule_on_scrapyd(scrapyd: str, site_server: MockServer, tmp_path: Path) -> None:
     # scrapyd-deploy builds the egg in the project directory: use a copy of the project.
     project = tmp_path / "project"
     project.mkdir()
@@ -81,7 +81,7 @@ def test_deploy_and_schedule_on_scrapyd(scrapyd: str, mockserver: MockServer, tm
 
     data_dir = tmp_path / "data"
     job = get(scrapyd + "schedule.json", [
-        ("project", "newsspider"), ("spider", "bannedbook"), ("start_urls", mockserver.url("/bnews/")),
+        ("project", "newsspider"), ("spider", "bannedbook"), ("start_urls", site_server.url("/bnews/")),
         ("setting", f"NEWSSPIDER_DATA_DIR={data_dir}"), ("setting", "DOWNLOAD_DELAY=0"),
         ("setting", "AUTOTHROTTLE_ENABLED=False"),
     ])

@@ -84,12 +84,12 @@ def fill(fs: Path, leave: int) -> None:
 
 
 @pytest.mark.parametrize("archive", [False, True])
-def test_full_disk_stops_the_crawl_with_one_line(mockserver: MockServer, small_fs: Path,
+def test_full_disk_stops_the_crawl_with_one_line(site_server: MockServer, small_fs: Path,
                                                  archive: bool) -> None:
     """The disk fills up under the dataset (the web archive off) or under the web archive."""
     data_dir = small_fs / "data"
     fill(small_fs, (300 if archive else 140) * 1024)  # room for the state and a dozen articles
-    result = crawl(mockserver, data_dir, *([] if archive else ["--no-warc"]))
+    result = crawl(site_server, data_dir, *([] if archive else ["--no-warc"]))
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     stored = (data_dir / "articles.jsonl").read_bytes()
@@ -109,12 +109,12 @@ def test_full_disk_stops_the_crawl_with_one_line(mockserver: MockServer, small_f
             assert record["warc"]["offset"] + record["warc"]["length"] <= warc.stat().st_size
     assert "Traceback" not in result.stderr
     assert stored.endswith(b"\n"), "a partial line was left"
-    fetched = [r["path"] for r in mockserver.requests() if site.ARTICLE_PATH.match(r["path"])]
+    fetched = [r["path"] for r in site_server.requests() if site.ARTICLE_PATH.match(r["path"])]
     assert len(fetched) <= count + 20, "the crawl went on fetching after the disk was full"
     assert [(r.status, r.finish_reason) for r in read_runs(data_dir)] == [("failed", "storage_error")]
 
     subprocess.run(["mount", "-o", "remount,size=4m", str(small_fs)], check=True)  # room is made
-    again = crawl(mockserver, data_dir)
+    again = crawl(site_server, data_dir)
     assert again.returncode == 0, again.stderr
     ids = Counter(r["article_id"] for r in load(data_dir, latest=False))
     assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1
