@@ -5,8 +5,8 @@ paragraphs kept short so that 200,000 articles fit in about 4 GB) is generated a
 each measured for peak RSS (the kernel's, ``wait4``) and pages/s (the crawl's own):
 
 - a first crawl, one process;
-- a crawl stopped halfway (SIGTERM once half the articles are stored) and continued with ``--resume``
-  (JOBDIR): the resumed process is measured;
+- a crawl with ``--resume`` (its frontier saved in JOBDIR) stopped halfway (SIGTERM once half the
+  articles are stored) and continued with ``--resume``: the continuing process is measured;
 - one Redis worker (a real ``redis-server``).
 
 Targets (issue 22): peak RSS at the largest size ≤ 1.3× that at the smallest, pages/s ≥ 0.9×.  Writes
@@ -105,7 +105,9 @@ def one_size(articles: int, workdir: Path, redis_url: str | None,
             results["crawl"] = measured_crawl(crawl_command(base, workdir / f"first-{articles}"), server.pid)
         if "resume" in runs:
             resumed = workdir / f"resumed-{articles}"
-            measured_crawl(crawl_command(base, resumed), server.pid, stop_at=articles // 2, data_dir=resumed)
+            # started with --resume too, so that the frontier it stops with is saved in DATA_DIR/job
+            measured_crawl(crawl_command(base, resumed, "--resume"), server.pid, stop_at=articles // 2,
+                           data_dir=resumed)
             results["resume"] = measured_crawl(crawl_command(base, resumed, "--resume"), server.pid)
         if redis_url and "redis" in runs:
             results["redis"] = measured_crawl(crawl_command(
