@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from scrapy.settings import Settings
 
-from newsspider.dataset.reader import record_example
+from newsspider.dataset.reader import load, record_example
 from newsspider.dataset.storage import DataDirLock
 from newsspider.memory import UNKNOWN_RUN, Memory, Run
 from newsspider.memory.extension import open_memory
@@ -170,3 +170,18 @@ def test_a_run_that_never_ended_is_not_running_for_ever(open_: Opener) -> None:
     assert memory.run_id == 2
     killed = memory.runs()[0]
     assert killed.status != "running" and killed.new_articles == 1
+
+
+@pytest.mark.parametrize("last", [json.dumps(record_example(article_id="22")),  # whole, its newline lost
+                                  '{"article_id": "22", "ur'],  # cut short
+                         ids=["newline-lost", "cut-short"])
+def test_the_memory_holds_what_the_dataset_reader_reads(open_: Opener, last: str) -> None:
+    memory = open_()
+    shard = memory.data_dir / memory.shard_name
+    finish(memory)
+    lines = [json.dumps(record_example(article_id="21")), "", "not a record", last]
+    shard.write_text("\n".join(lines), encoding="utf-8")  # no newline after the last line
+    read = {r["article_id"] for r in load(memory.data_dir, errors="skip")}
+    memory = open_()
+    assert {i for i in ("21", "22") if memory.is_stored(i)} == read
+    assert memory.count() == len(read)

@@ -153,35 +153,58 @@ def shard_paths(path: str | Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class ShardLine:
-    """A whole line of a shard: where it starts and ends (bytes) and its record, if it is one."""
+    """One line of a shard: where it starts and ends (bytes), its number, and its record or why not.
+
+    A line is a record when it is a JSON object of the published schema, with
+    or without its newline; a last line without its newline that is not one
+    was cut short (*truncated*), and nothing after it is accounted for.
+    """
 
     start: int
     end: int
+    lineno: int
     record: dict[str, Any] | None
-    blank: bool
+    problem: str | None  # None for a record or a blank line
+    truncated: bool = False
+    newer_schema: int | None = None  # the schema version of a record a newer newsspider wrote
+
+    @property
+    def blank(self) -> bool:
+        return self.record is None and self.problem is None
 
 
-def shard_lines(shard: Path, offset: int = 0) -> Iterator[ShardLine]:
-    """The whole lines of *shard* from byte *offset* on, each checked against the schema.
+def shard_lines(shard: Path, offset: int = 0, lineno: int = 0) -> Iterator[ShardLine]:
+    """The lines of *shard* from byte *offset* (line *lineno* + 1) on, each checked against the schema.
 
-    A last line without its newline (being written, or cut short) is not
-    yielded: it is not a record, and nothing after it is accounted for.
+    The one reading of a shard's lines: the dataset's readers, the search
+    index and the crawl's memory all see the same records.  A truncated last
+    line is yielded (``truncated``) and ends the shard.
     """
     with shard.open("rb") as handle:
         handle.seek(offset)
-        for raw in handle:
-            if not raw.endswith(b"\n"):
-                return
+        for lineno, raw in enumerate(handle, start=lineno + 1):  # noqa: B020
             start, offset = offset, offset + len(raw)
-            yield ShardLine(start, offset, _parse_line(raw), not raw.strip())
+            if not raw.strip():
+                yield ShardLine(start, offset, lineno, None, None)
+                continue
+            record, problem, newer = _parse_line(raw)
+            if problem is not None and newer is None and not raw.endswith(b"\n"):
+                yield ShardLine(start, offset, lineno, None, "truncated last line", truncated=True)
+                return
+            yield ShardLine(start, offset, lineno, record, problem, newer_schema=newer)
 
 
-def _parse_line(raw: bytes) -> dict[str, Any] | None:
+def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None, int | None]:
+    """The line's record, or why it is not one (and the schema version of a newer newsspider's)."""
     try:
         record = json.loads(raw)
-    except ValueError:
-        return None
-    return record if check_record(record, raw) is None else None
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        return None, _reason(exc), None
+    version = record.get("schema_version") if isinstance(record, dict) else None
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        return None, f"written by a newer newsspider (schema version {version})", version
+    problem = check_record(record, raw)
+    return (record, None, None) if problem is None else (None, problem, None)
 
 
 def iter_records(path: str | Path, errors: Errors = "raise",
@@ -213,43 +236,32 @@ def iter_shard(shard: Path, errors: Errors = "raise", on_bad_line: Callable[[Bad
     Bad lines are handled as :func:`iter_records` says; a reader that keeps
     the last offset and line yielded can go on from there later.
     """
-    with shard.open("rb") as handle:
-        handle.seek(offset)
-        for lineno, raw in enumerate(handle, start=lineno + 1):  # noqa: B020
-            offset += len(raw)
-            if not raw.strip():
-                continue
-            problem: str | None
-            try:
-                record = json.loads(raw)
-            except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-                problem = _reason(exc)
-            else:
-                version = record.get("schema_version") if isinstance(record, dict) else None
-                if isinstance(version, int) and version > SCHEMA_VERSION:
-                    raise SchemaVersionError(
-                        f"{shard}:{lineno}: written by a newer newsspider (schema version {version}; "
-                        f"this one reads up to {SCHEMA_VERSION}): upgrade newsspider to read it"
-                    )
-                problem = check_record(record, raw)
-            if problem is not None:
-                truncated = not raw.endswith(b"\n")
-                bad = BadLine(shard, lineno, "truncated last line" if truncated else problem, truncated)
-                if on_bad_line is not None:
-                    on_bad_line(bad)
-                if truncated:
-                    if warn:
-                        logger.warning("%s:%d: skipped a truncated last line (%d bytes)",
-                                       shard, lineno, len(raw))
-                    return
-                if errors != "skip":
-                    raise DatasetError(f"{shard}:{lineno}: not a valid record ({bad.reason})")
+    for line in shard_lines(shard, offset, lineno):
+        if line.newer_schema is not None:
+            raise SchemaVersionError(
+                f"{shard}:{line.lineno}: written by a newer newsspider (schema version {line.newer_schema}; "
+                f"this one reads up to {SCHEMA_VERSION}): upgrade newsspider to read it"
+            )
+        if line.problem is not None:
+            bad = BadLine(shard, line.lineno, line.problem, line.truncated)
+            if on_bad_line is not None:
+                on_bad_line(bad)
+            if line.truncated:
                 if warn:
-                    logger.warning("%s:%d: not a valid record (%s); skipped", shard, lineno, bad.reason)
-                continue
-            if record["schema_version"] == 1:  # read as the current version: the fields it lacks empty
-                record = {**record, **{k: v for k, v in ADDED_IN_2.items() if k not in record}}
-            yield record, offset, lineno
+                    logger.warning("%s:%d: skipped a truncated last line (%d bytes)",
+                                   shard, line.lineno, line.end - line.start)
+                return
+            if errors != "skip":
+                raise DatasetError(f"{shard}:{line.lineno}: not a valid record ({bad.reason})")
+            if warn:
+                logger.warning("%s:%d: not a valid record (%s); skipped", shard, line.lineno, bad.reason)
+            continue
+        if line.record is None:  # blank
+            continue
+        record = line.record
+        if record["schema_version"] == 1:  # read as the current version: the fields it lacks empty
+            record = {**record, **{k: v for k, v in ADDED_IN_2.items() if k not in record}}
+        yield record, line.end, line.lineno
 
 
 def _reason(exc: Exception) -> str:

@@ -257,10 +257,15 @@ class RedisMemory:
             if size <= known:
                 continue
             for line in shard_lines(shard, known):
+                if line.truncated:
+                    break
                 if line.record is not None:
                     self._mark(line.record, UNKNOWN_RUN, shard.name, line.end)
                     self.redis.sadd(self.key("unknown"), str(line.record["article_id"]))
                     added += 1
+                elif line.problem is not None:
+                    logger.warning("%s:%d: not a newsspider record (%s); left as it is and ignored",
+                                   shard, line.lineno, line.problem)
         if added:
             logger.warning("Redis was missing %d records of the shards in %s; added them", added,
                            self.data_dir)

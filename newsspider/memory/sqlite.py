@@ -212,12 +212,14 @@ class SqliteMemory:
     def _import(self, shard: Path, offset: int, run_id: int) -> int:
         count = 0
         for line in shard_lines(shard, offset):
+            if line.truncated:
+                break
             if line.record is not None:
                 self._upsert(line.record, run_id)
                 count += 1
-            elif not line.blank:
-                logger.warning("%s, byte %d: not a newsspider record; left as it is and ignored",
-                               shard, line.start)
+            elif line.problem is not None:
+                logger.warning("%s:%d: not a newsspider record (%s); left as it is and ignored",
+                               shard, line.lineno, line.problem)
             offset = line.end
         self.conn.execute("INSERT OR REPLACE INTO shards(name, size) VALUES (?, ?)", (shard.name, offset))
         return count
