@@ -9,6 +9,7 @@ extraction -> crawl components -> runner -> this module.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -788,10 +789,19 @@ def browse(data_dir: Path, port: int, db: Path | None, skip_bad_lines: bool) -> 
                     template_dir=str(plugin.TEMPLATES),
                     settings={"default_page_size": 50, "facet_time_limit_ms": 1000,
                               "sql_time_limit_ms": 5000})
-    click.echo(f"{built.articles} articles of {display_path(data_dir)} at "
-               f"http://127.0.0.1:{port}/{name}/articles (read-only; Ctrl-C stops)")
-    config = uvicorn.Config(app.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    listening = socket.socket()  # bound here, so that a port in use is this command's one-line error
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        uvicorn.Server(config).run()
+        listening.bind(("127.0.0.1", port))
     except OSError as exc:
+        listening.close()
         raise click.ClickException(f"--port {port}: {exc.strerror or exc}") from exc
+    click.echo(f"{built.articles} articles of {display_path(data_dir)} at "
+               f"http://127.0.0.1:{listening.getsockname()[1]}/{name}/articles (read-only; Ctrl-C stops)")
+    config = uvicorn.Config(app.app(), log_level="warning", lifespan="on")
+    try:
+        uvicorn.Server(config).run(sockets=[listening])
+    except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then raises it again: a stop, not an abort
+        click.echo("stopped")
+    finally:
+        listening.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -23,10 +25,23 @@ from tests.test_report import browser  # noqa: F401  (the shared headless Chromi
 from tests.test_search import brute_force
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def start_browse(data: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
+    """``newsspider browse DATA --port 0``, serving: the process and the port it chose and printed."""
+    command = [sys.executable, "-m", "newsspider", "browse", str(data), "--port", "0", *args]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r" at http://127\.0\.0\.1:(\d+)/archive/articles \(read-only", line)
+    assert match, line + (process.stderr.read() if process.stderr else "")
+    port = int(match[1])
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +52,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
         assert crawl(server, data).returncode == 0
         server.edit_article(2060000)
         assert crawl(server, data, "--refresh").returncode == 0
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "newsspider", "browse", str(data), "--port", str(port)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, port = start_browse(data)
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert f"at http://127.0.0.1:{port}/archive/articles (read-only" in line, line
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
         yield f"http://127.0.0.1:{port}", data
     finally:
         process.terminate()
@@ -115,3 +117,17 @@ def test_the_archive_is_read_only(archive: tuple[str, Path]) -> None:
         assert json.load(response) == [{"n": len(list(iter_articles(data)))}]
     after = (data / "archive.db").stat()
     assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+
+
+def test_ctrl_c_stops_browse_cleanly_and_a_port_in_use_is_one_line(archive: tuple[str, Path]) -> None:
+    root, data = archive
+    port = int(root.rsplit(":", 1)[1])  # the archive fixture's browse holds it
+    taken = subprocess.run([sys.executable, "-m", "newsspider", "browse", str(data), "--port", str(port)],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert taken.returncode == 1 and taken.stderr.startswith(f"Error: --port {port}: "), taken.stderr
+    assert len(taken.stderr.strip().splitlines()) == 1, taken.stderr
+    process, _port = start_browse(data)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and out.strip().endswith("stopped"), out + err
+    assert "Aborted" not in err and "Traceback" not in err, err
