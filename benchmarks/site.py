@@ -1,5 +1,9 @@
 """A large local copy of the site in its real markup, written to disk as static files.
 
+The pages are rendered by the demo site's markup (:mod:`newsspider.demo.markup`);
+what differs is the content: many articles, long ones, and only the links a
+static server can answer (no shortlink redirects).
+
 Every page carries the real site's header and menu (taken from the real tag
 page: some 70 links) and a sidebar; articles are 20-60 KB with 3-6 tags,
 5 related links and the real article's structure (notice, summary, image
@@ -11,16 +15,17 @@ site does between two crawls.
 
 from __future__ import annotations
 
-import html
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
-LIVE = "https://www.bannedbook.org"
+from newsspider.demo import markup
+from newsspider.demo.markup import LIVE, Article, tag_path
+
 PER_PAGE = 20
 CATEGORIES = ["cbnews", "cnnews", "headline", "ssgc", "comments", "baitai", "worldnews/usa", "finance",
               "itnews", "topimagenews", "renquan/minyun", "bannedvideo"]
@@ -30,41 +35,12 @@ TAGS = ["中国", "美国", "贸易战", "人工智能", "香港", "人权", "�
         "科技", "媒体", "法治"]
 SENTENCE = ("这是newsspider基准测试站点按禁闻网真实页面结构生成的段落，用来衡量抓取、抽取、去重和存储的速度，"
             "内容并非真实新闻。")
-# The credit lines and page endings the site writes (newsspider.extract.site), in turn.
-CREDITS = ("<p>作者：基准作者，来源：基准来源，文章内容并不代表本网立场和观点。</p>",
-           "<p>作者：基准作者来源：基准来源，文章内容并不代表本网立场和观点。</p>",
-           "<p>Original 基准公众号 时评 ，文章内容不知真假，请读者自行判断。</p>")
-ENDINGS = ("", "<p>责任编辑：基准编辑</p>", "<p>站长动态，转发分享↓Follow Us 责任编辑：基准编辑</p>")
-
-
-@dataclass
-class Article:
-    article_id: int
-    category: str
-    day: str
-    tags: list[str]
-    related: list[int]
-    paragraphs: int
-
-    @property
-    def path(self) -> str:
-        return f"/bnews/{self.category}/{self.day}/{self.article_id}.html"
 
 
 def _real_header() -> str:
     """The real tag page's header and menu: everything between <body> and the breadcrumb."""
     page = resources.files("newsspider.demo").joinpath("tag-page-trade-war.html").read_text("utf-8")
     return page[page.index("<body>") + len("<body>"): page.index('<div class="breadcrumb">')]
-
-
-def tag_path(tag: str, lower: bool = False) -> str:
-    """A tag listing's path, percent-encoded (in lower case too, as the site does).
-
-    >>> tag_path("中国"), tag_path("中国", lower=True)
-    ('/bnews/tag/%E4%B8%AD%E5%9B%BD/', '/bnews/tag/%e4%b8%ad%e5%9b%bd/')
-    """
-    slug = quote(tag, safe="")
-    return f"/bnews/tag/{slug.lower() if lower else slug}/"
 
 
 class BenchSite:
@@ -94,8 +70,8 @@ class BenchSite:
     def _new_article(self, rnd: random.Random, article_id: int, n: int, total: int,
                      paragraphs: tuple[int, int] = (12, 45)) -> Article:
         day = (date(2010, 1, 1) + timedelta(days=n * 5000 // max(total, 1))).strftime("%Y%m%d")
-        return Article(article_id, rnd.choice(CATEGORIES), day, rnd.sample(TAGS, rnd.randint(3, 6)), [],
-                       rnd.randint(*paragraphs))
+        return Article(article_id, rnd.choice(CATEGORIES), day, f"基准测试文章{article_id}", SENTENCE,
+                       rnd.sample(TAGS, rnd.randint(3, 6)), paragraphs=rnd.randint(*paragraphs))
 
     def add_articles(self, count: int, seed: int = 2) -> list[int]:
         """Publish *count* new articles (newest), rewriting the listings; return their ids."""
@@ -139,69 +115,37 @@ class BenchSite:
         target.write_text(page, "utf-8")
 
     # --- pages -----------------------------------------------------------------------------
-    def page(self, title: str, canonical: str, content: str, head_extra: str = "") -> str:
-        return f"""<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
-<html xmlns="http://www.w3.org/1999/xhtml" dir="ltr" lang="zh-CN">
-<head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
-<title>{html.escape(title)} - 禁闻网</title>
-<link rel="canonical" href="{canonical}" />
-<meta property="og:title" content="{html.escape(title)} - 禁闻网" />
-{head_extra}</head>
-<body>{self.header}
-<div id="page" class="clearfloat"><div id="center"><div class="col">
-{content}
-</div></div>
-<div id="right"><h3>热门文章</h3><ul>{self._hot()}</ul>
-<div class="tagcloud">{"".join(f'<a href="{self.base}{tag_path(t, lower=True)}" rel="tag">{t}</a> ' for t in TAGS[:20])}</div>
-</div></div></body></html>
-"""
-
-    def _hot(self) -> str:
-        return "".join(f'<li><a href="{self.base}{a.path}?utm_source=hot">热门文章{a.article_id}</a></li>'
-                       for a in self.articles[-8:])
+    def sidebar(self) -> str:
+        hot = "".join(f'<li><a href="{self.base}{a.path}?utm_source=hot">热门文章{a.article_id}</a></li>'
+                      for a in self.articles[-8:])
+        cloud = "".join(f'<a href="{self.base}{tag_path(t, lower=True)}" rel="tag">{t}</a> ' for t in TAGS[:20])
+        return f'<div id="right"><h3>热门文章</h3><ul>{hot}</ul>\n<div class="tagcloud">{cloud}</div>\n</div>'
 
     def article_page(self, article: Article) -> str:
         rnd = random.Random(article.article_id)
         body = []
         for i in range(article.paragraphs):
             tag = article.tags[i % len(article.tags)]
-            link = (f'<a href="{self.base}{tag_path(tag, lower=bool(i % 2))}" class="st_tag internal_tag" rel="tag" '
-                    f'title="标签 {tag} 下的日志">{tag}</a>') if i < len(article.tags) else tag
+            link = markup.tag_link(tag, self.base, lower=bool(i % 2)) if i < len(article.tags) else tag
             body.append(f"<p>{SENTENCE * rnd.randint(3, 6)}本段提到{link}。"
-                        f"<span class='wp_keywordlink_affiliate'><a href=\"{self.base}/\" title=\"大陆\">大陆</a></span>"
-                        f"读者。</p>")
+                        f"<span class='wp_keywordlink_affiliate'><a href=\"{self.base}/\" title=\"大陆\">大陆</a>"
+                        f"</span>读者。</p>")
         related = "".join(
-            f"<li><a href='{self.base}{self.articles[i].path}' target='_blank'>相关文章{self.articles[i].article_id}</a></li>"
-            for i in article.related)
-        title = f"基准测试文章{article.article_id}"
-        day = article.day
-        content = f""" <!-- 面包屑导航 --> <h2>{title}</h2> <p class="notice"><b>大陆网友注意：基准测试页面。</b></p>
-<div class="entry"> <p id="summary">{SENTENCE}</p> <p id="conimg">图/基准测试</p>
-{CREDITS[article.article_id % len(CREDITS)]}
-{"".join(body)}{ENDINGS[article.article_id % len(ENDINGS)]}
-<ul class='op-related-articles' title='相关阅读'>{related}</ul>
-<ul class="texttj"><li><a href="https://github.com/bannedbook/fanqiang" target="_blank">翻墙软件</a></li></ul>
-<p class="src-info">来源：基准来源 </p>
-</div><!--END ENTRY-->"""
-        meta = f'<meta property="article:published_time" content="{day[:4]}-{day[4:6]}-{day[6:]}T08:00:00+08:00" />\n'
-        return self.page(title, self.base + article.path, content, meta)
+            f"<li><a href='{self.base}{self.articles[i].path}' target='_blank'>相关文章{self.articles[i].article_id}"
+            f"</a></li>" for i in article.related)
+        n = article.article_id
+        credit = markup.credit_line((0, 1, 3)[n % 3], "基准作者", "基准来源", "基准公众号")
+        ending = ("", markup.editor_line("基准编辑"), markup.editor_line("基准编辑", share=True))[n % 3]
+        lead = f'<p id="summary">{SENTENCE}</p> <p id="conimg">图/基准测试</p>\n{credit}'
+        content = markup.article_part(article.title, "大陆网友注意：基准测试页面。", lead, "".join(body), ending,
+                                      related, "基准来源")
+        day, url = article.day, self.base + article.path
+        head = (f'<meta property="og:title" content="{article.title} - 禁闻网" />\n'
+                f'<meta property="article:published_time" content="{day[:4]}-{day[4:6]}-{day[6:]}T08:00:00+08:00" />\n')
+        return markup.page(f"{article.title} - 禁闻网", url, self.header, content, self.sidebar(), head)
 
     def _write_listing(self, base: str, name: str, items: list[Article]) -> None:
-        pages = max(1, -(-len(items) // PER_PAGE))
-        quoted = quote(base, safe="/")
-        for page in range(1, pages + 1):
-            chunk = items[(page - 1) * PER_PAGE: page * PER_PAGE]
-            url = self.base + quoted + (f"page/{page}/" if page > 1 else "")
-            next_url = self.base + quoted + f"page/{page + 1}/" if page < pages else None
-            posts = "\n".join(
-                f'<div class="postlist"><h4><a href="{self.base}{a.path}" target="_blank">基准测试文章{a.article_id}</a>'
-                f'<span><a href="{self.base}{a.path}" target="_blank" rel="nofollow">阅读全文&raquo;</a></span></h4>'
-                f'<div class="postcontent">{SENTENCE} [&hellip;]</div><div class="postmeat al">日期：'
-                f'{a.day[:4]}年{a.day[4:6]}月{a.day[6:]}日 | 分类：<a href="{self.base}/bnews/{a.category}/" '
-                f'rel="category tag">{a.category}</a></div></div>'
-                for a in chunk)
-            navi = (f'<p><div class="wp-pagenavi" style="text-align:center"><a href="{next_url}"><b>下一页</b></a>'
-                    f"</div></p>") if next_url else ""
-            head = f'<link rel="next" href="{next_url}" />\n' if next_url else ""
-            self._write(base + (f"page/{page}/" if page > 1 else ""),
-                        self.page(name, url, f'<h2 class="pagetitle">{name}</h2>{posts}{navi}', head))
+        for number in range(1, markup.listing_pages(items, PER_PAGE) + 1):
+            self._write(base + (f"page/{number}/" if number > 1 else ""),
+                        markup.listing(f"{name} - 禁闻网", name, base, items, number, PER_PAGE, self.header,
+                                       self.sidebar(), root=self.base))

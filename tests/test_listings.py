@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from benchmarks.site import PER_PAGE, BenchSite
+from newsspider.demo.markup import tag_path
 from newsspider.extract import site as site_rules
 from tests.conftest import DEGRADED, FAST, read_jsonl, run_cli
 
@@ -51,7 +52,7 @@ class Site:
         for category in {a.category for a in newest}:
             out[f"/bnews/{category}/"] = [a.day for a in newest if a.category == category]
         for tag in {t for a in newest for t in a.tags}:
-            out[f"/bnews/tag/{tag}/"] = [a.day for a in newest if tag in a.tags]
+            out[unquote(tag_path(tag))] = [a.day for a in newest if tag in a.tags]
         return out
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import trustme
 
-from newsspider.demo.pages import LIVE, DemoSite
+from newsspider.demo.markup import LIVE
+from newsspider.demo.pages import DemoSite
 from newsspider.memory.sqlite import read_runs
 from tests.conftest import FAST, read_jsonl, run_cli
 from tests.mockserver import MockServer

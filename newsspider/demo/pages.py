@@ -3,7 +3,8 @@
 Built around the two real pages of the site (``article-openai-china-api.html``,
 the article part of a real article page, and ``tag-page-trade-war.html``, a
 real tag listing page) plus generated articles and listings in the same
-markup.  Generated articles say that they are generated.
+markup (:mod:`newsspider.demo.markup`).  Generated articles say that they are
+generated.
 
 The site has what a crawl meets on the real one: pagination (下一页 and
 ``rel=next``), tag and category listings, related-article lists, links with
@@ -20,13 +21,14 @@ from __future__ import annotations
 import html
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from newsspider.demo import markup
+from newsspider.demo.markup import CATEGORY_NAMES, LIVE, Article, tag_path
 from newsspider.extract import site
 
-LIVE = "https://www.bannedbook.org"
 # Stands for another host in links; the server replaces it with a different host name.
 OTHER_HOST = "https://other-host.invalid"
 PER_PAGE = 10
@@ -36,12 +38,6 @@ SEED_ARTICLE_PATH = "/bnews/itnews/20240626/2054421.html"
 IMAGE_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400"><rect width="600" '
              'height="400" fill="#ccd"/><text x="20" y="200" font-size="40">演示图片 {n}</text></svg>')
 SEED_TAG = "贸易战"
-CATEGORY_NAMES = {
-    "itnews": "科技新闻", "cnnews": "中国新闻", "cbnews": "中国禁闻", "headline": "中国要闻",
-    "comments": "新闻评论", "baitai": "社会百态", "bannedvideo": "禁播视频", "ssgc": "时事观察",
-    "topimagenews": "图片新闻", "finance": "财经新闻", "renquan/minyun": "民主运动",
-    "worldnews/usa": "美国新闻", "private": "内部",
-}
 TAG_POOL = ["中国", "美国", "贸易战", "人工智能", "香港", "人权", "经济", "网络安全", "台湾", "民主"]
 SENTENCES = [
     "本文是newsspider演示站点按禁闻网真实页面结构生成的示例文章，正文内容并非真实新闻。",
@@ -51,28 +47,6 @@ SENTENCES = [
     "相关文章列表和标签链接把这些页面连成一张网络，爬虫沿着它们发现新的文章。",
     "列表页按时间倒序排列文章，并通过“下一页”链接分页。",
 ]
-
-
-@dataclass
-class Article:
-    """One article of the demo site."""
-
-    article_id: int
-    category: str
-    day: str  # YYYYMMDD
-    title: str
-    excerpt: str
-    tags: list[str]
-    related: list[int] = field(default_factory=list)
-    fragment: str | None = None  # the real seed article's markup
-
-    @property
-    def path(self) -> str:
-        return f"/bnews/{self.category}/{self.day}/{self.article_id}.html"
-
-    @property
-    def date_cn(self) -> str:
-        return f"{self.day[:4]}年{self.day[4:6]}月{self.day[6:]}日"
 
 
 @dataclass
@@ -104,20 +78,6 @@ def image_path(article_id: int) -> str:
     '/wp-content/uploads/demo/1251440.svg'
     """
     return f"/wp-content/uploads/demo/{article_id}.svg"
-
-
-def tag_path(tag: str, page: int = 1, lower: bool = False) -> str:
-    """Path of a tag listing; *lower* spells the percent-encoding in lower case as the site does.
-
-    >>> tag_path("贸易战", 2)
-    '/bnews/tag/%E8%B4%B8%E6%98%93%E6%88%98/page/2/'
-    >>> tag_path("AI", lower=True)
-    '/bnews/tag/ai/'
-    """
-    slug = quote(tag.lower() if tag.isascii() else tag, safe="")
-    if lower:
-        slug = re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), slug)
-    return f"/bnews/tag/{slug}/" + (f"page/{page}/" if page > 1 else "")
 
 
 class DemoSite:
@@ -236,47 +196,10 @@ class DemoSite:
 
     def listing(self, title: str, heading: str, base: str, items: list[Article], page: int) -> Page:
         """A listing page in the markup of the real tag page."""
-        pages = max(1, -(-len(items) // PER_PAGE))
-        if page > pages:
+        if page > markup.listing_pages(items, PER_PAGE):
             return Page(404, "<html><body><h2>404</h2></body></html>")
-        chunk = items[(page - 1) * PER_PAGE: page * PER_PAGE]
-        url = LIVE + base + (f"page/{page}/" if page > 1 else "")
-        next_url = LIVE + base + f"page/{page + 1}/" if page < pages else None
-        posts = "\n".join(
-            f'<div class="postlist">\n<h4><a href="{LIVE}{a.path}" target="_blank">{html.escape(a.title)}</a>'
-            f'<span><a href="{LIVE}{a.path}" target="_blank" rel="nofollow">阅读全文&raquo;</a></span></h4>\n'
-            f'<div class="postcontent">{html.escape(a.excerpt)} [&hellip;]</div>'
-            f'<div class="postmeat al">日期：{a.date_cn} | 分类：<a href="{LIVE}/bnews/{a.category}/" '
-            f'rel="category tag">{CATEGORY_NAMES.get(a.category, a.category)}</a></div>\n</div>'
-            for a in chunk
-        )
-        pagenavi = (f'<p><div class="wp-pagenavi" style="text-align:center">\n<a href="{next_url}">'
-                    f"<b>下一页</b></a></div></p>" if next_url else "")
-        head_next = f'<link rel="next" href="{next_url}" />\n' if next_url else ""
-        body = f"""<!DOCTYPE html>
-<html xmlns="http://www.w3.org/1999/xhtml" dir="ltr" lang="zh-CN">
-<head>
-<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
-<title>{html.escape(title)}</title>
-<link rel="canonical" href="{url}" />
-{head_next}<meta property="og:title" content="{html.escape(title)}" />
-</head>
-<body>
-{self.header()}
-<div id="page" class="clearfloat">
-<div id="center">
-<div class="col">
-<h2 class="pagetitle">{html.escape(heading)}</h2>
-{posts}
-{pagenavi}
-</div>
-</div>
-{self.sidebar()}
-</div>
-</body>
-</html>
-"""
-        return Page(body=body)
+        return Page(body=markup.listing(title, heading, base, items, page, PER_PAGE, self.header(),
+                                        self.sidebar()))
 
     def header(self) -> str:
         """Site header: language switch, menu of categories and tags, search form."""
@@ -315,57 +238,32 @@ class DemoSite:
             meta_time = (f'<meta property="article:published_time" content="{article.day[:4]}-'
                          f'{article.day[4:6]}-{article.day[6:]}T09:{article.article_id % 60:02d}:00+08:00" />\n')
         url = LIVE + ("/bnews/zh-tw" + article.path[6:] if mirror else article.path)
-        return f"""<!DOCTYPE html>
-<html xmlns="http://www.w3.org/1999/xhtml" dir="ltr" lang="zh-CN">
-<head>
-<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
-<title>{html.escape(title)} - 禁闻网</title>
-<link rel="canonical" href="{url}" />
-<link rel="shortlink" href="{LIVE}/?p={article.article_id}" />
+        head = f"""<link rel="shortlink" href="{LIVE}/?p={article.article_id}" />
 <meta property="og:type" content="article" />
 <meta property="og:title" content="{html.escape(title)} - 禁闻网" />
 <meta property="og:url" content="{url}" />
 {meta_time}<link rel="alternate" hreflang="zh-Hant" href="{LIVE}/bnews/zh-tw{article.path[6:]}" />
-</head>
-<body>
-{self.header()}
-<div class="breadcrumb"><a href="{LIVE}/" class="home">禁闻网</a> &gt; <a href="{LIVE}/bnews/{article.category}/">{CATEGORY_NAMES.get(article.category, article.category)}</a></div>
-<div id="page" class="clearfloat">
-<div id="center">
-<div class="col">
-{fragment}
-</div>
-</div>
-{self.sidebar()}
-</div>
-</body>
-</html>
 """
+        breadcrumb = (f'<div class="breadcrumb"><a href="{LIVE}/" class="home">禁闻网</a> &gt; '
+                      f'<a href="{LIVE}/bnews/{article.category}/">'
+                      f"{CATEGORY_NAMES.get(article.category, article.category)}</a></div>\n")
+        return markup.page(f"{title} - 禁闻网", url, self.header(), fragment, self.sidebar(), head, breadcrumb)
 
     def article_fragment(self, article: Article) -> str:
         """The article part of a generated article, in the markup of the real one."""
         n = article.article_id
         rnd = random.Random(n)
-        tag_links = [
-            f'<a href="{LIVE}{tag_path(t, lower=bool(i % 2))}" class="st_tag internal_tag" rel="tag" '
-            f'title="标签 {t} 下的日志">{t}</a>'
-            for i, t in enumerate(article.tags)
-        ]
+        tag_links = [markup.tag_link(t, lower=bool(i % 2)) for i, t in enumerate(article.tags)]
         paragraphs = [article.excerpt or SENTENCES[0]]
         paragraphs += [f"{rnd.choice(SENTENCES)}本段提到{tag}。" for tag in tag_links]
         paragraphs.append(
             f'<span class=\'wp_keywordlink_affiliate\'><a href="{LIVE}/" title="大陆">大陆</a></span>'
             f"读者可以在<b>文末</b>找到相关阅读。"
         )
-        credit = ""  # the credit-line forms the site writes (newsspider.extract.site)
-        if n % 8 == 0:
-            credit = f"<p>作者：演示作者{n % 7}，来源：演示来源，文章内容并不代表本网立场和观点。</p>"
-        elif n % 8 == 4:  # the source right after the author, no separator
-            credit = f"<p>作者：演示作者{n % 7}来源：演示来源，文章内容并不代表本网立场和观点。</p>"
-        elif n % 8 == 1:
-            credit = "<p>来源：美国之音, 文章内容并不代表本网立场。</p>"
-        elif n % 8 == 5:  # a reprint from a WeChat account
-            credit = "<p>Original 演示公众号 时评 ，文章内容不知真假，请读者自行判断。</p>"
+        credit = ""  # each form of credit line the site writes
+        if (form := {0: 0, 4: 1, 1: 2, 5: 3}.get(n % 8)) is not None:
+            credit = markup.credit_line(form, f"演示作者{n % 7}", "美国之音" if form == 2 else "演示来源",
+                                        "演示公众号")
         summary = f'<p id="summary">{html.escape(article.excerpt)}</p>' if n % 2 else ""
         conimg = ""
         if n % 3:  # an image, and its credit line right after it, as the site writes them
@@ -374,9 +272,9 @@ class DemoSite:
         editor = ""
         if n % 10 == 0:  # the 2025 ending: the share block, then the editor (after an image, if any)
             picture = f'<p><img src="{LIVE}{image_path(n)}" alt="" width="300" height="300"></p>' if n % 3 else ""
-            editor = f"{picture}<p>站长动态，转发分享↓Follow Us 责任编辑：编辑{n % 5}</p>"
+            editor = picture + markup.editor_line(f"编辑{n % 5}", share=True)
         elif n % 5 == 0:
-            editor = f"<p>责任编辑：编辑{n % 5}</p>"
+            editor = markup.editor_line(f"编辑{n % 5}")
         postmeat = ""
         if n % 3 == 1:
             postmeat = f'<div class="postmeat">{article.date_cn} 10:{n % 60:02d} | 分类：演示</div>'
@@ -388,18 +286,11 @@ class DemoSite:
         if self.edits.get(n):
             paragraphs.append(f"（本文已于发表后第{self.edits[n]}次更正。）")
         body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
-        return f""" <!-- 面包屑导航 --> <h2>{html.escape(article.title)}</h2>
-<p class="notice"><b>大陆网友注意：此为演示站点页面。</b></p>
-{postmeat}<div class="entry">
-{summary}{conimg}{credit}
-{body}
-<p>&nbsp;</p>{editor}
-<ul class='op-related-articles' title='相关阅读'>{related}</ul>
-<ul class="texttj"><li><a href="https://github.com/bannedbook/fanqiang" target="_blank">翻墙软件</a></li>
-<li><a href="{LIVE}/?p={self.newest_first_ids()[0]}">推荐文章</a></li></ul>
-<p class="src-info">来源：演示来源 </p>
-<div id="archive-pix-1" class="banner-ads"><div id="ad"></div></div>
-</div><!--END ENTRY-->"""
+        return markup.article_part(
+            article.title, "大陆网友注意：此为演示站点页面。", summary + conimg + credit, body,
+            f"<p>&nbsp;</p>{editor}", related, "演示来源", postmeat,
+            promoted=f'<li><a href="{LIVE}/?p={self.newest_first_ids()[0]}">推荐文章</a></li>',
+            after='<div id="archive-pix-1" class="banner-ads"><div id="ad"></div></div>\n')
 
     def related_href(self, article: Article, other_id: int, i: int) -> str:
         """A related link in one of the spellings the site uses, chosen by position."""

@@ -23,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from newsspider.demo.pages import LIVE, OTHER_HOST, DemoSite
+from newsspider.demo.markup import LIVE
+from newsspider.demo.pages import OTHER_HOST, DemoSite
 
 LOG_PATH = "/__requests__"
 # POST endpoints for tests that change the site between crawls.
