@@ -18,6 +18,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def seed_page(name: str) -> bytes:
     """A real page of the site, as the package bundles it (``newsspider/demo/``)."""
     return resources.files("newsspider.demo").joinpath(name).read_bytes()
+
+
 REPO = Path(__file__).parent.parent
 
 # Settings every test crawl uses: no politeness delays against the local server.

@@ -9,7 +9,6 @@ request log shows which requests came through a proxy.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import subprocess
@@ -18,26 +17,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tests.ports import listening_port
+
 #: a host name that only the proxies resolve (to 127.0.0.1)
 NAME = "www.bannedbook.test"
 #: the address the proxies' outgoing connections come from
 EXIT = "127.0.0.2"
-
-
-def listening_port(pid: int) -> int | None:
-    """The TCP port process *pid* listens on (read from /proc: the process picked it itself)."""
-    try:
-        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[len("socket:["):-1]
-                  for fd in os.listdir(f"/proc/{pid}/fd")
-                  if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
-        lines = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
-            return int(fields[1].rsplit(":", 1)[1], 16)
-    return None
 
 
 class Proxy:

@@ -331,6 +331,8 @@ def replay(data_dir: Path, folder: Path) -> Iterator[tuple[int, subprocess.Popen
 
 
 def free_port() -> int:
+    """A free port for pywb (which opens a second, internal port of its own choosing: the port it
+    was given is the one to read, so it is given one)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -148,8 +148,8 @@ def stand_ins(workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         for proxy in proxies:
             proxy.stop()
         redis.stop()
-        demo.send_signal(signal.SIGINT)
-        demo.wait(timeout=30)
+        demo.send_signal(signal.SIGINT)  # Ctrl-C: the demo site stops, and says nothing went wrong
+        assert demo.wait(timeout=30) == 0
 
 
 SHOWN = shown_commands()

@@ -19,6 +19,7 @@ from newsspider.demo.pages import DemoSite
 from newsspider.memory.sqlite import read_runs
 from tests.conftest import REPO, read_jsonl
 from tests.mockserver import MockServer
+from tests.ports import listening_port
 
 
 def free_port() -> int:
@@ -35,24 +36,34 @@ def get(url: str, data: list[tuple[str, str]] | None = None) -> dict:
 
 @pytest.fixture
 def scrapyd(tmp_path: Path) -> Iterator[str]:
+    """A real Scrapyd on 127.0.0.1.  Scrapyd cannot take port 0 (``http_port = 0`` starts no web
+    service), so a free port is picked and, should another process take it first, another one."""
     home = tmp_path / "scrapyd"
     home.mkdir()
-    port = free_port()
-    (home / "scrapyd.conf").write_text(
-        f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\npoll_interval = 0.2\n"
-        "eggs_dir = eggs\nlogs_dir = logs\ndbs_dir = dbs\nitems_dir =\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-m", "scrapyd"], cwd=home, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    for _attempt in range(5):
+        port = free_port()
+        (home / "scrapyd.conf").write_text(
+            f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\npoll_interval = 0.2\n"
+            "eggs_dir = eggs\nlogs_dir = logs\ndbs_dir = dbs\nitems_dir =\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-m", "scrapyd"], cwd=home, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and listening_port(proc.pid) != port:
+            assert time.monotonic() < deadline, "scrapyd did not start"
+            time.sleep(0.05)
+        if proc.poll() is None:
+            break
+    else:
+        raise AssertionError("scrapyd found no free port in 5 tries")
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 30
         while True:
             try:
                 if get(url + "daemonstatus.json")["status"] == "ok":
                     break
             except OSError:
-                assert time.monotonic() < deadline, "scrapyd did not start"
+                assert time.monotonic() < deadline, "scrapyd did not answer"
                 time.sleep(0.2)
         yield url
     finally:
