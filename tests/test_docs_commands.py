@@ -205,6 +205,8 @@ def test_every_command_shown_in_the_docs_works(shown: Shown, stand_ins: StandIns
     assert "Traceback" not in output
     for secret in ("password@", ":password"):
         assert secret not in output, "a proxy password was printed"
+    if shown.words == ["newsspider", "demo"]:  # after the demo --serve above: "it stores nothing"
+        assert ", 0 stored, " in output, output
     if command[2:4] == ["newsspider", "crawl"]:
         assert re.search(r"^Crawl finished: [1-9]\d* pages", output, re.MULTILINE), output
 
