@@ -29,19 +29,24 @@ def start_browse(data: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
     """``newsspider browse DATA --port 0``, serving: the process and the port it chose and printed."""
     command = [sys.executable, "-m", "newsspider", "browse", str(data), "--port", "0", *args]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r" at http://127\.0\.0\.1:(\d+)/archive/articles \(read-only", line)
-    assert match, line + (process.stderr.read() if process.stderr else "")
-    port = int(match[1])
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r" at http://127\.0\.0\.1:(\d+)/archive/articles \(read-only", line)
+        assert match, line + (process.stderr.read() if process.stderr else "")
+        port = int(match[1])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return process, port
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+    except BaseException:  # not serving: not left running either
+        process.kill()
+        process.wait()
+        raise
 
 
 @pytest.fixture(scope="module")

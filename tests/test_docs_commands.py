@@ -8,6 +8,9 @@ command is run with the names it shows replaced (:func:`localise`), in the
 order the pages show them, in one directory, so that ``newsspider runs data``
 reads the crawls the commands before it made.  Commands that keep running
 (``schedule``, ``browse``) are stopped once they have shown they work.
+
+The samples of what a crawl prints are run too, each in the situation the
+text around it sets up, and must print what they show.
 """
 
 from __future__ import annotations
@@ -16,21 +19,24 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.request import urlopen
 
 import pytest
 
-from tests.conftest import FAST, REPO
+from tests.conftest import DEGRADED, FAST, REPO
+from tests.mockserver import MockServer
 from tests.proxies import NAME, HttpProxy, Proxy, Socks
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.test_distributed import RedisServer
-from tests.test_docs import PAGES, shell_lines
+from tests.test_docs import PAGES, output_samples, shell_lines
 
 #: what a command's words name, and what stands for it here (filled in by the stand_ins fixture)
 LIVE = "https://www.bannedbook.org"
@@ -232,3 +238,122 @@ def test_every_python_example_in_the_docs_runs(where: str, code: str, stand_ins:
     done = subprocess.run([sys.executable, "-c", checked], cwd=workdir, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and "ran" in done.stdout, f"{where}:\n{done.stderr}"
+
+
+# --- what the docs show a crawl printing -------------------------------------------------------
+#
+# The samples of crawling.md and monitoring.md (a ``$ newsspider …`` line, then what it printed) are
+# run against the situation the text around them sets up, and must print what they show: each line
+# shown, in that order (a "…" line stands for lines left out), with the times, rates and the
+# ports this machine gave standing for those shown.
+
+#: the ports the samples show, and what each stands for
+SHOWN_PORTS = {"site": 8000, "proxy": 1080, "dead proxy": 1081, "nothing": 8001}
+
+
+def _mask(text: str) -> str:
+    text = re.sub(r"\b\d\d:\d\d:\d\d\b", "HH:MM:SS", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
+    text = re.sub(r"\(\d+(\.\d+)?/s\)", "(N/s)", text)
+    text = re.sub(r"\d+(\.\d+)? pages/s", "N pages/s", text)
+    text = re.sub(r" in \d+\.\d s\b", " in N s", text)
+    return re.sub(r"Chromium \d+(\.\d+)+", "Chromium N", text)
+
+
+def _in_order(shown: list[str], printed: list[str]) -> list[str]:
+    """The shown lines that the printed ones do not hold in that order ("…" skips any lines; the
+    progress lines, which come with time, are left out on both sides)."""
+    missing, at = [], 0
+    printed = [line for line in printed if " INFO progress: " not in line]
+    for line in shown:
+        if line.strip() in ("…", "") or " INFO progress: " in line:
+            continue
+        try:
+            at = printed.index(line, at) + 1
+        except ValueError:
+            missing.append(line)
+    return missing
+
+
+def crawl_samples(page: str) -> dict[str, list[str]]:
+    """The samples of a page: command (``newsspider …``, a comment cut) -> the lines shown."""
+    samples = output_samples(REPO / "docs" / page)
+    return {command.split("#")[0].strip(): lines for _, command, lines in samples}
+
+
+def _free_port() -> int:
+    """A port nothing listens on (the samples' proxy that is down and site that is not there)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+#: crawling.md's samples: what the text around each sets up on the site, and the exit status
+SITUATIONS: dict[str, tuple[dict[str, Any] | None, int]] = {
+    "--proxy socks5h://127.0.0.1:1080": (None, 0),  # through a local SOCKS proxy
+    "--proxy socks5h://alice:pw@127.0.0.1:1081": (None, 1),  # the proxy is down
+    "http://127.0.0.1:8001/bnews/": (None, 1),  # nothing there
+    "--browser": ({"mode": "all", "uses": 30}, 0),  # every page challenged, 30 requests a clearance
+    "--data-dir data/demo -s": ({"mode": "listings"}, DEGRADED),  # the challenge on deeper listings
+    "--data-dir data/other -s": ({"mode": "all"}, 1),  # every page but robots.txt challenged
+}
+
+
+def situation(command: str) -> tuple[dict[str, Any] | None, int]:
+    """The situation of the sample *command*: the first of :data:`SITUATIONS` it names."""
+    return next(value for key, value in SITUATIONS.items() if key in command)
+
+
+def run_sample(command: str, ports: dict[str, int], cwd: Path) -> tuple[int, list[str]]:
+    """Run a sample's command with this machine's ports; its exit status and what it printed
+    (stdout and stderr as a terminal shows them), masked, with the shown ports back."""
+    words = shlex.split(command)[1:]
+    for name, port in ports.items():
+        words = [word.replace(f"127.0.0.1:{SHOWN_PORTS[name]}", f"127.0.0.1:{port}") for word in words]
+    if words[0] == "crawl" and "--start-url" not in words:  # the live site's front page
+        words += ["--start-url", f"http://127.0.0.1:{ports['site']}/bnews/", *FAST]
+    done = subprocess.run([sys.executable, "-m", "newsspider", *words], cwd=cwd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    lines = [_mask(line) for line in done.stdout.splitlines()]
+    for name, port in ports.items():
+        lines = [line.replace(f"127.0.0.1:{port}", f"127.0.0.1:{SHOWN_PORTS[name]}") for line in lines]
+    return done.returncode, lines
+
+
+CRAWL_SAMPLES = crawl_samples("crawling.md")
+
+
+def test_every_crawl_sample_has_its_situation() -> None:
+    assert len(CRAWL_SAMPLES) == 6, list(CRAWL_SAMPLES)
+    assert all(situation(command) for command in CRAWL_SAMPLES)
+
+
+@pytest.mark.parametrize("command", list(CRAWL_SAMPLES),
+                         ids=[next(key for key in SITUATIONS if key in c) for c in CRAWL_SAMPLES])
+def test_every_crawl_sample_in_the_docs_is_what_newsspider_prints(command: str, mockserver: MockServer,
+                                                                   tmp_path: Path) -> None:
+    challenge, status = situation(command)
+    if challenge:
+        mockserver.challenge(**challenge)
+    with Socks() as proxy:
+        ports = {"site": int(mockserver.root.rsplit(":", 1)[1]), "proxy": proxy.port,
+                 "dead proxy": _free_port(), "nothing": _free_port()}
+        returncode, printed = run_sample(command, ports, tmp_path)
+    assert returncode == status, "\n".join(printed)
+    assert _in_order([_mask(line) for line in CRAWL_SAMPLES[command]], printed) == [], "\n".join(printed)
+
+
+def test_the_degraded_run_in_the_monitoring_page_is_what_newsspider_prints(mockserver: MockServer,
+                                                                            tmp_path: Path) -> None:
+    """monitoring.md: a crawl, then the site renames ``p#summary`` and publishes 30 articles, then
+    the crawl shown (exit 3) and ``runs data --run 2``."""
+    samples = crawl_samples("monitoring.md")
+    assert list(samples) == ["newsspider crawl --data-dir data", "newsspider runs data --run 2"]
+    ports = {"site": int(mockserver.root.rsplit(":", 1)[1])}
+    assert run_sample("newsspider crawl --data-dir data", ports, tmp_path)[0] == 0
+    mockserver.add_articles(30)
+    mockserver.rewrite('<p id="summary">', '<p class="lead">')
+    for command, status in zip(samples, (DEGRADED, 0), strict=True):
+        returncode, printed = run_sample(command, ports, tmp_path)
+        assert returncode == status, "\n".join(printed)
+        assert _in_order([_mask(line) for line in samples[command]], printed) == [], "\n".join(printed)
