@@ -84,8 +84,18 @@ def summarize(path: str | Path, errors: Errors = "raise") -> Summary:
     return summary
 
 
+def most_common(counter: Counter[str], n: int | None = None) -> list[tuple[str, int]]:
+    """The *n* most common names, the most first and a tie by name (the same dataset always shows
+    the same order, whatever order its articles were crawled in).
+
+    >>> most_common(Counter({"b": 2, "c": 1, "a": 2}), 2)
+    [('a', 2), ('b', 2)]
+    """
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+
 def _top(counter: Counter[str], n: int) -> str:
-    return ", ".join(f"{name} ({count})" for name, count in counter.most_common(n)) or "-"
+    return ", ".join(f"{name} ({count})" for name, count in most_common(counter, n)) or "-"
 
 
 def info_text(summary: Summary, top: int = 10) -> str:
@@ -139,7 +149,7 @@ def _tags_over_time(summary: Summary, top: int = 10) -> str:
     peak = max(counts.values(), default=1)
     head = "".join(f"<th>{escape(p)}</th>" for p in periods)
     rows = []
-    for tag, total in summary.tags.most_common(top):
+    for tag, total in most_common(summary.tags, top):
         cells = "".join(
             f'<td style="background: rgba(59, 110, 165, {counts[tag, p] / peak:.2f})">'
             f'{counts[tag, p] or ""}</td>' for p in periods)
@@ -207,9 +217,9 @@ published {escape(span)}; {len(summary.bad_lines)} bad lines.</p>
 {_runs_section(runs or [])}
 {_table("Field coverage of the dataset", coverage, ("field", "share", "records"))}
 {_latest(summary.latest)}
-{_table("Top tags", summary.tags.most_common(top), ("tag", "articles"))}
-{_table("Top sources", summary.sources.most_common(top), ("source", "articles"))}
-{_table("Categories", summary.categories.most_common(), ("category", "articles"))}
+{_table("Top tags", most_common(summary.tags, top), ("tag", "articles"))}
+{_table("Top sources", most_common(summary.sources, top), ("source", "articles"))}
+{_table("Categories", most_common(summary.categories), ("category", "articles"))}
 {_table("Shards", summary.shards, ("file", "bytes"))}
 {_table("Bad lines", [(display_path(b.path), b.lineno, b.reason) for b in summary.bad_lines],
         ("file", "line", "reason"))}
