@@ -22,7 +22,7 @@ import pytest
 from benchmarks.site import PER_PAGE, BenchSite
 from newsspider.demo.markup import tag_path
 from newsspider.extract import site as site_rules
-from tests.conftest import DEGRADED, FAST, read_jsonl, run_cli
+from tests.conftest import DEGRADED, FAST, REPO, read_jsonl, run_cli
 
 ARTICLES = 2000
 ORPHANS = 0.04
@@ -220,6 +220,14 @@ def test_estimate_tells_the_size_from_a_few_listing_pages(deep_site: Site) -> No
     real = sum(1 for day in deep_site.days().values() if since <= day <= until)
     # the window's pages, to a page at each end
     assert abs(int(match[1].replace(",", "")) - real) <= 2 * PER_PAGE
+    # what docs/crawling.md shows this estimate printing, but for the time (shown at the default
+    # politeness: 35 s of waiting) and this server's port
+    text = (REPO / "docs" / "crawling.md").read_text("utf-8")
+    shown = text[text.index("prints what a crawl would\nfetch"):].split("```\n", 2)[1].splitlines()
+    printed = windowed.stdout.replace(deep_site.base, "http://127.0.0.1:PORT").splitlines()
+    shown = [re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line) for line in shown]
+    assert [line for line in printed if not line.startswith("Time: ")] == \
+        [line for line in shown if not line.startswith("Time: ")]
 
 
 def test_estimate_of_a_site_that_does_not_answer_is_one_line() -> None:
