@@ -433,3 +433,31 @@ def test_a_windowed_distributed_run_keeps_its_window_and_is_not_a_walk_of_the_si
     finish(whole)
     assert set(stored(tmp_path)) == set(days)
     assert int(client.get(f"{prefix}:complete") or 0) == runs[-1]["run"] + 1
+
+
+def test_a_worker_does_not_end_the_crawl_while_the_first_one_is_still_queueing_the_start_urls(
+        site_server: MockServer, redis_url: str, prefix: str, tmp_path: Path) -> None:
+    """Two workers started together: the first has taken the seeding of the run but not yet queued
+    the start URLs when the second finds the frontier empty. That is not the end of the crawl (before,
+    the second ended 'finished' having fetched nothing)."""
+    from scrapy.settings import Settings
+
+    from newsspider.memory.extension import open_memory
+
+    first, _lock = open_memory(Settings({
+        "NEWSSPIDER_REDIS_URL": redis_url, "NEWSSPIDER_REDIS_PREFIX": prefix, "NEWSSPIDER_WORKER_ID": "first",
+        "NEWSSPIDER_DATA_DIR": str(tmp_path / "first"), "NEWSSPIDER_REDIS_LEASE": 30}))
+    assert first.should_seed()  # the seeding is the first worker's; its start URLs are not queued yet
+    second = worker(site_server, redis_url, tmp_path, "second", prefix,
+                    "-s", "NEWSSPIDER_REDIS_IDLE_TIMEOUT=3")
+    deadline = time.monotonic() + 60
+    while second.poll() is None:  # the first worker stays alive all along
+        first.heartbeat()
+        assert time.monotonic() < deadline, "the second worker waited for ever"
+        time.sleep(0.2)
+    _, err = second.communicate()
+    assert second.returncode == 1, err  # waited, then gave up: never "finished" with nothing done
+    assert "idle_timeout" in err and "Traceback" not in err, err
+    first.seeded()  # once they are queued, an empty frontier is the end again
+    assert first.start_urls_queued()  # type: ignore[attr-defined]
+    first.close()

@@ -133,6 +133,8 @@ class WorkerHeartbeat:
         """Requests queued or in flight in the shared frontier (expired leases requeued first)."""
         if (memory := self._memory()) is not None:
             memory.check_run()  # an empty frontier in a Redis that lost the crawl is not the end
+            if not memory.start_urls_queued():
+                return 1  # nor is one whose first worker is still queueing the start URLs
         frontier.queue.reap()
         return len(frontier.queue) + frontier.queue.in_flight()
 

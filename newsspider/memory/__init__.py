@@ -100,6 +100,10 @@ class Memory(Protocol):
     def should_seed(self) -> bool:
         """Whether this crawl queues the start URLs (the first worker of a run does)."""
 
+    def seeded(self) -> None:
+        """The start URLs are queued: the other workers of a distributed run wait for this before
+        they take an empty frontier for the end of the crawl."""
+
     def record_stored(self, record: dict[str, Any], shard: str, shard_size: int) -> None:
         """*record*'s line was written to *shard*, which is now *shard_size* bytes long."""
 

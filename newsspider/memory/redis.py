@@ -8,7 +8,8 @@ Keys (all under ``NEWSSPIDER_REDIS_PREFIX``, default ``newsspider``):
   records it wrote but had not yet recorded;
 - ``<p>:workers`` hash: worker id -> last heartbeat (epoch seconds);
 - ``<p>:run`` the current run id, ``<p>:run:<id>`` hash: started_at, ended_at, status, workers and
-  counters, ``<p>:seeded:<id>`` set once the start URLs of a run are queued;
+  counters, ``<p>:seeded:<id>`` the worker that queues the start URLs of a run, and
+  ``<p>:seeded:<id>:queued`` once it has;
 - ``<p>:complete``: the last run that walked the whole site (ended ``finished``);
 - ``<p>:unknown`` set: ids added from shards whose run is not known, until a run walks the site;
 - ``<p>:epoch``: a random id made when the crawl's data is first written; a worker that finds it
@@ -370,6 +371,17 @@ class RedisMemory:
     def should_seed(self) -> bool:
         """True for the first worker of a run: it queues the start URLs."""
         return bool(self.redis.set(self.key("seeded", self.run_id), self.worker_id, nx=True))
+
+    @_guarded
+    def seeded(self) -> None:
+        """This worker, the run's first, has queued the start URLs."""
+        self.redis.set(self.key("seeded", self.run_id, "queued"), self.worker_id)
+
+    @_guarded
+    def start_urls_queued(self) -> bool:
+        """Whether the run's start URLs are in the frontier yet (until then an empty frontier is not
+        the end of the crawl: its first worker is still queueing them)."""
+        return bool(self.redis.exists(self.key("seeded", self.run_id, "queued")))
 
     @_guarded
     def finish_run(self, status: str, finish_reason: str, failures: dict[str, int] | None = None,

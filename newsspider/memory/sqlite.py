@@ -269,6 +269,9 @@ class SqliteMemory:
         """One crawl per data dir: it always queues its own start URLs."""
         return True
 
+    def seeded(self) -> None:
+        """Nobody else waits for them: one crawl per data dir."""
+
     # --- what the crawl tells it ---------------------------------------------------------
     def record_stored(self, record: dict[str, Any], shard: str, shard_size: int) -> None:
         """Called after *record*'s line was written; *shard_size* is the shard's size after it."""

@@ -279,6 +279,7 @@ class BannedbookSpider(scrapy.Spider):
             self._seen_urls.add(url)
             yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
                                  priority=PRIORITY.get(site.classify(url), 0), meta={START: True})
+        self.memory.seeded()  # the engine asks for more only once it has queued the last one
 
     def parse(self, response: Response, old_pages: int = 0, stale_pages: int = 0,
               recent: tuple[str, ...] = ()) -> Iterator[Article | scrapy.Request]:
