@@ -22,6 +22,16 @@ def seed_page(name: str) -> bytes:
 
 REPO = Path(__file__).parent.parent
 
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Name in one line what the tests need and this machine lacks (``python -m tests.setup``
+    installs it), instead of letting every test that starts it fail on its own."""
+    from tests.setup import missing
+
+    if needed := missing():
+        pytest.exit(f"the tests need {', '.join(needed)}: run `python -m tests.setup` (the README's test "
+                    "command does) to install them", returncode=4)
+
 # Settings every test crawl uses: no politeness delays against the local server.
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]

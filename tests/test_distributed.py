@@ -39,7 +39,7 @@ class RedisServer:
 
     def __init__(self, workdir: Path, *args: str) -> None:
         self.binary = shutil.which("redis-server")
-        assert self.binary, "redis-server is not installed (.ci/run installs it)"
+        assert self.binary, "redis-server is not installed (python -m tests.setup installs it)"
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]

@@ -185,3 +185,23 @@ def test_the_readme_shows_what_the_demo_prints(tmp_path: Path) -> None:
             assert _mask(printed.stdout).splitlines() == [_mask(line) for line in shown_lines], where
             checked += 1
     assert checked >= 3
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    """The README's second command is the one that runs the tests, and .ci/run runs it as written:
+    what passes in CI is what a reader runs."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = readme.split("## Two commands", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+    assert len(commands) == 2 and commands[1].endswith("pytest"), commands
+    ci = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
+    assert commands[1] in ci, f".ci/run does not run the README's test command {commands[1]!r}"
+
+
+def test_the_tests_setup_knows_what_the_tests_start() -> None:
+    """Every program the tests start is one ``python -m tests.setup`` installs, and on this
+    machine (after it ran) none is missing."""
+    from tests.setup import REQUIREMENTS, missing
+
+    assert {"redis-server", "chromium", "fonts-noto-cjk", "microsocks", "tinyproxy"} <= set(REQUIREMENTS)
+    assert missing() == []

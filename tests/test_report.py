@@ -21,7 +21,7 @@ HOSTILE = "<script>alert(1)</script>"
 def chromium_path() -> str:
     path = os.environ.get("NEWSSPIDER_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which(
         "chromium-browser")
-    assert path, "no Chromium: .ci/run installs it (apt-get install chromium fonts-noto-cjk)"
+    assert path, "no Chromium: python -m tests.setup installs it"
     return path
 
 
