@@ -20,8 +20,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from newsspider.dataset.reader import iter_articles
-from tests.conftest import REPO, crawl, read_jsonl, run_cli
-from tests.mockserver import MockServer
+from tests.conftest import REPO, read_jsonl, run_cli
 from tests.test_report import browser  # noqa: F401  (the shared headless Chromium)
 from tests.test_search import brute_force
 
@@ -51,13 +50,9 @@ def start_browse(data: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def archive(refreshed: Path) -> Iterator[tuple[str, Path]]:
     """``newsspider browse`` over a crawled mock site with one article edited (two versions)."""
-    data = tmp_path_factory.mktemp("browse")
-    with MockServer() as server:
-        assert crawl(server, data).returncode == 0
-        server.edit_article(2060000)
-        assert crawl(server, data, "--refresh").returncode == 0
+    data = refreshed
     process, port = start_browse(data)
     try:
         yield f"http://127.0.0.1:{port}", data
