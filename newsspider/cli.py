@@ -820,9 +820,14 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
     except OSError as exc:
         listening.close()
         raise click.ClickException(f"--port {port}: {exc.strerror or exc}") from exc
-    shown = f"[{host}]" if ":" in host else host
+    bound = listening.getsockname()[0]
+    everywhere = bound in ("0.0.0.0", "::")  # every address of this machine: shown by its loopback one
+    if everywhere:
+        bound = "::1" if bound == "::" else "127.0.0.1"
+    shown = f"[{bound}]" if ":" in bound else bound
     click.echo(f"{built.articles} articles of {display_path(data_dir)} at "
-               f"http://{shown}:{listening.getsockname()[1]}/{name}/articles (read-only; "
+               f"http://{shown}:{listening.getsockname()[1]}/{name}/articles"
+               f"{' and on every address of this machine' if everywhere else ''} (read-only; "
                f"{'' if allow_sql else 'no SQL queries; '}Ctrl-C stops)")
     config = uvicorn.Config(plugin.HostCheck(app.app(), allowed_hosts), log_level="warning", lifespan="on")
     try:
