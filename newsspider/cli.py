@@ -765,12 +765,23 @@ def _is_date(text: str) -> bool:
 @main.command()
 @click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
-              help="Port on 127.0.0.1.")
+              help="Port to listen on (0: a free one, printed).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; another than 127.0.0.1 serves the archive to other machines.")
+@click.option("--allow-host", "allowed_hosts", metavar="NAME", multiple=True,
+              help="Answer requests for this host name too (the name a reverse proxy serves it under); "
+                   "besides it only localhost and IP addresses are answered.  Repeatable.")
+@click.option("--allow-sql/--no-allow-sql", default=None,
+              help="Let visitors run any read-only SQL query.  [default: on when only this machine is "
+                   "served (--host 127.0.0.1, no --allow-host), off otherwise]")
 @click.option("--db", type=click.Path(path_type=Path), help="The database (default DATA_DIR/archive.db).")
 @SKIP_BAD_LINES_OPTION
-def browse(data_dir: Path, port: int, db: Path | None, skip_bad_lines: bool) -> None:
+def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...], allow_sql: bool | None,
+           db: Path | None, skip_bad_lines: bool) -> None:
     """Search and browse DATA_DIR in the browser: Datasette on 127.0.0.1, read-only, over the database
-    (built or brought up to date first).  Needs pip install 'newsspider[browse]'."""
+    (built or brought up to date first; a later dataset sqlite updates what it serves).  Only requests
+    for localhost, an IP address or an --allow-host name are answered.  Needs pip install
+    'newsspider[browse]'."""
     try:
         import uvicorn
         from datasette.app import Datasette
@@ -780,25 +791,45 @@ def browse(data_dir: Path, port: int, db: Path | None, skip_bad_lines: bool) -> 
     except ImportError as exc:
         raise click.ClickException(f"browse needs {(exc.name or 'datasette').partition('.')[0]}: "
                                    "pip install 'newsspider[browse]'") from exc
+    for name in allowed_hosts:
+        if plugin.host_name(name) != name.lower().rstrip(".") or ":" in name:
+            raise click.ClickException(f"--allow-host {name!r}: not a host name (a name such as "
+                                       "archive.example.org, without scheme, port or path)")
     data_dir = _dataset_dir(data_dir)
     built = _build_database(data_dir, db, skip_bad_lines)
     name = built.path.stem
     if not pm.is_registered(plugin):
         pm.register(plugin, name=plugin.PLUGIN)
-    app = Datasette(immutables=[str(built.path)], metadata=plugin.metadata(name, data_dir.resolve()),
+    if allow_sql is None:
+        allow_sql = not plugin.serves_others(host, allowed_hosts)
+    # read-only, not immutable: dataset sqlite, search or another browse may update it while it is served
+    app = Datasette(files=[str(built.path)], metadata=plugin.metadata(name),
                     template_dir=str(plugin.TEMPLATES),
                     settings={"default_page_size": 50, "facet_time_limit_ms": 1000,
-                              "sql_time_limit_ms": 5000})
-    listening = socket.socket()  # bound here, so that a port in use is this command's one-line error
+                              "sql_time_limit_ms": 5000, "default_allow_sql": allow_sql})
+    plugin.configure(app, data_dir.resolve())
+    try:  # bound here, so that a port in use or a bad address is this command's one-line error
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise click.ClickException(f"--host {host}: {exc.strerror or exc}") from exc
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        listening.bind(("127.0.0.1", port))
+        listening.bind(address)
     except OSError as exc:
         listening.close()
         raise click.ClickException(f"--port {port}: {exc.strerror or exc}") from exc
+    bound = listening.getsockname()[0]
+    everywhere = bound in ("0.0.0.0", "::")  # every address of this machine: shown by its loopback one
+    if everywhere:
+        bound = "::1" if bound == "::" else "127.0.0.1"
+    shown = f"[{bound}]" if ":" in bound else bound
     click.echo(f"{built.articles} articles of {display_path(data_dir)} at "
-               f"http://127.0.0.1:{listening.getsockname()[1]}/{name}/articles (read-only; Ctrl-C stops)")
-    config = uvicorn.Config(app.app(), log_level="warning", lifespan="on")
+               f"http://{shown}:{listening.getsockname()[1]}/{name}/articles"
+               f"{' and on every address of this machine' if everywhere else ''} (read-only; "
+               f"{'' if allow_sql else 'no SQL queries; '}Ctrl-C stops)")
+    config = uvicorn.Config(plugin.HostCheck(app.app(), allowed_hosts), log_level="warning", lifespan="on")
     try:
         uvicorn.Server(config).run(sockets=[listening])
     except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then raises it again: a stop, not an abort

@@ -82,3 +82,16 @@ def reports_killed_run(result: subprocess.CompletedProcess[str], run_id: int = 1
     return (result.returncode == DEGRADED
             and f"Degraded: runs/finished: run {run_id} never finished" in result.stderr
             and result.stderr.count("Degraded: ") == 1)
+
+
+@pytest.fixture(scope="session")
+def refreshed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir of the mock site crawled, then one article edited and crawled again with --refresh:
+    two versions of article 2060000, and a second run that stored that one article.  Read it, do not
+    change it (browse builds its archive.db; the report is written elsewhere)."""
+    data = tmp_path_factory.mktemp("refreshed")
+    with MockServer() as server:
+        assert crawl(server, data).returncode == 0
+        server.edit_article(2060000)
+        assert crawl(server, data, "--refresh").returncode == 0
+    return data

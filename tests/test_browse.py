@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,8 +20,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from newsspider.dataset.reader import iter_articles
-from tests.conftest import REPO, crawl, read_jsonl
-from tests.mockserver import MockServer
+from tests.conftest import REPO, read_jsonl, run_cli
 from tests.test_report import browser  # noqa: F401  (the shared headless Chromium)
 from tests.test_search import brute_force
 
@@ -50,13 +50,9 @@ def start_browse(data: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def archive(refreshed: Path) -> Iterator[tuple[str, Path]]:
     """``newsspider browse`` over a crawled mock site with one article edited (two versions)."""
-    data = tmp_path_factory.mktemp("browse")
-    with MockServer() as server:
-        assert crawl(server, data).returncode == 0
-        server.edit_article(2060000)
-        assert crawl(server, data, "--refresh").returncode == 0
+    data = refreshed
     process, port = start_browse(data)
     try:
         yield f"http://127.0.0.1:{port}", data
@@ -136,3 +132,118 @@ def test_ctrl_c_stops_browse_cleanly_and_a_port_in_use_is_one_line(archive: tupl
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0 and out.strip().endswith("stopped"), out + err
     assert "Aborted" not in err and "Traceback" not in err, err
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    """The status and body of a GET (an error status too)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _read_until(done: threading.Event, urls: list[str], statuses: list[int]) -> None:
+    """Ask for *urls* again and again until *done*, keeping each answer's status."""
+    while not done.is_set():
+        statuses.extend(_get(url)[0] for url in urls)
+
+
+def _write_records(path: Path, first: int, n: int) -> None:
+    from tests.test_report import record
+
+    with path.open("a", encoding="utf-8") as out:
+        for i in range(first, first + n):
+            day = f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"
+            rec = record(i, day, [f"标签{i % 7}"], title=f"文章{i} 中国")
+            rec["body"] = f"第{i}篇的正文，人权与贸易战。" * 40
+            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def test_browse_keeps_serving_while_dataset_sqlite_updates_the_database(tmp_path: Path) -> None:
+    """A build after a crawl rewrites archive.db in place while browse serves it: pages stay 200 and
+    show the new articles (browse opens it read-only, not immutable)."""
+    _write_records(tmp_path / "articles.jsonl", 1000, 40)
+    process, port = start_browse(tmp_path)
+    root = f"http://127.0.0.1:{port}"
+    count = f"{root}/archive.json?_shape=array&sql=" + quote("select count(*) as n from articles")
+    pages = [f"{root}/archive/articles", f"{root}/archive/articles?_q=" + quote("中国"),
+             f"{root}/archive/articles.json?_sort=title", f"{root}/archive/tags", count]
+    try:
+        assert [_get(url)[0] for url in pages] == [200] * len(pages)
+        for step in range(2):  # a crawl adds articles, a build brings the database up to date
+            _write_records(tmp_path / "articles.jsonl", 2000 + 400 * step, 400)
+            during: list[int] = []
+            building = threading.Event()
+            reader = threading.Thread(target=_read_until, args=(building, pages, during))
+            reader.start()
+            try:
+                built = run_cli("dataset", "sqlite", str(tmp_path))
+            finally:
+                building.set()
+                reader.join()
+            assert built.returncode == 0, built.stderr
+            answers = [_get(url) for url in pages]
+            assert [status for status, _ in answers] == [200] * len(pages), [
+                (status, body[:300]) for status, body in answers if status != 200]
+            assert json.loads(answers[-1][1]) == [{"n": 40 + 400 * (step + 1)}]
+            assert during and set(during) == {200}, during
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _get_as(url: str, host: str) -> tuple[int, bytes]:
+    """A GET with the Host header a browser sends for *host* (a DNS-rebinding page: its own name)."""
+    try:
+        request = urllib.request.Request(url, headers={"Host": host})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_browse_answers_only_the_hosts_it_serves(archive: tuple[str, Path]) -> None:
+    """A page of evil.example whose name is rebound to 127.0.0.1 reaches the port, but its Host header gives
+    it away: refused, in one line, whatever the path; the local names and addresses are answered."""
+    root, _data = archive
+    port = root.rsplit(":", 1)[1]
+    for path in ("/archive/articles", "/archive.json?sql=select+1", "/-/metadata.json", "/"):
+        status, body = _get_as(root + path, f"evil.example:{port}")
+        assert status == 400 and len(body.decode().strip().splitlines()) == 1, (path, status, body[:200])
+        assert b"evil.example" not in body and b"--allow-host" in body
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}", "127.0.0.1"):
+        assert _get_as(f"{root}/archive/articles", host)[0] == 200, host
+    for host in ("", "127.0.0.1.evil.example", "localhost.evil.example:80", f"evil.example:{port}@127.0.0.1"):
+        assert _get_as(f"{root}/archive/articles", host)[0] == 400, host
+
+
+def test_browse_shows_no_path_of_this_machine(archive: tuple[str, Path]) -> None:
+    """Datasette's introspection pages and the metadata do not hold the data dir's absolute path."""
+    root, data = archive
+    for path in ("/-/metadata.json", "/-/databases.json", "/-/settings.json", "/-/plugins.json",
+                 "/-/versions.json", "/-/threads.json", "/-/actor.json", "/archive", "/",
+                 "/archive/articles", "/-/newsspider/page/1"):
+        status, body = _get(root + path)
+        assert str(data.resolve()).encode() not in body and str(data).encode() not in body, (path, status)
+    status, body = _get(root + "/-/metadata.json")
+    assert status == 200 and json.loads(body)["title"] == "newsspider archive"
+
+
+def test_arbitrary_sql_is_off_when_browse_serves_others(archive: tuple[str, Path]) -> None:
+    """Served to other names (behind a reverse proxy: --allow-host), no arbitrary SQL unless --allow-sql;
+    the table pages, search and facets work all the same, under that name."""
+    root, data = archive
+    sql = "/archive.json?_shape=array&sql=" + quote("select count(*) as n from articles")
+    assert _get(root + sql)[0] == 200  # this machine's own browse: the power tool is there
+    for extra, status in ((["--allow-host", "archive.example.org"], 403),
+                          (["--allow-host", "archive.example.org", "--allow-sql"], 200)):
+        process, port = start_browse(data, *extra)
+        try:
+            other = f"http://127.0.0.1:{port}"
+            assert _get_as(other + sql, "archive.example.org")[0] == status, extra
+            page = _get_as(other + "/archive/articles?_q=" + quote("中国"), "archive.example.org")
+            assert page[0] == 200 and b"hold" in page[1]
+        finally:
+            process.terminate()
+            process.wait(10)

@@ -274,7 +274,7 @@ def test_report_page(data_dir: Path, tmp_path: Path) -> None:
     assert links and set(links) <= {r["url"] for r in records}
     headings = [h.text_content() for h in page.xpath("//h2")]
     assert headings[:2] == ["Articles over time", "Top tags over time"]
-    table = page.xpath("//h2[.='Field coverage of the dataset']/following-sibling::table[1]/tbody/tr")
+    table = page.xpath("//h2[.='Field coverage of the dataset']/following-sibling::div[1]/table/tbody/tr")
     coverage = {tr[0].text_content(): tr[1].text_content() for tr in table}
     assert coverage["tags"] == "100%" and coverage["source"] == "100%"
 
@@ -289,7 +289,7 @@ def test_report_escapes_crawled_text(tmp_path: Path) -> None:
     assert page.xpath("//script | //img | //marquee") == []
     assert "&lt;img src=x onerror=alert(1)&gt;" in page_text
     assert "</table><script>" in page.text_content()
-    latest = page.xpath("//h2[.='Latest articles']/following-sibling::table[1]//td//text()")
+    latest = page.xpath("//h2[.='Latest articles']/following-sibling::div[1]/table//td//text()")
     assert "<script>alert(1)</script>" in latest
     assert page.xpath("//table[@id='latest-articles']//a/@href") == [record["url"]]
 

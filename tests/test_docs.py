@@ -3,6 +3,8 @@ takes, and the samples of output are what newsspider prints."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import os
 import re
@@ -10,10 +12,17 @@ import shlex
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 from newsspider.cli import main
 from tests.conftest import run_cli
@@ -205,3 +214,143 @@ def test_the_tests_setup_knows_what_the_tests_start() -> None:
 
     assert {"redis-server", "chromium", "fonts-noto-cjk", "microsocks", "tinyproxy"} <= set(REQUIREMENTS)
     assert missing() == []
+
+
+# --- the README's first command installs what the README then uses ---------------------------
+
+#: what needs an extra: (the extra, whether a ``newsspider`` command's words need it)
+NEEDS: list[tuple[str, Callable[[list[str]], bool]]] = [
+    ("browse", lambda args: args[:1] == ["browse"]),
+    ("data", lambda args: (args[:2] == ["dataset", "export"]
+                           and _option(args, "--format") in {"xlsx", "parquet"})),
+    ("archive", lambda args: args[:2] in (["dataset", "warc-index"], ["dataset", "wacz"])),
+    ("browser", lambda args: "--browser" in args),
+]
+
+
+def _option(args: list[str], name: str) -> str | None:
+    """The value of option *name* in *args* (``--name value`` or ``--name=value``)."""
+    for i, word in enumerate(args):
+        if word == name and i + 1 < len(args):
+            return args[i + 1]
+        if word.startswith(name + "="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def _pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+
+
+def _distribution(requirement: str) -> str:
+    """A requirement's distribution name, normalised (PEP 503).
+
+    >>> _distribution("cdxj_indexer>=1.4,<2"), _distribution("newsspider[data,browse]")
+    ('cdxj-indexer', 'newsspider')
+    """
+    match = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert match, requirement
+    return re.sub(r"[-_.]+", "-", match[0]).lower()
+
+
+def pip_extras(line: str) -> set[str] | None:
+    """The extras of newsspider that a shell line's ``pip install`` of this checkout names (with those
+    they name in turn); None when the line installs no newsspider.
+
+    >>> pip_extras("pip install . && newsspider demo")
+    set()
+    >>> sorted(pip_extras("pip install '.[data,browse]' && newsspider demo") or ())
+    ['browse', 'data']
+    >>> pip_extras("pip install pandas") is None
+    True
+    """
+    optional = _pyproject()["optional-dependencies"]
+    words = shlex.split(line, comments=True)
+    if words[:2] != ["pip", "install"]:
+        return None
+    targets = [word for word in words[2:words.index("&&") if "&&" in words else None]
+               if not word.startswith("-")]
+    found = [re.fullmatch(r"\.(?:\[([^\]]*)\])?", target) for target in targets]
+    if not any(found):
+        return None
+    todo = [extra.strip() for match in found if match and match[1] for extra in match[1].split(",")]
+    extras: set[str] = set()
+    while todo:
+        extra = todo.pop()
+        if extra not in extras:
+            assert extra in optional, f"pip install names an extra pyproject.toml does not have: {extra}"
+            extras.add(extra)
+            todo += [name.strip() for requirement in optional[extra]
+                     if _distribution(requirement) == "newsspider"
+                     for name in requirement.split("[", 1)[1].rstrip("]").split(",")]
+    return extras
+
+
+def readme_needs() -> dict[str, list[str]]:
+    """The extras the README's commands and Python examples need: extra -> what needs it."""
+    readme = ROOT / "README.md"
+    needs: dict[str, list[str]] = {}
+    for _number, line in shell_lines(readme):
+        for args in newsspider_commands(line):
+            for extra, uses in NEEDS:
+                if uses(args):
+                    needs.setdefault(extra, []).append("newsspider " + shlex.join(args))
+    # the Python examples: each module imported, through the distribution that provides it
+    optional = _pyproject()["optional-dependencies"]
+    core = {_distribution(r) for r in _pyproject()["dependencies"]}
+    providers = importlib.metadata.packages_distributions()
+    lines = readme.read_text("utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if line.strip() != "```python":
+            continue
+        code = "\n".join(lines[number + 1:lines.index("```", number + 1)])
+        for node in ast.walk(ast.parse(code)):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            for module in names:
+                top = module.partition(".")[0]
+                for dist in map(_distribution, providers.get(top, [])):
+                    if dist in core:
+                        continue
+                    for extra, requirements in optional.items():
+                        if extra not in ("test", "docs", "all") and dist in map(_distribution, requirements):
+                            needs.setdefault(extra, []).append(f"import {module}")
+    return needs
+
+
+def test_the_readmes_first_command_installs_what_the_readme_uses() -> None:
+    first = next(line for _, line in shell_lines(ROOT / "README.md") if pip_extras(line) is not None)
+    installed = pip_extras(first)
+    assert installed is not None
+    needs = readme_needs()
+    assert {"browse", "data"} <= set(needs), f"is the README reader broken? {needs}"
+    missing = {extra: uses for extra, uses in needs.items() if extra not in installed}
+    assert not missing, f"the README's first command ({first!r}) does not install what it uses: {missing}"
+    # and the core install stays light: what the extras add is not in it
+    core = {_distribution(r) for r in _pyproject()["dependencies"]}
+    assert not core & {"pandas", "pyarrow", "datasette", "playwright", "openpyxl"}
+
+
+@pytest.mark.parametrize(("extra", "args", "blocked"), [
+    ("browse", ["browse", "{data}", "--port", "0"], ["datasette", "uvicorn"]),
+    ("data", ["dataset", "export", "{data}", "--format", "xlsx", "--out", "{data}/x.xlsx"], ["openpyxl"]),
+    ("data", ["dataset", "export", "{data}", "--format", "parquet", "--out", "{data}/x.parquet"],
+     ["pyarrow", "pandas"]),
+    ("archive", ["dataset", "warc-index", "{data}"], ["cdxj_indexer", "wacz"]),
+    ("archive", ["dataset", "wacz", "{data}", "--out", "{data}/x.wacz"], ["cdxj_indexer", "wacz"]),
+])
+def test_what_needs_an_extra_says_so_without_it(extra: str, args: list[str], blocked: list[str],
+                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """:data:`NEEDS` is right: without the extra's packages, the command it names asks for that extra."""
+    from click.testing import CliRunner
+
+    (tmp_path / "articles.jsonl").write_text("", "utf-8")
+    args = [word.replace("{data}", str(tmp_path)) for word in args]
+    assert [name for name, uses in NEEDS if uses(args)] == [extra]
+    for module in list(sys.modules):
+        if module.partition(".")[0] in blocked:
+            monkeypatch.delitem(sys.modules, module)
+    for module in blocked:
+        monkeypatch.setitem(sys.modules, module, None)  # import module: ImportError, as when not installed
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and f"pip install 'newsspider[{extra}]'" in result.output, result.output

@@ -100,13 +100,13 @@ def test_coverage_per_run_shows_the_cliff(browser: Browser, mockserver: MockServ
     assert points is not None
     (_, y1), (_, y2) = [tuple(map(float, p.split(","))) for p in points.split()]
     assert y2 - y1 > 0.3 * 220  # more than 30 of 100 points on a 220-pixel plot
-    failures = page.locator("#failures-per-run").text_content() or ""  # an SVG: no inner text
-    assert "failed pages per run" in failures and "#1" in failures and "#2" in failures
+    # neither run failed a page: a sentence says so, rather than a chart of two empty bars
+    assert page.locator("#failures-per-run").inner_text() == "No page failed in any run."
 
 
 def test_the_report_tells_the_truth_about_runs_that_stored_nothing(browser: Browser, tmp_path: Path) -> None:
-    """Run 2 finds nothing new: "nothing new", not 0% coverage; a single measured run is a point; a chart of
-    zeros has no "peak 1"; the latest articles link to their URL and show their id."""
+    """Run 2 finds nothing new: "nothing new", not 0% coverage; a single measured run is a point; no chart
+    of zeros (a sentence); the latest articles link to their URL and show their id."""
     data = tmp_path / "data"
     with MockServer() as server:
         assert crawl(server, data).returncode == 0
@@ -123,10 +123,101 @@ def test_the_report_tells_the_truth_about_runs_that_stored_nothing(browser: Brow
     assert len(rows) == 2 and "nothing new" in rows[1] and "nothing new" not in rows[0]
     assert page.locator("#coverage-chart circle[data-series=title]").count() == 1
     assert "1 of 2 runs stored nothing new" in page.inner_text("body")
-    failures = page.locator("#failures-per-run").text_content() or ""
-    assert "peak" not in failures and "none" in failures
+    assert page.locator("#failures-per-run").inner_text() == "No page failed in any run."
     link = page.locator("#latest-articles tbody tr").first
     cells = link.locator("td").all_inner_texts()
     href = link.locator("a").get_attribute("href")
     latest = max(read_jsonl(data / "articles.jsonl"), key=lambda r: (r["published_date"], r["title"]))
     assert cells[1] == latest["article_id"] and href == latest["url"] and cells[2] == latest["title"]
+
+
+def test_a_run_of_a_few_articles_is_drawn_as_no_cliff(browser: Browser, refreshed: Path,
+                                                       tmp_path: Path) -> None:
+    """A --refresh run that stored the one article that changed (no summary, no time) says nothing of the
+    selectors: the chart leaves it out (as the checks do not compare it), the table shows it marked."""
+    out = tmp_path / "report.html"
+    assert run_cli("dataset", "report", str(refreshed), "--out", str(out)).returncode == 0
+    page = render(browser, out)
+    rows = [row.split("\t") for row in page.locator("#coverage-per-run tbody").inner_text().splitlines()]
+    header = page.locator("#coverage-per-run thead").inner_text().split("\t")
+    stored, summary = header.index("stored"), header.index("summary")
+    assert [row[0] for row in rows] == ["1", "2"] and rows[1][stored] == "1 (few)"
+    assert float(rows[0][summary]) > 30 and float(rows[1][summary]) == 0  # the numbers are all there
+    assert page.locator("#coverage-per-run tbody tr.few").count() == 1
+    chart = page.locator("#coverage-chart")
+    for line in chart.locator("polyline").all():  # one point per series: run 1's; no line down to run 2
+        assert len((line.get_attribute("points") or "").split()) == 1
+    assert "#2" not in (chart.text_content() or "")
+    assert "run #2 stored fewer than 20 articles" in page.inner_text("body")
+    # the number under which the checks do not compare a run either
+    from newsspider.crawl.addon import DEFAULTS
+    from newsspider.dataset.report import MIN_ARTICLES
+
+    assert DEFAULTS["NEWSSPIDER_MONITOR_MIN_ARTICLES"] == MIN_ARTICLES == 20
+
+
+def _wide_report(tmp_path: Path) -> Path:
+    """A report with all that makes a page wide: 40 runs, tags over 24 months, long titles, URLs, tags."""
+    from newsspider.dataset.report import html_report, summarize
+    from newsspider.memory import Run
+
+    lines = []
+    for i in range(60):
+        day = f"{2022 + i // 30}-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        tags = [f"标签{i % 12}", "AVeryLongTagNameWithoutAnySpaceThatWouldNotWrap" * 2]
+        rec = record(i + 1, day, tags, title="很长的标题" * 30 + "x" * 120)
+        rec["url"] += "?" + "q" * 200
+        rec["source"] = "来源" * 40
+        lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+    (tmp_path / "articles.jsonl").write_text("".join(lines), "utf-8")
+    quality = json.dumps({"stored": 40, "fields": {"title": 40, "summary": 20, "author": 10}})
+    runs = [Run(n, f"2026-01-{1 + n % 28:02d}T00:00:00Z", None, "degraded", 100, 40, 0, 0, n % 5, 0,
+                "finished", "{}", quality, json.dumps(["coverage/fields: summary: on 0% of the records, "
+                                                      "41% in the median of the last 3 runs" * 2]))
+            for n in range(1, 41)]
+    out = tmp_path / "report.html"
+    out.write_text(html_report(summarize(tmp_path), runs), "utf-8")
+    return out
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_report_fits_the_screen(browser: Browser, tmp_path: Path, width: int) -> None:
+    """No horizontal scroll on a laptop's screen nor on a phone's; a wide table scrolls in its own box,
+    so that its last column is still there to see."""
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    page.goto(_wide_report(tmp_path).as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]")
+    last = page.locator("#coverage-per-run thead th").last
+    last.scroll_into_view_if_needed()
+    box = last.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
+    for chart in ("#coverage-chart", "svg#failures-per-run", "#articles-over-time"):  # scaled to the page
+        box = page.locator(chart).bounding_box()
+        assert box and box["x"] + box["width"] <= width, chart
+    assert page.locator("svg#failures-per-run rect").count() == 40
+
+
+def test_what_is_empty_is_a_sentence_not_an_empty_chart_or_table(browser: Browser, tmp_path: Path) -> None:
+    """One untagged article without source, no bad line, runs that failed nothing: no empty table nor
+    chart of nothing, a sentence each."""
+    from newsspider.dataset.report import html_report, summarize
+    from newsspider.memory import Run
+
+    (tmp_path / "articles.jsonl").write_text(json.dumps(record(1, "2024-01-02", [])) + "\n", "utf-8")
+    quality = json.dumps({"stored": 30, "fields": {"title": 30}})
+    runs = [Run(n, "2026-01-01T00:00:00Z", None, "finished", 10, 30, 0, 0, 0, 0, "finished", "{}", quality,
+                None) for n in (1, 2)]
+    out = tmp_path / "report.html"
+    out.write_text(html_report(summarize(tmp_path), runs), "utf-8")
+    page = render(browser, out)
+    for table in page.locator("table").all():
+        assert table.locator("tbody tr").count() > 0, table.get_attribute("id")
+    for chart in page.locator("svg.chart").all():
+        drawn = chart.locator("rect:not([height='0.00']), polyline, circle")
+        assert drawn.count() > 0, chart.get_attribute("id")
+    text = page.inner_text("body")
+    for sentence in ("No tagged articles.", "No page failed in any run.", "No bad lines.",
+                     "No article names its source."):
+        assert sentence in text, sentence
+    assert "none" not in text.split()

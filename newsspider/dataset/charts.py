@@ -81,12 +81,22 @@ def _ticks(bins: Sequence[tuple[date, int]], unit: str) -> list[tuple[int, str]]
     return ticks[::step]
 
 
+def _empty(chart_id: str, sentence: str) -> str:
+    return f'<p id="{escape(chart_id)}" class="empty">{escape(sentence)}</p>'
+
+
 def bar_chart(chart_id: str, label: str, bars: Sequence[tuple[str, int]],
-              axis: Sequence[tuple[int, str]] = (), width: int = 900, height: int = 220) -> str:
-    """An SVG bar chart: one bar per (label, value), in order; *axis* labels bars by index."""
-    if not bars:
-        return f'<p id="{escape(chart_id)}">Nothing to draw.</p>'
-    peak = max(value for _, value in bars) or 1
+              axis: Sequence[tuple[int, str]] = (), width: int = 900, height: int = 220,
+              empty: str = "Nothing to draw.") -> str:
+    """An SVG bar chart: one bar per (label, value), in order; *axis* labels bars by index.  No bars, or
+    bars of nothing, are the sentence *empty* instead (a chart of nothing says less).
+
+    >>> bar_chart("c", "failures", [("#1", 0), ("#2", 0)], empty="None failed.")
+    '<p id="c" class="empty">None failed.</p>'
+    """
+    if not any(value for _, value in bars):
+        return _empty(chart_id, empty)
+    peak = max(value for _, value in bars)
     slot, plot = width / len(bars), height - 40
     rects = "".join(
         f'<rect x="{i * slot:.2f}" y="{20 + plot - plot * value / peak:.2f}" '
@@ -98,23 +108,24 @@ def bar_chart(chart_id: str, label: str, bars: Sequence[tuple[str, int]],
         f'<text x="{i * slot:.2f}" y="{height - 4}">{escape(text)}</text>' for i, text in axis)
     return (f'<svg id="{escape(chart_id)}" class="chart" role="img" aria-label="{escape(label)}" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-            f'<text x="0" y="12">{escape(label)}, {f"peak {peak}" if any(v for _, v in bars) else "none"}'
-            f"</text>{rects}"
+            f'<text x="0" y="12">{escape(label)}, peak {peak}</text>{rects}'
             f'<line x1="0" x2="{width}" y1="{20 + plot}" y2="{20 + plot}" class="axis"/>{ticks}</svg>')
 
 
-def time_chart(chart_id: str, days: Mapping[str, int], what: str = "articles") -> str:
+def time_chart(chart_id: str, days: Mapping[str, int], what: str = "articles",
+               empty: str = "Nothing to draw.") -> str:
     """Counts per day on a real time axis (per day, week or month by the span)."""
     unit, bins = time_bins(days)
     return bar_chart(chart_id, f"{what} per {unit}", [(start.isoformat(), count) for start, count in bins],
-                     _ticks(bins, unit))
+                     _ticks(bins, unit), empty=empty)
 
 
 def line_chart(chart_id: str, label: str, xs: Sequence[str], series: Mapping[str, Sequence[float | None]],
-               top: float = 100.0, width: int = 900, height: int = 260) -> str:
+               top: float = 100.0, width: int = 900, height: int = 260,
+               empty: str = "Nothing to draw.") -> str:
     """An SVG line chart: one line per series (values 0-*top*, None for a gap) over the labels *xs*."""
     if not xs:
-        return f'<p id="{escape(chart_id)}">Nothing to draw.</p>'
+        return _empty(chart_id, empty)
     plot_w, plot_h, left = width - 160, height - 40, 30
     step = plot_w / max(len(xs) - 1, 1)
 

@@ -12,7 +12,12 @@ it into one segment (FTS5's ``optimize``) and gives the space back.
 
 A build reads each shard from where the last one stopped (``progress`` keeps
 the byte offset) and runs in one transaction: a build that is killed leaves
-the database as the last complete build left it.
+the database as the last complete build left it.  It updates the file in
+place while readers (``newsspider browse``, a search) may have it open:
+they read it read-only through SQLite's locks (never as immutable), see the
+last committed build, and wait the moment its commit takes (:data:`BUSY`);
+the build keeps its changes in memory until it commits (:data:`CACHE_KIB`),
+so that they are not locked out while it reads the shards.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ DEFAULT_NAME = "archive.db"
 FORMAT = 2  # the layout below; a database of another layout is built again from the start
 TEXT_FIELDS = ("body", "summary", "title")  # the index's columns, in this order
 PAGE_SIZE = 65536
+#: seconds a build waits for readers to let go of the file (and a reader for a build's commit)
+BUSY = 30.0
+#: the build's page cache: a build that changes no more than this keeps the file readable until it commits
+CACHE_KIB = 131072
 _COLUMNS = ", ".join(FIELDS)
 _VALUES = ", ".join("?" * len(FIELDS))
 
@@ -106,13 +115,14 @@ def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
             on_bad_line(line)
 
     try:
-        conn = sqlite3.connect(out, isolation_level=None)
+        conn = sqlite3.connect(out, isolation_level=None, timeout=BUSY)
     except sqlite3.Error as exc:
         raise ExportError(f"{display_path(out)}: cannot write here ({exc})") from exc
     with closing(conn):
         try:
             _check_database(conn, out)
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect in a new database only
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             conn.execute("BEGIN IMMEDIATE")
             if _format(conn) != FORMAT:
                 _drop_all(conn)
@@ -278,7 +288,7 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     if journal.exists() and journal.stat().st_size:  # a build killed midway: roll it back first
         with closing(sqlite3.connect(path)) as writer, suppress(sqlite3.Error):
             writer.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=BUSY)
     try:
         if _format(conn) != FORMAT:
             raise DatasetError(f"{display_path(path)}: not a newsspider database of this version; "
