@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -40,6 +41,12 @@ def test_schedule_runs_crawls_one_at_a_time_and_stops_on_sigterm(site_server: Mo
     _, stderr = proc.communicate(timeout=90)
     assert proc.returncode == 0, stderr
     assert "SIGTERM received: stopping after the running crawl" in stderr
+    # each run's own summary line, and nothing of APScheduler's internals
+    assert len([line for line in stderr.splitlines() if " INFO Crawl finished: " in line]) == 3, stderr
+    assert "Adding job" not in stderr and "Running job" not in stderr and "exit status" not in stderr
+    skipped = [line for line in stderr.splitlines() if "skipp" in line]  # a crawl due while one runs
+    assert all(re.search(r"WARNING a crawl is still running: skipped the one due at 20\d\d-", line)
+               for line in skipped), skipped
 
     runs = read_runs(tmp_path)
     assert [r.status for r in runs] == ["finished"] * len(runs), "a crawl was cut short"
@@ -110,7 +117,7 @@ def test_a_second_signal_stops_the_crawl_gracefully(site_server: MockServer, tmp
     assert "SIGTERM received again: stopping the running crawl" in stderr
     assert [(r.status, r.finish_reason) for r in read_runs(tmp_path)] == [("stopped", "shutdown")]
     crawl_log = next((tmp_path / "logs").glob("crawl-*.log")).read_text()
-    assert "Crawl shutdown:" in crawl_log
+    assert "Crawl stopped (interrupted):" in crawl_log
 
 
 def test_schedule_passes_notifications_on_and_logs_a_degraded_run(mockserver: MockServer,
@@ -173,9 +180,10 @@ def descendants(pid: int) -> list[int]:
 
 def test_schedule_hands_no_password_or_token_to_a_crawl_s_command_line(tmp_path: Path) -> None:
     """A proxy and a Redis whose passwords hold '/' and '@', a webhook and a Slack hook with tokens and an
-    SMTP password, all given as the CLI takes them: every crawl gets them (the crawl goes through the
-    proxy, records its run in Redis, notifies), and no process it starts shows one on its command line,
-    nor prints one (the failing Slack hook answers 500, the SMTP server is not there)."""
+    SMTP password, given as the CLI takes them (options, -s, the webhook in the environment): every crawl
+    gets them (it goes through the proxy, records its run in Redis, notifies), and no process the
+    scheduler starts shows one on its command line, nor prints one (the failing Slack hook answers 500,
+    the SMTP server is not there)."""
     data = tmp_path / "data"
     (tmp_path / "redis").mkdir()
     with socket.socket() as closed:
@@ -192,14 +200,15 @@ def test_schedule_hands_no_password_or_token_to_a_crawl_s_command_line(tmp_path:
                 [sys.executable, "-m", "newsspider", "schedule", "--every", "1h", "--start-url",
                  site.url("/bnews/"), "--data-dir", str(data), *FAST, "--proxy", proxy.url,
                  "--redis-url", redis.url(REDIS_PASSWORD),
-                 "-s", f"NEWSSPIDER_WEBHOOK_URL={hook.url(f'/hook/{HOOK_TOKEN}')}",
                  "-s", f"NEWSSPIDER_SLACK_WEBHOOK_URL={slack.url(f'/services/{SLACK_TOKEN}')}",
                  "-s", "NEWSSPIDER_SMTP_HOST=127.0.0.1", "-s", f"NEWSSPIDER_SMTP_PORT={smtp_port}",
                  "-s", "NEWSSPIDER_SMTP_USER=alice", "-s", f"NEWSSPIDER_SMTP_PASSWORD={SMTP_PASSWORD}",
                  "-s", "NEWSSPIDER_EMAIL_TO=archivist@example.org"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # one secret as the environment gives it:
+                env={**os.environ, "NEWSSPIDER_WEBHOOK_URL": hook.url(f"/hook/{HOOK_TOKEN}")})
             command_lines: dict[int, bytes] = {}
             deadline = time.monotonic() + 90
+            scheduler = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
             while not (hook.received and slack.received):  # the crawl ran, and is ending
                 for pid in descendants(proc.pid):
                     with contextlib.suppress(OSError):  # a process that ended meanwhile
@@ -214,6 +223,7 @@ def test_schedule_hands_no_password_or_token_to_a_crawl_s_command_line(tmp_path:
         finally:
             redis.stop()
     assert proc.returncode == 0, stderr
+    assert HOOK_TOKEN.encode() not in scheduler  # given in the environment: on no command line at all
     crawls = [line for line in command_lines.values() if b"\0crawl\0" in line]
     assert crawls, command_lines
     for pid, line in command_lines.items():

@@ -199,5 +199,6 @@ def run_schedule(trigger: BaseTrigger, crawl_args: Sequence[str], data_dir: Path
 
 
 def _skipped(event: JobEvent) -> None:
+    due = getattr(event, "scheduled_run_times", None) or [getattr(event, "scheduled_run_time", None)]
     logger.warning("a crawl is still running: skipped the one due at %s",
-                   getattr(event, "scheduled_run_time", "?"))
+                   f"{due[0]:%Y-%m-%d %H:%M:%S} UTC" if isinstance(due[0], datetime) else "?")

@@ -175,5 +175,7 @@ class Email(_Notify):
                     smtp.starttls()
                     smtp.login(user, settings.get("NEWSSPIDER_SMTP_PASSWORD"))
                 smtp.send_message(mail)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise OSError(f"SMTP server {host}:{port}: {exc}") from exc
+        except (OSError, smtplib.SMTPException) as exc:  # a server's answer never shows the password
+            password = settings.get("NEWSSPIDER_SMTP_PASSWORD")
+            shown = str(exc).replace(password, "***") if password else str(exc)
+            raise OSError(f"SMTP server {host}:{port}: {shown}") from None
