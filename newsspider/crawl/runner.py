@@ -159,9 +159,9 @@ def check_proxies(settings: Settings) -> list[str]:
         raise ProxyUrlError(f"{exc} (from the environment: http_proxy, https_proxy or all_proxy)") from None
 
 
-#: settings that hold a password or a token: each may be given as an environment variable of its name
-#: (``-s`` and the options win), which ``schedule`` uses to hand them to its crawls: never on a
-#: command line, which any local user reads with ``ps``
+#: settings that hold a password or a token: a crawl takes each from an environment variable of its
+#: name too (``-s`` and the options win), which ``schedule`` uses to hand them to its crawls: never on
+#: a command line, which any local user reads with ``ps``
 SECRET_SETTINGS = ("NEWSSPIDER_PROXIES", "NEWSSPIDER_REDIS_URL", "NEWSSPIDER_WEBHOOK_URL",
                    "NEWSSPIDER_SLACK_WEBHOOK_URL", "NEWSSPIDER_SMTP_PASSWORD")
 
@@ -169,8 +169,8 @@ SECRET_SETTINGS = ("NEWSSPIDER_PROXIES", "NEWSSPIDER_REDIS_URL", "NEWSSPIDER_WEB
 def crawler_settings(data_dir: str | Path | None = None,
                      overrides: Mapping[str, Any] | None = None,
                      environ: Mapping[str, str] | None = None) -> Settings:
-    """newsspider's settings with the secrets of the environment (:data:`SECRET_SETTINGS`), the data
-    dir and ``-s`` overrides applied on top.
+    """newsspider's settings with the secrets of *environ* (:data:`SECRET_SETTINGS`; a crawl's is the
+    process's environment), the data dir and ``-s`` overrides applied on top.
 
     >>> crawler_settings(environ={"NEWSSPIDER_REDIS_URL": "redis://:pw@h:6379/0"})["NEWSSPIDER_REDIS_URL"]
     'redis://:pw@h:6379/0'
@@ -178,12 +178,11 @@ def crawler_settings(data_dir: str | Path | None = None,
     ...                  environ={"NEWSSPIDER_REDIS_URL": "redis://h"})["NEWSSPIDER_REDIS_URL"]
     ''
     """
-    environ = os.environ if environ is None else environ
     settings = Settings()
     settings.setmodule(project_settings, priority="project")
     for name in SECRET_SETTINGS:
-        if environ.get(name):
-            settings.set(name, environ[name], priority="project")
+        if (environ or {}).get(name):
+            settings.set(name, (environ or {})[name], priority="project")
     if data_dir is not None:
         settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
     settings.setdict(dict(overrides or {}), priority="cmdline")
@@ -300,7 +299,7 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     from starting.  Call once per process: Scrapy's reactor cannot be restarted.
     """
     urls = parse_start_urls(start_urls) or None
-    settings = crawler_settings(data_dir, overrides)
+    settings = crawler_settings(data_dir, overrides, os.environ)  # the secrets schedule hands it too
     check_settings(settings, list(overrides or {}))
     if urls is None:
         parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS"))
