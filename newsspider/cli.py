@@ -158,8 +158,10 @@ def _window(since: str | None, until: str | None) -> dict[str, str]:
 
 
 def _report(result: Any) -> None:
-    click.echo(f"Crawl {result.finish_reason}: {result.summary.line()}")
-    click.echo(f"Dataset: {result.stats.get('newsspider/dataset', result.data_dir)}")
+    """The crawl's summary line, then where it stored its articles (none: no such line)."""
+    click.echo(f"Crawl {result.outcome}: {result.summary.line()}")
+    if result.summary.stored:
+        click.echo(f"Dataset: {result.stats.get(keys.DATASET, result.data_dir)}")
 
 
 class WholeHelpGroup(click.Group):
@@ -239,12 +241,13 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
     with one_line(*START_ERRORS, CrawlError, ArchiveError):
         result = run_reextract(data_dir, out, overrides)
     stats = result.stats
-    click.echo(f"Re-extraction {result.finish_reason}: {stats.get('response_received_count', 0)} archived "
+    click.echo(f"Re-extraction {result.outcome}: {stats.get('response_received_count', 0)} archived "
                f"pages read, {stats.get('newsspider/stored', 0)} stored "
                f"({stats.get('newsspider/updated', 0)} new versions), "
                f"{stats.get('newsspider/unchanged', 0)} unchanged, {stats.get('newsspider/dropped', 0)} "
                f"dropped, {result.summary.failed} failed")
-    click.echo(f"Dataset: {stats.get('newsspider/dataset', result.data_dir)}")
+    if result.summary.stored:
+        click.echo(f"Dataset: {stats.get(keys.DATASET, result.data_dir)}")
     _outcome_errors(result)
 
 
@@ -314,30 +317,34 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     import logging
 
     from newsspider.crawl.proxies import ProxyUrlError, parse_proxies
+    from newsspider.crawl.runner import SECRET_SETTINGS
     from newsspider.crawl.schedule import ScheduleError, run_schedule, trigger_for
     from newsspider.dataset.storage import DataDirError, DataDirLocked, prepare_data_dir
 
-    _overrides(settings)  # report bad -s values now, not in every crawl's log
+    overrides = _overrides(settings)  # report bad -s values now, not in every crawl's log
     _window(since, until)
     with one_line(ScheduleError, DataDirError, ProxyUrlError):
-        parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
+        proxy_urls = parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
         trigger = trigger_for(every, cron)
         data_dir = prepare_data_dir(data_dir)
+    # Passwords and tokens reach each crawl in its environment, never on its command line (ps).
+    secrets = {name: value for name, value in overrides.items() if name in SECRET_SETTINGS}
+    secrets |= {"NEWSSPIDER_PROXIES": ",".join(proxy_urls)} if proxy_urls else {}
+    secrets |= {"NEWSSPIDER_REDIS_URL": redis_url} if redis_url else {}
     args = [arg for url in start_urls for arg in ("--start-url", url)]
     args += ["--data-dir", str(data_dir.resolve())]
     args += ["--since", since] if since else []
     args += ["--until", until] if until else []
-    args += [arg for pair in settings for arg in ("-s", pair)]
+    args += [arg for name, value in overrides.items() if name not in SECRET_SETTINGS
+             for arg in ("-s", f"{name}={value}")]
     args += ["--resume"] * resume + ["--refresh"] * refresh + ["--no-warc"] * no_warc + ["--images"] * images
-    args += [arg for proxy in proxies for arg in ("--proxy", proxy)]
     args += ["--browser"] * browser
     args += ["--impersonate", impersonate] if impersonate else []
-    args += ["--redis-url", redis_url] if redis_url else []
     args += ["--worker-id", worker_id] if worker_id else []
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
     with one_line(DataDirLocked):
-        run_schedule(trigger, args, data_dir, run_now=every is not None)
+        run_schedule(trigger, args, data_dir, run_now=every is not None, secrets=secrets)
 
 
 @main.command()
@@ -361,8 +368,11 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
 
     from newsspider.dataset.runs import run_record, run_table, run_text
 
+    source: Path | str = data_dir
     if redis_url:
-        history = _redis_runs(redis_url, redis_prefix)
+        from newsspider.credentials import redact
+
+        history, source = _redis_runs(redis_url, redis_prefix), redact(redis_url)
     else:
         from newsspider.memory import StateError
         from newsspider.memory.sqlite import read_runs
@@ -372,12 +382,12 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
     if run_id is not None:
         history = [run for run in history if run.run_id == run_id]
         if not history:
-            raise click.ClickException(f"no run {run_id} in {redis_url or data_dir}")
+            raise click.ClickException(f"no run {run_id} in {source}")
     if as_json:
         for run in history:
             click.echo(json.dumps(run_record(run), ensure_ascii=False))
     elif not history:
-        click.echo(f"no crawls recorded in {redis_url or data_dir}")
+        click.echo(f"no crawls recorded in {source}")
     elif run_id is not None:
         click.echo(run_text(history[0]))
     else:

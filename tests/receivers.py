@@ -20,7 +20,7 @@ class _Keep(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.received.append({"path": self.path, "content_type": self.headers.get("Content-Type"),
                                      "json": json.loads(body)})
-        self.send_response(204)
+        self.send_response(self.server.status)
         self.end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -28,10 +28,12 @@ class _Keep(BaseHTTPRequestHandler):
 
 
 class HttpReceiver(ThreadingHTTPServer):
-    """Keeps every JSON body POSTed to it (``received``), on 127.0.0.1, while in a ``with`` block."""
+    """Keeps every JSON body POSTed to it (``received``), on 127.0.0.1, while in a ``with`` block;
+    answers with *status* (a failing receiver: 500)."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 204) -> None:
         super().__init__(("127.0.0.1", 0), _Keep)
+        self.status = status
         self.received: list[dict[str, Any]] = []
 
     def url(self, path: str) -> str:

@@ -311,7 +311,7 @@ def test_redis_gone_for_good_is_a_bounded_wait_then_one_line(site_server: MockSe
         assert "Traceback" not in err and "s3cret" not in err + out
         errors = [line for line in err.splitlines() if line.startswith("Error: ")]
         assert len(errors) == 1, err
-        assert errors[0].startswith(f"Error: Redis at redis://:***@127.0.0.1:{server.port}/0: ")
+        assert errors[0].startswith(f"Error: Redis at redis://***@127.0.0.1:{server.port}/0: ")
         assert re.search(r"; stopped after \d+ articles$", errors[0]), errors[0]
     assert all(shard.read_bytes()[-1:] in (b"", b"\n") for shard in tmp_path.glob("articles-*.jsonl"))
 

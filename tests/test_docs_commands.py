@@ -49,7 +49,7 @@ SHOWN_WEBHOOK = "https://hooks.example.org/newsspider"
 #: commands that crawl or count the site: they get the stand-in site's address and the test's speed
 CRAWLING = {"crawl", "schedule", "estimate"}
 #: the commands that run until stopped, and what they print or serve once they work
-SERVING = {"--every": "crawl ended with exit status 0", "--cron": "scheduler started",
+SERVING = {"--every": " INFO Crawl finished: ", "--cron": "scheduler started",
            "browse": "(read-only; Ctrl-C stops)"}
 
 

@@ -180,7 +180,7 @@ def test_a_time_bound(mockserver: MockServer, tmp_path: Path) -> None:
                    "-s", "NEWSSPIDER_MAX_STALE_PAGES=100000", "-s", "DOWNLOAD_DELAY=0.05",
                    "-s", "CLOSESPIDER_TIMEOUT=2")
     assert result.returncode == 0, result.stderr
-    assert "Crawl closespider_timeout:" in result.stdout
+    assert "Crawl stopped at CLOSESPIDER_TIMEOUT:" in result.stdout
 
 
 BAD_LINK = "http://[::1/bnews/cnnews/20240101/1.html"

@@ -164,13 +164,14 @@ def test_undeliverable_notifications_are_one_warning_each(mockserver: MockServer
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    result = crawl(mockserver, tmp_path, "-s", f"NEWSSPIDER_WEBHOOK_URL=http://127.0.0.1:{port}/hook",
+    result = crawl(mockserver, tmp_path, "-s", f"NEWSSPIDER_WEBHOOK_URL=http://127.0.0.1:{port}/hook/t0ken",
                    "-s", "NEWSSPIDER_EMAIL_TO=archivist@example.org", "-s", "NEWSSPIDER_SMTP_HOST=127.0.0.1",
                    "-s", f"NEWSSPIDER_SMTP_PORT={port}")
     assert result.returncode == DEGRADED_EXIT, result.stderr  # still degraded: nothing else changes
     assert "Traceback" not in result.stderr
     warnings = [line for line in result.stderr.splitlines() if "was not delivered" in line]
     assert len(warnings) == 2
-    assert f"the webhook notification was not delivered: http://127.0.0.1:{port}/hook: " in warnings[0]
+    assert f"the webhook notification was not delivered: http://127.0.0.1:{port}/***: " in warnings[0]
+    assert "t0ken" not in result.stdout + result.stderr  # the token a webhook's path holds
     assert f"the e-mail notification was not delivered: SMTP server 127.0.0.1:{port}: " in warnings[1]
     assert runs_json(tmp_path)[1]["status"] == "degraded"

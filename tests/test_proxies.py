@@ -181,6 +181,26 @@ def test_a_password_proxy_with_the_right_and_the_wrong_password(kind: type[Proxy
     assert read_runs(tmp_path / "bad")[-1].status == "failed"
 
 
+def test_a_password_typed_with_slash_and_at_is_read_as_curl_reads_it(tmp_path: Path) -> None:
+    """A password as users type it, '/', '@' and ':' unencoded: the crawl goes through the proxy (it was
+    'bad port'), a wrong one is one line, and no part of either is printed or stored."""
+    right, wrong = "p/ss@w:rd", "wr/ong@pw"
+    with named_site() as server, Socks(user="alice", password=right) as proxy:
+        good = crawl(server, tmp_path / "good", "--proxy", proxy.url, "-s", "CLOSESPIDER_PAGECOUNT=5")
+        bad = crawl(server, tmp_path / "bad", "--proxy", proxy.url.replace(right, wrong))
+    assert good.returncode == 0, good.stderr
+    assert stored_ids(tmp_path / "good")
+    assert bad.returncode == 1
+    assert errors(bad) == [f"Error: every proxy failed: socks5h://***@127.0.0.1:{proxy.port} (authentication "
+                           "failed); stopped after 0 articles"], bad.stderr
+    parts = ["p/ss", "ss@w", "w:rd", "wr/ong", "ong@pw", "p%2Fss", "ss%40w", "wr%2Fong", "ong%40pw"]
+    printed = good.stdout + good.stderr + bad.stdout + bad.stderr
+    assert [part for part in parts if part in printed] == [], printed
+    for path in tmp_path.rglob("*"):  # the dataset, the state, the web archive
+        if path.is_file():
+            assert [part for part in parts if part.encode() in path.read_bytes()] == [], path
+
+
 def test_every_proxy_down_stops_and_resume_fetches_the_rest(socks: Proxy, tmp_path: Path) -> None:
     with named_site() as server:
         with Socks() as dead:
@@ -190,6 +210,9 @@ def test_every_proxy_down_stops_and_resume_fetches_the_rest(socks: Proxy, tmp_pa
         assert errors(down) == [f"Error: every proxy failed: {dead.url} (could not connect to the proxy); "
                                 "stopped after 0 articles"]
         assert server.requests() == []
+        assert down.stdout.splitlines() == ["Crawl stopped (every proxy failed): 0 pages (0.0/s), 0 stored, "
+                                            "0 dropped, 0 duplicates, 0 failed, 1 errors"]
+        assert not (tmp_path / "articles.jsonl").exists()
         assert (read_runs(tmp_path)[-1].status, read_runs(tmp_path)[-1].finish_reason) == (
             "failed", "proxies_failed")
         again = crawl(server, tmp_path, "--resume", "--proxy", socks.url)
@@ -224,7 +247,9 @@ def test_a_site_that_refuses_every_start_url_is_a_failed_run(tmp_path: Path) -> 
     assert refused.returncode == 1
     assert errors(refused) == [f"Error: none of the start URLs could be fetched: {server.url('/bnews/')} "
                                "(http_403); stopped after 0 articles"]
-    assert "Crawl finished" not in refused.stdout
+    summary = "Crawl stopped (no start URL could be fetched): 2 pages ("
+    assert refused.stdout.startswith(summary), refused.stdout
+    assert "Dataset:" not in refused.stdout and not (tmp_path / "articles.jsonl").exists()  # nothing stored
     run = read_runs(tmp_path)[-1]
     assert (run.status, run.finish_reason, json.loads(run.failures)) == ("failed", "unreachable",
                                                                          {"http_403": 1})

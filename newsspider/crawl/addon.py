@@ -31,6 +31,7 @@ from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, V
 from newsspider.crawl.proxies import ProxyRoute, RoutedHandler
 from newsspider.crawl.resume import EndedMarker
 from newsspider.crawl.skipstored import SkipStored
+from newsspider.credentials import encode_userinfo
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
 from newsspider.memory.extension import CrawlMemory
@@ -285,7 +286,7 @@ class NewsspiderAddon:
             "SCHEDULER_QUEUE_KEY": f"{prefix}:{FRONTIER_QUEUE}",
             "SCHEDULER_PERSIST": True,
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-            "REDIS_URL": url,
+            "REDIS_URL": encode_userinfo(url),  # a password typed unencoded, read as curl reads it
             # ride out a Redis restart of up to NEWSSPIDER_REDIS_RECONNECT seconds, then stop
             "REDIS_PARAMS": client_options(settings.getfloat("NEWSSPIDER_REDIS_RECONNECT")),
         }.items():

@@ -37,7 +37,7 @@ from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from newsspider.crawl import stats as keys
-from newsspider.crawl.proxies import redact
+from newsspider.credentials import redact
 
 if TYPE_CHECKING:
     from newsspider.crawl.browser import ClearanceBrowser

@@ -19,7 +19,8 @@ through the pool, not counted as a failed page; after
 line.  When every proxy is out at once the crawl stops with one line
 (``every proxy failed: ...``), its frontier kept for ``--resume``.  Proxies do
 not change the politeness: requests wait in the site's download slot whatever
-proxy carries them.  A password is never printed: see :func:`redact`.
+proxy carries them.  A password is typed as it is (``/``, ``@`` and ``:`` too: read as curl reads
+it) and never printed: see :mod:`newsspider.credentials`.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ from scrapy_download_handlers_incubator.handlers.curl_cffi import CurlCffiDownlo
 
 from newsspider.crawl import stats as keys
 from newsspider.crawl.failures import stop_crawl
+from newsspider.credentials import encode_userinfo, redact, split_userinfo
 
 __all__ = ["ProxyPool", "ProxyRoute", "ProxyUrlError", "RoutedHandler", "environment_proxy",
-           "parse_proxy", "proxy_failure", "redact"]
+           "parse_proxy", "proxy_failure"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,21 +72,10 @@ class ProxyUrlError(ValueError):
     """A proxy URL that cannot be used (its message says why, with the password hidden)."""
 
 
-def redact(url: str) -> str:
-    """*url* with its user name and password replaced by ``***``: what is ever printed of a proxy.
-
-    >>> redact("socks5h://alice:s3cret@127.0.0.1:1080")
-    'socks5h://***@127.0.0.1:1080'
-    >>> redact("http://127.0.0.1:8787")
-    'http://127.0.0.1:8787'
-    >>> redact("user:pw@proxy.example:3128")
-    '***@proxy.example:3128'
-    """
-    return re.sub(r"^((?:[a-z][a-z0-9+.-]*://)?)[^@/]*@", r"\1***@", url, flags=re.IGNORECASE)
-
-
 def parse_proxy(text: str) -> str:
-    """A proxy URL, checked and completed the way curl reads it (``http://`` and port 1080 by default).
+    """A proxy URL, checked and completed the way curl reads it (``http://`` and port 1080 by default;
+    the password, unencoded as users type it, up to the last ``@``), its user and password
+    percent-encoded.
 
     >>> parse_proxy("socks5h://127.0.0.1:9050")
     'socks5h://127.0.0.1:9050'
@@ -92,6 +83,8 @@ def parse_proxy(text: str) -> str:
     'http://127.0.0.1:8787'
     >>> parse_proxy("SOCKS5://user:p%40ss@[::1]")
     'socks5://user:p%40ss@[::1]:1080'
+    >>> parse_proxy("socks5h://alice:p/ss@w:rd@127.0.0.1:1080")
+    'socks5h://alice:p%2Fss%40w%3Ard@127.0.0.1:1080'
     >>> parse_proxy("socks4://127.0.0.1:1080")
     Traceback (most recent call last):
     ...
@@ -100,17 +93,18 @@ def parse_proxy(text: str) -> str:
     Traceback (most recent call last):
     ...
     newsspider.crawl.proxies.ProxyUrlError: proxy 'socks5h://***@:1080': no host
-    >>> parse_proxy("http://127.0.0.1:80a")
+    >>> parse_proxy("http://bob:p/w@127.0.0.1:80a")
     Traceback (most recent call last):
     ...
-    newsspider.crawl.proxies.ProxyUrlError: proxy 'http://127.0.0.1:80a': bad port
+    newsspider.crawl.proxies.ProxyUrlError: proxy 'http://***@127.0.0.1:80a': bad port
     """
     raw = text.strip()
     shown = redact(raw)
     if not raw:
         raise ProxyUrlError("a proxy URL is empty")
-    if "://" not in raw:
+    if not split_userinfo(raw)[0]:
         raw = f"http://{raw}"
+    raw = encode_userinfo(raw)
     try:
         parts = urlsplit(raw)
         port = parts.port

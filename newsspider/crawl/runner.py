@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sys
 import warnings
@@ -32,13 +33,15 @@ from newsspider.crawl.measure import EstimateSpider
 from newsspider.crawl.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.crawl.resume import prepare_job_dir
 from newsspider.crawl.window import WindowError
+from newsspider.credentials import encode_userinfo
 from newsspider.dataset.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
 from newsspider.memory import StateError
 from newsspider.memory.redis import client_options, redis_error
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
 
-__all__ = ["CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis", "check_settings",
-           "crawler_settings", "parse_overrides", "run_crawl", "run_reextract", "unknown_settings"]
+__all__ = ["SECRET_SETTINGS", "CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis",
+           "check_settings", "crawler_settings", "parse_overrides", "run_crawl", "run_reextract",
+           "unknown_settings"]
 
 
 
@@ -63,7 +66,7 @@ class RedisUnreachable(ConnectionError):
 def check_redis(url: str) -> None:
     """Raise :class:`RedisUnreachable` with a one-line reason unless Redis at *url* answers."""
     try:
-        client = redis.Redis.from_url(url, **client_options(0))  # one try: is it there at all?
+        client = redis.Redis.from_url(encode_userinfo(url), **client_options(0))  # one try: is it there?
         client.ping()
         client.close()
     except (ValueError, redis.RedisError) as exc:
@@ -156,15 +159,56 @@ def check_proxies(settings: Settings) -> list[str]:
         raise ProxyUrlError(f"{exc} (from the environment: http_proxy, https_proxy or all_proxy)") from None
 
 
+#: settings that hold a password or a token: a crawl takes each from an environment variable of its
+#: name too (``-s`` and the options win), which ``schedule`` uses to hand them to its crawls: never on
+#: a command line, which any local user reads with ``ps``
+SECRET_SETTINGS = ("NEWSSPIDER_PROXIES", "NEWSSPIDER_REDIS_URL", "NEWSSPIDER_WEBHOOK_URL",
+                   "NEWSSPIDER_SLACK_WEBHOOK_URL", "NEWSSPIDER_SMTP_PASSWORD")
+
+
 def crawler_settings(data_dir: str | Path | None = None,
-                     overrides: Mapping[str, Any] | None = None) -> Settings:
-    """newsspider's settings with the data dir and ``-s`` overrides applied on top."""
+                     overrides: Mapping[str, Any] | None = None,
+                     environ: Mapping[str, str] | None = None) -> Settings:
+    """newsspider's settings with the secrets of *environ* (:data:`SECRET_SETTINGS`; a crawl's is the
+    process's environment), the data dir and ``-s`` overrides applied on top.
+
+    >>> crawler_settings(environ={"NEWSSPIDER_REDIS_URL": "redis://:pw@h:6379/0"})["NEWSSPIDER_REDIS_URL"]
+    'redis://:pw@h:6379/0'
+    >>> crawler_settings(overrides={"NEWSSPIDER_REDIS_URL": ""},
+    ...                  environ={"NEWSSPIDER_REDIS_URL": "redis://h"})["NEWSSPIDER_REDIS_URL"]
+    ''
+    """
     settings = Settings()
     settings.setmodule(project_settings, priority="project")
+    for name in SECRET_SETTINGS:
+        if (environ or {}).get(name):
+            settings.set(name, (environ or {})[name], priority="project")
     if data_dir is not None:
         settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
     settings.setdict(dict(overrides or {}), priority="cmdline")
     return settings
+
+
+#: why a crawl stopped, in words, by its finish reason (the run record keeps the reason)
+_STOPPED = {"shutdown": "interrupted", "proxies_failed": "every proxy failed",
+            "unreachable": "no start URL could be fetched", "redis_unavailable": "Redis failed",
+            "redis_data_lost": "Redis lost the crawl's data", "storage_error": "a write failed",
+            "frontier_lost": "the frontier was lost", "worker_died": "a worker process died"}
+
+
+def outcome(finish_reason: str) -> str:
+    """How a crawl ended, in words, for its summary line (``Crawl <outcome>: ...``).
+
+    >>> outcome("finished"), outcome("proxies_failed"), outcome("closespider_timeout")
+    ('finished', 'stopped (every proxy failed)', 'stopped at CLOSESPIDER_TIMEOUT')
+    >>> outcome("failed to start"), outcome("cancelled")
+    ('stopped (failed to start)', 'stopped (cancelled)')
+    """
+    if finish_reason == "finished":
+        return finish_reason
+    if finish_reason.startswith("closespider_"):
+        return f"stopped at {finish_reason.upper()}"
+    return f"stopped ({_STOPPED.get(finish_reason, finish_reason.replace('_', ' '))})"
 
 
 @dataclass
@@ -177,6 +221,11 @@ class CrawlResult:
     @property
     def finish_reason(self) -> str:
         return str(self.stats.get("finish_reason", "failed to start"))
+
+    @property
+    def outcome(self) -> str:
+        """How the crawl ended, in words (:func:`outcome`)."""
+        return outcome(self.finish_reason)
 
     @property
     def ok(self) -> bool:
@@ -250,7 +299,7 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     from starting.  Call once per process: Scrapy's reactor cannot be restarted.
     """
     urls = parse_start_urls(start_urls) or None
-    settings = crawler_settings(data_dir, overrides)
+    settings = crawler_settings(data_dir, overrides, os.environ)  # the secrets schedule hands it too
     check_settings(settings, list(overrides or {}))
     if urls is None:
         parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS"))

@@ -3,21 +3,25 @@
 Scrapy's reactor cannot be restarted inside one process, so every run is a
 ``newsspider crawl`` subprocess, in a process group of its own (a Ctrl-C in
 the terminal reaches the scheduler only), whose output goes to
-``<data dir>/logs/crawl-<UTC time>.log``.  A first SIGTERM or SIGINT stops
-the scheduler after the running crawl has finished; a second one stops that
-crawl gracefully (SIGTERM: it saves its frontier for ``--resume``).
+``<data dir>/logs/crawl-<UTC time>.log``; the scheduler prints the crawl's
+summary line when it ends.  Passwords and tokens are handed to each crawl in
+its environment (:data:`~newsspider.crawl.runner.SECRET_SETTINGS`), never on
+its command line, which any local user reads with ``ps``.  A first SIGTERM or
+SIGINT stops the scheduler after the running crawl has finished; a second one
+stops that crawl gracefully (SIGTERM: it saves its frontier for ``--resume``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import FrameType
@@ -92,8 +96,10 @@ def crawl_command(crawl_args: Sequence[str]) -> list[str]:
 class CrawlJob:
     """Run one crawl subprocess, its output in a log file of its own under the data dir."""
 
-    def __init__(self, command: list[str], data_dir: Path) -> None:
+    def __init__(self, command: list[str], data_dir: Path, secrets: Mapping[str, str] | None = None) -> None:
         self.command = command
+        #: the settings that hold a password or a token, for the crawl's environment
+        self.secrets = dict(secrets or {})
         self.log_dir = data_dir / LOG_DIR
         self.runs = 0
         self.stopping = threading.Event()
@@ -117,16 +123,20 @@ class CrawlJob:
         with log_path.open("ab") as log:
             # its own session: a Ctrl-C meant for the scheduler does not reach the crawl
             self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         env={**os.environ, **self.secrets})
             code = self.proc.wait()
         self.runs += 1
+        summary = _lines(log_path, "Crawl ", keep=True)
+        if summary:  # the crawl's own summary line, as `newsspider crawl` prints it
+            logger.info("%s", summary[-1])
         if code == DEGRADED_EXIT:
             checks = _lines(log_path, "Degraded: ")
             logger.warning("crawl degraded (exit status %d): %s; log: %s", code, "; ".join(checks), log_path)
         elif code != 0 and (errors := _lines(log_path, "Error: ")):
             logger.warning("crawl failed (exit status %d): %s; log: %s", code, "; ".join(errors), log_path)
-        else:
-            logger.info("crawl ended with exit status %d; log: %s", code, log_path)
+        elif code != 0 or not summary:
+            logger.warning("crawl ended with exit status %d; log: %s", code, log_path)
         return code
 
     def terminate(self) -> bool:
@@ -143,17 +153,23 @@ class CrawlJob:
             time.sleep(0.1)
 
 
-def _lines(log_path: Path, prefix: str) -> list[str]:
-    """The lines of a crawl's log that start with *prefix*, without it."""
-    return [line.strip().removeprefix(prefix) for line in log_path.read_text("utf-8", "replace").splitlines()
-            if line.startswith(prefix)]
+def _lines(log_path: Path, prefix: str, keep: bool = False) -> list[str]:
+    """The lines of a crawl's log that start with *prefix*, without it (with it: *keep*)."""
+    return [line.strip() if keep else line.strip().removeprefix(prefix)
+            for line in log_path.read_text("utf-8", "replace").splitlines() if line.startswith(prefix)]
 
 
 def run_schedule(trigger: BaseTrigger, crawl_args: Sequence[str], data_dir: Path,
-                 run_now: bool = True) -> int:
-    """Run crawls on *trigger* until SIGTERM or SIGINT; return the number of crawls run."""
+                 run_now: bool = True, secrets: Mapping[str, str] | None = None) -> int:
+    """Run crawls on *trigger* until SIGTERM or SIGINT; return the number of crawls run.
+
+    *secrets* (settings that hold a password or a token) are set in each crawl's environment.
+    """
     lock = DataDirLock(data_dir, SCHEDULER_LOCK, busy="already has a scheduler running").acquire()
-    job = CrawlJob(crawl_command(crawl_args), data_dir)
+    job = CrawlJob(crawl_command(crawl_args), data_dir, secrets)
+    # APScheduler's own lines ("Adding job tentatively", "Running job ...") are its internals: only
+    # its errors (a job that raised) are shown; a skipped run is this module's warning.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     scheduler = BlockingScheduler(timezone=timezone.utc)
     first = {"next_run_time": datetime.now(timezone.utc)} if run_now else {}
     scheduler.add_job(job, trigger, id="crawl", max_instances=1, coalesce=True,
@@ -183,5 +199,6 @@ def run_schedule(trigger: BaseTrigger, crawl_args: Sequence[str], data_dir: Path
 
 
 def _skipped(event: JobEvent) -> None:
+    due = getattr(event, "scheduled_run_times", None) or [getattr(event, "scheduled_run_time", None)]
     logger.warning("a crawl is still running: skipped the one due at %s",
-                   getattr(event, "scheduled_run_time", "?"))
+                   f"{due[0]:%Y-%m-%d %H:%M:%S} UTC" if isinstance(due[0], datetime) else "?")

@@ -169,7 +169,16 @@ def continuation(path: Path, suffix: str) -> Path:
 
 
 class JsonLinesWriter:
-    """Appends whole records to ``<data dir>/<name>`` and knows how many it wrote."""
+    """Appends whole records to ``<data dir>/<name>`` and knows how many it wrote; a file that is not
+    there yet is made by the first record (a crawl that stores nothing leaves no empty file).
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> writer = JsonLinesWriter(d); writer.close(); writer.path.exists(), writer.size
+    (False, 0)
+    >>> writer = JsonLinesWriter(d); writer.write({"a": 1}); writer.close()
+    >>> writer.path.read_text().splitlines()
+    ['{"a":1}']
+    """
 
     def __init__(self, data_dir: str | Path, name: str = DATASET_FILE) -> None:
         self.data_dir = prepare_data_dir(data_dir)
@@ -179,12 +188,13 @@ class JsonLinesWriter:
             logger.warning("%s: the last line is incomplete; leaving the file as it is and "
                            "writing new records to %s", damaged, self.path.name)
         self.written = 0
-        self._file = AppendFile(self.path)
+        # a file that is there is opened now: one that cannot be appended to fails the crawl's start
+        self._file = AppendFile(self.path) if self.path.exists() else None
 
     @property
     def size(self) -> int:
         """The file's size in bytes, kept up to date as lines are appended."""
-        return self._file.size
+        return self._file.size if self._file is not None else 0
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as one line, in one write.
@@ -192,12 +202,18 @@ class JsonLinesWriter:
         Raises :class:`StorageError` when the line cannot be written whole;
         the file is then cut back to the line before.
         """
+        if self._file is None:
+            try:
+                self._file = AppendFile(self.path)
+            except DataDirError as exc:  # made now: a write that failed
+                raise StorageError(str(exc)) from exc
         self._file.append(encode_record(record))
         self.written += 1
 
     def close(self) -> None:
         """Flush to disk and close; a flush that fails is logged (each line was written whole)."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class SpaceReserve:

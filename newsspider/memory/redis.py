@@ -33,12 +33,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from newsspider.credentials import encode_userinfo, redact, scrub
 from newsspider.dataset.reader import shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
 from newsspider.extract.processors import utc_now_iso
@@ -52,7 +52,6 @@ __all__ = [
     "StateUnavailable",
     "default_worker_id",
     "read_redis_runs",
-    "redacted",
     "redis_client",
     "redis_error",
     "runs_of",
@@ -105,29 +104,13 @@ class StateLost(StateUnavailable):
     reason = "redis_data_lost"
 
 
-def redacted(url: str) -> str:
-    """*url* without its password, for messages.
-
-    >>> redacted("redis://:s3cret@127.0.0.1:6379/0")
-    'redis://:***@127.0.0.1:6379/0'
-    >>> redacted("redis://user:s3cret@redis.example.org/1")
-    'redis://user:***@redis.example.org/1'
-    >>> redacted("redis://127.0.0.1:6379/0")
-    'redis://127.0.0.1:6379/0'
-    """
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    except ValueError:
-        return "the Redis URL"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def redis_error(url: str, exc: BaseException) -> str:
-    """One line for a Redis that failed: where (password hidden) and what."""
-    return f"Redis at {redacted(url)}: {str(exc).replace(url, redacted(url)) or type(exc).__name__}"
+    """One line for a Redis that failed: where (password hidden) and what.
+
+    >>> redis_error("redis://:Wr/ong@Pw@127.0.0.1:6379/0", ValueError("bad password Wr/ong@Pw"))
+    'Redis at redis://***@127.0.0.1:6379/0: bad password ***'
+    """
+    return f"Redis at {redact(url)}: {scrub(str(exc), url) or type(exc).__name__}"
 
 
 def reconnect_policy(seconds: float) -> Retry:
@@ -155,7 +138,7 @@ def client_options(reconnect: float) -> dict[str, Any]:
 
 def redis_client(url: str, reconnect: float) -> redis.Redis:
     """A client that rides out a Redis restart of up to *reconnect* seconds, then raises."""
-    return redis.Redis.from_url(url, **client_options(reconnect))
+    return redis.Redis.from_url(encode_userinfo(url), **client_options(reconnect))
 
 
 def _guarded(method: _F) -> _F:
@@ -213,7 +196,7 @@ class RedisMemory:
         return _text(self.redis.get(self.key("epoch")) or b"")
 
     def _lost(self) -> StateLost:
-        return StateLost(f"Redis at {redacted(self.url)}: the crawl's data is gone (was Redis restarted "
+        return StateLost(f"Redis at {redact(self.url)}: the crawl's data is gone (was Redis restarted "
                          "without it?); start the workers again to go on from what is stored")
 
     def key(self, *parts: object) -> str:
@@ -483,7 +466,7 @@ def runs_of(client: redis.Redis, prefix: str) -> list[Run]:
 
 def read_redis_runs(url: str, prefix: str = "newsspider") -> list[Run]:
     """The run history of a distributed crawl, read-only."""
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(encode_userinfo(url))
     try:
         return runs_of(client, prefix)
     finally:

@@ -25,6 +25,7 @@ from spidermon.exceptions import SkipAction
 
 from newsspider import __version__
 from newsspider.crawl import stats as keys
+from newsspider.credentials import redact, scrub
 
 __all__ = ["Email", "RecordChecks", "Slack", "Webhook", "failed_checks", "message"]
 
@@ -112,15 +113,23 @@ class RecordChecks(_Notify):
 
 
 def _post_json(url: str, payload: dict[str, Any]) -> None:
-    """POST *payload*; an error names the URL (an HTTP error status is one too)."""
-    request = urllib.request.Request(url, data=json.dumps(payload, ensure_ascii=False).encode(),
-                                     headers={"Content-Type": "application/json; charset=utf-8",
-                                              "User-Agent": f"newsspider/{__version__}"})
+    """POST *payload*; an error names where it went without the URL's token (its path, query and any
+    password: :func:`~newsspider.credentials.redact`); an HTTP error status is an error too.
+
+    >>> _post_json("hooks.example.org/T0/s3cret-token", {})
+    Traceback (most recent call last):
+    ...
+    OSError: hooks.example.org/***: unknown url type: 'hooks.example.org/***'
+    """
     try:
+        request = urllib.request.Request(url, data=json.dumps(payload, ensure_ascii=False).encode(),
+                                         headers={"Content-Type": "application/json; charset=utf-8",
+                                                  "User-Agent": f"newsspider/{__version__}"})
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
             response.read()
-    except OSError as exc:
-        raise OSError(f"{url}: {getattr(exc, 'reason', None) or exc}") from exc
+    except (OSError, ValueError) as exc:  # a URL that cannot be used is a ValueError naming it
+        reason = scrub(str(getattr(exc, "reason", None) or exc), url, path=False)
+        raise OSError(f"{redact(url, path=False)}: {reason}") from None
 
 
 class Webhook(_Notify):
@@ -166,5 +175,7 @@ class Email(_Notify):
                     smtp.starttls()
                     smtp.login(user, settings.get("NEWSSPIDER_SMTP_PASSWORD"))
                 smtp.send_message(mail)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise OSError(f"SMTP server {host}:{port}: {exc}") from exc
+        except (OSError, smtplib.SMTPException) as exc:  # a server's answer never shows the password
+            password = settings.get("NEWSSPIDER_SMTP_PASSWORD")
+            shown = str(exc).replace(password, "***") if password else str(exc)
+            raise OSError(f"SMTP server {host}:{port}: {shown}") from None
