@@ -58,12 +58,15 @@ class DownloadStopped(DownloadCancelledError):
 
 
 def stopping(crawler: Crawler) -> bool:
-    """Whether the crawl is stopping: the crawler stopped (a signal), or the engine closing the spider
-    (a bound, a fatal error; Scrapy's engine slot has ``closing`` set then, which
-    tests/test_scrapy_contract.py checks)."""
-    if not crawler.crawling:
+    """Whether the crawl is stopping: its engine stopped (a signal), or closing the spider (a bound, a
+    fatal error; Scrapy's engine slot has ``closing`` set then, which tests/test_scrapy_contract.py
+    checks)."""
+    engine = crawler.engine
+    if engine is None:
+        return False
+    if not engine.running:
         return True
-    slot = getattr(crawler.engine, "_slot", None)
+    slot = getattr(engine, "_slot", None)
     return slot is not None and getattr(slot, "closing", None) is not None
 
 
