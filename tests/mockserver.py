@@ -12,6 +12,8 @@ through :meth:`MockServer.fault`):
   the page;
 - ``close``: send the headers and half the body, then close the connection;
 - ``slow``: wait ``delay`` seconds before answering; ``stall``: never answer;
+- ``trickle``: send the headers (a Content-Length of 1 MiB) and a first kilobyte of the page, then
+  ``rate`` bytes a second (0: nothing more) for ten minutes, a slow proxy's or a hostile server's answer;
 - ``redirect``: answer 301 to ``location`` (``{root}`` and ``{other}`` are this server under its two names);
 - ``page``: serve ``body`` (base64) as ``content_type`` (with ``encoding`` as its Content-Encoding,
   unchanged);
@@ -59,6 +61,7 @@ class Fault:
     content_type: str = "text/html"
     encoding: str = ""
     chunked: bool = False
+    rate: int = 10
     hits: int = field(default=0)
 
     def active(self) -> bool:
@@ -176,6 +179,23 @@ class FaultHandler(DemoHandler):
 
     def _fault_stall(self, fault: Fault) -> None:
         self.server.stop_stalling.wait(600)
+        self.close_connection = True
+
+    def _fault_trickle(self, fault: Fault) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=UTF-8")
+        self.send_header("Content-Length", str(1024 * 1024))
+        self.end_headers()
+        deadline = time.monotonic() + 600
+        try:
+            self.wfile.write(b"<html><body>" + b" " * 1012)
+            self.wfile.flush()
+            while time.monotonic() < deadline and not self.server.stop_stalling.wait(1):
+                if fault.rate:
+                    self.wfile.write(b" " * fault.rate)
+                    self.wfile.flush()
+        except OSError:  # the client gave up
+            pass
         self.close_connection = True
 
     def _fault_redirect(self, fault: Fault) -> None:

@@ -106,7 +106,8 @@ def test_the_name_does_not_resolve_without_the_proxy(tmp_path: Path) -> None:
         assert server.requests() == []
     assert result.returncode == 1
     assert errors(result) == [f"Error: none of the start URLs could be fetched: {server.url('/bnews/')} "
-                              "(dns); stopped after 0 articles"]
+                              "(dns); the site's name does not resolve here: if it is blocked where you are, "
+                              "try --proxy; stopped after 0 articles"]
     assert "Traceback" not in result.stderr
     run = read_runs(tmp_path)[-1]
     assert (run.status, run.finish_reason) == ("failed", "unreachable")
@@ -238,6 +239,40 @@ def test_a_bad_proxy_url_is_one_line_before_anything_is_fetched(url: str, messag
     assert not (tmp_path / "data").exists()
     scheduled = run_cli("schedule", "--every", "1h", "--data-dir", str(tmp_path / "s"), "--proxy", url)
     assert scheduled.returncode == 1 and scheduled.stderr.strip() == f"Error: {message}"
+
+
+def test_a_proxy_without_a_scheme_is_one_line_that_gives_both_spellings(socks: Proxy, tmp_path: Path) -> None:
+    """host:port as circumvention clients show their local proxy (SOCKS, mostly): curl would read it as
+    http:// and the crawl fail late, as if the site could not be reached."""
+    given = f"127.0.0.1:{socks.port}"
+    message = (f"Error: proxy '{given}' has no scheme: is it SOCKS? use socks5h://{given}; "
+               f"an HTTP proxy: http://{given}")
+    with named_site() as server:
+        result = crawl(server, tmp_path / "data", "--proxy", given)
+        assert server.requests() == []
+    assert result.returncode == 1 and result.stderr.strip() == message
+    assert not (tmp_path / "data").exists()
+    scheduled = run_cli("schedule", "--every", "1h", "--data-dir", str(tmp_path / "s"), "--proxy", given)
+    assert scheduled.returncode == 1 and scheduled.stderr.strip() == message
+
+
+@pytest.mark.parametrize("how", ["environment-without-scheme", "http-scheme"])
+def test_a_socks_proxy_used_as_an_http_one_says_to_try_socks(how: str, certificate: tuple[str, str],
+                                                               socks: Proxy, tmp_path: Path) -> None:
+    """The environment's proxy without a scheme is http://, as curl reads it; so is one given as http://
+    by mistake: a SOCKS proxy answers neither a forwarded request (http:// site) nor a CONNECT (https://)."""
+    given = f"127.0.0.1:{socks.port}"
+    tls = how == "http-scheme"
+    with named_site(certificate if tls else None) as server:
+        if how == "http-scheme":
+            result = crawl(server, tmp_path, "--proxy", f"http://{given}")
+        else:
+            result = crawl(server, tmp_path, env={"all_proxy": given})
+        assert server.requests() == []
+    assert result.returncode == 1
+    assert errors(result) == [f"Error: every proxy failed: http://{given} (no HTTP proxy answers there: "
+                              f"is it SOCKS? try socks5h://{given}); stopped after 0 articles"], result.stderr
+    assert read_runs(tmp_path)[-1].finish_reason == "proxies_failed"
 
 
 def test_a_site_that_refuses_every_start_url_is_a_failed_run(tmp_path: Path) -> None:

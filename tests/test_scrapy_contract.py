@@ -8,6 +8,7 @@ import inspect
 import pytest
 import scrapy.downloadermiddlewares.robotstxt
 from scrapy.core.downloader import Downloader, Slot
+from scrapy.core.engine import ExecutionEngine, _Slot
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Request
@@ -35,3 +36,9 @@ def test_the_redirect_limit_is_the_reason_newsspider_names() -> None:
 def test_robots_txt_refusals_say_what_newsspider_matches() -> None:
     assert '"Forbidden by robots.txt"' in inspect.getsource(scrapy.downloadermiddlewares.robotstxt)
     assert failure_reason(IgnoreRequest("Forbidden by robots.txt")) == "robots_txt"
+
+
+def test_the_engine_slot_says_when_the_spider_is_closing() -> None:
+    # newsspider.crawl.deadlines.stopping reads it: a stopping crawl's hung downloads are cancelled
+    assert "self.closing = Deferred()" in inspect.getsource(_Slot.close)
+    assert "self._slot.close()" in inspect.getsource(ExecutionEngine.close_spider_async)

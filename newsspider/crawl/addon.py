@@ -24,6 +24,7 @@ from spidermon.contrib.scrapy.extensions import Spidermon
 from newsspider.archive.capture import WarcCapture, WarcPointer
 from newsspider.archive.replay import Reextracted
 from newsspider.crawl.challenges import Challenges
+from newsspider.crawl.deadlines import KeepStopped
 from newsspider.crawl.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
 from newsspider.crawl.failures import NothingFetched, PageErrors
 from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTxt
@@ -86,6 +87,13 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a proxy is out the first time (doubling each time after, up to 30 minutes); when every
     # proxy is out at once, the crawl stops.
     "NEWSSPIDER_PROXY_BACKOFF": 60.0,
+    # A download whose body stalls, nothing received for this many seconds since its headers or its
+    # latest bytes, fails as a timeout (retried as one); 0: no such rule.  DOWNLOAD_TIMEOUT bounds the
+    # whole download, from the request to the last byte, on every handler (through proxies too).
+    "NEWSSPIDER_STALL_TIMEOUT": 20.0,
+    # Seconds a stopping crawl (Ctrl-C, SIGTERM, a fatal error, a bound) waits for the downloads in
+    # flight; then they are cancelled and their requests kept in the frontier (for --resume).
+    "NEWSSPIDER_STOP_TIMEOUT": 10.0,
     # --- Bot challenges (newsspider.crawl.challenges) ---
     # Pass a CDN's bot challenge with a headless Chromium (--browser; the [browser] extra): it earns
     # the clearance cookies once, the crawl goes on over plain HTTP with them and its User-Agent.
@@ -210,6 +218,8 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         WarcCapture: 950,
         # ...unless it is a bot challenge: never archived, parsed or stored; passed with --browser.
         Challenges: 960,
+        # Closest to the network: a download a stopping crawl cancelled goes back into the frontier.
+        KeepStopped: 990,
     },
     "EXTENSIONS": {
         LogStats: None,

@@ -43,6 +43,7 @@ _REASONS = {
     "CannotResolveHostError": "dns",
     "DNSLookupError": "dns",
     "DownloadCancelledError": "cancelled",
+    "DownloadStopped": "cancelled",
     "CancelledError": "cancelled",
 }
 # Scrapy's own messages (not an API; tests/test_scrapy_contract.py and test_faults.py check them).
@@ -150,8 +151,10 @@ class PageErrors:
         return ()
 
 
-def nothing_fetched(start_failures: dict[str, str], failures: dict[str, int]) -> str:
-    """The one line of a crawl that got no page at all.
+def nothing_fetched(start_failures: dict[str, str], failures: dict[str, int], *, direct: bool = True) -> str:
+    """The one line of a crawl that got no page at all; when every start URL's name failed to resolve
+    and no proxy was used (*direct*), it says to try one (the site is blocked, its name poisoned, where
+    many of its readers are).
 
     >>> nothing_fetched({"http://a/bnews/": "connection_refused"}, {"connection_refused": 1})
     'none of the start URLs could be fetched: http://a/bnews/ (connection_refused)'
@@ -159,8 +162,14 @@ def nothing_fetched(start_failures: dict[str, str], failures: dict[str, int]) ->
     'every page failed: 5 pages (http_403 4, timeout 1)'
     >>> nothing_fetched({"http://a/bnews/": "challenge"}, {"challenge": 1})  # doctest: +ELLIPSIS
     'none of the start URLs could be fetched: http://a/bnews/ (challenge); the site ... try --browser'
+    >>> nothing_fetched({"http://a/bnews/": "dns"}, {"dns": 1})  # doctest: +ELLIPSIS
+    "none of the start URLs could be fetched: http://a/bnews/ (dns); the site's name does not ... --proxy"
+    >>> nothing_fetched({"http://a/bnews/": "dns"}, {"dns": 1}, direct=False)
+    'none of the start URLs could be fetched: http://a/bnews/ (dns)'
     """
     hint = "; the site answers with a bot challenge: try --browser" if "challenge" in failures else ""
+    if direct and start_failures and set(start_failures.values()) == {"dns"}:
+        hint = "; the site's name does not resolve here: if it is blocked where you are, try --proxy"
     if start_failures:
         shown = [f"{url} ({reason})" for url, reason in list(start_failures.items())[:3]]
         more = f" and {len(start_failures) - 3} more" if len(start_failures) > 3 else ""
@@ -185,6 +194,7 @@ class NothingFetched:
         self.pages = 0
         self.start_failures: dict[str, str] = {}
         self.failures: dict[str, int] = {}
+        self.direct = True
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NothingFetched:
@@ -203,11 +213,12 @@ class NothingFetched:
         self.failures[reason] = self.failures.get(reason, 0) + 1
         if request.meta.get(START):
             self.start_failures.setdefault(request.url, reason)
+            self.direct = self.direct and not request.meta.get("proxy")
 
     def spider_idle(self) -> None:
         if self.pages or not self.failures or self.crawler.stats.get_value(keys.FATAL):
             return
-        message = nothing_fetched(self.start_failures, self.failures)
+        message = nothing_fetched(self.start_failures, self.failures, direct=self.direct)
         self.crawler.stats.set_value(keys.FATAL, message)
         logger.error("stopping the crawl: %s", message)
         raise CloseSpider("unreachable")

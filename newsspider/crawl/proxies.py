@@ -48,6 +48,7 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy_download_handlers_incubator.handlers.curl_cffi import CurlCffiDownloadHandler
 
 from newsspider.crawl import stats as keys
+from newsspider.crawl.deadlines import Deadlines
 from newsspider.crawl.failures import stop_crawl
 from newsspider.credentials import encode_userinfo, redact, split_userinfo
 
@@ -72,15 +73,28 @@ class ProxyUrlError(ValueError):
     """A proxy URL that cannot be used (its message says why, with the password hidden)."""
 
 
-def parse_proxy(text: str) -> str:
-    """A proxy URL, checked and completed the way curl reads it (``http://`` and port 1080 by default;
-    the password, unencoded as users type it, up to the last ``@``), its user and password
-    percent-encoded.
+def parse_proxy(text: str, *, environment: bool = False) -> str:
+    """A proxy URL, checked and completed (port 1080 by default, as in curl; the password, unencoded
+    as users type it, up to the last ``@``), its user and password percent-encoded.
+
+    A proxy given without a scheme is refused, with both spellings: the local
+    proxy of a circumvention client is shown as ``127.0.0.1:1080`` and is most
+    often SOCKS, which curl's reading (``http://``) gets wrong, late, as a site
+    that cannot be reached.  The *environment*'s variables are read as curl
+    reads them, ``http://`` by default (see :func:`environment_proxy`).
 
     >>> parse_proxy("socks5h://127.0.0.1:9050")
     'socks5h://127.0.0.1:9050'
-    >>> parse_proxy("127.0.0.1:8787")
+    >>> parse_proxy("127.0.0.1:8787", environment=True)
     'http://127.0.0.1:8787'
+    >>> parse_proxy("127.0.0.1:1080")
+    Traceback (most recent call last):
+    ...
+    newsspider.crawl.proxies.ProxyUrlError: proxy '127.0.0.1:1080' has no scheme: is it SOCKS? ...
+    >>> parse_proxy("alice:pw@127.0.0.1:1080")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    newsspider.crawl.proxies.ProxyUrlError: ... use socks5h://***@127.0.0.1:1080; an HTTP proxy: http://***@...
     >>> parse_proxy("SOCKS5://user:p%40ss@[::1]")
     'socks5://user:p%40ss@[::1]:1080'
     >>> parse_proxy("socks5h://alice:p/ss@w:rd@127.0.0.1:1080")
@@ -103,6 +117,9 @@ def parse_proxy(text: str) -> str:
     if not raw:
         raise ProxyUrlError("a proxy URL is empty")
     if not split_userinfo(raw)[0]:
+        if not environment:
+            raise ProxyUrlError(f"proxy {shown!r} has no scheme: is it SOCKS? use socks5h://{shown}; "
+                                f"an HTTP proxy: http://{shown}")
         raw = f"http://{raw}"
     raw = encode_userinfo(raw)
     try:
@@ -121,13 +138,13 @@ def parse_proxy(text: str) -> str:
     return f"{scheme}://{netloc}"
 
 
-def parse_proxies(texts: Iterable[str]) -> list[str]:
+def parse_proxies(texts: Iterable[str], *, environment: bool = False) -> list[str]:
     """Several proxy URLs (see :func:`parse_proxy`), each once, in their order.
 
-    >>> parse_proxies(["socks5h://127.0.0.1:1080", "127.0.0.1:8787", "socks5h://127.0.0.1:1080"])
+    >>> parse_proxies(["socks5h://127.0.0.1:1080", "http://127.0.0.1:8787", "socks5h://127.0.0.1:1080"])
     ['socks5h://127.0.0.1:1080', 'http://127.0.0.1:8787']
     """
-    return list(dict.fromkeys(parse_proxy(text) for text in texts if text.strip()))
+    return list(dict.fromkeys(parse_proxy(text, environment=environment) for text in texts if text.strip()))
 
 
 def _env(environ: Mapping[str, str], name: str) -> str:
@@ -180,7 +197,7 @@ def environment_proxy(url: str, environ: Mapping[str, str] | None = None) -> str
     if _bypassed(parts.hostname or "", _env(environ, "no_proxy")):
         return None
     value = _env(environ, f"{parts.scheme}_proxy") or _env(environ, "all_proxy")
-    return parse_proxy(value) if value else None
+    return parse_proxy(value, environment=True) if value else None
 
 
 def environment_proxies(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -190,7 +207,8 @@ def environment_proxies(environ: Mapping[str, str] | None = None) -> list[str]:
     ['http://127.0.0.1:8787']
     """
     environ = os.environ if environ is None else environ
-    return parse_proxies(_env(environ, name) for name in ("http_proxy", "https_proxy", "all_proxy"))
+    return parse_proxies((_env(environ, name) for name in ("http_proxy", "https_proxy", "all_proxy")),
+                         environment=True)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -199,6 +217,11 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         yield seen
         seen = seen.__cause__ or seen.__context__
 
+
+#: why an ``http://`` proxy failed that does not speak HTTP: a SOCKS proxy answers an HTTP request with
+#: bytes curl reads as HTTP/0.9, and closes a CONNECT (a proxy given without a scheme in the
+#: environment is ``http://``, as curl reads it)
+NOT_HTTP = "no HTTP proxy answers there"
 
 # SOCKS5 reply codes (RFC 1928), as curl quotes them: "cannot complete SOCKS5 connection to X. (5)"
 _SOCKS_REPLIES = {1: "general failure", 2: "not allowed by the proxy", 3: "network unreachable",
@@ -233,6 +256,8 @@ def proxy_failure(exc: BaseException) -> str | None:
     'authentication failed (HTTP 407)'
     >>> proxy_failure(raised(ConnectionError("curl: (7) Failed to connect to a:80 after 0 ms", 7))) is None
     True
+    >>> proxy_failure(raised(ProxyError("curl: (56) Proxy CONNECT aborted", 56)))
+    'no HTTP proxy answers there'
     """
     for cause in _causes(exc):
         if type(cause).__module__.startswith("curl_cffi") and (reason := _curl_reason(cause)):
@@ -269,6 +294,8 @@ def _curl_reason(cause: BaseException) -> str | None:
         status = match[1]
         return (f"authentication failed (HTTP {status})" if status in ("401", "407")
                 else f"the proxy failed (HTTP {status})")
+    if (code == 1 and "HTTP/0.9" in text) or (code == 56 and "Proxy CONNECT aborted" in text):
+        return NOT_HTTP
     if code == 7 and " over proxy " in text:
         return "could not connect to the proxy"
     if code == 28 and " over proxy " in text and "Connection timed out" in text:
@@ -374,7 +401,21 @@ class ProxyPool:
         >>> pool.summary()
         'socks5h://***@127.0.0.1:1080 (connection refused)'
         """
-        return ", ".join(f"{s.name} ({s.last_reason or 'out'})" for s in self.states.values())
+        return ", ".join(f"{s.name} ({_with_hint(s.name, s.last_reason) or 'out'})"
+                         for s in self.states.values())
+
+
+def _with_hint(name: str, reason: str) -> str:
+    """*reason* of the proxy *name*, with what to try when it is a SOCKS proxy given as an HTTP one.
+
+    >>> _with_hint("http://***@127.0.0.1:1080", NOT_HTTP)
+    'no HTTP proxy answers there: is it SOCKS? try socks5h://***@127.0.0.1:1080'
+    >>> _with_hint("http://127.0.0.1:1080", "could not connect to the proxy")
+    'could not connect to the proxy'
+    """
+    if reason != NOT_HTTP:
+        return reason
+    return f"{reason}: is it SOCKS? try socks5h://{name.split('://', 1)[-1]}"
 
 
 class ProxyRoute:
@@ -544,7 +585,8 @@ class RoutedHandler(BaseDownloadHandler):
     """Download handler for ``http`` and ``https``: proxied requests through the curl_cffi handler
     (SOCKS5, HTTP and HTTPS proxies, the name resolved by the proxy), direct ones through Scrapy's
     default handler, as if no proxy were configured; with ``NEWSSPIDER_IMPERSONATE``, every request
-    through the curl_cffi handler, presenting that browser's TLS fingerprint."""
+    through the curl_cffi handler, presenting that browser's TLS fingerprint.  Either way within the
+    download's deadlines (:mod:`newsspider.crawl.deadlines`)."""
 
     lazy = False
 
@@ -552,6 +594,7 @@ class RoutedHandler(BaseDownloadHandler):
         super().__init__(crawler)
         self.impersonating = bool(crawler.settings.get("NEWSSPIDER_IMPERSONATE"))
         self._proxied: ProxiedHandler | None = None
+        self.deadlines = Deadlines(crawler)
         self.direct: BaseDownloadHandler = (self.proxied if self.impersonating
                                             else build_from_crawler(HTTP11DownloadHandler, crawler))
 
@@ -563,9 +606,8 @@ class RoutedHandler(BaseDownloadHandler):
         return self._proxied
 
     async def download_request(self, request: Request) -> Response:
-        if request.meta.get("proxy"):
-            return await self.proxied.download_request(request)
-        return await self.direct.download_request(request)
+        handler = self.proxied if request.meta.get("proxy") else self.direct
+        return await self.deadlines.download(request, handler.download_request(request))
 
     async def close(self) -> None:
         if not self.impersonating:
