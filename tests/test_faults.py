@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import re
@@ -51,6 +52,13 @@ RECOVERABLE: dict[int, tuple[str, str, bytes, str, str]] = {
               "<html><body><h2>未闭合</h2><div class='entry'><p>第一<p>第二<div class='x'>广告</div>"
               .encode(),
               "未闭合", "第一\n\n第二"),
+    7000009: ("UTF-16 with a byte order mark, sent as UTF-8", "text/html; charset=utf-8",
+              codecs.BOM_UTF16_LE + article("字节顺序标记", ["UTF-16的页面。"]).encode("utf-16-le"),
+              "字节顺序标记", "UTF-16的页面。"),
+    7000019: ("an og:image that is not a web URL", "text/html; charset=utf-8",
+              article("坏的图片", ["只丢掉图片。"]).replace(
+                  "<head>", '<head><meta property="og:image" content="javascript:alert(1)">').encode(),
+              "坏的图片", "只丢掉图片。"),
 }
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import asdict
 
 import pytest
 from lxml import etree
 from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
 
-from newsspider.extract.loaders import load_article, page_selector, parse_listing
+from newsspider.crawl.pipelines import ValidatePipeline
+from newsspider.extract.items import Article
+from newsspider.extract.loaders import Problems, load_article, page_selector, parse_listing
 from tests.conftest import FIXTURES, seed_page
 
 ARTICLE_URL = "https://www.bannedbook.org/bnews/itnews/20240626/2054421.html"
@@ -215,3 +219,51 @@ def test_the_2025_ending_gives_the_editor_and_no_share_text(ending: str) -> None
     assert record["editor"] == "李华"
     assert record["body"] == plain["body"]
     assert "转发分享" not in record["body"] and "Follow Us" not in record["body"]
+
+
+def validated(article: Article) -> Article:
+    """*article* through the crawl's validation (which drops a record that breaks the schema)."""
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    return ValidatePipeline.from_crawler(crawler).process_item(article)  # type: ignore[no-any-return]
+
+
+RELATED = "<ul class='op-related-articles' title='相关阅读'>"
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(1)", "data:image/png;base64,iVBORw0KGgo=",
+                                 "mailto:editor@example.org", "ftp://127.0.0.1/lead.jpg"])
+@pytest.mark.parametrize("where", ["og:image", "img", "related"])
+def test_a_link_that_is_not_a_web_url_loses_that_value_not_the_article(bad: str, where: str) -> None:
+    """A lead image, a body image or a related link that is not an http(s) URL is left out and
+    counted (bad_url); the article is stored with the rest."""
+    page = seed_page("article-openai-china-api.html")
+    before, after = {
+        "og:image": ("<h2>", f'<meta property="og:image" content="{bad}"><h2>'),
+        "img": ('<p id="conimg">', f'<p><img src="{bad}" alt="x"></p><p id="conimg">'),
+        "related": (RELATED, f"{RELATED}<li><a href='{bad}'>坏链接</a></li>"),
+    }[where]
+    page = page.replace(before.encode(), after.encode(), 1)
+    assert bad.encode() in page
+    problems = Problems()
+    article = validated(load_article(HtmlResponse(url=ARTICLE_URL, body=page, encoding="utf-8"),
+                                     problems=problems))
+    assert (article.image_url, article.images) == (None, [])
+    assert len(article.related_urls) == 5 and all(u.startswith("https://") for u in article.related_urls)
+    assert dict(problems.counts) == {"bad_url": 1}
+    expected = json.loads((FIXTURES / "article-openai-china-api.expected.json").read_text("utf-8"))
+    assert {k: v for k, v in asdict(article).items() if k != "crawled_at"} == expected
+
+
+def test_a_utf16_page_with_a_byte_order_mark_is_read_whatever_its_header_says() -> None:
+    """The byte order mark decides the encoding (as browsers do): a UTF-16 page sent as UTF-8."""
+    html = seed_page("article-openai-china-api.html").decode("utf-8")
+    plain = asdict(load_article(HtmlResponse(url=ARTICLE_URL, body=html.encode(), encoding="utf-8")))
+    for codec, bom in (("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE)):
+        page = HtmlResponse(url=ARTICLE_URL, body=bom + html.encode(codec),
+                            headers={"Content-Type": "text/html; charset=utf-8"})
+        problems = Problems()
+        article = asdict(load_article(page, problems=problems))
+        assert {k: v for k, v in article.items() if k != "crawled_at"} == {
+            k: v for k, v in plain.items() if k != "crawled_at"}, codec
+        assert not problems
