@@ -35,8 +35,11 @@ ARTICLE_PATH = re.compile(
     rf"^/bnews/(?P<category>{_SEGMENT}(?:/{_SEGMENT})*)/(?P<date>\d{{8}})/(?P<id>[0-9]{{1,18}})\.html$"
 )
 TAG_PATH = re.compile(r"^/bnews/tag/(?P<slug>[^/]+)/(?:page/(?P<page>\d+)/?)?$")
-LISTING_PATH = re.compile(rf"^/bnews/(?:(?P<category>(?!page/){_SEGMENT}(?:/(?!page/){_SEGMENT})*)/)?"
-                          r"(?:page/(?P<page>\d+)/?)?$")
+# The site's categories are at most two deep (/bnews/renquan/minyun/); one more level is allowed for a
+# category it may add.  A deeper path is no listing of the site (a trap of ever-deeper listings).
+MAX_CATEGORY_DEPTH = 3
+LISTING_PATH = re.compile(rf"^/bnews/(?:(?P<category>(?!page/){_SEGMENT}(?:/(?!page/){_SEGMENT})"
+                          rf"{{0,{MAX_CATEGORY_DEPTH - 1}}})/)?(?:page/(?P<page>\d+)/?)?$")
 MIRROR_PREFIX = "/bnews/zh-tw/"
 # Path segments that are never listings: the mirror, WordPress machinery, feeds, scripts.
 EXCLUDED_SEGMENTS = frozenset({
@@ -77,6 +80,8 @@ def classify(url: str) -> Kind:
     'other'
     >>> [classify(LIVE_ROOT + p).value for p in ("2024/01/", "2024/01/02/", "date/2024/")]
     ['other', 'other', 'other']
+    >>> [classify(LIVE_ROOT + p).value for p in ("a/b/c/", "a/b/c/page/2/", "a/b/c/d/", "a/b/c/d/page/2/")]
+    ['listing', 'listing', 'other', 'other']
     """
     try:
         parts = urlsplit(url)
