@@ -17,7 +17,9 @@ through :meth:`MockServer.fault`):
 - ``redirect``: answer 301 to ``location`` (``{root}`` and ``{other}`` are this server under its two names);
 - ``page``: serve ``body`` (base64) as ``content_type`` (with ``encoding`` as its Content-Encoding,
   unchanged);
-- ``endless``: a listing whose "next page" never ends (``path`` is a prefix: ``.../page/N/``).
+- ``endless``: a listing whose "next page" never ends (``path`` is a prefix: ``.../page/N/``);
+- ``sprawl``: a listing trap (``path`` is a prefix): every page lists the same few articles and links to
+  ever-new listings, two below it (``<page>sN/``) and one at ``location`` (``{n}``: a new number).
 
 ``POST /__rewrite__`` (:meth:`MockServer.rewrite`) replaces a string in every page it serves from
 then on, to plant a bad value on every page of the site.
@@ -85,7 +87,7 @@ class FaultServer(DemoServer):
         fault = self.faults.get(path)
         if fault is None:
             fault = next((f for prefix, f in self.faults.items()
-                          if f.kind == "endless" and path.startswith(prefix)), None)
+                          if f.kind in ("endless", "sprawl") and path.startswith(prefix)), None)
         return fault if fault is not None and fault.active() else None
 
 
@@ -231,6 +233,16 @@ class FaultHandler(DemoHandler):
         next_url = f"{base}page/{page + 1}/"
         next_link = f'<link rel="next" href="{next_url}" /><a href="{next_url}">下一页</a>'
         body = listing.replace("</body>", next_link + "</body>")
+        self._send(200, "text/html; charset=UTF-8", self.server.relocate(body).encode(), None, True)
+
+    def _fault_sprawl(self, fault: Fault) -> None:
+        path = urlsplit(self.path).path
+        first = fault.hits * 3  # new numbers on every page
+        links = [f"{path}s{first}/", f"{path}s{first + 1}/", fault.location.format(n=first + 2)]
+        items = self.server.site.newest_first[:3]  # the same few articles on every page
+        listing = self.server.site.listing("列表的列表", "列表的列表", path, items, 1).body
+        more = "".join(f'<li><a href="{link}">{link}</a></li>' for link in links)
+        body = listing.replace("</body>", f"<ul>{more}</ul></body>")
         self._send(200, "text/html; charset=UTF-8", self.server.relocate(body).encode(), None, True)
 
 

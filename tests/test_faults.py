@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import re
@@ -9,10 +10,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
 
+from newsspider.crawl import stats as keys
 from newsspider.demo.pages import DemoSite
 from newsspider.extract import site
 from newsspider.memory.sqlite import read_runs
+from newsspider.spiders.bannedbook import LISTING_ROOT, BannedbookSpider
 from tests.conftest import crawl, read_jsonl
 from tests.mockserver import MockServer
 
@@ -51,6 +57,13 @@ RECOVERABLE: dict[int, tuple[str, str, bytes, str, str]] = {
               "<html><body><h2>未闭合</h2><div class='entry'><p>第一<p>第二<div class='x'>广告</div>"
               .encode(),
               "未闭合", "第一\n\n第二"),
+    7000009: ("UTF-16 with a byte order mark, sent as UTF-8", "text/html; charset=utf-8",
+              codecs.BOM_UTF16_LE + article("字节顺序标记", ["UTF-16的页面。"]).encode("utf-16-le"),
+              "字节顺序标记", "UTF-16的页面。"),
+    7000019: ("an og:image that is not a web URL", "text/html; charset=utf-8",
+              article("坏的图片", ["只丢掉图片。"]).replace(
+                  "<head>", '<head><meta property="og:image" content="javascript:alert(1)">').encode(),
+              "坏的图片", "只丢掉图片。"),
 }
 
 
@@ -172,6 +185,62 @@ def test_max_listing_pages_bounds_an_endless_listing(mockserver: MockServer, tmp
     assert result.returncode == 0, result.stderr
     endless = [r["path"] for r in mockserver.requests() if r["path"].startswith("/bnews/endless/")]
     assert len(endless) == 12
+
+
+def test_a_listing_trap_of_ever_new_sub_listings_ends_by_itself(mockserver: MockServer,
+                                                                tmp_path: Path) -> None:
+    """Listings that list nothing new but link to ever-new listings, deeper (``/bnews/trap/s1/s4/…``)
+    and beside them (``/bnews/trap5/``): no pagination bound stops them; the crawl ends by itself all
+    the same, having stored the site's articles, and says why it left the trap."""
+    mockserver.fault("/bnews/trap", "sprawl", location="/bnews/trap{n}/")
+    result = crawl(mockserver, tmp_path, "--start-url", mockserver.url("/bnews/trap/"),
+                   "-s", "NEWSSPIDER_MAX_LISTING_PAGES=5", "-s", "CLOSESPIDER_PAGECOUNT=1000", "--no-warc")
+    assert result.returncode == 0, result.stderr
+    assert "Crawl finished:" in result.stdout, result.stdout  # not stopped by the page count
+    trap = [r["path"] for r in mockserver.requests() if r["path"].startswith("/bnews/trap")]
+    # the first page (new articles) leads to 3 listings; the first 20 (NEWSSPIDER_MAX_BARREN_LISTINGS)
+    # barren pages below it to 3 each; past them, none; and no listing is deeper than the site's
+    assert len(trap) <= 1 + 3 + 20 * 3, sorted(trap)
+    assert max(p.count("/") - 2 for p in trap) == site.MAX_CATEGORY_DEPTH, sorted(trap)  # /bnews/a/b/c/
+    assert {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")} == PUBLIC_IDS
+    assert re.search(r"WARNING 21 listing pages found under http://\S+/bnews/trap/ listed nothing new: "
+                     r"not following the other listings they link to", result.stderr), result.stderr
+
+
+def trap_page(url: str, links: list[str], request: Request) -> HtmlResponse:
+    """A listing page of the trap: the same three articles, and *links* to other listings."""
+    items = "".join(f'<div class="postlist"><h4><a href="/bnews/itnews/20240101/{i}.html">{i}</a></h4></div>'
+                    for i in (1, 2, 3))
+    more = "".join(f'<a href="{link}">{link}</a>' for link in links)
+    return HtmlResponse(url, body=f"<html><body>{items}{more}</body></html>".encode(), encoding="utf-8",
+                        request=request)
+
+
+def test_barren_listings_are_counted_and_past_the_budget_lead_to_no_other_listing() -> None:
+    crawler = get_crawler(BannedbookSpider, {"NEWSSPIDER_MAX_BARREN_LISTINGS": 2, "NEWSSPIDER_REFRESH": True,
+                                             "NEWSSPIDER_MAX_STALE_PAGES": 5})
+    crawler.stats.open_spider()
+    root = "http://127.0.0.1/bnews/trap/"
+    spider = BannedbookSpider.from_crawler(crawler, start_urls=[root])
+    spider.configure()
+
+    def parse(request: Request, links: list[str]) -> list[Request]:
+        return [r for r in spider.parse(trap_page(request.url, links, request)) if isinstance(r, Request)]
+
+    first = parse(Request(root), ["/bnews/trap/a/", "/bnews/trap/b/", "/bnews/trap/c/"])
+    listings = [r for r in first if r.url.startswith(root)]
+    assert [r.meta[LISTING_ROOT] for r in listings] == [root] * 3  # the first page lists new articles
+    assert crawler.stats.get_value(keys.BARREN_LISTING_PAGES) is None
+    for n, request in enumerate(listings):  # barren: the same articles again
+        found = parse(request, [f"{request.url}x{n}/", f"/bnews/trap{n}/", f"{request.url}page/2/"])
+        assert crawler.stats.get_value(keys.BARREN_LISTING_PAGES) == n + 1
+        urls = [r.url for r in found]
+        if n < 2:  # within the budget (2): followed, under the same root
+            assert urls == [f"{request.url}x{n}/", f"{root[:-1]}{n}/", f"{request.url}page/2/"]
+            assert {r.meta[LISTING_ROOT] for r in found} == {root}
+        else:  # past it: only the listing's own pagination
+            assert urls == [f"{request.url}page/2/"]
+            assert crawler.stats.get_value(keys.skipped("barren_listings")) == 2
 
 
 def test_a_time_bound(mockserver: MockServer, tmp_path: Path) -> None:

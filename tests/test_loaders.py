@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from dataclasses import asdict
+from functools import cache
 
+import opencc
 import pytest
 from lxml import etree
 from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
 
-from newsspider.extract.loaders import load_article, page_selector, parse_listing
+from newsspider.crawl.pipelines import ValidatePipeline
+from newsspider.extract import site
+from newsspider.extract.items import Article
+from newsspider.extract.loaders import Problems, load_article, page_selector, parse_listing
 from tests.conftest import FIXTURES, seed_page
 
 ARTICLE_URL = "https://www.bannedbook.org/bnews/itnews/20240626/2054421.html"
@@ -166,17 +174,30 @@ def test_og_image_is_the_lead_image() -> None:
     assert article.image_url == "https://www.bannedbook.org/lead.jpg" and article.images == []
 
 
-def seed_with(credit: str = "", ending: str = "") -> dict:
+def seed_with(credit: str = "", ending: str = "", script: str | None = None) -> dict:
     """The real article with a credit line placed after its image credit and an ending after its last
-    paragraph, as the site writes them."""
+    paragraph, as the site writes them; with *script* (an OpenCC conversion: ``s2t``, ``s2tw``,
+    ``s2hk``), the whole page in traditional script, as an article reprinted from Taiwan or Hong Kong."""
     page = seed_page("article-openai-china-api.html").decode("utf-8")
     page = page.replace('<p id="conimg">图/路透社</p>', f'<p id="conimg">图/路透社</p> {credit}', 1)
     after_last = '<!--<div id="taboola-mid-1"></div>-->'
     page = page.replace(after_last, ending + after_last, 1)
+    if script:
+        page = converted(script, page)
     return asdict(load_article(HtmlResponse(url=ARTICLE_URL, body=page.encode("utf-8"), encoding="utf-8")))
 
 
-@pytest.mark.parametrize(("credit", "author", "source"), [
+@cache
+def _opencc(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
+
+
+def converted(config: str, text: str | None) -> str | None:
+    """*text* in another script (OpenCC's conversion *config*)."""
+    return None if text is None else _opencc(config).convert(text)
+
+
+CREDITS = [
     ("<p>作者：林骁来源：大纪元，文章内容并不代表本网立场和观点。</p>", "林骁", "大纪元"),
     ("<p>作者：林驍來源：大紀元，文章內容並不代表本網立場和觀點。</p>", "林驍", "大紀元"),
     ("<p>作者：公民老黑，来源：Citizen Laohei公民老黑youtube频道，文章内容并不代表本网立场和观点。</p>",
@@ -187,7 +208,10 @@ def seed_with(credit: str = "", ending: str = "") -> dict:
     ("<p>文／陈破空，来源：新唐人</p>", "陈破空", "新唐人"),
     ("<p>Original 北美保守评论 时评 ，文章内容不知真假，请读者自行判断。</p>", None, "北美保守评论"),
     ("<p>记者：李志，编译：张三，来源：美国之音</p>", "李志", "美国之音"),
-])
+]
+
+
+@pytest.mark.parametrize(("credit", "author", "source"), CREDITS)
 def test_credit_line_forms_in_a_real_page(credit: str, author: str | None, source: str) -> None:
     plain = seed_with()
     record = seed_with(credit=credit)
@@ -202,16 +226,131 @@ def test_a_line_that_only_looks_like_a_credit_stays_in_the_body() -> None:
     assert record["body"].split("\n\n")[0] == question
 
 
-@pytest.mark.parametrize("ending", [
+ENDINGS = [
     "<p>站长动态，转发分享↓Follow Us 责任编辑：李华</p>",
     '<p><img src="https://www.bannedbook.org/wp-content/uploads/qr.png" alt=""></p>'
     "<p>站长动态，转发分享↓Follow Us 责任编辑：李华</p>",
     "<p>站长动态，转发分享↓Follow Us</p><p>责任编辑：李华</p>",
     "<p>责任编辑：李华</p><p>站长动态，转发分享↓Follow Us</p>",
-])
+]
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
 def test_the_2025_ending_gives_the_editor_and_no_share_text(ending: str) -> None:
     plain = seed_with()
     record = seed_with(ending=ending)
     assert record["editor"] == "李华"
     assert record["body"] == plain["body"]
     assert "转发分享" not in record["body"] and "Follow Us" not in record["body"]
+
+
+#: OpenCC's conversions to traditional script: by character, Taiwan's, Hong Kong's, Taiwan's with its phrases
+TRADITIONAL = ("s2t", "s2tw", "s2hk", "s2twp")
+
+
+@pytest.mark.parametrize("script", TRADITIONAL)
+@pytest.mark.parametrize(("credit", "ending"), [(credit, ENDINGS[n % len(ENDINGS)])
+                                                for n, (credit, _, _) in enumerate(CREDITS)],
+                         ids=[f"credit{n}" for n in range(len(CREDITS))])
+def test_a_traditional_script_page_gives_the_credits_the_simplified_one_does(
+        script: str, credit: str, ending: str) -> None:
+    """The same page in traditional script: the same author, source, editor and image credit (in that
+    script), and the same body (the credit line and the ending are not body)."""
+    simplified = seed_with(credit=credit, ending=ending)
+    assert simplified["editor"] == "李华" and (simplified["author"] or simplified["source"])
+    traditional = seed_with(credit=credit, ending=ending, script=script)
+    for name in ("author", "source", "editor", "image_credit"):
+        assert traditional[name] == converted(script, simplified[name]), name
+    plain = seed_with(script=script)
+    assert traditional["body"] == plain["body"]
+    assert "Follow Us" not in traditional["body"]
+    assert plain["source"] == converted(script, "中时")  # the 來源： line's
+
+
+# Credit lines and endings as the rules read them in simplified script (their doctests and the tests
+# above): in traditional script they must read the same.
+CREDIT_LINES = [
+    *(re.sub(r"</?p>", "", credit) for credit, _, _ in CREDITS),
+    "来源：美国之音, 文章内容并不代表本网立场。", "作者：王丹丨来源：RFA", "来源：《大纪元》",
+    "Original 纵览中国", "编译：张三", "撰稿：王五 来源：自由时报", "转载自：看中国",
+    "文章转自网络，旨在为读者提供多元信息，内容并不代表本网立场和观点。", "文章转自网络，仅供参考。",
+    "原创 北美保守评论，文章内容不知真假。",
+    "记者：请问您如何看待这次的贸易谈判结果？", "证券时报报导，目前OpenAI的API向161个国家和地区开放",
+]
+ENDING_LINES = [
+    "站长动态，转发分享↓Follow Us 责任编辑：赵凌云", "站长动态 转发分享 责任编辑：李华", "（责任编辑：王五）",
+    "【编辑：李明】", "站长动态，转发分享↓Follow Us", "他是责任编辑：不是编辑行", "转发分享这篇文章",
+]
+
+
+@pytest.mark.parametrize("script", TRADITIONAL)
+def test_every_credit_line_form_reads_the_same_in_traditional_script(script: str) -> None:
+    def credit(line: str) -> dict[str, str | None] | None:
+        return site.parse_credit_line(line)
+
+    def ending(line: str) -> tuple[str | None, bool]:
+        return site.parse_editor_line(line), site.is_share_block(line)
+
+    for line in CREDIT_LINES:
+        expected = credit(line)
+        if expected is not None:
+            expected = {name: converted(script, value) for name, value in expected.items()}
+        assert credit(converted(script, line)) == expected, line
+    for line in ENDING_LINES:
+        editor, share = ending(line)
+        assert ending(converted(script, line)) == (converted(script, editor), share), line
+
+
+@pytest.mark.parametrize("words", ["WRITER_LABELS", "REPORTER_LABELS", "SOURCE_LABELS", "EDITOR_LABELS",
+                                   "DISCLAIMERS", "WECHAT_MARKERS", "SHARE_NEWS", "SHARE_FORWARD"])
+def test_the_credit_rules_list_each_word_in_both_scripts(words: str) -> None:
+    listed = getattr(site, words)
+    assert {converted(script, word) for word in listed for script in TRADITIONAL} <= set(listed)
+
+
+def validated(article: Article) -> Article:
+    """*article* through the crawl's validation (which drops a record that breaks the schema)."""
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    return ValidatePipeline.from_crawler(crawler).process_item(article)  # type: ignore[no-any-return]
+
+
+RELATED = "<ul class='op-related-articles' title='相关阅读'>"
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(1)", "data:image/png;base64,iVBORw0KGgo=",
+                                 "mailto:editor@example.org", "ftp://127.0.0.1/lead.jpg"])
+@pytest.mark.parametrize("where", ["og:image", "img", "related"])
+def test_a_link_that_is_not_a_web_url_loses_that_value_not_the_article(bad: str, where: str) -> None:
+    """A lead image, a body image or a related link that is not an http(s) URL is left out and
+    counted (bad_url); the article is stored with the rest."""
+    page = seed_page("article-openai-china-api.html")
+    before, after = {
+        "og:image": ("<h2>", f'<meta property="og:image" content="{bad}"><h2>'),
+        "img": ('<p id="conimg">', f'<p><img src="{bad}" alt="x"></p><p id="conimg">'),
+        "related": (RELATED, f"{RELATED}<li><a href='{bad}'>坏链接</a></li>"),
+    }[where]
+    page = page.replace(before.encode(), after.encode(), 1)
+    assert bad.encode() in page
+    problems = Problems()
+    article = validated(load_article(HtmlResponse(url=ARTICLE_URL, body=page, encoding="utf-8"),
+                                     problems=problems))
+    assert (article.image_url, article.images) == (None, [])
+    assert len(article.related_urls) == 5 and all(u.startswith("https://") for u in article.related_urls)
+    assert dict(problems.counts) == {"bad_url": 1}
+    expected = json.loads((FIXTURES / "article-openai-china-api.expected.json").read_text("utf-8"))
+    assert {k: v for k, v in asdict(article).items() if k != "crawled_at"} == expected
+
+
+def test_a_utf16_page_with_a_byte_order_mark_is_read_whatever_its_header_says() -> None:
+    """The byte order mark decides the encoding (as browsers do): a UTF-16 page sent as UTF-8."""
+    html = seed_page("article-openai-china-api.html").decode("utf-8")
+    plain = asdict(load_article(HtmlResponse(url=ARTICLE_URL, body=html.encode(), encoding="utf-8")))
+    for codec, bom in (("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE)):
+        page = HtmlResponse(url=ARTICLE_URL, body=bom + html.encode(codec),
+                            headers={"Content-Type": "text/html; charset=utf-8"})
+        problems = Problems()
+        article = asdict(load_article(page, problems=problems))
+        assert {k: v for k, v in article.items() if k != "crawled_at"} == {
+            k: v for k, v in plain.items() if k != "crawled_at"}, codec
+        assert not problems

@@ -5,6 +5,7 @@ tests/test_faults.py show them at work in a whole crawl."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 from collections.abc import Callable
 from time import monotonic
 from types import SimpleNamespace
@@ -19,6 +20,7 @@ from scrapy.utils.test import get_crawler
 
 from newsspider.crawl import stats as keys
 from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter
+from newsspider.extract.loaders import load_article
 
 PAGE = "<html><head><meta charset='gbk'></head><body><p>中国</p></body></html>"
 
@@ -38,6 +40,30 @@ def test_charset_fix_decodes_a_page_by_what_its_bytes_are_when_the_header_lies()
     fixed = middleware.process_response(request, lying)
     assert isinstance(fixed, TextResponse) and fixed.encoding == "gb18030" and "中国" in fixed.text
     assert made.stats.get_value(keys.CHARSET_FIXED) == 1
+
+
+ENTRY = ('<html><head><meta charset="{charset}"><title>标题</title></head>'
+         "<body><div class='entry'><p>中国</p></div></body></html>")
+
+
+@pytest.mark.parametrize(("body", "header"), [
+    # UTF-8 with a byte order mark, the header and the <meta> both wrong (the bytes decode with the
+    # <meta>'s charset, so that a charset fix would take it)
+    (codecs.BOM_UTF8 + ENTRY.format(charset="windows-1252").encode(), "gbk"),
+    # UTF-16 with a byte order mark, sent as UTF-8
+    (codecs.BOM_UTF16_LE + ENTRY.format(charset="utf-8").encode("utf-16-le"), "utf-8"),
+    (codecs.BOM_UTF16_BE + ENTRY.format(charset="utf-8").encode("utf-16-be"), "utf-8"),
+])
+def test_a_byte_order_mark_decides_the_encoding_and_the_page_is_read(body: bytes, header: str) -> None:
+    made = crawler()
+    middleware = CharsetFix.from_crawler(made)
+    request = Request("http://127.0.0.1/bnews/cnnews/20240101/1.html")
+    page = HtmlResponse(request.url, body=body, request=request,
+                        headers={"Content-Type": f"text/html; charset={header}"})
+    read = middleware.process_response(request, page)
+    assert isinstance(read, TextResponse) and "<p>中国</p>" in read.text
+    article = load_article(read)
+    assert (article.title, article.body) == ("标题", "中国")
 
 
 def test_charset_fix_leaves_a_right_header_and_bytes_that_are_not_text_alone() -> None:

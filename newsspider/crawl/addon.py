@@ -60,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     # had not already shown (pages that repeat themselves, or list nothing): a bound on listings whose
     # "next page" never ends.  Articles reached another way first do not make a page stale.
     "NEWSSPIDER_MAX_STALE_PAGES": 5,
+    # Listing pages that list no article new to the crawl (barren) allowed below one that did, across
+    # listings: past this many, barren pages are not followed to the other listings they link to (a
+    # bound on traps of ever-new sub-listings; newsspider/skipped/barren_listings).  0 = no bound.
+    "NEWSSPIDER_MAX_BARREN_LISTINGS": 20,
     # Only articles of these days (--since / --until): YYYY-MM-DD, or a span back from today (30d, 8w,
     # 6m, 2y).  Empty = open.  Articles outside are never requested (newsspider/skipped/outside_window).
     "NEWSSPIDER_SINCE": "",

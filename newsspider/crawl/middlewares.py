@@ -20,7 +20,7 @@ from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
-from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 
 from newsspider.crawl import stats as keys
 
@@ -46,7 +46,8 @@ def choose_encoding(body: bytes, header: str | None) -> str | None:
     A header is wrong when the body does not decode with it, or when it names a
     catch-all Western charset but the body is valid UTF-8 beyond ASCII.  Then
     the charset the page declares (``<meta>``) wins if the body decodes with
-    it, else UTF-8 if it decodes.
+    it, else UTF-8 if it decodes.  A body that starts with a byte order mark is
+    in the encoding the mark says, whatever the header and the ``<meta>`` say (Scrapy decodes it so).
 
     >>> page = '<meta charset="gbk"><p>中国</p>'.encode("gbk")
     >>> choose_encoding(page, "utf-8")
@@ -55,8 +56,11 @@ def choose_encoding(body: bytes, header: str | None) -> str | None:
     'utf-8'
     >>> choose_encoding("<p>中国</p>".encode(), "utf-8") is None
     True
+    >>> utf8_with_bom = b"\\xef\\xbb\\xbf" + '<meta charset="windows-1252"><p>中国</p>'.encode()
+    >>> choose_encoding(utf8_with_bom, "gbk") is None
+    True
     """
-    if not header:
+    if not header or read_bom(body)[0]:
         return None
     header = resolve_encoding(header) or header
     wrong = not _decodes(body, header) or (

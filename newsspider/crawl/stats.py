@@ -49,6 +49,10 @@ FAILED = f"{_ROOT}/failed"
 CHARSET_FIXED = f"{_ROOT}/charset_fixed"
 RETRY_AFTER_WAITS = f"{_ROOT}/retry_after_waits"
 LISTING_SEEKS = f"{_ROOT}/listing_seeks"
+#: listing pages that listed no article a listing page of this crawl had not shown (barren pages:
+#: past NEWSSPIDER_MAX_BARREN_LISTINGS under one root, they lead to no other listing,
+#: ``skipped("barren_listings")``)
+BARREN_LISTING_PAGES = f"{_ROOT}/barren_listing_pages"
 IMAGES = f"{_ROOT}/images"
 WARC_RECORDS = f"{_ROOT}/warc_records"
 WARC_REVISITS = f"{_ROOT}/warc_revisits"

@@ -11,6 +11,7 @@ translated to XPath and compiled once, and run on the parsed tree directly.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 from scrapy.http import TextResponse
 from scrapy.utils.response import get_base_url
+from w3lib.encoding import read_bom
 
 from newsspider.extract import site
 from newsspider.extract.items import Article
@@ -42,7 +44,8 @@ from newsspider.extract.processors import (
 )
 
 __all__ = ["ArticleLoader", "ListingPage", "Problems", "absolute_urls", "load_article", "page_base",
-           "page_selector", "paragraph_text", "parse_listing", "select", "split_body"]
+           "page_selector", "paragraph_text", "parse_listing", "parser_encoding", "select", "split_body",
+           "web_urls"]
 
 
 
@@ -146,15 +149,37 @@ def _paragraphs(paragraphs: list[str]) -> str | None:
     return "\n\n".join(paragraphs) or None
 
 
+def web_urls(base: str, hrefs: Iterable[str], problems: Problems | None) -> list[str]:
+    """The http(s) links among *hrefs*, absolute and canonical (:func:`absolute_urls`).
+
+    What a record links to (its images, its related articles) is on the web: a link of another
+    scheme (``javascript:``, ``data:``, ``mailto:``) is left out and counted as ``bad_url``, like a
+    link that is not a URL; the rest of the page is kept.
+
+    >>> p = Problems()
+    >>> web_urls("https://a.org/x/", ["b.jpg", "javascript:alert(1)", "data:image/png;base64,AA=="], p)
+    ['https://a.org/x/b.jpg']
+    >>> dict(p.counts)
+    {'bad_url': 2}
+    """
+    urls = []
+    for url in absolute_urls(base, hrefs, problems):
+        if url.startswith(("http://", "https://")):
+            urls.append(url)
+        elif problems is not None:
+            problems.add("bad_url", url)
+    return urls
+
+
 def _absolute(hrefs: list[str], loader_context: dict[str, Any]) -> list[str]:
-    """Links made absolute against the page's base (``loader_context``: ``base``, ``problems``)."""
-    return absolute_urls(loader_context["base"], hrefs, loader_context.get("problems"))
+    """Web links made absolute against the page's base (``loader_context``: ``base``, ``problems``)."""
+    return web_urls(loader_context["base"], hrefs, loader_context.get("problems"))
 
 
 def _image(img: Any, loader_context: dict[str, Any]) -> dict[str, str | None] | None:
     """An ``<img>`` of the entry as ``{"url", "alt", "caption"}`` (None without a usable URL)."""
     src = next((value for name in site.IMAGE_SOURCES if (value := (img.get(name) or "").strip())), "")
-    urls = absolute_urls(loader_context["base"], [src], loader_context.get("problems")) if src else []
+    urls = web_urls(loader_context["base"], [src], loader_context.get("problems")) if src else []
     if not urls:
         return None
     caption = next((text for selector in site.IMAGE_CAPTIONS for element in select(img, selector)
@@ -236,14 +261,29 @@ def _parser(encoding: str) -> etree.HTMLParser:
                             huge_tree=True)
 
 
+def parser_encoding(body: bytes, encoding: str) -> str:
+    """The name libxml2 knows the encoding of a page's *body* by: its byte order mark's when it
+    has one (a BOM wins over what the headers say, as in browsers), else *encoding* (Python's
+    name: libxml2 spells ``utf-16-le`` ``utf-16le``).
+
+    >>> parser_encoding(b"\\xff\\xfe<\\x00", "utf-8"), parser_encoding(b"<p>", "utf-16-be")
+    ('utf-16le', 'utf-16be')
+    >>> parser_encoding(b"<p>", "gb18030")
+    'gb18030'
+    """
+    bom, _ = read_bom(body)
+    return re.sub(r"^(utf-(?:16|32))-([lb]e)$", r"\1\2", bom or encoding)
+
+
 def page_selector(response: TextResponse, problems: Problems | None = None) -> Selector:
     """The page's parsed tree, built once from its bytes in the response's (checked) encoding.
 
     Markup nested deeper than libxml2 can follow (2048 levels) loses what is
-    below that depth: counted as ``too_deep`` in *problems*.
+    below that depth: counted as ``too_deep`` in *problems*.  An encoding
+    libxml2 does not know is decoded by Python (parsel's tree of the text).
     """
-    parser = _parser(response.encoding)
     try:
+        parser = _parser(parser_encoding(response.body, response.encoding))
         root = etree.fromstring(response.body, parser=parser)
     except (LookupError, ValueError, etree.ParserError):
         root = None

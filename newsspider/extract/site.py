@@ -35,8 +35,11 @@ ARTICLE_PATH = re.compile(
     rf"^/bnews/(?P<category>{_SEGMENT}(?:/{_SEGMENT})*)/(?P<date>\d{{8}})/(?P<id>[0-9]{{1,18}})\.html$"
 )
 TAG_PATH = re.compile(r"^/bnews/tag/(?P<slug>[^/]+)/(?:page/(?P<page>\d+)/?)?$")
-LISTING_PATH = re.compile(rf"^/bnews/(?:(?P<category>(?!page/){_SEGMENT}(?:/(?!page/){_SEGMENT})*)/)?"
-                          r"(?:page/(?P<page>\d+)/?)?$")
+# The site's categories are at most two deep (/bnews/renquan/minyun/); one more level is allowed for a
+# category it may add.  A deeper path is no listing of the site (a trap of ever-deeper listings).
+MAX_CATEGORY_DEPTH = 3
+LISTING_PATH = re.compile(rf"^/bnews/(?:(?P<category>(?!page/){_SEGMENT}(?:/(?!page/){_SEGMENT})"
+                          rf"{{0,{MAX_CATEGORY_DEPTH - 1}}})/)?(?:page/(?P<page>\d+)/?)?$")
 MIRROR_PREFIX = "/bnews/zh-tw/"
 # Path segments that are never listings: the mirror, WordPress machinery, feeds, scripts.
 EXCLUDED_SEGMENTS = frozenset({
@@ -77,6 +80,8 @@ def classify(url: str) -> Kind:
     'other'
     >>> [classify(LIVE_ROOT + p).value for p in ("2024/01/", "2024/01/02/", "date/2024/")]
     ['other', 'other', 'other']
+    >>> [classify(LIVE_ROOT + p).value for p in ("a/b/c/", "a/b/c/page/2/", "a/b/c/d/", "a/b/c/d/page/2/")]
+    ['listing', 'listing', 'other', 'other']
     """
     try:
         parts = urlsplit(url)
@@ -263,7 +268,9 @@ def last_page_number(link_texts: list[tuple[str, str]], label: str = "") -> int 
 
 # --- Credit lines and page endings -----------------------------------------------------------
 # An article may open with a credit line and end with the editor; both are taken out of the body.
-# The forms the site writes (simplified script, and traditional on the mirror; either colon):
+# The forms the site writes (simplified script, and traditional in articles reprinted from Taiwan or Hong
+# Kong and on the mirror; either colon).  Each word below is listed in both scripts (OpenCC's
+# traditional forms: tests/test_loaders.py checks that none is missing):
 #   作者：X，来源：Y，文章内容并不代表本网立场和观点。   来源：Y 作者：X   作者：X来源：Y，…
 #   作者：X | 来源：Y   作者：X 丨 来源：Y   文／X   （来源：Y）   来源：《Y》
 #   Original 公众号名 栏目名 ，文章内容不知真假…        (a reprint from a WeChat account: Y = the account)
@@ -277,11 +284,14 @@ SOURCE_LABELS = ("来源", "來源", "转载自", "轉載自", "转自", "轉自
 EDITOR_LABELS = ("责任编辑", "責任編輯", "编辑", "編輯")
 # The site's "not our position" disclaimers, which only a credit line carries.
 DISCLAIMERS = ("不代表本网立场", "不代表本網立場", "并不代表本网", "並不代表本網", "文章转自网络",
-               "文章轉自網絡", "不知真假")
+               "文章轉自網絡", "文章轉自網路", "不知真假")
 # The marker a WeChat reprint's header starts with.
 WECHAT_MARKERS = ("Original", "原创", "原創")
-# The share block of the 2025 page ending (its own paragraph, or before the editor on one line).
-SHARE_BLOCK = r"站长动态\s*[，,]?\s*转发分享\s*↓?\s*(?:Follow\s*Us)?"
+# The share block of the 2025 page ending (its own paragraph, or before the editor on one line):
+# 站长动态，转发分享↓Follow Us, or 站長動態，轉發分享↓Follow Us.
+SHARE_NEWS = ("站长动态", "站長動態")
+SHARE_FORWARD = ("转发分享", "轉發分享")
+SHARE_BLOCK = rf"(?:{'|'.join(SHARE_NEWS)})\s*[，,]?\s*(?:{'|'.join(SHARE_FORWARD)})\s*↓?\s*(?:Follow\s*Us)?"
 
 _COLON = r"\s*[：:]\s*"
 _ANY_LABEL = "|".join((*WRITER_LABELS, *REPORTER_LABELS, *SOURCE_LABELS))
@@ -389,6 +399,8 @@ def parse_editor_line(text: str | None) -> str | None:
     ('李明', '王五')
     >>> parse_editor_line("站长动态，转发分享↓Follow Us 责任编辑：李华")
     '李华'
+    >>> parse_editor_line("站長動態，轉發分享↓Follow Us 責任編輯：趙凌雲")
+    '趙凌雲'
     >>> parse_editor_line("他是责任编辑：不是编辑行") is None
     True
     """
@@ -401,5 +413,7 @@ def is_share_block(text: str | None) -> bool:
 
     >>> is_share_block("站长动态，转发分享↓Follow Us"), is_share_block("转发分享这篇文章")
     (True, False)
+    >>> is_share_block("站長動態，轉發分享↓Follow Us")
+    True
     """
     return bool(_SHARE_ONLY.match(clean_text(text)))

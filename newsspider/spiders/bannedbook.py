@@ -8,7 +8,11 @@ requested at most once, whatever URL leads to it.  Article requests carry
 their id (``meta["article_id"]``): :class:`~newsspider.crawl.skipstored.SkipStored`
 drops those of stored articles.  A listing's pagination is followed as far as
 it lists articles that are new (the crawl's memory says which are old news),
-and not past pages that only repeat what the listing showed (a trap).
+and not past pages that only repeat what the listing showed (a trap).  Across listings, a listing
+page that lists no article new to the crawl's listings (a barren page) counts against the last page
+before it that did (its root); past ``NEWSSPIDER_MAX_BARREN_LISTINGS`` such pages under one root,
+barren pages lead to no other listing (a trap of ever-new sub-listings), and category paths deeper
+than the site's are never listings (:data:`~newsspider.extract.site.MAX_CATEGORY_DEPTH`).
 
 With a window of time (:mod:`newsspider.crawl.window`), an article URL outside it is
 never requested; a listing page that lists only older articles ends its
@@ -66,6 +70,9 @@ RECENT_IDS = 120
 #: a listing whose window seems to start this many pages in or further is entered by page numbers
 #: (about 2 log2(N) pages) rather than walked to it page by page
 SEEK_FROM = 12
+#: request meta key of a listing's request: the root it was found under (:meth:`BannedbookSpider._root`)
+LISTING_ROOT = "newsspider_listing_root"
+_LISTINGS = (site.Kind.LISTING, site.Kind.TAG)
 
 
 def _is_html(response: Response) -> bool:
@@ -152,6 +159,15 @@ class Seek:
         return replace(self, high=page, high_day=max(ordinals) if ordinals else None, steps=self.steps + 1)
 
 
+@dataclass(frozen=True)
+class Root:
+    """The listing page whose listings a listing page was found through, and whether the barren pages
+    under it have spent their budget (see :meth:`BannedbookSpider._root`)."""
+
+    url: str
+    spent: bool = False
+
+
 class SeenUrls:
     """The URLs a crawl has requested, 8 bytes of hash each (:mod:`newsspider.frontier.seen`; a set
     of the strings took ~130 bytes a URL more: the crawl's memory grew with the site).
@@ -225,6 +241,7 @@ class BannedbookSpider(scrapy.Spider):
         self.max_listing_pages = 0
         self.extra_old_pages = 0
         self.max_stale_pages = 5
+        self.max_barren_listings = 20
         self.refresh = False
         self.max_links = 0
         self.images = False
@@ -234,6 +251,9 @@ class BannedbookSpider(scrapy.Spider):
         self.allowed_domains: list[str] = []
         self._seen_urls = SeenUrls()
         self._seen_ids = SeenKeys()
+        #: the article ids listing pages have shown, and the barren pages counted under each root
+        self._listed_ids = SeenKeys()
+        self._barren: dict[int, int] = {}
         #: ids of the articles that listings showed and the memory had not stored (not with --refresh),
         #: and of the articles whose page could not be fetched (failed, or forbidden by robots.txt):
         #: kept only while the crawl has stored nothing (the check that reads them passes after that)
@@ -262,6 +282,7 @@ class BannedbookSpider(scrapy.Spider):
         self.max_listing_pages = settings.getint("NEWSSPIDER_MAX_LISTING_PAGES")
         self.extra_old_pages = settings.getint("NEWSSPIDER_EXTRA_OLD_PAGES")
         self.max_stale_pages = settings.getint("NEWSSPIDER_MAX_STALE_PAGES")
+        self.max_barren_listings = settings.getint("NEWSSPIDER_MAX_BARREN_LISTINGS")
         self.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         self.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
         self.images = settings.getbool("NEWSSPIDER_IMAGES")
@@ -316,24 +337,25 @@ class BannedbookSpider(scrapy.Spider):
                 yield from self.image_requests(article)
             yield from self.follow_links(response, selector, problems=problems)
             return
-        if kind not in (site.Kind.LISTING, site.Kind.TAG):
+        if kind not in _LISTINGS:
             yield from self.follow_links(response, selector, problems=problems)
             return
         listing = parse_listing(response, selector, problems)
         listed = [parts for url in listing.article_urls if (parts := site.article_parts(url))]
         ids = [parts[0] for parts in listed]
         days = [parts[2] for parts in listed]
+        root = self._root(response, ids)
         if self.window.page_is_older(days):
             # Newest first: every later page of this listing is older still.
             self.crawler.stats.inc_value(keys.skipped("listings_past_window"))
             yield from self.follow_links(response, selector, paging.after(ids), problems=problems,
-                                         stop_paging=True)
+                                         stop_paging=True, root=root)
             return
         if (self.window.page_is_newer(days) and self._page_number(response.url) == 1 and listing.next_url
                 and (seek := Seek.start(days, self.window.until)).probe() >= SEEK_FROM):
             # The window is far on: go ahead by page numbers instead of page by page.
             yield from self.follow_links(response, selector, paging.after(ids), problems=problems,
-                                         stop_paging=True)
+                                         stop_paging=True, root=root)
             yield self._seek_request(response.url, seek)
             return
         in_window = [i for i, day in zip(ids, days, strict=True) if self.window.contains(day)]
@@ -348,11 +370,41 @@ class BannedbookSpider(scrapy.Spider):
             # bounded run stored may sit among pages it never reached: such a page is walked again.)
             after = paging.after(ids, old_pages=paging.old_pages + 1)
             if after.old_pages <= self.extra_old_pages:
-                yield from self.follow_links(response, selector, after, only_paging=True, problems=problems)
+                yield from self.follow_links(response, selector, after, only_paging=True, problems=problems,
+                                             root=root)
             else:
                 self.crawler.stats.inc_value(keys.skipped("old_listing_pages"))
             return
-        yield from self.follow_links(response, selector, paging.after(ids, old_pages=0), problems=problems)
+        yield from self.follow_links(response, selector, paging.after(ids, old_pages=0), problems=problems,
+                                     root=root)
+
+    def _root(self, response: Response, ids: list[str]) -> Root:
+        """The root of a listing page *response* that lists *ids*, for the listings it links to.
+
+        A page that lists an article no listing page of this crawl has shown is a root itself.  One
+        that lists nothing new (a barren page) passes on the root it was found under (its request's
+        :data:`LISTING_ROOT`; its own listing when none: a start URL, a listing linked from an
+        article) and counts against it: past ``NEWSSPIDER_MAX_BARREN_LISTINGS`` barren pages under
+        one root, that root is spent (said once, as a warning).
+        """
+        own = site.listing_base(response.url) or response.url
+        new = False
+        for article_id in ids:
+            if (key := id_key(article_id)) not in self._listed_ids:
+                self._listed_ids.add(key)
+                new = True
+        if new:
+            return Root(own)
+        url = response.meta.get(LISTING_ROOT) or own
+        key = text_key(url)
+        barren = self._barren[key] = self._barren.get(key, 0) + 1
+        self.crawler.stats.inc_value(keys.BARREN_LISTING_PAGES)
+        spent = 0 < self.max_barren_listings < barren
+        if spent and barren == self.max_barren_listings + 1:
+            self.logger.warning("%d listing pages found under %s listed nothing new: not following the "
+                                "other listings they link to (a listing trap? "
+                                "NEWSSPIDER_MAX_BARREN_LISTINGS=%d)", barren, url, self.max_barren_listings)
+        return Root(url, spent)
 
     def _expect(self, url: str, last_page: int | None, only_page: bool, days: list[str], listed: int) -> None:
         """The articles the start listing *url* leads to, when its first page tells
@@ -420,14 +472,16 @@ class BannedbookSpider(scrapy.Spider):
 
     def follow_links(self, response: TextResponse, selector: Selector, paging: Paging | None = None,
                      only_paging: bool = False, problems: Problems | None = None,
-                     stop_paging: bool = False) -> Iterator[scrapy.Request]:
+                     stop_paging: bool = False, root: Root | None = None) -> Iterator[scrapy.Request]:
         """Requests for the links of *response* worth following that were never requested.
 
         *paging* is passed on to the other pages of the same listing, which are
         not followed once it has gone ``NEWSSPIDER_MAX_STALE_PAGES`` pages without
         an article the listing had not shown, nor with *stop_paging*; with
-        *only_paging*, nothing else is followed.  Only the first
-        ``NEWSSPIDER_MAX_LINKS_PER_PAGE`` links of a page are read (the rest
+        *only_paging*, nothing else is followed.  The listing page's *root* is passed on to
+        the listings it links to; a spent one leads to no other listing (counted as
+        ``barren_listings``, and not marked requested: a page with something new may lead there).
+        Only the first ``NEWSSPIDER_MAX_LINKS_PER_PAGE`` links of a page are read (the rest
         counted as ``links_over_limit``); a link that is not a URL is counted as
         ``bad_url``.
         """
@@ -450,11 +504,16 @@ class BannedbookSpider(scrapy.Spider):
                 if stale:
                     self.crawler.stats.inc_value(keys.skipped("stale_listing_pages"))
                 continue
+            if root is not None and root.spent and not same_listing and site.classify(url) in _LISTINGS:
+                self.crawler.stats.inc_value(keys.skipped("barren_listings"))
+                continue
             seen_urls.add(url)
             request = self._request_for(url)
             if request is not None:
                 if same_listing:
                     request.cb_kwargs.update(paging.kwargs())  # type: ignore[union-attr]
+                if root is not None and site.classify(url) in _LISTINGS:
+                    request.meta[LISTING_ROOT] = root.url
                 yield request
 
     def image_requests(self, article: Article) -> Iterator[scrapy.Request]:
