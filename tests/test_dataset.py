@@ -224,6 +224,66 @@ def test_spreadsheets_read_back_in_reading_order_by_date(data_dir: Path, tmp_pat
     assert seed["body"] == latest["2054421"]["body"]
 
 
+#: site text that a spreadsheet would run as a formula (OWASP's CSV injection starts)
+FORMULAS = ['=HYPERLINK("http://127.0.0.1/x?"&A1,"点击")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,1)",
+            "\t=1+1", "\r=1+1"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "excel-csv", "xlsx"])
+def test_site_text_that_starts_like_a_formula_is_text(tmp_path: Path, fmt: str) -> None:
+    import csv
+
+    import openpyxl
+
+    write(tmp_path, b"".join(line(str(n), title=text, summary=text, tags=[text], source=text)
+                             for n, text in enumerate(FORMULAS, start=1)))
+    out = tmp_path / f"a.{'xlsx' if fmt == 'xlsx' else 'csv'}"
+    assert export(tmp_path, out, fmt) == len(FORMULAS)
+    if fmt == "xlsx":
+        sheet = openpyxl.load_workbook(out)["articles"]
+        columns = [c.value for c in sheet[1]]
+        for row, text in zip(sheet.iter_rows(min_row=2), FORMULAS, strict=True):
+            for name in ("title", "summary", "tags", "source"):
+                cell = row[columns.index(name)]
+                assert cell.data_type == "s" and cell.quotePrefix, (name, cell.value)
+                assert cell.value == text
+        assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+    else:
+        with out.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        for row, text in zip(rows, FORMULAS, strict=True):
+            assert row["title"] == row["summary"] == row["tags"] == row["source"] == "'" + text
+        assert rows[0]["url"] == record_example()["url"]  # what does not start a formula is as it was
+
+
+def test_xlsx_cells_are_typed_linked_and_laid_out(tmp_path: Path) -> None:
+    """Dates are date cells, URLs links, the header row frozen, the columns of a readable width."""
+    from datetime import date, datetime
+
+    import openpyxl
+
+    url = "https://www.bannedbook.org/bnews/itnews/20240101/1.html"
+    write(tmp_path, line("1", published_date="2024-01-01", crawled_at="2024-01-02T03:04:05Z", url=url,
+                         image_url="https://www.bannedbook.org/a.jpg")
+          + line("2", published_date="1899-12-30", image_url="https://x.org/" + "a" * 3000))
+    export(tmp_path, tmp_path / "a.xlsx", "xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "a.xlsx")["articles"]
+    columns = [c.value for c in sheet[1]]
+    old, new = ({name: row[i] for i, name in enumerate(columns)} for row in sheet.iter_rows(min_row=2))
+    assert new["published_date"].is_date and new["published_date"].value == datetime(2024, 1, 1)
+    assert new["published_date"].number_format == "yyyy-mm-dd"
+    assert new["crawled_at"].is_date and new["crawled_at"].value == datetime(2024, 1, 2, 3, 4, 5)
+    assert new["url"].hyperlink.target == new["url"].value == url and new["url"].style == "Hyperlink"
+    assert new["image_url"].hyperlink.target == "https://www.bannedbook.org/a.jpg"
+    assert old["published_date"].value == "1899-12-30"  # before Excel's dates: text
+    assert old["image_url"].hyperlink is None  # longer than Excel follows: text
+    assert date(2024, 1, 1) == new["published_date"].value.date()
+    assert sheet.freeze_panes == "A2" and all(c.font.bold for c in sheet[1])
+    widths = {name: sheet.column_dimensions[openpyxl.utils.get_column_letter(i + 1)].width
+              for i, name in enumerate(columns)}
+    assert widths["title"] == 50 and widths["body"] == 80 and widths["article_id"] == 10
+
+
 def test_export_refuses_to_overwrite_the_dataset(data_dir: Path) -> None:
     before = digest(data_dir)
     result = run_cli("dataset", "export", str(data_dir), "--format", "jsonl",
