@@ -447,3 +447,35 @@ def test_report_on_a_path_that_is_not_utf8(tmp_path: Path) -> None:
     assert "data-\ufffd" in (data / "r.html").read_text("utf-8")
     info = run_cli("dataset", "info", str(data))
     assert info.returncode == 0 and "data-\ufffd" in info.stdout
+
+
+def test_a_killed_exports_part_file_is_removed_by_the_next_export(tmp_path: Path) -> None:
+    """Writers in real processes: one SIGKILLed while it writes (its part file stays behind), one still
+    writing (its part file is kept), and the next export of the same output."""
+    import signal
+    import subprocess
+    import sys
+
+    write(tmp_path, line("1"))
+    out = tmp_path / "a.csv"
+    writer = ("import os, signal, sys\nfrom pathlib import Path\nfrom newsspider.dataset.export import "
+              "atomic_output\nwith atomic_output(Path(sys.argv[1]), Path(sys.argv[2]), False) as handle:\n"
+              "    handle.write('x' * 100000); handle.flush()\n    print('writing', flush=True)\n"
+              "    if sys.argv[3] == 'die':\n        os.kill(os.getpid(), signal.SIGKILL)\n"
+              "    sys.stdin.read()\n")
+    killed = subprocess.run([sys.executable, "-c", writer, str(out), str(tmp_path), "die"],
+                            capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL and killed.stdout == "writing\n"
+    [stale] = tmp_path.glob(".a.csv.*.part")
+    live = subprocess.Popen([sys.executable, "-c", writer, str(out), str(tmp_path), "live"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout is not None and live.stdout.readline() == "writing\n"
+        [working] = set(tmp_path.glob(".a.csv.*.part")) - {stale}
+        other = tmp_path / ".b.csv.0123abcd.part"  # another output's
+        other.write_text("x")
+        assert export(tmp_path, out, "csv") == 1
+        assert set(tmp_path.glob(".*.part")) == {working, other}
+    finally:
+        live.kill()
+        live.wait()

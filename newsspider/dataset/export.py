@@ -3,15 +3,20 @@
 Every output is written to a temporary file beside the target (with the mode
 a new file gets: the umask applies) and renamed into place when complete; a
 write that fails (a full disk) removes the temporary file and raises
-:class:`ExportError` with one line.  No output may be a file that the crawl
-or the reader would take as the data dir's own (a shard, the state, a lock).
+:class:`ExportError` with one line; the temporary file of a writer that was
+killed is removed by the next export to the same output (:func:`remove_stale_parts`).
+No output may be a file that the crawl or the reader would take as the data
+dir's own (a shard, the state, a lock).
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import logging
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -26,7 +31,10 @@ from newsspider.dataset.storage import encode_record, write_error
 from newsspider.extract import site
 from newsspider.extract.items import FIELDS
 
-__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "write_graph"]
+__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges",
+           "remove_stale_parts", "write_graph"]
+
+logger = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "csv", "excel-csv", "xlsx", "parquet")
 class ExportError(ValueError):
@@ -75,9 +83,9 @@ def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
         raise ExportError(f"{out}: is a file of the dataset or its crawl; choose another output file")
     if out.is_dir():
         raise ExportError(f"{out}: is a directory")
-    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.part"
-    try:  # 0o666: the mode any new file gets, less the umask (mkstemp would make it 0600)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    remove_stale_parts(out)
+    try:
+        tmp, fd = _new_part(out)
     except OSError as exc:
         raise ExportError(f"{out}: cannot write here ({exc.strerror})") from exc
     try:
@@ -92,6 +100,61 @@ def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _part_name(out: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(out.name)}\.[0-9a-f]{{8}}\.part")
+
+
+def _new_part(out: Path) -> tuple[Path, int]:
+    """A new hidden file beside *out* (``.NAME.<random>.part``), locked (``flock``) for as long as
+    this process writes it: the OS releases the lock when the process dies, however it dies."""
+    while True:
+        tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.part"
+        # 0o666: the mode any new file gets, less the umask (mkstemp would make it 0600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:  # not removed as stale before it was locked
+                return tmp, fd
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def remove_stale_parts(out: Path) -> list[Path]:
+    """Remove the part files of *out* whose writer died (killed mid-export): those no process locks.
+
+    Returns the files removed.  Part files of other outputs, and of writers
+    still at work, are left alone.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> _ = (d / ".a.csv.0123abcd.part").write_text("x"); _ = (d / ".b.csv.0123abcd.part").write_text("x")
+    >>> [p.name for p in remove_stale_parts(d / "a.csv")], sorted(p.name for p in d.iterdir())
+    (['.a.csv.0123abcd.part'], ['.b.csv.0123abcd.part'])
+    """
+    removed = []
+    name = _part_name(out)
+    try:
+        candidates = [p for p in out.parent.iterdir() if name.fullmatch(p.name)]
+    except OSError:
+        return []
+    for part in candidates:
+        try:
+            fd = os.open(part, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
+            part.unlink(missing_ok=True)
+            removed.append(part)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    for part in removed:
+        logger.info("removed %s, left by an export that did not finish", part)
+    return removed
 
 
 #: a spreadsheet's columns: what a reader looks at first, the long text last
