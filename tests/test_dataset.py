@@ -339,6 +339,17 @@ def test_report_page(data_dir: Path, tmp_path: Path) -> None:
     assert coverage["tags"] == "100%" and coverage["source"] == "100%"
 
 
+def test_report_on_dates_as_far_off_as_a_date_goes(tmp_path: Path) -> None:
+    """Records that hold 9999-12-31 and 0001-01-01 (stored from a page's meta tag by an older crawl)."""
+    write(tmp_path, b"".join(line(str(n), published_date=day, tags=["t"])
+                             for n, day in enumerate(("2024-01-01", "9999-12-31", "0001-01-01"), start=1)))
+    page = lxml_html.fromstring(html_report(summarize(tmp_path)))
+    bars = page.xpath("//svg[@id='articles-over-time']/rect")
+    assert len(bars) == 9999 and bars[0].get("data-label") == "0001-01-01"  # a bar a year
+    assert sum(int(bar[0].text.rsplit(": ", 1)[1]) for bar in bars) == 3
+    assert "published 0001-01-01 – 9999-12-31" in page.text_content()
+
+
 def test_report_escapes_crawled_text(tmp_path: Path) -> None:
     record = record_example(title="<script>alert(1)</script>", published_date="2024-01-01",
                             category="x<marquee>", tags=["<img src=x onerror=alert(1)>"],

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 from scrapy.http import HtmlResponse
 
-from newsspider.extract.loaders import load_article, page_selector, parse_listing
+from newsspider.extract.loaders import Problems, load_article, page_selector, parse_listing
 from tests.conftest import FIXTURES, seed_page
 
 ARTICLE_URL = "https://www.bannedbook.org/bnews/itnews/20240626/2054421.html"
@@ -215,3 +215,22 @@ def test_the_2025_ending_gives_the_editor_and_no_share_text(ending: str) -> None
     assert record["editor"] == "李华"
     assert record["body"] == plain["body"]
     assert "转发分享" not in record["body"] and "Follow Us" not in record["body"]
+
+
+@pytest.mark.parametrize("meta", [
+    '<meta property="article:published_time" content="9999-12-31T08:00:00+08:00">',
+    '<div class="postmeat">日期：9999年12月31日 | 分类：x</div>',
+])
+def test_a_publication_date_far_in_the_future_is_a_bad_value(meta: str) -> None:
+    """A page that says 9999-12-31: the date is left out and counted, the next one (the URL's) taken."""
+    body = seed_page("article-openai-china-api.html").replace(b"<h2>", meta.encode() + b"<h2>", 1)
+    problems = Problems()
+    article = load_article(HtmlResponse(url=ARTICLE_URL, body=body, encoding="utf-8"), problems=problems)
+    assert (article.published_date, article.published_at) == ("2024-06-26", None)
+    assert dict(problems.counts) == {"future_date": 1}
+    far = "https://www.bannedbook.org/bnews/itnews/99991231/2054421.html"  # and the URL's own date
+    problems = Problems()
+    article = load_article(HtmlResponse(url=far, body=seed_page("article-openai-china-api.html"),
+                                        encoding="utf-8"), problems=problems)
+    assert article.published_date is None and dict(problems.counts) == {"future_date": 1}
+    assert article.title  # the rest of the page is kept
