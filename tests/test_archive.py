@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from newsspider.archive.reader import archived_page, warc_files
-from newsspider.archive.replay import BATCH
+from newsspider.archive.reader import ArchiveError, archived_page, warc_files
+from newsspider.archive.replay import BATCH, archived_articles, share_archive
 from newsspider.archive.warcfile import Fetch, WarcFiles
+from newsspider.dataset.reader import check_record, record_example
 from newsspider.demo.pages import DemoSite
 from tests.conftest import FAST, crawl, read_jsonl, reports_killed_run, run_cli
 from tests.mockserver import MockServer
@@ -100,6 +101,82 @@ def test_dataset_page_of_an_unknown_article_is_one_line(archived) -> None:
     result = run_cli("dataset", "page", str(data_dir), "999")
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: article 999 is not in {data_dir}"
+
+
+def _pointer(file: str) -> dict:
+    return {"file": file, "offset": 0, "length": 10, "record_id": "<urn:uuid:1>"}
+
+
+@pytest.mark.parametrize("file", ["../x", "/etc/passwd", "warc/../../x.warc.gz", "warc/sub/x.warc.gz",
+                                  "x.warc"])
+def test_the_schema_keeps_warc_pointers_in_the_warc_dir(file: str) -> None:
+    good = _pointer("warc/newsspider-20240101000000-w1-00001.warc.gz")
+    assert check_record(record_example(warc=good)) is None
+    assert check_record(record_example(warc=_pointer(file))) == (
+        r"does not fit the schema: data.warc.file must match pattern ^warc/[^/\\]+\.warc(\.gz)?$")
+
+
+SECRET = "root:x:0:0:a secret first line"
+
+
+@pytest.mark.parametrize("case", ["../x", "/etc/passwd", "link out", "not a warc"])
+def test_dataset_page_of_a_pointer_to_another_file_is_one_line_without_its_content(tmp_path: Path,
+                                                                                   case: str) -> None:
+    """A dataset from elsewhere whose record points at a file outside its warc/ (or at one that is not a
+    WARC): one line naming the record, nothing of the file printed."""
+    data = tmp_path / "data"
+    (data / "warc").mkdir(parents=True)
+    (tmp_path / "x").write_text(SECRET + "\n")
+    file = {"../x": "../x", "/etc/passwd": "/etc/passwd"}.get(case, "warc/x.warc.gz")
+    if case == "link out":
+        (data / "warc" / "x.warc.gz").symlink_to(tmp_path / "x")
+    elif case == "not a warc":
+        (data / "warc" / "x.warc.gz").write_text(SECRET + "\n")
+    (data / "articles.jsonl").write_text(json.dumps(record_example(warc=_pointer(file))) + "\n")
+    result = run_cli("dataset", "page", str(data), "1")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "root:" not in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    expected = {
+        "link out": f"Error: article 1: its archived page 'warc/x.warc.gz' is not a file of {data / 'warc'}: "
+                    "not read",
+        "not a warc": f"Error: article 1: its archived page {data / 'warc/x.warc.gz'}, byte 0: cannot be "
+                      "read (not a WARC record)",
+    }.get(case, f"Error: {data / 'articles.jsonl'}:1: not a valid record (does not fit the schema: "
+                "data.warc.file must match pattern")
+    assert result.stderr.startswith(expected), result.stderr
+    with pytest.raises(ArchiveError, match=r"^'/etc/passwd' is not a file of .*/warc: not read$"):
+        archived_page(data, _pointer("/etc/passwd"))  # a pointer that did not come through the schema
+
+
+def test_browse_shows_a_pointer_out_of_the_archive_as_one_line(tmp_path: Path) -> None:
+    """browse's archived page (the real Datasette and plugin, in this process) of a database whose
+    pointer names a file outside the data dir's warc/ (a database built elsewhere, or edited)."""
+    import asyncio
+    import sqlite3
+    from contextlib import closing
+
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    from newsspider.dataset.search import browse as plugin
+    from newsspider.dataset.search.database import build
+
+    (tmp_path / "articles.jsonl").write_text(json.dumps(record_example(
+        warc=_pointer("warc/x.warc.gz"))) + "\n")
+    built = build(tmp_path)
+    with closing(sqlite3.connect(built.path)) as conn, conn:
+        conn.execute("UPDATE articles SET warc = ?", (json.dumps(_pointer("/etc/passwd")),))
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name=plugin.PLUGIN)
+    app = Datasette([str(built.path)], metadata=plugin.metadata(built.path.stem, tmp_path))
+
+    async def get() -> tuple[int, str]:
+        response = await app.client.get("/-/newsspider/page/1")
+        return response.status_code, response.text
+
+    status, text = asyncio.run(get())
+    assert status == 500 and "root:" not in text
+    assert text == f"'/etc/passwd' is not a file of {tmp_path / 'warc'}: not read"
 
 
 def test_no_warc_keeps_no_pages(site_server: MockServer, tmp_path: Path) -> None:
@@ -207,8 +284,8 @@ def test_reextract_without_the_site_gives_the_same_records(offline: Path, tmp_pa
     assert result.stdout.splitlines()[0] == (
         f"Re-extraction finished: {len(crawled)} archived pages read, {len(crawled)} stored "
         "(0 new versions), 0 unchanged, 0 dropped, 0 failed")
-    for record in again:  # each points at the page it was read from, in the other dir's archive
-        assert record["warc"]["file"].startswith("../")
+    for record in again:  # each points at the page it was read from, in its own dir's warc/: a hard link
+        assert (out / record["warc"]["file"]).samefile(offline / record["warc"]["file"])
         assert archived_page(out, record["warc"]).url == record["url"]
     by_id = {r["article_id"]: r for r in crawled}
     assert all(r["crawled_at"] == by_id[r["article_id"]]["crawled_at"] for r in again)  # capture time
@@ -245,6 +322,35 @@ def test_a_changed_selector_changes_exactly_its_field(offline: Path, tmp_path: P
         assert record["version"] == 2 and record["summary"] is None
         changed = {k for k in record if record[k] != old[record["article_id"]][k]}
         assert changed <= {"summary", "version", "crawled_at", "warc"} and "summary" in changed
+
+
+def test_reextract_out_to_another_filesystem_copies_the_warcs_its_records_point_into(
+        offline: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """No hard link across filesystems (a real tmpfs, mounted by the test: CI runs as root): a copy, once;
+    and a crawl into that dir leaves a WARC file linked from another dir as it is."""
+    captures = archived_articles(offline)
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
+    try:
+        share_archive(offline, mount / "out", captures)
+        [name] = {c.pointer["file"] for c in captures}
+        assert (mount / "out" / name).read_bytes() == (offline / name).read_bytes()
+        assert "copied 1 WARC files (0 MB) into" in caplog.text
+        caplog.clear()
+        share_archive(offline, mount / "out", captures)  # there already: kept
+        assert caplog.text == "" and [p.name for p in (mount / "out/warc").iterdir()] == [Path(name).name]
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+    source = tmp_path / "src"
+    (source / "warc").mkdir(parents=True)
+    shutil.copy(offline / name, source / name)
+    with (source / name).open("ab") as handle:  # its last record cut short, as a killed crawl leaves it
+        handle.write((offline / name).read_bytes()[captures[-1].pointer["offset"]:][:100])
+    share_archive(source, tmp_path / "out", captures)
+    size = (source / name).stat().st_size
+    WarcFiles(tmp_path / "out").close()
+    assert (source / name).stat().st_size == size  # the other dir's file: its own crawl repairs it
 
 
 def test_reextract_of_a_dir_without_warcs_is_one_line(tmp_path: Path) -> None:

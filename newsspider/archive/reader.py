@@ -19,10 +19,10 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParser
 
 from newsspider.dataset.layout import WARC_DIR
-from newsspider.dataset.reader import Errors, iter_articles
+from newsspider.dataset.reader import Errors, display_path, iter_articles
 
 __all__ = ["ArchiveError", "ArchivedPage", "Capture", "archived_page", "iter_responses",
-           "latest_captures", "page_of", "warc_files"]
+           "latest_captures", "page_of", "warc_files", "warc_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +64,38 @@ def _page(record: Any) -> ArchivedPage:
         record_id=record.rec_headers.get_header("WARC-Record-ID"))
 
 
+def warc_path(data_dir: Path, file: Any) -> Path:
+    """The WARC file a pointer names (``warc/NAME``, relative to *data_dir*), which must be in
+    ``DATA_DIR/warc/`` once every link is followed: a dataset from elsewhere may point anywhere.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "warc").mkdir()
+    >>> warc_path(d, "warc/a.warc.gz") == (d / "warc/a.warc.gz").resolve()
+    True
+    >>> for file in ("/etc/passwd", "warc/../../x.warc.gz", "warc", 5):
+    ...     try:
+    ...         warc_path(d, file)
+    ...     except ArchiveError as exc:
+    ...         print(str(exc).replace(str(d), "DIR"))
+    '/etc/passwd' is not a file of DIR/warc: not read
+    'warc/../../x.warc.gz' is not a file of DIR/warc: not read
+    'warc' is not a file of DIR/warc: not read
+    5 is not a file of DIR/warc: not read
+    """
+    base = (data_dir / WARC_DIR).resolve()
+    path = (data_dir / file).resolve() if isinstance(file, str) and file else base
+    if path == base or not path.is_relative_to(base):
+        raise ArchiveError(f"{file!r} is not a file of {display_path(data_dir / WARC_DIR)}: not read")
+    return path
+
+
 def archived_page(data_dir: Path, pointer: dict[str, Any]) -> ArchivedPage:
-    """The response record at *pointer* (``file``, ``offset``, ``length``) under *data_dir*."""
-    path = data_dir / pointer["file"]
+    """The response record at *pointer* (``file``, ``offset``, ``length``) under *data_dir*.
+
+    The file must be one of ``DATA_DIR/warc/`` (:func:`warc_path`); what is
+    there is read as WARC, and none of it is quoted in an error.
+    """
+    path = warc_path(data_dir, pointer.get("file"))
+    where = f"{display_path(data_dir / pointer['file'])}, byte {pointer.get('offset')}"
     try:
         with path.open("rb") as handle:
             handle.seek(int(pointer["offset"]))
@@ -74,9 +103,13 @@ def archived_page(data_dir: Path, pointer: dict[str, Any]) -> ArchivedPage:
                 if record.rec_type != "response":
                     break
                 return _page(record)
-    except (OSError, ArchiveLoadFailed, ValueError, EOFError) as exc:
-        raise ArchiveError(f"{path}, byte {pointer['offset']}: cannot be read ({exc})") from exc
-    raise ArchiveError(f"{path}, byte {pointer['offset']}: no response record there")
+    except ArchiveLoadFailed as exc:
+        raise ArchiveError(f"{where}: cannot be read (not a WARC record)") from exc
+    except OSError as exc:
+        raise ArchiveError(f"{where}: cannot be read ({exc.strerror or type(exc).__name__})") from exc
+    except (ValueError, EOFError) as exc:
+        raise ArchiveError(f"{where}: cannot be read ({type(exc).__name__})") from exc
+    raise ArchiveError(f"{where}: no response record there")
 
 
 def page_of(data_dir: Path, article_id: str, errors: Errors = "raise") -> ArchivedPage:
@@ -87,7 +120,10 @@ def page_of(data_dir: Path, article_id: str, errors: Errors = "raise") -> Archiv
     if not record.get("warc"):
         raise ArchiveError(f"article {article_id} was stored without its page (a crawl with the archive "
                            "off, or a schema version 1 record)")
-    return archived_page(data_dir, record["warc"])
+    try:
+        return archived_page(data_dir, record["warc"])
+    except ArchiveError as exc:
+        raise ArchiveError(f"article {article_id}: its archived page {exc}") from exc
 
 
 def warc_files(data_dir: Path) -> list[Path]:

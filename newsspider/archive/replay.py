@@ -24,6 +24,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -39,17 +40,18 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.http import HtmlResponse
 
 from newsspider.archive.capture import META, point_at
-from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures
+from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures, warc_path
 from newsspider.crawl import stats as keys
 from newsspider.crawl.failures import failure_reason
 from newsspider.crawl.pipelines import as_record
-from newsspider.dataset.reader import iter_articles
+from newsspider.dataset.layout import WARC_DIR
+from newsspider.dataset.reader import display_path, iter_articles
 from newsspider.extract import site
 from newsspider.extract.items import Article
 from newsspider.extract.loaders import Problems, load_article, page_selector
 
 __all__ = ["BATCH", "WORKERS_FROM", "ReadPage", "Readers", "Reextracted", "archived_articles", "default_jobs",
-           "extracted_digest", "read_articles", "replayed_response"]
+           "extracted_digest", "read_articles", "replayed_response", "share_archive"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,17 +78,66 @@ def archived_articles(data_dir: Path) -> list[Capture]:
     return sorted(captures, key=lambda c: (c.pointer["file"], c.pointer["offset"]))
 
 
+def share_archive(source: Path, data_dir: Path, captures: Sequence[Capture]) -> None:
+    """Put the WARC files of *source* that *captures* are in into *data_dir*'s own ``warc/``, by the
+    same names, so that the records re-extracted into *data_dir* point into its own archive.
+
+    Each file is hard-linked (no space taken); across filesystems it is
+    copied (whole, then renamed into place), with a warning.  A file there
+    already (an earlier run's link or copy) is kept, or copied again when the
+    source's has grown; a different file of the same name raises
+    :class:`ArchiveError`.
+    """
+    if source.resolve() == data_dir.resolve():
+        return
+    (data_dir / WARC_DIR).mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in sorted({c.pointer["file"] for c in captures}):
+        original, shared = warc_path(source, name), data_dir / name
+        try:
+            if shared.exists():
+                if os.path.samefile(original, shared) or shared.stat().st_size == original.stat().st_size:
+                    continue
+                if not _starts(original, shared):
+                    raise ArchiveError(f"{display_path(shared)}: another WARC file of that name is there; "
+                                       f"re-extract {display_path(source)} into another directory")
+            try:
+                os.link(original, shared)
+                continue
+            except OSError:  # another filesystem, or one without hard links: a copy
+                copy = shared.with_name(f".{shared.name}.part")  # one a killed copy left is copied over
+                shutil.copyfile(original, copy)
+                os.replace(copy, shared)
+                copied.append(original.stat().st_size)
+        except OSError as exc:
+            raise ArchiveError(f"{display_path(shared)}: cannot put {display_path(source / name)} there "
+                               f"({exc.strerror or exc})") from exc
+    if copied:
+        logger.warning("copied %d WARC files (%d MB) into %s: %s is on another filesystem (no hard links)",
+                       len(copied), sum(copied) // 2**20, display_path(data_dir / WARC_DIR),
+                       display_path(source))
+
+
+def _starts(whole: Path, part: Path) -> bool:
+    """Whether *part* is the start of *whole* (a copy made before *whole* grew), by its first 64 KiB."""
+    if part.stat().st_size > whole.stat().st_size:
+        return False
+    with whole.open("rb") as a, part.open("rb") as b:
+        head = b.read(65536)
+        return a.read(len(head)) == head
+
+
 def replayed_response(source: Path, data_dir: Path, capture: Capture) -> HtmlResponse:
     """The archived response of *capture* (in *source*), as the crawl received it.
 
-    Its request's meta holds the pointer to the record, relative to
-    *data_dir* (the dataset being written may be in another directory).
+    Its request's meta holds the pointer to the record: the same file name,
+    in *data_dir*'s own ``warc/`` (the dataset being written may be in
+    another directory: :func:`share_archive` puts the file there).
     Raises :class:`ArchiveError` when the record cannot be read.
     """
     page = archived_page(source, capture.pointer)
     headers = [(k, v) for k, v in page.headers if k.lower() not in _SENT_AS]
-    file = os.path.relpath(source / capture.pointer["file"], data_dir)
-    request = Request(page.url, meta={META: {**capture.pointer, "file": file, "date": page.date}})
+    request = Request(page.url, meta={META: {**capture.pointer, "date": page.date}})
     return HtmlResponse(page.url, status=int(page.status_line.split()[1]), body=page.body,
                         headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
                         request=request)
