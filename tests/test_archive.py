@@ -6,12 +6,14 @@ import gzip
 import json
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -353,6 +355,48 @@ def test_reextract_out_to_another_filesystem_copies_the_warcs_its_records_point_
     assert (source / name).stat().st_size == size  # the other dir's file: its own crawl repairs it
 
 
+def gzip_bomb() -> bytes:
+    """A gzip member of 1 GiB of zeros, 1 MiB in size: one deflate block of 1 MiB of zeros, full-flushed
+    so that it stands alone, 1,024 times; its CRC-32 is zlib.crc32(bytes(2**30)) (0.8 s to compute)."""
+    block = zlib.compressobj(9, zlib.DEFLATED, -15)
+    repeated = block.compress(bytes(1 << 20)) + block.flush(zlib.Z_FULL_FLUSH)
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + repeated * 1024
+            + zlib.compressobj(9, zlib.DEFLATED, -15).flush() + struct.pack("<II", 0x5B64C2B0, 2**30))
+
+
+def test_reextract_of_a_compression_bomb_refuses_that_page_in_bounded_memory(tmp_path: Path) -> None:
+    """An archive holding a page that inflates to 1 GiB (1 MiB as archived, written as the crawl writes a
+    response), read back by reextract in a process that may map 1 GiB in all: the page is refused and
+    counted, the others are stored."""
+    import resource
+
+    data = tmp_path / "data"
+    files = WarcFiles(data)
+    page = (Path(__file__).parents[1] / "newsspider/demo/article-openai-china-api.html").read_bytes()
+    root = "http://127.0.0.1:1/bnews/itnews/20240626/"
+    bomb = root + "7000001.html"
+    pages = [(bomb, gzip_bomb(), [("Content-Encoding", "gzip")]),
+             *((f"{root}{7000002 + n}.html", page, []) for n in range(10))]
+    for url, body, encoding in pages:
+        files.write(Fetch(url=url, method="GET", request_headers=[], request_body=b"", status=200,
+                          response_headers=[("Content-Type", "text/html; charset=utf-8"), *encoding],
+                          body=body))
+    files.close()
+
+    def at_most_1_gib() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    result = subprocess.run([sys.executable, "-m", "newsspider", "reextract", str(data), "--jobs", "1"],
+                            capture_output=True, text=True, timeout=300, preexec_fn=at_most_1_gib)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr
+    refused = [line for line in result.stderr.splitlines() if bomb in line]
+    assert len(refused) == 1 and f"failed (too_large): {bomb}: " in refused[0], result.stderr
+    assert "exceeded DOWNLOAD_MAXSIZE (8388608 B) decoded" in refused[0]
+    assert result.stdout.splitlines()[0] == ("Re-extraction finished: 11 archived pages read, 10 stored "
+                                             "(0 new versions), 0 unchanged, 0 dropped, 1 failed")
+
+
 def test_reextract_of_a_dir_without_warcs_is_one_line(tmp_path: Path) -> None:
     result = run_cli("reextract", str(tmp_path))
     assert result.returncode == 1
@@ -385,10 +429,10 @@ def test_a_reextract_worker_killed_stops_the_run_with_one_line(offline: Path, tm
     script = tmp_path / "killed.py"
     script.write_text(
         "import os, signal, sys\nimport newsspider.archive.replay as replay\nread = replay.read_articles\n"
-        "def read_or_die(source, data_dir, captures):\n"
+        "def read_or_die(source, data_dir, captures, *rest):\n"
         f"    if any(c.pointer['offset'] == {records[BATCH]['warc']['offset']} for c in captures):\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    return read(source, data_dir, captures)\n"
+        "    return read(source, data_dir, captures, *rest)\n"
         "replay.read_articles = read_or_die\n"
         "if __name__ == '__main__':\n    from newsspider.cli import main\n    main(sys.argv[1:])\n")
     out = tmp_path / "again"

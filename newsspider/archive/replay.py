@@ -40,7 +40,14 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.http import HtmlResponse
 
 from newsspider.archive.capture import META, point_at
-from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures, warc_path
+from newsspider.archive.reader import (
+    MAX_BODY,
+    ArchiveError,
+    Capture,
+    archived_page,
+    latest_captures,
+    warc_path,
+)
 from newsspider.crawl import stats as keys
 from newsspider.crawl.failures import failure_reason
 from newsspider.crawl.pipelines import as_record
@@ -127,15 +134,18 @@ def _starts(whole: Path, part: Path) -> bool:
         return a.read(len(head)) == head
 
 
-def replayed_response(source: Path, data_dir: Path, capture: Capture) -> HtmlResponse:
+def replayed_response(source: Path, data_dir: Path, capture: Capture, max_size: int = MAX_BODY
+                      ) -> HtmlResponse:
     """The archived response of *capture* (in *source*), as the crawl received it.
 
     Its request's meta holds the pointer to the record: the same file name,
     in *data_dir*'s own ``warc/`` (the dataset being written may be in
     another directory: :func:`share_archive` puts the file there).
-    Raises :class:`ArchiveError` when the record cannot be read.
+    Raises :class:`ArchiveError` when the record cannot be read, and
+    :class:`~newsspider.archive.reader.BodyTooLarge` when its body decodes to
+    more than *max_size* bytes (the crawl's DOWNLOAD_MAXSIZE).
     """
-    page = archived_page(source, capture.pointer)
+    page = archived_page(source, capture.pointer, max_size)
     headers = [(k, v) for k, v in page.headers if k.lower() not in _SENT_AS]
     request = Request(page.url, meta={META: {**capture.pointer, "date": page.date}})
     return HtmlResponse(page.url, status=int(page.status_line.split()[1]), body=page.body,
@@ -156,17 +166,20 @@ class ReadPage:
     trace: str = ""
 
 
-def read_articles(source: Path, data_dir: Path, captures: Sequence[Capture]) -> list[ReadPage]:
+def read_articles(source: Path, data_dir: Path, captures: Sequence[Capture], max_size: int = MAX_BODY
+                  ) -> list[ReadPage]:
     """Read and extract the archived article pages *captures*: the work of a worker process.
 
-    A record that cannot be read is one failed page (``archive_error``), an
-    extraction that raises another (``parse_error``); the rest go on.
+    A record that cannot be read is one failed page (``archive_error``), one
+    whose body decodes to more than *max_size* bytes another (``too_large``,
+    as the crawl refuses it), an extraction that raises another
+    (``parse_error``); the rest go on.
     """
     pages = []
     for capture in captures:
         problems = Problems()
         try:
-            response = replayed_response(source, data_dir, capture)
+            response = replayed_response(source, data_dir, capture, max_size)
         except ArchiveError as exc:
             pages.append(ReadPage(capture.url, None, problems, failure_reason(exc), f": {exc}"))
             continue
@@ -203,10 +216,12 @@ class Readers:
     A worker that dies makes :meth:`pages` raise ``BrokenProcessPool``.
     """
 
-    def __init__(self, source: Path, data_dir: Path, jobs: int) -> None:
+    def __init__(self, source: Path, data_dir: Path, jobs: int, max_size: int = MAX_BODY) -> None:
         self.source = source
         self.data_dir = data_dir
         self.jobs = jobs
+        #: the largest body read, decoded (the crawl's DOWNLOAD_MAXSIZE)
+        self.max_size = max_size
 
     async def pages(self, captures: Sequence[Capture]) -> AsyncIterator[ReadPage]:
         batches = [captures[i:i + BATCH] for i in range(0, len(captures), BATCH)]
@@ -215,7 +230,7 @@ class Readers:
                     f"in {jobs} worker processes" if jobs > 1 else "in this process")
         if jobs <= 1:
             for batch in batches:
-                for page in read_articles(self.source, self.data_dir, batch):
+                for page in read_articles(self.source, self.data_dir, batch, self.max_size):
                     yield page
             return
         loop = asyncio.get_running_loop()
@@ -224,7 +239,8 @@ class Readers:
         try:
             for batch in batches:
                 # a few batches ahead of the pipelines per worker, not the whole archive in memory
-                pending.append(loop.run_in_executor(pool, read_articles, self.source, self.data_dir, batch))
+                pending.append(loop.run_in_executor(pool, read_articles, self.source, self.data_dir, batch,
+                                                    self.max_size))
                 if len(pending) >= 3 * jobs:
                     for page in await pending.popleft():
                         yield page
