@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -324,6 +326,59 @@ def test_a_changed_selector_changes_exactly_its_field(offline: Path, tmp_path: P
         assert record["version"] == 2 and record["summary"] is None
         changed = {k for k in record if record[k] != old[record["article_id"]][k]}
         assert changed <= {"summary", "version", "crawled_at", "warc"} and "summary" in changed
+
+
+def children(pid: int) -> dict[int, str]:
+    """The live processes whose parent is *pid*: their command lines."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found[int(stat.parent.name)] = cmdline
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_sigkilled_reextract_leaves_no_worker_running(offline: Path, tmp_path: Path) -> None:
+    """reextract's worker processes (busy: each reads its batch for an hour) end with the command when it
+    is SIGKILLed, as the out-of-memory killer kills."""
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import sys, time\nimport newsspider.archive.replay as replay\n"
+        "def read_for_an_hour(*args):\n    time.sleep(3600)\n"
+        "replay.read_articles = read_for_an_hour\n"
+        "if __name__ == '__main__':\n    from newsspider.cli import main\n    main(sys.argv[1:])\n")
+    command = [sys.executable, str(script), "reextract", str(offline), "--out", str(tmp_path / "out"),
+               "--jobs", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while sum("spawn_main" in line for line in children(process.pid).values()) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, "no worker processes started"
+            time.sleep(0.1)
+        started = children(process.pid)  # the workers, and multiprocessing's resource tracker
+    finally:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in started):
+        if time.monotonic() > deadline:
+            for pid in started:  # not left running by the test either
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"still running 10 s after reextract was killed: "
+                                 f"{ {pid: line for pid, line in started.items() if alive(pid)} }")
+        time.sleep(0.1)
 
 
 def test_reextract_out_to_another_filesystem_copies_the_warcs_its_records_point_into(

@@ -19,12 +19,17 @@ selector changes exactly the fields it reads.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
+import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -58,10 +63,11 @@ from newsspider.extract.items import Article
 from newsspider.extract.loaders import Problems, load_article, page_selector
 
 __all__ = ["BATCH", "WORKERS_FROM", "ReadPage", "Readers", "Reextracted", "archived_articles", "default_jobs",
-           "extracted_digest", "read_articles", "replayed_response", "share_archive"]
+           "die_with", "extracted_digest", "read_articles", "replayed_response", "share_archive"]
 
 logger = logging.getLogger(__name__)
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 #: archived pages a worker process reads per task
 BATCH = 25
 #: archived pages from which ``NEWSSPIDER_REEXTRACT_JOBS=0`` starts worker processes
@@ -194,6 +200,27 @@ def read_articles(source: Path, data_dir: Path, captures: Sequence[Capture], max
     return pages
 
 
+def die_with(parent: int) -> None:
+    """Worker initializer: end this worker process when *parent*, the process that started it, ends,
+    however it ends (SIGKILLed by the out-of-memory killer, say): a worker is never left running.
+
+    On Linux the kernel sends the worker SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    elsewhere a thread checks the parent every second.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+    if os.getppid() != parent:  # it ended before this worker could ask to be told
+        os._exit(1)
+
+
 def default_jobs(pages: int) -> int:
     """One worker process per CPU this process may use, for an archive worth starting them for.
 
@@ -213,7 +240,8 @@ class Readers:
 
     With one job (or one batch to read) the pages are read in this process.
     Workers are started afresh (``spawn``), not forked from a running crawl.
-    A worker that dies makes :meth:`pages` raise ``BrokenProcessPool``.
+    A worker that dies makes :meth:`pages` raise ``BrokenProcessPool``; the
+    workers die with this process (:func:`die_with`).
     """
 
     def __init__(self, source: Path, data_dir: Path, jobs: int, max_size: int = MAX_BODY) -> None:
@@ -234,7 +262,10 @@ class Readers:
                     yield page
             return
         loop = asyncio.get_running_loop()
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        # each worker ends with this process, however it ends (die_with); started from this thread, which
+        # lives as long as the process (the kernel's parent-death signal follows the starting thread)
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with, initargs=(os.getpid(),))
         pending: deque[asyncio.Future[list[ReadPage]]] = deque()
         try:
             for batch in batches:
