@@ -213,7 +213,7 @@ def warc_path(data_dir: Path, file: Any) -> Path:
     >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "warc").mkdir()
     >>> warc_path(d, "warc/a.warc.gz") == (d / "warc/a.warc.gz").resolve()
     True
-    >>> for file in ("/etc/passwd", "warc/../../x.warc.gz", "warc", 5):
+    >>> for file in ("/etc/passwd", "warc/../../x.warc.gz", "warc", 5, "warc/\\0.warc"):
     ...     try:
     ...         warc_path(d, file)
     ...     except ArchiveError as exc:
@@ -222,9 +222,13 @@ def warc_path(data_dir: Path, file: Any) -> Path:
     'warc/../../x.warc.gz' is not a file of DIR/warc: not read
     'warc' is not a file of DIR/warc: not read
     5 is not a file of DIR/warc: not read
+    'warc/\\x00.warc' is not a file of DIR/warc: not read
     """
     base = (data_dir / WARC_DIR).resolve()
-    path = (data_dir / file).resolve() if isinstance(file, str) and file else base
+    try:
+        path = (data_dir / file).resolve() if isinstance(file, str) and file else base
+    except (OSError, ValueError):  # a NUL byte, a loop of links
+        path = base
     if path == base or not path.is_relative_to(base):
         raise ArchiveError(f"{file!r} is not a file of {display_path(data_dir / WARC_DIR)}: not read")
     return path
@@ -252,7 +256,7 @@ def archived_page(data_dir: Path, pointer: dict[str, Any], max_size: int = MAX_B
         raise ArchiveError(f"{where}: cannot be read (not a WARC record)") from exc
     except OSError as exc:
         raise ArchiveError(f"{where}: cannot be read ({exc.strerror or type(exc).__name__})") from exc
-    except (ValueError, EOFError) as exc:
+    except (ValueError, EOFError, OverflowError) as exc:
         raise ArchiveError(f"{where}: cannot be read ({type(exc).__name__})") from exc
     raise ArchiveError(f"{where}: no response record there")
 
