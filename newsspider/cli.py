@@ -564,8 +564,12 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
     from newsspider.memory import StateError
     from newsspider.memory.sqlite import read_runs
 
-    with one_line(*_dataset_errors(), StateError):
+    try:
         runs = read_runs(path) if path.is_dir() else []
+    except StateError as exc:  # the crawl's memory is damaged, not the dataset: the report goes on
+        click.echo(f"warning: {exc}; the report has no run history", err=True)
+        runs = []
+    with one_line(*_dataset_errors()):
         page = html_report(summarize(path, _errors(skip_bad_lines)), runs)
         with atomic_output(out, path, binary=False) as handle:
             handle.write(page)

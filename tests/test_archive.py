@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +23,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from newsspider.archive.reader import archived_page, warc_files
-from newsspider.archive.replay import BATCH
+from newsspider.archive.reader import ArchiveError, archived_page, warc_files
+from newsspider.archive.replay import BATCH, archived_articles, share_archive
 from newsspider.archive.warcfile import Fetch, WarcFiles
+from newsspider.dataset.reader import check_record, record_example
 from newsspider.demo.pages import DemoSite
 from tests.conftest import FAST, crawl, read_jsonl, reports_killed_run, run_cli
 from tests.mockserver import MockServer
@@ -100,6 +105,82 @@ def test_dataset_page_of_an_unknown_article_is_one_line(archived) -> None:
     result = run_cli("dataset", "page", str(data_dir), "999")
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: article 999 is not in {data_dir}"
+
+
+def _pointer(file: str) -> dict:
+    return {"file": file, "offset": 0, "length": 10, "record_id": "<urn:uuid:1>"}
+
+
+@pytest.mark.parametrize("file", ["../x", "/etc/passwd", "warc/../../x.warc.gz", "warc/sub/x.warc.gz",
+                                  "x.warc"])
+def test_the_schema_keeps_warc_pointers_in_the_warc_dir(file: str) -> None:
+    good = _pointer("warc/newsspider-20240101000000-w1-00001.warc.gz")
+    assert check_record(record_example(warc=good)) is None
+    assert check_record(record_example(warc=_pointer(file))) == (
+        r"does not fit the schema: data.warc.file must match pattern ^warc/[^/\\]+\.warc(\.gz)?$")
+
+
+SECRET = "root:x:0:0:a secret first line"
+
+
+@pytest.mark.parametrize("case", ["../x", "/etc/passwd", "link out", "not a warc"])
+def test_dataset_page_of_a_pointer_to_another_file_is_one_line_without_its_content(tmp_path: Path,
+                                                                                   case: str) -> None:
+    """A dataset from elsewhere whose record points at a file outside its warc/ (or at one that is not a
+    WARC): one line naming the record, nothing of the file printed."""
+    data = tmp_path / "data"
+    (data / "warc").mkdir(parents=True)
+    (tmp_path / "x").write_text(SECRET + "\n")
+    file = {"../x": "../x", "/etc/passwd": "/etc/passwd"}.get(case, "warc/x.warc.gz")
+    if case == "link out":
+        (data / "warc" / "x.warc.gz").symlink_to(tmp_path / "x")
+    elif case == "not a warc":
+        (data / "warc" / "x.warc.gz").write_text(SECRET + "\n")
+    (data / "articles.jsonl").write_text(json.dumps(record_example(warc=_pointer(file))) + "\n")
+    result = run_cli("dataset", "page", str(data), "1")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "root:" not in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    expected = {
+        "link out": f"Error: article 1: its archived page 'warc/x.warc.gz' is not a file of {data / 'warc'}: "
+                    "not read",
+        "not a warc": f"Error: article 1: its archived page {data / 'warc/x.warc.gz'}, byte 0: cannot be "
+                      "read (not a WARC record)",
+    }.get(case, f"Error: {data / 'articles.jsonl'}:1: not a valid record (does not fit the schema: "
+                "data.warc.file must match pattern")
+    assert result.stderr.startswith(expected), result.stderr
+    with pytest.raises(ArchiveError, match=r"^'/etc/passwd' is not a file of .*/warc: not read$"):
+        archived_page(data, _pointer("/etc/passwd"))  # a pointer that did not come through the schema
+
+
+def test_browse_shows_a_pointer_out_of_the_archive_as_one_line(tmp_path: Path) -> None:
+    """browse's archived page (the real Datasette and plugin, in this process) of a database whose
+    pointer names a file outside the data dir's warc/ (a database built elsewhere, or edited)."""
+    import asyncio
+    import sqlite3
+    from contextlib import closing
+
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    from newsspider.dataset.search import browse as plugin
+    from newsspider.dataset.search.database import build
+
+    (tmp_path / "articles.jsonl").write_text(json.dumps(record_example(
+        warc=_pointer("warc/x.warc.gz"))) + "\n")
+    built = build(tmp_path)
+    with closing(sqlite3.connect(built.path)) as conn, conn:
+        conn.execute("UPDATE articles SET warc = ?", (json.dumps(_pointer("/etc/passwd")),))
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name=plugin.PLUGIN)
+    app = Datasette([str(built.path)], metadata=plugin.metadata(built.path.stem, tmp_path))
+
+    async def get() -> tuple[int, str]:
+        response = await app.client.get("/-/newsspider/page/1")
+        return response.status_code, response.text
+
+    status, text = asyncio.run(get())
+    assert status == 500 and "root:" not in text
+    assert text == f"'/etc/passwd' is not a file of {tmp_path / 'warc'}: not read"
 
 
 def test_no_warc_keeps_no_pages(site_server: MockServer, tmp_path: Path) -> None:
@@ -207,8 +288,8 @@ def test_reextract_without_the_site_gives_the_same_records(offline: Path, tmp_pa
     assert result.stdout.splitlines()[0] == (
         f"Re-extraction finished: {len(crawled)} archived pages read, {len(crawled)} stored "
         "(0 new versions), 0 unchanged, 0 dropped, 0 failed")
-    for record in again:  # each points at the page it was read from, in the other dir's archive
-        assert record["warc"]["file"].startswith("../")
+    for record in again:  # each points at the page it was read from, in its own dir's warc/: a hard link
+        assert (out / record["warc"]["file"]).samefile(offline / record["warc"]["file"])
         assert archived_page(out, record["warc"]).url == record["url"]
     by_id = {r["article_id"]: r for r in crawled}
     assert all(r["crawled_at"] == by_id[r["article_id"]]["crawled_at"] for r in again)  # capture time
@@ -247,6 +328,130 @@ def test_a_changed_selector_changes_exactly_its_field(offline: Path, tmp_path: P
         assert changed <= {"summary", "version", "crawled_at", "warc"} and "summary" in changed
 
 
+def children(pid: int) -> dict[int, str]:
+    """The live processes whose parent is *pid*: their command lines."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found[int(stat.parent.name)] = cmdline
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_sigkilled_reextract_leaves_no_worker_running(offline: Path, tmp_path: Path) -> None:
+    """reextract's worker processes (busy: each reads its batch for an hour) end with the command when it
+    is SIGKILLed, as the out-of-memory killer kills."""
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import sys, time\nimport newsspider.archive.replay as replay\n"
+        "def read_for_an_hour(*args):\n    time.sleep(3600)\n"
+        "replay.read_articles = read_for_an_hour\n"
+        "if __name__ == '__main__':\n    from newsspider.cli import main\n    main(sys.argv[1:])\n")
+    command = [sys.executable, str(script), "reextract", str(offline), "--out", str(tmp_path / "out"),
+               "--jobs", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while sum("spawn_main" in line for line in children(process.pid).values()) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, "no worker processes started"
+            time.sleep(0.1)
+        started = children(process.pid)  # the workers, and multiprocessing's resource tracker
+    finally:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in started):
+        if time.monotonic() > deadline:
+            for pid in started:  # not left running by the test either
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"still running 10 s after reextract was killed: "
+                                 f"{ {pid: line for pid, line in started.items() if alive(pid)} }")
+        time.sleep(0.1)
+
+
+def test_reextract_out_to_another_filesystem_copies_the_warcs_its_records_point_into(
+        offline: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """No hard link across filesystems (a real tmpfs, mounted by the test: CI runs as root): a copy, once;
+    and a crawl into that dir leaves a WARC file linked from another dir as it is."""
+    captures = archived_articles(offline)
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
+    try:
+        share_archive(offline, mount / "out", captures)
+        [name] = {c.pointer["file"] for c in captures}
+        assert (mount / "out" / name).read_bytes() == (offline / name).read_bytes()
+        assert "copied 1 WARC files (0 MB) into" in caplog.text
+        caplog.clear()
+        share_archive(offline, mount / "out", captures)  # there already: kept
+        assert caplog.text == "" and [p.name for p in (mount / "out/warc").iterdir()] == [Path(name).name]
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+    source = tmp_path / "src"
+    (source / "warc").mkdir(parents=True)
+    shutil.copy(offline / name, source / name)
+    with (source / name).open("ab") as handle:  # its last record cut short, as a killed crawl leaves it
+        handle.write((offline / name).read_bytes()[captures[-1].pointer["offset"]:][:100])
+    share_archive(source, tmp_path / "out", captures)
+    size = (source / name).stat().st_size
+    WarcFiles(tmp_path / "out").close()
+    assert (source / name).stat().st_size == size  # the other dir's file: its own crawl repairs it
+
+
+def gzip_bomb() -> bytes:
+    """A gzip member of 1 GiB of zeros, 1 MiB in size: one deflate block of 1 MiB of zeros, full-flushed
+    so that it stands alone, 1,024 times; its CRC-32 is zlib.crc32(bytes(2**30)) (0.8 s to compute)."""
+    block = zlib.compressobj(9, zlib.DEFLATED, -15)
+    repeated = block.compress(bytes(1 << 20)) + block.flush(zlib.Z_FULL_FLUSH)
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + repeated * 1024
+            + zlib.compressobj(9, zlib.DEFLATED, -15).flush() + struct.pack("<II", 0x5B64C2B0, 2**30))
+
+
+def test_reextract_of_a_compression_bomb_refuses_that_page_in_bounded_memory(tmp_path: Path) -> None:
+    """An archive holding a page that inflates to 1 GiB (1 MiB as archived, written as the crawl writes a
+    response), read back by reextract in a process that may map 1 GiB in all: the page is refused and
+    counted, the others are stored."""
+    import resource
+
+    data = tmp_path / "data"
+    files = WarcFiles(data)
+    page = (Path(__file__).parents[1] / "newsspider/demo/article-openai-china-api.html").read_bytes()
+    root = "http://127.0.0.1:1/bnews/itnews/20240626/"
+    bomb = root + "7000001.html"
+    pages = [(bomb, gzip_bomb(), [("Content-Encoding", "gzip")]),
+             *((f"{root}{7000002 + n}.html", page, []) for n in range(10))]
+    for url, body, encoding in pages:
+        files.write(Fetch(url=url, method="GET", request_headers=[], request_body=b"", status=200,
+                          response_headers=[("Content-Type", "text/html; charset=utf-8"), *encoding],
+                          body=body))
+    files.close()
+
+    def at_most_1_gib() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    result = subprocess.run([sys.executable, "-m", "newsspider", "reextract", str(data), "--jobs", "1"],
+                            capture_output=True, text=True, timeout=300, preexec_fn=at_most_1_gib)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr
+    refused = [line for line in result.stderr.splitlines() if bomb in line]
+    assert len(refused) == 1 and f"failed (too_large): {bomb}: " in refused[0], result.stderr
+    assert "exceeded DOWNLOAD_MAXSIZE (8388608 B) decoded" in refused[0]
+    assert result.stdout.splitlines()[0] == ("Re-extraction finished: 11 archived pages read, 10 stored "
+                                             "(0 new versions), 0 unchanged, 0 dropped, 1 failed")
+
+
 def test_reextract_of_a_dir_without_warcs_is_one_line(tmp_path: Path) -> None:
     result = run_cli("reextract", str(tmp_path))
     assert result.returncode == 1
@@ -279,10 +484,10 @@ def test_a_reextract_worker_killed_stops_the_run_with_one_line(offline: Path, tm
     script = tmp_path / "killed.py"
     script.write_text(
         "import os, signal, sys\nimport newsspider.archive.replay as replay\nread = replay.read_articles\n"
-        "def read_or_die(source, data_dir, captures):\n"
+        "def read_or_die(source, data_dir, captures, *rest):\n"
         f"    if any(c.pointer['offset'] == {records[BATCH]['warc']['offset']} for c in captures):\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    return read(source, data_dir, captures)\n"
+        "    return read(source, data_dir, captures, *rest)\n"
         "replay.read_articles = read_or_die\n"
         "if __name__ == '__main__':\n    from newsspider.cli import main\n    main(sys.argv[1:])\n")
     out = tmp_path / "again"

@@ -224,6 +224,66 @@ def test_spreadsheets_read_back_in_reading_order_by_date(data_dir: Path, tmp_pat
     assert seed["body"] == latest["2054421"]["body"]
 
 
+#: site text that a spreadsheet would run as a formula (OWASP's CSV injection starts)
+FORMULAS = ['=HYPERLINK("http://127.0.0.1/x?"&A1,"点击")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,1)",
+            "\t=1+1", "\r=1+1"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "excel-csv", "xlsx"])
+def test_site_text_that_starts_like_a_formula_is_text(tmp_path: Path, fmt: str) -> None:
+    import csv
+
+    import openpyxl
+
+    write(tmp_path, b"".join(line(str(n), title=text, summary=text, tags=[text], source=text)
+                             for n, text in enumerate(FORMULAS, start=1)))
+    out = tmp_path / f"a.{'xlsx' if fmt == 'xlsx' else 'csv'}"
+    assert export(tmp_path, out, fmt) == len(FORMULAS)
+    if fmt == "xlsx":
+        sheet = openpyxl.load_workbook(out)["articles"]
+        columns = [c.value for c in sheet[1]]
+        for row, text in zip(sheet.iter_rows(min_row=2), FORMULAS, strict=True):
+            for name in ("title", "summary", "tags", "source"):
+                cell = row[columns.index(name)]
+                assert cell.data_type == "s" and cell.quotePrefix, (name, cell.value)
+                assert cell.value == text
+        assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+    else:
+        with out.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        for row, text in zip(rows, FORMULAS, strict=True):
+            assert row["title"] == row["summary"] == row["tags"] == row["source"] == "'" + text
+        assert rows[0]["url"] == record_example()["url"]  # what does not start a formula is as it was
+
+
+def test_xlsx_cells_are_typed_linked_and_laid_out(tmp_path: Path) -> None:
+    """Dates are date cells, URLs links, the header row frozen, the columns of a readable width."""
+    from datetime import date, datetime
+
+    import openpyxl
+
+    url = "https://www.bannedbook.org/bnews/itnews/20240101/1.html"
+    write(tmp_path, line("1", published_date="2024-01-01", crawled_at="2024-01-02T03:04:05Z", url=url,
+                         image_url="https://www.bannedbook.org/a.jpg")
+          + line("2", published_date="1899-12-30", image_url="https://x.org/" + "a" * 3000))
+    export(tmp_path, tmp_path / "a.xlsx", "xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "a.xlsx")["articles"]
+    columns = [c.value for c in sheet[1]]
+    old, new = ({name: row[i] for i, name in enumerate(columns)} for row in sheet.iter_rows(min_row=2))
+    assert new["published_date"].is_date and new["published_date"].value == datetime(2024, 1, 1)
+    assert new["published_date"].number_format == "yyyy-mm-dd"
+    assert new["crawled_at"].is_date and new["crawled_at"].value == datetime(2024, 1, 2, 3, 4, 5)
+    assert new["url"].hyperlink.target == new["url"].value == url and new["url"].style == "Hyperlink"
+    assert new["image_url"].hyperlink.target == "https://www.bannedbook.org/a.jpg"
+    assert old["published_date"].value == "1899-12-30"  # before Excel's dates: text
+    assert old["image_url"].hyperlink is None  # longer than Excel follows: text
+    assert date(2024, 1, 1) == new["published_date"].value.date()
+    assert sheet.freeze_panes == "A2" and all(c.font.bold for c in sheet[1])
+    widths = {name: sheet.column_dimensions[openpyxl.utils.get_column_letter(i + 1)].width
+              for i, name in enumerate(columns)}
+    assert widths["title"] == 50 and widths["body"] == 80 and widths["article_id"] == 10
+
+
 def test_export_refuses_to_overwrite_the_dataset(data_dir: Path) -> None:
     before = digest(data_dir)
     result = run_cli("dataset", "export", str(data_dir), "--format", "jsonl",
@@ -277,6 +337,17 @@ def test_report_page(data_dir: Path, tmp_path: Path) -> None:
     table = page.xpath("//h2[.='Field coverage of the dataset']/following-sibling::div[1]/table/tbody/tr")
     coverage = {tr[0].text_content(): tr[1].text_content() for tr in table}
     assert coverage["tags"] == "100%" and coverage["source"] == "100%"
+
+
+def test_report_on_dates_as_far_off_as_a_date_goes(tmp_path: Path) -> None:
+    """Records that hold 9999-12-31 and 0001-01-01 (stored from a page's meta tag by an older crawl)."""
+    write(tmp_path, b"".join(line(str(n), published_date=day, tags=["t"])
+                             for n, day in enumerate(("2024-01-01", "9999-12-31", "0001-01-01"), start=1)))
+    page = lxml_html.fromstring(html_report(summarize(tmp_path)))
+    bars = page.xpath("//svg[@id='articles-over-time']/rect")
+    assert len(bars) == 9999 and bars[0].get("data-label") == "0001-01-01"  # a bar a year
+    assert sum(int(bar[0].text.rsplit(": ", 1)[1]) for bar in bars) == 3
+    assert "published 0001-01-01 – 9999-12-31" in page.text_content()
 
 
 def test_report_escapes_crawled_text(tmp_path: Path) -> None:
@@ -387,3 +458,35 @@ def test_report_on_a_path_that_is_not_utf8(tmp_path: Path) -> None:
     assert "data-\ufffd" in (data / "r.html").read_text("utf-8")
     info = run_cli("dataset", "info", str(data))
     assert info.returncode == 0 and "data-\ufffd" in info.stdout
+
+
+def test_a_killed_exports_part_file_is_removed_by_the_next_export(tmp_path: Path) -> None:
+    """Writers in real processes: one SIGKILLed while it writes (its part file stays behind), one still
+    writing (its part file is kept), and the next export of the same output."""
+    import signal
+    import subprocess
+    import sys
+
+    write(tmp_path, line("1"))
+    out = tmp_path / "a.csv"
+    writer = ("import os, signal, sys\nfrom pathlib import Path\nfrom newsspider.dataset.export import "
+              "atomic_output\nwith atomic_output(Path(sys.argv[1]), Path(sys.argv[2]), False) as handle:\n"
+              "    handle.write('x' * 100000); handle.flush()\n    print('writing', flush=True)\n"
+              "    if sys.argv[3] == 'die':\n        os.kill(os.getpid(), signal.SIGKILL)\n"
+              "    sys.stdin.read()\n")
+    killed = subprocess.run([sys.executable, "-c", writer, str(out), str(tmp_path), "die"],
+                            capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL and killed.stdout == "writing\n"
+    [stale] = tmp_path.glob(".a.csv.*.part")
+    live = subprocess.Popen([sys.executable, "-c", writer, str(out), str(tmp_path), "live"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout is not None and live.stdout.readline() == "writing\n"
+        [working] = set(tmp_path.glob(".a.csv.*.part")) - {stale}
+        other = tmp_path / ".b.csv.0123abcd.part"  # another output's
+        other.write_text("x")
+        assert export(tmp_path, out, "csv") == 1
+        assert set(tmp_path.glob(".*.part")) == {working, other}
+    finally:
+        live.kill()
+        live.wait()

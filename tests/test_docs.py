@@ -352,5 +352,11 @@ def test_what_needs_an_extra_says_so_without_it(extra: str, args: list[str], blo
             monkeypatch.delitem(sys.modules, module)
     for module in blocked:
         monkeypatch.setitem(sys.modules, module, None)  # import module: ImportError, as when not installed
+    for name, loaded in list(sys.modules.items()):  # and newsspider's modules that imported them already
+        if name.startswith("newsspider.") and loaded is not None and any(
+                (getattr(value, "__module__", None) or getattr(value, "__name__", None) or "")
+                .partition(".")[0] in blocked
+                for value in vars(loaded).values() if not isinstance(value, (str, int, float))):
+            monkeypatch.delitem(sys.modules, name)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and f"pip install 'newsspider[{extra}]'" in result.output, result.output

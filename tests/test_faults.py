@@ -14,6 +14,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
+from newsspider.archive.reader import latest_captures
 from newsspider.crawl import stats as keys
 from newsspider.demo.pages import DemoSite
 from newsspider.extract import site
@@ -342,24 +343,27 @@ def hostile_pages(tmp_path_factory: pytest.TempPathFactory):
         server.fault("/bnews/faults/", "page", content_type="text/html; charset=utf-8",
                      body=f"<html><body>{hub}</body></html>".encode())
         result = crawl(server, data_dir, "--start-url", server.url("/bnews/faults/"))
-        yield server.root, result, {r["article_id"]: r for r in read_jsonl(data_dir / "articles.jsonl")}
+        records = {r["article_id"]: r for r in read_jsonl(data_dir / "articles.jsonl")}
+        yield server.root, result, records, data_dir
 
 
 def test_a_page_of_100000_links_reads_a_bounded_number(hostile_pages) -> None:
-    root, result, records = hostile_pages
+    root, result, records, _ = hostile_pages
     assert result.returncode == 0, result.stderr
     assert records["7000020"]["body"] == "链接很多。"
     assert f"left out of {root}{FAULTS}7000020.html: 98000 links_over_limit" in result.stderr
 
 
 def test_deep_nesting_keeps_the_body_or_says_what_was_lost(hostile_pages) -> None:
-    root, result, records = hostile_pages
+    root, result, records, _ = hostile_pages
     assert records["7000021"]["body"] == "开头。\n\n结尾。"  # 1000 levels: nothing lost
     assert records["7000022"]["body"].startswith("开头。")
     assert f"left out of {root}{FAULTS}7000022.html: 1 too_deep" in result.stderr
 
 
 def test_a_decompression_bomb_is_too_large(hostile_pages) -> None:
-    root, result, _ = hostile_pages
+    root, result, _, data_dir = hostile_pages
     assert f"failed (too_large): {root}{FAULTS}7000023.html" in result.stderr
     assert "1 failed (too_large 1)" in result.stdout
+    captures = latest_captures(data_dir)  # a page the crawl refused is not kept as if it were the article
+    assert f"{root}{FAULTS}7000023.html" not in captures and f"{root}{FAULTS}7000022.html" in captures

@@ -354,3 +354,22 @@ def test_a_utf16_page_with_a_byte_order_mark_is_read_whatever_its_header_says() 
         assert {k: v for k, v in article.items() if k != "crawled_at"} == {
             k: v for k, v in plain.items() if k != "crawled_at"}, codec
         assert not problems
+
+
+@pytest.mark.parametrize("meta", [
+    '<meta property="article:published_time" content="9999-12-31T08:00:00+08:00">',
+    '<div class="postmeat">日期：9999年12月31日 | 分类：x</div>',
+])
+def test_a_publication_date_far_in_the_future_is_a_bad_value(meta: str) -> None:
+    """A page that says 9999-12-31: the date is left out and counted, the next one (the URL's) taken."""
+    body = seed_page("article-openai-china-api.html").replace(b"<h2>", meta.encode() + b"<h2>", 1)
+    problems = Problems()
+    article = load_article(HtmlResponse(url=ARTICLE_URL, body=body, encoding="utf-8"), problems=problems)
+    assert (article.published_date, article.published_at) == ("2024-06-26", None)
+    assert dict(problems.counts) == {"future_date": 1}
+    far = "https://www.bannedbook.org/bnews/itnews/99991231/2054421.html"  # and the URL's own date
+    problems = Problems()
+    article = load_article(HtmlResponse(url=far, body=seed_page("article-openai-china-api.html"),
+                                        encoding="utf-8"), problems=problems)
+    assert article.published_date is None and dict(problems.counts) == {"future_date": 1}
+    assert article.title  # the rest of the page is kept

@@ -363,3 +363,45 @@ def test_dataset_page_takes_the_data_dir_first_and_the_old_spelling_still_works(
     old = run_cli("dataset", "page", "2054421", "--data-dir", str(site))
     assert old.returncode == 0 and old.stdout == new.stdout
     assert "dataset page --data-dir DIR is deprecated" in old.stderr
+
+
+def test_a_damaged_crawl_memory_does_not_stop_reading_the_dataset(tmp_path: Path) -> None:
+    """The state file is the crawl's memory, not the dataset: garbage in it is one warning line."""
+    write_records(tmp_path / "articles.jsonl", [record_example(title="中国的新闻")])
+    (tmp_path / "state.sqlite3").write_bytes(random.Random(5).randbytes(8192))
+    warning = f"state file {tmp_path / 'state.sqlite3'}: unreadable (file is not a database)"
+    built = run_cli("dataset", "sqlite", str(tmp_path))
+    assert built.returncode == 0 and "1 articles (1 added" in built.stdout, built.stderr
+    assert built.stderr.strip() == f"{warning}; the database keeps the run history it had"
+    found = run_cli("dataset", "search", str(tmp_path), "中国")
+    assert found.returncode == 0 and "1 article holds 中国:" in found.stdout, found.stderr
+    report = run_cli("dataset", "report", str(tmp_path), "--out", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr
+    assert report.stderr.strip() == f"warning: {warning}; the report has no run history"
+    for result in (built, found, report):
+        assert "Traceback" not in result.stderr
+
+
+def test_a_read_only_data_dir_is_searched_with_the_database_elsewhere(tmp_path: Path) -> None:
+    """A data dir on a read-only filesystem (a real read-only bind mount: CI runs as root), its state in
+    WAL mode as a crawl leaves it: the database built elsewhere holds its articles and its runs."""
+    from newsspider.memory.sqlite import SqliteMemory
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write_records(data / "articles.jsonl", [record_example(title="中国的新闻")])
+    memory = SqliteMemory(data)
+    memory.start_run()
+    memory.finish_run("finished", "finished", pages=1)
+    memory.close()
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    subprocess.run(["mount", "--bind", str(data), str(mount)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], check=True)
+        built = build(mount, tmp_path / "elsewhere.db")
+        with closing(open_readonly(built.path)) as conn:
+            assert count(conn, "中国") == 1
+            assert conn.execute("SELECT status FROM runs").fetchall() == [("finished",)]
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)

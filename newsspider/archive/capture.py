@@ -5,8 +5,12 @@ decompression would be too late: the archive keeps the body as it was
 served): each response becomes a WARC ``response`` record with its
 ``request`` record.  :class:`WarcPointer` is a spider middleware that gives
 each article record the pointer to the response it was extracted from
-(``warc``).  A failed write to the archive stops the crawl with one line, as
-a failed write to the dataset does; the page it was for is not stored.
+(``warc``).  A compressed response that Scrapy's decompression will refuse
+(larger than ``DOWNLOAD_MAXSIZE`` decoded: a compression bomb, a failed
+``too_large`` page) is not archived: the archive keeps no page the crawl
+refused, so ``reextract`` never takes one for the article.  A failed write
+to the archive stops the crawl with one line, as a failed write to the
+dataset does; the page it was for is not stored.
 
 Settings: ``NEWSSPIDER_WARC`` (on by default; ``--no-warc``),
 ``NEWSSPIDER_WARC_MAX_SIZE`` (bytes per file before the next one is started),
@@ -25,7 +29,14 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
-from newsspider.archive.reader import Capture, latest_captures, warc_files
+from newsspider.archive.reader import (
+    BodyTooLarge,
+    Capture,
+    content_encodings,
+    decode_body,
+    latest_captures,
+    warc_files,
+)
 from newsspider.archive.warcfile import POINTER_FIELDS, Fetch, WarcFiles, headers_of
 from newsspider.crawl import stats as keys
 from newsspider.crawl.failures import stop_crawl
@@ -68,6 +79,9 @@ class WarcCapture:
         self.crawler = crawler
         self.files = files
         self.articles_only = articles_only
+        #: Scrapy decodes responses (HttpCompressionMiddleware), refusing those over this size decoded
+        self.decoding = crawler.settings.getbool("COMPRESSION_ENABLED")
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         #: with --refresh: the newest archived capture of each URL, for revisit records
         self.earlier = earlier or {}
         #: a write failed somewhere (crawl_stopping): nothing more is archived
@@ -101,6 +115,8 @@ class WarcCapture:
             return response
         if self.stopping:  # a write failed (crawl_stopping): nothing more is written or stored
             raise IgnoreRequest("not archived: the crawl is stopping")
+        if self._refused(request, response):  # Scrapy's decompression fails it next (too_large)
+            return response
         capture = Fetch(
             url=response.url, method=request.method, request_headers=headers_of(request.headers),
             request_body=request.body, status=response.status, response_headers=headers_of(response.headers),
@@ -116,6 +132,23 @@ class WarcCapture:
             self.crawler.stats.inc_value(keys.WARC_REVISITS)
         request.meta[META] = pointer.asdict()
         return response
+
+
+    def _refused(self, request: Request, response: Response) -> bool:
+        """Whether Scrapy's decompression will refuse *response*: larger than DOWNLOAD_MAXSIZE (the
+        request's ``download_maxsize``) once decoded.  Decoded in bounded steps, and not kept."""
+        if not self.decoding or request.method == "HEAD" or (
+                300 <= response.status < 400 and b"Location" in response.headers):  # redirected, not decoded
+            return False
+        sent = response.headers.getlist("Content-Encoding")
+        encodings = content_encodings(value.decode("latin-1") for value in sent)
+        if not encodings:
+            return False
+        try:
+            decode_body(response.body, encodings, request.meta.get("download_maxsize", self.max_size))
+        except BodyTooLarge:
+            return True
+        return False
 
 
 class WarcPointer:

@@ -1,28 +1,33 @@
 """Reading the web archive back: the page an article record points at, every archived response.
 
-Uses warcio's :class:`~warcio.archiveiterator.ArchiveIterator`, which decodes
-the body as the browser would (dechunked, decompressed).  A file that is cut
-short or not a WARC is an :class:`ArchiveError` with one line saying where.
+Uses warcio's :class:`~warcio.archiveiterator.ArchiveIterator` for the
+records; a body is dechunked and decoded of its Content-Encoding here, as the
+crawl decoded it, in bounded steps and never beyond the crawl's size limit
+(``DOWNLOAD_MAXSIZE``): a page that inflates past it (a compression bomb) is
+:class:`BodyTooLarge`, not read.  A file that is cut short or not a WARC is an
+:class:`ArchiveError` with one line saying where.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParser
 
 from newsspider.dataset.layout import WARC_DIR
-from newsspider.dataset.reader import Errors, iter_articles
+from newsspider.dataset.reader import Errors, display_path, iter_articles
 
-__all__ = ["ArchiveError", "ArchivedPage", "Capture", "archived_page", "iter_responses",
-           "latest_captures", "page_of", "warc_files"]
+__all__ = ["MAX_BODY", "ArchiveError", "ArchivedPage", "BodyTooLarge", "Capture", "archived_page",
+           "decode_body", "iter_responses", "latest_captures", "page_of", "warc_files", "warc_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,131 @@ _HTTP = StatusAndHeadersParser(["HTTP/1.0", "HTTP/1.1"], verify=False)
 
 class ArchiveError(ValueError):
     """A web archive that cannot be read (its message says what and where)."""
+
+
+class BodyTooLarge(ArchiveError):
+    """An archived body larger than the size limit once decoded (a compression bomb): not read."""
+
+
+#: the crawl's DOWNLOAD_MAXSIZE (its default): the largest body, decoded, a page is read back with
+MAX_BODY = 8 * 1024 * 1024
+#: bytes decoded at a time
+_CHUNK = 64 * 1024
+#: the Content-Encodings decoded, as the crawl (Scrapy's HttpCompressionMiddleware) decodes them
+_DECODED = ("gzip", "x-gzip", "deflate", "br", "zstd")
+
+
+def content_encodings(values: Iterable[str]) -> list[str]:
+    """The encodings of Content-Encoding header *values* to undo, the last applied first, up to one this
+    reader cannot undo.
+
+    >>> content_encodings(["gzip"]), content_encodings(["deflate, GZIP"]), content_encodings(["gzip, x-foo"])
+    (['gzip'], ['gzip', 'deflate'], [])
+    """
+    applied = [e.strip().lower() for value in values for e in value.split(",") if e.strip()]
+    undo = []
+    for encoding in reversed(applied):
+        if encoding not in _DECODED:
+            break
+        undo.append(encoding)
+    return undo
+
+
+def _check(size: int, max_size: int) -> None:
+    if max_size and size > max_size:
+        raise BodyTooLarge(f"exceeded DOWNLOAD_MAXSIZE ({max_size} B) decoded")
+
+
+def _inflate(data: bytes, wbits: int, max_size: int) -> bytes:
+    """zlib's inflate, *max_size* at most, :data:`_CHUNK` at a time; each gzip member in turn."""
+    out = bytearray()
+    while data:
+        inflate = zlib.decompressobj(wbits)
+        pending = data
+        while not inflate.eof:
+            chunk = inflate.decompress(pending, _CHUNK)
+            out += chunk
+            _check(len(out), max_size)
+            pending = inflate.unconsumed_tail
+            if not chunk and not pending:
+                break
+        if not inflate.eof:
+            break  # cut short: what there is
+        data = inflate.unused_data if wbits == 31 else b""
+    return bytes(out)
+
+
+def _unbrotli(data: bytes, max_size: int) -> bytes:
+    brotli: Any = importlib.import_module("brotli")
+    decompressor = brotli.Decompressor()
+    out = bytearray(decompressor.process(data, output_buffer_limit=_CHUNK))
+    _check(len(out), max_size)
+    while not decompressor.is_finished():
+        chunk = decompressor.process(b"", output_buffer_limit=_CHUNK)
+        if not chunk:
+            break
+        out += chunk
+        _check(len(out), max_size)
+    return bytes(out)
+
+
+def _unzstd(data: bytes, max_size: int) -> bytes:
+    try:
+        zstd: Any = importlib.import_module("compression.zstd")  # Python 3.14
+    except ImportError:
+        zstd = importlib.import_module("backports.zstd")
+    out = bytearray()
+    while data:
+        decompressor = zstd.ZstdDecompressor()
+        pending = data
+        while not decompressor.eof:
+            chunk = decompressor.decompress(pending, max_length=_CHUNK)
+            pending = b""
+            out += chunk
+            _check(len(out), max_size)
+            if not chunk and decompressor.needs_input:
+                break
+        if not decompressor.eof:
+            break
+        data = decompressor.unused_data
+    return bytes(out)
+
+
+def decode_body(body: bytes, encodings: list[str], max_size: int = MAX_BODY) -> bytes:
+    """*body* undone of *encodings* (:func:`content_encodings`), :data:`_CHUNK` bytes at a time.
+
+    Raises :class:`BodyTooLarge` as soon as a step gives more than *max_size*
+    bytes (0: no limit).  A body that is not what its encoding says is left
+    as it is, as warcio and browsers leave it; raw deflate is taken for deflate.
+
+    >>> import gzip
+    >>> decode_body(gzip.compress(zlib.compress(b"abc")), ["gzip", "deflate"])
+    b'abc'
+    >>> decode_body(zlib.compress(b"abc")[2:-4], ["deflate"]), decode_body(b"plain", ["gzip"])
+    (b'abc', b'plain')
+    >>> decode_body(gzip.compress(b"a" * 100), ["gzip"], 64)
+    Traceback (most recent call last):
+    ...
+    newsspider.archive.reader.BodyTooLarge: exceeded DOWNLOAD_MAXSIZE (64 B) decoded
+    """
+    for encoding in encodings:
+        try:
+            if encoding in ("gzip", "x-gzip"):
+                body = _inflate(body, 31, max_size)
+            elif encoding == "deflate":
+                try:
+                    body = _inflate(body, 15, max_size)
+                except zlib.error:
+                    body = _inflate(body, -15, max_size)
+            elif encoding == "br":
+                body = _unbrotli(body, max_size)
+            elif encoding == "zstd":
+                body = _unzstd(body, max_size)
+        except BodyTooLarge:
+            raise
+        except Exception:  # not what it says it is (zlib.error, brotli.error, ZstdError): as it is
+            return body
+    return body
 
 
 @dataclass(frozen=True)
@@ -53,33 +183,86 @@ class ArchivedPage:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
-def _page(record: Any) -> ArchivedPage:
+def _body(record: Any, max_size: int) -> bytes:
+    """The record's HTTP body, dechunked and decoded, *max_size* bytes at most (0: no limit)."""
+    http = record.http_headers
+    stream = record.raw_stream
+    if (http.get_header("Transfer-Encoding") or "").lower() == "chunked":
+        stream = ChunkedDataReader(stream)
+    raw = stream.read(max_size + 1) if max_size else stream.read()
+    _check(len(raw), max_size)
+    encodings = content_encodings(v for k, v in http.headers if k.lower() == "content-encoding")
+    return decode_body(raw, encodings, max_size)
+
+
+def _page(record: Any, max_size: int = MAX_BODY) -> ArchivedPage:
     http = record.http_headers
     return ArchivedPage(
         url=record.rec_headers.get_header("WARC-Target-URI"),
         date=record.rec_headers.get_header("WARC-Date"),
         status_line=f"{http.protocol} {http.statusline}",
         headers=list(http.headers),
-        body=record.content_stream().read(),
+        body=_body(record, max_size),
         record_id=record.rec_headers.get_header("WARC-Record-ID"))
 
 
-def archived_page(data_dir: Path, pointer: dict[str, Any]) -> ArchivedPage:
-    """The response record at *pointer* (``file``, ``offset``, ``length``) under *data_dir*."""
-    path = data_dir / pointer["file"]
+def warc_path(data_dir: Path, file: Any) -> Path:
+    """The WARC file a pointer names (``warc/NAME``, relative to *data_dir*), which must be in
+    ``DATA_DIR/warc/`` once every link is followed: a dataset from elsewhere may point anywhere.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "warc").mkdir()
+    >>> warc_path(d, "warc/a.warc.gz") == (d / "warc/a.warc.gz").resolve()
+    True
+    >>> for file in ("/etc/passwd", "warc/../../x.warc.gz", "warc", 5, "warc/\\0.warc"):
+    ...     try:
+    ...         warc_path(d, file)
+    ...     except ArchiveError as exc:
+    ...         print(str(exc).replace(str(d), "DIR"))
+    '/etc/passwd' is not a file of DIR/warc: not read
+    'warc/../../x.warc.gz' is not a file of DIR/warc: not read
+    'warc' is not a file of DIR/warc: not read
+    5 is not a file of DIR/warc: not read
+    'warc/\\x00.warc' is not a file of DIR/warc: not read
+    """
+    base = (data_dir / WARC_DIR).resolve()
+    try:
+        path = (data_dir / file).resolve() if isinstance(file, str) and file else base
+    except (OSError, ValueError):  # a NUL byte, a loop of links
+        path = base
+    if path == base or not path.is_relative_to(base):
+        raise ArchiveError(f"{file!r} is not a file of {display_path(data_dir / WARC_DIR)}: not read")
+    return path
+
+
+def archived_page(data_dir: Path, pointer: dict[str, Any], max_size: int = MAX_BODY) -> ArchivedPage:
+    """The response record at *pointer* (``file``, ``offset``, ``length``) under *data_dir*.
+
+    The file must be one of ``DATA_DIR/warc/`` (:func:`warc_path`); what is
+    there is read as WARC, and none of it is quoted in an error.  A body
+    larger than *max_size* decoded is :class:`BodyTooLarge`.
+    """
+    path = warc_path(data_dir, pointer.get("file"))
+    where = f"{display_path(data_dir / pointer['file'])}, byte {pointer.get('offset')}"
     try:
         with path.open("rb") as handle:
             handle.seek(int(pointer["offset"]))
             for record in ArchiveIterator(handle):
                 if record.rec_type != "response":
                     break
-                return _page(record)
-    except (OSError, ArchiveLoadFailed, ValueError, EOFError) as exc:
-        raise ArchiveError(f"{path}, byte {pointer['offset']}: cannot be read ({exc})") from exc
-    raise ArchiveError(f"{path}, byte {pointer['offset']}: no response record there")
+                return _page(record, max_size)
+    except BodyTooLarge as exc:
+        raise BodyTooLarge(f"{where}: its body {exc}; not read") from exc
+    except ArchiveLoadFailed as exc:
+        raise ArchiveError(f"{where}: cannot be read (not a WARC record)") from exc
+    except OSError as exc:
+        raise ArchiveError(f"{where}: cannot be read ({exc.strerror or type(exc).__name__})") from exc
+    except (ValueError, EOFError, OverflowError) as exc:
+        raise ArchiveError(f"{where}: cannot be read ({type(exc).__name__})") from exc
+    raise ArchiveError(f"{where}: no response record there")
 
 
-def page_of(data_dir: Path, article_id: str, errors: Errors = "raise") -> ArchivedPage:
+def page_of(data_dir: Path, article_id: str, errors: Errors = "raise", max_size: int = MAX_BODY
+            ) -> ArchivedPage:
     """The archived page of the newest stored version of *article_id*."""
     record = next((r for r in iter_articles(data_dir, errors=errors) if r["article_id"] == article_id), None)
     if record is None:
@@ -87,7 +270,10 @@ def page_of(data_dir: Path, article_id: str, errors: Errors = "raise") -> Archiv
     if not record.get("warc"):
         raise ArchiveError(f"article {article_id} was stored without its page (a crawl with the archive "
                            "off, or a schema version 1 record)")
-    return archived_page(data_dir, record["warc"])
+    try:
+        return archived_page(data_dir, record["warc"], max_size)
+    except ArchiveError as exc:
+        raise ArchiveError(f"article {article_id}: its archived page {exc}") from exc
 
 
 def warc_files(data_dir: Path) -> list[Path]:
@@ -163,8 +349,13 @@ def member_end(data: bytes, start: int) -> int | None:
     (None, None)
     """
     inflate = zlib.decompressobj(wbits=31)
-    try:
-        inflate.decompress(data[start:])
+    pending = data[start:]
+    try:  # what it inflates to is not kept: a record's gzip member may be a bomb too
+        while not inflate.eof:
+            chunk = inflate.decompress(pending, _CHUNK)
+            pending = inflate.unconsumed_tail
+            if not chunk and not pending:
+                break
     except zlib.error:
         return None
     return len(data) - len(inflate.unused_data) if inflate.eof else None
@@ -178,12 +369,15 @@ def _whole(path: Path, offset: int) -> bool:
         return member_end(handle.read(), 0) is not None
 
 
-def iter_responses(path: Path) -> Iterator[ArchivedPage]:
-    """Every response record of one WARC file, in order."""
+def iter_responses(path: Path, max_size: int = MAX_BODY) -> Iterator[ArchivedPage]:
+    """Every response record of one WARC file, in order (:class:`BodyTooLarge` for a body larger than
+    *max_size* decoded)."""
     try:
         with path.open("rb") as handle:
             for record in ArchiveIterator(handle):
                 if record.rec_type == "response":
-                    yield _page(record)
+                    yield _page(record, max_size)
+    except BodyTooLarge as exc:
+        raise BodyTooLarge(f"{path}: a body {exc}; not read") from exc
     except (ArchiveLoadFailed, ValueError, EOFError) as exc:
         raise ArchiveError(f"{path}: not a readable WARC file ({exc})") from exc

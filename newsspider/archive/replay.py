@@ -19,11 +19,17 @@ selector changes exactly the fields it reads.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import shutil
+import signal
+import sys
+import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -39,20 +45,29 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.http import HtmlResponse
 
 from newsspider.archive.capture import META, point_at
-from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures
+from newsspider.archive.reader import (
+    MAX_BODY,
+    ArchiveError,
+    Capture,
+    archived_page,
+    latest_captures,
+    warc_path,
+)
 from newsspider.crawl import stats as keys
 from newsspider.crawl.failures import failure_reason
 from newsspider.crawl.pipelines import as_record
-from newsspider.dataset.reader import iter_articles
+from newsspider.dataset.layout import WARC_DIR
+from newsspider.dataset.reader import display_path, iter_articles
 from newsspider.extract import site
 from newsspider.extract.items import Article
 from newsspider.extract.loaders import Problems, load_article, page_selector
 
 __all__ = ["BATCH", "WORKERS_FROM", "ReadPage", "Readers", "Reextracted", "archived_articles", "default_jobs",
-           "extracted_digest", "read_articles", "replayed_response"]
+           "die_with", "extracted_digest", "read_articles", "replayed_response", "share_archive"]
 
 logger = logging.getLogger(__name__)
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 #: archived pages a worker process reads per task
 BATCH = 25
 #: archived pages from which ``NEWSSPIDER_REEXTRACT_JOBS=0`` starts worker processes
@@ -76,17 +91,69 @@ def archived_articles(data_dir: Path) -> list[Capture]:
     return sorted(captures, key=lambda c: (c.pointer["file"], c.pointer["offset"]))
 
 
-def replayed_response(source: Path, data_dir: Path, capture: Capture) -> HtmlResponse:
+def share_archive(source: Path, data_dir: Path, captures: Sequence[Capture]) -> None:
+    """Put the WARC files of *source* that *captures* are in into *data_dir*'s own ``warc/``, by the
+    same names, so that the records re-extracted into *data_dir* point into its own archive.
+
+    Each file is hard-linked (no space taken); across filesystems it is
+    copied (whole, then renamed into place), with a warning.  A file there
+    already (an earlier run's link or copy) is kept, or copied again when the
+    source's has grown; a different file of the same name raises
+    :class:`ArchiveError`.
+    """
+    if source.resolve() == data_dir.resolve():
+        return
+    (data_dir / WARC_DIR).mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in sorted({c.pointer["file"] for c in captures}):
+        original, shared = warc_path(source, name), data_dir / name
+        try:
+            if shared.exists():
+                if os.path.samefile(original, shared) or shared.stat().st_size == original.stat().st_size:
+                    continue
+                if not _starts(original, shared):
+                    raise ArchiveError(f"{display_path(shared)}: another WARC file of that name is there; "
+                                       f"re-extract {display_path(source)} into another directory")
+            try:
+                os.link(original, shared)
+                continue
+            except OSError:  # another filesystem, or one without hard links: a copy
+                copy = shared.with_name(f".{shared.name}.part")  # one a killed copy left is copied over
+                shutil.copyfile(original, copy)
+                os.replace(copy, shared)
+                copied.append(original.stat().st_size)
+        except OSError as exc:
+            raise ArchiveError(f"{display_path(shared)}: cannot put {display_path(source / name)} there "
+                               f"({exc.strerror or exc})") from exc
+    if copied:
+        logger.warning("copied %d WARC files (%d MB) into %s: %s is on another filesystem (no hard links)",
+                       len(copied), sum(copied) // 2**20, display_path(data_dir / WARC_DIR),
+                       display_path(source))
+
+
+def _starts(whole: Path, part: Path) -> bool:
+    """Whether *part* is the start of *whole* (a copy made before *whole* grew), by its first 64 KiB."""
+    if part.stat().st_size > whole.stat().st_size:
+        return False
+    with whole.open("rb") as a, part.open("rb") as b:
+        head = b.read(65536)
+        return a.read(len(head)) == head
+
+
+def replayed_response(source: Path, data_dir: Path, capture: Capture, max_size: int = MAX_BODY
+                      ) -> HtmlResponse:
     """The archived response of *capture* (in *source*), as the crawl received it.
 
-    Its request's meta holds the pointer to the record, relative to
-    *data_dir* (the dataset being written may be in another directory).
-    Raises :class:`ArchiveError` when the record cannot be read.
+    Its request's meta holds the pointer to the record: the same file name,
+    in *data_dir*'s own ``warc/`` (the dataset being written may be in
+    another directory: :func:`share_archive` puts the file there).
+    Raises :class:`ArchiveError` when the record cannot be read, and
+    :class:`~newsspider.archive.reader.BodyTooLarge` when its body decodes to
+    more than *max_size* bytes (the crawl's DOWNLOAD_MAXSIZE).
     """
-    page = archived_page(source, capture.pointer)
+    page = archived_page(source, capture.pointer, max_size)
     headers = [(k, v) for k, v in page.headers if k.lower() not in _SENT_AS]
-    file = os.path.relpath(source / capture.pointer["file"], data_dir)
-    request = Request(page.url, meta={META: {**capture.pointer, "file": file, "date": page.date}})
+    request = Request(page.url, meta={META: {**capture.pointer, "date": page.date}})
     return HtmlResponse(page.url, status=int(page.status_line.split()[1]), body=page.body,
                         headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
                         request=request)
@@ -105,17 +172,20 @@ class ReadPage:
     trace: str = ""
 
 
-def read_articles(source: Path, data_dir: Path, captures: Sequence[Capture]) -> list[ReadPage]:
+def read_articles(source: Path, data_dir: Path, captures: Sequence[Capture], max_size: int = MAX_BODY
+                  ) -> list[ReadPage]:
     """Read and extract the archived article pages *captures*: the work of a worker process.
 
-    A record that cannot be read is one failed page (``archive_error``), an
-    extraction that raises another (``parse_error``); the rest go on.
+    A record that cannot be read is one failed page (``archive_error``), one
+    whose body decodes to more than *max_size* bytes another (``too_large``,
+    as the crawl refuses it), an extraction that raises another
+    (``parse_error``); the rest go on.
     """
     pages = []
     for capture in captures:
         problems = Problems()
         try:
-            response = replayed_response(source, data_dir, capture)
+            response = replayed_response(source, data_dir, capture, max_size)
         except ArchiveError as exc:
             pages.append(ReadPage(capture.url, None, problems, failure_reason(exc), f": {exc}"))
             continue
@@ -128,6 +198,27 @@ def read_articles(source: Path, data_dir: Path, captures: Sequence[Capture]) -> 
             continue
         pages.append(ReadPage(response.url, point_at(article, response.meta[META]), problems))
     return pages
+
+
+def die_with(parent: int) -> None:
+    """Worker initializer: end this worker process when *parent*, the process that started it, ends,
+    however it ends (SIGKILLed by the out-of-memory killer, say): a worker is never left running.
+
+    On Linux the kernel sends the worker SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    elsewhere a thread checks the parent every second.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+    if os.getppid() != parent:  # it ended before this worker could ask to be told
+        os._exit(1)
 
 
 def default_jobs(pages: int) -> int:
@@ -149,13 +240,16 @@ class Readers:
 
     With one job (or one batch to read) the pages are read in this process.
     Workers are started afresh (``spawn``), not forked from a running crawl.
-    A worker that dies makes :meth:`pages` raise ``BrokenProcessPool``.
+    A worker that dies makes :meth:`pages` raise ``BrokenProcessPool``; the
+    workers die with this process (:func:`die_with`).
     """
 
-    def __init__(self, source: Path, data_dir: Path, jobs: int) -> None:
+    def __init__(self, source: Path, data_dir: Path, jobs: int, max_size: int = MAX_BODY) -> None:
         self.source = source
         self.data_dir = data_dir
         self.jobs = jobs
+        #: the largest body read, decoded (the crawl's DOWNLOAD_MAXSIZE)
+        self.max_size = max_size
 
     async def pages(self, captures: Sequence[Capture]) -> AsyncIterator[ReadPage]:
         batches = [captures[i:i + BATCH] for i in range(0, len(captures), BATCH)]
@@ -164,16 +258,20 @@ class Readers:
                     f"in {jobs} worker processes" if jobs > 1 else "in this process")
         if jobs <= 1:
             for batch in batches:
-                for page in read_articles(self.source, self.data_dir, batch):
+                for page in read_articles(self.source, self.data_dir, batch, self.max_size):
                     yield page
             return
         loop = asyncio.get_running_loop()
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        # each worker ends with this process, however it ends (die_with); started from this thread, which
+        # lives as long as the process (the kernel's parent-death signal follows the starting thread)
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with, initargs=(os.getpid(),))
         pending: deque[asyncio.Future[list[ReadPage]]] = deque()
         try:
             for batch in batches:
                 # a few batches ahead of the pipelines per worker, not the whole archive in memory
-                pending.append(loop.run_in_executor(pool, read_articles, self.source, self.data_dir, batch))
+                pending.append(loop.run_in_executor(pool, read_articles, self.source, self.data_dir, batch,
+                                                    self.max_size))
                 if len(pending) >= 3 * jobs:
                     for page in await pending.popleft():
                         yield page

@@ -40,7 +40,8 @@ class ReextractSpider(scrapy.Spider):
         source = Path(settings.get("NEWSSPIDER_REEXTRACT_FROM"))
         captures = self.captures if self.captures is not None else archived_articles(source)
         readers = Readers(source, Path(settings.get("NEWSSPIDER_DATA_DIR")),
-                          settings.getint("NEWSSPIDER_REEXTRACT_JOBS") or default_jobs(len(captures)))
+                          settings.getint("NEWSSPIDER_REEXTRACT_JOBS") or default_jobs(len(captures)),
+                          settings.getint("DOWNLOAD_MAXSIZE"))  # the crawl's size limit holds here too
         stats = self.crawler.stats
         try:
             async for page in readers.pages(captures):

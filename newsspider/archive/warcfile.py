@@ -154,7 +154,9 @@ class WarcFiles:
     def __init__(self, data_dir: Path, worker: str = "", max_size: int = 1024**3) -> None:
         self.dir = data_dir / WARC_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
-        if earlier := own_files(self.dir, worker):  # the last one may be the file of a killed crawl
+        # the last one may be the file of a killed crawl; one linked here from another data dir (by
+        # reextract --out) is that dir's to repair
+        if earlier := [p for p in own_files(self.dir, worker) if p.stat().st_nlink == 1]:
             repair(earlier[-1])
         self.data_dir = data_dir
         self.stem = "-".join(filter(None, ("newsspider", datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),

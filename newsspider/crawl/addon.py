@@ -22,6 +22,7 @@ from scrapy.settings import BaseSettings
 from spidermon.contrib.scrapy.extensions import Spidermon
 
 from newsspider.archive.capture import WarcCapture, WarcPointer
+from newsspider.archive.reader import MAX_BODY
 from newsspider.archive.replay import Reextracted
 from newsspider.crawl.challenges import Challenges
 from newsspider.crawl.deadlines import KeepStopped
@@ -166,7 +167,7 @@ _CRAWL: dict[str, Any] = {
     # Breadth-first with articles first (see the spider's priorities).
     "DEPTH_PRIORITY": 0,
     "REDIRECT_MAX_TIMES": 5,
-    "DOWNLOAD_MAXSIZE": 8 * 1024 * 1024,
+    "DOWNLOAD_MAXSIZE": MAX_BODY,  # 8 MiB; reextract reads no archived body larger, decoded
     "DOWNLOAD_WARNSIZE": 2 * 1024 * 1024,
     # Progress lines replace Scrapy's LogStats (see newsspider.crawl.extensions.Progress).
     "LOGSTATS_INTERVAL": 0,

@@ -22,7 +22,7 @@ from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
 from newsspider.archive.reader import ArchiveError
-from newsspider.archive.replay import archived_articles
+from newsspider.archive.replay import archived_articles, share_archive
 from newsspider.archive.spider import ReextractSpider
 from newsspider.crawl import stats as keys
 from newsspider.crawl.addon import DEFAULTS
@@ -347,7 +347,8 @@ def run_reextract(source: str | Path, out: str | Path | None = None,
     """Extract the article pages archived in *source* again, offline, into *out* (default *source*).
 
     Into *source*, an article is stored again (its next version) only when
-    what was extracted changed; into another dir, every article is stored.
+    what was extracted changed; into another dir, every article is stored, and
+    the WARC files its records point into are linked into that dir's ``warc/``.
     Raises :class:`~newsspider.archive.reader.ArchiveError` for a data dir
     without readable WARC files, and what :func:`run_crawl` raises for the
     data dir being written.  With more than one job
@@ -362,8 +363,8 @@ def run_reextract(source: str | Path, out: str | Path | None = None,
     check_settings(settings, list(overrides or {}))
     settings.set("NEWSSPIDER_REEXTRACT_FROM", str(source.resolve()), priority="cmdline")
     settings.set("NEWSSPIDER_DATA_DIR", str(target), priority="cmdline")
-    with DataDirLock(target):
-        pass  # fail now, with a clear message, if a crawl holds it
+    with DataDirLock(target):  # fail now, with a clear message, if a crawl holds it
+        share_archive(source, target, articles)  # the records point into the target's own warc/
     return _run(settings, overrides, ReextractSpider, target, captures=articles)
 
 

@@ -1,7 +1,7 @@
 """Inline SVG charts for the HTML report: no script, every label escaped.
 
-:func:`time_bins` puts daily counts on a real time axis (days, weeks or
-months by the span, empty bins included), :func:`bar_chart` draws bins or
+:func:`time_bins` puts daily counts on a real time axis (days, weeks,
+months or years by the span, empty bins included), :func:`bar_chart` draws bins or
 runs as bars, :func:`line_chart` draws one line per series over the runs.
 """
 
@@ -17,7 +17,8 @@ __all__ = ["bar_chart", "line_chart", "time_bins", "time_chart"]
 PALETTE = ("#3b6ea5", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d5a97", "#30323d", "#e07a5f",
            "#2e4057", "#a44a3f", "#6c757d")
 _DAY_SPAN = 92  # up to three months: a bin a day
-_WEEK_SPAN = 3 * 366  # up to three years: a bin a week; beyond: a bin a month
+_WEEK_SPAN = 3 * 366  # up to three years: a bin a week
+_MONTH_SPAN = 30 * 366  # up to thirty years: a bin a month; beyond (a bad date far off): a bin a year
 
 
 def _start(day: date, unit: str) -> date:
@@ -25,15 +26,23 @@ def _start(day: date, unit: str) -> date:
         return day - timedelta(days=day.weekday())
     if unit == "month":
         return day.replace(day=1)
+    if unit == "year":
+        return day.replace(month=1, day=1)
     return day
 
 
-def _next(day: date, unit: str) -> date:
-    if unit == "week":
-        return day + timedelta(days=7)
-    if unit == "month":
-        return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return day + timedelta(days=1)
+def _next(day: date, unit: str) -> date | None:
+    """The next bin's start, None after the last day a date can have (9999-12-31)."""
+    try:
+        if unit == "week":
+            return day + timedelta(days=7)
+        if unit == "month":
+            return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if unit == "year":
+            return day.replace(year=day.year + 1)
+        return day + timedelta(days=1)
+    except (OverflowError, ValueError):
+        return None
 
 
 def time_bins(days: Mapping[str, int]) -> tuple[str, list[tuple[date, int]]]:
@@ -46,6 +55,9 @@ def time_bins(days: Mapping[str, int]) -> tuple[str, list[tuple[date, int]]]:
     ('day', [(datetime.date(2024, 3, 1), 1), (datetime.date(2024, 3, 2), 0), (datetime.date(2024, 3, 3), 4)])
     >>> time_bins({"2015-05-05": 1, "2024-01-31": 1})[1][-1]
     (datetime.date(2024, 1, 1), 1)
+    >>> unit, bins = time_bins({"2024-01-01": 5, "9999-12-31": 1})  # a bad date, as far off as can be
+    >>> unit, len(bins), bins[0], bins[-1]
+    ('year', 7976, (datetime.date(2024, 1, 1), 5), (datetime.date(9999, 1, 1), 1))
     """
     parsed = {}
     for key, count in days.items():
@@ -57,12 +69,14 @@ def time_bins(days: Mapping[str, int]) -> tuple[str, list[tuple[date, int]]]:
         return "day", []
     first, last = min(parsed), max(parsed)
     span = (last - first).days
-    unit = "day" if span <= _DAY_SPAN else "week" if span <= _WEEK_SPAN else "month"
+    unit = ("day" if span <= _DAY_SPAN else "week" if span <= _WEEK_SPAN else "month" if span <= _MONTH_SPAN
+            else "year")
     counts: dict[date, int] = {}
     for day, count in parsed.items():
         counts[_start(day, unit)] = counts.get(_start(day, unit), 0) + count
-    bins, current = [], _start(first, unit)
-    while current <= last:
+    bins: list[tuple[date, int]] = []
+    current: date | None = _start(first, unit)
+    while current is not None and current <= last:
         bins.append((current, counts.get(current, 0)))
         current = _next(current, unit)
     return unit, bins

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
@@ -366,16 +367,35 @@ def split_body(paragraphs: list[str]) -> tuple[dict[str, str | None], list[str],
     return credit, body, editor
 
 
-def _published(head: Any, root: Any, url_date: str) -> tuple[str, str | None]:
-    """(published_date, published_at): meta tag, else div.postmeat, else the URL's date."""
-    parsed: tuple[str, str | None] | None
+def latest_publication() -> str:
+    """The last day a page read now can have been published: tomorrow (UTC), as the site's own day may be
+    ahead of UTC's.  A later date (a page's 9999-12-31) is a bad value."""
+    return (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()
+
+
+def _published(head: Any, root: Any, url_date: str, problems: Problems | None = None,
+               latest: str = "9999-12-31") -> tuple[str, str | None]:
+    """(published_date, published_at): meta tag, else div.postmeat, else the URL's date.
+
+    A date after *latest* is a bad value: left out (``future_date``, counted
+    in *problems*) for the next.
+    """
+    def fitting(parsed: tuple[str, str | None] | None) -> tuple[str, str | None] | None:
+        if parsed is None or not parsed[0]:
+            return None
+        if parsed[0] > latest:
+            if problems is not None:
+                problems.add("future_date", parsed[0])
+            return None
+        return parsed
+
     for raw in select(head, site.PUBLISHED_TIME):
-        if parsed := parse_iso_datetime(raw):
-            return parsed
+        if found := fitting(parse_iso_datetime(raw)):
+            return found
     for meta in select(root, site.POSTMETA):
-        if parsed := parse_cn_datetime(_element_text(meta)):
-            return parsed
-    return url_date, None
+        if found := fitting(parse_cn_datetime(_element_text(meta))):
+            return found
+    return fitting((url_date, None)) or ("", None)
 
 
 def _is_body(paragraph: Any) -> bool:
@@ -412,7 +432,7 @@ def _load(response: TextResponse, entry: Any, text: Any, root: Any, head: Any, c
     url_date = ""
     if parts := site.article_parts(url):
         article_id, category, url_date = parts
-    published_date, published_at = _published(head, root, url_date)
+    published_date, published_at = _published(head, root, url_date, problems, latest_publication())
     paragraphs = select(text, site.ENTRY_PARAGRAPHS) if text is not None else []
     credit, body, editor = split_body([_element_text(p) for p in paragraphs if _is_body(p)])
 

@@ -25,7 +25,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -361,21 +361,30 @@ class SqliteMemory:
 
 
 def read_runs(data_dir: str | Path) -> list[Run]:
-    """The run history of a data dir, read-only (empty when it has no state yet)."""
+    """The run history of a data dir, read-only (empty when it has no state yet).
+
+    Needs no write access: a state in WAL mode that cannot be opened read-only
+    (a read-only data dir, where SQLite cannot create the shared-memory file)
+    is read as an immutable file, which nothing can be writing to there.
+    """
     path = Path(data_dir) / STATE_FILE
     if not path.exists():
         return []
     if not path.is_file():
         raise StateError(f"state file {path}: not a file")
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)
+        return _read_runs(path, "mode=ro")
+    except sqlite3.OperationalError:  # unable to open: not writable here (no -shm file can be made)
+        try:
+            return _read_runs(path, "immutable=1")
+        except sqlite3.Error as exc:
+            raise StateError(f"state file {path}: unreadable ({exc})") from exc
     except sqlite3.Error as exc:
         raise StateError(f"state file {path}: unreadable ({exc})") from exc
-    try:
+
+
+def _read_runs(path: Path, mode: str) -> list[Run]:
+    with closing(sqlite3.connect(f"file:{quote(str(path.absolute()))}?{mode}", uri=True)) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         rows = conn.execute(_RUNS_SQL).fetchall() if "runs" in tables else []
-    except sqlite3.DatabaseError as exc:
-        raise StateError(f"state file {path}: unreadable ({exc})") from exc
-    finally:
-        conn.close()
     return [Run(*row) for row in rows]

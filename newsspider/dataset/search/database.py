@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing, suppress
@@ -39,6 +40,8 @@ from newsspider.dataset.search.tokens import index_text, match_expression, norma
 from newsspider.extract.items import FIELDS
 
 __all__ = ["DEFAULT_NAME", "Build", "Hit", "build", "count", "open_readonly", "search"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_NAME = "archive.db"
 FORMAT = 2  # the layout below; a database of another layout is built again from the start
@@ -268,13 +271,18 @@ def _store(conn: sqlite3.Connection, record: dict[str, Any]) -> str:
 def _store_runs(conn: sqlite3.Connection, data_dir: Path) -> None:
     from dataclasses import asdict, fields
 
-    from newsspider.memory import Run
+    from newsspider.memory import Run, StateError
     from newsspider.memory.sqlite import read_runs
 
     names = [f.name for f in fields(Run)]
+    try:
+        runs = read_runs(data_dir) if data_dir.is_dir() else []
+    except StateError as exc:  # the crawl's memory, not the dataset: the next crawl rebuilds it
+        logger.warning("%s; the database keeps the run history it had", exc)
+        conn.execute(f"CREATE TABLE IF NOT EXISTS runs ({', '.join(names)})")
+        return
     conn.execute("DROP TABLE IF EXISTS runs")
     conn.execute(f"CREATE TABLE runs ({', '.join(names)})")
-    runs = read_runs(data_dir) if data_dir.is_dir() else []
     conn.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * len(names))})",
                      [tuple(asdict(run).values()) for run in runs])
 
