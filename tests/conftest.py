@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests import forkrun
 from tests.mockserver import MockServer, SharedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -58,9 +58,9 @@ def site_server(_module_server: MockServer) -> MockServer:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real ``newsspider`` command in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "newsspider", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout)
+    """Run the real ``newsspider`` command in a process of its own (forked from a server that imported
+    it once: :mod:`tests.forkrun`)."""
+    return forkrun.run(args, cwd=cwd, timeout=timeout)
 
 
 def crawl(server: MockServer, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
