@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from newsspider import __version__
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
 from newsspider.dataset.reader import display_path
 from newsspider.monitoring import DEGRADED_EXIT
 
@@ -147,7 +147,7 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 def _window(since: str | None, until: str | None) -> dict[str, str]:
     """The settings of ``--since`` / ``--until``, checked (a span such as 30d stays one: a scheduled
     crawl counts it back from the day it runs)."""
-    from newsspider.crawl.window import Window, WindowError
+    from newsspider.core.window import Window, WindowError
 
     try:
         Window.from_settings(since, until)
@@ -370,7 +370,7 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
 
     source: Path | str = data_dir
     if redis_url:
-        from newsspider.credentials import redact
+        from newsspider.core.credentials import redact
 
         history, source = _redis_runs(redis_url, redis_prefix), redact(redis_url)
     else:

@@ -53,8 +53,8 @@ from newsspider.archive.reader import (
     latest_captures,
     warc_path,
 )
-from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import failure_reason
+from newsspider.core import stats as keys
+from newsspider.core.failures import failure_reason
 from newsspider.crawl.pipelines import as_record
 from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.reader import display_path, iter_articles

@@ -3,5 +3,5 @@
 The add-on (:mod:`~newsspider.crawl.addon`) registers every component and sets every ``NEWSSPIDER_*``
 default; :mod:`~newsspider.crawl.runner` runs one crawl in this process; the spider itself is in
 :mod:`newsspider.spiders` (where Scrapy looks for it).  Every stats key is in
-:mod:`~newsspider.crawl.stats`.
+:mod:`~newsspider.core.stats`.
 """

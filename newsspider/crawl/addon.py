@@ -24,6 +24,7 @@ from spidermon.contrib.scrapy.extensions import Spidermon
 from newsspider.archive.capture import WarcCapture, WarcPointer
 from newsspider.archive.reader import MAX_BODY
 from newsspider.archive.replay import Reextracted
+from newsspider.core.credentials import encode_userinfo
 from newsspider.crawl.challenges import Challenges
 from newsspider.crawl.deadlines import KeepStopped
 from newsspider.crawl.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
@@ -33,7 +34,6 @@ from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, V
 from newsspider.crawl.proxies import ProxyRoute, RoutedHandler
 from newsspider.crawl.resume import EndedMarker
 from newsspider.crawl.skipstored import SkipStored
-from newsspider.credentials import encode_userinfo
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
 from newsspider.memory.extension import CrawlMemory

@@ -76,7 +76,7 @@ def missing_browser(settings: BaseSettings, proxies: list[str]) -> str | None:
                 "chromium) or name it with -s NEWSSPIDER_BROWSER_PATH=...")
     for proxy in proxies:
         if urlsplit(proxy).scheme.startswith("socks") and urlsplit(proxy).password:
-            from newsspider.credentials import redact
+            from newsspider.core.credentials import redact
 
             return (f"--browser cannot go through {redact(proxy)}: Chromium does not support SOCKS proxies "
                     "with a password (use one without, or an HTTP proxy)")

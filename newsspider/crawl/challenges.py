@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
@@ -36,8 +36,11 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from newsspider.crawl import stats as keys
-from newsspider.credentials import redact
+from newsspider.core import meta
+from newsspider.core import stats as keys
+from newsspider.core.credentials import redact
+from newsspider.core.engine import hold_slot
+from newsspider.core.errors import NewsspiderError
 
 if TYPE_CHECKING:
     from newsspider.crawl.browser import ClearanceBrowser
@@ -47,9 +50,8 @@ __all__ = ["Challenged", "Challenges", "Clearance", "challenge_of", "with_cookie
 logger = logging.getLogger(__name__)
 
 #: request meta keys: the clearance a request was sent with, and how often it was challenged
-CLEARANCE = "newsspider_clearance"
-TRIES = "newsspider_challenged"
-DONT_FILTER = "newsspider_challenged_dont_filter"
+CLEARANCE = meta.CLEARANCE
+TRIES = meta.CHALLENGED
 #: times one request may be challenged again after a clearance before it fails as ``challenge``
 MAX_TRIES = 3
 
@@ -101,8 +103,10 @@ def with_cookies(header: str | None, cookies: Mapping[str, str]) -> str:
     return "; ".join([*kept, *(f"{name}={value}" for name, value in cookies.items())])
 
 
-class Challenged(IgnoreRequest):
+class Challenged(NewsspiderError, IgnoreRequest):
     """A page that stayed behind a bot challenge (failure reason ``challenge``)."""
+
+    failure = "challenge"
 
 
 @dataclass(frozen=True)
@@ -163,10 +167,7 @@ class Challenges:
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status not in (403, 429, 503) and b"cf-mitigated" not in response.headers:
-            if TRIES in request.meta and 300 <= response.status < 400:
-                # A redirect made from this retry must pass the duplicate filter as the request it
-                # retried would have (a shortlink to an article fetched already is not fetched again).
-                request.dont_filter = bool(request.meta.get(DONT_FILTER))
+            meta.refilter_redirect(request, response)  # a retry's redirect: filtered as usual
             return response  # the common case, decided without a look at the headers' values
         headers = {name.decode("latin-1").lower(): (response.headers.get(name) or b"").decode("latin-1")
                    for name in response.headers}
@@ -183,8 +184,7 @@ class Challenges:
         clearance = await self._clearance_for(request, response.url)
         if clearance is None:
             raise Challenged(f"a bot challenge the browser did not pass ({vendor})")
-        retry = request.replace(dont_filter=True)  # its URL is in the duplicate filter already
-        retry.meta.setdefault(DONT_FILTER, request.dont_filter)
+        retry = meta.retry_past_filter(request)  # its URL is in the duplicate filter already
         retry.meta[TRIES] = tries
         retry.meta.pop(CLEARANCE, None)
         self.stats.inc_value(keys.CHALLENGES_RETRIED)
@@ -212,8 +212,8 @@ class Challenges:
                 logger.warning("browser: no clearance for %s%s: %s", key[0],
                                f" through {redact(proxy)}" if proxy else "", str(exc).splitlines()[0])
                 return None
-            finally:
-                self._hold_slot(request)
+            finally:  # the browser's visit counts as a request of the host's download slot
+                hold_slot(self.crawler, request)
             self.obtained += 1
             self.stats.inc_value(keys.CLEARANCES)
             clearance = Clearance(self.obtained, cookies, user_agent)
@@ -222,13 +222,3 @@ class Challenges:
                         clearance.number, key[0], time.monotonic() - started,
                         f" (through {redact(proxy)})" if proxy else "")
             return clearance
-
-    def _hold_slot(self, request: Request) -> None:
-        """The browser's visit counts as a request of the host's download slot: the next one waits
-        the slot's delay from now."""
-        engine: Any = self.crawler.engine
-        if engine is None:
-            return
-        slot = engine.downloader.slots.get(engine.downloader.get_slot_key(request))
-        if slot is not None:
-            slot.lastseen = max(slot.lastseen, time.monotonic())

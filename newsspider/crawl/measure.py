@@ -18,9 +18,9 @@ from typing import Any
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
+from newsspider.core.meta import START
 from newsspider.crawl.estimate import ListingSize
-from newsspider.crawl.failures import START
 from newsspider.extract import site
 from newsspider.extract.loaders import parse_listing
 from newsspider.spiders.bannedbook import BannedbookSpider, _is_html

@@ -15,12 +15,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import stop_crawl
-from newsspider.crawl.signals import crawl_stopping
+from newsspider.core import stats as keys
+from newsspider.core.failures import stop_crawl
+from newsspider.core.seen import SeenKeys, id_key
+from newsspider.core.signals import crawl_stopping
 from newsspider.dataset.storage import JsonLinesWriter, SpaceReserve, StorageError
 from newsspider.extract.items import FIELDS, REQUIRED_FIELDS, Article, schema
-from newsspider.frontier.seen import SeenKeys, id_key
 from newsspider.memory import Memory
 from newsspider.memory.extension import memory_of
 

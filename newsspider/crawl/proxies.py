@@ -20,7 +20,7 @@ line.  When every proxy is out at once the crawl stops with one line
 (``every proxy failed: ...``), its frontier kept for ``--resume``.  Proxies do
 not change the politeness: requests wait in the site's download slot whatever
 proxy carries them.  A password is typed as it is (``/``, ``@`` and ``:`` too: read as curl reads
-it) and never printed: see :mod:`newsspider.credentials`.
+it) and never printed: see :mod:`newsspider.core.credentials`.
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ from scrapy.utils.misc import build_from_crawler
 # support Scrapy 2.19 (scrapy/scrapy#747: no SOCKS in Scrapy's default handler).
 from scrapy_download_handlers_incubator.handlers.curl_cffi import CurlCffiDownloadHandler
 
-from newsspider.crawl import stats as keys
+from newsspider.core import meta
+from newsspider.core import stats as keys
+from newsspider.core.credentials import encode_userinfo, redact, split_userinfo
+from newsspider.core.failures import stop_crawl
 from newsspider.crawl.deadlines import Deadlines
-from newsspider.crawl.failures import stop_crawl
-from newsspider.credentials import encode_userinfo, redact, split_userinfo
 
 __all__ = ["ProxyPool", "ProxyRoute", "ProxyUrlError", "RoutedHandler", "environment_proxy",
            "parse_proxy", "proxy_failure"]
@@ -62,11 +63,9 @@ SCHEMES = ("http", "https", "socks5", "socks5h")
 #: curl's port for a proxy URL without one
 DEFAULT_PORT = 1080
 #: request meta key of the proxy the pool put a request on (its URL, as given)
-KEY = "newsspider_proxy"
+KEY = meta.PROXY_URL
 #: request meta key counting how often the request was retried because its proxy failed
-RETRIES = "newsspider_proxy_retries"
-#: request meta key of a retried request's own dont_filter
-DONT_FILTER = "newsspider_proxy_dont_filter"
+RETRIES = meta.PROXY_RETRIES
 
 
 class ProxyUrlError(ValueError):
@@ -469,8 +468,7 @@ class ProxyRoute:
         return None
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
-        if DONT_FILTER in request.meta and 300 <= response.status < 400:
-            request.dont_filter = bool(request.meta[DONT_FILTER])  # its redirect: filtered as usual
+        meta.refilter_redirect(request, response)  # a retry's redirect: filtered as usual
         proxy = request.meta.get(KEY)
         if proxy is None:
             return response
@@ -536,8 +534,7 @@ class ProxyRoute:
 def _unrouted(request: Request, retries: int) -> Request:
     """A copy of *request* for the pool to route again (past the duplicate filter, which has its URL;
     a redirect made from it is filtered as one from *request* would be: see ProxyRoute)."""
-    retry = request.replace(dont_filter=True)
-    retry.meta.setdefault(DONT_FILTER, request.dont_filter)
+    retry = meta.retry_past_filter(request)
     retry.meta[RETRIES] = retries
     retry.meta.pop(KEY, None)
     retry.meta.pop("proxy", None)

@@ -24,16 +24,16 @@ from newsspider import settings as project_settings
 from newsspider.archive.reader import ArchiveError
 from newsspider.archive.replay import archived_articles, share_archive
 from newsspider.archive.spider import ReextractSpider
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
+from newsspider.core.credentials import encode_userinfo
+from newsspider.core.summary import CrawlSummary, outcome
+from newsspider.core.window import WindowError
 from newsspider.crawl.addon import DEFAULTS
 from newsspider.crawl.browser import BrowserUnavailable, missing_browser
-from newsspider.crawl.extensions import CrawlSummary
 from newsspider.crawl.impersonate import ImpersonationUnavailable, impersonation_problem
 from newsspider.crawl.measure import EstimateSpider
 from newsspider.crawl.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.crawl.resume import prepare_job_dir
-from newsspider.crawl.window import WindowError
-from newsspider.credentials import encode_userinfo
 from newsspider.dataset.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
 from newsspider.memory import StateError
 from newsspider.memory.redis import client_options, redis_error
@@ -187,28 +187,6 @@ def crawler_settings(data_dir: str | Path | None = None,
         settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
     settings.setdict(dict(overrides or {}), priority="cmdline")
     return settings
-
-
-#: why a crawl stopped, in words, by its finish reason (the run record keeps the reason)
-_STOPPED = {"shutdown": "interrupted", "proxies_failed": "every proxy failed",
-            "unreachable": "no start URL could be fetched", "redis_unavailable": "Redis failed",
-            "redis_data_lost": "Redis lost the crawl's data", "storage_error": "a write failed",
-            "frontier_lost": "the frontier was lost", "worker_died": "a worker process died"}
-
-
-def outcome(finish_reason: str) -> str:
-    """How a crawl ended, in words, for its summary line (``Crawl <outcome>: ...``).
-
-    >>> outcome("finished"), outcome("proxies_failed"), outcome("closespider_timeout")
-    ('finished', 'stopped (every proxy failed)', 'stopped at CLOSESPIDER_TIMEOUT')
-    >>> outcome("failed to start"), outcome("cancelled")
-    ('stopped (failed to start)', 'stopped (cancelled)')
-    """
-    if finish_reason == "finished":
-        return finish_reason
-    if finish_reason.startswith("closespider_"):
-        return f"stopped at {finish_reason.upper()}"
-    return f"stopped ({_STOPPED.get(finish_reason, finish_reason.replace('_', ' '))})"
 
 
 @dataclass

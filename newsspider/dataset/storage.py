@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
+from newsspider.core.time import utc_stamp
 from newsspider.dataset.layout import DATASET_FILE, LOCK_FILE, RESERVE_FILE
 
 __all__ = ["AppendFile", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLinesWriter",
@@ -164,7 +164,7 @@ def continuation(path: Path, suffix: str) -> Path:
     >>> continuation(Path("data/articles.jsonl"), ".jsonl").name.startswith("articles-")
     True
     """
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = utc_stamp()
     return path.with_name(f"{path.name[: -len(suffix)]}-{stamp}{suffix}")
 
 

@@ -14,11 +14,11 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy_redis.queue import PriorityQueue
 
+from newsspider.core.meta import LEASE
 from newsspider.memory.redis import FRONTIER_LEASED, default_worker_id
 
 __all__ = ["LEASE", "LeasedPriorityQueue"]
 
-LEASE = "newsspider_lease"  # request.meta key of the lease a request was popped under
 
 # Pop the best request and lease it, atomically.  A pop is retried with its token when the reply was
 # lost (Redis went away after running it): the request already leased under that token is returned

@@ -17,9 +17,10 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.python.failure import Failure
 
-from newsspider.crawl import signals as newsspider_signals
-from newsspider.crawl.failures import stop_crawl
-from newsspider.crawl.scope import allowed_hosts
+from newsspider.core import signals as newsspider_signals
+from newsspider.core.failures import stop_crawl
+from newsspider.core.meta import HANDED
+from newsspider.core.scope import allowed_hosts
 from newsspider.frontier.queue import LEASE, LeasedPriorityQueue
 from newsspider.memory.extension import memory_of
 from newsspider.memory.redis import RedisMemory, redis_error
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 #: request.meta flag of a request popped by this worker and handed to the engine (see
 #: :meth:`RedisFrontier.hand_over`): it is queued here, not in Redis again
-_HANDED = "newsspider_handed"
+_HANDED = HANDED
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -63,7 +64,7 @@ class RedisFrontier(Scheduler):
 
     It releases a request's lease when the request is replaced (a retry, a
     redirect queued in its place), dropped before it is queued (a redirect to
-    another host), failed (:data:`newsspider.crawl.signals.request_failed`) or done
+    another host), failed (:data:`newsspider.core.signals.request_failed`) or done
     (:meth:`ack`, called by :class:`~newsspider.frontier.leases.LeaseAck`).
     """
 

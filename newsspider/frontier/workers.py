@@ -13,7 +13,7 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.defer import deferred_from_coro
 
-from newsspider.crawl.failures import stop_crawl
+from newsspider.core.failures import stop_crawl
 from newsspider.dataset.storage import StorageError
 from newsspider.frontier.scheduler import RedisFrontier, redis_down
 from newsspider.memory.extension import memory_of

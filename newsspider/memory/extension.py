@@ -19,9 +19,9 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.extensions import CrawlSummary
-from newsspider.crawl.window import Window
+from newsspider.core import stats as keys
+from newsspider.core.summary import CrawlSummary, run_status
+from newsspider.core.window import Window
 from newsspider.dataset.storage import DataDirLock, StorageError, prepare_data_dir
 from newsspider.memory import Memory
 from newsspider.memory.redis import RedisMemory
@@ -67,17 +67,6 @@ def open_memory(settings: BaseSettings) -> tuple[Memory, DataDirLock | None]:
             lock.release()
         raise
     return memory, lock
-
-
-def run_status(reason: str) -> str:
-    """A run's status from the spider's close reason.
-
-    >>> [run_status(r) for r in ("finished", "closespider_itemcount", "shutdown", "storage_error")]
-    ['finished', 'finished', 'stopped', 'failed']
-    """
-    if reason == "finished" or reason.startswith("closespider_"):
-        return "finished"
-    return "stopped" if reason == "shutdown" else "failed"
 
 
 class CrawlMemory:

@@ -38,10 +38,10 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from newsspider.credentials import encode_userinfo, redact, scrub
+from newsspider.core.credentials import encode_userinfo, redact, scrub
+from newsspider.core.time import utc_now_iso
 from newsspider.dataset.reader import shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
-from newsspider.extract.processors import utc_now_iso
 from newsspider.memory import UNKNOWN_RUN, Run, StoredArticle
 
 __all__ = [

@@ -26,15 +26,14 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from newsspider.core.time import utc_now_iso, utc_stamp
 from newsspider.dataset.layout import DATASET_FILE, STATE_FILE
 from newsspider.dataset.reader import DatasetError, shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
-from newsspider.extract.processors import utc_now_iso
 from newsspider.memory import UNKNOWN_RUN, Run, StateError, StoredArticle
 
 __all__ = ["SqliteMemory", "read_runs"]
@@ -113,7 +112,7 @@ class SqliteMemory:
         try:
             return self._open()
         except _Corrupt as exc:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            stamp = utc_stamp()
             moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
             os.replace(self.path, moved)
             for suffix in ("-wal", "-shm"):

@@ -21,8 +21,8 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.extensions import CrawlSummary
+from newsspider.core import stats as keys
+from newsspider.core.summary import CrawlSummary
 from newsspider.dataset.runs import TRACKED_FIELDS
 
 __all__ = ["RunQuality", "quality"]

@@ -14,7 +14,7 @@ before it that did (its root); past ``NEWSSPIDER_MAX_BARREN_LISTINGS`` such page
 barren pages lead to no other listing (a trap of ever-new sub-listings), and category paths deeper
 than the site's are never listings (:data:`~newsspider.extract.site.MAX_CATEGORY_DEPTH`).
 
-With a window of time (:mod:`newsspider.crawl.window`), an article URL outside it is
+With a window of time (:mod:`newsspider.core.window`), an article URL outside it is
 never requested; a listing page that lists only older articles ends its
 listing's pagination, and a first page that lists only newer ones sends the
 crawl ahead through its page numbers (doubling, then halving the gap) to the
@@ -39,11 +39,12 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import START, count_failure, count_left_out, failure_reason
-from newsspider.crawl.signals import request_failed
-from newsspider.crawl.skipstored import KEY
-from newsspider.crawl.window import Window
+from newsspider.core import stats as keys
+from newsspider.core.failures import count_failure, count_left_out, failure_reason
+from newsspider.core.meta import ARTICLE_ID, LISTING_ROOT, START
+from newsspider.core.seen import SeenKeys, id_key, text_key
+from newsspider.core.signals import request_failed
+from newsspider.core.window import Window
 from newsspider.extract import site
 from newsspider.extract.items import Article
 from newsspider.extract.loaders import (
@@ -56,7 +57,6 @@ from newsspider.extract.loaders import (
     select,
 )
 from newsspider.extract.processors import canonical_url
-from newsspider.frontier.seen import SeenKeys, id_key, text_key
 from newsspider.memory import Memory
 from newsspider.memory.extension import memory_of
 
@@ -70,8 +70,6 @@ RECENT_IDS = 120
 #: a listing whose window seems to start this many pages in or further is entered by page numbers
 #: (about 2 log2(N) pages) rather than walked to it page by page
 SEEK_FROM = 12
-#: request meta key of a listing's request: the root it was found under (:meth:`BannedbookSpider._root`)
-LISTING_ROOT = "newsspider_listing_root"
 _LISTINGS = (site.Kind.LISTING, site.Kind.TAG)
 
 
@@ -318,7 +316,7 @@ class BannedbookSpider(scrapy.Spider):
         try:
             yield from self._parse_page(response, problems, Paging(old_pages, stale_pages, tuple(recent)))
         finally:
-            count_left_out(self.crawler.stats, problems, response.url)
+            count_left_out(self.crawler.stats, problems.counts, response.url)
 
     def _parse_page(self, response: TextResponse, problems: Problems,
                     paging: Paging) -> Iterator[Article | scrapy.Request]:
@@ -535,7 +533,7 @@ class BannedbookSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
-            if (article_id := request.meta.get(KEY)) and not self._stored_any():
+            if (article_id := request.meta.get(ARTICLE_ID)) and not self._stored_any():
                 self.unreachable.add(article_id)
         self.crawler.stats.inc_value(keys.images_failed(failure_reason(failure.value)))
 
@@ -546,7 +544,7 @@ class BannedbookSpider(scrapy.Spider):
         url = request.url if request is not None else "?"
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
-            if (article_id := request.meta.get(KEY)) and not self._stored_any():
+            if (article_id := request.meta.get(ARTICLE_ID)) and not self._stored_any():
                 self.unreachable.add(article_id)
         if reason == "robots_txt":
             self.crawler.stats.inc_value(keys.skipped("robots_txt"))
@@ -568,7 +566,7 @@ class BannedbookSpider(scrapy.Spider):
                 return None
             if kind is site.Kind.ARTICLE:
                 self._seen_ids.add(id_key(article_id))
-            meta[KEY] = article_id
+            meta[ARTICLE_ID] = article_id
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))
               and int(page[1]) > self.max_listing_pages):
             self.crawler.stats.inc_value(keys.skipped("max_listing_pages"))
