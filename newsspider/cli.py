@@ -2,7 +2,7 @@
 
 Each command imports the modules it runs when it runs: ``newsspider --help``
 and the ``dataset`` commands do not load Scrapy and Twisted (0.37 s of
-imports, ``python -X importtime -c "import newsspider.crawl.runner"``).  None of
+imports, ``python -X importtime -c "import newsspider.run.runner"``).  None of
 these imports is there to dodge a cycle: imports flow one way, site rules ->
 extraction -> crawl components -> runner -> this module.
 """
@@ -109,7 +109,7 @@ def one_line(*errors: type[BaseException]) -> Iterator[None]:
 def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any],
            **flags: bool) -> Any:
     """Run one crawl, turning the library's errors into one-line messages."""
-    from newsspider.crawl.runner import START_ERRORS, CrawlError, RedisUnreachable, run_crawl
+    from newsspider.run.runner import START_ERRORS, CrawlError, RedisUnreachable, run_crawl
 
     with one_line(*START_ERRORS, CrawlError, RedisUnreachable):
         return run_crawl(start_urls, data_dir, overrides, **flags)
@@ -133,7 +133,7 @@ def _outcome_errors(result: Any) -> None:
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
-    from newsspider.crawl.runner import SettingError, parse_overrides, unknown_settings
+    from newsspider.run.runner import SettingError, parse_overrides, unknown_settings
 
     try:
         overrides = parse_overrides(pairs)
@@ -233,7 +233,7 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
     article is stored into OTHER_DIR.
     """
     from newsspider.archive.reader import ArchiveError
-    from newsspider.crawl.runner import START_ERRORS, CrawlError, run_reextract
+    from newsspider.run.runner import START_ERRORS, CrawlError, run_reextract
 
     overrides = _overrides(settings)
     if jobs is not None:
@@ -270,8 +270,8 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     """
     import statistics
 
-    from newsspider.crawl.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
-    from newsspider.crawl.runner import crawler_settings
+    from newsspider.run.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
+    from newsspider.run.runner import crawler_settings
 
     overrides: dict[str, Any] = dict(_overrides(settings))
     overrides.update(_window(since, until))
@@ -279,7 +279,7 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
         overrides["NEWSSPIDER_PROXIES"] = list(proxies)
     if impersonate:
         overrides["NEWSSPIDER_IMPERSONATE"] = impersonate
-    from newsspider.crawl.runner import START_ERRORS, CrawlError, run_estimate
+    from newsspider.run.runner import START_ERRORS, CrawlError, run_estimate
 
     with one_line(*START_ERRORS, CrawlError):
         result = run_estimate(list(start_urls) or None, overrides)
@@ -316,10 +316,10 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     """
     import logging
 
-    from newsspider.crawl.proxies import ProxyUrlError, parse_proxies
-    from newsspider.crawl.runner import SECRET_SETTINGS
-    from newsspider.crawl.schedule import ScheduleError, run_schedule, trigger_for
+    from newsspider.access.proxies import ProxyUrlError, parse_proxies
     from newsspider.dataset.storage import DataDirError, DataDirLocked, prepare_data_dir
+    from newsspider.run.runner import SECRET_SETTINGS
+    from newsspider.run.schedule import ScheduleError, run_schedule, trigger_for
 
     overrides = _overrides(settings)  # report bad -s values now, not in every crawl's log
     _window(since, until)
@@ -395,8 +395,8 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
 
 
 def _redis_runs(url: str, prefix: str) -> list[Any]:
-    from newsspider.crawl.runner import RedisUnreachable, check_redis
     from newsspider.memory.redis import read_redis_runs
+    from newsspider.run.runner import RedisUnreachable, check_redis
 
     with one_line(RedisUnreachable):
         check_redis(url)

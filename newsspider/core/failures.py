@@ -54,7 +54,7 @@ def failure_reason(exc: BaseException) -> str:
     'timeout'
     >>> failure_reason(IgnoreRequest("Forbidden by robots.txt"))
     'robots_txt'
-    >>> from newsspider.crawl.challenges import Challenged
+    >>> from newsspider.access.challenges import Challenged
     >>> failure_reason(Challenged("a bot challenge (cloudflare)"))
     'challenge'
     >>> failure_reason(ValueError("x"))

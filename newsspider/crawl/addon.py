@@ -21,17 +21,18 @@ from scrapy.extensions.logstats import LogStats
 from scrapy.settings import BaseSettings
 from spidermon.contrib.scrapy.extensions import Spidermon
 
+from newsspider.access.clearance import Challenges
+from newsspider.access.deadlines import KeepStopped
+from newsspider.access.handler import RoutedHandler
+from newsspider.access.proxies import ProxyRoute
 from newsspider.archive.capture import WarcCapture, WarcPointer
 from newsspider.archive.reader import MAX_BODY
 from newsspider.archive.replay import Reextracted
 from newsspider.core.credentials import encode_userinfo
-from newsspider.crawl.challenges import Challenges
-from newsspider.crawl.deadlines import KeepStopped
 from newsspider.crawl.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
 from newsspider.crawl.failures import NothingFetched, PageErrors
 from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTxt
 from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
-from newsspider.crawl.proxies import ProxyRoute, RoutedHandler
 from newsspider.crawl.resume import EndedMarker
 from newsspider.crawl.skipstored import SkipStored
 from newsspider.frontier.leases import LeaseAck
@@ -79,7 +80,7 @@ DEFAULTS: dict[str, Any] = {
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
     # many such pages are followed first (go deeper to catch articles added further down).
     "NEWSSPIDER_EXTRA_OLD_PAGES": 0,
-    # --- Reaching the site (newsspider.crawl.proxies) ---
+    # --- Reaching the site (newsspider.access.proxies) ---
     # Proxies every request goes through, in turn (--proxy): http://, https://, socks5:// or
     # socks5h:// URLs, user:password@ allowed; the proxy resolves the site's name.
     "NEWSSPIDER_PROXIES": [],
@@ -99,7 +100,7 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a stopping crawl (Ctrl-C, SIGTERM, a fatal error, a bound) waits for the downloads in
     # flight; then they are cancelled and their requests kept in the frontier (for --resume).
     "NEWSSPIDER_STOP_TIMEOUT": 10.0,
-    # --- Bot challenges (newsspider.crawl.challenges) ---
+    # --- Bot challenges (newsspider.access.clearance) ---
     # Pass a CDN's bot challenge with a headless Chromium (--browser; the [browser] extra): it earns
     # the clearance cookies once, the crawl goes on over plain HTTP with them and its User-Agent.
     "NEWSSPIDER_BROWSER": False,

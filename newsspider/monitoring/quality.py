@@ -29,7 +29,7 @@ __all__ = ["RunQuality", "quality"]
 
 # Spidermon's count of the stored records that have a field
 _COUNT = "spidermon_item_scraped_count/Article/"
-# the proxies' counts (newsspider.crawl.proxies)
+# the proxies' counts (newsspider.access.proxies)
 _PROXY = keys.PROXY + "/"
 
 

@@ -50,6 +50,7 @@ from newsspider.extract.items import Article
 from newsspider.extract.loaders import (
     Problems,
     absolute_urls,
+    is_html,
     load_article,
     page_base,
     page_selector,
@@ -71,13 +72,6 @@ RECENT_IDS = 120
 #: (about 2 log2(N) pages) rather than walked to it page by page
 SEEK_FROM = 12
 _LISTINGS = (site.Kind.LISTING, site.Kind.TAG)
-
-
-def _is_html(response: Response) -> bool:
-    """Whether a response is a web page (Scrapy guesses HTML from a ``.html`` URL even for an image)."""
-    content_type = (response.headers.get("Content-Type") or b"").lower()
-    return isinstance(response, TextResponse) and (not content_type or b"html" in content_type
-                                                   or b"xml" in content_type)
 
 
 @dataclass(frozen=True)
@@ -309,7 +303,7 @@ class BannedbookSpider(scrapy.Spider):
         those in a row that listed no article the listing had not shown, and
         *recent* holds the ids the pages before it listed (:class:`Paging`).
         """
-        if not isinstance(response, TextResponse) or not _is_html(response):
+        if not isinstance(response, TextResponse) or not is_html(response):
             count_failure(self.crawler.stats, self.logger, "not_html", response.url)
             return
         problems = Problems()
@@ -432,7 +426,7 @@ class BannedbookSpider(scrapy.Spider):
         from there as usual (a page past the listing's end counts as reaching it)."""
         page = self._page_number(response.url)
         days: list[str] = []
-        if response.status < 400 and isinstance(response, TextResponse) and _is_html(response):
+        if response.status < 400 and isinstance(response, TextResponse) and is_html(response):
             listing = parse_listing(response)
             days = [day for url in listing.article_urls
                     if (parts := site.article_parts(url)) and (day := parts[2])]

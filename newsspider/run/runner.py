@@ -21,6 +21,9 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
+from newsspider.access.browser import BrowserUnavailable, missing_browser
+from newsspider.access.impersonate import ImpersonationUnavailable, impersonation_problem
+from newsspider.access.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.archive.reader import ArchiveError
 from newsspider.archive.replay import archived_articles, share_archive
 from newsspider.archive.spider import ReextractSpider
@@ -29,14 +32,11 @@ from newsspider.core.credentials import encode_userinfo
 from newsspider.core.summary import CrawlSummary, outcome
 from newsspider.core.window import WindowError
 from newsspider.crawl.addon import DEFAULTS
-from newsspider.crawl.browser import BrowserUnavailable, missing_browser
-from newsspider.crawl.impersonate import ImpersonationUnavailable, impersonation_problem
-from newsspider.crawl.measure import EstimateSpider
-from newsspider.crawl.proxies import ProxyUrlError, environment_proxies, parse_proxies
-from newsspider.crawl.resume import prepare_job_dir
 from newsspider.dataset.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
 from newsspider.memory import StateError
 from newsspider.memory.redis import client_options, redis_error
+from newsspider.run.measure import EstimateSpider
+from newsspider.run.resume import prepare_job_dir
 from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
 
 __all__ = ["SECRET_SETTINGS", "CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis",
@@ -81,7 +81,7 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     >>> parse_overrides(["DOWNLOAD_DELAY"])
     Traceback (most recent call last):
     ...
-    newsspider.crawl.runner.SettingError: -s expects NAME=VALUE, got 'DOWNLOAD_DELAY'
+    newsspider.run.runner.SettingError: -s expects NAME=VALUE, got 'DOWNLOAD_DELAY'
     """
     overrides = {}
     for pair in pairs:
@@ -115,16 +115,16 @@ def check_settings(settings: Settings, names: Sequence[str]) -> None:
     >>> check_settings(crawler_settings(overrides={"CONCURRENT_REQUESTS": "abc"}), ["CONCURRENT_REQUESTS"])
     Traceback (most recent call last):
     ...
-    newsspider.crawl.runner.SettingError: -s CONCURRENT_REQUESTS='abc': expected a whole number
+    newsspider.run.runner.SettingError: -s CONCURRENT_REQUESTS='abc': expected a whole number
     >>> check_settings(crawler_settings(overrides={"NEWSSPIDER_WORKER_ID": "a/b"}), ["NEWSSPIDER_WORKER_ID"])
     Traceback (most recent call last):
     ...
-    newsspider.crawl.runner.SettingError: -s NEWSSPIDER_WORKER_ID='a/b': a worker id is letters, digits, ...
+    newsspider.run.runner.SettingError: -s NEWSSPIDER_WORKER_ID='a/b': a worker id is letters, digits, ...
     >>> check_settings(crawler_settings(overrides={"NEWSSPIDER_REEXTRACT_JOBS": "-1"}),
     ...                ["NEWSSPIDER_REEXTRACT_JOBS"])
     Traceback (most recent call last):
     ...
-    newsspider.crawl.runner.SettingError: -s NEWSSPIDER_REEXTRACT_JOBS='-1': expected 0 (one per CPU) or more
+    newsspider.run.runner.SettingError: -s NEWSSPIDER_REEXTRACT_JOBS='-1': expected 0 (one per CPU) or more
     """
     getters = ((bool, settings.getbool, "true or false"), (int, settings.getint, "a whole number"),
                (float, settings.getfloat, "a number"), (dict, settings.getdict, "a JSON object"))
@@ -303,7 +303,7 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
 
 
 def run_estimate(start_urls: Sequence[str] | None, overrides: Mapping[str, Any] | None = None) -> CrawlResult:
-    """Measure the start listings (:class:`~newsspider.crawl.measure.EstimateSpider`): a few pages
+    """Measure the start listings (:class:`~newsspider.run.measure.EstimateSpider`): a few pages
     of each, through the crawl's downloader; the sizes are in the result's stats.  Nothing is stored
     (the spider's memory is a throwaway directory's); raises what :func:`run_crawl` raises."""
     import tempfile

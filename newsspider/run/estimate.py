@@ -1,6 +1,6 @@
 """What a crawl would cost, before it runs: ``newsspider estimate``.
 
-:class:`~newsspider.crawl.measure.EstimateSpider` measures each start
+:class:`~newsspider.run.measure.EstimateSpider` measures each start
 listing from a few of its pages (the first, then page numbers doubling and
 halving to its last page, and to where a window of time starts and ends);
 this module turns those sizes into articles, pages, days at the politeness

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 from scrapy.settings import BaseSettings
 
-from newsspider.crawl.challenges import challenge_of
+from newsspider.access.challenges import challenge_of
 
 __all__ = ["INSTALL", "BrowserUnavailable", "ClearanceBrowser", "browser_proxy", "find_chromium",
            "missing_browser"]

@@ -6,7 +6,7 @@ request's ``download_timeout``) whatever it waits for.  The curl_cffi handler
 gives up on a transfer slower than one byte a second: a body trickling a few
 bytes a second through a slow proxy went on for days, and a crawl stopping
 waits for its downloads in flight.  :class:`Deadlines` watches every download
-of :class:`~newsspider.crawl.proxies.RoutedHandler` (every ``http`` and
+of :class:`~newsspider.access.handler.RoutedHandler` (every ``http`` and
 ``https`` request) and cancels it:
 
 - when it has taken longer than its ``download_timeout``, from the request to
