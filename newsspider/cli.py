@@ -19,8 +19,8 @@ import click
 
 from newsspider import __version__
 from newsspider.core import stats as keys
+from newsspider.core.errors import DEGRADED_EXIT
 from newsspider.dataset.reader import display_path
-from newsspider.monitoring import DEGRADED_EXIT
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=True, path_type=Path), default=Path("data"),
@@ -242,9 +242,9 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
         result = run_reextract(data_dir, out, overrides)
     stats = result.stats
     click.echo(f"Re-extraction {result.outcome}: {stats.get('response_received_count', 0)} archived "
-               f"pages read, {stats.get('newsspider/stored', 0)} stored "
-               f"({stats.get('newsspider/updated', 0)} new versions), "
-               f"{stats.get('newsspider/unchanged', 0)} unchanged, {stats.get('newsspider/dropped', 0)} "
+               f"pages read, {stats.get(keys.STORED, 0)} stored "
+               f"({stats.get(keys.UPDATED, 0)} new versions), "
+               f"{stats.get(keys.UNCHANGED, 0)} unchanged, {stats.get(keys.DROPPED, 0)} "
                f"dropped, {result.summary.failed} failed")
     if result.summary.stored:
         click.echo(f"Dataset: {stats.get(keys.DATASET, result.data_dir)}")
@@ -366,7 +366,7 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
     """
     import json
 
-    from newsspider.dataset.runs import run_record, run_table, run_text
+    from newsspider.views.runs import run_record, run_table, run_text
 
     source: Path | str = data_dir
     if redis_url:
@@ -498,7 +498,7 @@ def _dataset_errors() -> tuple[type[Exception], ...]:
 def info(path: Path, skip_bad_lines: bool) -> None:
     """Counts, date range, categories, top tags and sources, field coverage, shards, bad lines."""
     path = _dataset_dir(path)
-    from newsspider.dataset.report import info_text, summarize
+    from newsspider.views.report import info_text, summarize
 
     with one_line(*_dataset_errors()):
         click.echo(info_text(summarize(path, _errors(skip_bad_lines))))
@@ -560,9 +560,9 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
     per run (from the data dir's run history), sources, categories."""
     path = _dataset_dir(path)
     from newsspider.dataset.export import atomic_output
-    from newsspider.dataset.report import html_report, summarize
     from newsspider.memory import StateError
     from newsspider.memory.sqlite import read_runs
+    from newsspider.views.report import html_report, summarize
 
     try:
         runs = read_runs(path) if path.is_dir() else []
@@ -622,7 +622,7 @@ def sqlite_command(path: Path, out: Path | None, skip_bad_lines: bool) -> None:
 
 
 def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
-    from newsspider.dataset.search.database import build
+    from newsspider.views.search.database import build
 
     with one_line(*_dataset_errors()):
         return build(path, out, _errors(skip_bad_lines))
@@ -652,8 +652,8 @@ def search_command(path: Path, words: tuple[str, ...], since: str | None, until:
     built or brought up to date first."""
     import json
 
-    from newsspider.dataset.search.database import RANKED, Where, count, search
-    from newsspider.dataset.search.tokens import QueryError
+    from newsspider.views.search.database import RANKED, Where, count, search
+    from newsspider.views.search.tokens import QueryError
 
     for name, day in (("--since", since), ("--until", until)):
         if day is not None and not _is_date(day):
@@ -663,7 +663,7 @@ def search_command(path: Path, words: tuple[str, ...], since: str | None, until:
     built = _build_database(path, db, skip_bad_lines)
     where = Where(since, until, tag, category)
     with one_line(QueryError, *_dataset_errors()):
-        from newsspider.dataset.search.database import open_readonly
+        from newsspider.views.search.database import open_readonly
 
         conn = open_readonly(built.path)
         try:
@@ -801,7 +801,7 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
         from datasette.app import Datasette
         from datasette.plugins import pm
 
-        from newsspider.dataset.search import browse as plugin
+        from newsspider.views.search import browse as plugin
     except ImportError as exc:
         raise click.ClickException(f"browse needs {(exc.name or 'datasette').partition('.')[0]}: "
                                    "pip install 'newsspider[browse]'") from exc

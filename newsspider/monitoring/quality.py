@@ -23,7 +23,7 @@ from scrapy.exceptions import NotConfigured
 
 from newsspider.core import stats as keys
 from newsspider.core.summary import CrawlSummary
-from newsspider.dataset.runs import TRACKED_FIELDS
+from newsspider.views.runs import TRACKED_FIELDS
 
 __all__ = ["RunQuality", "quality"]
 

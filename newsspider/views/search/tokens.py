@@ -139,7 +139,7 @@ def match_expression(query: str, variants: bool = True) -> str:
     >>> match_expression('"  "')
     Traceback (most recent call last):
     ...
-    newsspider.dataset.search.tokens.QueryError: the query has nothing to search for
+    newsspider.views.search.tokens.QueryError: the query has nothing to search for
     """
     found = terms(query)
     if not found:
