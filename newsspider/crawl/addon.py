@@ -35,10 +35,11 @@ from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter, Ro
 from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
 from newsspider.crawl.resume import EndedMarker
 from newsspider.crawl.skipstored import SkipStored
+from newsspider.frontier.keys import busy_keys, queue_key
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
 from newsspider.memory.extension import CrawlMemory
-from newsspider.memory.redis import FRONTIER_QUEUE, client_options
+from newsspider.memory.redis import client_options
 from newsspider.monitoring.monitors import CrawlChecks
 from newsspider.monitoring.quality import RunQuality
 
@@ -299,7 +300,8 @@ class NewsspiderAddon:
         for name, value in {
             "SCHEDULER": "newsspider.frontier.scheduler.RedisFrontier",
             "SCHEDULER_QUEUE_CLASS": "newsspider.frontier.queue.LeasedPriorityQueue",
-            "SCHEDULER_QUEUE_KEY": f"{prefix}:{FRONTIER_QUEUE}",
+            "SCHEDULER_QUEUE_KEY": queue_key(prefix),
+            "NEWSSPIDER_REDIS_FRONTIER_KEYS": busy_keys(prefix),  # the memory's: is a crawl going on?
             "SCHEDULER_PERSIST": True,
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "REDIS_URL": encode_userinfo(url),  # a password typed unencoded, read as curl reads it

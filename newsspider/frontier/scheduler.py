@@ -21,9 +21,10 @@ from newsspider.core import signals as newsspider_signals
 from newsspider.core.failures import stop_crawl
 from newsspider.core.meta import HANDED
 from newsspider.core.scope import allowed_hosts
+from newsspider.frontier.keys import dupefilter_key
 from newsspider.frontier.queue import LEASE, LeasedPriorityQueue
 from newsspider.memory.extension import memory_of
-from newsspider.memory.redis import RedisMemory, redis_error
+from newsspider.memory.redis import redis_error
 
 __all__ = ["RedisFrontier", "redis_down"]
 
@@ -93,13 +94,13 @@ class RedisFrontier(Scheduler):
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
-        memory = memory_of(self.crawler)
-        if not isinstance(memory, RedisMemory):
+        memory = memory_of(self.crawler).coordination
+        if memory is None:
             raise TypeError("the Redis frontier needs the Redis memory (NEWSSPIDER_REDIS_URL)")
         self.queue = load_object(self.queue_cls)(server=self.server, spider=spider, key=self.queue_key,
                                                  serializer=self.serializer, worker_id=memory.worker_id)
         # per epoch too: run ids start again at 1 in a Redis that lost the crawl
-        self.df = RFPDupeFilter(self.server, key=f"{memory.prefix}:dupefilter:{memory.epoch}:{memory.run_id}",
+        self.df = RFPDupeFilter(self.server, key=dupefilter_key(memory.prefix, memory.epoch, memory.run_id),
                                 debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"))
         if reaped := self.queue.reap():
             logger.warning("requeued %d requests of workers that stopped without finishing them", reaped)

@@ -50,7 +50,8 @@ def open_memory(settings: BaseSettings) -> tuple[Memory, DataDirLock | None]:
         memory = RedisMemory(data_dir, url, settings.get("NEWSSPIDER_REDIS_PREFIX"),
                             settings.get("NEWSSPIDER_WORKER_ID") or None,
                             settings.getfloat("NEWSSPIDER_REDIS_LEASE"),
-                            settings.getfloat("NEWSSPIDER_REDIS_RECONNECT"))
+                            settings.getfloat("NEWSSPIDER_REDIS_RECONNECT"),
+                            settings.getlist("NEWSSPIDER_REDIS_FRONTIER_KEYS"))
     else:
         lock = DataDirLock(data_dir).acquire()
         try:

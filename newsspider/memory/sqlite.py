@@ -98,6 +98,8 @@ class SqliteMemory:
         self.commit_every = commit_every
         self._pending = 0
         self.run_id = 0
+        #: a single machine's crawl coordinates with no other worker
+        self.coordination: None = None
         self.window: dict[str, str] | None = None
         #: the last run that walked the whole site (ended "finished"): articles it or an earlier run
         #: stored are old news; those of a run that was killed or stopped early are not
