@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 from scrapy.settings import BaseSettings
 
 from newsspider.access.challenges import challenge_of
+from newsspider.core.errors import NewsspiderError
 
 __all__ = ["INSTALL", "BrowserUnavailable", "ClearanceBrowser", "browser_proxy", "find_chromium",
            "missing_browser"]
@@ -45,7 +46,7 @@ _ARGS = ["--disable-background-networking", "--disable-component-update", "--dis
 _HEAVY = {"image", "media", "font"}
 
 
-class BrowserUnavailable(RuntimeError):
+class BrowserUnavailable(NewsspiderError, RuntimeError):
     """``--browser`` cannot work on this machine (no Playwright, no Chromium, a proxy it cannot use)."""
 
 

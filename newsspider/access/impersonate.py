@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 
+from newsspider.core.errors import NewsspiderError
+
 __all__ = ["ImpersonationUnavailable", "impersonation_problem"]
 
 
-class ImpersonationUnavailable(RuntimeError):
+class ImpersonationUnavailable(NewsspiderError, RuntimeError):
     """``--impersonate`` names a browser curl_cffi does not know."""
 
 

@@ -44,6 +44,7 @@ from scrapy.http.request import NO_CALLBACK
 from newsspider.core import meta
 from newsspider.core import stats as keys
 from newsspider.core.credentials import encode_userinfo, redact, split_userinfo
+from newsspider.core.errors import NewsspiderError
 from newsspider.core.failures import stop_crawl
 
 __all__ = ["ProxyPool", "ProxyRoute", "ProxyUrlError", "environment_proxy",
@@ -61,7 +62,7 @@ KEY = meta.PROXY_URL
 RETRIES = meta.PROXY_RETRIES
 
 
-class ProxyUrlError(ValueError):
+class ProxyUrlError(NewsspiderError, ValueError):
     """A proxy URL that cannot be used (its message says why, with the password hidden)."""
 
 

@@ -16,12 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from newsspider.core.errors import NewsspiderError
+
 __all__ = ["Window", "WindowError", "parse_day"]
 
 _RELATIVE = re.compile(r"(?P<n>\d+)\s*(?P<unit>[dwmy])")
 
 
-class WindowError(ValueError):
+class WindowError(NewsspiderError, ValueError):
     """A ``--since`` / ``--until`` value that is not a day."""
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from newsspider.core.errors import NewsspiderError
+
 __all__ = ["UNKNOWN_RUN", "Coordination", "Memory", "Run", "StateError", "StoredArticle"]
 
 #: ``first_run`` of articles found in the dataset by a memory that cannot tell which run stored
@@ -24,7 +26,7 @@ __all__ = ["UNKNOWN_RUN", "Coordination", "Memory", "Run", "StateError", "Stored
 UNKNOWN_RUN = -1
 
 
-class StateError(ValueError):
+class StateError(NewsspiderError, ValueError):
     """A memory that cannot be used (its message says what and where)."""
 
 

@@ -20,6 +20,7 @@ from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
 from newsspider.core import stats as keys
+from newsspider.core.errors import NewsspiderError
 from newsspider.core.summary import CrawlSummary, run_status
 from newsspider.core.window import Window
 from newsspider.dataset.storage import DataDirLock, StorageError, prepare_data_dir
@@ -32,7 +33,7 @@ __all__ = ["CrawlMemory", "MemoryNotEnabled", "memory_of", "open_memory", "run_s
 logger = logging.getLogger(__name__)
 
 
-class MemoryNotEnabled(RuntimeError):
+class MemoryNotEnabled(NewsspiderError, RuntimeError):
     """A component that needs the crawl's memory in a crawl without :class:`CrawlMemory`."""
 
 

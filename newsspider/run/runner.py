@@ -24,20 +24,18 @@ from newsspider import settings as project_settings
 from newsspider.access.browser import BrowserUnavailable, missing_browser
 from newsspider.access.impersonate import ImpersonationUnavailable, impersonation_problem
 from newsspider.access.proxies import ProxyUrlError, environment_proxies, parse_proxies
-from newsspider.archive.reader import ArchiveError
 from newsspider.archive.replay import archived_articles, share_archive
 from newsspider.archive.spider import ReextractSpider
 from newsspider.core import stats as keys
 from newsspider.core.credentials import encode_userinfo
+from newsspider.core.errors import NewsspiderError
 from newsspider.core.summary import CrawlSummary, outcome
-from newsspider.core.window import WindowError
 from newsspider.crawl.addon import DEFAULTS
-from newsspider.dataset.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
-from newsspider.memory import StateError
+from newsspider.dataset.storage import DataDirLock, prepare_data_dir
 from newsspider.memory.redis import client_options, redis_error
 from newsspider.run.measure import EstimateSpider
 from newsspider.run.resume import prepare_job_dir
-from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
+from newsspider.spiders.bannedbook import BannedbookSpider, parse_start_urls
 
 __all__ = ["SECRET_SETTINGS", "CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis",
            "check_settings", "crawler_settings", "parse_overrides", "run_crawl", "run_reextract",
@@ -45,21 +43,18 @@ __all__ = ["SECRET_SETTINGS", "CrawlError", "CrawlResult", "RedisUnreachable", "
 
 
 
-class SettingError(ValueError):
+class SettingError(NewsspiderError, ValueError):
     """A ``-s NAME=VALUE`` option that cannot be read."""
 
 
-class CrawlError(RuntimeError):
+class CrawlError(NewsspiderError, RuntimeError):
     """A crawl that could not start (its message says why, in one line)."""
 
 
-# Errors that say in one line what is wrong before anything is fetched.
-START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError,
-                ProxyUrlError, BrowserUnavailable, ImpersonationUnavailable, WindowError, OSError)
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-class RedisUnreachable(ConnectionError):
+class RedisUnreachable(NewsspiderError, ConnectionError):
     """The Redis server of a distributed crawl cannot be used."""
 
 
@@ -364,7 +359,7 @@ def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: typ
         process.start()
     error = _retrieve(task)
     if error is not None:  # the crawl did not start (the spider or a component could not be built)
-        if isinstance(error, START_ERRORS):
+        if isinstance(error, (NewsspiderError, OSError)):  # one line of what is wrong, said as it is
             raise error
         raise CrawlError(f"the crawl could not start: {type(error).__name__}: {error}") from error
     return CrawlResult(stats=dict(crawler.stats.get_stats()), data_dir=data_dir)

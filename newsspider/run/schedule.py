@@ -32,7 +32,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from newsspider.core.errors import DEGRADED_EXIT
+from newsspider.core.errors import DEGRADED_EXIT, NewsspiderError
 from newsspider.dataset.layout import LOG_DIR, SCHEDULER_LOCK
 from newsspider.dataset.storage import DataDirLock
 
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
-class ScheduleError(ValueError):
+class ScheduleError(NewsspiderError, ValueError):
     """A schedule that cannot be understood."""
 
 

@@ -40,6 +40,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from newsspider.core import stats as keys
+from newsspider.core.errors import NewsspiderError
 from newsspider.core.failures import count_failure, count_left_out, failure_reason
 from newsspider.core.meta import ARTICLE_ID, LISTING_ROOT, START
 from newsspider.core.seen import SeenKeys, id_key, text_key
@@ -181,7 +182,7 @@ class SeenUrls:
         return len(self._keys)
 
 
-class StartUrlError(ValueError):
+class StartUrlError(NewsspiderError, ValueError):
     """A start URL that cannot be crawled."""
 
 
