@@ -184,7 +184,8 @@ _CRAWL: dict[str, Any] = {
     "SPIDERMON_DICT_FIELDS_COVERAGE_LEVELS": 0,
     "SPIDERMON_SPIDER_CLOSE_MONITORS": [CrawlChecks],
     # Scrapy's check re-reads the source of a callback on every response (a request's bound method
-    # is a new object, so its cache misses): 0.3 ms a page.  tests/test_spider.py runs the check once.
+    # is a new object, so its cache misses): 0.3 ms a page.  tests/test_crawl.py
+    # (test_callbacks_return_nothing_from_generators) runs the check once.
     "WARN_ON_GENERATOR_RETURN_VALUE": False,
 }
 
@@ -219,8 +220,9 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         ProxyRoute: 750,
         # Before Scrapy's RetryMiddleware (550) sees a 429/503: wait as its Retry-After asks.
         RetryAfter: 560,
-        # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
-        CharsetFix: 580,
+        # After decompression (590), before MetaRefresh reads the page (580): pages whose HTTP
+        # charset is wrong are decoded as they declare.
+        CharsetFix: 585,
         # Next to the network: each response archived as it was served (before decompression)...
         WarcCapture: 950,
         # ...unless it is a bot challenge: never archived, parsed or stored; passed with --browser.
