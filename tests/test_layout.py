@@ -17,7 +17,9 @@ PACKAGE = Path(__file__).parents[1] / "newsspider"
 #: always. Lowest first. Every import counts: module-level, inside a function, under TYPE_CHECKING.
 ALLOWED: dict[str, set[str]] = {
     "core": set(),                                       # the kernel: the vocabulary every package shares
+    "settings": set(),                                   # Scrapy's project settings
     "extract": {"core"},                                 # the site, and how a page becomes a record
+    "demo": {"extract"},                                 # the demo site
     "dataset": {"core", "extract"},                      # the files; no Scrapy
     "memory": {"core", "dataset"},                       # what a crawl remembers between runs
     "frontier": {"core", "dataset", "memory"},           # where the pending requests wait
@@ -28,8 +30,6 @@ ALLOWED: dict[str, set[str]] = {
     "monitoring": {"core", "memory", "views"},           # each run's quality and its checks
     "crawl": {"core", "extract", "dataset", "memory", "access", "archive", "frontier", "monitoring"},
     "run": {"core", "extract", "dataset", "memory", "access", "archive", "spiders", "crawl", "settings"},
-    "settings": set(),                                   # Scrapy's project settings
-    "demo": {"extract"},                                 # the demo site
     "cli": {"core", "dataset", "memory", "views", "archive", "access", "run", "demo"},
     "__main__": {"cli"},
 }
@@ -176,6 +176,19 @@ def test_the_dataset_core_and_the_kernel_load_no_scrapy() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=PACKAGE.parent).stdout
     assert loaded.strip() == "[]"
+
+
+def allowed_drawn() -> str:
+    """:data:`ALLOWED` as docs/contributing.md shows it: each package, lowest first, and its imports."""
+    order = list(ALLOWED)
+    return "\n".join(f"{name:<11}-> {', '.join(sorted(ALLOWED[name], key=order.index)) or '(nothing)'}"
+                     for name in order)
+
+
+def test_the_contributing_page_draws_the_table() -> None:
+    page = (PACKAGE.parent / "docs" / "contributing.md").read_text("utf-8")
+    assert f"```text\n{allowed_drawn()}\n```" in page, \
+        "docs/contributing.md's Layout shows tests/test_layout.py ALLOWED as:\n" + allowed_drawn()
 
 
 def test_the_cycle_check_finds_a_cycle() -> None:
