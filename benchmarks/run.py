@@ -115,8 +115,8 @@ def start_proxy(kind: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]
 
 
 # The handler that proxied requests use, for every request: its own cost, without a proxy process.
-PROXY_HANDLER_EVERYWHERE = ["-s", 'DOWNLOAD_HANDLERS={"http": "newsspider.crawl.proxies.ProxiedHandler", '
-                    '"https": "newsspider.crawl.proxies.ProxiedHandler"}']
+PROXY_HANDLER_EVERYWHERE = ["-s", 'DOWNLOAD_HANDLERS={"http": "newsspider.access.handler.ProxiedHandler", '
+                    '"https": "newsspider.access.handler.ProxiedHandler"}']
 
 
 def latency_ms(url: str, proxy: str | None, requests: int = 100) -> float:

@@ -28,8 +28,8 @@ from typing import Any
 from lxml import html
 
 from newsspider.dataset.reader import record_example
-from newsspider.dataset.search.database import build, count, open_readonly, search
-from newsspider.dataset.search.tokens import terms
+from newsspider.views.search.database import build, count, open_readonly, search
+from newsspider.views.search.tokens import terms
 
 SITE = "https://www.bannedbook.org"
 MIXED = ["OpenAI API", '"OpenAI API"', "中国 经济", "新疆 棉花", "6·4", "2024", "AI 中国", "美国 贸易战",

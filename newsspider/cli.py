@@ -2,7 +2,7 @@
 
 Each command imports the modules it runs when it runs: ``newsspider --help``
 and the ``dataset`` commands do not load Scrapy and Twisted (0.37 s of
-imports, ``python -X importtime -c "import newsspider.crawl.runner"``).  None of
+imports, ``python -X importtime -c "import newsspider.run.runner"``).  None of
 these imports is there to dodge a cycle: imports flow one way, site rules ->
 extraction -> crawl components -> runner -> this module.
 """
@@ -18,9 +18,9 @@ from typing import Any
 import click
 
 from newsspider import __version__
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
+from newsspider.core.errors import DEGRADED_EXIT, EXIT_ERROR, NewsspiderError
 from newsspider.dataset.reader import display_path
-from newsspider.monitoring import DEGRADED_EXIT
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=True, path_type=Path), default=Path("data"),
@@ -97,22 +97,12 @@ def crawl_options(function: Any) -> Any:
     return function
 
 
-@contextmanager
-def one_line(*errors: type[BaseException]) -> Iterator[None]:
-    """The library's *errors* as ``Error: <message>`` and exit status 1, never a traceback."""
-    try:
-        yield
-    except errors as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
 def _crawl(start_urls: list[str] | None, data_dir: Path, overrides: dict[str, Any],
            **flags: bool) -> Any:
     """Run one crawl, turning the library's errors into one-line messages."""
-    from newsspider.crawl.runner import START_ERRORS, CrawlError, RedisUnreachable, run_crawl
+    from newsspider.run.runner import run_crawl
 
-    with one_line(*START_ERRORS, CrawlError, RedisUnreachable):
-        return run_crawl(start_urls, data_dir, overrides, **flags)
+    return run_crawl(start_urls, data_dir, overrides, **flags)
 
 
 def _outcome(result: Any) -> None:
@@ -133,7 +123,7 @@ def _outcome_errors(result: Any) -> None:
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
-    from newsspider.crawl.runner import SettingError, parse_overrides, unknown_settings
+    from newsspider.run.runner import SettingError, parse_overrides, unknown_settings
 
     try:
         overrides = parse_overrides(pairs)
@@ -147,7 +137,7 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 def _window(since: str | None, until: str | None) -> dict[str, str]:
     """The settings of ``--since`` / ``--until``, checked (a span such as 30d stays one: a scheduled
     crawl counts it back from the day it runs)."""
-    from newsspider.crawl.window import Window, WindowError
+    from newsspider.core.window import Window, WindowError
 
     try:
         Window.from_settings(since, until)
@@ -165,7 +155,18 @@ def _report(result: Any) -> None:
 
 
 class WholeHelpGroup(click.Group):
-    """A group whose command list shows each command's first sentence whole, wrapped, not cut at "..."."""
+    """A group whose command list shows each command's first sentence whole, wrapped, not cut at "...";
+    newsspider's errors, from any of its commands, as ``Error: <message>`` and their exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # `... | head`: click's own handling
+            raise
+        except (NewsspiderError, OSError) as exc:  # one line (what and where), never a traceback
+            error = click.ClickException(str(exc))
+            error.exit_code = getattr(exc, "exit_code", EXIT_ERROR)  # type: ignore[misc]  # a ClassVar
+            raise error from exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, command.get_short_help_str(limit=10_000))
@@ -232,19 +233,17 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
     with the next version (as --refresh does); with --out, every archived
     article is stored into OTHER_DIR.
     """
-    from newsspider.archive.reader import ArchiveError
-    from newsspider.crawl.runner import START_ERRORS, CrawlError, run_reextract
+    from newsspider.run.runner import run_reextract
 
     overrides = _overrides(settings)
     if jobs is not None:
         overrides["NEWSSPIDER_REEXTRACT_JOBS"] = str(jobs)
-    with one_line(*START_ERRORS, CrawlError, ArchiveError):
-        result = run_reextract(data_dir, out, overrides)
+    result = run_reextract(data_dir, out, overrides)
     stats = result.stats
     click.echo(f"Re-extraction {result.outcome}: {stats.get('response_received_count', 0)} archived "
-               f"pages read, {stats.get('newsspider/stored', 0)} stored "
-               f"({stats.get('newsspider/updated', 0)} new versions), "
-               f"{stats.get('newsspider/unchanged', 0)} unchanged, {stats.get('newsspider/dropped', 0)} "
+               f"pages read, {stats.get(keys.STORED, 0)} stored "
+               f"({stats.get(keys.UPDATED, 0)} new versions), "
+               f"{stats.get(keys.UNCHANGED, 0)} unchanged, {stats.get(keys.DROPPED, 0)} "
                f"dropped, {result.summary.failed} failed")
     if result.summary.stored:
         click.echo(f"Dataset: {stats.get(keys.DATASET, result.data_dir)}")
@@ -270,8 +269,8 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     """
     import statistics
 
-    from newsspider.crawl.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
-    from newsspider.crawl.runner import crawler_settings
+    from newsspider.run.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
+    from newsspider.run.runner import crawler_settings
 
     overrides: dict[str, Any] = dict(_overrides(settings))
     overrides.update(_window(since, until))
@@ -279,10 +278,9 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
         overrides["NEWSSPIDER_PROXIES"] = list(proxies)
     if impersonate:
         overrides["NEWSSPIDER_IMPERSONATE"] = impersonate
-    from newsspider.crawl.runner import START_ERRORS, CrawlError, run_estimate
+    from newsspider.run.runner import run_estimate
 
-    with one_line(*START_ERRORS, CrawlError):
-        result = run_estimate(list(start_urls) or None, overrides)
+    result = run_estimate(list(start_urls) or None, overrides)
     sizes = [ListingSize(**{**size, "window_pages": tuple(size["window_pages"])})
              for size in result.stats.get(keys.ESTIMATE, [])]
     if not sizes:
@@ -316,17 +314,16 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     """
     import logging
 
-    from newsspider.crawl.proxies import ProxyUrlError, parse_proxies
-    from newsspider.crawl.runner import SECRET_SETTINGS
-    from newsspider.crawl.schedule import ScheduleError, run_schedule, trigger_for
-    from newsspider.dataset.storage import DataDirError, DataDirLocked, prepare_data_dir
+    from newsspider.access.proxies import parse_proxies
+    from newsspider.dataset.storage import prepare_data_dir
+    from newsspider.run.runner import SECRET_SETTINGS
+    from newsspider.run.schedule import run_schedule, trigger_for
 
     overrides = _overrides(settings)  # report bad -s values now, not in every crawl's log
     _window(since, until)
-    with one_line(ScheduleError, DataDirError, ProxyUrlError):
-        proxy_urls = parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
-        trigger = trigger_for(every, cron)
-        data_dir = prepare_data_dir(data_dir)
+    proxy_urls = parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
+    trigger = trigger_for(every, cron)
+    data_dir = prepare_data_dir(data_dir)
     # Passwords and tokens reach each crawl in its environment, never on its command line (ps).
     secrets = {name: value for name, value in overrides.items() if name in SECRET_SETTINGS}
     secrets |= {"NEWSSPIDER_PROXIES": ",".join(proxy_urls)} if proxy_urls else {}
@@ -343,8 +340,7 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     args += ["--worker-id", worker_id] if worker_id else []
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
-    with one_line(DataDirLocked):
-        run_schedule(trigger, args, data_dir, run_now=every is not None, secrets=secrets)
+    run_schedule(trigger, args, data_dir, run_now=every is not None, secrets=secrets)
 
 
 @main.command()
@@ -366,19 +362,17 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
     """
     import json
 
-    from newsspider.dataset.runs import run_record, run_table, run_text
+    from newsspider.views.runs import run_record, run_table, run_text
 
     source: Path | str = data_dir
     if redis_url:
-        from newsspider.credentials import redact
+        from newsspider.core.credentials import redact
 
         history, source = _redis_runs(redis_url, redis_prefix), redact(redis_url)
     else:
-        from newsspider.memory import StateError
         from newsspider.memory.sqlite import read_runs
 
-        with one_line(StateError):
-            history = read_runs(data_dir)
+        history = read_runs(data_dir)
     if run_id is not None:
         history = [run for run in history if run.run_id == run_id]
         if not history:
@@ -395,11 +389,10 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
 
 
 def _redis_runs(url: str, prefix: str) -> list[Any]:
-    from newsspider.crawl.runner import RedisUnreachable, check_redis
     from newsspider.memory.redis import read_redis_runs
+    from newsspider.run.runner import check_redis
 
-    with one_line(RedisUnreachable):
-        check_redis(url)
+    check_redis(url)
     return read_redis_runs(url, prefix)
 
 
@@ -485,23 +478,15 @@ def _errors(skip_bad_lines: bool) -> Any:
     return "skip" if skip_bad_lines else "raise"
 
 
-def _dataset_errors() -> tuple[type[Exception], ...]:
-    from newsspider.dataset.export import ExportError
-    from newsspider.dataset.reader import DatasetError
-
-    return DatasetError, ExportError, OSError
-
-
 @dataset.command()
 @DATASET_ARGUMENT
 @SKIP_BAD_LINES_OPTION
 def info(path: Path, skip_bad_lines: bool) -> None:
     """Counts, date range, categories, top tags and sources, field coverage, shards, bad lines."""
     path = _dataset_dir(path)
-    from newsspider.dataset.report import info_text, summarize
+    from newsspider.views.report import info_text, summarize
 
-    with one_line(*_dataset_errors()):
-        click.echo(info_text(summarize(path, _errors(skip_bad_lines))))
+    click.echo(info_text(summarize(path, _errors(skip_bad_lines))))
 
 
 @dataset.command("export")
@@ -531,8 +516,6 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
     except ImportError as exc:
         raise click.ClickException(f"{fmt} export needs {(exc.name or fmt).partition('.')[0]}: "
                                    "pip install 'newsspider[data]'") from exc
-    except _dataset_errors() as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"{count} articles written to {out}")
 
 
@@ -545,8 +528,7 @@ def graph(path: Path, out: Path, skip_bad_lines: bool) -> None:
     path = _dataset_dir(path)
     from newsspider.dataset.export import write_graph
 
-    with one_line(*_dataset_errors()):
-        count = write_graph(path, out, _errors(skip_bad_lines))
+    count = write_graph(path, out, _errors(skip_bad_lines))
     click.echo(f"{count} edges written to {out}")
 
 
@@ -560,19 +542,18 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
     per run (from the data dir's run history), sources, categories."""
     path = _dataset_dir(path)
     from newsspider.dataset.export import atomic_output
-    from newsspider.dataset.report import html_report, summarize
     from newsspider.memory import StateError
     from newsspider.memory.sqlite import read_runs
+    from newsspider.views.report import html_report, summarize
 
     try:
         runs = read_runs(path) if path.is_dir() else []
     except StateError as exc:  # the crawl's memory is damaged, not the dataset: the report goes on
         click.echo(f"warning: {exc}; the report has no run history", err=True)
         runs = []
-    with one_line(*_dataset_errors()):
-        page = html_report(summarize(path, _errors(skip_bad_lines)), runs)
-        with atomic_output(out, path, binary=False) as handle:
-            handle.write(page)
+    page = html_report(summarize(path, _errors(skip_bad_lines)), runs)
+    with atomic_output(out, path, binary=False) as handle:
+        handle.write(page)
     click.echo(f"report written to {display_path(out)}")
 
 
@@ -584,7 +565,7 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
 @SKIP_BAD_LINES_OPTION
 def page(args: tuple[str, ...], data_dir: Path | None, headers: bool, skip_bad_lines: bool) -> None:
     """Print the archived page (HTML, as it was served) of ARTICLE_ID's newest stored version."""
-    from newsspider.archive.reader import ArchiveError, page_of
+    from newsspider.archive.reader import page_of
 
     if data_dir is not None:
         click.echo("newsspider: dataset page --data-dir DIR is deprecated; "
@@ -596,8 +577,7 @@ def page(args: tuple[str, ...], data_dir: Path | None, headers: bool, skip_bad_l
     else:
         raise click.UsageError("expected DATA_DIR ARTICLE_ID, e.g. newsspider dataset page data/demo 2054421")
     data_dir = _dataset_dir(data_dir)
-    with one_line(ArchiveError, *_dataset_errors()):
-        archived = page_of(data_dir, article_id, _errors(skip_bad_lines))
+    archived = page_of(data_dir, article_id, _errors(skip_bad_lines))
     if headers:
         click.echo(archived.header_text())
         return
@@ -622,10 +602,9 @@ def sqlite_command(path: Path, out: Path | None, skip_bad_lines: bool) -> None:
 
 
 def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
-    from newsspider.dataset.search.database import build
+    from newsspider.views.search.database import build
 
-    with one_line(*_dataset_errors()):
-        return build(path, out, _errors(skip_bad_lines))
+    return build(path, out, _errors(skip_bad_lines))
 
 
 @dataset.command("search")
@@ -652,8 +631,7 @@ def search_command(path: Path, words: tuple[str, ...], since: str | None, until:
     built or brought up to date first."""
     import json
 
-    from newsspider.dataset.search.database import RANKED, Where, count, search
-    from newsspider.dataset.search.tokens import QueryError
+    from newsspider.views.search.database import RANKED, Where, count, search
 
     for name, day in (("--since", since), ("--until", until)):
         if day is not None and not _is_date(day):
@@ -662,15 +640,14 @@ def search_command(path: Path, words: tuple[str, ...], since: str | None, until:
     path = _dataset_dir(path)
     built = _build_database(path, db, skip_bad_lines)
     where = Where(since, until, tag, category)
-    with one_line(QueryError, *_dataset_errors()):
-        from newsspider.dataset.search.database import open_readonly
+    from newsspider.views.search.database import open_readonly
 
-        conn = open_readonly(built.path)
-        try:
-            total = count(conn, query, where, not same_script)
-            hits = list(search(conn, query, where, limit, not same_script, total))
-        finally:
-            conn.close()
+    conn = open_readonly(built.path)
+    try:
+        total = count(conn, query, where, not same_script)
+        hits = list(search(conn, query, where, limit, not same_script, total))
+    finally:
+        conn.close()
     if as_json:
         for hit in hits:
             click.echo(json.dumps(hit.as_json(), ensure_ascii=False))
@@ -700,9 +677,8 @@ def diff(path: Path, article_id: str, from_version: int | None, to_version: int 
     from newsspider.dataset.reader import iter_records
 
     path = _dataset_dir(path)
-    with one_line(*_dataset_errors()):
-        versions = {int(r.get("version") or 1): r for r in iter_records(path, _errors(skip_bad_lines))
-                    if r["article_id"] == article_id}
+    versions = {int(r.get("version") or 1): r for r in iter_records(path, _errors(skip_bad_lines))
+                if r["article_id"] == article_id}
     if not versions:
         raise click.ClickException(f"{display_path(path)}: no article {article_id}")
     numbers = sorted(versions)
@@ -730,12 +706,9 @@ def diff(path: Path, article_id: str, from_version: int | None, to_version: int 
               help="The index to write (default DATA_DIR/index.cdxj).")
 def warc_index(data_dir: Path, out: Path | None) -> None:
     """Write a CDXJ index of DATA_DIR's web archive (for pywb and other replay tools)."""
-    from newsspider.archive.reader import ArchiveError
-
     with _archive_extra("warc-index"):
         from newsspider.archive.package import write_index
-    with one_line(ArchiveError, *_dataset_errors()):
-        path, count = write_index(data_dir, out)
+    path, count = write_index(data_dir, out)
     click.echo(f"{count} records indexed in {display_path(path)}")
 
 
@@ -745,13 +718,10 @@ def warc_index(data_dir: Path, out: Path | None) -> None:
 @SKIP_BAD_LINES_OPTION
 def wacz(data_dir: Path, out: Path, skip_bad_lines: bool) -> None:
     """Package DATA_DIR's web archive as WACZ (WARCs, index, the articles as pages)."""
-    from newsspider.archive.reader import ArchiveError
-
     with _archive_extra("wacz"):
         from newsspider.archive.package import write_wacz
 
-    with one_line(ArchiveError, *_dataset_errors()):
-        count = write_wacz(data_dir, out, _errors(skip_bad_lines))
+    count = write_wacz(data_dir, out, _errors(skip_bad_lines))
     click.echo(f"{count} pages packaged in {display_path(out)}")
 
 
@@ -801,7 +771,7 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
         from datasette.app import Datasette
         from datasette.plugins import pm
 
-        from newsspider.dataset.search import browse as plugin
+        from newsspider.views.search import browse as plugin
     except ImportError as exc:
         raise click.ClickException(f"browse needs {(exc.name or 'datasette').partition('.')[0]}: "
                                    "pip install 'newsspider[browse]'") from exc

@@ -1,7 +1,7 @@
 """The project's settings: politeness toward the live site, and the newsspider add-on.
 
 Scrapy reads this module as the project settings (``scrapy.cfg`` and
-:func:`newsspider.crawl.runner.crawler_settings`).  Everything else a crawl needs
+:func:`newsspider.run.runner.crawler_settings`).  Everything else a crawl needs
 (its components, the ``NEWSSPIDER_*`` settings and their defaults) comes from
 :class:`newsspider.crawl.addon.NewsspiderAddon`, so that any Scrapy project that
 enables the add-on crawls the same way.  Tests and benchmarks override the

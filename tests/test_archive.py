@@ -162,8 +162,8 @@ def test_browse_shows_a_pointer_out_of_the_archive_as_one_line(tmp_path: Path) -
     from datasette.app import Datasette
     from datasette.plugins import pm
 
-    from newsspider.dataset.search import browse as plugin
-    from newsspider.dataset.search.database import build
+    from newsspider.views.search import browse as plugin
+    from newsspider.views.search.database import build
 
     (tmp_path / "articles.jsonl").write_text(json.dumps(record_example(
         warc=_pointer("warc/x.warc.gz"))) + "\n")

@@ -180,7 +180,7 @@ def test_callbacks_return_nothing_from_generators() -> None:
 
 LIBRARY_CALL = """
 import json, logging, sys, warnings
-from newsspider.crawl.runner import run_crawl
+from newsspider.run.runner import run_crawl
 
 def state():
     return {"root": [type(h).__name__ for h in logging.getLogger().handlers],

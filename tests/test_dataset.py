@@ -21,8 +21,8 @@ from newsspider.dataset.reader import (
     record_example,
     to_pandas,
 )
-from newsspider.dataset.report import html_report, summarize
 from newsspider.demo.pages import DemoSite
+from newsspider.views.report import html_report, summarize
 from tests.conftest import crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 

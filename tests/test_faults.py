@@ -15,7 +15,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from newsspider.archive.reader import latest_captures
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
 from newsspider.demo.pages import DemoSite
 from newsspider.extract import site
 from newsspider.memory.sqlite import read_runs

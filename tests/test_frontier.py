@@ -18,7 +18,7 @@ from scrapy.core.scheduler import Scheduler
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.utils.test import get_crawler
 
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
 from newsspider.dataset.layout import FRONTIER_DIR
 from newsspider.demo.pages import DemoSite
 from newsspider.frontier.disk import DiskFrontier

@@ -18,7 +18,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.utils.test import get_crawler
 
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
 from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter
 from newsspider.extract.loaders import load_article
 

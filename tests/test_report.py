@@ -151,15 +151,15 @@ def test_a_run_of_a_few_articles_is_drawn_as_no_cliff(browser: Browser, refreshe
     assert "run #2 stored fewer than 20 articles" in page.inner_text("body")
     # the number under which the checks do not compare a run either
     from newsspider.crawl.addon import DEFAULTS
-    from newsspider.dataset.report import MIN_ARTICLES
+    from newsspider.views.report import MIN_ARTICLES
 
     assert DEFAULTS["NEWSSPIDER_MONITOR_MIN_ARTICLES"] == MIN_ARTICLES == 20
 
 
 def _wide_report(tmp_path: Path) -> Path:
     """A report with all that makes a page wide: 40 runs, tags over 24 months, long titles, URLs, tags."""
-    from newsspider.dataset.report import html_report, summarize
     from newsspider.memory import Run
+    from newsspider.views.report import html_report, summarize
 
     lines = []
     for i in range(60):
@@ -201,8 +201,8 @@ def test_the_report_fits_the_screen(browser: Browser, tmp_path: Path, width: int
 def test_what_is_empty_is_a_sentence_not_an_empty_chart_or_table(browser: Browser, tmp_path: Path) -> None:
     """One untagged article without source, no bad line, runs that failed nothing: no empty table nor
     chart of nothing, a sentence each."""
-    from newsspider.dataset.report import html_report, summarize
     from newsspider.memory import Run
+    from newsspider.views.report import html_report, summarize
 
     (tmp_path / "articles.jsonl").write_text(json.dumps(record(1, "2024-01-02", [])) + "\n", "utf-8")
     quality = json.dumps({"stored": 30, "fields": {"title": 30}})

@@ -14,11 +14,11 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
-from newsspider.crawl.failures import failure_reason
+from newsspider.core.failures import failure_reason
 
 
 def test_a_download_slot_has_the_delay_and_lastseen_retry_after_moves() -> None:
-    # newsspider.crawl.middlewares.RetryAfter.pause holds a host's requests back through these
+    # newsspider.core.engine.hold_slot (RetryAfter.pause, the clearance) holds requests back through these
     slot = Slot(1, 0.0)
     assert isinstance(slot.delay, float) and isinstance(slot.lastseen, (int, float))
     assert callable(Downloader.get_slot_key) and "self.slots" in inspect.getsource(Downloader.__init__)
@@ -39,6 +39,6 @@ def test_robots_txt_refusals_say_what_newsspider_matches() -> None:
 
 
 def test_the_engine_slot_says_when_the_spider_is_closing() -> None:
-    # newsspider.crawl.deadlines.stopping reads it: a stopping crawl's hung downloads are cancelled
+    # newsspider.core.engine.stopping reads it: a stopping crawl's hung downloads are cancelled
     assert "self.closing = Deferred()" in inspect.getsource(_Slot.close)
     assert "self._slot.close()" in inspect.getsource(ExecutionEngine.close_spider_async)

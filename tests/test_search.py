@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsspider.dataset.reader import iter_articles, record_example
-from newsspider.dataset.search.database import RANKED, Where, build, count, open_readonly, search
+from newsspider.views.search.database import RANKED, Where, build, count, open_readonly, search
 from tests.conftest import REPO, crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 

@@ -38,9 +38,10 @@ from newsspider.archive.reader import (
     warc_files,
 )
 from newsspider.archive.warcfile import POINTER_FIELDS, Fetch, WarcFiles, headers_of
-from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import stop_crawl
-from newsspider.crawl.signals import crawl_stopping
+from newsspider.core import stats as keys
+from newsspider.core.failures import stop_crawl
+from newsspider.core.meta import WARC
+from newsspider.core.signals import crawl_stopping
 from newsspider.dataset.storage import StorageError, prepare_data_dir, release_reserve
 from newsspider.extract import site
 from newsspider.extract.items import Article
@@ -49,7 +50,7 @@ from newsspider.memory.extension import memory_of
 __all__ = ["META", "WarcCapture", "WarcPointer", "point_at"]
 
 #: request.meta key of the archived response's pointer
-META = "newsspider_warc"
+META = WARC
 
 
 def point_at(article: Article, pointer: dict[str, Any]) -> Article:

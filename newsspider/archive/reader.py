@@ -23,6 +23,7 @@ from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParser
 
+from newsspider.core.errors import NewsspiderError
 from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.reader import Errors, display_path, iter_articles
 
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 _HTTP = StatusAndHeadersParser(["HTTP/1.0", "HTTP/1.1"], verify=False)
 
 
-class ArchiveError(ValueError):
+class ArchiveError(NewsspiderError, ValueError):
     """A web archive that cannot be read (its message says what and where)."""
 
 

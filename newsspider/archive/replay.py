@@ -53,13 +53,12 @@ from newsspider.archive.reader import (
     latest_captures,
     warc_path,
 )
-from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import failure_reason
-from newsspider.crawl.pipelines import as_record
+from newsspider.core import stats as keys
+from newsspider.core.failures import failure_reason
 from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.reader import display_path, iter_articles
 from newsspider.extract import site
-from newsspider.extract.items import Article
+from newsspider.extract.items import Article, as_record
 from newsspider.extract.loaders import Problems, load_article, page_selector
 
 __all__ = ["BATCH", "WORKERS_FROM", "ReadPage", "Readers", "Reextracted", "archived_articles", "default_jobs",

@@ -11,7 +11,7 @@ import scrapy
 
 from newsspider.archive.reader import Capture
 from newsspider.archive.replay import Readers, archived_articles, default_jobs
-from newsspider.crawl.failures import count_failure, count_left_out, stop_crawl
+from newsspider.core.failures import count_failure, count_left_out, stop_crawl
 from newsspider.extract.items import Article
 
 __all__ = ["ReextractSpider"]
@@ -46,7 +46,7 @@ class ReextractSpider(scrapy.Spider):
         try:
             async for page in readers.pages(captures):
                 stats.inc_value("response_received_count")
-                count_left_out(stats, page.problems, page.url)
+                count_left_out(stats, page.problems.counts, page.url)
                 if page.article is None:
                     count_failure(stats, self.logger, page.failure, page.url, page.detail)
                     if page.trace:

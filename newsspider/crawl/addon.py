@@ -21,23 +21,25 @@ from scrapy.extensions.logstats import LogStats
 from scrapy.settings import BaseSettings
 from spidermon.contrib.scrapy.extensions import Spidermon
 
+from newsspider.access.clearance import Challenges
+from newsspider.access.deadlines import KeepStopped
+from newsspider.access.handler import RoutedHandler
+from newsspider.access.proxies import ProxyRoute
 from newsspider.archive.capture import WarcCapture, WarcPointer
 from newsspider.archive.reader import MAX_BODY
 from newsspider.archive.replay import Reextracted
-from newsspider.crawl.challenges import Challenges
-from newsspider.crawl.deadlines import KeepStopped
+from newsspider.core.credentials import encode_userinfo
 from newsspider.crawl.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
 from newsspider.crawl.failures import NothingFetched, PageErrors
 from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTxt
 from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
-from newsspider.crawl.proxies import ProxyRoute, RoutedHandler
 from newsspider.crawl.resume import EndedMarker
 from newsspider.crawl.skipstored import SkipStored
-from newsspider.credentials import encode_userinfo
+from newsspider.frontier.keys import busy_keys, queue_key
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
 from newsspider.memory.extension import CrawlMemory
-from newsspider.memory.redis import FRONTIER_QUEUE, client_options
+from newsspider.memory.redis import client_options
 from newsspider.monitoring.monitors import CrawlChecks
 from newsspider.monitoring.quality import RunQuality
 
@@ -79,7 +81,7 @@ DEFAULTS: dict[str, Any] = {
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
     # many such pages are followed first (go deeper to catch articles added further down).
     "NEWSSPIDER_EXTRA_OLD_PAGES": 0,
-    # --- Reaching the site (newsspider.crawl.proxies) ---
+    # --- Reaching the site (newsspider.access.proxies) ---
     # Proxies every request goes through, in turn (--proxy): http://, https://, socks5:// or
     # socks5h:// URLs, user:password@ allowed; the proxy resolves the site's name.
     "NEWSSPIDER_PROXIES": [],
@@ -99,7 +101,7 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a stopping crawl (Ctrl-C, SIGTERM, a fatal error, a bound) waits for the downloads in
     # flight; then they are cancelled and their requests kept in the frontier (for --resume).
     "NEWSSPIDER_STOP_TIMEOUT": 10.0,
-    # --- Bot challenges (newsspider.crawl.challenges) ---
+    # --- Bot challenges (newsspider.access.clearance) ---
     # Pass a CDN's bot challenge with a headless Chromium (--browser; the [browser] extra): it earns
     # the clearance cookies once, the crawl goes on over plain HTTP with them and its User-Agent.
     "NEWSSPIDER_BROWSER": False,
@@ -182,7 +184,8 @@ _CRAWL: dict[str, Any] = {
     "SPIDERMON_DICT_FIELDS_COVERAGE_LEVELS": 0,
     "SPIDERMON_SPIDER_CLOSE_MONITORS": [CrawlChecks],
     # Scrapy's check re-reads the source of a callback on every response (a request's bound method
-    # is a new object, so its cache misses): 0.3 ms a page.  tests/test_spider.py runs the check once.
+    # is a new object, so its cache misses): 0.3 ms a page.  tests/test_crawl.py
+    # (test_callbacks_return_nothing_from_generators) runs the check once.
     "WARN_ON_GENERATOR_RETURN_VALUE": False,
 }
 
@@ -217,8 +220,9 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         ProxyRoute: 750,
         # Before Scrapy's RetryMiddleware (550) sees a 429/503: wait as its Retry-After asks.
         RetryAfter: 560,
-        # After decompression (590): pages whose HTTP charset is wrong are decoded as they declare.
-        CharsetFix: 580,
+        # After decompression (590), before MetaRefresh reads the page (580): pages whose HTTP
+        # charset is wrong are decoded as they declare.
+        CharsetFix: 585,
         # Next to the network: each response archived as it was served (before decompression)...
         WarcCapture: 950,
         # ...unless it is a bot challenge: never archived, parsed or stored; passed with --browser.
@@ -298,7 +302,8 @@ class NewsspiderAddon:
         for name, value in {
             "SCHEDULER": "newsspider.frontier.scheduler.RedisFrontier",
             "SCHEDULER_QUEUE_CLASS": "newsspider.frontier.queue.LeasedPriorityQueue",
-            "SCHEDULER_QUEUE_KEY": f"{prefix}:{FRONTIER_QUEUE}",
+            "SCHEDULER_QUEUE_KEY": queue_key(prefix),
+            "NEWSSPIDER_REDIS_FRONTIER_KEYS": busy_keys(prefix),  # the memory's: is a crawl going on?
             "SCHEDULER_PERSIST": True,
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "REDIS_URL": encode_userinfo(url),  # a password typed unencoded, read as curl reads it

@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,112 +18,14 @@ from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import create_looping_call
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import count_failure, failure_reason
-from newsspider.crawl.scope import allowed_hosts
+from newsspider.core import stats as keys
+from newsspider.core.failures import count_failure, failure_reason
+from newsspider.core.scope import allowed_hosts
+from newsspider.core.summary import CrawlSummary, Expected
 from newsspider.extract.processors import canonical_url
 
 logger = logging.getLogger("newsspider.progress")
 
-
-
-def _duration(seconds: float) -> str:
-    """
-    >>> _duration(42), _duration(754), _duration(7300)
-    ('42s', '12m34s', '2h01m')
-    """
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-@dataclass(frozen=True)
-class Expected:
-    """How far a crawl is through what it expects (articles stored, or found stored, this run).
-
-    >>> Expected(done=250, total=1000, seconds=60).line()
-    '250 of about 1,000 articles (25%), ETA 3m00s'
-    >>> Expected(done=0, total=1000, seconds=5).line()
-    '0 of about 1,000 articles (0%)'
-    """
-
-    done: int
-    total: int
-    seconds: float
-
-    @classmethod
-    def from_stats(cls, stats: Mapping[str, Any], seconds: float, bound: int = 0) -> Expected | None:
-        """From a crawl's stats (and a CLOSESPIDER_ITEMCOUNT *bound*); None when the size is unknown."""
-        total = int(stats.get(keys.EXPECTED, 0))
-        total = min(total, bound) if total and bound else total or bound
-        if not total:
-            return None
-        done = int(stats.get(keys.STORED, 0)) + int(stats.get(keys.skipped("stored"), 0))
-        return cls(done, max(total, done), seconds)
-
-    @property
-    def eta(self) -> float | None:
-        return (self.total - self.done) * self.seconds / self.done if self.done else None
-
-    def line(self) -> str:
-        eta = f", ETA {_duration(self.eta)}" if self.eta is not None else ""
-        return f"{self.done:,} of about {self.total:,} articles ({100 * self.done // self.total}%){eta}"
-
-
-@dataclass(frozen=True)
-class CrawlSummary:
-    """The numbers a user watches, read from a crawl's stats."""
-
-    pages: int
-    stored: int
-    dropped: int
-    duplicates: int
-    errors: int
-    failures: dict[str, int]
-    seconds: float
-    #: articles not requested because their day is outside --since/--until
-    outside_window: int = 0
-
-    @classmethod
-    def from_stats(cls, stats: Mapping[str, Any], seconds: float | None = None) -> CrawlSummary:
-        """Summarise Scrapy stats (``seconds`` defaults to the crawl's elapsed time).
-
-        >>> s = CrawlSummary.from_stats({"response_received_count": 50, "newsspider/stored": 30,
-        ...     "newsspider/dropped": 2, "log_count/ERROR": 1, "elapsed_time_seconds": 10.0,
-        ...     "newsspider/failed": 3, "newsspider/failed/http_404": 2, "newsspider/failed/timeout": 1})
-        >>> s.line()
-        '50 pages (5.0/s), 30 stored, 2 dropped, 0 duplicates, 3 failed (http_404 2, timeout 1), 1 errors'
-        """
-        prefix = keys.failed("")
-        failures = {k[len(prefix):]: int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
-        return cls(
-            pages=int(stats.get("response_received_count", 0)),
-            stored=int(stats.get(keys.STORED, 0)),
-            dropped=int(stats.get(keys.DROPPED, 0)),
-            duplicates=int(stats.get(keys.DUPLICATES, 0)),
-            errors=int(stats.get("log_count/ERROR", 0)),
-            failures=failures,
-            seconds=float(seconds if seconds is not None else stats.get("elapsed_time_seconds", 0.0)),
-            outside_window=int(stats.get(keys.skipped("outside_window"), 0)),
-        )
-
-    @property
-    def rate(self) -> float:
-        return self.pages / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def failed(self) -> int:
-        return sum(self.failures.values())
-
-    def line(self) -> str:
-        reasons = ", ".join(f"{reason} {count}" for reason, count in self.failures.items())
-        return (f"{self.pages} pages ({self.rate:.1f}/s), {self.stored} stored, "
-                f"{self.dropped} dropped, {self.duplicates} duplicates, "
-                f"{self.failed} failed{f' ({reasons})' if reasons else ''}, {self.errors} errors"
-                + (f", {self.outside_window} outside the window" if self.outside_window else ""))
 
 
 class Progress:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from time import monotonic
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -22,7 +21,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
+from newsspider.core.engine import download_slot, hold_slot
 
 __all__ = ["CharsetFix", "MetaRefresh", "RetryAfter", "RobotsTxt", "choose_encoding", "retry_after_seconds"]
 
@@ -166,19 +166,13 @@ class RetryAfter:
 
     def pause(self, request: Request, wait: float) -> None:
         """Hold back every request of *request*'s download slot for *wait* seconds from now."""
-        assert self.crawler.engine is not None
-        downloader = self.crawler.engine.downloader
-        slot = downloader.slots.get(downloader.get_slot_key(request))
-        # Scrapy's download slots are not a documented API: newsspider relies on their delay and
-        # lastseen (tests/test_scrapy_contract.py checks the installed Scrapy has them); a Scrapy
-        # whose slots lack them gets no pause rather than a crash.
-        if slot is None or not (hasattr(slot, "delay") and hasattr(slot, "lastseen")):
+        slot = download_slot(self.crawler, request)  # core.engine: Scrapy's slots, not an API
+        if slot is None:
             return
         if slot.delay < self.MIN_DELAY:
             slot.delay = self.MIN_DELAY
             call_later(wait, self._unpause, slot)
-        # the downloader holds a slot's requests until lastseen + delay
-        slot.lastseen = max(slot.lastseen, monotonic() + wait - slot.delay)
+        hold_slot(self.crawler, request, wait)
 
     def _unpause(self, slot: Any) -> None:
         if slot.delay == self.MIN_DELAY:

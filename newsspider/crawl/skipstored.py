@@ -20,13 +20,14 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
+from newsspider.core.meta import ARTICLE_ID
 from newsspider.memory.extension import memory_of
 
 __all__ = ["KEY", "SkipStored"]
 
 #: request.meta key of the article a request is for
-KEY = "article_id"
+KEY = ARTICLE_ID
 
 
 class SkipStored:

@@ -1,13 +1,14 @@
-"""The dataset: reading it back, writing it, and what is made from it.
+"""The dataset: the files, read back and written (no Scrapy import).
 
-- :mod:`~newsspider.dataset.reader`: the records read back (no Scrapy import): ``load``,
-  ``iter_articles``, ``to_pandas``, the shards and their lines — re-exported here;
+- :mod:`~newsspider.dataset.layout`: what a data dir holds, by name;
+- :mod:`~newsspider.dataset.reader`: the records read back: ``load``, ``iter_articles``,
+  ``to_pandas``, the shards and their lines — re-exported here;
 - :mod:`~newsspider.dataset.storage`: appending whole lines; the data dir and its lock;
 - :mod:`~newsspider.dataset.export`: Parquet, spreadsheets, JSONL, the link graph;
-- :mod:`~newsspider.dataset.report`, :mod:`~newsspider.dataset.charts`, :mod:`~newsspider.dataset.runs`:
-  the dataset's and the run history's summaries;
-- :mod:`~newsspider.dataset.diff`: what changed between two versions of an article;
-- :mod:`~newsspider.dataset.search`: the SQLite database, Chinese full-text search, Datasette.
+- :mod:`~newsspider.dataset.diff`: what changed between two versions of an article.
+
+What is made from the dataset (the run history, the report, search and browsing) is in
+:mod:`newsspider.views`.
 """
 
 from newsspider.dataset.reader import (

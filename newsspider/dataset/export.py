@@ -25,6 +25,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from newsspider.core.errors import NewsspiderError
 from newsspider.dataset.layout import owned_by_crawl
 from newsspider.dataset.reader import Errors, iter_articles, shard_paths
 from newsspider.dataset.storage import encode_record, write_error
@@ -37,7 +38,7 @@ __all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "grap
 logger = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "csv", "excel-csv", "xlsx", "parquet")
-class ExportError(ValueError):
+class ExportError(NewsspiderError, ValueError):
     """An export that cannot be written (its message says what and where)."""
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-__all__ = ["DATASET_FILE", "FRONTIER_DIR", "JOB_DIR", "LOCK_FILE", "LOG_DIR", "RESERVE_FILE",
+__all__ = ["DATASET_FILE", "FRONTIER_DIR", "JOB_DIR", "JOB_ENDED", "LOCK_FILE", "LOG_DIR", "RESERVE_FILE",
            "SCHEDULER_LOCK", "SHARD_GLOB", "STATE_FILE", "WARC_DIR", "owned_by_crawl"]
 
 DATASET_FILE = "articles.jsonl"  # a single process's shard
@@ -30,6 +30,7 @@ SHARD_GLOB = "articles*.jsonl"
 STATE_FILE = "state.sqlite3"
 WARC_DIR = "warc"
 JOB_DIR = "job"
+JOB_ENDED = "newsspider-ended.json"  # in JOB_DIR: how the crawl that saved it ended (crawl.resume)
 FRONTIER_DIR = ".newsspider-frontier"  # a crawl's pending requests while it runs (newsspider.frontier.disk)
 LOG_DIR = "logs"
 LOCK_FILE = ".newsspider.lock"

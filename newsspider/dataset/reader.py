@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import fastjsonschema
 
+from newsspider.core.errors import NewsspiderError
 from newsspider.dataset.layout import SHARD_GLOB
 from newsspider.extract.items import ADDED_IN_2, FIELDS, SCHEMA_VERSION, schema
 
@@ -59,7 +60,7 @@ logger = logging.getLogger(__name__)
 Errors = Literal["raise", "skip"]
 
 
-class DatasetError(ValueError):
+class DatasetError(NewsspiderError, ValueError):
     """A dataset file that cannot be read as newsspider records (names file and line)."""
 
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
+from newsspider.core.errors import NewsspiderError
+from newsspider.core.time import utc_stamp
 from newsspider.dataset.layout import DATASET_FILE, LOCK_FILE, RESERVE_FILE
 
 __all__ = ["AppendFile", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLinesWriter",
@@ -34,11 +35,11 @@ __all__ = ["AppendFile", "DataDirError", "DataDirLock", "DataDirLocked", "JsonLi
 logger = logging.getLogger(__name__)
 
 
-class DataDirError(OSError):
+class DataDirError(NewsspiderError, OSError):
     """The data directory cannot be used (its message says what and where)."""
 
 
-class StorageError(OSError):
+class StorageError(NewsspiderError, OSError):
     """A write to the dataset or the crawl's state failed (its message says what and where)."""
 
     #: the reason the crawl closes with when this stops it
@@ -164,7 +165,7 @@ def continuation(path: Path, suffix: str) -> Path:
     >>> continuation(Path("data/articles.jsonl"), ".jsonl").name.startswith("articles-")
     True
     """
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = utc_stamp()
     return path.with_name(f"{path.name[: -len(suffix)]}-{stamp}{suffix}")
 
 
@@ -242,7 +243,7 @@ def release_reserve(data_dir: str | Path) -> None:
 
 
 
-class DataDirLocked(RuntimeError):
+class DataDirLocked(NewsspiderError, RuntimeError):
     """Another crawl is using the data dir."""
 
 

@@ -79,3 +79,22 @@ def schema() -> dict[str, Any]:
     """The published JSON Schema of a record (shipped in the package)."""
     text = resources.files("newsspider").joinpath("schema/article.schema.json").read_text("utf-8")
     return json.loads(text)
+
+
+def as_record(item: Any) -> dict[str, Any]:
+    """An item as the dict that is validated and stored.
+
+    An :class:`Article`'s values are JSON values already, so its record is a
+    shallow copy (``ItemAdapter.asdict`` walks every nested value: 0.3 ms an
+    article); any other item goes through ItemAdapter.
+
+    >>> as_record(Article(article_id="1", tags=["a"]))["tags"]
+    ['a']
+    >>> as_record({"article_id": "1"})
+    {'article_id': '1'}
+    """
+    if isinstance(item, Article):
+        return {name: getattr(item, name) for name in FIELDS}
+    from itemadapter import ItemAdapter  # here: it imports Scrapy, which reading the dataset needs not
+
+    return ItemAdapter(item).asdict()

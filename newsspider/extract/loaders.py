@@ -44,9 +44,9 @@ from newsspider.extract.processors import (
     utc_now_iso,
 )
 
-__all__ = ["ArticleLoader", "ListingPage", "Problems", "absolute_urls", "load_article", "page_base",
-           "page_selector", "paragraph_text", "parse_listing", "parser_encoding", "select", "split_body",
-           "web_urls"]
+__all__ = ["ArticleLoader", "ListingPage", "Problems", "absolute_urls", "is_html", "load_article",
+           "page_base", "page_selector", "paragraph_text", "parse_listing", "parser_encoding", "select",
+           "split_body", "web_urls"]
 
 
 
@@ -497,3 +497,10 @@ def parse_listing(response: TextResponse, selector: Selector | None = None,
     label = " ".join(clean_text(_element_text(e)) for e in select(root, site.PAGES_LABEL))
     return ListingPage(article_urls=_unique(articles), next_url=next_url,
                        last_page=site.last_page_number(links, label))
+
+
+def is_html(response: TextResponse) -> bool:
+    """Whether a response is a web page (Scrapy guesses HTML from a ``.html`` URL even for an image)."""
+    content_type = (response.headers.get("Content-Type") or b"").lower()
+    return isinstance(response, TextResponse) and (not content_type or b"html" in content_type
+                                                   or b"xml" in content_type)

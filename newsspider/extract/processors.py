@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
+
+from newsspider.core.time import utc_now_iso  # its old home: extract.processors
 
 __all__ = [
     "absolute_url",
@@ -269,8 +271,3 @@ def content_hash(title: str, body: str) -> str:
     """
     digest = hashlib.sha256(f"{title}\n\n{body}".encode()).hexdigest()
     return f"sha256:{digest}"
-
-
-def utc_now_iso() -> str:
-    """The current time as an ISO 8601 UTC timestamp with a ``Z`` suffix, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

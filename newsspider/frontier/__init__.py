@@ -11,7 +11,7 @@ request into a processing hash under a lease (:mod:`.queue`); the worker
 renews its leases while it works and releases a lease only when the request
 is done: its callback's output is all processed (:class:`.leases.LeaseAck`),
 it failed for good (the spider's errback sends
-:data:`newsspider.crawl.signals.request_failed`), or a request derived from it (a
+:data:`newsspider.core.signals.request_failed`), or a request derived from it (a
 retry, a redirect) has been queued in its place (:mod:`.scheduler`).  Leases
 of a dead worker expire and any worker puts their requests back on the queue.
 

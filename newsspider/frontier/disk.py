@@ -39,8 +39,8 @@ from scrapy.core.scheduler import Scheduler
 from scrapy.crawler import Crawler
 from scrapy.utils.request import request_from_dict
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import stop_crawl
+from newsspider.core import stats as keys
+from newsspider.core.failures import stop_crawl
 from newsspider.dataset.layout import FRONTIER_DIR
 
 __all__ = ["DiskFifoQueue", "DiskFrontier", "DiskLifoQueue"]

@@ -14,11 +14,12 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy_redis.queue import PriorityQueue
 
-from newsspider.memory.redis import FRONTIER_LEASED, default_worker_id
+from newsspider.core.meta import LEASE
+from newsspider.frontier.keys import LEASED, LEASES, SCORES
+from newsspider.memory.redis import default_worker_id
 
 __all__ = ["LEASE", "LeasedPriorityQueue"]
 
-LEASE = "newsspider_lease"  # request.meta key of the lease a request was popped under
 
 # Pop the best request and lease it, atomically.  A pop is retried with its token when the reply was
 # lost (Redis went away after running it): the request already leased under that token is returned
@@ -65,9 +66,9 @@ class LeasedPriorityQueue(PriorityQueue):
                  worker_id: str = "") -> None:
         super().__init__(server, spider, key, serializer)
         base = key.rsplit(":", 1)[0]
-        self.processing_key = f"{base}:{FRONTIER_LEASED}"
-        self.scores_key = f"{base}:processing-scores"
-        self.leases_key = f"{base}:leases"
+        self.processing_key = f"{base}:{LEASED}"
+        self.scores_key = f"{base}:{SCORES}"
+        self.leases_key = f"{base}:{LEASES}"
         self.lease_seconds = float(spider.settings.getfloat("NEWSSPIDER_REDIS_LEASE"))
         #: lease tokens are ``<worker id>:<n>``: unique among the crawl's workers
         self.worker_id = worker_id or default_worker_id()

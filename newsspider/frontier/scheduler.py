@@ -17,12 +17,14 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.python.failure import Failure
 
-from newsspider.crawl import signals as newsspider_signals
-from newsspider.crawl.failures import stop_crawl
-from newsspider.crawl.scope import allowed_hosts
+from newsspider.core import signals as newsspider_signals
+from newsspider.core.failures import stop_crawl
+from newsspider.core.meta import HANDED
+from newsspider.core.scope import allowed_hosts
+from newsspider.frontier.keys import dupefilter_key
 from newsspider.frontier.queue import LEASE, LeasedPriorityQueue
 from newsspider.memory.extension import memory_of
-from newsspider.memory.redis import RedisMemory, redis_error
+from newsspider.memory.redis import redis_error
 
 __all__ = ["RedisFrontier", "redis_down"]
 
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 #: request.meta flag of a request popped by this worker and handed to the engine (see
 #: :meth:`RedisFrontier.hand_over`): it is queued here, not in Redis again
-_HANDED = "newsspider_handed"
+_HANDED = HANDED
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -63,7 +65,7 @@ class RedisFrontier(Scheduler):
 
     It releases a request's lease when the request is replaced (a retry, a
     redirect queued in its place), dropped before it is queued (a redirect to
-    another host), failed (:data:`newsspider.crawl.signals.request_failed`) or done
+    another host), failed (:data:`newsspider.core.signals.request_failed`) or done
     (:meth:`ack`, called by :class:`~newsspider.frontier.leases.LeaseAck`).
     """
 
@@ -92,13 +94,13 @@ class RedisFrontier(Scheduler):
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
-        memory = memory_of(self.crawler)
-        if not isinstance(memory, RedisMemory):
+        memory = memory_of(self.crawler).coordination
+        if memory is None:
             raise TypeError("the Redis frontier needs the Redis memory (NEWSSPIDER_REDIS_URL)")
         self.queue = load_object(self.queue_cls)(server=self.server, spider=spider, key=self.queue_key,
                                                  serializer=self.serializer, worker_id=memory.worker_id)
         # per epoch too: run ids start again at 1 in a Redis that lost the crawl
-        self.df = RFPDupeFilter(self.server, key=f"{memory.prefix}:dupefilter:{memory.epoch}:{memory.run_id}",
+        self.df = RFPDupeFilter(self.server, key=dupefilter_key(memory.prefix, memory.epoch, memory.run_id),
                                 debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"))
         if reaped := self.queue.reap():
             logger.warning("requeued %d requests of workers that stopped without finishing them", reaped)

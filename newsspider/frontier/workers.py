@@ -13,11 +13,11 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.defer import deferred_from_coro
 
-from newsspider.crawl.failures import stop_crawl
+from newsspider.core.failures import stop_crawl
 from newsspider.dataset.storage import StorageError
 from newsspider.frontier.scheduler import RedisFrontier, redis_down
+from newsspider.memory import Coordination
 from newsspider.memory.extension import memory_of
-from newsspider.memory.redis import RedisMemory
 
 __all__ = ["WorkerHeartbeat"]
 
@@ -65,9 +65,8 @@ class WorkerHeartbeat:
         frontier = self.crawler.engine.scheduler
         return frontier if isinstance(frontier, RedisFrontier) else None
 
-    def _memory(self) -> RedisMemory | None:
-        memory = memory_of(self.crawler)
-        return memory if isinstance(memory, RedisMemory) else None
+    def _memory(self) -> Coordination | None:
+        return memory_of(self.crawler).coordination
 
     def spider_opened(self) -> None:
         self.task = create_looping_call(self.beat)

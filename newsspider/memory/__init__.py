@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["UNKNOWN_RUN", "Memory", "Run", "StateError", "StoredArticle"]
+from newsspider.core.errors import NewsspiderError
+
+__all__ = ["UNKNOWN_RUN", "Coordination", "Memory", "Run", "StateError", "StoredArticle"]
 
 #: ``first_run`` of articles found in the dataset by a memory that cannot tell which run stored
 #: them (one rebuilt from the dataset): not old news until a run walks the whole site.
 UNKNOWN_RUN = -1
 
 
-class StateError(ValueError):
+class StateError(NewsspiderError, ValueError):
     """A memory that cannot be used (its message says what and where)."""
 
 
@@ -61,6 +63,29 @@ class Run:
     window: str | None = None
 
 
+class Coordination(Protocol):
+    """What the workers of a distributed crawl share beside the memory: who they are, the run they are
+    in, and whether the start URLs are queued yet (the Redis memory's; the frontier asks it)."""
+
+    #: this worker's id
+    worker_id: str
+    #: the crawl's key prefix in Redis
+    prefix: str
+    #: the id of the crawl's data in this Redis (new when Redis lost it)
+    epoch: str
+    #: the run this crawl is
+    run_id: int
+
+    def heartbeat(self) -> None:
+        """This worker is alive."""
+
+    def check_run(self) -> None:
+        """Raise when the crawl's data is gone from Redis."""
+
+    def start_urls_queued(self) -> bool:
+        """Whether the run's start URLs are in the frontier yet."""
+
+
 class Memory(Protocol):
     """What the crawl asks of its memory and tells it.
 
@@ -77,6 +102,10 @@ class Memory(Protocol):
     #: the last run that walked the whole site (ended ``finished``, no window of time): what it or an
     #: earlier run stored is old news; what a run that was killed, stopped early or windowed stored is not
     last_complete_run: int
+
+    @property
+    def coordination(self) -> Coordination | None:
+        """What a distributed crawl's workers coordinate through; None for a single machine's."""
 
     @property
     def shard_name(self) -> str:

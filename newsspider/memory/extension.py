@@ -19,9 +19,10 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.extensions import CrawlSummary
-from newsspider.crawl.window import Window
+from newsspider.core import stats as keys
+from newsspider.core.errors import NewsspiderError
+from newsspider.core.summary import CrawlSummary, run_status
+from newsspider.core.window import Window
 from newsspider.dataset.storage import DataDirLock, StorageError, prepare_data_dir
 from newsspider.memory import Memory
 from newsspider.memory.redis import RedisMemory
@@ -32,7 +33,7 @@ __all__ = ["CrawlMemory", "MemoryNotEnabled", "memory_of", "open_memory", "run_s
 logger = logging.getLogger(__name__)
 
 
-class MemoryNotEnabled(RuntimeError):
+class MemoryNotEnabled(NewsspiderError, RuntimeError):
     """A component that needs the crawl's memory in a crawl without :class:`CrawlMemory`."""
 
 
@@ -50,7 +51,8 @@ def open_memory(settings: BaseSettings) -> tuple[Memory, DataDirLock | None]:
         memory = RedisMemory(data_dir, url, settings.get("NEWSSPIDER_REDIS_PREFIX"),
                             settings.get("NEWSSPIDER_WORKER_ID") or None,
                             settings.getfloat("NEWSSPIDER_REDIS_LEASE"),
-                            settings.getfloat("NEWSSPIDER_REDIS_RECONNECT"))
+                            settings.getfloat("NEWSSPIDER_REDIS_RECONNECT"),
+                            settings.getlist("NEWSSPIDER_REDIS_FRONTIER_KEYS"))
     else:
         lock = DataDirLock(data_dir).acquire()
         try:
@@ -67,17 +69,6 @@ def open_memory(settings: BaseSettings) -> tuple[Memory, DataDirLock | None]:
             lock.release()
         raise
     return memory, lock
-
-
-def run_status(reason: str) -> str:
-    """A run's status from the spider's close reason.
-
-    >>> [run_status(r) for r in ("finished", "closespider_itemcount", "shutdown", "storage_error")]
-    ['finished', 'finished', 'stopped', 'failed']
-    """
-    if reason == "finished" or reason.startswith("closespider_"):
-        return "finished"
-    return "stopped" if reason == "shutdown" else "failed"
 
 
 class CrawlMemory:

@@ -30,7 +30,7 @@ import os
 import socket
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,15 +38,13 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from newsspider.credentials import encode_userinfo, redact, scrub
+from newsspider.core.credentials import encode_userinfo, redact, scrub
+from newsspider.core.time import utc_now_iso
 from newsspider.dataset.reader import shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
-from newsspider.extract.processors import utc_now_iso
 from newsspider.memory import UNKNOWN_RUN, Run, StoredArticle
 
 __all__ = [
-    "FRONTIER_LEASED",
-    "FRONTIER_QUEUE",
     "RedisMemory",
     "StateLost",
     "StateUnavailable",
@@ -62,8 +60,6 @@ logger = logging.getLogger(__name__)
 #: the distributed frontier's keys under the crawl's prefix (:mod:`newsspider.frontier.queue` keeps
 #: them): the queue of waiting requests, and the requests handed to a worker under a lease.  The
 #: memory reads them to tell a run whose workers died from one still under way.
-FRONTIER_QUEUE = "requests"
-FRONTIER_LEASED = "processing"
 
 # Take an article for storing unless it is stored, or a live worker has taken it.
 # Every write below first checks the crawl's epoch: a Redis that lost the crawl (restarted empty)
@@ -172,8 +168,11 @@ class RedisMemory:
     """What a distributed crawl remembers, shared by its workers (a :class:`~newsspider.memory.Memory`)."""
 
     def __init__(self, data_dir: str | Path, url: str, prefix: str = "newsspider",
-                 worker_id: str | None = None, lease_seconds: float = 30.0, reconnect: float = 30.0) -> None:
+                 worker_id: str | None = None, lease_seconds: float = 30.0, reconnect: float = 30.0,
+                 frontier_keys: Sequence[str] = ()) -> None:
         self.data_dir = Path(data_dir)
+        #: the keys that hold the shared frontier's requests (newsspider.frontier.keys.busy_keys)
+        self.frontier_keys = list(frontier_keys)
         self.url = url
         self.prefix = prefix
         self.worker_id = worker_id or default_worker_id()
@@ -348,7 +347,13 @@ class RedisMemory:
         return self.run_id
 
     def _frontier_busy(self) -> bool:
-        return bool(self.redis.zcard(self.key(FRONTIER_QUEUE)) or self.redis.hlen(self.key(FRONTIER_LEASED)))
+        # Redis deletes an emptied sorted set or hash: a frontier key exists while it holds requests
+        return bool(self.frontier_keys) and bool(self.redis.exists(*self.frontier_keys))
+
+    @property
+    def coordination(self) -> RedisMemory:
+        """What the workers of a distributed crawl coordinate through: this memory."""
+        return self
 
     @_guarded
     def should_seed(self) -> bool:

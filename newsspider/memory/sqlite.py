@@ -26,15 +26,14 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from newsspider.core.time import utc_now_iso, utc_stamp
 from newsspider.dataset.layout import DATASET_FILE, STATE_FILE
 from newsspider.dataset.reader import DatasetError, shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
-from newsspider.extract.processors import utc_now_iso
 from newsspider.memory import UNKNOWN_RUN, Run, StateError, StoredArticle
 
 __all__ = ["SqliteMemory", "read_runs"]
@@ -99,6 +98,8 @@ class SqliteMemory:
         self.commit_every = commit_every
         self._pending = 0
         self.run_id = 0
+        #: a single machine's crawl coordinates with no other worker
+        self.coordination: None = None
         self.window: dict[str, str] | None = None
         #: the last run that walked the whole site (ended "finished"): articles it or an earlier run
         #: stored are old news; those of a run that was killed or stopped early are not
@@ -113,7 +114,7 @@ class SqliteMemory:
         try:
             return self._open()
         except _Corrupt as exc:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            stamp = utc_stamp()
             moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
             os.replace(self.path, moved)
             for suffix in ("-wal", "-shm"):

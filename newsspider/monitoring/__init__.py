@@ -8,6 +8,6 @@
   ``degraded``; a webhook, Slack and e-mail are told).
 """
 
-#: exit status of ``newsspider crawl`` (and ``reextract``, ``demo``) for a run that finished but whose
-#: checks failed; 1 is a crawl that failed or was stopped, 2 a usage error
-DEGRADED_EXIT = 3
+from newsspider.core.errors import DEGRADED_EXIT  # its old home: benchmarks and scripts import it
+
+__all__ = ["DEGRADED_EXIT"]

@@ -24,8 +24,8 @@ from spidermon import Action
 from spidermon.exceptions import SkipAction
 
 from newsspider import __version__
-from newsspider.crawl import stats as keys
-from newsspider.credentials import redact, scrub
+from newsspider.core import stats as keys
+from newsspider.core.credentials import redact, scrub
 
 __all__ = ["Email", "RecordChecks", "Slack", "Webhook", "failed_checks", "message"]
 
@@ -114,7 +114,7 @@ class RecordChecks(_Notify):
 
 def _post_json(url: str, payload: dict[str, Any]) -> None:
     """POST *payload*; an error names where it went without the URL's token (its path, query and any
-    password: :func:`~newsspider.credentials.redact`); an HTTP error status is an error too.
+    password: :func:`~newsspider.core.credentials.redact`); an HTTP error status is an error too.
 
     >>> _post_json("hooks.example.org/T0/s3cret-token", {})
     Traceback (most recent call last):

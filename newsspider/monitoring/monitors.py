@@ -17,12 +17,13 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from spidermon import Monitor, MonitorSuite, monitors
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.scope import listed_not_reached
-from newsspider.dataset.runs import TRACKED_FIELDS, coverage
+from newsspider.core import stats as keys
+from newsspider.core.scope import listed_not_reached
+from newsspider.core.summary import run_status
 from newsspider.memory import Run
-from newsspider.memory.extension import memory_of, run_status
+from newsspider.memory.extension import memory_of
 from newsspider.monitoring.actions import Email, RecordChecks, Slack, Webhook
+from newsspider.views.runs import TRACKED_FIELDS, coverage
 
 __all__ = ["CrawlChecks", "coverage_drops"]
 

@@ -21,15 +21,15 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.extensions import CrawlSummary
-from newsspider.dataset.runs import TRACKED_FIELDS
+from newsspider.core import stats as keys
+from newsspider.core.summary import CrawlSummary
+from newsspider.views.runs import TRACKED_FIELDS
 
 __all__ = ["RunQuality", "quality"]
 
 # Spidermon's count of the stored records that have a field
 _COUNT = "spidermon_item_scraped_count/Article/"
-# the proxies' counts (newsspider.crawl.proxies)
+# the proxies' counts (newsspider.access.proxies)
 _PROXY = keys.PROXY + "/"
 
 

@@ -14,7 +14,7 @@ before it that did (its root); past ``NEWSSPIDER_MAX_BARREN_LISTINGS`` such page
 barren pages lead to no other listing (a trap of ever-new sub-listings), and category paths deeper
 than the site's are never listings (:data:`~newsspider.extract.site.MAX_CATEGORY_DEPTH`).
 
-With a window of time (:mod:`newsspider.crawl.window`), an article URL outside it is
+With a window of time (:mod:`newsspider.core.window`), an article URL outside it is
 never requested; a listing page that lists only older articles ends its
 listing's pagination, and a first page that lists only newer ones sends the
 crawl ahead through its page numbers (doubling, then halving the gap) to the
@@ -39,16 +39,19 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.failures import START, count_failure, count_left_out, failure_reason
-from newsspider.crawl.signals import request_failed
-from newsspider.crawl.skipstored import KEY
-from newsspider.crawl.window import Window
+from newsspider.core import stats as keys
+from newsspider.core.errors import NewsspiderError
+from newsspider.core.failures import count_failure, count_left_out, failure_reason
+from newsspider.core.meta import ARTICLE_ID, LISTING_ROOT, START
+from newsspider.core.seen import SeenKeys, id_key, text_key
+from newsspider.core.signals import request_failed
+from newsspider.core.window import Window
 from newsspider.extract import site
 from newsspider.extract.items import Article
 from newsspider.extract.loaders import (
     Problems,
     absolute_urls,
+    is_html,
     load_article,
     page_base,
     page_selector,
@@ -56,7 +59,6 @@ from newsspider.extract.loaders import (
     select,
 )
 from newsspider.extract.processors import canonical_url
-from newsspider.frontier.seen import SeenKeys, id_key, text_key
 from newsspider.memory import Memory
 from newsspider.memory.extension import memory_of
 
@@ -70,16 +72,7 @@ RECENT_IDS = 120
 #: a listing whose window seems to start this many pages in or further is entered by page numbers
 #: (about 2 log2(N) pages) rather than walked to it page by page
 SEEK_FROM = 12
-#: request meta key of a listing's request: the root it was found under (:meth:`BannedbookSpider._root`)
-LISTING_ROOT = "newsspider_listing_root"
 _LISTINGS = (site.Kind.LISTING, site.Kind.TAG)
-
-
-def _is_html(response: Response) -> bool:
-    """Whether a response is a web page (Scrapy guesses HTML from a ``.html`` URL even for an image)."""
-    content_type = (response.headers.get("Content-Type") or b"").lower()
-    return isinstance(response, TextResponse) and (not content_type or b"html" in content_type
-                                                   or b"xml" in content_type)
 
 
 @dataclass(frozen=True)
@@ -189,7 +182,7 @@ class SeenUrls:
         return len(self._keys)
 
 
-class StartUrlError(ValueError):
+class StartUrlError(NewsspiderError, ValueError):
     """A start URL that cannot be crawled."""
 
 
@@ -311,14 +304,14 @@ class BannedbookSpider(scrapy.Spider):
         those in a row that listed no article the listing had not shown, and
         *recent* holds the ids the pages before it listed (:class:`Paging`).
         """
-        if not isinstance(response, TextResponse) or not _is_html(response):
+        if not isinstance(response, TextResponse) or not is_html(response):
             count_failure(self.crawler.stats, self.logger, "not_html", response.url)
             return
         problems = Problems()
         try:
             yield from self._parse_page(response, problems, Paging(old_pages, stale_pages, tuple(recent)))
         finally:
-            count_left_out(self.crawler.stats, problems, response.url)
+            count_left_out(self.crawler.stats, problems.counts, response.url)
 
     def _parse_page(self, response: TextResponse, problems: Problems,
                     paging: Paging) -> Iterator[Article | scrapy.Request]:
@@ -434,7 +427,7 @@ class BannedbookSpider(scrapy.Spider):
         from there as usual (a page past the listing's end counts as reaching it)."""
         page = self._page_number(response.url)
         days: list[str] = []
-        if response.status < 400 and isinstance(response, TextResponse) and _is_html(response):
+        if response.status < 400 and isinstance(response, TextResponse) and is_html(response):
             listing = parse_listing(response)
             days = [day for url in listing.article_urls
                     if (parts := site.article_parts(url)) and (day := parts[2])]
@@ -535,7 +528,7 @@ class BannedbookSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
-            if (article_id := request.meta.get(KEY)) and not self._stored_any():
+            if (article_id := request.meta.get(ARTICLE_ID)) and not self._stored_any():
                 self.unreachable.add(article_id)
         self.crawler.stats.inc_value(keys.images_failed(failure_reason(failure.value)))
 
@@ -546,7 +539,7 @@ class BannedbookSpider(scrapy.Spider):
         url = request.url if request is not None else "?"
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
-            if (article_id := request.meta.get(KEY)) and not self._stored_any():
+            if (article_id := request.meta.get(ARTICLE_ID)) and not self._stored_any():
                 self.unreachable.add(article_id)
         if reason == "robots_txt":
             self.crawler.stats.inc_value(keys.skipped("robots_txt"))
@@ -568,7 +561,7 @@ class BannedbookSpider(scrapy.Spider):
                 return None
             if kind is site.Kind.ARTICLE:
                 self._seen_ids.add(id_key(article_id))
-            meta[KEY] = article_id
+            meta[ARTICLE_ID] = article_id
         elif (self.max_listing_pages and (page := _PAGE_NUMBER.search(url))
               and int(page[1]) > self.max_listing_pages):
             self.crawler.stats.inc_value(keys.skipped("max_listing_pages"))

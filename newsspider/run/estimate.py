@@ -1,6 +1,6 @@
 """What a crawl would cost, before it runs: ``newsspider estimate``.
 
-:class:`~newsspider.crawl.measure.EstimateSpider` measures each start
+:class:`~newsspider.run.measure.EstimateSpider` measures each start
 listing from a few of its pages (the first, then page numbers doubling and
 halving to its last page, and to where a window of time starts and ends);
 this module turns those sizes into articles, pages, days at the politeness
@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsspider.core.time import duration
 from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.reader import shard_paths
 from newsspider.extract.site import is_front_listing
@@ -127,20 +128,6 @@ def cost(sizes: list[ListingSize], rate: float, bytes_per_article: tuple[int, in
                 articles * bytes_per_article[0], articles * bytes_per_article[1])
 
 
-def _duration(seconds: float) -> str:
-    """
-    >>> _duration(0.8), _duration(90), _duration(5400), _duration(86400 * 40)
-    ('1 s', '2 min', '1.5 h', '40.0 days')
-    """
-    if seconds < 60:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 3600:
-        return f"{max(1, round(seconds / 60))} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
-
-
 def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
@@ -162,7 +149,7 @@ def report(sizes: list[ListingSize], result: Cost, window: str, politeness: str,
         f"Articles: about {result.articles:,}{f' in {window}' if window else ''}",
         f"Pages: about {result.pages:,} ({result.articles:,} articles, {result.listing_pages:,} pages of the "
         f"start listings, {result.tag_pages:,} tag listing pages at {TAGS_PER_ARTICLE} tags an article)",
-        f"Time: {_duration(result.seconds)} at {result.pages_per_second:.2f} pages/s ({politeness})",
+        f"Time: {duration(result.seconds)} at {result.pages_per_second:.2f} pages/s ({politeness})",
         f"Disk: {_size(result.dataset_bytes)} dataset + {_size(result.warc_bytes)} WARC "
         f"({_size(result.dataset_bytes / each)} and {_size(result.warc_bytes / each)} an article, "
         f"{'measured in this data dir' if measured else 'measured on the benchmark site'})",

@@ -37,6 +37,8 @@ import re
 import unicodedata
 from functools import cache
 
+from newsspider.core.errors import NewsspiderError
+
 __all__ = ["WORD_CLASS", "QueryError", "contains", "first_match", "index_text", "match_expression",
            "normalize", "term_forms", "terms"]
 
@@ -51,7 +53,7 @@ _WORD_CHAR = re.compile(f"[{WORD_CLASS}]")
 _SPACE = re.compile(r"\s+")
 
 
-class QueryError(ValueError):
+class QueryError(NewsspiderError, ValueError):
     """A query that has nothing to search for."""
 
 
@@ -139,7 +141,7 @@ def match_expression(query: str, variants: bool = True) -> str:
     >>> match_expression('"  "')
     Traceback (most recent call last):
     ...
-    newsspider.dataset.search.tokens.QueryError: the query has nothing to search for
+    newsspider.views.search.tokens.QueryError: the query has nothing to search for
     """
     found = terms(query)
     if not found:

@@ -58,7 +58,7 @@ WARC_RECORDS = f"{_ROOT}/warc_records"
 WARC_REVISITS = f"{_ROOT}/warc_revisits"
 #: downloads cut because their body stalled (NEWSSPIDER_STALL_TIMEOUT; each fails as a timeout)
 STALLED = f"{_ROOT}/stalled_downloads"
-#: requests whose download a stopping crawl cancelled, kept in the frontier (newsspider.crawl.deadlines)
+#: requests whose download a stopping crawl cancelled, kept in the frontier (newsspider.access.deadlines)
 KEPT_AT_STOP = f"{_ROOT}/kept_at_stop"
 
 # --- reaching the site ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ Tables: ``articles`` (the latest version of each article, every schema field,
 lists as JSON, plus ``year``), ``old_versions`` and the view ``versions``
 (every version), ``tags`` (article_id, tag), ``runs`` (the data dir's run
 history) and ``search``, a contentless FTS5 index of body, summary and title
-in the tokens of :mod:`newsspider.dataset.search.tokens`.  The body is the
+in the tokens of :mod:`newsspider.views.search.tokens`.  The body is the
 index's first column, which FTS5 stores without a column marker: a quarter
 of the index.  Pages are 64 KiB, so that an article's row is not spread over
 half-empty overflow pages, and a build that changed much of the index merges
@@ -36,8 +36,8 @@ from urllib.parse import quote
 from newsspider.dataset.export import ExportError
 from newsspider.dataset.layout import owned_by_crawl
 from newsspider.dataset.reader import BadLine, DatasetError, Errors, display_path, iter_shard, shard_paths
-from newsspider.dataset.search.tokens import index_text, match_expression, normalize
 from newsspider.extract.items import FIELDS
+from newsspider.views.search.tokens import index_text, match_expression, normalize
 
 __all__ = ["DEFAULT_NAME", "Build", "Hit", "build", "count", "open_readonly", "search"]
 
@@ -355,7 +355,7 @@ class Where:
 
 
 def count(conn: sqlite3.Connection, query: str, where: Where = Where(), variants: bool = True) -> int:
-    """How many articles hold every term of *query* (exactly; see :mod:`newsspider.dataset.search.tokens`)."""
+    """How many articles hold every term of *query* (exactly; see :mod:`newsspider.views.search.tokens`)."""
     sql, params = where.sql()
     join = " JOIN articles a ON a.rowid = search.rowid" if sql else ""  # the index alone counts faster
     return int(conn.execute(f"SELECT count(*) FROM search{join} WHERE search MATCH ?{sql}",
@@ -380,7 +380,7 @@ def search(conn: sqlite3.Connection, query: str, where: Where = Where(), limit: 
     thousands of articles that all hold one common word says little and
     costs most of a query's time.  The hit's ``score`` is then None.
     """
-    from newsspider.dataset.search.snippet import snippet
+    from newsspider.views.search.snippet import snippet
 
     sql, params = where.sql()
     expression = match_expression(query, variants)

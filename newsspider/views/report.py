@@ -21,10 +21,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from newsspider.dataset.charts import bar_chart, line_chart, time_chart
 from newsspider.dataset.reader import BadLine, Errors, display_path, iter_articles, shard_paths
-from newsspider.dataset.runs import COVERAGE_FIELDS, TRACKED_FIELDS, run_record
 from newsspider.memory import Run
+from newsspider.views.charts import bar_chart, line_chart, time_chart
+from newsspider.views.runs import COVERAGE_FIELDS, TRACKED_FIELDS, run_record
 
 __all__ = ["Summary", "html_report", "info_text", "summarize"]
 

@@ -6,7 +6,7 @@ the end, then halving the gap) and, with ``--since`` / ``--until``, the pages
 where the window starts and ends the same way.  Pages are fetched through the
 crawl's downloader (politeness, robots.txt, proxies, challenges) with the
 engine's public ``download_async``; the sizes go to the stats under
-``newsspider/estimate`` (:class:`~newsspider.crawl.estimate.ListingSize`).
+``newsspider/estimate`` (:class:`~newsspider.run.estimate.ListingSize`).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.estimate import ListingSize
-from newsspider.crawl.failures import START
+from newsspider.core import stats as keys
+from newsspider.core.meta import START
 from newsspider.extract import site
-from newsspider.extract.loaders import parse_listing
-from newsspider.spiders.bannedbook import BannedbookSpider, _is_html
+from newsspider.extract.loaders import is_html, parse_listing
+from newsspider.run.estimate import ListingSize
+from newsspider.spiders.bannedbook import BannedbookSpider
 
 __all__ = ["EstimateSpider"]
 
@@ -79,7 +79,7 @@ class EstimateSpider(BannedbookSpider):
         return []
 
     def _days(self, response: Response) -> Days:
-        if response.status >= 400 or not isinstance(response, TextResponse) or not _is_html(response):
+        if response.status >= 400 or not isinstance(response, TextResponse) or not is_html(response):
             return None
         listing = parse_listing(response)
         days = [parts[2] for url in listing.article_urls if (parts := site.article_parts(url))]

@@ -16,12 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from newsspider.core.errors import NewsspiderError
+
 __all__ = ["Window", "WindowError", "parse_day"]
 
 _RELATIVE = re.compile(r"(?P<n>\d+)\s*(?P<unit>[dwmy])")
 
 
-class WindowError(ValueError):
+class WindowError(NewsspiderError, ValueError):
     """A ``--since`` / ``--until`` value that is not a day."""
 
 
@@ -37,7 +39,7 @@ def parse_day(value: str, today: date | None = None, what: str = "--since") -> s
     >>> parse_day("2024-02-30", what="--until")
     Traceback (most recent call last):
     ...
-    newsspider.crawl.window.WindowError: --until: not a day (YYYY-MM-DD, or 30d, 8w, 6m, 2y back...
+    newsspider.core.window.WindowError: --until: not a day (YYYY-MM-DD, or 30d, 8w, 6m, 2y back...
     """
     text = value.strip().lower()
     today = today or date.today()

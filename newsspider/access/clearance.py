@@ -12,7 +12,7 @@ challenge is never archived, parsed or stored.  Without ``--browser`` the
 request fails as ``challenge`` (stats ``newsspider/failed/challenge``, the
 summary line, the run record; the monitor check ``fetching/challenges``).
 With ``--browser`` (``NEWSSPIDER_BROWSER``), one headless Chromium session
-(:class:`~newsspider.crawl.browser.ClearanceBrowser`) opens the challenged page
+(:class:`~newsspider.access.browser.ClearanceBrowser`) opens the challenged page
 through the request's proxy, lets its script run, and hands its cookies and
 User-Agent back; the request is made again with them, and so is every later
 request to that host through that proxy (a clearance is bound to the client's
@@ -26,93 +26,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from newsspider.crawl import stats as keys
-from newsspider.credentials import redact
-
-if TYPE_CHECKING:
-    from newsspider.crawl.browser import ClearanceBrowser
+from newsspider.access.browser import ClearanceBrowser
+from newsspider.access.challenges import MAX_TRIES, Challenged, Clearance, challenge_of, with_cookies
+from newsspider.core import meta
+from newsspider.core import stats as keys
+from newsspider.core.credentials import redact
+from newsspider.core.engine import hold_slot
 
 __all__ = ["Challenged", "Challenges", "Clearance", "challenge_of", "with_cookies"]
 
 logger = logging.getLogger(__name__)
 
 #: request meta keys: the clearance a request was sent with, and how often it was challenged
-CLEARANCE = "newsspider_clearance"
-TRIES = "newsspider_challenged"
-DONT_FILTER = "newsspider_challenged_dont_filter"
-#: times one request may be challenged again after a clearance before it fails as ``challenge``
-MAX_TRIES = 3
-
-# The pages of the common CDNs' challenges (looked for only in a 403/429/503 answer's first bytes).
-_PAGES = {
-    "cloudflare": (b"<title>Just a moment...</title>", b"/cdn-cgi/challenge-platform/",
-                   b"cf-browser-verification", b"cf_chl_opt"),
-    "ddos-guard": (b"ddos-guard.net/", b"DDoS-Guard"),
-    "sucuri": (b"sucuri_cloudproxy_js",),
-    "imperva": (b"_Incapsula_Resource", b"Incapsula incident ID"),
-    "akamai": (b"/_sec/cp_challenge/",),
-}
-
-
-def challenge_of(status: int, headers: Mapping[str, str], body: bytes) -> str | None:
-    """Which CDN's bot challenge a response is (``cloudflare``, ``ddos-guard``, …), or ``None``.
-
-    *headers* are looked up by lower-case name.
-
-    >>> challenge_of(403, {"cf-mitigated": "challenge", "server": "cloudflare"}, b"")
-    'cloudflare'
-    >>> challenge_of(503, {"server": "cloudflare"}, b"<html><title>Just a moment...</title>")
-    'cloudflare'
-    >>> challenge_of(403, {"server": "cloudflare"}, b"<h1>Access denied</h1> Error 1020")  # a block
-    >>> challenge_of(200, {"server": "cloudflare"}, b"<title>Just a moment...</title>")  # an article
-    >>> challenge_of(403, {"server": "nginx"}, b"<p>Forbidden</p>")
-    """
-    if headers.get("cf-mitigated", "").lower() == "challenge":
-        return "cloudflare"
-    if status not in (403, 429, 503):
-        return None
-    head = body[:16384]
-    for name, marks in _PAGES.items():
-        if any(mark in head for mark in marks):
-            return name
-    return None
-
-
-def with_cookies(header: str | None, cookies: Mapping[str, str]) -> str:
-    """A ``Cookie`` header with *cookies* set in it (replacing cookies of the same names).
-
-    >>> with_cookies("a=1; cf_clearance=old", {"cf_clearance": "new"})
-    'a=1; cf_clearance=new'
-    >>> with_cookies(None, {"cf_clearance": "x", "__cf_bm": "y"})
-    'cf_clearance=x; __cf_bm=y'
-    """
-    kept = [part.strip() for part in (header or "").split(";")
-            if part.strip() and part.split("=", 1)[0].strip() not in cookies]
-    return "; ".join([*kept, *(f"{name}={value}" for name, value in cookies.items())])
-
-
-class Challenged(IgnoreRequest):
-    """A page that stayed behind a bot challenge (failure reason ``challenge``)."""
-
-
-@dataclass(frozen=True)
-class Clearance:
-    """What a browser earned by passing a challenge: its cookies and the User-Agent they are bound to."""
-
-    number: int
-    cookies: dict[str, str]
-    user_agent: str
-    obtained_at: float = field(default_factory=time.monotonic)
+CLEARANCE = meta.CLEARANCE
+TRIES = meta.CHALLENGED
 
 
 class Challenges:
@@ -136,8 +69,6 @@ class Challenges:
     def from_crawler(cls, crawler: Crawler) -> Challenges:
         browser = None
         if crawler.settings.getbool("NEWSSPIDER_BROWSER"):
-            from newsspider.crawl.browser import ClearanceBrowser
-
             browser = ClearanceBrowser.from_settings(crawler.settings)
         middleware = cls(crawler, browser)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
@@ -163,10 +94,7 @@ class Challenges:
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status not in (403, 429, 503) and b"cf-mitigated" not in response.headers:
-            if TRIES in request.meta and 300 <= response.status < 400:
-                # A redirect made from this retry must pass the duplicate filter as the request it
-                # retried would have (a shortlink to an article fetched already is not fetched again).
-                request.dont_filter = bool(request.meta.get(DONT_FILTER))
+            meta.refilter_redirect(request, response)  # a retry's redirect: filtered as usual
             return response  # the common case, decided without a look at the headers' values
         headers = {name.decode("latin-1").lower(): (response.headers.get(name) or b"").decode("latin-1")
                    for name in response.headers}
@@ -183,8 +111,7 @@ class Challenges:
         clearance = await self._clearance_for(request, response.url)
         if clearance is None:
             raise Challenged(f"a bot challenge the browser did not pass ({vendor})")
-        retry = request.replace(dont_filter=True)  # its URL is in the duplicate filter already
-        retry.meta.setdefault(DONT_FILTER, request.dont_filter)
+        retry = meta.retry_past_filter(request)  # its URL is in the duplicate filter already
         retry.meta[TRIES] = tries
         retry.meta.pop(CLEARANCE, None)
         self.stats.inc_value(keys.CHALLENGES_RETRIED)
@@ -212,8 +139,8 @@ class Challenges:
                 logger.warning("browser: no clearance for %s%s: %s", key[0],
                                f" through {redact(proxy)}" if proxy else "", str(exc).splitlines()[0])
                 return None
-            finally:
-                self._hold_slot(request)
+            finally:  # the browser's visit counts as a request of the host's download slot
+                hold_slot(self.crawler, request)
             self.obtained += 1
             self.stats.inc_value(keys.CLEARANCES)
             clearance = Clearance(self.obtained, cookies, user_agent)
@@ -222,13 +149,3 @@ class Challenges:
                         clearance.number, key[0], time.monotonic() - started,
                         f" (through {redact(proxy)})" if proxy else "")
             return clearance
-
-    def _hold_slot(self, request: Request) -> None:
-        """The browser's visit counts as a request of the host's download slot: the next one waits
-        the slot's delay from now."""
-        engine: Any = self.crawler.engine
-        if engine is None:
-            return
-        slot = engine.downloader.slots.get(engine.downloader.get_slot_key(request))
-        if slot is not None:
-            slot.lastseen = max(slot.lastseen, time.monotonic())

@@ -5,7 +5,7 @@ Scrapy's reactor cannot be restarted inside one process, so every run is a
 the terminal reaches the scheduler only), whose output goes to
 ``<data dir>/logs/crawl-<UTC time>.log``; the scheduler prints the crawl's
 summary line when it ends.  Passwords and tokens are handed to each crawl in
-its environment (:data:`~newsspider.crawl.runner.SECRET_SETTINGS`), never on
+its environment (:data:`~newsspider.run.runner.SECRET_SETTINGS`), never on
 its command line, which any local user reads with ``ps``.  A first SIGTERM or
 SIGINT stops the scheduler after the running crawl has finished; a second one
 stops that crawl gracefully (SIGTERM: it saves its frontier for ``--resume``).
@@ -32,9 +32,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from newsspider.core.errors import DEGRADED_EXIT, NewsspiderError
 from newsspider.dataset.layout import LOG_DIR, SCHEDULER_LOCK
 from newsspider.dataset.storage import DataDirLock
-from newsspider.monitoring import DEGRADED_EXIT
 
 __all__ = ["ScheduleError", "crawl_command", "parse_every", "run_schedule", "trigger_for"]
 
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
-class ScheduleError(ValueError):
+class ScheduleError(NewsspiderError, ValueError):
     """A schedule that cannot be understood."""
 
 
@@ -57,7 +57,7 @@ def parse_every(text: str) -> timedelta:
     >>> parse_every("soon")
     Traceback (most recent call last):
     ...
-    newsspider.crawl.schedule.ScheduleError: --every expects a duration such as 6h, 30m, 1h30m or 90s, got...
+    newsspider.run.schedule.ScheduleError: --every expects a duration such as 6h, 30m, 1h30m or 90s, got...
     """
     parts = re.findall(r"(\d+)\s*([dhms])", text.strip().lower())
     if not parts or re.sub(r"(\d+)\s*([dhms])|\s", "", text.lower()):
@@ -76,7 +76,7 @@ def trigger_for(every: str | None, cron: str | None) -> BaseTrigger:
     >>> trigger_for(None, "61 * * * *")
     Traceback (most recent call last):
     ...
-    newsspider.crawl.schedule.ScheduleError: --cron '61 * * * *': Error validating expression '61': ...
+    newsspider.run.schedule.ScheduleError: --cron '61 * * * *': Error validating expression '61': ...
     """
     if (every is None) == (cron is None):
         raise ScheduleError("give exactly one of --every and --cron")

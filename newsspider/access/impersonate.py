@@ -6,7 +6,7 @@ browser's: a clearance earned by a browser (``--browser``) may then not hold
 for plain requests.  With ``NEWSSPIDER_IMPERSONATE`` set to a curl_cffi
 target (``chrome``, ``chrome152``, ``firefox``, ``safari``, …), every request
 — direct or through a proxy, SOCKS included — is downloaded by the curl_cffi
-download handler (:class:`newsspider.crawl.proxies.RoutedHandler`), whose TLS and
+download handler (:class:`newsspider.access.handler.RoutedHandler`), whose TLS and
 HTTP/2 handshakes are then the browser's.  The request's own headers are
 sent as they are (the User-Agent newsspider's, or the browser's that a
 clearance is bound to).
@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 
+from newsspider.core.errors import NewsspiderError
+
 __all__ = ["ImpersonationUnavailable", "impersonation_problem"]
 
 
-class ImpersonationUnavailable(RuntimeError):
+class ImpersonationUnavailable(NewsspiderError, RuntimeError):
     """``--impersonate`` names a browser curl_cffi does not know."""
 
 

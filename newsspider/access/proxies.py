@@ -1,4 +1,5 @@
-"""Reaching the site through proxies: proxy URLs, the environment's proxies, a pool, and the handler.
+"""Reaching the site through proxies: proxy URLs, the environment's proxies, a pool (the handler that
+downloads through them: :mod:`newsspider.access.handler`).
 
 Every request of a crawl goes through a proxy when proxies are given
 (``--proxy`` / ``NEWSSPIDER_PROXIES``), or when the environment names one the
@@ -7,8 +8,8 @@ way curl reads it (``http_proxy``, ``https_proxy``, ``all_proxy``,
 curl_cffi handler of Scrapy's download-handler incubator (libcurl: SOCKS5 and
 HTTP proxies, CONNECT for ``https://``), which lets the proxy resolve the
 site's name; direct requests by Scrapy's default handler
-(:class:`RoutedHandler`), or every request by the curl_cffi one with
-``--impersonate`` (:mod:`newsspider.crawl.impersonate`).
+(:class:`~newsspider.access.handler.RoutedHandler`), or every request by the curl_cffi one with
+``--impersonate`` (:mod:`newsspider.access.impersonate`).
 
 :class:`ProxyRoute` (a downloader middleware) puts each request on a proxy of
 the pool, in turn.  A proxy that fails (refused, a connect timeout, a wrong
@@ -20,7 +21,7 @@ line.  When every proxy is out at once the crawl stops with one line
 (``every proxy failed: ...``), its frontier kept for ``--resume``.  Proxies do
 not change the politeness: requests wait in the site's download slot whatever
 proxy carries them.  A password is typed as it is (``/``, ``@`` and ``:`` too: read as curl reads
-it) and never printed: see :mod:`newsspider.credentials`.
+it) and never printed: see :mod:`newsspider.core.credentials`.
 """
 
 from __future__ import annotations
@@ -35,24 +36,18 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from scrapy import Request
-from scrapy.core.downloader.handlers.base import BaseDownloadHandler
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
-from scrapy.utils.misc import build_from_crawler
 
-# The incubator's handlers use private Scrapy APIs; its 0.7 releases, which pyproject.toml pins,
-# support Scrapy 2.19 (scrapy/scrapy#747: no SOCKS in Scrapy's default handler).
-from scrapy_download_handlers_incubator.handlers.curl_cffi import CurlCffiDownloadHandler
+from newsspider.core import meta
+from newsspider.core import stats as keys
+from newsspider.core.credentials import encode_userinfo, redact, split_userinfo
+from newsspider.core.errors import NewsspiderError
+from newsspider.core.failures import stop_crawl
 
-from newsspider.crawl import stats as keys
-from newsspider.crawl.deadlines import Deadlines
-from newsspider.crawl.failures import stop_crawl
-from newsspider.credentials import encode_userinfo, redact, split_userinfo
-
-__all__ = ["ProxyPool", "ProxyRoute", "ProxyUrlError", "RoutedHandler", "environment_proxy",
+__all__ = ["ProxyPool", "ProxyRoute", "ProxyUrlError", "environment_proxy",
            "parse_proxy", "proxy_failure"]
 
 logger = logging.getLogger(__name__)
@@ -62,14 +57,12 @@ SCHEMES = ("http", "https", "socks5", "socks5h")
 #: curl's port for a proxy URL without one
 DEFAULT_PORT = 1080
 #: request meta key of the proxy the pool put a request on (its URL, as given)
-KEY = "newsspider_proxy"
+KEY = meta.PROXY_URL
 #: request meta key counting how often the request was retried because its proxy failed
-RETRIES = "newsspider_proxy_retries"
-#: request meta key of a retried request's own dont_filter
-DONT_FILTER = "newsspider_proxy_dont_filter"
+RETRIES = meta.PROXY_RETRIES
 
 
-class ProxyUrlError(ValueError):
+class ProxyUrlError(NewsspiderError, ValueError):
     """A proxy URL that cannot be used (its message says why, with the password hidden)."""
 
 
@@ -90,11 +83,11 @@ def parse_proxy(text: str, *, environment: bool = False) -> str:
     >>> parse_proxy("127.0.0.1:1080")
     Traceback (most recent call last):
     ...
-    newsspider.crawl.proxies.ProxyUrlError: proxy '127.0.0.1:1080' has no scheme: is it SOCKS? ...
+    newsspider.access.proxies.ProxyUrlError: proxy '127.0.0.1:1080' has no scheme: is it SOCKS? ...
     >>> parse_proxy("alice:pw@127.0.0.1:1080")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    newsspider.crawl.proxies.ProxyUrlError: ... use socks5h://***@127.0.0.1:1080; an HTTP proxy: http://***@...
+    newsspider.access.proxies.ProxyUrlError: ... use socks5h://***@127.0.0.1:1080; an HTTP proxy: http://***@...
     >>> parse_proxy("SOCKS5://user:p%40ss@[::1]")
     'socks5://user:p%40ss@[::1]:1080'
     >>> parse_proxy("socks5h://alice:p/ss@w:rd@127.0.0.1:1080")
@@ -102,15 +95,15 @@ def parse_proxy(text: str, *, environment: bool = False) -> str:
     >>> parse_proxy("socks4://127.0.0.1:1080")
     Traceback (most recent call last):
     ...
-    newsspider.crawl.proxies.ProxyUrlError: proxy 'socks4://127.0.0.1:1080': socks4 is not supported (use ...)
+    newsspider.access.proxies.ProxyUrlError: proxy 'socks4://127.0.0.1:1080': socks4 is not supported ...
     >>> parse_proxy("socks5h://bob:pw@:1080")
     Traceback (most recent call last):
     ...
-    newsspider.crawl.proxies.ProxyUrlError: proxy 'socks5h://***@:1080': no host
+    newsspider.access.proxies.ProxyUrlError: proxy 'socks5h://***@:1080': no host
     >>> parse_proxy("http://bob:p/w@127.0.0.1:80a")
     Traceback (most recent call last):
     ...
-    newsspider.crawl.proxies.ProxyUrlError: proxy 'http://***@127.0.0.1:80a': bad port
+    newsspider.access.proxies.ProxyUrlError: proxy 'http://***@127.0.0.1:80a': bad port
     """
     raw = text.strip()
     shown = redact(raw)
@@ -469,8 +462,7 @@ class ProxyRoute:
         return None
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
-        if DONT_FILTER in request.meta and 300 <= response.status < 400:
-            request.dont_filter = bool(request.meta[DONT_FILTER])  # its redirect: filtered as usual
+        meta.refilter_redirect(request, response)  # a retry's redirect: filtered as usual
         proxy = request.meta.get(KEY)
         if proxy is None:
             return response
@@ -536,8 +528,7 @@ class ProxyRoute:
 def _unrouted(request: Request, retries: int) -> Request:
     """A copy of *request* for the pool to route again (past the duplicate filter, which has its URL;
     a redirect made from it is filtered as one from *request* would be: see ProxyRoute)."""
-    retry = request.replace(dont_filter=True)
-    retry.meta.setdefault(DONT_FILTER, request.dont_filter)
+    retry = meta.retry_past_filter(request)
     retry.meta[RETRIES] = retries
     retry.meta.pop(KEY, None)
     retry.meta.pop("proxy", None)
@@ -572,45 +563,3 @@ def _from_proxy(response: Response) -> bool:
         return True
     server = (headers.get("Server") or b"").decode("latin-1").lower()
     return any(name in server for name in ("tinyproxy", "squid", "privoxy", "polipo"))
-
-
-class ProxiedHandler(CurlCffiDownloadHandler):  # type: ignore[misc]
-    """The incubator's curl_cffi download handler, not marked experimental: the warning it logs at
-    every start is no one's to act on (newsspider's tests run every kind of proxy through it)."""
-
-    experimental = False
-
-
-class RoutedHandler(BaseDownloadHandler):
-    """Download handler for ``http`` and ``https``: proxied requests through the curl_cffi handler
-    (SOCKS5, HTTP and HTTPS proxies, the name resolved by the proxy), direct ones through Scrapy's
-    default handler, as if no proxy were configured; with ``NEWSSPIDER_IMPERSONATE``, every request
-    through the curl_cffi handler, presenting that browser's TLS fingerprint.  Either way within the
-    download's deadlines (:mod:`newsspider.crawl.deadlines`)."""
-
-    lazy = False
-
-    def __init__(self, crawler: Crawler) -> None:
-        super().__init__(crawler)
-        self.impersonating = bool(crawler.settings.get("NEWSSPIDER_IMPERSONATE"))
-        self._proxied: ProxiedHandler | None = None
-        self.deadlines = Deadlines(crawler)
-        self.direct: BaseDownloadHandler = (self.proxied if self.impersonating
-                                            else build_from_crawler(HTTP11DownloadHandler, crawler))
-
-    @property
-    def proxied(self) -> ProxiedHandler:
-        """The curl_cffi handler, built for the first request that needs it."""
-        if self._proxied is None:
-            self._proxied = build_from_crawler(ProxiedHandler, self.crawler)
-        return self._proxied
-
-    async def download_request(self, request: Request) -> Response:
-        handler = self.proxied if request.meta.get("proxy") else self.direct
-        return await self.deadlines.download(request, handler.download_request(request))
-
-    async def close(self) -> None:
-        if not self.impersonating:
-            await self.direct.close()
-        if self._proxied is not None:
-            await self._proxied.close()

@@ -30,7 +30,8 @@ from urllib.parse import unquote, urlsplit
 
 from scrapy.settings import BaseSettings
 
-from newsspider.crawl.challenges import challenge_of
+from newsspider.access.challenges import challenge_of
+from newsspider.core.errors import NewsspiderError
 
 __all__ = ["INSTALL", "BrowserUnavailable", "ClearanceBrowser", "browser_proxy", "find_chromium",
            "missing_browser"]
@@ -45,7 +46,7 @@ _ARGS = ["--disable-background-networking", "--disable-component-update", "--dis
 _HEAVY = {"image", "media", "font"}
 
 
-class BrowserUnavailable(RuntimeError):
+class BrowserUnavailable(NewsspiderError, RuntimeError):
     """``--browser`` cannot work on this machine (no Playwright, no Chromium, a proxy it cannot use)."""
 
 
@@ -76,7 +77,7 @@ def missing_browser(settings: BaseSettings, proxies: list[str]) -> str | None:
                 "chromium) or name it with -s NEWSSPIDER_BROWSER_PATH=...")
     for proxy in proxies:
         if urlsplit(proxy).scheme.startswith("socks") and urlsplit(proxy).password:
-            from newsspider.credentials import redact
+            from newsspider.core.credentials import redact
 
             return (f"--browser cannot go through {redact(proxy)}: Chromium does not support SOCKS proxies "
                     "with a password (use one without, or an HTTP proxy)")

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from functools import cache
 
-from newsspider.dataset.search.tokens import WORD_CLASS, first_match, normalize, term_forms, terms
+from newsspider.views.search.tokens import WORD_CLASS, first_match, normalize, term_forms, terms
 
 __all__ = ["snippet"]
 

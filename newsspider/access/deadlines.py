@@ -6,7 +6,7 @@ request's ``download_timeout``) whatever it waits for.  The curl_cffi handler
 gives up on a transfer slower than one byte a second: a body trickling a few
 bytes a second through a slow proxy went on for days, and a crawl stopping
 waits for its downloads in flight.  :class:`Deadlines` watches every download
-of :class:`~newsspider.crawl.proxies.RoutedHandler` (every ``http`` and
+of :class:`~newsspider.access.handler.RoutedHandler` (every ``http`` and
 ``https`` request) and cancels it:
 
 - when it has taken longer than its ``download_timeout``, from the request to
@@ -39,7 +39,9 @@ from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
+from newsspider.core.engine import stopping
+from newsspider.core.errors import NewsspiderError
 
 __all__ = ["Deadlines", "DownloadStopped", "KeepStopped", "stopping"]
 
@@ -53,21 +55,10 @@ TICK = 1.0
 CLEANUP = 5.0
 
 
-class DownloadStopped(DownloadCancelledError):
+class DownloadStopped(NewsspiderError, DownloadCancelledError):
     """A download cancelled because the crawl is stopping (its request is kept: :class:`KeepStopped`)."""
 
-
-def stopping(crawler: Crawler) -> bool:
-    """Whether the crawl is stopping: its engine stopped (a signal), or closing the spider (a bound, a
-    fatal error; Scrapy's engine slot has ``closing`` set then, which tests/test_scrapy_contract.py
-    checks)."""
-    engine = crawler.engine
-    if engine is None:
-        return False
-    if not engine.running:
-        return True
-    slot = getattr(engine, "_slot", None)
-    return slot is not None and getattr(slot, "closing", None) is not None
+    failure = "cancelled"
 
 
 @dataclass

@@ -21,23 +21,21 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings, default_settings
 
 from newsspider import settings as project_settings
-from newsspider.archive.reader import ArchiveError
+from newsspider.access.browser import BrowserUnavailable, missing_browser
+from newsspider.access.impersonate import ImpersonationUnavailable, impersonation_problem
+from newsspider.access.proxies import ProxyUrlError, environment_proxies, parse_proxies
 from newsspider.archive.replay import archived_articles, share_archive
 from newsspider.archive.spider import ReextractSpider
-from newsspider.crawl import stats as keys
+from newsspider.core import stats as keys
+from newsspider.core.credentials import encode_userinfo
+from newsspider.core.errors import NewsspiderError
+from newsspider.core.summary import CrawlSummary, outcome
 from newsspider.crawl.addon import DEFAULTS
-from newsspider.crawl.browser import BrowserUnavailable, missing_browser
-from newsspider.crawl.extensions import CrawlSummary
-from newsspider.crawl.impersonate import ImpersonationUnavailable, impersonation_problem
-from newsspider.crawl.measure import EstimateSpider
-from newsspider.crawl.proxies import ProxyUrlError, environment_proxies, parse_proxies
-from newsspider.crawl.resume import prepare_job_dir
-from newsspider.crawl.window import WindowError
-from newsspider.credentials import encode_userinfo
-from newsspider.dataset.storage import DataDirError, DataDirLock, DataDirLocked, prepare_data_dir
-from newsspider.memory import StateError
+from newsspider.dataset.storage import DataDirLock, prepare_data_dir
 from newsspider.memory.redis import client_options, redis_error
-from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
+from newsspider.run.measure import EstimateSpider
+from newsspider.run.resume import prepare_job_dir
+from newsspider.spiders.bannedbook import BannedbookSpider, parse_start_urls
 
 __all__ = ["SECRET_SETTINGS", "CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis",
            "check_settings", "crawler_settings", "parse_overrides", "run_crawl", "run_reextract",
@@ -45,21 +43,18 @@ __all__ = ["SECRET_SETTINGS", "CrawlError", "CrawlResult", "RedisUnreachable", "
 
 
 
-class SettingError(ValueError):
+class SettingError(NewsspiderError, ValueError):
     """A ``-s NAME=VALUE`` option that cannot be read."""
 
 
-class CrawlError(RuntimeError):
+class CrawlError(NewsspiderError, RuntimeError):
     """A crawl that could not start (its message says why, in one line)."""
 
 
-# Errors that say in one line what is wrong before anything is fetched.
-START_ERRORS = (StartUrlError, DataDirError, DataDirLocked, StateError, SettingError, ArchiveError,
-                ProxyUrlError, BrowserUnavailable, ImpersonationUnavailable, WindowError, OSError)
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-class RedisUnreachable(ConnectionError):
+class RedisUnreachable(NewsspiderError, ConnectionError):
     """The Redis server of a distributed crawl cannot be used."""
 
 
@@ -81,7 +76,7 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     >>> parse_overrides(["DOWNLOAD_DELAY"])
     Traceback (most recent call last):
     ...
-    newsspider.crawl.runner.SettingError: -s expects NAME=VALUE, got 'DOWNLOAD_DELAY'
+    newsspider.run.runner.SettingError: -s expects NAME=VALUE, got 'DOWNLOAD_DELAY'
     """
     overrides = {}
     for pair in pairs:
@@ -115,16 +110,16 @@ def check_settings(settings: Settings, names: Sequence[str]) -> None:
     >>> check_settings(crawler_settings(overrides={"CONCURRENT_REQUESTS": "abc"}), ["CONCURRENT_REQUESTS"])
     Traceback (most recent call last):
     ...
-    newsspider.crawl.runner.SettingError: -s CONCURRENT_REQUESTS='abc': expected a whole number
+    newsspider.run.runner.SettingError: -s CONCURRENT_REQUESTS='abc': expected a whole number
     >>> check_settings(crawler_settings(overrides={"NEWSSPIDER_WORKER_ID": "a/b"}), ["NEWSSPIDER_WORKER_ID"])
     Traceback (most recent call last):
     ...
-    newsspider.crawl.runner.SettingError: -s NEWSSPIDER_WORKER_ID='a/b': a worker id is letters, digits, ...
+    newsspider.run.runner.SettingError: -s NEWSSPIDER_WORKER_ID='a/b': a worker id is letters, digits, ...
     >>> check_settings(crawler_settings(overrides={"NEWSSPIDER_REEXTRACT_JOBS": "-1"}),
     ...                ["NEWSSPIDER_REEXTRACT_JOBS"])
     Traceback (most recent call last):
     ...
-    newsspider.crawl.runner.SettingError: -s NEWSSPIDER_REEXTRACT_JOBS='-1': expected 0 (one per CPU) or more
+    newsspider.run.runner.SettingError: -s NEWSSPIDER_REEXTRACT_JOBS='-1': expected 0 (one per CPU) or more
     """
     getters = ((bool, settings.getbool, "true or false"), (int, settings.getint, "a whole number"),
                (float, settings.getfloat, "a number"), (dict, settings.getdict, "a JSON object"))
@@ -187,28 +182,6 @@ def crawler_settings(data_dir: str | Path | None = None,
         settings.set("NEWSSPIDER_DATA_DIR", str(data_dir), priority="cmdline")
     settings.setdict(dict(overrides or {}), priority="cmdline")
     return settings
-
-
-#: why a crawl stopped, in words, by its finish reason (the run record keeps the reason)
-_STOPPED = {"shutdown": "interrupted", "proxies_failed": "every proxy failed",
-            "unreachable": "no start URL could be fetched", "redis_unavailable": "Redis failed",
-            "redis_data_lost": "Redis lost the crawl's data", "storage_error": "a write failed",
-            "frontier_lost": "the frontier was lost", "worker_died": "a worker process died"}
-
-
-def outcome(finish_reason: str) -> str:
-    """How a crawl ended, in words, for its summary line (``Crawl <outcome>: ...``).
-
-    >>> outcome("finished"), outcome("proxies_failed"), outcome("closespider_timeout")
-    ('finished', 'stopped (every proxy failed)', 'stopped at CLOSESPIDER_TIMEOUT')
-    >>> outcome("failed to start"), outcome("cancelled")
-    ('stopped (failed to start)', 'stopped (cancelled)')
-    """
-    if finish_reason == "finished":
-        return finish_reason
-    if finish_reason.startswith("closespider_"):
-        return f"stopped at {finish_reason.upper()}"
-    return f"stopped ({_STOPPED.get(finish_reason, finish_reason.replace('_', ' '))})"
 
 
 @dataclass
@@ -325,7 +298,7 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
 
 
 def run_estimate(start_urls: Sequence[str] | None, overrides: Mapping[str, Any] | None = None) -> CrawlResult:
-    """Measure the start listings (:class:`~newsspider.crawl.measure.EstimateSpider`): a few pages
+    """Measure the start listings (:class:`~newsspider.run.measure.EstimateSpider`): a few pages
     of each, through the crawl's downloader; the sizes are in the result's stats.  Nothing is stored
     (the spider's memory is a throwaway directory's); raises what :func:`run_crawl` raises."""
     import tempfile
@@ -386,7 +359,7 @@ def _run(settings: Settings, overrides: Mapping[str, Any] | None, spidercls: typ
         process.start()
     error = _retrieve(task)
     if error is not None:  # the crawl did not start (the spider or a component could not be built)
-        if isinstance(error, START_ERRORS):
+        if isinstance(error, (NewsspiderError, OSError)):  # one line of what is wrong, said as it is
             raise error
         raise CrawlError(f"the crawl could not start: {type(error).__name__}: {error}") from error
     return CrawlResult(stats=dict(crawler.stats.get_stats()), data_dir=data_dir)

@@ -1,7 +1,7 @@
 """The archive in the browser: Datasette over the database, with this module as its plugin.
 
 The plugin (and the template in ``templates/``) gives the ``articles`` table a search box that runs the
-Chinese-aware query of :mod:`newsspider.dataset.search.tokens` (the SQL function
+Chinese-aware query of :mod:`newsspider.views.search.tokens` (the SQL function
 ``newsspider_match(q)`` turns a query into the FTS5 expression), links every
 article to its live URL, to its archived page read from the WARC, and to its
 versions side by side.  :func:`metadata` sets the facets (tags, category,
@@ -33,8 +33,8 @@ from datasette.filters import FilterArguments
 from markupsafe import Markup
 
 from newsspider.dataset.diff import HTML_MARKS, IGNORED, text_diff
-from newsspider.dataset.search.tokens import QueryError, match_expression
 from newsspider.extract.items import FIELDS, schema
+from newsspider.views.search.tokens import QueryError, match_expression
 
 __all__ = ["PLUGIN", "HostCheck", "configure", "host_allowed", "metadata", "serves_others"]
 
@@ -80,7 +80,7 @@ def configure(datasette: Any, data_dir: Path) -> None:
 
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
-    from newsspider.dataset.search.database import BUSY
+    from newsspider.views.search.database import BUSY
 
     conn.create_function("newsspider_match", 1, _match, deterministic=True)
     # the database is read-only here but not immutable: a build may commit while a page reads it
