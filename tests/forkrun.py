@@ -29,9 +29,9 @@ from pathlib import Path
 
 #: what the fork server imports once, so that no command run pays for it again
 PRELOAD = [
-    "tests.forkrun", "newsspider.cli", "newsspider.crawl.runner", "newsspider.crawl.addon",
+    "tests.forkrun", "newsspider.cli", "newsspider.run.runner", "newsspider.crawl.addon",
     "newsspider.spiders.bannedbook", "scrapy.crawler", "scrapy.core.engine", "scrapy.core.downloader",
-    "scrapy.core.scraper", "twisted.internet.asyncioreactor", "newsspider.dataset.search.database",
+    "scrapy.core.scraper", "twisted.internet.asyncioreactor", "newsspider.views.search.database",
 ]
 
 _context = multiprocessing.get_context("forkserver")
