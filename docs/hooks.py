@@ -1,168 +1,26 @@
-"""MkDocs hooks: the reference pages written from the code, so that they cannot drift from it.
+"""MkDocs hook: the README as the site's home page.
 
-A page puts a marker where a generated part goes:
-
-- ``<!-- settings -->``: newsspider's settings, from ``newsspider.crawl.addon.DEFAULTS`` and the comment
-  above each entry in ``newsspider/crawl/addon.py`` (a ``# --- Title ---`` comment starts a group);
-- ``<!-- politeness -->``: the project's Scrapy settings, from ``newsspider/settings.py``;
-- ``<!-- cli -->``: every command's ``--help``, from the click commands;
-- ``<!-- schema -->``: the record's fields, from ``newsspider/schema/article.schema.json``;
-- ``<!-- readme -->``: the README (the home page), its links into ``docs/`` made the site's own.
+``docs/index.md`` holds only the marker ``<!-- readme -->``, which this hook replaces with the README, its
+links into ``docs/`` made the site's own. This one stays a hook, not a cog block: it is a site-only
+transformation (on GitHub the README itself is the home page), and a copy of the README in the repository
+would be one more file to keep in step. The reference pages' generated parts are written into the files by
+cog (``docs/generate.py``).
 """
 
 from __future__ import annotations
 
-import ast
-import io
-import json
-import tokenize
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import click
-
-import newsspider.crawl.addon
-import newsspider.settings
-from newsspider.cli import main
-
-PACKAGE = Path(newsspider.settings.__file__).parent
-
-
-def _comments(source: str) -> dict[int, str]:
-    """Each comment of ``source`` by its line number (the text after ``#``, stripped)."""
-    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-    return {tok.start[0]: tok.string[1:].strip() for tok in tokens if tok.type == tokenize.COMMENT}
-
-
-def _entries(path: Path, assigned: str | None) -> list[tuple[str, str, str]]:
-    """``(group, name, comment)`` of each key of the dict ``assigned`` (or each module-level
-    assignment when ``assigned`` is None), the comment being the comment lines right above it."""
-    source = path.read_text("utf-8")
-    comments, tree = _comments(source), ast.parse(source)
-    if assigned is None:
-        targets = [(n.targets[0].id, n.lineno) for n in tree.body
-                   if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)]
-    else:
-        found = next(n.value for n in ast.walk(tree) if isinstance(n, ast.AnnAssign | ast.Assign)
-                     and isinstance(n.value, ast.Dict)
-                     and any(isinstance(t, ast.Name) and t.id == assigned
-                             for t in ([n.target] if isinstance(n, ast.AnnAssign) else n.targets)))
-        assert isinstance(found, ast.Dict)
-        targets = [(k.value, k.lineno) for k in found.keys if isinstance(k, ast.Constant)]
-    entries, group = [], ""
-    for name, line in targets:
-        above: list[str] = []
-        number = line - 1
-        while number in comments and not comments[number].startswith("---"):
-            above.insert(0, comments[number])
-            number -= 1
-        for title_line in range(line - 1, 0, -1):  # the nearest "# --- title ---" above
-            if comments.get(title_line, "").startswith("---"):
-                group = comments[title_line].strip("- ")
-                break
-        entries.append((group, name, " ".join(above)))
-    return entries
-
-
-def _value(value: Any) -> str:
-    text = repr(value)
-    return f"`{text}`" if len(text) <= 60 else f"`{text[:57]}...`"
-
-
-def settings_table() -> str:
-    """newsspider's settings: a table per group, a row per setting (a setting without a comment of
-    its own shares the row of the one above it)."""
-    rows: list[tuple[str, list[str], str]] = []
-    for group, name, comment in _entries(PACKAGE / "crawl" / "addon.py", "DEFAULTS"):
-        if not comment and rows and rows[-1][0] == group:
-            rows[-1][1].append(name)
-        else:
-            rows.append((group, [name], comment))
-    out, current = [], None
-    for group, names, comment in rows:
-        if group != current:
-            out += ["", f"### {group or 'Crawling'}", ""]
-            out += ["| setting | default | meaning |", "| --- | --- | --- |"]
-            current = group
-        names_text = ", ".join(f"`{n}`" for n in names)
-        defaults = ", ".join(_value(newsspider.crawl.addon.DEFAULTS[n]) for n in names)
-        out.append(f"| {names_text} | {defaults} | {comment.replace('|', '&#124;')} |")
-    return "\n".join(out) + "\n"
-
-
-def politeness_table() -> str:
-    out = ["| setting | value | note |", "| --- | --- | --- |"]
-    for _group, name, comment in _entries(PACKAGE / "settings.py", None):
-        out.append(f"| `{name}` | {_value(getattr(newsspider.settings, name))} | {comment} |")
-    return "\n".join(out) + "\n"
-
-
-def _commands(command: click.Command, ctx: click.Context) -> list[tuple[str, click.Context]]:
-    found = [(ctx.command_path, ctx)]
-    if isinstance(command, click.Group):
-        for name in command.list_commands(ctx):
-            sub = command.get_command(ctx, name)
-            if sub is not None and not sub.hidden:
-                found += _commands(sub, click.Context(sub, info_name=name, parent=ctx, max_content_width=100,
-                                                      terminal_width=100))
-    return found
-
-
-def cli_reference() -> str:
-    root = click.Context(main, info_name="newsspider", max_content_width=100, terminal_width=100)
-    out = []
-    for path, ctx in _commands(main, root):
-        out += [f"## `{path}`", "", "```text", ctx.command.get_help(ctx), "```", ""]
-    return "\n".join(out)
-
-
-def _type(spec: dict[str, Any]) -> str:
-    kinds = spec.get("type", "")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
-    names = []
-    for kind in kinds:
-        if kind == "array":
-            item = spec.get("items", {}).get("type", "")
-            names.append(f"list of {item}s")
-        else:
-            names.append(kind)
-    return " or ".join(names)
-
-
-def schema_table() -> str:
-    schema_file = resources.files("newsspider").joinpath("schema/article.schema.json")
-    schema = json.loads(schema_file.read_text("utf-8"))
-    required = set(schema.get("required", []))
-    out = ["| field | type | always there | content |", "| --- | --- | --- | --- |"]
-    for name, spec in schema["properties"].items():
-        text = spec.get("description", "")
-        inner = spec.get("properties") or spec.get("items", {}).get("properties") or {}
-        if inner:
-            text += " " + "; ".join(f"`{k}`: {v.get('description', '')}" for k, v in inner.items())
-        out.append(f"| `{name}` | {_type(spec)} | {'yes' if name in required else 'no'} | "
-                   f"{text.replace('|', '&#124;')} |")
-    return "\n".join(out) + "\n"
+ROOT = Path(__file__).parents[1]
 
 
 def readme() -> str:
-    text = (PACKAGE.parent / "README.md").read_text("utf-8")
+    text = (ROOT / "README.md").read_text("utf-8")
     text = text.replace("](docs/", "](").replace(" ([LICENSE](LICENSE))", " (the LICENSE file)")
     return text.replace("The documentation is in [`docs/`](index.md), one page per task; ",
                         "The documentation is in `docs/`, one page per task (this site); ")
 
 
-MARKERS = {
-    "<!-- readme -->": readme,
-    "<!-- settings -->": settings_table,
-    "<!-- politeness -->": politeness_table,
-    "<!-- cli -->": cli_reference,
-    "<!-- schema -->": schema_table,
-}
-
-
 def on_page_markdown(markdown: str, **_: Any) -> str:
-    for marker, write in MARKERS.items():
-        if marker in markdown:
-            markdown = markdown.replace(marker, write())
-    return markdown
+    return markdown.replace("<!-- readme -->", readme()) if "<!-- readme -->" in markdown else markdown

@@ -1,10 +1,12 @@
-"""The docs: the site builds with warnings as errors, every command they show is a command newsspider
-takes, and the samples of output are what newsspider prints."""
+"""The docs: the site builds with warnings as errors, the reference pages' generated parts are what the code
+writes now, every command they show is a command newsspider takes, and the samples of output are what
+newsspider prints."""
 
 from __future__ import annotations
 
 import ast
 import importlib.metadata
+import io
 import json
 import os
 import re
@@ -18,6 +20,7 @@ from typing import Any
 
 import click
 import pytest
+from cogapp import Cog
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -106,6 +109,41 @@ def test_the_docs_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     assert "newsspider dataset search" in cli and "--since" in cli
     record = (tmp_path / "record" / "index.html").read_text("utf-8")
     assert "<code>content_hash</code>" in record and "sha256:" in record.lower()
+
+
+#: the command that writes the generated parts into the pages (docs/contributing.md shows it)
+REGENERATE = "cog -r -I docs docs/*.md docs/reference/*.md"
+
+
+def cog_check(pages: list[Path]) -> tuple[int, str]:
+    """``cog --check`` over *pages* (their generated parts written by ``docs/generate.py``): its exit
+    status (0: all up to date, 5: a part differs) and what it printed (the difference)."""
+    said = io.StringIO()
+    cog = Cog()
+    cog.set_output(stdout=said, stderr=said)
+    status = cog.main(["cog", "--check", "--diff", "-I", str(ROOT / "docs"), *map(str, pages)])
+    return status, said.getvalue()
+
+
+def test_the_reference_pages_hold_what_the_code_writes_now() -> None:
+    """The generated parts are in the files (they read the same on GitHub as on the site), and they are
+    what ``docs/generate.py`` writes from the code now."""
+    from newsspider.crawl.addon import DEFAULTS
+
+    settings = (ROOT / "docs" / "reference" / "settings.md").read_text("utf-8")
+    assert all(f"`{name}`" in settings for name in DEFAULTS), "a setting is missing from settings.md"
+    assert "## `newsspider dataset search`" in (ROOT / "docs" / "reference" / "cli.md").read_text("utf-8")
+    assert "| `content_hash` |" in (ROOT / "docs" / "record.md").read_text("utf-8")
+    status, said = cog_check(PAGES[1:])
+    assert status == 0, f"a generated part of the docs is out of date: run {REGENERATE}\n{said}"
+
+
+def test_the_generated_parts_check_can_fail(tmp_path: Path) -> None:
+    page = tmp_path / "cli.md"
+    page.write_text((ROOT / "docs" / "reference" / "cli.md").read_text("utf-8").replace("--since", "--sinse"),
+                    "utf-8")
+    status, said = cog_check([page])
+    assert status == 5 and "--sinse" in said, said  # the check fails and shows the difference
 
 
 def test_every_command_in_the_docs_is_one_newsspider_takes() -> None:
