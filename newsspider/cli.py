@@ -654,7 +654,7 @@ def search_command(path: Path, words: tuple[str, ...], since: str | None, until:
         conn = open_readonly(built.path)
         try:
             total = count(conn, query, where, not same_script)
-            hits = list(search(conn, query, where, limit, not same_script, total))
+            hits = list(search(conn, query, where, min(limit, total), not same_script, total))
         finally:
             conn.close()
     if as_json:
@@ -782,10 +782,11 @@ def browse(data_dir: Path, port: int, db: Path | None, skip_bad_lines: bool) -> 
                                    "pip install 'newsspider[browse]'") from exc
     data_dir = _dataset_dir(data_dir)
     built = _build_database(data_dir, db, skip_bad_lines)
-    name = built.path.stem
+    served = _unicode_path(built.path)
+    name = Path(served).stem
     if not pm.is_registered(plugin):
         pm.register(plugin, name=plugin.PLUGIN)
-    app = Datasette(immutables=[str(built.path)], metadata=plugin.metadata(name, data_dir.resolve()),
+    app = Datasette(immutables=[served], metadata=plugin.metadata(name, data_dir.resolve()),
                     template_dir=str(plugin.TEMPLATES),
                     settings={"default_page_size": 50, "facet_time_limit_ms": 1000,
                               "sql_time_limit_ms": 5000})
@@ -799,9 +800,33 @@ def browse(data_dir: Path, port: int, db: Path | None, skip_bad_lines: bool) -> 
     click.echo(f"{built.articles} articles of {display_path(data_dir)} at "
                f"http://127.0.0.1:{listening.getsockname()[1]}/{name}/articles (read-only; Ctrl-C stops)")
     config = uvicorn.Config(app.app(), log_level="warning", lifespan="on")
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop as Ctrl-C is, once uvicorn is done
     try:
         uvicorn.Server(config).run(sockets=[listening])
     except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then raises it again: a stop, not an abort
         click.echo("stopped")
     finally:
         listening.close()
+
+
+def _unicode_path(path: Path) -> str:
+    """*path* as text that encodes to UTF-8, for a library that opens it by a URI (Datasette): for a
+    name holding bytes that are not UTF-8, a symbolic link of a UTF-8 name to it, in a temporary
+    directory removed when the command ends."""
+    import atexit
+    import shutil
+    import tempfile
+
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        links = tempfile.mkdtemp(prefix="newsspider-")
+        atexit.register(shutil.rmtree, links, ignore_errors=True)
+        name = path.name if display_path(path.name) == path.name else "archive.db"
+        link = Path(links) / name
+        link.symlink_to(path.absolute())
+        return str(link)
+    return str(path)
+

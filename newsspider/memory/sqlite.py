@@ -368,7 +368,7 @@ def read_runs(data_dir: str | Path) -> list[Run]:
     if not path.is_file():
         raise StateError(f"state file {path}: not a file")
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{quote(os.fsencode(path.absolute()))}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise StateError(f"state file {path}: unreadable ({exc})") from exc
     try:

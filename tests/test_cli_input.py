@@ -1,0 +1,105 @@
+"""What the ``newsspider`` command makes of values out of range, odd paths and settings that cannot
+work: each is one ``Error:`` line and a non-zero exit, in bounded time, or it works."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+import pytest
+
+from tests.conftest import FAST, REPO, run_cli
+from tests.mockserver import MockServer
+
+
+def one_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The one ``Error:`` line of a command that failed (a usage error also shows its usage lines)."""
+    assert result.returncode not in (0, None), (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
+    return errors[0]
+
+
+# --- days, durations and counts out of range (issue 35, item 10) -----------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["crawl", "--since", "2100y"], "Error: --since: 2100y goes back before year 1"),
+    (["crawl", "--since", "30000m"], "Error: --since: 30000m goes back before year 1"),
+    (["crawl", "--since", "99999999d"], "Error: --since: 99999999d goes back before year 1"),
+    (["crawl", "--until", "99999999999w"], "Error: --until: 99999999999w goes back before year 1"),
+    (["estimate", "--since", "2100y"], "Error: --since: 2100y goes back before year 1"),
+    (["schedule", "--every", "1h", "--since", "30000m"], "Error: --since: 30000m goes back before year 1"),
+    (["schedule", "--every", "99999999999999d"], "Error: --every is at most 366 days, got '99999999999999d'"),
+])
+def test_a_day_or_a_duration_out_of_range_is_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    result = run_cli(*args, "--data-dir", str(tmp_path / "d"), timeout=60)  # never spins for ever
+    assert one_error(result) == message
+    assert not (tmp_path / "d").exists()
+
+
+def _dataset(path: Path) -> Path:
+    from tests.test_dataset import line
+
+    path.mkdir()
+    (path / "articles.jsonl").write_bytes(line("1") + line("2"))
+    return path
+
+
+def test_a_huge_search_limit_is_no_limit(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    result = run_cli("dataset", "search", str(data), "标题", "--limit", "99999999999999999999", "--json")
+    assert result.returncode == 0, result.stderr
+    assert sorted(json.loads(line)["article_id"] for line in result.stdout.splitlines()) == ["1", "2"]
+
+
+def _run(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
+    """``newsspider ARGS``, its output read as UTF-8 (bytes that are not shown as U+FFFD)."""
+    return subprocess.run([sys.executable, "-m", "newsspider", *args], capture_output=True, text=True,
+                          errors="replace", timeout=120, **options)  # type: ignore[call-overload]
+
+
+def test_the_commands_read_a_data_dir_whose_name_is_not_utf8(site_server: MockServer, tmp_path: Path) -> None:
+    """A name of bytes that are not UTF-8 (``os.fsencode``): every command reads the data dir as crawl
+    writes it."""
+    data = Path(os.fsdecode(bytes(tmp_path) + b"/data-\xff"))
+    made = _run("crawl", "--start-url", site_server.url("/bnews/"), "--data-dir", str(data), *FAST,
+                "-s", "CLOSESPIDER_ITEMCOUNT=2")
+    assert made.returncode == 0, made.stderr
+    for args in (["runs", str(data)], ["dataset", "report", str(data), "--out", str(tmp_path / "r.html")],
+                 ["dataset", "sqlite", str(data)], ["dataset", "search", str(data), "演示"],
+                 ["dataset", "info", str(data)]):
+        result = _run(*args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    assert " finished " in _run("runs", str(data)).stdout
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    browse = subprocess.Popen([sys.executable, "-m", "newsspider", "browse", str(data), "--port", "0"],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              errors="replace", env={**os.environ, "TMPDIR": str(scratch)})
+    try:
+        assert browse.stdout is not None
+        line = browse.stdout.readline()
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0]) if "http://" in line else 0
+        for _ in range(300):  # the port is bound before the server listens on it
+            try:
+                with urlopen(f"http://127.0.0.1:{port}/archive/articles.json", timeout=30) as answer:
+                    assert json.load(answer)["rows"]
+                break
+            except URLError:
+                assert browse.poll() is None
+                time.sleep(0.1)
+        else:
+            raise AssertionError("browse did not answer")
+    finally:
+        browse.terminate()  # SIGTERM stops it as Ctrl-C does
+        out, err = browse.communicate(timeout=30)
+    assert browse.returncode == 0 and out.strip().endswith("stopped"), (line, out, err)
+    assert "Traceback" not in err, err
+    assert list(scratch.iterdir()) == [], "browse left its temporary files"
