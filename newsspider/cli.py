@@ -314,12 +314,14 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
     import logging
 
     from newsspider.crawl.proxies import ProxyUrlError, parse_proxies
+    from newsspider.crawl.runner import START_ERRORS
     from newsspider.crawl.schedule import ScheduleError, run_schedule, trigger_for
     from newsspider.dataset.storage import DataDirError, DataDirLocked, prepare_data_dir
 
-    _overrides(settings)  # report bad -s values now, not in every crawl's log
+    overrides = _overrides(settings)  # report bad -s values now, not in every crawl's log
     _window(since, until)
-    with one_line(ScheduleError, DataDirError, ProxyUrlError):
+    with one_line(ScheduleError, DataDirError, ProxyUrlError, *START_ERRORS):
+        _check_crawl(start_urls, overrides)
         parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
         trigger = trigger_for(every, cron)
         data_dir = prepare_data_dir(data_dir)
@@ -382,6 +384,16 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
         click.echo(run_text(history[0]))
     else:
         click.echo(run_table(history))
+
+
+def _check_crawl(start_urls: tuple[str, ...], overrides: dict[str, str]) -> None:
+    """What a crawl checks before it starts (its start URLs and settings), checked now."""
+    from newsspider.crawl.runner import check_settings, check_start_urls, crawler_settings
+    from newsspider.spiders.bannedbook import parse_start_urls
+
+    settings = crawler_settings(None, overrides)
+    check_settings(settings, list(overrides))
+    check_start_urls(parse_start_urls(start_urls or settings.getlist("NEWSSPIDER_START_URLS")), settings)
 
 
 def _redis_runs(url: str, prefix: str) -> list[Any]:

@@ -103,3 +103,42 @@ def test_the_commands_read_a_data_dir_whose_name_is_not_utf8(site_server: MockSe
     assert browse.returncode == 0 and out.strip().endswith("stopped"), (line, out, err)
     assert "Traceback" not in err, err
     assert list(scratch.iterdir()) == [], "browse left its temporary files"
+
+
+# --- settings that cannot work, refused before anything is fetched (issue 35, item 11) -------------
+
+LONG_URL = "http://127.0.0.1:9/bnews/" + "a" * 2100 + "/"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["crawl", "--start-url", LONG_URL],
+     "Error: a start URL of 2,126 characters is longer than URLLENGTH_LIMIT (2,083): http://127.0.0.1:9/bnews/aaa"),
+    (["crawl", "-s", f"NEWSSPIDER_START_URLS={LONG_URL}"],
+     "Error: a start URL of 2,126 characters is longer than URLLENGTH_LIMIT (2,083): http://127.0.0.1:9/bnews/aaa"),
+    (["estimate", "--start-url", LONG_URL],
+     "Error: a start URL of 2,126 characters is longer than URLLENGTH_LIMIT (2,083): http://127.0.0.1:9/bnews/aaa"),
+    (["crawl", "--start-url", "http://127.0.0.1:9/bnews/", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=0"],
+     "Error: -s CONCURRENT_REQUESTS_PER_DOMAIN='0': expected 1 or more (at 0 requests at a time, nothing "
+     "is ever fetched)"),
+    (["schedule", "--every", "1h", "--start-url", "http://127.0.0.1:9/bnews/", "-s",
+      "CONCURRENT_REQUESTS_PER_DOMAIN=-1"],
+     "Error: -s CONCURRENT_REQUESTS_PER_DOMAIN='-1': expected 1 or more (at 0 requests at a time, nothing "
+     "is ever fetched)"),
+    (["crawl", "--start-url", "http://127.0.0.1:9/bnews/", "-s", "NEWSSPIDER_WARC_MAX_SIZE=0"],
+     "Error: -s NEWSSPIDER_WARC_MAX_SIZE='0': expected 65536 or more (a smaller size starts a WARC file "
+     "for every response)"),
+])
+def test_a_setting_that_cannot_work_is_refused_in_one_line(args: list[str], message: str,
+                                                           tmp_path: Path) -> None:
+    result = run_cli(*args, "--data-dir", str(tmp_path / "d"), timeout=60)
+    assert one_error(result).startswith(message)
+    assert len(one_error(result)) < 200
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_start_url_as_long_as_the_limit_is_crawled(site_server: MockServer, tmp_path: Path) -> None:
+    url = site_server.url("/bnews/?q=" + "a" * 100)
+    result = run_cli("crawl", "--start-url", url, "--data-dir", str(tmp_path), *FAST,
+                     "-s", f"URLLENGTH_LIMIT={len(url)}", "-s", "CLOSESPIDER_ITEMCOUNT=1")
+    assert result.returncode == 0, result.stderr
+    assert site_server.requests()[1]["path"].startswith("/bnews/?q=aaa")
