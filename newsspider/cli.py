@@ -9,8 +9,9 @@ extraction -> crawl components -> runner -> this module.
 
 from __future__ import annotations
 
+import functools
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,61 @@ from newsspider.crawl import stats as keys
 from newsspider.dataset.reader import display_path
 from newsspider.monitoring import DEGRADED_EXIT
 
-DATA_DIR_OPTION = click.option(
-    "--data-dir", type=click.Path(file_okay=True, path_type=Path), default=Path("data"),
-    show_default=True, help="Directory for the dataset (articles.jsonl) and the crawl's memory.",
-)
+
+def data_dir_parameter(help: str, default: Path = Path("data"),
+                       name: str = "data_dir") -> Callable[[Any], Any]:
+    """The command's data dir, given either way: as its first argument DATA_DIR or as ``--data-dir DIR``
+    (two different ones are an error); left out, *default*.  The command's function gets it as *name*."""
+
+    def decorate(function: Any) -> Any:
+        @functools.wraps(function)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = _one_data_dir(kwargs.pop("data_dir_argument"), kwargs.pop("data_dir_option"),
+                                         default)
+            return function(*args, **kwargs)
+
+        option = click.option("--data-dir", "data_dir_option", type=click.Path(path_type=Path), metavar="DIR",
+                              help=f"{help} The same as DATA_DIR (default: {default}).")
+        argument = click.argument("data_dir_argument", metavar="[DATA_DIR]", required=False,
+                                  type=click.Path(path_type=Path))
+        return argument(option(command))
+
+    return decorate
+
+
+def _one_data_dir(argument: Path | None, option: Path | None, default: Path) -> Path:
+    """The data dir of DATA_DIR or --data-dir, whichever was given (both: the same one)."""
+    if argument is not None and option is not None and argument != option:
+        raise click.UsageError(f"two data dirs: {display_path(argument)} and --data-dir "
+                               f"{display_path(option)} (give DATA_DIR or --data-dir, not both)")
+    return argument or option or default
+
+
+DATA_DIR_OPTION = data_dir_parameter("Directory for the dataset (articles.jsonl) and the crawl's memory.")
+
+
+class Day(click.ParamType):
+    """A day: ``YYYY-MM-DD``, or a span back from today (``30d``, ``8w``, ``6m``, ``2y``), checked.  The
+    value is the day (``YYYY-MM-DD``), or with *spans* the text as given: a crawl's ``--since 30d``
+    stays a span, counted back from the day each scheduled crawl runs."""
+
+    name = "day"
+
+    def __init__(self, spans: bool = False) -> None:
+        self.spans = spans
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from newsspider.crawl.window import WindowError, parse_day
+
+        what = param.opts[0] if param is not None and param.opts else "day"
+        try:
+            day = parse_day(str(value), what=what)
+        except WindowError as exc:
+            raise click.UsageError(str(exc), ctx) from exc
+        return str(value) if self.spans else day
+
+
+DAY_HELP = "YYYY-MM-DD, or 30d, 8w, 6m, 2y back from today"
 SETTING_OPTION = click.option(
     "-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
     help="Override a Scrapy or newsspider setting (repeatable), e.g. -s DOWNLOAD_DELAY=2.",
@@ -73,12 +125,12 @@ IMPERSONATE_OPTION = click.option(
          "chrome136) on every request (NEWSSPIDER_IMPERSONATE).",
 )
 SINCE_OPTION = click.option(
-    "--since", metavar="DAY",
-    help="Only articles of this day or later: YYYY-MM-DD, or 30d, 8w, 6m, 2y back from today "
+    "--since", metavar="DAY", type=Day(spans=True),
+    help=f"Only articles of this day or later: {DAY_HELP} "
          "(NEWSSPIDER_SINCE). Listings stop at a page of older articles.",
 )
 UNTIL_OPTION = click.option(
-    "--until", metavar="DAY",
+    "--until", metavar="DAY", type=Day(spans=True),
     help="Only articles of this day or earlier (NEWSSPIDER_UNTIL); listings are entered at the first "
          "page that reaches it.",
 )
@@ -177,7 +229,12 @@ class WholeHelpGroup(click.Group):
 @click.group(cls=WholeHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsspider")
 def main() -> None:
-    """Archive bannedbook.org (禁闻网) into a deduplicated JSON Lines dataset."""
+    """Archive bannedbook.org (禁闻网) into a deduplicated JSON Lines dataset.
+
+    Every command that reads or writes a data dir takes it either way: as its first argument
+    (newsspider runs data/demo) or as --data-dir (newsspider runs --data-dir data/demo); left out,
+    it is ./data (./data/demo for demo).
+    """
 
 
 @main.command()
@@ -216,13 +273,14 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, since: str | None, until:
 
 
 @main.command()
-@click.argument("data_dir", type=click.Path(path_type=Path))
+@data_dir_parameter("The data dir whose web archive is read.")
 @click.option("--out", type=click.Path(path_type=Path), metavar="OTHER_DIR",
               help="Write the records into this data dir instead (every archived article stored).")
 @click.option("--jobs", type=click.IntRange(min=0), metavar="N",
               help="Worker processes that read and extract the pages (default 0: one per CPU, "
                    "from 1,000 pages).")
-@SETTING_OPTION
+@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Override a newsspider or Scrapy setting (repeatable), e.g. -s LOG_LEVEL=DEBUG.")
 def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tuple[str, ...]) -> None:
     """Extract DATA_DIR's archived article pages again, offline (nothing is fetched).
 
@@ -252,8 +310,7 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 @START_URL_OPTION
 @SINCE_OPTION
 @UNTIL_OPTION
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True,
-              help="A dataset whose bytes an article to count with (else the benchmark site's).")
+@data_dir_parameter("A dataset whose bytes an article to count with (else the benchmark site's).")
 @SETTING_OPTION
 @PROXY_OPTION
 @IMPERSONATE_OPTION
@@ -270,6 +327,8 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     from newsspider.crawl.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
     from newsspider.crawl.runner import crawler_settings
 
+    if data_dir.exists() and not data_dir.is_dir():
+        raise click.ClickException(f"{display_path(data_dir)}: not a data dir (a file)")
     overrides: dict[str, Any] = dict(_overrides(settings))
     overrides.update(_window(since, until))
     if proxies:
@@ -343,7 +402,7 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
 
 
 @main.command()
-@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@data_dir_parameter("The data dir whose crawls to show.")
 @click.option("--redis-url", metavar="redis://HOST:PORT/DB",
               help="Show the runs of the distributed crawl kept in this Redis instead.")
 @click.option("--redis-prefix", default="newsspider", show_default=True,
@@ -369,6 +428,9 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
         from newsspider.memory import StateError
         from newsspider.memory.sqlite import read_runs
 
+        if not data_dir.is_dir():
+            raise click.ClickException(f"{display_path(data_dir)}: no such data dir"
+                                       + (" (it is a file)" if data_dir.exists() else ""))
         with one_line(StateError):
             history = read_runs(data_dir)
     if run_id is not None:
@@ -406,8 +468,7 @@ def _redis_runs(url: str, prefix: str) -> list[Any]:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data/demo"),
-              show_default=True, help="Directory for the demo's dataset.")
+@data_dir_parameter("Directory for the demo's dataset.", Path("data/demo"))
 @click.option("--port", type=int, default=0, show_default=True,
               help="Port for the demo site on 127.0.0.1 (0 picks a free one).")
 @click.option("--serve", is_flag=True,
@@ -464,7 +525,16 @@ def dataset() -> None:
     """Read, summarise and export a dataset (a data dir or one .jsonl file)."""
 
 
-DATASET_ARGUMENT = click.argument("path", type=click.Path(path_type=Path), default=Path("data"))
+DATASET_ARGUMENT = data_dir_parameter("The dataset: a data dir, or one .jsonl file.", name="path")
+#: --data-dir of a command whose DATA_DIR argument shares the positional arguments with others (page, diff,
+#: search): the command sorts them out
+DATA_DIR_AS_OPTION = click.option("--data-dir", type=click.Path(path_type=Path), metavar="DIR",
+                                  help="The dataset: a data dir, or one .jsonl file. The same as DATA_DIR "
+                                       "(default: data).")
+SINCE_FILTER = click.option("--since", metavar="DAY", type=Day(),
+                            help=f"Only articles published on or after this day: {DAY_HELP}.")
+UNTIL_FILTER = click.option("--until", metavar="DAY", type=Day(),
+                            help=f"Only articles published on or before this day: {DAY_HELP}.")
 SKIP_BAD_LINES_OPTION = click.option(
     "--skip-bad-lines", is_flag=True,
     help="Skip lines that are not records (with a warning naming file and line) instead of failing.",
@@ -514,8 +584,8 @@ def info(path: Path, skip_bad_lines: bool) -> None:
                    "(csv with the UTF-8 mark Excel needs): id, date, title first, body last, rows by date, "
                    "lists joined with '; '; JSON Lines as stored.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The file to write.")
-@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
-@click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
+@SINCE_FILTER
+@UNTIL_FILTER
 @click.option("--category", help="Only this category (and its subcategories), e.g. renquan.")
 @click.option("--tag", help="Only articles with this tag.")
 @SKIP_BAD_LINES_OPTION
@@ -525,9 +595,6 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
     path = _dataset_dir(path)
     from newsspider.dataset.export import Filters, export
 
-    for name, day in (("--since", since), ("--until", until)):
-        if day is not None and not _is_date(day):
-            raise click.UsageError(f"{name} expects a date YYYY-MM-DD, got {day!r}")
     try:
         count = export(path, out, fmt, Filters(since, until, category, tag), _errors(skip_bad_lines))
     except ImportError as exc:
@@ -575,25 +642,15 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
 
 
 @dataset.command()
-@click.argument("args", nargs=-1, metavar="DATA_DIR ARTICLE_ID")
-@click.option("--data-dir", type=click.Path(path_type=Path), hidden=True,
-              help="Deprecated: give DATA_DIR as the first argument.")
+@click.argument("args", nargs=-1, metavar="[DATA_DIR] ARTICLE_ID")
+@DATA_DIR_AS_OPTION
 @click.option("--headers", is_flag=True, help="Print the archived HTTP status line and headers instead.")
 @SKIP_BAD_LINES_OPTION
 def page(args: tuple[str, ...], data_dir: Path | None, headers: bool, skip_bad_lines: bool) -> None:
     """Print the archived page (HTML, as it was served) of ARTICLE_ID's newest stored version."""
     from newsspider.archive.reader import ArchiveError, page_of
 
-    if data_dir is not None:
-        click.echo("newsspider: dataset page --data-dir DIR is deprecated; "
-                   "write: newsspider dataset page DIR ARTICLE_ID", err=True)
-    if len(args) == 2 and data_dir is None:
-        data_dir, article_id = Path(args[0]), args[1]
-    elif len(args) == 1:
-        data_dir, article_id = data_dir or Path("data"), args[0]
-    else:
-        raise click.UsageError("expected DATA_DIR ARTICLE_ID, e.g. newsspider dataset page data/demo 2054421")
-    data_dir = _dataset_dir(data_dir)
+    data_dir, article_id = _dir_and_article(args, data_dir, "page data/demo 2054421")
     with one_line(ArchiveError, *_dataset_errors()):
         archived = page_of(data_dir, article_id, _errors(skip_bad_lines))
     if headers:
@@ -627,10 +684,10 @@ def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
 
 
 @dataset.command("search")
-@DATASET_ARGUMENT
-@click.argument("words", metavar="QUERY...", nargs=-1, required=True)
-@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
-@click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
+@click.argument("words", metavar="[DATA_DIR] QUERY...", nargs=-1, required=True)
+@DATA_DIR_AS_OPTION
+@SINCE_FILTER
+@UNTIL_FILTER
 @click.option("--tag", help="Only articles with this tag.")
 @click.option("--category", help="Only this category (and its subcategories), e.g. renquan.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
@@ -640,24 +697,23 @@ def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
               help="Only the form typed: 中国 does not also find 中國 (OpenCC's conversions).")
 @click.option("--db", type=click.Path(path_type=Path), help="The database (default DATA_DIR/archive.db).")
 @SKIP_BAD_LINES_OPTION
-def search_command(path: Path, words: tuple[str, ...], since: str | None, until: str | None, tag: str | None,
-                   category: str | None, limit: int, as_json: bool, same_script: bool, db: Path | None,
-                   skip_bad_lines: bool) -> None:
+def search_command(words: tuple[str, ...], data_dir: Path | None, since: str | None, until: str | None,
+                   tag: str | None, category: str | None, limit: int, as_json: bool, same_script: bool,
+                   db: Path | None, skip_bad_lines: bool) -> None:
     """Articles whose title, summary or body hold every word of QUERY (Han characters: any substring;
     Latin words and numbers: whole; "a quoted phrase": exactly), best first, with a snippet.
 
-    Words may be given as one argument or several (新疆 棉花 = '新疆 棉花': both).  The database is
-    built or brought up to date first."""
+    Words may be given as one argument or several (新疆 棉花 = '新疆 棉花': both).  DATA_DIR is the first
+    argument when it names a file or directory (or holds a '/'), else the data dir is --data-dir or
+    data.  The database is built or brought up to date first."""
     import json
 
     from newsspider.dataset.search.database import RANKED, Where, count, search
     from newsspider.dataset.search.tokens import QueryError
 
-    for name, day in (("--since", since), ("--until", until)):
-        if day is not None and not _is_date(day):
-            raise click.UsageError(f"{name} expects a date YYYY-MM-DD, got {day!r}")
-    query = " ".join(words)
-    path = _dataset_dir(path)
+    given = Path(words[0]) if len(words) > 1 and _names_a_path(words[0]) and data_dir is None else None
+    query = " ".join(words[1:] if given else words)
+    path = _dataset_dir(given or data_dir or Path("data"))
     built = _build_database(path, db, skip_bad_lines)
     where = Where(since, until, tag, category)
     with one_line(QueryError, *_dataset_errors()):
@@ -686,18 +742,18 @@ def search_command(path: Path, words: tuple[str, ...], since: str | None, until:
 
 
 @dataset.command()
-@DATASET_ARGUMENT
-@click.argument("article_id")
+@click.argument("args", nargs=-1, metavar="[DATA_DIR] ARTICLE_ID")
+@DATA_DIR_AS_OPTION
 @click.option("--from", "from_version", type=int, help="The older version (default: the one before --to).")
 @click.option("--to", "to_version", type=int, help="The newer version (default: the newest).")
 @SKIP_BAD_LINES_OPTION
-def diff(path: Path, article_id: str, from_version: int | None, to_version: int | None,
+def diff(args: tuple[str, ...], data_dir: Path | None, from_version: int | None, to_version: int | None,
          skip_bad_lines: bool) -> None:
     """What changed between two stored versions of ARTICLE_ID, field by field ([-deleted-]{+inserted+})."""
     from newsspider.dataset.diff import field_diffs
     from newsspider.dataset.reader import iter_records
 
-    path = _dataset_dir(path)
+    path, article_id = _dir_and_article(args, data_dir, "diff data/demo 2060000")
     with one_line(*_dataset_errors()):
         versions = {int(r.get("version") or 1): r for r in iter_records(path, _errors(skip_bad_lines))
                     if r["article_id"] == article_id}
@@ -723,7 +779,7 @@ def diff(path: Path, article_id: str, from_version: int | None, to_version: int 
 
 
 @dataset.command("warc-index")
-@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@data_dir_parameter("The data dir whose web archive to index.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="The index to write (default DATA_DIR/index.cdxj).")
 def warc_index(data_dir: Path, out: Path | None) -> None:
@@ -738,7 +794,7 @@ def warc_index(data_dir: Path, out: Path | None) -> None:
 
 
 @dataset.command()
-@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@data_dir_parameter("The data dir whose web archive to package.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The .wacz file to write.")
 @SKIP_BAD_LINES_OPTION
 def wacz(data_dir: Path, out: Path, skip_bad_lines: bool) -> None:
@@ -764,18 +820,21 @@ def _archive_extra(command: str) -> Iterator[None]:
                                    "pip install 'newsspider[archive]'") from exc
 
 
-def _is_date(text: str) -> bool:
-    from datetime import date
+def _dir_and_article(args: tuple[str, ...], data_dir: Path | None, example: str) -> tuple[Path, str]:
+    """The dataset and the article id of ``[DATA_DIR] ARTICLE_ID`` and ``--data-dir``."""
+    if len(args) not in (1, 2):
+        raise click.UsageError(f"expected [DATA_DIR] ARTICLE_ID, e.g. newsspider dataset {example}")
+    given = Path(args[0]) if len(args) == 2 else None
+    return _dataset_dir(_one_data_dir(given, data_dir, Path("data"))), args[-1]
 
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) == 10
+
+def _names_a_path(text: str) -> bool:
+    """Whether a first argument of ``dataset search`` is its data dir rather than a word of the query."""
+    return "/" in text or text.endswith(".jsonl") or Path(text).exists()
 
 
 @main.command()
-@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@data_dir_parameter("The dataset to serve.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
               help="Port on 127.0.0.1.")
 @click.option("--db", type=click.Path(path_type=Path), help="The database (default DATA_DIR/archive.db).")

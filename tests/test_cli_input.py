@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
 import pytest
+from click.testing import CliRunner, Result
 
+from newsspider.cli import main
 from tests.conftest import FAST, REPO, run_cli
 from tests.mockserver import MockServer
 
@@ -142,3 +145,113 @@ def test_a_start_url_as_long_as_the_limit_is_crawled(site_server: MockServer, tm
                      "-s", f"URLLENGTH_LIMIT={len(url)}", "-s", "CLOSESPIDER_ITEMCOUNT=1")
     assert result.returncode == 0, result.stderr
     assert site_server.requests()[1]["path"].startswith("/bnews/?q=aaa")
+
+
+# --- one convention for the data dir: DATA_DIR or --data-dir, everywhere (issue 35, item 19) -------
+
+def _dated_dataset(path: Path) -> Path:
+    """Two articles: one published today, one in 2020 (with two versions)."""
+    from tests.test_dataset import line
+
+    today = date.today().isoformat()
+    path.mkdir()
+    url = f"https://www.bannedbook.org/bnews/itnews/{today.replace('-', '')}/1.html"
+    old = {"published_date": "2020-01-01"}
+    (path / "articles.jsonl").write_bytes(line("1", published_date=today, url=url) + line("2", **old)
+                                          + line("2", **old, version=2, body="正文二"))
+    return path
+
+
+def invoke(*args: str, cwd: Path | None = None) -> Result:
+    """The command in this process (click's runner), in *cwd*."""
+    runner = CliRunner()
+    if cwd is None:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+
+
+@pytest.mark.parametrize("command", [
+    ["dataset", "info"], ["dataset", "sqlite"], ["dataset", "search", "标题"], ["dataset", "diff", "2"],
+    ["dataset", "export", "--format", "jsonl", "--out", "OUT/x.jsonl"],
+    ["dataset", "graph", "--out", "OUT/g.csv"], ["dataset", "report", "--out", "OUT/r.html"],
+])
+def test_a_dataset_command_takes_the_data_dir_either_way(command: list[str], tmp_path: Path) -> None:
+    data = _dated_dataset(tmp_path / "some-data")
+    args = [arg.replace("OUT", str(tmp_path)) for arg in command]
+    position = 2  # after "dataset NAME"
+    positional = invoke(*args[:position], str(data), *args[position:])
+    assert positional.exit_code == 0, positional.output
+    option = invoke(*args[:position], "--data-dir", str(data), *args[position:])
+    assert option.exit_code == 0, option.output
+
+    def said(output: str) -> str:  # sqlite says what it added: nothing, the second time
+        return output.split(": ")[0] if command[1] == "sqlite" else output
+
+    assert said(option.output) == said(positional.output)
+    (tmp_path / "data").symlink_to(data)  # left out: ./data
+    default = invoke(*args, cwd=tmp_path)
+    assert default.exit_code == 0, default.output
+    assert said(default.output) == said(positional.output.replace(str(data), "data"))
+
+
+def test_two_different_data_dirs_are_a_one_line_error(tmp_path: Path) -> None:
+    for command in (["runs"], ["dataset", "info"], ["crawl"], ["browse"]):
+        result = run_cli(*command, str(tmp_path / "a"), "--data-dir", str(tmp_path / "b"))
+        assert one_error(result) == (f"Error: two data dirs: {tmp_path / 'a'} and --data-dir "
+                                     f"{tmp_path / 'b'} (give DATA_DIR or --data-dir, not both)")
+
+
+@pytest.mark.parametrize("command", [["crawl"], ["estimate"], ["schedule", "--every", "1h"], ["demo"],
+                                     ["reextract"], ["runs"], ["browse"], ["dataset", "wacz", "--out", "x"],
+                                     ["dataset", "warc-index"]])
+def test_a_command_that_took_one_form_takes_the_other(command: list[str], tmp_path: Path) -> None:
+    """Given as DATA_DIR or as --data-dir, a data dir that is a file is refused alike: the command read it."""
+    data = tmp_path / "a-file"
+    data.write_text("x")
+    position = 2 if command[0] in ("dataset",) else 1
+    messages = set()
+    for form in ([str(data)], ["--data-dir", str(data)]):
+        result = run_cli(*command[:position], *form, *command[position:], timeout=60)
+        assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+        messages.add(result.stderr.strip().splitlines()[-1])
+    assert len(messages) == 1 and "a-file" in messages.pop()
+
+
+def test_search_without_a_data_dir_searches_data(tmp_path: Path) -> None:
+    _dated_dataset(tmp_path / "data")
+    result = invoke("dataset", "search", "标题", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("2 articles hold 标题:")
+    two_words = invoke("dataset", "search", "标题", "正文二", cwd=tmp_path)
+    assert two_words.exit_code == 0 and two_words.output.startswith("1 article holds 标题 正文二:")
+    in_data = invoke("dataset", "search", "data", "正文二", cwd=tmp_path)  # an existing dir: the data dir
+    assert in_data.output.startswith("1 article holds 正文二")
+
+
+def test_days_back_wherever_dates_are_taken(tmp_path: Path) -> None:
+    data = _dated_dataset(tmp_path / "data")
+    out = tmp_path / "recent.jsonl"
+    exported = invoke("dataset", "export", str(data), "--format", "jsonl", "--out", str(out),
+                      "--since", "30d")
+    assert exported.exit_code == 0, exported.output
+    assert [json.loads(line)["article_id"] for line in out.read_text("utf-8").splitlines()] == ["1"]
+    found = invoke("dataset", "search", str(data), "标题", "--until", "1y", "--json")
+    assert [json.loads(line)["article_id"] for line in found.output.splitlines()] == ["2"]
+    bad = run_cli("dataset", "export", str(data), "--format", "jsonl", "--out", str(out),
+                  "--since", "2024-1-1")
+    assert one_error(bad).startswith("Error: --since: not a day (YYYY-MM-DD, or 30d, 8w, 6m, 2y back")
+
+
+def test_runs_of_a_data_dir_that_does_not_exist(tmp_path: Path) -> None:
+    result = run_cli("runs", str(tmp_path / "nowhere"))
+    assert one_error(result) == f"Error: {tmp_path / 'nowhere'}: no such data dir"
+
+
+def test_reextract_help_shows_no_crawl_only_example() -> None:
+    shown = CliRunner().invoke(main, ["reextract", "--help"]).output
+    assert "DOWNLOAD_DELAY" not in shown and "-s, --set NAME=VALUE" in shown
