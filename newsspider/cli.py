@@ -319,13 +319,24 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     """Tell what a crawl would fetch, how long it takes and the disk it needs, from a few listing pages.
 
     Each start listing's first page is read, then page numbers doubling and halving find its last
-    page (and, with --since/--until, the window's first and last); the time is at the politeness
-    settings (-s DOWNLOAD_DELAY=…) and the site's latency as measured.
+    page (and, with --since/--until, the window's first and last); the front page's listing too when
+    a start listing links to it (a crawl reaches it).  A few articles and the first page of their tag
+    and category listings tell the pages of the listings a crawl walks.  The time is at the
+    politeness settings (-s DOWNLOAD_DELAY=…; with none, it is the server's pace).
     """
     import statistics
 
-    from newsspider.crawl.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
+    from newsspider.crawl.estimate import (
+        Listing,
+        ListingSize,
+        Sample,
+        cost,
+        measured_bytes,
+        report,
+        seconds_a_page,
+    )
     from newsspider.crawl.runner import crawler_settings
+    from newsspider.crawl.window import Window
 
     if data_dir.exists() and not data_dir.is_dir():
         raise click.ClickException(f"{display_path(data_dir)}: not a data dir (a file)")
@@ -344,17 +355,24 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     if not sizes:
         raise click.ClickException(f"no start listing could be measured ({result.finish_reason}: "
                                    f"{result.summary.line()})")
-    crawl_settings = crawler_settings(None, overrides)
+    read = result.stats.get(keys.ESTIMATE_SAMPLE) or {}
+    sample = Sample(**{**read, **{name: tuple(Listing(**listing) for listing in read.get(name, ()))
+                                  for name in ("categories", "tag_listings")}})
+    crawl = crawler_settings(None, overrides)
     latency = statistics.median(result.stats.get(keys.ESTIMATE_LATENCY) or [0.0])
-    delay = crawl_settings.getfloat("DOWNLOAD_DELAY")
-    throttle = crawl_settings.getbool("AUTOTHROTTLE_ENABLED")
-    rate = crawl_rate(latency, delay, throttle, crawl_settings.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
-                      crawl_settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
+    delay = crawl.getfloat("DOWNLOAD_DELAY")
+    throttle = crawl.getbool("AUTOTHROTTLE_ENABLED")
+    jitter = crawl.getfloat("DOWNLOAD_DELAY_JITTER") if crawl.getbool("RANDOMIZE_DOWNLOAD_DELAY") else 0.0
+    wait = seconds_a_page(delay, jitter, throttle, latency, crawl.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
+                          crawl.getfloat("AUTOTHROTTLE_MAX_DELAY"))
+    robots = crawl.getbool("ROBOTSTXT_OBEY") if "ROBOTSTXT_OBEY" in overrides else True  # the add-on sets it
+    hosts = len({size.url.split("/")[2] for size in sizes})
     dataset_bytes, warc_bytes, measured = measured_bytes(data_dir)
-    politeness = (f"DOWNLOAD_DELAY {delay:g} s, AutoThrottle {'on' if throttle else 'off'}, "
-                  f"latency {latency * 1000:.0f} ms")
-    window = f"{since or ''}..{until or ''}" if since or until else ""
-    click.echo(report(sizes, cost(sizes, rate, (dataset_bytes, warc_bytes)), window, politeness, measured))
+    politeness = (f"DOWNLOAD_DELAY {delay:g} s{f' ±{jitter:.0%}' if delay and jitter else ''}, "
+                  f"AutoThrottle {'on' if throttle else 'off'}, latency {latency * 1000:.0f} ms")
+    window = Window.from_settings(since, until).words()
+    click.echo(report(sizes, cost(sizes, sample, wait, (dataset_bytes, warc_bytes), hosts * robots), window,
+                      politeness, measured))
 
 
 @main.command()

@@ -320,6 +320,8 @@ def run_estimate(start_urls: Sequence[str] | None, overrides: Mapping[str, Any] 
             raise ImpersonationUnavailable(problem)
         for name, value in {"NEWSSPIDER_WARC": False, "SPIDERMON_ENABLED": False}.items():
             settings.set(name, value, priority="cmdline")
+        if "LOG_LEVEL" not in (overrides or {}):  # the command prints the estimate, not a crawl's lines
+            settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
         return _run(settings, overrides, EstimateSpider, Path(scratch), start_urls=urls)
 
 

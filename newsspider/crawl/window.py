@@ -106,6 +106,18 @@ class Window:
     def __bool__(self) -> bool:
         return bool(self.since or self.until)
 
+    def words(self) -> str:
+        """The window in words; empty without one.
+
+        >>> Window("2024-01-01").words(), Window(until="2020-06-30").words()
+        ('since 2024-01-01', 'until 2020-06-30')
+        >>> Window("2019-03-01", "2020-06-30").words(), Window().words()
+        ('from 2019-03-01 to 2020-06-30', '')
+        """
+        if self.since and self.until:
+            return f"from {self.since} to {self.until}"
+        return f"since {self.since}" if self.since else f"until {self.until}" if self.until else ""
+
     def __str__(self) -> str:
         return f"{self.since}..{self.until}"
 
