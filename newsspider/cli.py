@@ -493,7 +493,16 @@ def _redis_runs(url: str, prefix: str) -> list[Any]:
               help="Keep the demo site up after the crawl, until Ctrl-C, to try the docs' examples on it.")
 @SETTING_OPTION
 def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> None:
-    """Serve the bundled sample site on 127.0.0.1 and crawl it into DATA_DIR."""
+    """Serve the bundled sample site on 127.0.0.1 and crawl it into DATA_DIR.
+
+    With --serve the site stays up until Ctrl-C, to try the docs' examples on it (--port 8000: at the
+    address they use).  To try recurring crawls, --refresh and dataset diff, change the site while it
+    is served, as the live one changes between two crawls:
+
+    \b
+      curl -X POST 'http://127.0.0.1:PORT/__add__?n=3'             # publish 3 new articles
+      curl -X POST 'http://127.0.0.1:PORT/__edit__?id=2060000'     # edit one
+    """
     from newsspider.dataset.reader import iter_records
     from newsspider.demo.server import serve_in_thread
 
@@ -521,6 +530,8 @@ def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> N
         if serve:
             click.echo(f"Serving the demo site at {start_url} until Ctrl-C; for instance:\n  newsspider "
                        f"crawl --start-url {start_url} --data-dir data/demo-2 -s DOWNLOAD_DELAY=0")
+            click.echo(f"To change the site between two crawls: curl -X POST '{server.root}/__add__?n=3' "
+                       f"(3 new articles), curl -X POST '{server.root}/__edit__?id=2060000' (an edit)")
             _wait_for_a_stop()
     finally:
         server.shutdown()

@@ -255,3 +255,32 @@ def test_runs_of_a_data_dir_that_does_not_exist(tmp_path: Path) -> None:
 def test_reextract_help_shows_no_crawl_only_example() -> None:
     shown = CliRunner().invoke(main, ["reextract", "--help"]).output
     assert "DOWNLOAD_DELAY" not in shown and "-s, --set NAME=VALUE" in shown
+
+
+# --- the demo site's changes, told where a user looks (issue 35, item 23) ---------------------------
+
+def test_demo_help_tells_how_to_change_the_site() -> None:
+    shown = " ".join(CliRunner().invoke(main, ["demo", "--help"], terminal_width=200).output.split())
+    assert "curl -X POST 'http://127.0.0.1:PORT/__add__?n=3'" in shown
+    assert "curl -X POST 'http://127.0.0.1:PORT/__edit__?id=2060000'" in shown
+
+
+def test_the_demo_site_refuses_a_change_it_cannot_make_in_one_line() -> None:
+    from urllib.error import HTTPError
+    from urllib.request import Request
+
+    from newsspider.demo.server import serve_in_thread
+
+    server = serve_in_thread(port=0)
+    try:
+        for query, status, said in (("__add__?n=abc", 400, "n: a number of articles from 1 to 1000"),
+                                    ("__add__?n=100000", 400, "n: a number of articles from 1 to 1000"),
+                                    ("__edit__", 400, "id: the id of an article of the site"),
+                                    ("__edit__?id=1", 404, "no article 1 on this site")):
+            with pytest.raises(HTTPError) as refused:
+                urlopen(Request(f"{server.root}/{query}", method="POST"), timeout=10)
+            assert refused.value.code == status and refused.value.read().decode() == said + "\n"
+        with urlopen(Request(f"{server.root}/__add__?n=2", method="POST"), timeout=10) as added:
+            assert len(json.load(added)) == 2
+    finally:
+        server.shutdown()
