@@ -741,6 +741,8 @@ def search_command(words: tuple[str, ...], data_dir: Path | None, since: str | N
     from newsspider.dataset.search.tokens import QueryError
 
     given = Path(words[0]) if len(words) > 1 and _names_a_path(words[0]) and data_dir is None else None
+    if len(words) == 1 and ("/" in words[0] or words[0].endswith(".jsonl")):
+        raise click.UsageError(f"missing QUERY: what to search {words[0]} for")
     query = " ".join(words[1:] if given else words)
     path = _dataset_dir(given or data_dir or Path("data"))
     built = _build_database(path, db, skip_bad_lines)

@@ -57,9 +57,9 @@ def _dataset(path: Path) -> Path:
 
 def test_a_huge_search_limit_is_no_limit(tmp_path: Path) -> None:
     data = _dataset(tmp_path / "data")
-    result = run_cli("dataset", "search", str(data), "标题", "--limit", "99999999999999999999", "--json")
-    assert result.returncode == 0, result.stderr
-    assert sorted(json.loads(line)["article_id"] for line in result.stdout.splitlines()) == ["1", "2"]
+    result = invoke("dataset", "search", str(data), "标题", "--limit", "99999999999999999999", "--json")
+    assert result.exit_code == 0, result.output
+    assert sorted(json.loads(line)["article_id"] for line in result.output.splitlines()) == ["1", "2"]
 
 
 def _run(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
@@ -231,6 +231,9 @@ def test_search_without_a_data_dir_searches_data(tmp_path: Path) -> None:
     assert two_words.exit_code == 0 and two_words.output.startswith("1 article holds 标题 正文二:")
     in_data = invoke("dataset", "search", "data", "正文二", cwd=tmp_path)  # an existing dir: the data dir
     assert in_data.output.startswith("1 article holds 正文二")
+    no_query = invoke("dataset", "search", "data/", cwd=tmp_path)
+    assert no_query.exit_code == 2
+    assert no_query.output.endswith("Error: missing QUERY: what to search data/ for\n")
 
 
 def test_days_back_wherever_dates_are_taken(tmp_path: Path) -> None:
