@@ -9,8 +9,9 @@ extraction -> crawl components -> runner -> this module.
 
 from __future__ import annotations
 
+import functools
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,61 @@ from newsspider.core import stats as keys
 from newsspider.core.errors import DEGRADED_EXIT, EXIT_ERROR, NewsspiderError
 from newsspider.dataset.reader import display_path
 
-DATA_DIR_OPTION = click.option(
-    "--data-dir", type=click.Path(file_okay=True, path_type=Path), default=Path("data"),
-    show_default=True, help="Directory for the dataset (articles.jsonl) and the crawl's memory.",
-)
+
+def data_dir_parameter(help: str, default: Path = Path("data"),
+                       name: str = "data_dir") -> Callable[[Any], Any]:
+    """The command's data dir, given either way: as its first argument DATA_DIR or as ``--data-dir DIR``
+    (two different ones are an error); left out, *default*.  The command's function gets it as *name*."""
+
+    def decorate(function: Any) -> Any:
+        @functools.wraps(function)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = _one_data_dir(kwargs.pop("data_dir_argument"), kwargs.pop("data_dir_option"),
+                                         default)
+            return function(*args, **kwargs)
+
+        option = click.option("--data-dir", "data_dir_option", type=click.Path(path_type=Path), metavar="DIR",
+                              help=f"{help} The same as DATA_DIR (default: {default}).")
+        argument = click.argument("data_dir_argument", metavar="[DATA_DIR]", required=False,
+                                  type=click.Path(path_type=Path))
+        return argument(option(command))
+
+    return decorate
+
+
+def _one_data_dir(argument: Path | None, option: Path | None, default: Path) -> Path:
+    """The data dir of DATA_DIR or --data-dir, whichever was given (both: the same one)."""
+    if argument is not None and option is not None and argument != option:
+        raise click.UsageError(f"two data dirs: {display_path(argument)} and --data-dir "
+                               f"{display_path(option)} (give DATA_DIR or --data-dir, not both)")
+    return argument or option or default
+
+
+DATA_DIR_OPTION = data_dir_parameter("Directory for the dataset (articles.jsonl) and the crawl's memory.")
+
+
+class Day(click.ParamType):
+    """A day: ``YYYY-MM-DD``, or a span back from today (``30d``, ``8w``, ``6m``, ``2y``), checked.  The
+    value is the day (``YYYY-MM-DD``), or with *spans* the text as given: a crawl's ``--since 30d``
+    stays a span, counted back from the day each scheduled crawl runs."""
+
+    name = "day"
+
+    def __init__(self, spans: bool = False) -> None:
+        self.spans = spans
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from newsspider.core.window import WindowError, parse_day
+
+        what = param.opts[0] if param is not None and param.opts else "day"
+        try:
+            day = parse_day(str(value), what=what)
+        except WindowError as exc:
+            raise click.UsageError(str(exc), ctx) from exc
+        return str(value) if self.spans else day
+
+
+DAY_HELP = "YYYY-MM-DD, or 30d, 8w, 6m, 2y back from today"
 SETTING_OPTION = click.option(
     "-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
     help="Override a Scrapy or newsspider setting (repeatable), e.g. -s DOWNLOAD_DELAY=2.",
@@ -73,12 +125,12 @@ IMPERSONATE_OPTION = click.option(
          "chrome136) on every request (NEWSSPIDER_IMPERSONATE).",
 )
 SINCE_OPTION = click.option(
-    "--since", metavar="DAY",
-    help="Only articles of this day or later: YYYY-MM-DD, or 30d, 8w, 6m, 2y back from today "
+    "--since", metavar="DAY", type=Day(spans=True),
+    help=f"Only articles of this day or later: {DAY_HELP} "
          "(NEWSSPIDER_SINCE). Listings stop at a page of older articles.",
 )
 UNTIL_OPTION = click.option(
-    "--until", metavar="DAY",
+    "--until", metavar="DAY", type=Day(spans=True),
     help="Only articles of this day or earlier (NEWSSPIDER_UNTIL); listings are entered at the first "
          "page that reaches it.",
 )
@@ -180,7 +232,12 @@ class WholeHelpGroup(click.Group):
 @click.group(cls=WholeHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsspider")
 def main() -> None:
-    """Archive bannedbook.org (禁闻网) into a deduplicated JSON Lines dataset."""
+    """Archive bannedbook.org (禁闻网) into a deduplicated JSON Lines dataset.
+
+    Every command that reads or writes a data dir takes it either way: as its first argument
+    (newsspider runs data/demo) or as --data-dir (newsspider runs --data-dir data/demo); left out,
+    it is ./data (./data/demo for demo).
+    """
 
 
 @main.command()
@@ -219,13 +276,14 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, since: str | None, until:
 
 
 @main.command()
-@click.argument("data_dir", type=click.Path(path_type=Path))
+@data_dir_parameter("The data dir whose web archive is read.")
 @click.option("--out", type=click.Path(path_type=Path), metavar="OTHER_DIR",
               help="Write the records into this data dir instead (every archived article stored).")
 @click.option("--jobs", type=click.IntRange(min=0), metavar="N",
               help="Worker processes that read and extract the pages (default 0: one per CPU, "
                    "from 1,000 pages).")
-@SETTING_OPTION
+@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Override a newsspider or Scrapy setting (repeatable), e.g. -s LOG_LEVEL=DEBUG.")
 def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tuple[str, ...]) -> None:
     """Extract DATA_DIR's archived article pages again, offline (nothing is fetched).
 
@@ -254,8 +312,7 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 @START_URL_OPTION
 @SINCE_OPTION
 @UNTIL_OPTION
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True,
-              help="A dataset whose bytes an article to count with (else the benchmark site's).")
+@data_dir_parameter("A dataset whose bytes an article to count with (else the benchmark site's).")
 @SETTING_OPTION
 @PROXY_OPTION
 @IMPERSONATE_OPTION
@@ -264,14 +321,27 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     """Tell what a crawl would fetch, how long it takes and the disk it needs, from a few listing pages.
 
     Each start listing's first page is read, then page numbers doubling and halving find its last
-    page (and, with --since/--until, the window's first and last); the time is at the politeness
-    settings (-s DOWNLOAD_DELAY=…) and the site's latency as measured.
+    page (and, with --since/--until, the window's first and last); the front page's listing too when
+    a start listing links to it (a crawl reaches it).  A few articles and the first page of their tag
+    and category listings tell the pages of the listings a crawl walks.  The time is at the
+    politeness settings (-s DOWNLOAD_DELAY=…; with none, it is the server's pace).
     """
     import statistics
 
-    from newsspider.run.estimate import ListingSize, cost, crawl_rate, measured_bytes, report
+    from newsspider.core.window import Window
+    from newsspider.run.estimate import (
+        Listing,
+        ListingSize,
+        Sample,
+        cost,
+        measured_bytes,
+        report,
+        seconds_a_page,
+    )
     from newsspider.run.runner import crawler_settings
 
+    if data_dir.exists() and not data_dir.is_dir():
+        raise click.ClickException(f"{display_path(data_dir)}: not a data dir (a file)")
     overrides: dict[str, Any] = dict(_overrides(settings))
     overrides.update(_window(since, until))
     if proxies:
@@ -286,17 +356,24 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     if not sizes:
         raise click.ClickException(f"no start listing could be measured ({result.finish_reason}: "
                                    f"{result.summary.line()})")
-    crawl_settings = crawler_settings(None, overrides)
+    read = result.stats.get(keys.ESTIMATE_SAMPLE) or {}
+    sample = Sample(**{**read, **{name: tuple(Listing(**listing) for listing in read.get(name, ()))
+                                  for name in ("categories", "tag_listings")}})
+    crawl = crawler_settings(None, overrides)
     latency = statistics.median(result.stats.get(keys.ESTIMATE_LATENCY) or [0.0])
-    delay = crawl_settings.getfloat("DOWNLOAD_DELAY")
-    throttle = crawl_settings.getbool("AUTOTHROTTLE_ENABLED")
-    rate = crawl_rate(latency, delay, throttle, crawl_settings.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
-                      crawl_settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
+    delay = crawl.getfloat("DOWNLOAD_DELAY")
+    throttle = crawl.getbool("AUTOTHROTTLE_ENABLED")
+    jitter = crawl.getfloat("DOWNLOAD_DELAY_JITTER") if crawl.getbool("RANDOMIZE_DOWNLOAD_DELAY") else 0.0
+    wait = seconds_a_page(delay, jitter, throttle, latency, crawl.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
+                          crawl.getfloat("AUTOTHROTTLE_MAX_DELAY"))
+    robots = crawl.getbool("ROBOTSTXT_OBEY") if "ROBOTSTXT_OBEY" in overrides else True  # the add-on sets it
+    hosts = len({size.url.split("/")[2] for size in sizes})
     dataset_bytes, warc_bytes, measured = measured_bytes(data_dir)
-    politeness = (f"DOWNLOAD_DELAY {delay:g} s, AutoThrottle {'on' if throttle else 'off'}, "
-                  f"latency {latency * 1000:.0f} ms")
-    window = f"{since or ''}..{until or ''}" if since or until else ""
-    click.echo(report(sizes, cost(sizes, rate, (dataset_bytes, warc_bytes)), window, politeness, measured))
+    politeness = (f"DOWNLOAD_DELAY {delay:g} s{f' ±{jitter:.0%}' if delay and jitter else ''}, "
+                  f"AutoThrottle {'on' if throttle else 'off'}, latency {latency * 1000:.0f} ms")
+    window = Window.from_settings(since, until).words()
+    click.echo(report(sizes, cost(sizes, sample, wait, (dataset_bytes, warc_bytes), hosts * robots), window,
+                      politeness, measured))
 
 
 @main.command()
@@ -321,6 +398,7 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
 
     overrides = _overrides(settings)  # report bad -s values now, not in every crawl's log
     _window(since, until)
+    _check_crawl(start_urls, overrides)
     proxy_urls = parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
     trigger = trigger_for(every, cron)
     data_dir = prepare_data_dir(data_dir)
@@ -344,7 +422,7 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
 
 
 @main.command()
-@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@data_dir_parameter("The data dir whose crawls to show.")
 @click.option("--redis-url", metavar="redis://HOST:PORT/DB",
               help="Show the runs of the distributed crawl kept in this Redis instead.")
 @click.option("--redis-prefix", default="newsspider", show_default=True,
@@ -372,6 +450,9 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
     else:
         from newsspider.memory.sqlite import read_runs
 
+        if not data_dir.is_dir():
+            raise click.ClickException(f"{display_path(data_dir)}: no such data dir"
+                                       + (" (it is a file)" if data_dir.exists() else ""))
         history = read_runs(data_dir)
     if run_id is not None:
         history = [run for run in history if run.run_id == run_id]
@@ -388,6 +469,13 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
         click.echo(run_table(history))
 
 
+def _check_crawl(start_urls: tuple[str, ...], overrides: dict[str, str]) -> None:
+    """What a crawl checks before it starts (its start URLs and settings), checked now."""
+    from newsspider.run.runner import check_crawl
+
+    check_crawl(start_urls, overrides)
+
+
 def _redis_runs(url: str, prefix: str) -> list[Any]:
     from newsspider.memory.redis import read_redis_runs
     from newsspider.run.runner import check_redis
@@ -397,15 +485,23 @@ def _redis_runs(url: str, prefix: str) -> list[Any]:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data/demo"),
-              show_default=True, help="Directory for the demo's dataset.")
+@data_dir_parameter("Directory for the demo's dataset.", Path("data/demo"))
 @click.option("--port", type=int, default=0, show_default=True,
               help="Port for the demo site on 127.0.0.1 (0 picks a free one).")
 @click.option("--serve", is_flag=True,
               help="Keep the demo site up after the crawl, until Ctrl-C, to try the docs' examples on it.")
 @SETTING_OPTION
 def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> None:
-    """Serve the bundled sample site on 127.0.0.1 and crawl it into DATA_DIR."""
+    """Serve the bundled sample site on 127.0.0.1 and crawl it into DATA_DIR.
+
+    With --serve the site stays up until Ctrl-C, to try the docs' examples on it (--port 8000: at the
+    address they use).  To try recurring crawls, --refresh and dataset diff, change the site while it
+    is served, as the live one changes between two crawls:
+
+    \b
+      curl -X POST 'http://127.0.0.1:PORT/__add__?n=3'             # publish 3 new articles
+      curl -X POST 'http://127.0.0.1:PORT/__edit__?id=2060000'     # edit one
+    """
     from newsspider.dataset.reader import iter_records
     from newsspider.demo.server import serve_in_thread
 
@@ -433,6 +529,8 @@ def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> N
         if serve:
             click.echo(f"Serving the demo site at {start_url} until Ctrl-C; for instance:\n  newsspider "
                        f"crawl --start-url {start_url} --data-dir data/demo-2 -s DOWNLOAD_DELAY=0")
+            click.echo(f"To change the site between two crawls: curl -X POST '{server.root}/__add__?n=3' "
+                       f"(3 new articles), curl -X POST '{server.root}/__edit__?id=2060000' (an edit)")
             _wait_for_a_stop()
     finally:
         server.shutdown()
@@ -455,7 +553,16 @@ def dataset() -> None:
     """Read, summarise and export a dataset (a data dir or one .jsonl file)."""
 
 
-DATASET_ARGUMENT = click.argument("path", type=click.Path(path_type=Path), default=Path("data"))
+DATASET_ARGUMENT = data_dir_parameter("The dataset: a data dir, or one .jsonl file.", name="path")
+#: --data-dir of a command whose DATA_DIR argument shares the positional arguments with others (page, diff,
+#: search): the command sorts them out
+DATA_DIR_AS_OPTION = click.option("--data-dir", type=click.Path(path_type=Path), metavar="DIR",
+                                  help="The dataset: a data dir, or one .jsonl file. The same as DATA_DIR "
+                                       "(default: data).")
+SINCE_FILTER = click.option("--since", metavar="DAY", type=Day(),
+                            help=f"Only articles published on or after this day: {DAY_HELP}.")
+UNTIL_FILTER = click.option("--until", metavar="DAY", type=Day(),
+                            help=f"Only articles published on or before this day: {DAY_HELP}.")
 SKIP_BAD_LINES_OPTION = click.option(
     "--skip-bad-lines", is_flag=True,
     help="Skip lines that are not records (with a warning naming file and line) instead of failing.",
@@ -497,8 +604,8 @@ def info(path: Path, skip_bad_lines: bool) -> None:
                    "(csv with the UTF-8 mark Excel needs): id, date, title first, body last, rows by date, "
                    "lists joined with '; '; JSON Lines as stored.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The file to write.")
-@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
-@click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
+@SINCE_FILTER
+@UNTIL_FILTER
 @click.option("--category", help="Only this category (and its subcategories), e.g. renquan.")
 @click.option("--tag", help="Only articles with this tag.")
 @SKIP_BAD_LINES_OPTION
@@ -508,9 +615,6 @@ def export_command(path: Path, fmt: str, out: Path, since: str | None, until: st
     path = _dataset_dir(path)
     from newsspider.dataset.export import Filters, export
 
-    for name, day in (("--since", since), ("--until", until)):
-        if day is not None and not _is_date(day):
-            raise click.UsageError(f"{name} expects a date YYYY-MM-DD, got {day!r}")
     try:
         count = export(path, out, fmt, Filters(since, until, category, tag), _errors(skip_bad_lines))
     except ImportError as exc:
@@ -558,25 +662,15 @@ def report(path: Path, out: Path, skip_bad_lines: bool) -> None:
 
 
 @dataset.command()
-@click.argument("args", nargs=-1, metavar="DATA_DIR ARTICLE_ID")
-@click.option("--data-dir", type=click.Path(path_type=Path), hidden=True,
-              help="Deprecated: give DATA_DIR as the first argument.")
+@click.argument("args", nargs=-1, metavar="[DATA_DIR] ARTICLE_ID")
+@DATA_DIR_AS_OPTION
 @click.option("--headers", is_flag=True, help="Print the archived HTTP status line and headers instead.")
 @SKIP_BAD_LINES_OPTION
 def page(args: tuple[str, ...], data_dir: Path | None, headers: bool, skip_bad_lines: bool) -> None:
     """Print the archived page (HTML, as it was served) of ARTICLE_ID's newest stored version."""
     from newsspider.archive.reader import page_of
 
-    if data_dir is not None:
-        click.echo("newsspider: dataset page --data-dir DIR is deprecated; "
-                   "write: newsspider dataset page DIR ARTICLE_ID", err=True)
-    if len(args) == 2 and data_dir is None:
-        data_dir, article_id = Path(args[0]), args[1]
-    elif len(args) == 1:
-        data_dir, article_id = data_dir or Path("data"), args[0]
-    else:
-        raise click.UsageError("expected DATA_DIR ARTICLE_ID, e.g. newsspider dataset page data/demo 2054421")
-    data_dir = _dataset_dir(data_dir)
+    data_dir, article_id = _dir_and_article(args, data_dir, "page data/demo 2054421")
     archived = page_of(data_dir, article_id, _errors(skip_bad_lines))
     if headers:
         click.echo(archived.header_text())
@@ -608,10 +702,10 @@ def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
 
 
 @dataset.command("search")
-@DATASET_ARGUMENT
-@click.argument("words", metavar="QUERY...", nargs=-1, required=True)
-@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
-@click.option("--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day.")
+@click.argument("words", metavar="[DATA_DIR] QUERY...", nargs=-1, required=True)
+@DATA_DIR_AS_OPTION
+@SINCE_FILTER
+@UNTIL_FILTER
 @click.option("--tag", help="Only articles with this tag.")
 @click.option("--category", help="Only this category (and its subcategories), e.g. renquan.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
@@ -621,23 +715,24 @@ def _build_database(path: Path, out: Path | None, skip_bad_lines: bool) -> Any:
               help="Only the form typed: 中国 does not also find 中國 (OpenCC's conversions).")
 @click.option("--db", type=click.Path(path_type=Path), help="The database (default DATA_DIR/archive.db).")
 @SKIP_BAD_LINES_OPTION
-def search_command(path: Path, words: tuple[str, ...], since: str | None, until: str | None, tag: str | None,
-                   category: str | None, limit: int, as_json: bool, same_script: bool, db: Path | None,
-                   skip_bad_lines: bool) -> None:
+def search_command(words: tuple[str, ...], data_dir: Path | None, since: str | None, until: str | None,
+                   tag: str | None, category: str | None, limit: int, as_json: bool, same_script: bool,
+                   db: Path | None, skip_bad_lines: bool) -> None:
     """Articles whose title, summary or body hold every word of QUERY (Han characters: any substring;
     Latin words and numbers: whole; "a quoted phrase": exactly), best first, with a snippet.
 
-    Words may be given as one argument or several (新疆 棉花 = '新疆 棉花': both).  The database is
-    built or brought up to date first."""
+    Words may be given as one argument or several (新疆 棉花 = '新疆 棉花': both).  DATA_DIR is the first
+    argument when it names a file or directory (or holds a '/'), else the data dir is --data-dir or
+    data.  The database is built or brought up to date first."""
     import json
 
     from newsspider.views.search.database import RANKED, Where, count, search
 
-    for name, day in (("--since", since), ("--until", until)):
-        if day is not None and not _is_date(day):
-            raise click.UsageError(f"{name} expects a date YYYY-MM-DD, got {day!r}")
-    query = " ".join(words)
-    path = _dataset_dir(path)
+    given = Path(words[0]) if len(words) > 1 and _names_a_path(words[0]) and data_dir is None else None
+    if len(words) == 1 and ("/" in words[0] or words[0].endswith(".jsonl")):
+        raise click.UsageError(f"missing QUERY: what to search {words[0]} for")
+    query = " ".join(words[1:] if given else words)
+    path = _dataset_dir(given or data_dir or Path("data"))
     built = _build_database(path, db, skip_bad_lines)
     where = Where(since, until, tag, category)
     from newsspider.views.search.database import open_readonly
@@ -645,7 +740,7 @@ def search_command(path: Path, words: tuple[str, ...], since: str | None, until:
     conn = open_readonly(built.path)
     try:
         total = count(conn, query, where, not same_script)
-        hits = list(search(conn, query, where, limit, not same_script, total))
+        hits = list(search(conn, query, where, min(limit, total), not same_script, total))
     finally:
         conn.close()
     if as_json:
@@ -665,18 +760,18 @@ def search_command(path: Path, words: tuple[str, ...], since: str | None, until:
 
 
 @dataset.command()
-@DATASET_ARGUMENT
-@click.argument("article_id")
+@click.argument("args", nargs=-1, metavar="[DATA_DIR] ARTICLE_ID")
+@DATA_DIR_AS_OPTION
 @click.option("--from", "from_version", type=int, help="The older version (default: the one before --to).")
 @click.option("--to", "to_version", type=int, help="The newer version (default: the newest).")
 @SKIP_BAD_LINES_OPTION
-def diff(path: Path, article_id: str, from_version: int | None, to_version: int | None,
+def diff(args: tuple[str, ...], data_dir: Path | None, from_version: int | None, to_version: int | None,
          skip_bad_lines: bool) -> None:
     """What changed between two stored versions of ARTICLE_ID, field by field ([-deleted-]{+inserted+})."""
     from newsspider.dataset.diff import field_diffs
     from newsspider.dataset.reader import iter_records
 
-    path = _dataset_dir(path)
+    path, article_id = _dir_and_article(args, data_dir, "diff data/demo 2060000")
     versions = {int(r.get("version") or 1): r for r in iter_records(path, _errors(skip_bad_lines))
                 if r["article_id"] == article_id}
     if not versions:
@@ -701,7 +796,7 @@ def diff(path: Path, article_id: str, from_version: int | None, to_version: int 
 
 
 @dataset.command("warc-index")
-@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@data_dir_parameter("The data dir whose web archive to index.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="The index to write (default DATA_DIR/index.cdxj).")
 def warc_index(data_dir: Path, out: Path | None) -> None:
@@ -713,7 +808,7 @@ def warc_index(data_dir: Path, out: Path | None) -> None:
 
 
 @dataset.command()
-@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@data_dir_parameter("The data dir whose web archive to package.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The .wacz file to write.")
 @SKIP_BAD_LINES_OPTION
 def wacz(data_dir: Path, out: Path, skip_bad_lines: bool) -> None:
@@ -736,18 +831,21 @@ def _archive_extra(command: str) -> Iterator[None]:
                                    "pip install 'newsspider[archive]'") from exc
 
 
-def _is_date(text: str) -> bool:
-    from datetime import date
+def _dir_and_article(args: tuple[str, ...], data_dir: Path | None, example: str) -> tuple[Path, str]:
+    """The dataset and the article id of ``[DATA_DIR] ARTICLE_ID`` and ``--data-dir``."""
+    if len(args) not in (1, 2):
+        raise click.UsageError(f"expected [DATA_DIR] ARTICLE_ID, e.g. newsspider dataset {example}")
+    given = Path(args[0]) if len(args) == 2 else None
+    return _dataset_dir(_one_data_dir(given, data_dir, Path("data"))), args[-1]
 
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) == 10
+
+def _names_a_path(text: str) -> bool:
+    """Whether a first argument of ``dataset search`` is its data dir rather than a word of the query."""
+    return "/" in text or text.endswith(".jsonl") or Path(text).exists()
 
 
 @main.command()
-@click.argument("data_dir", type=click.Path(path_type=Path), default=Path("data"))
+@data_dir_parameter("The dataset to serve.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
               help="Port to listen on (0: a free one, printed).")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -781,13 +879,14 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
                                        "archive.example.org, without scheme, port or path)")
     data_dir = _dataset_dir(data_dir)
     built = _build_database(data_dir, db, skip_bad_lines)
-    name = built.path.stem
+    served = _unicode_path(built.path)
+    name = Path(served).stem
     if not pm.is_registered(plugin):
         pm.register(plugin, name=plugin.PLUGIN)
     if allow_sql is None:
         allow_sql = not plugin.serves_others(host, allowed_hosts)
     # read-only, not immutable: dataset sqlite, search or another browse may update it while it is served
-    app = Datasette(files=[str(built.path)], metadata=plugin.metadata(name),
+    app = Datasette(files=[served], metadata=plugin.metadata(name),
                     template_dir=str(plugin.TEMPLATES),
                     settings={"default_page_size": 50, "facet_time_limit_ms": 1000,
                               "sql_time_limit_ms": 5000, "default_allow_sql": allow_sql})
@@ -814,9 +913,33 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
                f"{' and on every address of this machine' if everywhere else ''} (read-only; "
                f"{'' if allow_sql else 'no SQL queries; '}Ctrl-C stops)")
     config = uvicorn.Config(plugin.HostCheck(app.app(), allowed_hosts), log_level="warning", lifespan="on")
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop as Ctrl-C is, once uvicorn is done
     try:
         uvicorn.Server(config).run(sockets=[listening])
     except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then raises it again: a stop, not an abort
         click.echo("stopped")
     finally:
         listening.close()
+
+
+def _unicode_path(path: Path) -> str:
+    """*path* as text that encodes to UTF-8, for a library that opens it by a URI (Datasette): for a
+    name holding bytes that are not UTF-8, a symbolic link of a UTF-8 name to it, in a temporary
+    directory removed when the command ends."""
+    import atexit
+    import shutil
+    import tempfile
+
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        links = tempfile.mkdtemp(prefix="newsspider-")
+        atexit.register(shutil.rmtree, links, ignore_errors=True)
+        name = path.name if display_path(path.name) == path.name else "archive.db"
+        link = Path(links) / name
+        link.symlink_to(path.absolute())
+        return str(link)
+    return str(path)
+

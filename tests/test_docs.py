@@ -398,3 +398,20 @@ def test_what_needs_an_extra_says_so_without_it(extra: str, args: list[str], blo
             monkeypatch.delitem(sys.modules, name)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and f"pip install 'newsspider[{extra}]'" in result.output, result.output
+
+
+def test_the_docs_serve_the_demo_one_way_and_crawl_it_into_their_own_data_dirs() -> None:
+    """A reader has newsspider, not this repository's tests: the demo site is `newsspider demo --serve`,
+    at the port the examples use; a sample that crawls it crawls into a data dir of its own (the
+    README's demo fills data/demo, so a sample crawling into it would store nothing); and the demo
+    site's changes (new articles, an edit), which the recurring crawls are tried with, are told."""
+    pages = {page: page.read_text("utf-8") for page in PAGES}
+    assert [page.name for page, text in pages.items() if "newsspider.demo.server" in text] == []
+    uses = [page.name for page, text in pages.items() if "127.0.0.1:8000/bnews/" in text]
+    assert uses and all("demo --serve --port 8000" in pages[ROOT / "README.md"] + pages[page]
+                        for page in PAGES if page.name in uses)
+    into_demo = [f"{page.name}:{number}" for page in PAGES for number, command, _ in output_samples(page)
+                 if command.split()[1] == "crawl" and "--data-dir data/demo " in command + " "]
+    assert into_demo == []
+    recurring = pages[ROOT / "docs" / "recurring.md"]
+    assert "/__add__?n=" in recurring and "/__edit__?id=" in recurring

@@ -294,7 +294,7 @@ SITUATIONS: dict[str, tuple[dict[str, Any] | None, int]] = {
     "--proxy socks5h://alice:pw@127.0.0.1:1081": (None, 1),  # the proxy is down
     "http://127.0.0.1:8001/bnews/": (None, 1),  # nothing there
     "--browser": ({"mode": "all", "uses": 30}, 0),  # every page challenged, 30 requests a clearance
-    "--data-dir data/demo -s": ({"mode": "listings"}, DEGRADED),  # the challenge on deeper listings
+    "--data-dir data/challenged -s": ({"mode": "listings"}, DEGRADED),  # the challenge on deeper listings
     "--data-dir data/other -s": ({"mode": "all"}, 1),  # every page but robots.txt challenged
 }
 

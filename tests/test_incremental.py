@@ -70,6 +70,10 @@ def test_refresh_appends_changed_articles_with_a_higher_version(mockserver: Mock
     mockserver.edit_article(2060000)
     result = crawl(mockserver, tmp_path, "--refresh")
     assert result.returncode == 0, result.stderr
+    # unchanged is not dropped: counted in the summary, not one warning an article
+    assert "unchanged" not in result.stderr.replace(" unchanged, ", ""), result.stderr
+    unchanged = len(PUBLIC_IDS) - 1
+    assert f", 1 stored, {unchanged} unchanged, 0 dropped, " in result.stdout.splitlines()[0], result.stdout
     after = (tmp_path / "articles.jsonl").read_bytes()
     assert after.startswith(before), "the dataset was rewritten"
     new_lines = read_jsonl(tmp_path / "articles.jsonl")[before.count(b"\n"):]

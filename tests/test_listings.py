@@ -22,7 +22,10 @@ import pytest
 from benchmarks.site import PER_PAGE, BenchSite
 from newsspider.demo.markup import tag_path
 from newsspider.extract import site as site_rules
+from newsspider.run.estimate import SAMPLE_ARTICLES, SAMPLE_TAGS
 from tests.conftest import DEGRADED, FAST, REPO, read_jsonl, run_cli
+from tests.conftest import crawl as crawl_mock
+from tests.mockserver import MockServer
 
 ARTICLES = 2000
 ORPHANS = 0.04
@@ -90,6 +93,27 @@ def stored(data_dir: Path) -> set[str]:
     return {r["article_id"] for r in read_jsonl(data_dir / "articles.jsonl")}
 
 
+def estimated_pages(deep: Site, *extra: str) -> int:
+    """The pages ``newsspider estimate`` says a crawl of the site's front page fetches."""
+    result = run_cli("estimate", "--start-url", deep.base + "/bnews/", *FAST, *extra)
+    assert result.returncode == 0, result.stderr
+    return pages_estimated(result)
+
+
+def pages_estimated(result: subprocess.CompletedProcess[str]) -> int:
+    match = re.search(r"^Pages: about ([\d,]+) \(", result.stdout, re.M)
+    assert match, result.stdout
+    return int(match[1].replace(",", ""))
+
+
+def within_a_quarter(estimated: int, crawled: subprocess.CompletedProcess[str]) -> bool:
+    """Whether *estimated* is within 25% of the pages the crawl says it fetched (its summary line)."""
+    match = re.search(r"^Crawl finished: (\d+) pages", crawled.stdout, re.M)
+    assert match, crawled.stdout
+    assert 0.75 * int(match[1]) <= estimated <= 1.25 * int(match[1]), (estimated, match[0])
+    return True
+
+
 def listing_pages(paths: list[str]) -> list[str]:
     return [p for p in paths if site_rules.classify("http://x" + p) in (site_rules.Kind.LISTING,
                                                                          site_rules.Kind.TAG)]
@@ -99,9 +123,11 @@ def test_a_first_crawl_stores_every_article_even_those_only_deep_listings_lead_t
         deep_site: Site, tmp_path: Path) -> None:
     unlinked = orphans(deep_site.site)
     assert len(unlinked) >= ARTICLES * ORPHANS * 0.9  # what only the listings lead to
+    estimated = estimated_pages(deep_site)
     result, paths = crawl(deep_site, tmp_path)
     assert result.returncode in (0, DEGRADED), result.stderr[-3000:]
     assert "Crawl finished:" in result.stdout
+    assert within_a_quarter(estimated, result)
     got = stored(tmp_path)
     assert unlinked - got == set()
     assert got == set(deep_site.days())
@@ -148,8 +174,10 @@ def test_a_window_fetches_exactly_its_articles_through_few_listing_pages(deep_si
                                                                           tmp_path: Path) -> None:
     since, until = "2015-01-01", "2016-06-30"
     in_window = {i for i, day in deep_site.days().items() if since <= day <= until}
+    estimated = estimated_pages(deep_site, "--since", since, "--until", until)
     result, paths = crawl(deep_site, tmp_path, "--since", since, "--until", until)
     assert result.returncode in (0, DEGRADED), result.stderr[-3000:]
+    assert within_a_quarter(estimated, result)
     assert stored(tmp_path) == in_window
     articles = [p for p in paths if site_rules.ARTICLE_PATH.match(p)]
     assert len(articles) == len(in_window)  # nothing outside the window was requested
@@ -200,34 +228,50 @@ def test_estimate_tells_the_size_from_a_few_listing_pages(deep_site: Site) -> No
     before = len(deep_site.requests())
     result = run_cli("estimate", "--start-url", deep_site.base + "/bnews/", *FAST)
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # the estimate, and no crawl's log lines
     fetched = deep_site.requests()[before:]
     front_pages = math.ceil(ARTICLES / PER_PAGE)
     assert f"/bnews/: {front_pages} pages of {PER_PAGE}, about {ARTICLES:,} articles" in result.stdout
-    assert len(listing_pages(fetched)) <= 2 * math.ceil(math.log2(front_pages)) + 2
-    assert not [p for p in fetched if site_rules.ARTICLE_PATH.match(p)]
-    tag_pages = math.ceil(ARTICLES * 4 / PER_PAGE)  # at 4 tags an article
-    assert f"Pages: about {ARTICLES + front_pages + tag_pages:,} (" in result.stdout
-    assert re.search(r"^Time: .+ at [\d.]+ pages/s \(DOWNLOAD_DELAY 0 s, AutoThrottle off, latency \d+ ms\)$",
-                     result.stdout, re.M), result.stdout
+    # the doubling and halving, and the first page of each article's category and a few of its tags
+    sampled = [p for p in fetched if site_rules.ARTICLE_PATH.match(p)]
+    assert len(sampled) == SAMPLE_ARTICLES
+    assert len(listing_pages(fetched)) <= 2 * math.ceil(math.log2(front_pages)) + 2 + \
+        SAMPLE_ARTICLES * (1 + SAMPLE_TAGS)
+    # no delay: the server's pace, not the measured one
+    assert re.search(r"^Time: as fast as the site answers: no delay between requests \(DOWNLOAD_DELAY 0 s, "
+                     r"AutoThrottle off, latency \d+ ms\)$", result.stdout, re.M), result.stdout
     assert "Disk: " in result.stdout and "measured on the benchmark site" in result.stdout
 
     since, until = "2015-01-01", "2016-06-30"
     windowed = run_cli("estimate", "--start-url", deep_site.base + "/bnews/", "--since", since,
                        "--until", until, *FAST)
     assert windowed.returncode == 0, windowed.stderr
-    match = re.search(r"^Articles: about ([\d,]+) in 2015-01-01\.\.2016-06-30$", windowed.stdout, re.M)
+    match = re.search(r"^Articles: about ([\d,]+) from 2015-01-01 to 2016-06-30$", windowed.stdout, re.M)
     assert match, windowed.stdout
     real = sum(1 for day in deep_site.days().values() if since <= day <= until)
     # the window's pages, to a page at each end
     assert abs(int(match[1].replace(",", "")) - real) <= 2 * PER_PAGE
     # what docs/crawling.md shows this estimate printing, but for the time (shown at the default
-    # politeness: 35 s of waiting) and this server's port
+    # politeness: a minute of waiting) and this server's port
     text = (REPO / "docs" / "crawling.md").read_text("utf-8")
-    shown = text[text.index("prints what a crawl would\nfetch"):].split("```\n", 2)[1].splitlines()
+    shown = text[text.index("It prints only what a crawl would fetch"):].split("```\n", 2)[1].splitlines()
     printed = windowed.stdout.replace(deep_site.base, "http://127.0.0.1:PORT").splitlines()
     shown = [re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line) for line in shown]
     assert [line for line in printed if not line.startswith("Time: ")] == \
         [line for line in shown if not line.startswith("Time: ")]
+
+
+def test_the_estimate_of_the_demo_site_is_within_a_quarter_of_a_crawl(site_server: MockServer,
+                                                                       tmp_path: Path) -> None:
+    """From the front page and from a category (whose menus lead a crawl to every listing)."""
+    estimates = []
+    for start in ("/bnews/", "/bnews/itnews/"):
+        estimate = run_cli("estimate", "--start-url", site_server.url(start), *FAST)
+        assert estimate.returncode == 0 and estimate.stderr == "", estimate.stderr
+        estimates.append(pages_estimated(estimate))
+    crawled = crawl_mock(site_server, tmp_path)
+    assert crawled.returncode == 0, crawled.stderr
+    assert all(within_a_quarter(pages, crawled) for pages in estimates)
 
 
 def test_estimate_of_a_site_that_does_not_answer_is_one_line() -> None:

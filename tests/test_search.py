@@ -357,12 +357,11 @@ def test_a_dir_without_a_dataset_names_those_below_it(tmp_path: Path) -> None:
     assert not (tmp_path / "x.jsonl").exists()
 
 
-def test_dataset_page_takes_the_data_dir_first_and_the_old_spelling_still_works(site: Path) -> None:
+def test_dataset_page_takes_the_data_dir_either_way(site: Path) -> None:
     new = run_cli("dataset", "page", str(site), "2054421")
     assert new.returncode == 0 and "<h2>" in new.stdout and not new.stderr
-    old = run_cli("dataset", "page", "2054421", "--data-dir", str(site))
-    assert old.returncode == 0 and old.stdout == new.stdout
-    assert "dataset page --data-dir DIR is deprecated" in old.stderr
+    old = run_cli("dataset", "page", "2054421", "--data-dir", str(site))  # as every command takes it
+    assert old.returncode == 0 and old.stdout == new.stdout and not old.stderr
 
 
 def test_a_damaged_crawl_memory_does_not_stop_reading_the_dataset(tmp_path: Path) -> None:

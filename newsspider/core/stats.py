@@ -74,6 +74,8 @@ PROXY = f"{_ROOT}/proxy"
 
 # --- newsspider estimate --------------------------------------------------------------------
 ESTIMATE = f"{_ROOT}/estimate"
+#: the articles and listings read to tell the crawl's listings (newsspider.run.estimate.Sample)
+ESTIMATE_SAMPLE = f"{_ROOT}/estimate_sample"
 ESTIMATE_LATENCY = f"{_ROOT}/estimate_latency"
 
 

@@ -11,10 +11,12 @@ the window (:mod:`newsspider.spiders.bannedbook`).  Days are compared as
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from newsspider.core.errors import NewsspiderError
 
@@ -40,32 +42,44 @@ def parse_day(value: str, today: date | None = None, what: str = "--since") -> s
     Traceback (most recent call last):
     ...
     newsspider.core.window.WindowError: --until: not a day (YYYY-MM-DD, or 30d, 8w, 6m, 2y back...
+    >>> parse_day("2100y", today)  # a span back past the calendar's first year
+    Traceback (most recent call last):
+    ...
+    newsspider.core.window.WindowError: --since: 2100y goes back before year 1
+    >>> parse_day("99999999d", today)
+    Traceback (most recent call last):
+    ...
+    newsspider.core.window.WindowError: --since: 99999999d goes back before year 1
+    >>> parse_day("2025y", today), parse_day("739705d", today)
+    ('0001-03-31', '0001-01-01')
     """
     text = value.strip().lower()
     today = today or date.today()
-    try:
-        if match := _RELATIVE.fullmatch(text):
-            n, unit = int(match["n"]), match["unit"]
-            if unit in "dw":
-                return (today - timedelta(days=n * (7 if unit == "w" else 1))).isoformat()
-            months = today.year * 12 + today.month - 1 - n * (12 if unit == "y" else 1)
-            year, month = divmod(months, 12)
-            return _clamped(year, month + 1, today.day).isoformat()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}|\d{8}", text):
-            digits = text.replace("-", "")
+    if match := _RELATIVE.fullmatch(text):
+        n, unit = int(match["n"]), match["unit"]
+        if unit in "dw":
+            ordinal = today.toordinal() - n * (7 if unit == "w" else 1)
+            if ordinal >= 1:
+                return date.fromordinal(ordinal).isoformat()
+        else:
+            year, month = divmod(today.year * 12 + today.month - 1 - n * (12 if unit == "y" else 1), 12)
+            if year >= 1:
+                return _clamped(year, month + 1, today.day).isoformat()
+        raise WindowError(f"{what}: {value.strip()} goes back before year 1")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}|\d{8}", text):
+        digits = text.replace("-", "")
+        with suppress(ValueError):
             return date(int(digits[:4]), int(digits[4:6]), int(digits[6:])).isoformat()
-    except ValueError:
-        pass
     raise WindowError(f"{what}: not a day (YYYY-MM-DD, or 30d, 8w, 6m, 2y back from today): {value!r}")
 
 
 def _clamped(year: int, month: int, day: int) -> date:
-    """*day* of that month, or its last day."""
-    while True:
-        try:
-            return date(year, month, day)
-        except ValueError:
-            day -= 1
+    """*day* of that month, or its last day (*year* 1 to 9999, *month* 1 to 12).
+
+    >>> _clamped(2023, 2, 31), _clamped(2024, 2, 30)
+    (datetime.date(2023, 2, 28), datetime.date(2024, 2, 29))
+    """
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,18 @@ class Window:
 
     def __bool__(self) -> bool:
         return bool(self.since or self.until)
+
+    def words(self) -> str:
+        """The window in words; empty without one.
+
+        >>> Window("2024-01-01").words(), Window(until="2020-06-30").words()
+        ('since 2024-01-01', 'until 2020-06-30')
+        >>> Window("2019-03-01", "2020-06-30").words(), Window().words()
+        ('from 2019-03-01 to 2020-06-30', '')
+        """
+        if self.since and self.until:
+            return f"from {self.since} to {self.until}"
+        return f"since {self.since}" if self.since else f"until {self.until}" if self.until else ""
 
     def __str__(self) -> str:
         return f"{self.since}..{self.until}"

@@ -116,7 +116,7 @@ DEFAULTS: dict[str, Any] = {
     # --- The web archive ---
     # Keep every fetched response, as served, in WARC files under <data dir>/warc/ (--no-warc: off).
     "NEWSSPIDER_WARC": True,
-    # Bytes of a WARC file before the next one is started.
+    # Bytes of a WARC file before the next one is started (at least 65536: less starts one a response).
     "NEWSSPIDER_WARC_MAX_SIZE": 1024**3,
     # Also fetch each article's images into the archive (--images).
     "NEWSSPIDER_IMAGES": False,

@@ -97,8 +97,8 @@ class DedupePipeline:
                     self.memory.touch(article_id, adapter["crawled_at"])
                 except StorageError as exc:
                     stop_crawl(self.crawler, exc.reason, str(exc))
-                self.stats.inc_value(keys.UNCHANGED)
-                raise DropItem(f"article {article_id} is unchanged")
+                self.stats.inc_value(keys.UNCHANGED)  # not dropped: counted in the summary, logged at DEBUG
+                raise DropItem(f"article {article_id} is unchanged", log_level="DEBUG")
             adapter["version"] = stored.version + 1
             self.stats.inc_value(keys.UPDATED)
         elif not self.memory.claim(article_id):

@@ -7,7 +7,8 @@ with ``--tls``).  ``GET /__requests__`` returns the server's own log of the
 requests it answered (method, path, host, client address, user agent, time) as
 JSON, so that tests can check what a crawl fetched; ``POST /__add__?n=N``
 publishes N new articles and ``POST /__edit__?id=ID`` changes one, so that
-tests can change the site between crawls.
+tests, and users of ``newsspider demo --serve``, can change the site between
+crawls (a bad N or ID is a 400 or 404 with a one-line reason).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ LOG_PATH = "/__requests__"
 # POST endpoints for tests that change the site between crawls.
 ADD_PATH = "/__add__"  # ?n=<count>: publish new articles
 EDIT_PATH = "/__edit__"  # ?id=<article id>: change an article's text
+#: the most articles one POST /__add__ publishes
+MAX_ADDED = 1000
 
 
 class DemoServer(ThreadingHTTPServer):
@@ -79,15 +82,30 @@ class DemoHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         if parts.path == ADD_PATH:
-            added = self.server.site.add_articles(int(query.get("n", "1")))
+            count = query.get("n", "1")
+            if not (count.isdigit() and 1 <= int(count) <= MAX_ADDED):
+                self._refuse(400, f"n: a number of articles from 1 to {MAX_ADDED}")
+                return
+            added = self.server.site.add_articles(int(count))
             body = json.dumps([a.article_id for a in added]).encode()
         elif parts.path == EDIT_PATH:
-            self.server.site.edit_article(int(query["id"]))
+            article_id = query.get("id", "")
+            if not article_id.isdigit():
+                self._refuse(400, "id: the id of an article of the site")
+                return
+            if int(article_id) not in self.server.site.articles:
+                self._refuse(404, f"no article {article_id} on this site")
+                return
+            self.server.site.edit_article(int(article_id))
             body = b"[]"
         else:
             self._send(404, "text/plain", b"", None, True)
             return
         self._send(200, "application/json", body, None, True)
+
+    def _refuse(self, status: int, why: str) -> None:
+        """A change the site cannot make: *why*, in one line."""
+        self._send(status, "text/plain; charset=utf-8", f"{why}\n".encode(), None, True)
 
     def _answer(self, send_body: bool) -> None:
         parts = urlsplit(self.path)

@@ -163,6 +163,28 @@ def is_front_listing(url: str) -> bool:
     return classify(url) is Kind.LISTING and urlsplit(listing_base(url) or "").path == "/bnews/"
 
 
+def front_listing_url(url: str) -> str:
+    """The front page's listing (every article) of *url*'s host.
+
+    >>> front_listing_url("https://www.bannedbook.org/bnews/itnews/page/2/")
+    'https://www.bannedbook.org/bnews/'
+    """
+    split = urlsplit(url)
+    return f"{split.scheme}://{split.netloc}{urlsplit(LIVE_ROOT).path}"
+
+
+def category_listing_url(article: str) -> str | None:
+    """The listing of an article's category (None for a URL that is not an article's).
+
+    >>> category_listing_url("https://www.bannedbook.org/bnews/worldnews/usa/20240101/1.html")
+    'https://www.bannedbook.org/bnews/worldnews/usa/'
+    """
+    if (parts := article_parts(article)) is None:
+        return None
+    split = urlsplit(article)
+    return f"{split.scheme}://{split.netloc}/bnews/{parts[1]}/"
+
+
 def listing_page_url(url: str, page: int) -> str:
     """Page *page* of the listing *url* is a page of (WordPress's ``page/N/``).
 

@@ -385,7 +385,7 @@ def read_runs(data_dir: str | Path) -> list[Run]:
 
 
 def _read_runs(path: Path, mode: str) -> list[Run]:
-    with closing(sqlite3.connect(f"file:{quote(str(path.absolute()))}?{mode}", uri=True)) as conn:
+    with closing(sqlite3.connect(f"file:{quote(os.fsencode(path.absolute()))}?{mode}", uri=True)) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         rows = conn.execute(_RUNS_SQL).fetchall() if "runs" in tables else []
     return [Run(*row) for row in rows]

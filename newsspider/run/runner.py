@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from scrapy import Spider
+from scrapy import Request, Spider
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings, default_settings
@@ -35,11 +35,24 @@ from newsspider.dataset.storage import DataDirLock, prepare_data_dir
 from newsspider.memory.redis import client_options, redis_error
 from newsspider.run.measure import EstimateSpider
 from newsspider.run.resume import prepare_job_dir
-from newsspider.spiders.bannedbook import BannedbookSpider, parse_start_urls
+from newsspider.spiders.bannedbook import BannedbookSpider, StartUrlError, parse_start_urls
 
-__all__ = ["SECRET_SETTINGS", "CrawlError", "CrawlResult", "RedisUnreachable", "SettingError", "check_redis",
-           "check_settings", "crawler_settings", "parse_overrides", "run_crawl", "run_reextract",
-           "unknown_settings"]
+__all__ = [
+    "SECRET_SETTINGS",
+    "CrawlError",
+    "CrawlResult",
+    "RedisUnreachable",
+    "SettingError",
+    "check_crawl",
+    "check_redis",
+    "check_settings",
+    "check_start_urls",
+    "crawler_settings",
+    "parse_overrides",
+    "run_crawl",
+    "run_reextract",
+    "unknown_settings",
+]
 
 
 
@@ -52,6 +65,11 @@ class CrawlError(NewsspiderError, RuntimeError):
 
 
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: settings that cannot work below a value: the least, and what a smaller one does
+_AT_LEAST = {
+    "CONCURRENT_REQUESTS_PER_DOMAIN": (1, "at 0 requests at a time, nothing is ever fetched"),
+    "NEWSSPIDER_WARC_MAX_SIZE": (64 * 1024, "a smaller size starts a WARC file for every response"),
+}
 
 
 class RedisUnreachable(NewsspiderError, ConnectionError):
@@ -120,6 +138,10 @@ def check_settings(settings: Settings, names: Sequence[str]) -> None:
     Traceback (most recent call last):
     ...
     newsspider.run.runner.SettingError: -s NEWSSPIDER_REEXTRACT_JOBS='-1': expected 0 (one per CPU) or more
+    >>> check_settings(crawler_settings(overrides={"CONCURRENT_REQUESTS_PER_DOMAIN": "0"}), [])
+    Traceback (most recent call last):
+    ...
+    newsspider.run.runner.SettingError: -s CONCURRENT_REQUESTS_PER_DOMAIN='0': expected 1 or more (at 0 ...
     """
     getters = ((bool, settings.getbool, "true or false"), (int, settings.getint, "a whole number"),
                (float, settings.getfloat, "a number"), (dict, settings.getdict, "a JSON object"))
@@ -132,6 +154,9 @@ def check_settings(settings: Settings, names: Sequence[str]) -> None:
                 except (ValueError, TypeError):
                     raise SettingError(f"-s {name}={value!r}: expected {expected}") from None
                 break
+    for name, (least, why) in _AT_LEAST.items():
+        if settings.getint(name, _default(name)) < least:
+            raise SettingError(f"-s {name}={settings.get(name)!r}: expected {least} or more ({why})")
     if "NEWSSPIDER_REEXTRACT_JOBS" in names and settings.getint("NEWSSPIDER_REEXTRACT_JOBS") < 0:
         raise SettingError(f"-s NEWSSPIDER_REEXTRACT_JOBS={settings.get('NEWSSPIDER_REEXTRACT_JOBS')!r}: "
                            "expected 0 (one per CPU) or more")
@@ -139,6 +164,31 @@ def check_settings(settings: Settings, names: Sequence[str]) -> None:
     if worker_id and not _WORKER_ID.fullmatch(worker_id):
         raise SettingError(f"-s NEWSSPIDER_WORKER_ID={worker_id!r}: a worker id is letters, digits, "
                            "'.', '_' and '-'")
+
+
+def check_crawl(start_urls: Sequence[str], overrides: dict[str, str]) -> None:
+    """What a crawl checks before it starts, its start URLs and settings, checked now (by
+    ``schedule``, before its first crawl)."""
+    settings = crawler_settings(None, overrides)
+    check_settings(settings, list(overrides))
+    check_start_urls(parse_start_urls(start_urls or settings.getlist("NEWSSPIDER_START_URLS")), settings)
+
+
+def check_start_urls(urls: Sequence[str], settings: Settings) -> None:
+    """Raise :class:`StartUrlError` for a start URL that Scrapy would drop unfetched, and silently,
+    for being longer than ``URLLENGTH_LIMIT``.
+
+    >>> check_start_urls(["http://h/" + "a" * 3000], crawler_settings())
+    Traceback (most recent call last):
+    ...
+    newsspider.spiders.bannedbook.StartUrlError: a start URL of 3,009 characters is longer than URLLENGTH_...
+    >>> check_start_urls(["http://h/" + "a" * 3000], crawler_settings(overrides={"URLLENGTH_LIMIT": "0"}))
+    """
+    limit = settings.getint("URLLENGTH_LIMIT")
+    for url in urls:
+        if limit and len(request_url := Request(url).url) > limit:
+            raise StartUrlError(f"a start URL of {len(request_url):,} characters is longer than "
+                                f"URLLENGTH_LIMIT ({limit:,}): {request_url[:60]}…")
 
 
 def check_proxies(settings: Settings) -> list[str]:
@@ -274,8 +324,7 @@ def run_crawl(start_urls: Sequence[str] | None, data_dir: str | Path,
     urls = parse_start_urls(start_urls) or None
     settings = crawler_settings(data_dir, overrides, os.environ)  # the secrets schedule hands it too
     check_settings(settings, list(overrides or {}))
-    if urls is None:
-        parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS"))
+    check_start_urls(urls or parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS")), settings)
     proxies = check_proxies(settings)
     if settings.getbool("NEWSSPIDER_BROWSER", _default("NEWSSPIDER_BROWSER")) and (
             problem := missing_browser(settings, proxies)):
@@ -307,11 +356,14 @@ def run_estimate(start_urls: Sequence[str] | None, overrides: Mapping[str, Any] 
     with tempfile.TemporaryDirectory(prefix="newsspider-estimate-") as scratch:
         settings = crawler_settings(scratch, overrides)
         check_settings(settings, list(overrides or {}))
+        check_start_urls(urls or parse_start_urls(settings.getlist("NEWSSPIDER_START_URLS")), settings)
         check_proxies(settings)
         if (target := settings.get("NEWSSPIDER_IMPERSONATE")) and (problem := impersonation_problem(target)):
             raise ImpersonationUnavailable(problem)
         for name, value in {"NEWSSPIDER_WARC": False, "SPIDERMON_ENABLED": False}.items():
             settings.set(name, value, priority="cmdline")
+        if "LOG_LEVEL" not in (overrides or {}):  # the command prints the estimate, not a crawl's lines
+            settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
         return _run(settings, overrides, EstimateSpider, Path(scratch), start_urls=urls)
 
 

@@ -41,6 +41,8 @@ __all__ = ["ScheduleError", "crawl_command", "parse_every", "run_schedule", "tri
 logger = logging.getLogger(__name__)
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+#: the longest --every, in seconds: a year (a longer one is a typo, and overflows the clock's dates)
+_LONGEST = 366 * 86400
 
 
 class ScheduleError(NewsspiderError, ValueError):
@@ -58,6 +60,10 @@ def parse_every(text: str) -> timedelta:
     Traceback (most recent call last):
     ...
     newsspider.run.schedule.ScheduleError: --every expects a duration such as 6h, 30m, 1h30m or 90s, got...
+    >>> parse_every("99999999999999d")
+    Traceback (most recent call last):
+    ...
+    newsspider.run.schedule.ScheduleError: --every is at most 366 days, got '99999999999999d'
     """
     parts = re.findall(r"(\d+)\s*([dhms])", text.strip().lower())
     if not parts or re.sub(r"(\d+)\s*([dhms])|\s", "", text.lower()):
@@ -65,6 +71,8 @@ def parse_every(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
     if seconds <= 0:
         raise ScheduleError(f"--every must be longer than zero, got {text!r}")
+    if seconds > _LONGEST:
+        raise ScheduleError(f"--every is at most {_LONGEST // 86400} days, got {text!r}")
     return timedelta(seconds=seconds)
 
 

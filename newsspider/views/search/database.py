@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing, suppress
@@ -296,7 +297,7 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     if journal.exists() and journal.stat().st_size:  # a build killed midway: roll it back first
         with closing(sqlite3.connect(path)) as writer, suppress(sqlite3.Error):
             writer.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=BUSY)
+    conn = sqlite3.connect(f"file:{quote(os.fsencode(path.absolute()))}?mode=ro", uri=True, timeout=BUSY)
     try:
         if _format(conn) != FORMAT:
             raise DatasetError(f"{display_path(path)}: not a newsspider database of this version; "
