@@ -208,8 +208,9 @@ def test_the_readme_shows_what_the_demo_prints(tmp_path: Path) -> None:
     printed = [_mask(line) for line in (result.stdout + result.stderr).splitlines()]
     shown = [_mask(line) for line in _block_after(readme, "crawls it, and prints", "text").splitlines()]
     assert [line for line in shown if line not in printed] == [], "README lines the demo does not print"
-    # and the demo prints nothing the README leaves out
+    # and the demo prints nothing the README leaves out: no other line, no warning about its own site
     assert [line for line in _mask(result.stdout).splitlines() if line not in shown] == []
+    assert [line for line in result.stderr.splitlines() if " WARNING " in line or " ERROR " in line] == []
 
     record = json.loads(_block_after(readme, "## One record", "json"))
     stored = next(json.loads(line) for line in (tmp_path / "data/demo/articles.jsonl").open(encoding="utf-8")

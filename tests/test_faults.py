@@ -204,8 +204,11 @@ def test_a_listing_trap_of_ever_new_sub_listings_ends_by_itself(mockserver: Mock
     assert len(trap) <= 1 + 3 + 20 * 3, sorted(trap)
     assert max(p.count("/") - 2 for p in trap) == site.MAX_CATEGORY_DEPTH, sorted(trap)  # /bnews/a/b/c/
     assert {r["article_id"] for r in read_jsonl(tmp_path / "articles.jsonl")} == PUBLIC_IDS
-    assert re.search(r"WARNING 21 listing pages found under http://\S+/bnews/trap/ listed nothing new: "
-                     r"not following the other listings they link to", result.stderr), result.stderr
+    # said once, at the end: what the bound left unfollowed (a site whose listings are all reached
+    # another way, the demo's, gets no such line: tests/test_docs.py)
+    warned = re.findall(r"WARNING (\d+) listings were linked only from listing pages that listed nothing "
+                        r"new, and were not followed \(a listing trap\?", result.stderr)
+    assert len(warned) == 1 and int(warned[0]) > 0, result.stderr
 
 
 def trap_page(url: str, links: list[str], request: Request) -> HtmlResponse:

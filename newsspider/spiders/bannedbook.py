@@ -11,7 +11,8 @@ it lists articles that are new (the crawl's memory says which are old news),
 and not past pages that only repeat what the listing showed (a trap).  Across listings, a listing
 page that lists no article new to the crawl's listings (a barren page) counts against the last page
 before it that did (its root); past ``NEWSSPIDER_MAX_BARREN_LISTINGS`` such pages under one root,
-barren pages lead to no other listing (a trap of ever-new sub-listings), and category paths deeper
+barren pages lead to no other listing (a trap of ever-new sub-listings; the crawl says at its
+end how many listings it left unfollowed), and category paths deeper
 than the site's are never listings (:data:`~newsspider.extract.site.MAX_CATEGORY_DEPTH`).
 
 With a window of time (:mod:`newsspider.core.window`), an article URL outside it is
@@ -175,6 +176,10 @@ class SeenUrls:
     def __contains__(self, url: object) -> bool:
         return isinstance(url, str) and text_key(url) in self._keys
 
+    def has_key(self, key: int) -> bool:
+        """Whether the URL whose :func:`text_key` is *key* was requested."""
+        return key in self._keys
+
     def add(self, url: str) -> None:
         self._keys.add(text_key(url))
 
@@ -246,6 +251,9 @@ class BannedbookSpider(scrapy.Spider):
         self._seen_ids = SeenKeys()
         #: the article ids listing pages have shown, and the barren pages counted under each root
         self._listed_ids = SeenKeys()
+        #: the listings a spent root's barren pages linked to, not followed from there (most are
+        #: reached another way: an article's tags, a menu; those never requested are what a trap cost)
+        self._barren_skipped: set[int] = set()
         self._barren: dict[int, int] = {}
         #: ids of the articles that listings showed and the memory had not stored (not with --refresh),
         #: and of the articles whose page could not be fetched (failed, or forbidden by robots.txt):
@@ -268,6 +276,16 @@ class BannedbookSpider(scrapy.Spider):
         spider.allowed_domains = sorted({urlsplit(u).hostname or "" for u in spider.start_urls})
         crawler.signals.connect(spider.configure, signal=signals.spider_opened)
         return spider
+
+    def closed(self, reason: str) -> None:
+        """Say once what the listing-trap bound left out: listings that only listing pages listing
+        nothing new linked to, never requested (none on a site whose listings all lead somewhere new or
+        are linked from its articles and menus)."""
+        unreached = sum(1 for key in self._barren_skipped if not self._seen_urls.has_key(key))
+        if unreached:
+            self.logger.warning("%d listings were linked only from listing pages that listed nothing new, "
+                                "and were not followed (a listing trap? NEWSSPIDER_MAX_BARREN_LISTINGS=%d)",
+                                unreached, self.max_barren_listings)
 
     def configure(self) -> None:
         """Read the crawl policy's settings."""
@@ -393,10 +411,10 @@ class BannedbookSpider(scrapy.Spider):
         barren = self._barren[key] = self._barren.get(key, 0) + 1
         self.crawler.stats.inc_value(keys.BARREN_LISTING_PAGES)
         spent = 0 < self.max_barren_listings < barren
-        if spent and barren == self.max_barren_listings + 1:
-            self.logger.warning("%d listing pages found under %s listed nothing new: not following the "
-                                "other listings they link to (a listing trap? "
-                                "NEWSSPIDER_MAX_BARREN_LISTINGS=%d)", barren, url, self.max_barren_listings)
+        if spent and barren == self.max_barren_listings + 1:  # a warning at the end, if it lost anything
+            self.logger.debug("%d listing pages found under %s listed nothing new: not following the "
+                              "other listings they link to (NEWSSPIDER_MAX_BARREN_LISTINGS=%d)",
+                              barren, url, self.max_barren_listings)
         return Root(url, spent)
 
     def _expect(self, url: str, last_page: int | None, only_page: bool, days: list[str], listed: int) -> None:
@@ -499,6 +517,7 @@ class BannedbookSpider(scrapy.Spider):
                 continue
             if root is not None and root.spent and not same_listing and site.classify(url) in _LISTINGS:
                 self.crawler.stats.inc_value(keys.skipped("barren_listings"))
+                self._barren_skipped.add(text_key(url))
                 continue
             seen_urls.add(url)
             request = self._request_for(url)
