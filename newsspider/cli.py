@@ -909,7 +909,7 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
         bound = "::1" if bound == "::" else "127.0.0.1"
     shown = f"[{bound}]" if ":" in bound else bound
     click.echo(f"{built.articles} articles of {display_path(data_dir)} at "
-               f"http://{shown}:{listening.getsockname()[1]}/{name}/articles"
+               f"http://{shown}:{listening.getsockname()[1]}/"
                f"{' and on every address of this machine' if everywhere else ''} (read-only; "
                f"{'' if allow_sql else 'no SQL queries; '}Ctrl-C stops)")
     config = uvicorn.Config(plugin.HostCheck(app.app(), allowed_hosts), log_level="warning", lifespan="on")

@@ -32,7 +32,7 @@ def start_browse(data: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        match = re.search(r" at http://127\.0\.0\.1:(\d+)/archive/articles \(read-only", line)
+        match = re.search(r" at http://127\.0\.0\.1:(\d+)/ \(read-only", line)
         assert match, line + (process.stderr.read() if process.stderr else "")
         port = int(match[1])
         deadline = time.monotonic() + 30

@@ -187,7 +187,9 @@ async def versions_page(request: Any, datasette: Any) -> Response:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(rf"^/-/{PLUGIN}/page/(?P<article_id>[0-9]+)$", archived_page),
+    from newsspider.views.search.room import routes
+
+    return [*routes(), (rf"^/-/{PLUGIN}/page/(?P<article_id>[0-9]+)$", archived_page),
             (rf"^/-/{PLUGIN}/versions/(?P<article_id>[0-9]+)$", versions_page)]
 
 
