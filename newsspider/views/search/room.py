@@ -20,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from datasette import Response
 
@@ -390,7 +390,7 @@ async def download(request: Any, datasette: Any) -> Response:
 
 async def article_page(request: Any, datasette: Any) -> Response:
     """An article: its fields, its body, its tags and related articles, its versions, how to cite it."""
-    article_id = request.url_vars["article_id"]
+    article_id = unquote(request.url_vars["article_id"])
     database = _database(datasette)
     record = (await database.execute_fn(lambda conn: article(conn, article_id))
               if article_id.isdigit() else None)
