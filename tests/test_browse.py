@@ -77,7 +77,10 @@ def test_search_box_finds_what_a_substring_scan_finds_and_leads_to_the_archived_
     # the facets are there, explained columns too
     for facet in ("tags", "category", "source", "year"):
         assert page.locator(f"#facet-{facet}").count() == 1
-    assert "Canonical URL" in page.locator("dl.column-descriptions").inner_text()
+    notes = page.locator("details.newsspider-columns")  # folded until asked for
+    assert not page.locator("dl.column-descriptions").is_visible()
+    notes.locator("summary").click()
+    assert "Canonical URL" in notes.locator("dl.column-descriptions").inner_text()
     # open a hit: its row page, then its archived page from the WARC
     first_id = page.locator("td.col-article_id").first.inner_text().split()[0]
     title = next(r["title"] for r in records if r["article_id"] == first_id)

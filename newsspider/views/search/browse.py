@@ -55,7 +55,8 @@ def metadata(database: str) -> dict[str, Any]:
             TABLE: {
                 "sort_desc": "published_date",
                 "facets": [{"array": "tags"}, "category", "source", "year"],
-                "columns": {name: descriptions.get(name, "") for name in [*FIELDS, "year"]},
+                # shown folded by the template (Datasette's own "columns" would list them unfolded)
+                "newsspider_columns": {name: descriptions.get(name, "") for name in [*FIELDS, "year"]},
                 "label_column": "title",
             },
             "versions": {"description": "Every stored version of every article."},
