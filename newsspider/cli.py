@@ -10,6 +10,7 @@ extraction -> crawl components -> runner -> this module.
 from __future__ import annotations
 
 import functools
+import shlex
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -756,7 +757,11 @@ def search_command(words: tuple[str, ...], data_dir: Path | None, since: str | N
             marked += [hit.snippet[last:start], click.style(hit.snippet[start:end], bold=True, fg="red")]
             last = end
         marked.append(hit.snippet[last:])
-        click.echo(f"{hit.published_date}  {hit.title}\n    {hit.url}\n    {''.join(marked)}")
+        click.echo(f"{hit.published_date}  {hit.title}\n    {hit.url}")
+        if hit.archived:
+            click.echo(f"    archived copy: newsspider dataset page {shlex.quote(display_path(path))} "
+                       f"{hit.article_id}")
+        click.echo(f"    {''.join(marked)}")
 
 
 @dataset.command()
@@ -909,7 +914,7 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
         bound = "::1" if bound == "::" else "127.0.0.1"
     shown = f"[{bound}]" if ":" in bound else bound
     click.echo(f"{built.articles} articles of {display_path(data_dir)} at "
-               f"http://{shown}:{listening.getsockname()[1]}/{name}/articles"
+               f"http://{shown}:{listening.getsockname()[1]}/"
                f"{' and on every address of this machine' if everywhere else ''} (read-only; "
                f"{'' if allow_sql else 'no SQL queries; '}Ctrl-C stops)")
     config = uvicorn.Config(plugin.HostCheck(app.app(), allowed_hosts), log_level="warning", lifespan="on")

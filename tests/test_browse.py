@@ -32,7 +32,7 @@ def start_browse(data: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        match = re.search(r" at http://127\.0\.0\.1:(\d+)/archive/articles \(read-only", line)
+        match = re.search(r" at http://127\.0\.0\.1:(\d+)/ \(read-only", line)
         assert match, line + (process.stderr.read() if process.stderr else "")
         port = int(match[1])
         deadline = time.monotonic() + 30
@@ -77,7 +77,10 @@ def test_search_box_finds_what_a_substring_scan_finds_and_leads_to_the_archived_
     # the facets are there, explained columns too
     for facet in ("tags", "category", "source", "year"):
         assert page.locator(f"#facet-{facet}").count() == 1
-    assert "Canonical URL" in page.locator("dl.column-descriptions").inner_text()
+    notes = page.locator("details.newsspider-columns")  # folded until asked for
+    assert not page.locator("dl.column-descriptions").is_visible()
+    notes.locator("summary").click()
+    assert "Canonical URL" in notes.locator("dl.column-descriptions").inner_text()
     # open a hit: its row page, then its archived page from the WARC
     first_id = page.locator("td.col-article_id").first.inner_text().split()[0]
     title = next(r["title"] for r in records if r["article_id"] == first_id)
@@ -247,3 +250,30 @@ def test_arbitrary_sql_is_off_when_browse_serves_others(archive: tuple[str, Path
         finally:
             process.terminate()
             process.wait(10)
+
+
+def test_the_article_page_of_a_crawled_article_cites_its_capture_and_leads_to_its_versions_and_page(
+        browser: Browser, archive: tuple[str, Path]) -> None:  # noqa: F811
+    """Over a real crawl (WARC, two versions of 2060000): the article page's cite block holds the record's
+    WARC file and record id, its versions are listed with what changed, and its links open the versions
+    side by side and the archived page."""
+    root, data = archive
+    records = sorted((r for r in read_jsonl(data / "articles.jsonl") if r["article_id"] == "2060000"),
+                     key=lambda r: r["version"])
+    newest = records[-1]
+    page = browser.new_page()
+    page.goto(f"{root}/?q=" + quote(newest["title"][:4]))
+    page.locator("ol.hits h2 a", has_text=newest["title"]).first.click()
+    assert page.locator("h1").inner_text() == newest["title"]
+    cite = page.locator(".cite").inner_text()
+    for value in (newest["warc"]["file"], newest["warc"]["record_id"], newest["content_hash"], newest["url"],
+                  newest["crawled_at"]):
+        assert value in cite, value
+    versions = page.locator("#versions ~ ul li").all_inner_texts()
+    assert len(versions) == 2 and "changed" in versions[1] and records[0]["crawled_at"] in versions[0]
+    page.click("text=The versions side by side")
+    assert "2 versions of article 2060000" in page.inner_text("body")
+    page.go_back()
+    page.locator("a.archived").click()
+    page.wait_for_load_state()
+    assert page.title().startswith(newest["title"])

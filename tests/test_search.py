@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -330,6 +332,13 @@ def test_search_command_prints_hits_and_json_lines(site: Path) -> None:
     result = run_cli("dataset", "search", str(site), "中国", "--limit", "3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{len(expected)} articles hold 中国; the best 3:")
+    # each hit says how to open its archived copy, and that command prints the page
+    opens = re.findall(r"^    archived copy: (newsspider dataset page (\S+) (\d+))$", result.stdout, re.M)
+    assert len(opens) == 3, result.stdout
+    assert all(where == str(site) and i in expected for _, where, i in opens), result.stdout
+    title = next(r["title"] for r in records if r["article_id"] == opens[0][2])
+    archived = run_cli(*shlex.split(opens[0][0])[1:])
+    assert archived.returncode == 0 and title in archived.stdout, archived.stderr
     as_json = run_cli("dataset", "search", str(site), "中国", "--json", "--limit", "1000")
     hits = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert {h["article_id"] for h in hits} == expected

@@ -55,7 +55,8 @@ def metadata(database: str) -> dict[str, Any]:
             TABLE: {
                 "sort_desc": "published_date",
                 "facets": [{"array": "tags"}, "category", "source", "year"],
-                "columns": {name: descriptions.get(name, "") for name in [*FIELDS, "year"]},
+                # shown folded by the template (Datasette's own "columns" would list them unfolded)
+                "newsspider_columns": {name: descriptions.get(name, "") for name in [*FIELDS, "year"]},
                 "label_column": "title",
             },
             "versions": {"description": "Every stored version of every article."},
@@ -187,7 +188,9 @@ async def versions_page(request: Any, datasette: Any) -> Response:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(rf"^/-/{PLUGIN}/page/(?P<article_id>[0-9]+)$", archived_page),
+    from newsspider.views.search.room import routes
+
+    return [*routes(), (rf"^/-/{PLUGIN}/page/(?P<article_id>[0-9]+)$", archived_page),
             (rf"^/-/{PLUGIN}/versions/(?P<article_id>[0-9]+)$", versions_page)]
 
 

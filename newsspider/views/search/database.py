@@ -321,6 +321,8 @@ class Hit:
     highlights: tuple[tuple[int, int], ...]
     #: bm25 (lower is better), None when the hits were too many to rank and come newest first
     score: float | None
+    #: whether the page it was read from is in the web archive (``newsspider dataset page``)
+    archived: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {"article_id": self.article_id, "published_date": self.published_date, "title": self.title,
@@ -389,7 +391,7 @@ def search(conn: sqlite3.Connection, query: str, where: Where = Where(), limit: 
         total = count(conn, query, where, variants)
     if not total:
         return
-    columns = "a.article_id, a.published_date, a.title, a.url, a.summary, a.body"
+    columns = "a.article_id, a.published_date, a.title, a.url, a.summary, a.body, a.warc IS NOT NULL"
     if total <= RANKED:
         rows = conn.execute(
             f"SELECT {columns}, bm25(search, 1.0, 3.0, 10.0) AS score FROM search "
@@ -408,9 +410,9 @@ def search(conn: sqlite3.Connection, query: str, where: Where = Where(), limit: 
             f"WHERE a.rowid IN (SELECT rowid FROM search WHERE search MATCH ?){sql} "
             "ORDER BY a.published_date DESC, a.rowid DESC LIMIT ?",
             [expression, *params, -1 if limit is None else limit])
-    for article_id, day, title, url, summary, body, score in rows:
+    for article_id, day, title, url, summary, body, archived, score in rows:
         text, marks = snippet([summary, body, title], query, variants)  # the title is shown anyway
-        yield Hit(article_id, day, title, url, text, marks, score)
+        yield Hit(article_id, day, title, url, text, marks, score, bool(archived))
 
 
 def _last_rowid(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,238 @@
+"""The reading room of ``newsspider browse``: its search page and article page in a real headless Chromium,
+over one browse server of a dataset the test writes (hostile articles included)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import opencc
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page
+
+from tests.test_browse import _get, start_browse
+from tests.test_report import (
+    browser,  # noqa: F401  (the shared headless Chromium)
+    record,
+)
+from tests.test_search import brute_force
+
+HOSTILE = ['<script>alert("t")</script>', '"><img src=x onerror=alert("i")>', "javascript:alert('j')"]
+TITLE_HIT = "7"  # the one article with 中国 in its title
+
+
+def _records() -> list[dict[str, Any]]:
+    records = []
+    for i in range(1, 31):
+        rec = record(i, f"20{19 + i % 3}-{1 + i % 12:02d}-{1 + i % 28:02d}", [f"标签{i % 4}", "人权"],
+                     title=f"第{i}篇报道")
+        rec["body"] = (f"第{i}篇的第一段，讲的是中国的经济与贸易。" * (1 + i % 5)) + "\n\n第二段，另说一事。"
+        rec["category"] = "renquan" if i % 2 else "itnews"
+        rec["author"], rec["source"], rec["editor"] = f"作者{i % 3}", ["美国之音", "自由亚洲"][i % 2], "小明"
+        records.append(rec)
+    records[6]["title"] = "中国的一篇评论"  # article 7: a title hit, ranked first
+    records[6]["body"] = "这篇的正文只提到一次中国。\n\n第二段。\n\n第三段：台湾。"
+    records[6]["image_credit"] = "图/路透社"
+    records[6]["related_urls"] = ["https://www.bannedbook.org/bnews/itnews/20200101/3.html",
+                                  "https://www.bannedbook.org/bnews/itnews/20200101/999999.html"]
+    for i, text in enumerate(HOSTILE):  # articles 40-42: hostile in every field shown
+        rec = record(40 + i, "2018-01-01", [text, "人权"], title=f"恶意{text}")
+        rec["body"] = f"恶意的正文{text}\n\n{text}"
+        rec["source"] = rec["author"] = text
+        records.append(rec)
+    for i in range(31, 36):  # ones without 中国: 中国 is not every article
+        records.append(record(i, "2018-06-01", ["其他"], title=f"无关{i}"))
+    return records
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    data = tmp_path_factory.mktemp("room")
+    records = _records()
+    (data / "articles.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                         encoding="utf-8")
+    process, port = start_browse(data)
+    try:
+        yield f"http://127.0.0.1:{port}", records
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
+    dialogs: list[str] = []
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    page.close()
+    assert not dialogs, dialogs  # no script of the site's ever ran
+
+
+def _search(page: Page, root: str, query: str) -> None:
+    page.goto(root + "/")
+    page.fill("#q", query)
+    page.press("#q", "Enter")
+    page.wait_for_load_state()
+
+
+def test_a_search_shows_the_count_and_marked_snippets_best_first_and_opens_the_article(
+        page: Page, room: tuple[str, list[dict[str, Any]]]) -> None:
+    root, records = room
+    by_id = {r["article_id"]: r for r in records}
+    expected = brute_force(records, "中国", forms=True)
+    _search(page, root, "中国")
+    assert page.locator("#count").inner_text() == f"{len(expected)} articles hold 中国"
+    assert "q=%E4%B8%AD%E5%9B%BD" in page.url  # the search can be shared
+    titles = page.locator("ol.hits h2 a").all_inner_texts()
+    assert len(titles) == 20 and titles[0] == by_id[TITLE_HIT]["title"]  # a title hit ranks first
+    marks = page.locator("ol.hits .snippet mark").all_inner_texts()
+    assert marks and set(marks) == {"中国"}
+    assert page.locator("ol.hits .snippet").count() == 20
+    # the rest on page 2; the filters narrow with their counts
+    page.click("nav.pages a[rel=next]")
+    assert "page=2" in page.url and page.locator("ol.hits > li").count() == len(expected) - 20
+    shown = {page.locator("ol.hits h2 a").nth(i).get_attribute("href").rsplit("/", 1)[1]
+             for i in range(len(expected) - 20)}
+    assert shown <= expected
+    page.goto(root + "/?q=" + quote("中国"))
+    facet = page.locator(".filters a", has_text="renquan")
+    n = int(facet.locator("xpath=..").inner_text().rsplit("(", 1)[1].rstrip(")"))
+    facet.click()
+    assert n == len({i for i in expected if by_id[i]["category"] == "renquan"})
+    assert page.locator("#count").inner_text() == f"{n} articles hold 中国"
+    # open the best hit: the article page holds the record's fields
+    page.goto(root + "/?q=" + quote("中国"))
+    page.locator("ol.hits h2 a").first.click()
+    rec = by_id[TITLE_HIT]
+    assert page.locator("h1").inner_text() == rec["title"]
+    assert page.locator(".field-author").inner_text() == rec["author"]
+    assert page.locator(".field-source").inner_text() == rec["source"]
+    assert page.locator(".field-editor").inner_text() == rec["editor"]
+    assert page.locator(".field-image_credit").inner_text() == rec["image_credit"]
+    assert page.locator(".body p").all_inner_texts() == rec["body"].split("\n\n")
+    assert rec["published_date"] in page.locator("article .meta time").inner_text()
+    cite = page.locator(".cite").inner_text()
+    assert rec["url"] in cite and rec["content_hash"] in cite and rec["crawled_at"] in cite
+    related = page.locator("ul.related li")
+    assert related.nth(0).inner_text() == by_id["3"]["title"]  # in the archive: its article page
+    assert "not in the archive" in related.nth(1).inner_text()
+    # the traditional form, display only
+    page.click("text=繁體")
+    assert page.locator("h1").inner_text() == opencc.OpenCC("s2t").convert(rec["title"])
+    assert page.locator("article").get_attribute("lang") == "zh-Hant"
+    # a tag leads to its results
+    page.locator("article ul.tags a").first.click()
+    tagged = [r for r in records if rec["tags"][0] in r["tags"]]
+    assert page.locator("#count").inner_text().startswith(f"{len(tagged)} articles")
+
+
+def test_the_downloads_hold_the_result_set_in_its_order(room: tuple[str, list[dict[str, Any]]]) -> None:
+    root, records = room
+    expected = brute_force(records, "中国", forms=True)
+    with urllib.request.urlopen(f"{root}/-/newsspider/results.csv?q={quote('中国')}", timeout=30) as answer:
+        rows = list(csv.DictReader(io.StringIO(answer.read().decode("utf-8-sig"))))
+    assert {r["article_id"] for r in rows} == expected and rows[0]["article_id"] == TITLE_HIT
+    with urllib.request.urlopen(f"{root}/-/newsspider/results.json?q={quote('中国')}&category=itnews",
+                                timeout=30) as answer:
+        items = json.load(answer)
+    assert {i["article_id"] for i in items} == {r["article_id"] for r in records
+                                                if r["article_id"] in expected and r["category"] == "itnews"}
+
+
+def test_no_page_scrolls_sideways_at_1366_or_390(browser: Browser,  # noqa: F811
+                                                 room: tuple[str, list[dict[str, Any]]]) -> None:
+    root, _records = room
+    for width in (1366, 390):
+        page = browser.new_page(viewport={"width": width, "height": 800})
+        for path in ("/", "/?q=" + quote("中国"), f"/-/newsspider/article/{TITLE_HIT}",
+                     "/-/newsspider/article/40", "/?q=" + quote("没有这个词 也没有"), "/?q=" + "x" * 300):
+            page.goto(root + path)
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), (width, path)
+        page.close()
+
+
+def test_hostile_content_is_shown_as_text_and_never_runs(
+        page: Page, room: tuple[str, list[dict[str, Any]]]) -> None:
+    root, _records = room
+    _search(page, root, "恶意")
+    assert page.locator("#count").inner_text() == "3 articles hold 恶意"
+    for path in ["/?q=" + quote("恶意"), "/?tag=" + quote(HOSTILE[0]), *(f"/-/newsspider/article/{40 + i}"
+                                                                          for i in range(3))]:
+        page.goto(root + path)
+        assert page.locator("img").count() == 0 and page.locator("main script").count() == 0, path
+        assert not page.locator("a[href^='javascript']").count(), path
+        text = page.inner_text("main")
+        assert any(h in text for h in HOSTILE), path
+    page.goto(root + "/-/newsspider/article/41")
+    assert page.locator("h1").inner_text() == f"恶意{HOSTILE[1]}"
+    assert page.locator(".field-source").inner_text() == HOSTILE[1]
+    assert page.locator("article ul.tags a").first.inner_text() == HOSTILE[1]
+    page.locator("article ul.tags a").first.click()  # the tag's results: its value, escaped, in the URL
+    assert page.locator("#count").inner_text().startswith("1 article")
+
+
+@pytest.mark.parametrize(("path", "status", "says"), [
+    ("/?q=", 200, "articles in the archive"),
+    ("/?q=" + quote("  "), 200, "articles in the archive"),
+    ("/?q=" + quote('" "'), 200, "nothing to search for"),
+    ("/?q=" + quote("，。！"), 200, "No article holds"),
+    ("/?q=" + quote("中国") + "&page=99", 200, "Page 99 is past the end"),
+    ("/?q=" + quote("中国") + "&page=abc&sort=worst&year=x", 200, "Without the filters, 30 articles"),
+    ("/?q=" + quote("新疆 中国"), 200, "中国 alone: 30"),
+    ("/?q=" + quote("中" * 2000), 200, "at most 200 are searched"),
+    ("/?page=" + "9" * 40, 200, "articles in the archive"),
+    ("/-/newsspider/article/123456789", 404, "holds no article 123456789"),
+    ("/-/newsspider/article/" + quote("<b>x"), 404, "holds no article <b>x"),
+])
+def test_bad_input_gets_a_clear_message_never_a_500(page: Page, room: tuple[str, list[dict[str, Any]]],
+                                                    path: str, status: int, says: str) -> None:
+    root, _records = room
+    response = page.goto(root + path)
+    assert response is not None and response.status == status, path
+    assert says in page.inner_text("main"), page.inner_text("main")[:500]
+
+
+def test_no_serious_or_critical_accessibility_violations(
+        page: Page, room: tuple[str, list[dict[str, Any]]]) -> None:
+    """axe-core (bundled with axe-playwright-python: nothing fetched) on the search and article pages."""
+    root, _records = room
+    axe = Axe()
+    for path in ("/?q=" + quote("中国"), f"/-/newsspider/article/{TITLE_HIT}", "/?q=" + quote("没有这个词"),
+                 "/-/newsspider/article/404"):
+        page.goto(root + path)
+        results = axe.run(page)
+        bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert not bad, (path, bad)
+
+
+def test_the_search_page_is_the_front_door_and_needs_nothing_from_the_internet(
+        page: Page, room: tuple[str, list[dict[str, Any]]]) -> None:
+    root, _records = room
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(root + "/")
+    assert page.locator("input#q[type=search]").count() == 1
+    page.goto(f"{root}/-/newsspider/article/{TITLE_HIT}")
+    assert requested and all(url.startswith(root) for url in requested), requested
+    assert page.locator("a", has_text="Query the data").get_attribute("href") == "/archive/articles"
+    status, _body = _get(root + "/archive/articles")
+    assert status == 200
+    # keyboard: the search box takes focus by Tab and a search runs from Enter
+    page.goto(root + "/")
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "q":
+            break
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type("中国")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert page.locator("#count").inner_text().endswith("hold 中国")
