@@ -10,7 +10,6 @@ extraction -> crawl components -> runner -> this module.
 from __future__ import annotations
 
 import functools
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -748,7 +747,7 @@ def search_command(words: tuple[str, ...], data_dir: Path | None, since: str | N
 def diff(args: tuple[str, ...], data_dir: Path | None, from_version: int | None, to_version: int | None,
          skip_bad_lines: bool) -> None:
     """What changed between two stored versions of ARTICLE_ID, field by field ([-deleted-]{+inserted+})."""
-    from newsspider.dataset.diff import field_diffs
+    from newsspider.dataset.diff import field_diffs, versions_to_compare
     from newsspider.dataset.reader import iter_records
 
     path, article_id = _dir_and_article(args, data_dir, "diff data/demo 2060000")
@@ -756,15 +755,7 @@ def diff(args: tuple[str, ...], data_dir: Path | None, from_version: int | None,
                 if r["article_id"] == article_id}
     if not versions:
         raise click.ClickException(f"{display_path(path)}: no article {article_id}")
-    numbers = sorted(versions)
-    to_version = numbers[-1] if to_version is None else to_version
-    if from_version is None:
-        older = [n for n in numbers if n < to_version]
-        from_version = older[-1] if older else to_version
-    for number in (from_version, to_version):
-        if number not in versions:
-            raise click.ClickException(f"article {article_id} has no version {number} "
-                                       f"(stored: {', '.join(map(str, numbers))})")
+    from_version, to_version = versions_to_compare(versions, article_id, from_version, to_version)
     old, new = versions[from_version], versions[to_version]
     click.echo(f"article {article_id}: version {from_version} ({old['crawled_at']}) → "
                f"version {to_version} ({new['crawled_at']})")
@@ -871,18 +862,7 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
                     settings={"default_page_size": 50, "facet_time_limit_ms": 1000,
                               "sql_time_limit_ms": 5000, "default_allow_sql": allow_sql})
     plugin.configure(app, data_dir.resolve())
-    try:  # bound here, so that a port in use or a bad address is this command's one-line error
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
-        listening = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise click.ClickException(f"--host {host}: {exc.strerror or exc}") from exc
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listening.bind(address)
-    except OSError as exc:
-        listening.close()
-        raise click.ClickException(f"--port {port}: {exc.strerror or exc}") from exc
+    listening = plugin.listen(host, port)  # bound here: a port in use is this command's one-line error
     bound = listening.getsockname()[0]
     everywhere = bound in ("0.0.0.0", "::")  # every address of this machine: shown by its loopback one
     if everywhere:
