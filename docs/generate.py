@@ -123,7 +123,9 @@ def _commands(command: click.Command, ctx: click.Context) -> list[tuple[str, cli
 
 
 def cli_reference() -> str:
-    root = click.Context(main, info_name="newsspider", max_content_width=100, terminal_width=100)
+    # main's context settings (-h as well as --help), as ``newsspider`` runs it
+    root = click.Context(main, info_name="newsspider", max_content_width=100, terminal_width=100,
+                         **main.context_settings)
     out = []
     for path, ctx in _commands(main, root):
         out += [f"## `{path}`", "", "```text", ctx.command.get_help(ctx), "```", ""]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import shlex
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from newsspider import __version__
 from newsspider.core import stats as keys
 from newsspider.core.errors import DEGRADED_EXIT, EXIT_ERROR, NewsspiderError
 from newsspider.dataset.reader import display_path
+from newsspider.memory import REDIS_PREFIX
 
 
 def data_dir_parameter(help: str, default: Path = Path("data"),
@@ -187,17 +187,61 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
-def _window(since: str | None, until: str | None) -> dict[str, str]:
-    """The settings of ``--since`` / ``--until``, checked (a span such as 30d stays one: a scheduled
-    crawl counts it back from the day it runs)."""
+def _window(since: str | None, until: str | None) -> None:
+    """``--since`` / ``--until`` checked together (each day is checked by :class:`Day`)."""
     from newsspider.core.window import Window, WindowError
 
     try:
         Window.from_settings(since, until)
     except WindowError as exc:
         raise click.UsageError(str(exc)) from exc
-    pairs = (("NEWSSPIDER_SINCE", since), ("NEWSSPIDER_UNTIL", until))
-    return {name: value for name, value in pairs if value}
+
+
+#: the crawl options that set a setting (crawl, schedule and estimate have some of them): the option's
+#: name -> the setting, and a flag's value (None: the option's value)
+CRAWL_SETTINGS: dict[str, tuple[str, str | None]] = {
+    "since": ("NEWSSPIDER_SINCE", None), "until": ("NEWSSPIDER_UNTIL", None),
+    "no_warc": ("NEWSSPIDER_WARC", "False"), "images": ("NEWSSPIDER_IMAGES", "True"),
+    "proxies": ("NEWSSPIDER_PROXIES", None), "browser": ("NEWSSPIDER_BROWSER", "True"),
+    "impersonate": ("NEWSSPIDER_IMPERSONATE", None), "redis_url": ("NEWSSPIDER_REDIS_URL", None),
+    "worker_id": ("NEWSSPIDER_WORKER_ID", None)}
+
+
+def crawl_overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """The settings a command's crawl options ask for, checked before anything runs (a usage error):
+    the ``-s`` ones first, then each option given (:data:`CRAWL_SETTINGS`), which wins."""
+    overrides: dict[str, Any] = dict(_overrides(params.get("settings", ())))
+    if params.get("images") and params.get("no_warc"):
+        raise click.UsageError("--images keeps the images in the web archive: it cannot go with --no-warc")
+    _window(params.get("since"), params.get("until"))
+    for name, (setting, flag) in CRAWL_SETTINGS.items():
+        if value := params.get(name):
+            overrides[setting] = flag or (list(value) if isinstance(value, tuple) else value)
+    return overrides
+
+
+def crawl_args(params: dict[str, Any], data_dir: Path) -> list[str]:
+    """The arguments of a ``newsspider crawl`` with *params*' crawl options (those of the ``crawl``
+    command, in their declared order) and *data_dir*; the settings that hold a secret
+    (``SECRET_SETTINGS``: ``--proxy``, ``--redis-url``, their ``-s``) are left out, for the
+    environment."""
+    from newsspider.run.runner import SECRET_SETTINGS, parse_overrides
+
+    args: list[str] = []
+    for param in crawl.params:
+        name, value = param.name or "", params.get(param.name or "")
+        flag, secret = param.opts[0], CRAWL_SETTINGS.get(name, ("", None))[0] in SECRET_SETTINGS
+        if name == "data_dir_option":
+            args += ["--data-dir", str(data_dir.resolve())]
+        elif not isinstance(param, click.Option) or not value or secret:
+            continue  # the data dir's argument, an option not given, a secret
+        elif name == "settings":
+            args += [arg for setting, given in parse_overrides(value).items()
+                     if setting not in SECRET_SETTINGS for arg in (flag, f"{setting}={given}")]
+        else:
+            args += [flag] if param.is_flag else [
+                arg for one in (value if param.multiple else (value,)) for arg in (flag, str(one))]
+    return args
 
 
 def _report(result: Any) -> None:
@@ -243,10 +287,7 @@ def main() -> None:
 
 @main.command()
 @crawl_options
-def crawl(start_urls: tuple[str, ...], data_dir: Path, since: str | None, until: str | None,
-          settings: tuple[str, ...], resume: bool, refresh: bool, no_warc: bool, images: bool,
-          proxies: tuple[str, ...], browser: bool,
-          impersonate: str | None, redis_url: str | None, worker_id: str | None) -> None:
+def crawl(start_urls: tuple[str, ...], data_dir: Path, resume: bool, refresh: bool, **options: Any) -> None:
     """Crawl the site (or a copy at the start URLs' host) into DATA_DIR/articles.jsonl.
 
     Articles already in DATA_DIR are not fetched again, and a listing's
@@ -254,26 +295,8 @@ def crawl(start_urls: tuple[str, ...], data_dir: Path, since: str | None, until:
     what is new. With --redis-url, any number of workers share one crawl,
     each writing DATA_DIR/articles-<worker id>.jsonl.
     """
-    overrides: dict[str, Any] = dict(_overrides(settings))
-    if images and no_warc:
-        raise click.UsageError("--images keeps the images in the web archive: it cannot go with --no-warc")
-    overrides.update(_window(since, until))
-    if no_warc:
-        overrides["NEWSSPIDER_WARC"] = "False"
-    if images:
-        overrides["NEWSSPIDER_IMAGES"] = "True"
-    if proxies:
-        overrides["NEWSSPIDER_PROXIES"] = list(proxies)
-    if browser:
-        overrides["NEWSSPIDER_BROWSER"] = "True"
-    if impersonate:
-        overrides["NEWSSPIDER_IMPERSONATE"] = impersonate
-    if redis_url:
-        overrides["NEWSSPIDER_REDIS_URL"] = redis_url
-    if worker_id:
-        overrides["NEWSSPIDER_WORKER_ID"] = worker_id
-    result = _crawl(list(start_urls) or None, data_dir, overrides, resume=resume, refresh=refresh)
-    _outcome(result)
+    overrides = crawl_overrides(options)
+    _outcome(_crawl(list(start_urls) or None, data_dir, overrides, resume=resume, refresh=refresh))
 
 
 @main.command()
@@ -318,7 +341,7 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 @PROXY_OPTION
 @IMPERSONATE_OPTION
 def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, data_dir: Path,
-             settings: tuple[str, ...], proxies: tuple[str, ...], impersonate: str | None) -> None:
+             **options: Any) -> None:
     """Tell what a crawl would fetch, how long it takes and the disk it needs, from a few listing pages.
 
     Each start listing's first page is read, then page numbers doubling and halving find its last
@@ -327,54 +350,14 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
     and category listings tell the pages of the listings a crawl walks.  The time is at the
     politeness settings (-s DOWNLOAD_DELAY=…; with none, it is the server's pace).
     """
-    import statistics
-
     from newsspider.core.window import Window
-    from newsspider.run.estimate import (
-        Listing,
-        ListingSize,
-        Sample,
-        cost,
-        measured_bytes,
-        report,
-        seconds_a_page,
-    )
-    from newsspider.run.runner import crawler_settings
+    from newsspider.run.runner import estimate as measure
 
     if data_dir.exists() and not data_dir.is_dir():
         raise click.ClickException(f"{display_path(data_dir)}: not a data dir (a file)")
-    overrides: dict[str, Any] = dict(_overrides(settings))
-    overrides.update(_window(since, until))
-    if proxies:
-        overrides["NEWSSPIDER_PROXIES"] = list(proxies)
-    if impersonate:
-        overrides["NEWSSPIDER_IMPERSONATE"] = impersonate
-    from newsspider.run.runner import run_estimate
-
-    result = run_estimate(list(start_urls) or None, overrides)
-    sizes = [ListingSize(**{**size, "window_pages": tuple(size["window_pages"])})
-             for size in result.stats.get(keys.ESTIMATE, [])]
-    if not sizes:
-        raise click.ClickException(f"no start listing could be measured ({result.finish_reason}: "
-                                   f"{result.summary.line()})")
-    read = result.stats.get(keys.ESTIMATE_SAMPLE) or {}
-    sample = Sample(**{**read, **{name: tuple(Listing(**listing) for listing in read.get(name, ()))
-                                  for name in ("categories", "tag_listings")}})
-    crawl = crawler_settings(None, overrides)
-    latency = statistics.median(result.stats.get(keys.ESTIMATE_LATENCY) or [0.0])
-    delay = crawl.getfloat("DOWNLOAD_DELAY")
-    throttle = crawl.getbool("AUTOTHROTTLE_ENABLED")
-    jitter = crawl.getfloat("DOWNLOAD_DELAY_JITTER") if crawl.getbool("RANDOMIZE_DOWNLOAD_DELAY") else 0.0
-    wait = seconds_a_page(delay, jitter, throttle, latency, crawl.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
-                          crawl.getfloat("AUTOTHROTTLE_MAX_DELAY"))
-    robots = crawl.getbool("ROBOTSTXT_OBEY") if "ROBOTSTXT_OBEY" in overrides else True  # the add-on sets it
-    hosts = len({size.url.split("/")[2] for size in sizes})
-    dataset_bytes, warc_bytes, measured = measured_bytes(data_dir)
-    politeness = (f"DOWNLOAD_DELAY {delay:g} s{f' ±{jitter:.0%}' if delay and jitter else ''}, "
-                  f"AutoThrottle {'on' if throttle else 'off'}, latency {latency * 1000:.0f} ms")
+    overrides = crawl_overrides({**options, "since": since, "until": until})
     window = Window.from_settings(since, until).words()
-    click.echo(report(sizes, cost(sizes, sample, wait, (dataset_bytes, warc_bytes), hosts * robots), window,
-                      politeness, measured))
+    click.echo(measure(list(start_urls) or None, data_dir, overrides, window))
 
 
 @main.command()
@@ -382,9 +365,7 @@ def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, 
 @click.option("--cron", metavar="EXPR", help='Crawl on a cron schedule in UTC, e.g. "0 */6 * * *".')
 @crawl_options
 def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], data_dir: Path,
-             since: str | None, until: str | None, settings: tuple[str, ...], resume: bool, refresh: bool,
-             no_warc: bool, images: bool, proxies: tuple[str, ...], browser: bool, impersonate: str | None,
-             redis_url: str | None, worker_id: str | None) -> None:
+             proxies: tuple[str, ...], **options: Any) -> None:
     """Crawl repeatedly, each crawl in its own process, never two at once.
 
     Each crawl's log goes to DATA_DIR/logs/. SIGTERM or Ctrl-C stop the
@@ -394,29 +375,18 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
 
     from newsspider.access.proxies import parse_proxies
     from newsspider.dataset.storage import prepare_data_dir
-    from newsspider.run.runner import SECRET_SETTINGS
+    from newsspider.run.runner import SECRET_SETTINGS, check_crawl
     from newsspider.run.schedule import run_schedule, trigger_for
 
-    overrides = _overrides(settings)  # report bad -s values now, not in every crawl's log
-    _window(since, until)
-    _check_crawl(start_urls, overrides)
+    overrides = crawl_overrides({**options, "proxies": proxies})  # now, not in every crawl's log
+    check_crawl(start_urls, overrides)
     proxy_urls = parse_proxies(proxies)  # a bad proxy URL now, not in every crawl's log
     trigger = trigger_for(every, cron)
     data_dir = prepare_data_dir(data_dir)
     # Passwords and tokens reach each crawl in its environment, never on its command line (ps).
     secrets = {name: value for name, value in overrides.items() if name in SECRET_SETTINGS}
     secrets |= {"NEWSSPIDER_PROXIES": ",".join(proxy_urls)} if proxy_urls else {}
-    secrets |= {"NEWSSPIDER_REDIS_URL": redis_url} if redis_url else {}
-    args = [arg for url in start_urls for arg in ("--start-url", url)]
-    args += ["--data-dir", str(data_dir.resolve())]
-    args += ["--since", since] if since else []
-    args += ["--until", until] if until else []
-    args += [arg for name, value in overrides.items() if name not in SECRET_SETTINGS
-             for arg in ("-s", f"{name}={value}")]
-    args += ["--resume"] * resume + ["--refresh"] * refresh + ["--no-warc"] * no_warc + ["--images"] * images
-    args += ["--browser"] * browser
-    args += ["--impersonate", impersonate] if impersonate else []
-    args += ["--worker-id", worker_id] if worker_id else []
+    args = crawl_args(click.get_current_context().params, data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
     run_schedule(trigger, args, data_dir, run_now=every is not None, secrets=secrets)
@@ -426,7 +396,7 @@ def schedule(every: str | None, cron: str | None, start_urls: tuple[str, ...], d
 @data_dir_parameter("The data dir whose crawls to show.")
 @click.option("--redis-url", metavar="redis://HOST:PORT/DB",
               help="Show the runs of the distributed crawl kept in this Redis instead.")
-@click.option("--redis-prefix", default="newsspider", show_default=True,
+@click.option("--redis-prefix", default=REDIS_PREFIX, show_default=True,
               help="The crawl's NEWSSPIDER_REDIS_PREFIX.")
 @click.option("--run", "run_id", type=int, metavar="N", help="Show run N in full.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per run) instead.")
@@ -468,13 +438,6 @@ def runs(data_dir: Path, redis_url: str | None, redis_prefix: str, run_id: int |
         click.echo(run_text(history[0]))
     else:
         click.echo(run_table(history))
-
-
-def _check_crawl(start_urls: tuple[str, ...], overrides: dict[str, str]) -> None:
-    """What a crawl checks before it starts (its start URLs and settings), checked now."""
-    from newsspider.run.runner import check_crawl
-
-    check_crawl(start_urls, overrides)
 
 
 def _redis_runs(url: str, prefix: str) -> list[Any]:
@@ -570,6 +533,22 @@ SKIP_BAD_LINES_OPTION = click.option(
 )
 
 
+class ExportFormat(click.Choice[str]):
+    """One of :data:`newsspider.dataset.export.FORMATS`, read from there when first asked for (importing
+    the export module when the command line starts would double the time of ``newsspider --help``)."""
+
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "choices":
+            raise AttributeError(name)
+        from newsspider.dataset.export import FORMATS
+
+        self.choices = FORMATS
+        return FORMATS
+
+
 def _dataset_dir(path: Path) -> Path:
     """*path*, when it holds a dataset; else exit 1 naming the dataset dirs found below it."""
     from newsspider.dataset.layout import SHARD_GLOB
@@ -599,7 +578,7 @@ def info(path: Path, skip_bad_lines: bool) -> None:
 
 @dataset.command("export")
 @DATASET_ARGUMENT
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "excel-csv", "xlsx", "jsonl"]),
+@click.option("--format", "fmt", type=ExportFormat(),
               required=True,
               help="Parquet (typed, through pyarrow); for spreadsheets xlsx (openpyxl), csv, or excel-csv "
                    "(csv with the UTF-8 mark Excel needs): id, date, title first, body last, rows by date, "
@@ -773,7 +752,7 @@ def search_command(words: tuple[str, ...], data_dir: Path | None, since: str | N
 def diff(args: tuple[str, ...], data_dir: Path | None, from_version: int | None, to_version: int | None,
          skip_bad_lines: bool) -> None:
     """What changed between two stored versions of ARTICLE_ID, field by field ([-deleted-]{+inserted+})."""
-    from newsspider.dataset.diff import field_diffs
+    from newsspider.dataset.diff import field_diffs, versions_to_compare
     from newsspider.dataset.reader import iter_records
 
     path, article_id = _dir_and_article(args, data_dir, "diff data/demo 2060000")
@@ -781,15 +760,7 @@ def diff(args: tuple[str, ...], data_dir: Path | None, from_version: int | None,
                 if r["article_id"] == article_id}
     if not versions:
         raise click.ClickException(f"{display_path(path)}: no article {article_id}")
-    numbers = sorted(versions)
-    to_version = numbers[-1] if to_version is None else to_version
-    if from_version is None:
-        older = [n for n in numbers if n < to_version]
-        from_version = older[-1] if older else to_version
-    for number in (from_version, to_version):
-        if number not in versions:
-            raise click.ClickException(f"article {article_id} has no version {number} "
-                                       f"(stored: {', '.join(map(str, numbers))})")
+    from_version, to_version = versions_to_compare(versions, article_id, from_version, to_version)
     old, new = versions[from_version], versions[to_version]
     click.echo(f"article {article_id}: version {from_version} ({old['crawled_at']}) → "
                f"version {to_version} ({new['crawled_at']})")
@@ -896,18 +867,7 @@ def browse(data_dir: Path, port: int, host: str, allowed_hosts: tuple[str, ...],
                     settings={"default_page_size": 50, "facet_time_limit_ms": 1000,
                               "sql_time_limit_ms": 5000, "default_allow_sql": allow_sql})
     plugin.configure(app, data_dir.resolve())
-    try:  # bound here, so that a port in use or a bad address is this command's one-line error
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
-        listening = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise click.ClickException(f"--host {host}: {exc.strerror or exc}") from exc
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listening.bind(address)
-    except OSError as exc:
-        listening.close()
-        raise click.ClickException(f"--port {port}: {exc.strerror or exc}") from exc
+    listening = plugin.listen(host, port)  # bound here: a port in use is this command's one-line error
     bound = listening.getsockname()[0]
     everywhere = bound in ("0.0.0.0", "::")  # every address of this machine: shown by its loopback one
     if everywhere:

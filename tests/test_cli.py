@@ -249,3 +249,31 @@ def test_the_shared_mock_site_keeps_each_tests_log_and_refuses_changes(site_serv
     assert [r["path"] for r in site_server.requests()] == ["/bnews/"]
     with pytest.raises(AssertionError, match="cannot be changed"):
         site_server.add_articles(1)
+
+
+def test_a_scheduled_crawl_is_given_every_crawl_option_but_the_secrets(tmp_path: Path) -> None:
+    from newsspider.cli import crawl as crawl_command
+    from newsspider.cli import crawl_args
+
+    given = ["data/x", "--start-url", "http://a.example/bnews/", "--start-url", "http://b.example/c/",
+             "--since", "30d", "--until", "2099-01-02", "-s", "DOWNLOAD_DELAY=2", "-s", " LOG_LEVEL =INFO",
+             "-s", "NEWSSPIDER_SMTP_PASSWORD=pw", "--resume", "--refresh", "--no-warc", "--images",
+             "--proxy", "http://u:p@127.0.0.1:1", "--browser", "--impersonate", "chrome",
+             "--redis-url", "redis://:pw@h/0", "--worker-id", "w1"]
+    params = crawl_command.make_context("crawl", given).params
+    args = crawl_args(params, tmp_path)
+    assert args[:6] == ["--start-url", "http://a.example/bnews/", "--start-url", "http://b.example/c/",
+                        "--data-dir", str(tmp_path.resolve())]  # in the order the crawl declares them
+    assert not {"pw", "--proxy", "--redis-url", "NEWSSPIDER_SMTP_PASSWORD=pw"} & set(args)
+    again = crawl_command.make_context("crawl", args).params
+    expected = {**params, "data_dir_argument": None, "data_dir_option": tmp_path.resolve(), "proxies": (),
+                "redis_url": None, "settings": ("DOWNLOAD_DELAY=2", "LOG_LEVEL=INFO")}
+    assert again == expected  # every other option, a new one too, handed on as given
+
+
+def test_schedule_refuses_what_no_crawl_can_run(tmp_path: Path) -> None:
+    for args, message in ((["--images", "--no-warc"], "--images keeps the images in the web archive"),
+                          (["--worker-id", "a/b"], "-s NEWSSPIDER_WORKER_ID='a/b': a worker id is")):
+        result = CliRunner().invoke(main, ["schedule", "--every", "1h", str(tmp_path / "d"), *args])
+        assert result.exit_code != 0 and message in result.output
+        assert not (tmp_path / "d").exists()  # before the scheduler made its data dir

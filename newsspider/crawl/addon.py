@@ -38,6 +38,7 @@ from newsspider.crawl.skipstored import SkipStored
 from newsspider.frontier.keys import busy_keys, queue_key
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
+from newsspider.memory import REDIS_PREFIX
 from newsspider.memory.extension import CrawlMemory
 from newsspider.memory.redis import client_options
 from newsspider.monitoring.monitors import CrawlChecks
@@ -131,7 +132,7 @@ DEFAULTS: dict[str, Any] = {
     # redis://HOST:PORT/DB of the shared crawl; empty: a single-machine crawl with the SQLite state.
     "NEWSSPIDER_REDIS_URL": "",
     # Prefix of every Redis key of the crawl (two crawls on one Redis need two prefixes).
-    "NEWSSPIDER_REDIS_PREFIX": "newsspider",
+    "NEWSSPIDER_REDIS_PREFIX": REDIS_PREFIX,
     # This worker's id, naming its shard articles-<id>.jsonl; empty: <host name>-<process id>.
     "NEWSSPIDER_WORKER_ID": "",
     # Seconds a worker holds a request before, if it stopped renewing, others take it back.

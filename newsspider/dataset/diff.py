@@ -13,13 +13,46 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["HTML_MARKS", "IGNORED", "TEXT_MARKS", "field_diffs", "text_diff"]
+from newsspider.core.errors import NewsspiderError
+
+__all__ = ["HTML_MARKS", "IGNORED", "TEXT_MARKS", "VersionError", "field_diffs", "text_diff",
+           "versions_to_compare"]
 
 #: fields that differ between any two versions and say nothing about the article
 IGNORED = ("crawled_at", "version", "content_hash", "warc", "schema_version")
+
+
+class VersionError(NewsspiderError, LookupError):
+    """A version to compare that is not stored."""
+
+
+def versions_to_compare(stored: Iterable[int], article_id: str, older: int | None = None,
+                        newer: int | None = None) -> tuple[int, int]:
+    """The two of an article's *stored* versions to compare: *newer* (default the newest) and *older*
+    (default the one before it; with none before it, *newer* itself).
+
+    >>> versions_to_compare([1, 2, 3], "7"), versions_to_compare([1, 2, 3], "7", newer=2)
+    ((2, 3), (1, 2))
+    >>> versions_to_compare([1], "7"), versions_to_compare([1, 2, 3], "7", older=1)
+    ((1, 1), (1, 3))
+    >>> versions_to_compare([1, 2], "7", newer=5)
+    Traceback (most recent call last):
+    ...
+    newsspider.dataset.diff.VersionError: article 7 has no version 5 (stored: 1, 2)
+    """
+    numbers = sorted(stored)
+    newer = numbers[-1] if newer is None else newer
+    if older is None:
+        before = [n for n in numbers if n < newer]
+        older = before[-1] if before else newer
+    for number in (older, newer):
+        if number not in numbers:
+            raise VersionError(f"article {article_id} has no version {number} "
+                               f"(stored: {', '.join(map(str, numbers))})")
+    return older, newer
 
 
 TEXT_MARKS = ("[-", "-]", "{+", "+}")

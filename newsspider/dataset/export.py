@@ -37,7 +37,10 @@ __all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "grap
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("jsonl", "csv", "excel-csv", "xlsx", "parquet")
+#: the formats :func:`export` writes, in the order ``dataset export --format`` lists them
+FORMATS = ("parquet", "csv", "excel-csv", "xlsx", "jsonl")
+
+
 class ExportError(NewsspiderError, ValueError):
     """An export that cannot be written (its message says what and where)."""
 

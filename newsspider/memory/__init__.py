@@ -19,11 +19,13 @@ from typing import Any, Protocol
 
 from newsspider.core.errors import NewsspiderError
 
-__all__ = ["UNKNOWN_RUN", "Coordination", "Memory", "Run", "StateError", "StoredArticle"]
+__all__ = ["REDIS_PREFIX", "UNKNOWN_RUN", "Coordination", "Memory", "Run", "StateError", "StoredArticle"]
 
 #: ``first_run`` of articles found in the dataset by a memory that cannot tell which run stored
 #: them (one rebuilt from the dataset): not old news until a run walks the whole site.
 UNKNOWN_RUN = -1
+#: the prefix of every Redis key of a distributed crawl by default (``NEWSSPIDER_REDIS_PREFIX``)
+REDIS_PREFIX = "newsspider"
 
 
 class StateError(NewsspiderError, ValueError):

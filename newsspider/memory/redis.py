@@ -42,7 +42,7 @@ from newsspider.core.credentials import encode_userinfo, redact, scrub
 from newsspider.core.time import utc_now_iso
 from newsspider.dataset.reader import shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
-from newsspider.memory import UNKNOWN_RUN, Run, StoredArticle
+from newsspider.memory import REDIS_PREFIX, UNKNOWN_RUN, Run, StoredArticle
 
 __all__ = [
     "RedisMemory",
@@ -167,7 +167,7 @@ def default_worker_id() -> str:
 class RedisMemory:
     """What a distributed crawl remembers, shared by its workers (a :class:`~newsspider.memory.Memory`)."""
 
-    def __init__(self, data_dir: str | Path, url: str, prefix: str = "newsspider",
+    def __init__(self, data_dir: str | Path, url: str, prefix: str = REDIS_PREFIX,
                  worker_id: str | None = None, lease_seconds: float = 30.0, reconnect: float = 30.0,
                  frontier_keys: Sequence[str] = ()) -> None:
         self.data_dir = Path(data_dir)
@@ -469,7 +469,7 @@ def runs_of(client: redis.Redis, prefix: str) -> list[Run]:
             for run_id in range(1, last + 1)]
 
 
-def read_redis_runs(url: str, prefix: str = "newsspider") -> list[Run]:
+def read_redis_runs(url: str, prefix: str = REDIS_PREFIX) -> list[Run]:
     """The run history of a distributed crawl, read-only."""
     client = redis.Redis.from_url(encode_userinfo(url))
     try:

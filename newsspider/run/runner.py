@@ -41,6 +41,7 @@ __all__ = [
     "SECRET_SETTINGS",
     "CrawlError",
     "CrawlResult",
+    "NothingMeasured",
     "RedisUnreachable",
     "SettingError",
     "check_crawl",
@@ -48,6 +49,7 @@ __all__ = [
     "check_settings",
     "check_start_urls",
     "crawler_settings",
+    "estimate",
     "parse_overrides",
     "run_crawl",
     "run_reextract",
@@ -70,6 +72,10 @@ _AT_LEAST = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": (1, "at 0 requests at a time, nothing is ever fetched"),
     "NEWSSPIDER_WARC_MAX_SIZE": (64 * 1024, "a smaller size starts a WARC file for every response"),
 }
+
+
+class NothingMeasured(NewsspiderError, RuntimeError):
+    """An estimate that could measure none of its start listings."""
 
 
 class RedisUnreachable(NewsspiderError, ConnectionError):
@@ -365,6 +371,49 @@ def run_estimate(start_urls: Sequence[str] | None, overrides: Mapping[str, Any] 
         if "LOG_LEVEL" not in (overrides or {}):  # the command prints the estimate, not a crawl's lines
             settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
         return _run(settings, overrides, EstimateSpider, Path(scratch), start_urls=urls)
+
+
+def estimate(start_urls: Sequence[str] | None, data_dir: Path, overrides: Mapping[str, Any],
+             window: str) -> str:
+    """What a crawl of *start_urls* with *overrides* would fetch, take and need, as ``newsspider
+    estimate`` prints it: measured by :func:`run_estimate`, timed at the politeness settings, sized
+    by *data_dir*'s bytes an article (:func:`~newsspider.run.estimate.measured_bytes`); *window* is
+    the window of time in words.  :class:`NothingMeasured` when no start listing could be measured."""
+    import statistics
+
+    from newsspider.run.estimate import (
+        Listing,
+        ListingSize,
+        Sample,
+        cost,
+        measured_bytes,
+        report,
+        seconds_a_page,
+    )
+
+    result = run_estimate(start_urls, overrides)
+    sizes = [ListingSize(**{**size, "window_pages": tuple(size["window_pages"])})
+             for size in result.stats.get(keys.ESTIMATE, [])]
+    if not sizes:
+        raise NothingMeasured(f"no start listing could be measured ({result.finish_reason}: "
+                              f"{result.summary.line()})")
+    read = result.stats.get(keys.ESTIMATE_SAMPLE) or {}
+    sample = Sample(**{**read, **{name: tuple(Listing(**listing) for listing in read.get(name, ()))
+                                  for name in ("categories", "tag_listings")}})
+    crawl = crawler_settings(None, overrides)
+    latency = statistics.median(result.stats.get(keys.ESTIMATE_LATENCY) or [0.0])
+    delay = crawl.getfloat("DOWNLOAD_DELAY")
+    throttle = crawl.getbool("AUTOTHROTTLE_ENABLED")
+    jitter = crawl.getfloat("DOWNLOAD_DELAY_JITTER") if crawl.getbool("RANDOMIZE_DOWNLOAD_DELAY") else 0.0
+    wait = seconds_a_page(delay, jitter, throttle, latency, crawl.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"),
+                          crawl.getfloat("AUTOTHROTTLE_MAX_DELAY"))
+    robots = crawl.getbool("ROBOTSTXT_OBEY") if "ROBOTSTXT_OBEY" in overrides else True  # the add-on sets it
+    hosts = len({size.url.split("/")[2] for size in sizes})
+    dataset_bytes, warc_bytes, measured = measured_bytes(data_dir)
+    politeness = (f"DOWNLOAD_DELAY {delay:g} s{f' ±{jitter:.0%}' if delay and jitter else ''}, "
+                  f"AutoThrottle {'on' if throttle else 'off'}, latency {latency * 1000:.0f} ms")
+    return report(sizes, cost(sizes, sample, wait, (dataset_bytes, warc_bytes), hosts * robots), window,
+                  politeness, measured)
 
 
 def run_reextract(source: str | Path, out: str | Path | None = None,

@@ -23,6 +23,7 @@ import html
 import ipaddress
 import itertools
 import json
+import socket
 import sqlite3
 from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from pathlib import Path
@@ -32,11 +33,13 @@ from datasette import Response, hookimpl
 from datasette.filters import FilterArguments
 from markupsafe import Markup
 
+from newsspider.core.errors import NewsspiderError
 from newsspider.dataset.diff import HTML_MARKS, IGNORED, text_diff
 from newsspider.extract.items import FIELDS, schema
 from newsspider.views.search.tokens import QueryError, match_expression
 
-__all__ = ["PLUGIN", "HostCheck", "configure", "host_allowed", "metadata", "serves_others"]
+__all__ = ["PLUGIN", "HostCheck", "ListenError", "configure", "host_allowed", "listen", "metadata",
+           "serves_others"]
 
 PLUGIN = "newsspider"
 TABLE = "articles"
@@ -265,6 +268,27 @@ def serves_others(host: str, allowed: Collection[str]) -> bool:
         return not ipaddress.ip_address(host).is_loopback
     except ValueError:
         return True  # a name: whoever it resolves for
+
+
+class ListenError(NewsspiderError, OSError):
+    """An address or port browse cannot listen on (``--host``, ``--port``)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to *host* and *port* (0: a free one), for the server to listen on."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ListenError(f"--host {host}: {exc.strerror or exc}") from exc
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        raise ListenError(f"--port {port}: {exc.strerror or exc}") from exc
+    return listening
 
 
 Scope = MutableMapping[str, Any]
