@@ -146,6 +146,18 @@ class Started:
         if self._process.exitcode is None:
             self._process.kill()
 
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Its stdout and stderr once it has ended (as :meth:`subprocess.Popen.communicate`); the
+        files are then removed."""
+        self.wait(timeout)
+        out, err = self.stdout(), self.stderr()
+        self.close()
+        return out, err
+
     def stdout(self) -> str:
         return _read(self._out)
 
