@@ -57,10 +57,11 @@ def site_server(_module_server: MockServer) -> MockServer:
     return SharedServer(_module_server)
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real ``newsspider`` command in a process of its own (forked from a server that imported
-    it once: :mod:`tests.forkrun`)."""
-    return forkrun.run(args, cwd=cwd, timeout=timeout)
+    it once: :mod:`tests.forkrun`), in *env* (default: the test's environment)."""
+    return forkrun.run(args, cwd=cwd, timeout=timeout, env=env)
 
 
 def crawl(server: MockServer, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:

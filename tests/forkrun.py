@@ -8,7 +8,9 @@ suite.  So the command runs in a process forked from multiprocessing's *fork ser
 single-threaded process started once, that imported those modules and nothing else, and forks a
 child for each run.  The child takes the test's working directory and environment, writes its
 output to files, runs the command's ``main`` with the program name ``python -m`` gives it, and
-exits with its status.  Tests of the process itself (signals, kills, what ``ps`` shows) start
+exits with its status.  :func:`start` starts one without waiting, for a test that kills it with
+SIGKILL (which no process can tell from how it was started).  Tests of the process itself (the
+signals it handles, what ``ps`` shows, a terminal, limits set before it starts) start
 ``python -m newsspider`` with :mod:`subprocess` as before.
 
 ``NEWSSPIDER_TEST_SUBPROCESS=1`` runs every command in a new interpreter instead (the old way), to
@@ -47,6 +49,9 @@ def _command(args: Sequence[str], cwd: str | None, environ: Mapping[str, str], o
     if cwd is not None:
         os.chdir(cwd)
     for fd, path in ((1, out), (2, err)):
+        if fd == 2 and err == out:  # stderr into stdout (subprocess's stderr=STDOUT): one file, one offset
+            os.dup2(1, 2)
+            break
         target = os.open(path, os.O_WRONLY | os.O_TRUNC)
         os.dup2(target, fd)
         os.close(target)
@@ -82,25 +87,94 @@ def _command(args: Sequence[str], cwd: str | None, environ: Mapping[str, str], o
     os._exit(status)
 
 
-def run(args: Sequence[str], *, cwd: Path | str | None = None,
-        timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m newsspider ARGS`` in *cwd* with this process's environment: its status and output."""
+def run(args: Sequence[str], *, cwd: Path | str | None = None, timeout: float | None = None,
+        env: Mapping[str, str] | None = None, merge: bool = False) -> subprocess.CompletedProcess[str]:
+    """``python -m newsspider ARGS`` in *cwd* with *env* (default: this process's environment): its status
+    and output (with *merge*, stderr written into stdout as ``stderr=subprocess.STDOUT`` does)."""
     command = [sys.executable, "-m", "newsspider", *args]
+    environ = dict(os.environ if env is None else env)
     if os.environ.get("NEWSSPIDER_TEST_SUBPROCESS"):
-        return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
-    with tempfile.TemporaryDirectory(prefix="newsspider-run-") as scratch:
-        out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
-        out.touch()
-        err.touch()
-        child = _context.Process(target=_command, args=(list(args), None if cwd is None else str(cwd),
-                                                        dict(os.environ), str(out), str(err)))
-        child.start()
-        child.join(timeout)
-        if child.exitcode is None:
-            child.kill()
-            child.join()
-            raise subprocess.TimeoutExpired(command, timeout or 0, _read(out), _read(err))
-        return subprocess.CompletedProcess(command, child.exitcode, _read(out), _read(err))
+        return subprocess.run(command, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT if merge else subprocess.PIPE, text=True, cwd=cwd,
+                              timeout=timeout, env=environ)
+    started = start(args, cwd=cwd, env=environ, merge=merge)
+    try:
+        status = started.wait(timeout)
+    except subprocess.TimeoutExpired:
+        started.kill()
+        started.wait()
+        raise subprocess.TimeoutExpired(command, timeout or 0, started.stdout(), started.stderr()) from None
+    finally:
+        out, err = started.stdout(), started.stderr()
+        started.close()
+    return subprocess.CompletedProcess(command, status, out, None if merge else err)
+
+
+class Started:
+    """A command running in a forked process (:func:`start`): a real process of its own, to kill or wait
+    for, whose output is read from files once it has ended."""
+
+    def __init__(self, args: Sequence[str], cwd: Path | str | None, environ: Mapping[str, str],
+                 merge: bool) -> None:
+        self._scratch = tempfile.TemporaryDirectory(prefix="newsspider-run-")
+        self._out = Path(self._scratch.name, "stdout")
+        self._err = self._out if merge else Path(self._scratch.name, "stderr")
+        self._out.touch()
+        self._err.touch()
+        self._process = _context.Process(target=_command, args=(
+            list(args), None if cwd is None else str(cwd), dict(environ), str(self._out), str(self._err)))
+        self._process.start()
+
+    @property
+    def pid(self) -> int:
+        assert self._process.pid is not None
+        return self._process.pid
+
+    def poll(self) -> int | None:
+        """Its exit status (negative: the signal that ended it), or None while it runs."""
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit status once it has ended; :class:`subprocess.TimeoutExpired` after *timeout* seconds."""
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired("newsspider", timeout or 0)
+        return self._process.exitcode
+
+    def kill(self) -> None:
+        """SIGKILL, as :meth:`subprocess.Popen.kill`."""
+        if self._process.exitcode is None:
+            self._process.kill()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Its stdout and stderr once it has ended (as :meth:`subprocess.Popen.communicate`); the
+        files are then removed."""
+        self.wait(timeout)
+        out, err = self.stdout(), self.stderr()
+        self.close()
+        return out, err
+
+    def stdout(self) -> str:
+        return _read(self._out)
+
+    def stderr(self) -> str:
+        return _read(self._err)
+
+    def close(self) -> None:
+        """Forget its output files (once it has ended)."""
+        self._scratch.cleanup()
+
+
+def start(args: Sequence[str], *, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
+          merge: bool = False) -> Started:
+    """``python -m newsspider ARGS`` started in a forked process, not waited for: for a test that kills
+    it with SIGKILL, which nothing in a process can tell from how it was started (signals that a
+    process handles, and what ``ps`` shows, are tested on ``python -m newsspider`` itself)."""
+    return Started(args, cwd, dict(os.environ if env is None else env), merge)
 
 
 def _read(path: Path) -> str:

@@ -126,8 +126,7 @@ def test_the_archive_is_read_only(archive: tuple[str, Path]) -> None:
 def test_ctrl_c_stops_browse_cleanly_and_a_port_in_use_is_one_line(archive: tuple[str, Path]) -> None:
     root, data = archive
     port = int(root.rsplit(":", 1)[1])  # the archive fixture's browse holds it
-    taken = subprocess.run([sys.executable, "-m", "newsspider", "browse", str(data), "--port", str(port)],
-                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    taken = run_cli("browse", str(data), "--port", str(port), cwd=REPO, timeout=60)
     assert taken.returncode == 1 and taken.stderr.startswith(f"Error: --port {port}: "), taken.stderr
     assert len(taken.stderr.strip().splitlines()) == 1, taken.stderr
     process, _port = start_browse(data)

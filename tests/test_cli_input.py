@@ -62,10 +62,9 @@ def test_a_huge_search_limit_is_no_limit(tmp_path: Path) -> None:
     assert sorted(json.loads(line)["article_id"] for line in result.output.splitlines()) == ["1", "2"]
 
 
-def _run(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
     """``newsspider ARGS``, its output read as UTF-8 (bytes that are not shown as U+FFFD)."""
-    return subprocess.run([sys.executable, "-m", "newsspider", *args], capture_output=True, text=True,
-                          errors="replace", timeout=120, **options)  # type: ignore[call-overload]
+    return run_cli(*args)
 
 
 def test_the_commands_read_a_data_dir_whose_name_is_not_utf8(site_server: MockServer, tmp_path: Path) -> None:

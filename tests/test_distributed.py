@@ -8,7 +8,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from newsspider.demo.pages import DemoSite
 from newsspider.extract import site
 from newsspider.frontier.queue import _POP, LeasedPriorityQueue
 from newsspider.spiders.bannedbook import BannedbookSpider
+from tests import forkrun
 from tests.conftest import FAST, run_cli
 from tests.mockserver import MockServer
 
@@ -101,16 +101,14 @@ def prefix() -> str:
 
 
 def worker(server: MockServer, redis_url: str, data_dir: Path, worker_id: str, prefix: str,
-           *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "newsspider", "crawl", "--start-url", server.url("/bnews/"),
-         "--data-dir", str(data_dir), "--redis-url", redis_url, "--worker-id", worker_id,
-         "-s", f"NEWSSPIDER_REDIS_PREFIX={prefix}", *FAST, *CLUSTER, *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+           *extra: str) -> forkrun.Started:
+    """A worker's ``newsspider crawl``, forked (:func:`tests.forkrun.start`): waited for, or SIGKILLed."""
+    return forkrun.start(["crawl", "--start-url", server.url("/bnews/"), "--data-dir", str(data_dir),
+                          "--redis-url", redis_url, "--worker-id", worker_id,
+                          "-s", f"NEWSSPIDER_REDIS_PREFIX={prefix}", *FAST, *CLUSTER, *extra])
 
 
-def finish(procs: list[subprocess.Popen[str]]) -> list[tuple[str, str]]:
+def finish(procs: list[forkrun.Started]) -> list[tuple[str, str]]:
     outputs = [proc.communicate(timeout=120) for proc in procs]
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
@@ -259,12 +257,10 @@ def test_a_long_retry_after_wait_keeps_its_lease(mockserver: MockServer, redis_u
                                                  tmp_path: Path) -> None:
     path = DemoSite().articles[2054421].path
     mockserver.fault(path, "status", status=503, times=1, retry_after="4")
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "newsspider", "crawl", "--start-url", mockserver.url(path),
-         "--data-dir", str(tmp_path), "--redis-url", redis_url, "--worker-id", f"w{i}",
-         "-s", f"NEWSSPIDER_REDIS_PREFIX={prefix}", "-s", "CLOSESPIDER_ITEMCOUNT=1", *FAST, *CLUSTER],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    ) for i in range(2)]
+    procs = [forkrun.start(
+        ["crawl", "--start-url", mockserver.url(path), "--data-dir", str(tmp_path), "--redis-url", redis_url,
+         "--worker-id", f"w{i}", "-s", f"NEWSSPIDER_REDIS_PREFIX={prefix}", "-s", "CLOSESPIDER_ITEMCOUNT=1",
+         *FAST, *CLUSTER]) for i in range(2)]
     finish(procs)
     # 2 s leases, a 4 s wait with nothing else queued: the worker waiting must renew its lease, or
     # the idle one takes the request back and fetches it again

@@ -31,6 +31,7 @@ from urllib.request import urlopen
 
 import pytest
 
+from tests import forkrun
 from tests.conftest import DEGRADED, FAST, REPO
 from tests.mockserver import MockServer
 from tests.proxies import NAME, HttpProxy, Proxy, Socks
@@ -205,7 +206,8 @@ def test_every_command_shown_in_the_docs_works(shown: Shown, stand_ins: StandIns
     if serving and command[2] == "newsspider":
         status, output = _run_until_it_works(command, env, cwd, serving[0])
     else:
-        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        done = (forkrun.run(command[3:], cwd=cwd, env=env, timeout=300) if command[2] == "newsspider" else
+                subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300))
         status, output = done.returncode, done.stdout + done.stderr
     assert status == 0, f"{shown.where}: {shlex.join(shown.words)} ran as {shlex.join(command)}:\n{output}"
     assert "Traceback" not in output
@@ -312,8 +314,7 @@ def run_sample(command: str, ports: dict[str, int], cwd: Path) -> tuple[int, lis
         words = [word.replace(f"127.0.0.1:{SHOWN_PORTS[name]}", f"127.0.0.1:{port}") for word in words]
     if words[0] == "crawl" and "--start-url" not in words:  # the live site's front page
         words += ["--start-url", f"http://127.0.0.1:{ports['site']}/bnews/", *FAST]
-    done = subprocess.run([sys.executable, "-m", "newsspider", *words], cwd=cwd, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    done = forkrun.run(words, cwd=cwd, timeout=300, merge=True)  # stdout and stderr as a terminal shows them
     lines = [_mask(line) for line in done.stdout.splitlines()]
     for name, port in ports.items():
         lines = [line.replace(f"127.0.0.1:{port}", f"127.0.0.1:{SHOWN_PORTS[name]}") for line in lines]

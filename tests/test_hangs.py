@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from newsspider.demo.pages import DemoSite
-from tests.conftest import FAST, read_jsonl
+from tests.conftest import FAST, read_jsonl, run_cli
 from tests.mockserver import MockServer
 from tests.proxies import NAME, Socks
 from tests.test_proxies import PUBLIC, _clean_env
@@ -53,8 +53,7 @@ def command(server: MockServer, data_dir: Path, *extra: str) -> list[str]:
 
 
 def crawl(server: MockServer, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command(server, data_dir, *extra), capture_output=True, text=True, timeout=90,
-                          env=_clean_env())
+    return run_cli(*command(server, data_dir, *extra)[3:], timeout=90, env=_clean_env())
 
 
 def stored(data_dir: Path) -> set[str]:
@@ -88,9 +87,11 @@ def test_a_body_that_stalls_fails_after_the_stall_timeout(route: str, tmp_path: 
 @pytest.mark.parametrize("route", ["direct", "socks"])
 def test_ctrl_c_stops_a_crawl_whose_download_hangs_and_resume_fetches_it(route: str, tmp_path: Path) -> None:
     """SIGINT while a page trickles (DOWNLOAD_TIMEOUT of ten minutes): the crawl stops within the
-    bound, with one line and exit 1; the hung request is kept in the frontier, so --resume gets it."""
+    bound, with one line and exit 1; the hung request is kept in the frontier, so --resume gets it.
+    Direct, the bound is the default NEWSSPIDER_STOP_TIMEOUT (10 s); through the proxy, a short one."""
     with hanging_site(route, times=1) as (server, options):
-        args = command(server, tmp_path, *options, "--resume", "-s", "DOWNLOAD_TIMEOUT=600")
+        bound = ["-s", "NEWSSPIDER_STOP_TIMEOUT=2"] if route == "socks" else []
+        args = command(server, tmp_path, *options, "--resume", "-s", "DOWNLOAD_TIMEOUT=600", *bound)
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=_clean_env())
         try:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ from types import TracebackType
 
 import pytest
 
+from tests.conftest import run_cli
 from tests.proxies import Socks
 from tests.test_proxies import PASSWORD, PUBLIC, certificate, crawl, errors, named_site, stored_ids
 
@@ -95,11 +94,10 @@ def test_the_tls_handshake_is_a_browsers_only_when_impersonating(impersonate: bo
     with HelloRelay(port) as relay:
         # through the relay by its address: robots.txt and the start page cross it
         start = f"https://127.0.0.1:{relay.address}/bnews/"
-        result = subprocess.run(
-            [sys.executable, "-m", "newsspider", "crawl", "--start-url", start, "--data-dir", str(tmp_path),
-             "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CLOSESPIDER_PAGECOUNT=2",
-             *(["--impersonate", "chrome"] if impersonate else [])],
-            capture_output=True, text=True, timeout=120)
+        result = run_cli("crawl", "--start-url", start, "--data-dir", str(tmp_path),
+                         "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
+                         "-s", "CLOSESPIDER_PAGECOUNT=2",
+                         *(["--impersonate", "chrome"] if impersonate else []))
     assert "Traceback" not in result.stderr, result.stderr
     assert relay.hellos, result.stderr
     suites = [cipher_suites(hello) for hello in relay.hellos]
@@ -130,9 +128,8 @@ def test_proxy_failures_are_named_through_curl_too(tls_site, tmp_path: Path) -> 
 
 
 def test_impersonate_a_browser_curl_does_not_know_is_one_line(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "newsspider", "crawl", "--impersonate", "netscape",
-                             "--start-url", "http://127.0.0.1:9/bnews/", "--data-dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=60)
+    result = run_cli("crawl", "--impersonate", "netscape", "--start-url", "http://127.0.0.1:9/bnews/",
+                     "--data-dir", str(tmp_path), timeout=60)
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("Error: --impersonate 'netscape': not a browser curl_cffi knows (one of chrome, ")

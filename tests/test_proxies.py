@@ -59,9 +59,8 @@ def named_site(tls: tuple[str, str] | None = None) -> MockServer:
 
 def crawl(server: MockServer, data_dir: Path, *extra: str, env: dict[str, str] | None = None,
           timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "newsspider", "crawl", "--start-url", server.url("/bnews/"),
-                           "--data-dir", str(data_dir), *FAST, *extra], capture_output=True, text=True,
-                          timeout=timeout, env={**_clean_env(), **(env or {})})
+    return run_cli("crawl", "--start-url", server.url("/bnews/"), "--data-dir", str(data_dir), *FAST, *extra,
+                   timeout=timeout, env={**_clean_env(), **(env or {})})
 
 
 def _clean_env() -> dict[str, str]:

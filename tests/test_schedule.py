@@ -77,7 +77,8 @@ def test_schedule_needs_a_valid_interval(tmp_path: Path) -> None:
 
 def start_scheduler(server: MockServer, data_dir: Path) -> subprocess.Popen[str]:
     """A scheduler in a session of its own, as a terminal runs it: a Ctrl-C reaches its process group."""
-    slow = ["-s", "DOWNLOAD_DELAY=0.1", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "CONCURRENT_REQUESTS=1"]
+    slow = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False",
+            "-s", "CONCURRENT_REQUESTS=1"]
     return subprocess.Popen(
         [sys.executable, "-m", "newsspider", "schedule", "--every", "1h", "--start-url",
          server.url("/bnews/"), "--data-dir", str(data_dir), *FAST, *slow],
