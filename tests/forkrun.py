@@ -56,9 +56,11 @@ def _command(args: Sequence[str], cwd: str | None, environ: Mapping[str, str], o
         os.dup2(target, fd)
         os.close(target)
     # the streams as the interpreter made them at start (the locale's encoding and error handlers)
-    sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False),  # noqa: SIM115 encoding=sys.__stdout__.encoding,
+    sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False),  # noqa: SIM115
+                                  encoding=sys.__stdout__.encoding,
                                   errors=sys.__stdout__.errors)
-    sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False),  # noqa: SIM115 encoding=sys.__stderr__.encoding,
+    sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False),  # noqa: SIM115
+                                  encoding=sys.__stderr__.encoding,
                                   errors=sys.__stderr__.errors, line_buffering=True)
     sys.argv = [str(Path(__file__).parents[1] / "newsspider" / "__main__.py"), *args]
     status = 0
