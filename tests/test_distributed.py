@@ -457,3 +457,36 @@ def test_a_worker_does_not_end_the_crawl_while_the_first_one_is_still_queueing_t
     first.seeded()  # once they are queued, an empty frontier is the end again
     assert first.start_urls_queued()  # type: ignore[attr-defined]
     first.close()
+
+
+def test_redis_gone_while_the_start_urls_are_queued_stops_the_crawl_in_one_line(tmp_path: Path) -> None:
+    """The engine asks the spider for the next start request only once it has queued the last one,
+    which may be long after: Redis gone by then is the crawl's one-line stop (its reason and message
+    in the stats), as anywhere else, not an exception out of the spider's start (a traceback in
+    Scrapy's start loop: seen under load in tests of Redis restarts)."""
+    import asyncio
+
+    from newsspider.core import stats as keys
+    from newsspider.memory.redis import RedisMemory
+
+    server = RedisServer(tmp_path, "--save", "", "--appendonly", "no").start()
+    try:
+        (tmp_path / "data").mkdir()
+        memory = RedisMemory(tmp_path / "data", server.url(), reconnect=0.5)
+        memory.start_run()
+        crawler = get_crawler(BannedbookSpider)
+        crawler.stats.open_spider()
+        spider = BannedbookSpider.from_crawler(crawler, start_urls=["http://127.0.0.1:9/bnews/"])
+        spider.__dict__["memory"] = memory  # the run's real memory, as the memory extension opens it
+
+        async def queue_the_start_urls() -> list[Request]:
+            starts = spider.start()
+            first = [await anext(starts)]
+            server.kill()  # Redis goes before the engine asks for more
+            return first + [request async for request in starts]
+
+        requests = asyncio.run(queue_the_start_urls())
+    finally:
+        server.kill()
+    assert [r.url for r in requests] == ["http://127.0.0.1:9/bnews/"]
+    assert re.fullmatch(r"Redis at redis://127\.0\.0\.1:\d+/0: .+", crawler.stats.get_value(keys.FATAL))

@@ -93,14 +93,14 @@ def test_ctrl_c_stops_a_crawl_whose_download_hangs_and_resume_fetches_it(route: 
         bound = ["-s", "NEWSSPIDER_STOP_TIMEOUT=2"] if route == "socks" else []
         args = command(server, tmp_path, *options, "--resume", "-s", "DOWNLOAD_TIMEOUT=600", *bound)
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=_clean_env())
+                                errors="replace", env=_clean_env())
         try:
             deadline = time.monotonic() + 60
             while not (stored(tmp_path) == REST and any(r.get("fault") for r in server.requests())):
                 assert proc.poll() is None and time.monotonic() < deadline, "the crawl did not reach the page"
                 time.sleep(0.1)
             proc.send_signal(signal.SIGINT)
-            _, stderr = proc.communicate(timeout=30)
+            _, stderr = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()

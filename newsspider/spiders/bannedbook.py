@@ -42,7 +42,7 @@ from twisted.python.failure import Failure
 
 from newsspider.core import stats as keys
 from newsspider.core.errors import NewsspiderError
-from newsspider.core.failures import count_failure, count_left_out, failure_reason
+from newsspider.core.failures import count_failure, count_left_out, failure_reason, stop_crawl
 from newsspider.core.meta import ARTICLE_ID, LISTING_ROOT, START
 from newsspider.core.seen import SeenKeys, id_key, text_key
 from newsspider.core.signals import request_failed
@@ -304,14 +304,21 @@ class BannedbookSpider(scrapy.Spider):
         return memory_of(self.crawler)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        """The start URLs; in a distributed crawl only the first worker of a run queues them."""
-        if not self.memory.should_seed():
-            return
-        for url in self.start_urls:
-            self._seen_urls.add(url)
-            yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
-                                 priority=PRIORITY.get(site.classify(url), 0), meta={START: True})
-        self.memory.seeded()  # the engine asks for more only once it has queued the last one
+        """The start URLs; in a distributed crawl only the first worker of a run queues them.
+
+        The engine asks for more only once it has queued the last one, which may be long after: a
+        memory that failed meanwhile (Redis gone) stops the crawl with its one line, as it would
+        anywhere else, instead of a traceback from Scrapy's start loop."""
+        try:
+            if not self.memory.should_seed():
+                return
+            for url in self.start_urls:
+                self._seen_urls.add(url)
+                yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
+                                     priority=PRIORITY.get(site.classify(url), 0), meta={START: True})
+            self.memory.seeded()
+        except NewsspiderError as exc:
+            stop_crawl(self.crawler, getattr(exc, "reason", None) or "redis_unavailable", str(exc))
 
     def parse(self, response: Response, old_pages: int = 0, stale_pages: int = 0,
               recent: tuple[str, ...] = ()) -> Iterator[Article | scrapy.Request]:
