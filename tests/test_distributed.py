@@ -136,8 +136,9 @@ def test_three_workers_store_every_article_once(site_server: MockServer, redis_u
     ids = stored(tmp_path)
     assert set(ids) == PUBLIC_IDS and max(ids.values()) == 1, (robots_log(site_server),
                                                                 "\n".join(e for _, e in outs))
-    assert sorted(p.name for p in tmp_path.glob("articles-*.jsonl")) == [
-        "articles-w0.jsonl", "articles-w1.jsonl", "articles-w2.jsonl"]
+    # each worker writes its own shard, made with its first record (a worker that stored none has none)
+    assert {p.name for p in tmp_path.glob("articles-*.jsonl")} <= {
+        "articles-w0.jsonl", "articles-w1.jsonl", "articles-w2.jsonl"}
     assert max(article_fetches(site_server).values()) == 1, "an article was fetched by two workers"
     assert sum(1 for shard in tmp_path.glob("articles-*.jsonl") if shard.stat().st_size) >= 2, \
         "the work was not shared"
