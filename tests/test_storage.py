@@ -64,13 +64,13 @@ def test_writer_line_is_one_json_object(tmp_path: Path) -> None:
     assert len(lines) == 1 and json.loads(lines[0])["body"] == "第一段\n\n第二段"
 
 
-# --- a full disk: a real 200 KB filesystem (tmpfs, mounted by the test: CI runs as root) ----------
+# --- a full disk: a real 400 KB filesystem (tmpfs, mounted by the test: CI runs as root) ----------
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "fs"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
@@ -88,7 +88,7 @@ def test_full_disk_stops_the_crawl_with_one_line(site_server: MockServer, small_
                                                  archive: bool) -> None:
     """The disk fills up under the dataset (the web archive off) or under the web archive."""
     data_dir = small_fs / "data"
-    fill(small_fs, (300 if archive else 140) * 1024)  # room for the state and a dozen articles
+    fill(small_fs, (300 if archive else 200) * 1024)  # room for the state (its WAL at its largest) and some articles
     result = crawl(site_server, data_dir, *([] if archive else ["--no-warc"]))
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
