@@ -218,7 +218,7 @@ class Stretch:
 
     old: range
     new: range
-    #: changed paragraphs: the character diff of the old ones to the new ones (each side joined by a blank line)
+    #: changed paragraphs: the character diff of the old ones to the new ones (each joined by a blank line)
     pieces: tuple[Piece, ...] = ()
     #: unchanged paragraphs: their text
     same: tuple[str, ...] = ()
