@@ -19,7 +19,9 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser
 
+from newsspider.core.time import readable_time
 from newsspider.dataset.reader import iter_articles
+from newsspider.views.search.versions import COMPARED
 from tests.conftest import REPO, read_jsonl, run_cli
 from tests.test_report import browser  # noqa: F401  (the shared headless Chromium)
 from tests.test_search import brute_force
@@ -94,20 +96,29 @@ def test_search_box_finds_what_a_substring_scan_finds_and_leads_to_the_archived_
     assert page.locator("h2").first.inner_text().strip() == title
 
 
-def test_versions_side_by_side_show_what_changed(
+def test_the_versions_page_of_a_refreshed_article_shows_what_changed_and_links_each_archived_page(
         browser: Browser, archive: tuple[str, Path]) -> None:  # noqa: F811
+    """Over a real --refresh crawl of an edited article: each changed field with its character diff, each
+    version's archived page from the WARC."""
     root, data = archive
     page = browser.new_page()
     page.goto(f"{root}/-/newsspider/versions/2060000")
-    text = page.inner_text("body")
-    assert "2 versions of article 2060000" in text
-    changed = page.locator("tr.diff").all_inner_texts()
-    assert changed and page.locator("tr.diff ins, tr.diff del").count() > 0
+    assert "2 versions of article 2060000" in page.inner_text("main")
     old, new = sorted((r for r in read_jsonl(data / "articles.jsonl") if r["article_id"] == "2060000"),
                       key=lambda r: r["version"])
-    for name in ("title", "body"):
-        if old[name] != new[name]:
-            assert any(row.startswith(f"{name}: what changed") for row in changed)
+    changed = [name for name in COMPARED if old[name] != new[name]]
+    what = page.locator("#v2 .what").inner_text()
+    assert changed and what == f"Changed since version 1: {', '.join(changed)}."
+    for name in changed:
+        assert page.locator(f"#v2 .field-{name}").locator("ins, del").count() > 0, name
+    folded = page.locator("#v2 details.unchanged summary").inner_text()
+    assert folded == f"{len(COMPARED) - len(changed)} fields unchanged"
+    for version, record in ((2, new), (1, old)):
+        page.locator(f"#v{version} a.archived").click()
+        page.wait_for_load_state()
+        assert page.url.endswith(f"/-/newsspider/page/2060000?version={version}")
+        assert page.title().startswith(record["title"])
+        page.go_back()
 
 
 def test_the_archive_is_read_only(archive: tuple[str, Path]) -> None:
@@ -254,8 +265,8 @@ def test_arbitrary_sql_is_off_when_browse_serves_others(archive: tuple[str, Path
 def test_the_article_page_of_a_crawled_article_cites_its_capture_and_leads_to_its_versions_and_page(
         browser: Browser, archive: tuple[str, Path]) -> None:  # noqa: F811
     """Over a real crawl (WARC, two versions of 2060000): the article page's cite block holds the record's
-    WARC file and record id, its versions are listed with what changed, and its links open the versions
-    side by side and the archived page."""
+    WARC file and record id, its versions are listed newest first with what changed, and its links open the
+    versions page and the archived page."""
     root, data = archive
     records = sorted((r for r in read_jsonl(data / "articles.jsonl") if r["article_id"] == "2060000"),
                      key=lambda r: r["version"])
@@ -268,10 +279,11 @@ def test_the_article_page_of_a_crawled_article_cites_its_capture_and_leads_to_it
     for value in (newest["warc"]["file"], newest["warc"]["record_id"], newest["content_hash"], newest["url"],
                   newest["crawled_at"]):
         assert value in cite, value
-    versions = page.locator("#versions ~ ul li").all_inner_texts()
-    assert len(versions) == 2 and "changed" in versions[1] and records[0]["crawled_at"] in versions[0]
-    page.click("text=The versions side by side")
-    assert "2 versions of article 2060000" in page.inner_text("body")
+    versions = page.locator("#versions ~ ul li").all_inner_texts()  # newest first
+    assert len(versions) == 2 and "changed" in versions[0] and "the first capture" in versions[1]
+    assert readable_time(records[0]["crawled_at"]) in versions[1]
+    page.click("text=What changed in each")
+    assert "2 versions of article 2060000" in page.inner_text("main")
     page.go_back()
     page.locator("a.archived").click()
     page.wait_for_load_state()

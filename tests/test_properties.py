@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+from datetime import datetime
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from newsspider.core.time import readable_time
+from newsspider.dataset.diff import Piece, char_diff, item_diff, paragraph_diff, sides
 from newsspider.extract import site
 from newsspider.extract.processors import (
     canonical_url,
@@ -101,3 +105,59 @@ def test_credit_and_editor_parsers_never_raise(text: str) -> None:
 def test_credit_lines_round_trip(author: str, source: str) -> None:
     credit = parse_credit_line(f"作者：{author}，来源：{source}，文章内容并不代表本网立场和观点。")
     assert credit == {"author": author, "source": source}
+
+
+def _apply(pieces: list[Piece]) -> tuple[str, str]:
+    """The two texts a diff's pieces make: "=" and "-" the old one, "=" and "+" the new one."""
+    return ("".join(text for op, text in pieces if op != "+"),
+            "".join(text for op, text in pieces if op != "-"))
+
+
+#: few characters (so that two texts share many), paragraph breaks among them
+DIFF_TEXT = st.text(st.sampled_from("中国的人权新疆，。ab \n"), max_size=60)
+
+
+@given(DIFF_TEXT, DIFF_TEXT)
+@example("旧的说法", "新的看法")
+@settings(max_examples=300)
+def test_a_character_diff_makes_both_texts_again(old: str, new: str) -> None:
+    pieces = char_diff(old, new)
+    assert _apply(pieces) == (old, new)
+    assert all(text for _op, text in pieces)  # no empty piece
+    assert all(a[0] != b[0] for a, b in itertools.pairwise(pieces))  # runs merged: no two pieces alike
+    assert (old == new) == all(op == "=" for op, _text in pieces)
+
+
+@given(DIFF_TEXT, DIFF_TEXT, st.integers(0, 3))
+@example("甲\n\n乙\n\n丙\n\n丁\n\n戊", "甲\n\n乙\n\n丙\n\n丁改\n\n戊", 1)
+@settings(max_examples=300)
+def test_a_paragraph_diff_makes_both_texts_again_and_folds_only_what_is_far_from_a_change(
+        old: str, new: str, context: int) -> None:
+    stretches = paragraph_diff(old, new, context=context)
+    assert sides(stretches) == (old, new)
+    before, after = old.split("\n\n"), new.split("\n\n")
+    assert [i for s in stretches for i in s.old] == list(range(len(before)))  # each paragraph once, in order
+    assert [j for s in stretches for j in s.new] == list(range(len(after)))
+    for index, stretch in enumerate(stretches):
+        if stretch.changed:
+            assert _apply(list(stretch.pieces)) == ("\n\n".join(before[i] for i in stretch.old),
+                                                    "\n\n".join(after[j] for j in stretch.new))
+        else:
+            assert list(stretch.same) == before[stretch.old.start:stretch.old.stop] == after[
+                stretch.new.start:stretch.new.stop]
+        if stretch.folded:  # never beside a change
+            assert all(not s.changed for s in stretches[max(0, index - 1):index + 2])
+
+
+@given(st.lists(st.sampled_from(["人权", "新疆", "美国", "<b>"]), max_size=6),
+       st.lists(st.sampled_from(["人权", "新疆", "美国", "<b>"]), max_size=6))
+def test_an_item_diff_makes_both_lists_again(old: list[str], new: list[str]) -> None:
+    pieces = item_diff(old, new)
+    assert [t for op, t in pieces if op != "+"] == old and [t for op, t in pieces if op != "-"] == new
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1)), st.sampled_from(["", "Z", "+08:00", "+00:00"]))
+def test_readable_time_reads_any_iso_time(when: datetime, zone: str) -> None:
+    text = readable_time(f"{when:%Y-%m-%dT%H:%M:%S}{zone}")
+    assert text.startswith(f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}")
+    assert text.endswith(" UTC") == (zone in ("Z", "+00:00"))

@@ -16,6 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
+from newsspider.views.search.versions import COMPARED
 from tests.test_browse import _get, start_browse
 from tests.test_report import (
     browser,  # noqa: F401  (the shared headless Chromium)
@@ -25,6 +26,8 @@ from tests.test_search import brute_force
 
 HOSTILE = ['<script>alert("t")</script>', '"><img src=x onerror=alert("i")>', "javascript:alert('j')"]
 TITLE_HIT = "7"  # the one article with 中国 in its title
+VERSIONED = "50"  # the one article with three versions
+LONG_URL = "https://www.example.org/" + "x" * 300  # no place to break but anywhere
 
 
 def _records() -> list[dict[str, Any]]:
@@ -48,15 +51,30 @@ def _records() -> list[dict[str, Any]]:
         records.append(rec)
     for i in range(31, 36):  # ones without 中国: 中国 is not every article
         records.append(record(i, "2018-06-01", ["其他"], title=f"无关{i}"))
+    records[6]["published_at"] = records[6]["published_date"] + "T12:30:00+08:00"
     return records
+
+
+def _versions() -> list[dict[str, Any]]:
+    """Three versions of one article (not in :func:`_records`' list: their text finds none of its searches):
+    2 changes the title, a paragraph of a long body (hostile text and a long URL in it) and the tags; 3 only
+    the author (hostile too)."""
+    first = record(int(VERSIONED), "2017-05-01", ["版本", "旧标签"], title="版本的标题：旧的说法")
+    first["body"] = "\n\n".join(f"第{n}段，讲的是一件事情的经过，内容不变。" for n in range(1, 9))
+    second = {**first, "version": 2, "title": "版本的标题：新的看法", "tags": ["版本", "新标签"],
+              "crawled_at": "2026-02-03T04:05:06Z", "content_hash": "sha256:" + "b" * 64}
+    second["body"] = first["body"].replace("第5段，讲的是", f"第5段，改写为{HOSTILE[0]}{LONG_URL}，讲的是")
+    third = {**second, "version": 3, "author": HOSTILE[1], "crawled_at": "2026-03-04T05:06:07Z",
+             "content_hash": "sha256:" + "c" * 64}
+    return [first, second, third]
 
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     data = tmp_path_factory.mktemp("room")
     records = _records()
-    (data / "articles.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                                         encoding="utf-8")
+    (data / "articles.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                 for r in [*records, *_versions()]), encoding="utf-8")
     process, port = start_browse(data)
     try:
         yield f"http://127.0.0.1:{port}", records
@@ -92,6 +110,10 @@ def test_a_search_shows_the_count_and_marked_snippets_best_first_and_opens_the_a
     assert "q=%E4%B8%AD%E5%9B%BD" in page.url  # the search can be shared
     titles = page.locator("ol.hits h2 a").all_inner_texts()
     assert len(titles) == 20 and titles[0] == by_id[TITLE_HIT]["title"]  # a title hit ranks first
+    year, month, day = (int(n) for n in by_id[TITLE_HIT]["published_date"].split("-"))
+    time = page.locator("ol.hits .meta time").first
+    assert (time.inner_text(), time.get_attribute("datetime")) == (f"{year}年{month}月{day}日",
+                                                                     by_id[TITLE_HIT]["published_date"])
     marks = page.locator("ol.hits .snippet mark").all_inner_texts()
     assert marks and set(marks) == {"中国"}
     assert page.locator("ol.hits .snippet").count() == 20
@@ -117,7 +139,10 @@ def test_a_search_shows_the_count_and_marked_snippets_best_first_and_opens_the_a
     assert page.locator(".field-editor").inner_text() == rec["editor"]
     assert page.locator(".field-image_credit").inner_text() == rec["image_credit"]
     assert page.locator(".body p").all_inner_texts() == rec["body"].split("\n\n")
-    assert rec["published_date"] in page.locator("article .meta time").inner_text()
+    year, month, day = (int(n) for n in rec["published_date"].split("-"))
+    time = page.locator("article .meta time")
+    assert time.inner_text() == f"{year}年{month}月{day}日 12:30"  # as a reader reads it, the site's clock
+    assert time.get_attribute("datetime") == rec["published_at"]
     cite = page.locator(".cite").inner_text()
     assert rec["url"] in cite and rec["content_hash"] in cite and rec["crawled_at"] in cite
     related = page.locator("ul.related li")
@@ -152,6 +177,7 @@ def test_no_page_scrolls_sideways_at_1366_or_390(browser: Browser,  # noqa: F811
     for width in (1366, 390):
         page = browser.new_page(viewport={"width": width, "height": 800})
         for path in ("/", "/?q=" + quote("中国"), f"/-/newsspider/article/{TITLE_HIT}",
+                     f"/-/newsspider/versions/{VERSIONED}", f"/-/newsspider/article/{VERSIONED}",
                      "/-/newsspider/article/40", "/?q=" + quote("没有这个词 也没有"), "/?q=" + "x" * 300):
             page.goto(root + path)
             assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), (width, path)
@@ -190,6 +216,7 @@ def test_hostile_content_is_shown_as_text_and_never_runs(
     ("/?page=" + "9" * 40, 200, "articles in the archive"),
     ("/-/newsspider/article/123456789", 404, "holds no article 123456789"),
     ("/-/newsspider/article/" + quote("<b>x"), 404, "holds no article <b>x"),
+    ("/-/newsspider/versions/123456789", 404, "holds no article 123456789"),
 ])
 def test_bad_input_gets_a_clear_message_never_a_500(page: Page, room: tuple[str, list[dict[str, Any]]],
                                                     path: str, status: int, says: str) -> None:
@@ -205,7 +232,8 @@ def test_no_serious_or_critical_accessibility_violations(
     root, _records = room
     axe = Axe()
     for path in ("/?q=" + quote("中国"), f"/-/newsspider/article/{TITLE_HIT}", "/?q=" + quote("没有这个词"),
-                 "/-/newsspider/article/404"):
+                 "/-/newsspider/article/404", f"/-/newsspider/versions/{VERSIONED}",
+                 f"/-/newsspider/article/{VERSIONED}"):
         page.goto(root + path)
         results = axe.run(page)
         bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
@@ -236,3 +264,63 @@ def test_the_search_page_is_the_front_door_and_needs_nothing_from_the_internet(
     page.keyboard.press("Enter")
     page.wait_for_load_state()
     assert page.locator("#count").inner_text().endswith("hold 中国")
+
+
+def test_the_versions_page_shows_what_changed_character_by_character_the_rest_folded(
+        page: Page, room: tuple[str, list[dict[str, Any]]]) -> None:
+    root, _records = room
+    first, second, third = _versions()
+    page.goto(f"{root}/-/newsspider/article/{VERSIONED}")
+    # the article page: its versions newest first, one line each, and the way to what changed
+    lines = page.locator("ul.versions li").all_inner_texts()
+    assert len(lines) == 3 and lines[0].startswith("Version 3") and lines[2].startswith("Version 1")
+    assert "2026年2月3日 04:05 UTC" in lines[1] and "changed title, body, tags" in lines[1], lines
+    assert "changed author" in lines[0] and "the first capture" in lines[2]
+    page.click("text=What changed in each")
+    assert page.locator("h1").inner_text() == f"Versions of {third['title']}"
+    assert [s.get_attribute("id") for s in page.locator("section.version").all()] == ["v3", "v2", "v1"]
+    assert page.locator("#v2 .what").inner_text() == "Changed since version 1: title, body, tags."
+    assert page.locator("#v3 .what").inner_text() == "Changed since version 2: author."
+    assert page.locator("#v2 time").first.get_attribute("datetime") == second["crawled_at"]
+    # the title's changed characters, struck and inserted
+    title = page.locator("#v2 .field-title .diff")
+    assert title.locator("del").all_inner_texts() == ["旧的说"]  # 的 between two changes: one change
+    assert title.locator("ins").all_inner_texts() == ["新的看"]
+    # the body: only the changed paragraph, one either side, the others folded (closed)
+    body = page.locator("#v2 .field-body")
+    assert body.locator("p.changed").count() == 1
+    inserted = body.locator("p.changed ins").inner_text()  # where the comma goes is the matcher's choice
+    assert inserted.strip("，") == f"改写为{HOSTILE[0]}{LONG_URL}" and len(inserted) == len(LONG_URL) + 31
+    assert body.locator("p.changed").inner_text() == second["body"].split("\n\n")[4]
+    assert body.locator("p.changed del").count() == 0
+    assert body.locator("p.same").all_inner_texts() == [first["body"].split("\n\n")[i] for i in (3, 5)]
+    folds = body.locator("details")
+    assert folds.count() == 2 and folds.nth(0).locator("summary").inner_text() == "3 unchanged paragraphs"
+    assert not folds.nth(0).locator("p").first.is_visible()
+    # tags item by item
+    tags = page.locator("#v2 .field-tags")
+    assert tags.locator("del").all_inner_texts() == ["旧标签"]
+    assert tags.locator("ins").all_inner_texts() == ["新标签"]
+    # the unchanged fields: folded, opened from the keyboard
+    unchanged = page.locator("#v2 details.unchanged")
+    assert unchanged.locator("summary").inner_text() == f"{len(COMPARED) - 3} fields unchanged"
+    assert not unchanged.locator("dl").is_visible()
+    unchanged.locator("summary").focus()
+    page.keyboard.press("Enter")
+    assert unchanged.locator("dl").is_visible() and "author" in unchanged.locator("dl").inner_text()
+    # hostile text in a changed field is text
+    assert page.locator("#v3 .field-author ins").inner_text() == HOSTILE[1]
+    assert page.locator("main img, main script").count() == 0
+    # the first version: nothing before it, its fields folded; no archived page (no WARC) linked
+    assert "The first version captured" in page.locator("#v1 .what").inner_text()
+    assert page.locator("#v1 details.unchanged summary").inner_text() == "Its fields as captured"
+    assert page.locator("a.archived").count() == 0
+    page.click("text=← The article page")
+    assert page.url.endswith(f"/-/newsspider/article/{VERSIONED}")
+
+
+def test_an_article_of_one_version_says_so(page: Page, room: tuple[str, list[dict[str, Any]]]) -> None:
+    root, _records = room
+    page.goto(f"{root}/-/newsspider/article/{TITLE_HIT}")
+    assert page.locator("#versions + p").inner_text() == "One version, captured 2026年1月1日 00:00 UTC."
+    assert page.locator("a.versions").count() == 0

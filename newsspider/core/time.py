@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-__all__ = ["clock", "duration", "utc_now_iso", "utc_stamp"]
+__all__ = ["clock", "duration", "readable_time", "utc_now_iso", "utc_stamp"]
 
 
 def utc_now_iso() -> str:
@@ -52,3 +52,28 @@ def duration(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def readable_time(value: str | None) -> str:
+    """An ISO 8601 date or time as a Chinese reader reads it, to the minute, in the time it gives (the
+    site's own clock for a publication time); "UTC" said when it is UTC (a capture time).  Anything else
+    as it is.
+
+    >>> readable_time("2020-01-01T12:30:00+08:00"), readable_time("2019-12-31T08:05:00")
+    ('2020年1月1日 12:30', '2019年12月31日 08:05')
+    >>> readable_time("2026-11-28T07:14:15Z"), readable_time("2020-03-04")
+    ('2026年11月28日 07:14 UTC', '2020年3月4日')
+    >>> readable_time("not a date"), readable_time(None)
+    ('not a date', '')
+    """
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    day = f"{when.year}年{when.month}月{when.day}日"
+    if len(value) <= len("2020-01-01"):
+        return day
+    zone = " UTC" if when.utcoffset() is not None and not when.utcoffset() else ""
+    return f"{day} {when:%H:%M}{zone}"

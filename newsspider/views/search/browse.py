@@ -4,7 +4,7 @@ The plugin (and the template in ``templates/``) gives the ``articles`` table a s
 Chinese-aware query of :mod:`newsspider.views.search.tokens` (the SQL function
 ``newsspider_match(q)`` turns a query into the FTS5 expression), links every
 article to its live URL, to its archived page read from the WARC, and to its
-versions side by side.  :func:`metadata` sets the facets (tags, category,
+versions (:mod:`newsspider.views.search.versions`).  :func:`metadata` sets the facets (tags, category,
 source, year) and explains each column from the published schema.
 
 :class:`HostCheck` wraps the app: it answers only requests whose ``Host`` is
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import ipaddress
-import itertools
 import json
 import socket
 import sqlite3
@@ -34,7 +33,6 @@ from datasette.filters import FilterArguments
 from markupsafe import Markup
 
 from newsspider.core.errors import NewsspiderError
-from newsspider.dataset.diff import HTML_MARKS, IGNORED, text_diff
 from newsspider.extract.items import FIELDS, schema
 from newsspider.views.search.tokens import QueryError, match_expression
 
@@ -160,38 +158,17 @@ async def archived_page(request: Any, datasette: Any) -> Response:
     return Response(page.body, content_type=page.header("Content-Type") or "text/html", headers=headers)
 
 
-async def versions_page(request: Any, datasette: Any) -> Response:
-    """An article's versions side by side, each changed field with a character-level diff."""
-    article_id = request.url_vars["article_id"]
-    versions = await _versions(datasette, article_id)
-    if not versions:
-        return Response.html(f"<p>No article {html.escape(article_id)}.</p>", status=404)
-    head = "".join(f"<th>version {v['version']}<br><small>{html.escape(v['crawled_at'] or '')}</small></th>"
-                   for v in versions)
-    rows = []
-    for name in FIELDS:
-        values = [v[name] for v in versions]
-        changed = name not in IGNORED and len(set(map(str, values))) > 1
-        cells = "".join(f"<td>{html.escape('' if value is None else str(value))}</td>" for value in values)
-        rows.append(f'<tr class="{"changed" if changed else ""}"><th>{name}</th>{cells}</tr>')
-        if changed:
-            diffs = "".join(
-                f"<td>{text_diff(str(a or ''), str(b or ''), marks=HTML_MARKS, escape=html.escape)}</td>"
-                for a, b in itertools.pairwise(values))
-            rows.append(f'<tr class="diff"><th>{name}: what changed</th><td></td>{diffs}</tr>')
-    title = html.escape(versions[-1]["title"] or article_id)
-    body = (f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>{title}: versions</title>"
-            "<style>body{font-family:sans-serif;margin:1em}td,th{vertical-align:top;border:1px solid #ccc;"
-            "padding:4px;max-width:40em;white-space:pre-wrap}tr.changed th{background:#fff3c4}"
-            "del{background:#fdd}ins{background:#dfd}</style></head><body>"
-            f"<h1>{title}</h1><p>{len(versions)} versions of article {html.escape(article_id)}.</p>"
-            f"<table><tr><th>field</th>{head}</tr>{''.join(rows)}</table></body></html>")
-    return Response.html(body)
+@hookimpl
+def prepare_jinja2_environment(env: Any) -> None:
+    from newsspider.core.time import readable_time
+
+    env.filters["readable_time"] = readable_time
 
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
     from newsspider.views.search.room import routes
+    from newsspider.views.search.versions import versions_page
 
     return [*routes(), (rf"^/-/{PLUGIN}/page/(?P<article_id>[0-9]+)$", archived_page),
             (rf"^/-/{PLUGIN}/versions/(?P<article_id>[0-9]+)$", versions_page)]
