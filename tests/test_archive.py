@@ -33,6 +33,9 @@ from tests.mockserver import MockServer
 from tests.pywb import wayback
 from tests.test_kill import lines, start, wait_until
 
+# One worker runs this module (one archived crawl and one offline copy for the module).
+pytestmark = pytest.mark.xdist_group("archive")
+
 PUBLIC = {str(a.article_id) for a in DemoSite().public_articles()}
 WARCIO = shutil.which("warcio") or "warcio"
 

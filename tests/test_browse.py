@@ -26,6 +26,9 @@ from tests.conftest import REPO, read_jsonl, run_cli
 from tests.test_report import browser  # noqa: F401  (the shared headless Chromium)
 from tests.test_search import brute_force
 
+# One worker runs this module (one browse server of the refreshed data dir for the module).
+pytestmark = pytest.mark.xdist_group("browse")
+
 
 def start_browse(data: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
     """``newsspider browse DATA --port 0``, serving: the process and the port it chose and printed."""

@@ -29,6 +29,9 @@ from tests.test_archive import content
 from tests.test_distributed import redis_url, stored, worker  # noqa: F401 (redis_url: a fixture)
 from tests.test_report import chromium_path
 
+# One worker runs this module (one challenged site's crawl for the module).
+pytestmark = pytest.mark.xdist_group("challenges")
+
 PUBLIC = {str(a.article_id) for a in DemoSite().public_articles()}
 #: the tests' Chromium, named as a user would
 BROWSER = ["--browser", "-s", f"NEWSSPIDER_BROWSER_PATH={chromium_path()}"]

@@ -20,6 +20,9 @@ from newsspider.spiders.bannedbook import BannedbookSpider
 from tests.conftest import FAST, FIXTURES, REPO, crawl, read_jsonl
 from tests.mockserver import MockServer
 
+# One worker runs this module (one crawl of the mock site for the module).
+pytestmark = pytest.mark.xdist_group("crawl")
+
 UA = "newsspider-tests/1 (+local)"
 
 

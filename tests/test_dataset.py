@@ -26,6 +26,9 @@ from newsspider.views.report import html_report, summarize
 from tests.conftest import crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 
+# One worker runs this module (one crawled data dir for the module).
+pytestmark = pytest.mark.xdist_group("dataset")
+
 PUBLIC = DemoSite().public_articles()
 
 

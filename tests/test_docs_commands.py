@@ -39,6 +39,9 @@ from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.test_distributed import RedisServer
 from tests.test_docs import PAGES, output_samples, shell_lines
 
+# One worker runs this module (the docs' commands run in order in one working directory).
+pytestmark = pytest.mark.xdist_group("docs_commands")
+
 #: what a command's words name, and what stands for it here (filled in by the stand_ins fixture)
 LIVE = "https://www.bannedbook.org"
 SHOWN_LOCAL_SITE = "http://127.0.0.1:8000"

@@ -23,6 +23,9 @@ from newsspider.spiders.bannedbook import LISTING_ROOT, BannedbookSpider
 from tests.conftest import crawl, read_jsonl
 from tests.mockserver import MockServer
 
+# One worker runs this module (the hostile sites' crawls, made once for the module).
+pytestmark = pytest.mark.xdist_group("faults")
+
 PUBLIC_IDS = {str(a.article_id) for a in DemoSite().public_articles()}
 FAULTS = "/bnews/faults/20240801/"
 HOSTILE = ["-s", "DOWNLOAD_TIMEOUT=1", "-s", "RETRY_TIMES=2", "-s", "DOWNLOAD_MAXSIZE=200000"]

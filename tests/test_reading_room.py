@@ -24,6 +24,9 @@ from tests.test_report import (
 )
 from tests.test_search import brute_force
 
+# One worker runs this module (one browse server and one Chromium for the module).
+pytestmark = pytest.mark.xdist_group("reading_room")
+
 HOSTILE = ['<script>alert("t")</script>', '"><img src=x onerror=alert("i")>', "javascript:alert('j')"]
 TITLE_HIT = "7"  # the one article with 中国 in its title
 VERSIONED = "50"  # the one article with three versions

@@ -28,6 +28,9 @@ from newsspider.views.search.database import RANKED, Where, build, count, open_r
 from tests.conftest import REPO, crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 
+# One worker runs this module (one crawled site and one generated corpus for the module).
+pytestmark = pytest.mark.xdist_group("search")
+
 FIELDS = ("title", "summary", "body")
 
 

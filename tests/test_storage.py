@@ -88,7 +88,7 @@ def test_full_disk_stops_the_crawl_with_one_line(site_server: MockServer, small_
                                                  archive: bool) -> None:
     """The disk fills up under the dataset (the web archive off) or under the web archive."""
     data_dir = small_fs / "data"
-    fill(small_fs, (300 if archive else 200) * 1024)  # room for the state (its WAL at its largest) and some articles
+    fill(small_fs, (300 if archive else 200) * 1024)  # the state (its WAL at its largest), some articles
     result = crawl(site_server, data_dir, *([] if archive else ["--no-warc"]))
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
