@@ -188,6 +188,11 @@ _CRAWL: dict[str, Any] = {
     # is a new object, so its cache misses): 0.3 ms a page.  tests/test_crawl.py
     # (test_callbacks_return_nothing_from_generators) runs the check once.
     "WARN_ON_GENERATOR_RETURN_VALUE": False,
+    # Scrapy hands each response's output (its item and its requests) to CONCURRENT_ITEMS worker tasks,
+    # started for every response whatever the number of outputs: at Scrapy's 100, some 100 tasks a page,
+    # a sixth of the crawl's CPU.  A page yields at most one item and the pipelines never wait on I/O,
+    # so four do the same work (benchmarks/HISTORY.md: the profile and the measurement).
+    "CONCURRENT_ITEMS": 4,
 }
 
 #: http(s) requests through a proxy go to the curl_cffi handler (SOCKS), the others to Scrapy's default one
