@@ -27,7 +27,7 @@ from newsspider.archive.reader import ArchiveError, archived_page, warc_files
 from newsspider.archive.replay import BATCH, archived_articles, share_archive
 from newsspider.archive.warcfile import Fetch, WarcFiles
 from newsspider.dataset.reader import check_record, record_example
-from newsspider.demo.pages import DemoSite
+from newsspider.demo.pages import STYLESHEET_PATH, DemoSite
 from tests.conftest import FAST, crawl, read_jsonl, reports_killed_run, run_cli
 from tests.mockserver import MockServer
 from tests.pywb import wayback
@@ -596,9 +596,13 @@ def test_images_are_fetched_into_the_archive_only_when_asked(site_server: MockSe
     result = crawl(site_server, tmp_path / "images", "--images")
     assert result.returncode == 0, result.stderr
     wanted = {image["url"] for r in pictured for image in r["images"]}
-    fetched = [r["path"] for r in site_server.requests() if r["path"].startswith("/wp-content/")]
+    fetched = [r["path"] for r in site_server.requests() if r["path"].startswith("/wp-content/uploads/")]
     root = len(site_server.root)
     assert sorted(fetched) == sorted(site_server.url(urlsplit(u).path)[root:] for u in wanted)
+    # and the article pages' own stylesheet, once (every article page links the same one)
+    stylesheet = site_server.url(STYLESHEET_PATH + "?ver=1.0")
+    assert [r["path"] for r in site_server.requests() if r["path"].startswith("/wp-content/themes/")] == [
+        stylesheet[root:]]
     [warc] = warc_files(tmp_path / "images")
     assert warcio("check", str(warc)).returncode == 0
     index = [json.loads(line) for line in warcio("index", "-f", "warc-type,warc-target-uri,http:content-type",
@@ -606,6 +610,8 @@ def test_images_are_fetched_into_the_archive_only_when_asked(site_server: MockSe
     archived = {r["warc-target-uri"] for r in index
                 if r["warc-type"] == "response" and r.get("http:content-type") == "image/svg+xml"}
     assert archived == wanted
+    assert [r["warc-target-uri"] for r in index if r["warc-type"] == "response"
+            and r.get("http:content-type", "").startswith("text/css")] == [stylesheet]
 
 
 def test_images_need_the_archive(tmp_path: Path) -> None:
