@@ -248,7 +248,7 @@ IMAGE_CAPTIONS = (
 )
 # The page's own stylesheets, fetched with its images (``--images``) so that replay shows the page as it
 # was served (what they reference in turn, fonts and background images, is not fetched).
-STYLESHEETS = "link[rel~=stylesheet][href]::attr(href)"
+STYLESHEETS = "link[rel~=stylesheet][href]"
 # In <head>.
 OG_TITLE = 'meta[property="og:title"]::attr(content)'
 OG_IMAGE = 'meta[property="og:image"]::attr(content)'

@@ -551,7 +551,7 @@ class BannedbookSpider(scrapy.Spider):
                             problems: Problems) -> Iterator[scrapy.Request]:
         """The article page's own stylesheets (on any host, http(s) only; a bad URL is counted as
         ``bad_url``), fetched with its images so that the archive can replay the page as it was served."""
-        hrefs = selector.css(site.STYLESHEETS).getall()
+        hrefs = [link.attrib["href"] for link in selector.css(site.STYLESHEETS)]
         for url in web_urls(page_base(response), hrefs, problems):
             if url not in self._seen_urls:
                 self._seen_urls.add(url)
