@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from markupsafe import escape
 
 from newsspider.archive.reader import ArchiveError, archived_page, warc_files
 from newsspider.archive.replay import BATCH, archived_articles, share_archive
@@ -172,16 +173,20 @@ def test_browse_shows_a_pointer_out_of_the_archive_as_one_line(tmp_path: Path) -
         conn.execute("UPDATE articles SET warc = ?", (json.dumps(_pointer("/etc/passwd")),))
     if not pm.is_registered(plugin):
         pm.register(plugin, name=plugin.PLUGIN)
-    app = Datasette([str(built.path)], metadata=plugin.metadata(built.path.stem))
+    app = Datasette([str(built.path)], metadata=plugin.metadata(built.path.stem),
+                    template_dir=str(plugin.TEMPLATES))
     plugin.configure(app, tmp_path)
 
-    async def get() -> tuple[int, str]:
-        response = await app.client.get("/-/newsspider/page/1")
+    async def get(path: str) -> tuple[int, str]:
+        response = await app.client.get(path)
         return response.status_code, response.text
 
-    status, text = asyncio.run(get())
-    assert status == 500 and "root:" not in text
-    assert text == f"'/etc/passwd' is not a file of {tmp_path / 'warc'}: not read"
+    message = f"'/etc/passwd' is not a file of {tmp_path / 'warc'}: not read"
+    status, text = asyncio.run(get("/-/newsspider/page/1/raw"))  # the page in the frame
+    assert status == 500 and "root:x" not in text
+    assert text == f"article 1: {message}\n"
+    status, text = asyncio.run(get("/-/newsspider/page/1"))  # the reading room's page of it
+    assert status == 500 and "root:x" not in text and str(escape(message)) in text
 
 
 def test_no_warc_keeps_no_pages(site_server: MockServer, tmp_path: Path) -> None:
