@@ -137,7 +137,8 @@ UNTIL_OPTION = click.option(
 )
 IMAGES_OPTION = click.option(
     "--images", is_flag=True,
-    help="Also fetch each article's images into the web archive (NEWSSPIDER_IMAGES=True).",
+    help="Also fetch each article's images and its page's stylesheets into the web archive, so that "
+         "browse shows the page as it was served (NEWSSPIDER_IMAGES=True).",
 )
 
 

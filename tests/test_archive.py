@@ -22,12 +22,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from markupsafe import escape
 
 from newsspider.archive.reader import ArchiveError, archived_page, warc_files
 from newsspider.archive.replay import BATCH, archived_articles, share_archive
 from newsspider.archive.warcfile import Fetch, WarcFiles
 from newsspider.dataset.reader import check_record, record_example
-from newsspider.demo.pages import DemoSite
+from newsspider.demo.pages import STYLESHEET_PATH, DemoSite
 from tests.conftest import FAST, crawl, read_jsonl, reports_killed_run, run_cli
 from tests.mockserver import MockServer
 from tests.pywb import wayback
@@ -175,16 +176,20 @@ def test_browse_shows_a_pointer_out_of_the_archive_as_one_line(tmp_path: Path) -
         conn.execute("UPDATE articles SET warc = ?", (json.dumps(_pointer("/etc/passwd")),))
     if not pm.is_registered(plugin):
         pm.register(plugin, name=plugin.PLUGIN)
-    app = Datasette([str(built.path)], metadata=plugin.metadata(built.path.stem))
+    app = Datasette([str(built.path)], metadata=plugin.metadata(built.path.stem),
+                    template_dir=str(plugin.TEMPLATES))
     plugin.configure(app, tmp_path)
 
-    async def get() -> tuple[int, str]:
-        response = await app.client.get("/-/newsspider/page/1")
+    async def get(path: str) -> tuple[int, str]:
+        response = await app.client.get(path)
         return response.status_code, response.text
 
-    status, text = asyncio.run(get())
-    assert status == 500 and "root:" not in text
-    assert text == f"'/etc/passwd' is not a file of {tmp_path / 'warc'}: not read"
+    message = f"'/etc/passwd' is not a file of {tmp_path / 'warc'}: not read"
+    status, text = asyncio.run(get("/-/newsspider/page/1/raw"))  # the page in the frame
+    assert status == 500 and "root:x" not in text
+    assert text == f"article 1: {message}\n"
+    status, text = asyncio.run(get("/-/newsspider/page/1"))  # the reading room's page of it
+    assert status == 500 and "root:x" not in text and str(escape(message)) in text
 
 
 def test_no_warc_keeps_no_pages(site_server: MockServer, tmp_path: Path) -> None:
@@ -599,9 +604,13 @@ def test_images_are_fetched_into_the_archive_only_when_asked(site_server: MockSe
     result = crawl(site_server, tmp_path / "images", "--images")
     assert result.returncode == 0, result.stderr
     wanted = {image["url"] for r in pictured for image in r["images"]}
-    fetched = [r["path"] for r in site_server.requests() if r["path"].startswith("/wp-content/")]
+    fetched = [r["path"] for r in site_server.requests() if r["path"].startswith("/wp-content/uploads/")]
     root = len(site_server.root)
     assert sorted(fetched) == sorted(site_server.url(urlsplit(u).path)[root:] for u in wanted)
+    # and the article pages' own stylesheet, once (every article page links the same one)
+    stylesheet = site_server.url(STYLESHEET_PATH + "?ver=1.0")
+    assert [r["path"] for r in site_server.requests() if r["path"].startswith("/wp-content/themes/")] == [
+        stylesheet[root:]]
     [warc] = warc_files(tmp_path / "images")
     assert warcio("check", str(warc)).returncode == 0
     index = [json.loads(line) for line in warcio("index", "-f", "warc-type,warc-target-uri,http:content-type",
@@ -609,6 +618,8 @@ def test_images_are_fetched_into_the_archive_only_when_asked(site_server: MockSe
     archived = {r["warc-target-uri"] for r in index
                 if r["warc-type"] == "response" and r.get("http:content-type") == "image/svg+xml"}
     assert archived == wanted
+    assert [r["warc-target-uri"] for r in index if r["warc-type"] == "response"
+            and r.get("http:content-type", "").startswith("text/css")] == [stylesheet]
 
 
 def test_images_need_the_archive(tmp_path: Path) -> None:

@@ -54,6 +54,8 @@ LISTING_SEEKS = f"{_ROOT}/listing_seeks"
 #: ``skipped("barren_listings")``)
 BARREN_LISTING_PAGES = f"{_ROOT}/barren_listing_pages"
 IMAGES = f"{_ROOT}/images"
+#: an article page's own stylesheets fetched into the archive with its images (--images)
+STYLESHEETS = f"{_ROOT}/stylesheets"
 WARC_RECORDS = f"{_ROOT}/warc_records"
 WARC_REVISITS = f"{_ROOT}/warc_revisits"
 #: downloads cut because their body stalled (NEWSSPIDER_STALL_TIMEOUT; each fails as a timeout)
@@ -100,6 +102,10 @@ def challenges_of(vendor: str) -> str:
 
 def images_failed(reason: str) -> str:
     return f"{_ROOT}/images_failed/{reason}"
+
+
+def stylesheets_failed(reason: str) -> str:
+    return f"{_ROOT}/stylesheets_failed/{reason}"
 
 
 def proxy(name: str, what: str) -> str:

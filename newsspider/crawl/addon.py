@@ -119,7 +119,7 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_WARC": True,
     # Bytes of a WARC file before the next one is started (at least 65536: less starts one a response).
     "NEWSSPIDER_WARC_MAX_SIZE": 1024**3,
-    # Also fetch each article's images into the archive (--images).
+    # Also fetch each article's images and its page's stylesheets into the archive (--images).
     "NEWSSPIDER_IMAGES": False,
     # Archive article pages only (not listing pages and robots.txt; images still, with --images).
     "NEWSSPIDER_WARC_ARTICLES_ONLY": False,

@@ -37,6 +37,11 @@ SEED_ARTICLE_PATH = "/bnews/itnews/20240626/2054421.html"
 # The picture of a generated article (an SVG: an image the servers can send as text).
 IMAGE_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400"><rect width="600" '
              'height="400" fill="#ccd"/><text x="20" y="200" font-size="40">演示图片 {n}</text></svg>')
+# The theme's stylesheet, linked from every article page as WordPress links it.
+STYLESHEET_PATH = "/wp-content/themes/demo/style.css"
+STYLESHEET = ("body { background: rgb(250, 246, 238); }\n"
+              "div.entry { border-left: 4px solid rgb(153, 0, 0); padding-left: 1em; }\n"
+              "p.notice { color: rgb(153, 0, 0); }\n")
 SEED_TAG = "贸易战"
 TAG_POOL = ["中国", "美国", "贸易战", "人工智能", "香港", "人权", "经济", "网络安全", "台湾", "民主"]
 SENTENCES = [
@@ -164,6 +169,8 @@ class DemoSite:
         """The page at *path* (percent-encoding in any case) with *query*."""
         if path == "/robots.txt":
             return Page(body=ROBOTS_TXT, content_type="text/plain; charset=UTF-8")
+        if path == STYLESHEET_PATH:
+            return Page(body=STYLESHEET, content_type="text/css; charset=UTF-8")
         if match := re.fullmatch(r"/wp-content/uploads/demo/(\d+)\.svg", path):
             return Page(body=IMAGE_SVG.format(n=match[1]), content_type="image/svg+xml")
         if path in ("", "/") and (match := re.fullmatch(r"p=(\d+)(?:&.*)?", query)):
@@ -238,7 +245,8 @@ class DemoSite:
             meta_time = (f'<meta property="article:published_time" content="{article.day[:4]}-'
                          f'{article.day[4:6]}-{article.day[6:]}T09:{article.article_id % 60:02d}:00+08:00" />\n')
         url = LIVE + ("/bnews/zh-tw" + article.path[6:] if mirror else article.path)
-        head = f"""<link rel="shortlink" href="{LIVE}/?p={article.article_id}" />
+        head = f"""<link rel="stylesheet" id="theme-css" href="{LIVE}{STYLESHEET_PATH}?ver=1.0" type="text/css" media="all" />
+<link rel="shortlink" href="{LIVE}/?p={article.article_id}" />
 <meta property="og:type" content="article" />
 <meta property="og:title" content="{html.escape(title)} - 禁闻网" />
 <meta property="og:url" content="{url}" />

@@ -246,6 +246,9 @@ IMAGE_CAPTIONS = (
     "./ancestor::figure[1]/figcaption",
     "./ancestor-or-self::*[following-sibling::*][1]/following-sibling::*[1][@id='conimg']",
 )
+# The page's own stylesheets, fetched with its images (``--images``) so that replay shows the page as it
+# was served (what they reference in turn, fonts and background images, is not fetched).
+STYLESHEETS = "link[rel~=stylesheet][href]"
 # In <head>.
 OG_TITLE = 'meta[property="og:title"]::attr(content)'
 OG_IMAGE = 'meta[property="og:image"]::attr(content)'

@@ -58,6 +58,7 @@ from newsspider.extract.loaders import (
     page_selector,
     parse_listing,
     select,
+    web_urls,
 )
 from newsspider.extract.processors import canonical_url
 from newsspider.memory import Memory
@@ -353,6 +354,7 @@ class BannedbookSpider(scrapy.Spider):
             yield article
             if self.images:
                 yield from self.image_requests(article)
+                yield from self.stylesheet_requests(response, selector, problems)
             yield from self.follow_links(response, selector, problems=problems)
             return
         if kind not in _LISTINGS:
@@ -538,11 +540,35 @@ class BannedbookSpider(scrapy.Spider):
     def image_requests(self, article: Article) -> Iterator[scrapy.Request]:
         """The article's images, fetched so that the archive holds the article as a reader saw it
         (on their own hosts too: robots.txt and each host's politeness apply as to pages)."""
-        for image in article.images:
-            if (url := image["url"]) and url not in self._seen_urls:
+        lead = [article.image_url] if article.image_url else []  # og:image may be none of the body's
+        for url in [*lead, *(image["url"] for image in article.images)]:
+            if url and url not in self._seen_urls:
                 self._seen_urls.add(url)
                 yield scrapy.Request(url, callback=self.image_fetched, errback=self.image_failed,
                                      priority=PRIORITY_IMAGE, meta={"allow_offsite": True})
+
+    def stylesheet_requests(self, response: TextResponse, selector: Selector,
+                            problems: Problems) -> Iterator[scrapy.Request]:
+        """The article page's own stylesheets (on any host, http(s) only; a bad URL is counted as
+        ``bad_url``), fetched with its images so that the archive can replay the page as it was served."""
+        hrefs = [link.attrib["href"] for link in selector.css(site.STYLESHEETS)]
+        for url in web_urls(page_base(response), hrefs, problems):
+            if url not in self._seen_urls:
+                self._seen_urls.add(url)
+                yield scrapy.Request(url, callback=self.stylesheet_fetched, errback=self.stylesheet_failed,
+                                     priority=PRIORITY_IMAGE, meta={"allow_offsite": True})
+
+    def stylesheet_fetched(self, response: Response) -> Iterator[Any]:
+        """A stylesheet is kept by the archive as it arrives: nothing to extract."""
+        self.crawler.stats.inc_value(keys.STYLESHEETS)
+        return iter(())
+
+    def stylesheet_failed(self, failure: Failure) -> None:
+        """A stylesheet that could not be got: counted by reason, not a failed page."""
+        request = getattr(failure, "request", None)
+        if request is not None:
+            self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
+        self.crawler.stats.inc_value(keys.stylesheets_failed(failure_reason(failure.value)))
 
     def image_fetched(self, response: Response) -> Iterator[Any]:
         """An image is kept by the archive as it arrives: nothing to extract."""

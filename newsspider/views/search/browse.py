@@ -19,12 +19,14 @@ file (``/-/databases``, ``/-/threads``) are not served.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ipaddress
 import json
 import socket
 import sqlite3
 from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,26 +138,137 @@ async def _versions(datasette: Any, article_id: str) -> list[dict[str, Any]]:
     return [dict(zip(FIELDS, row, strict=True)) for row in result.rows]
 
 
-async def archived_page(request: Any, datasette: Any) -> Response:
-    """The page an article's record points to, as it was archived (scripts and live requests blocked)."""
+@dataclass
+class _Capture:
+    """The archived page of one version of an article, read and rewritten for the replay frame."""
+
+    versions: list[dict[str, Any]]
+    chosen: dict[str, Any] | None = None
+    page: Any = None
+    served: Any = None
+    html: bytes = b""
+    error: str | None = None
+
+
+async def _capture(request: Any, datasette: Any) -> _Capture:
+    """The version of the article the request names (``?version=N``; the newest by default), its archived
+    page read from the WARC (bounded, confined to ``DATA_DIR/warc/``) and rewritten (:mod:`.served`)."""
     from newsspider.archive.reader import ArchiveError
     from newsspider.archive.reader import archived_page as read
+    from newsspider.extract import site
+    from newsspider.views.search.served import asset_route, parse, refreshed_assets, rewrite
 
     article_id = request.url_vars["article_id"]
-    versions = await _versions(datasette, article_id)
+    capture = _Capture(await _versions(datasette, article_id))
     wanted = request.args.get("version")
-    chosen = next((v for v in reversed(versions) if wanted in (None, "", str(v["version"]))), None)
-    if chosen is None or not chosen["warc"]:
-        return Response.text(f"article {article_id}: no archived page", status=404)
+    capture.chosen = next((v for v in reversed(capture.versions) if wanted in (None, "", str(v["version"]))),
+                          None)
+    if capture.chosen is None or not capture.chosen["warc"]:
+        return capture
     data_dir = Path(datasette.newsspider_data_dir)
     try:
-        page = read(data_dir, json.loads(chosen["warc"]))
-    except ArchiveError as exc:
-        return Response.text(str(exc), status=500)
-    headers = {"Content-Security-Policy":
-               "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-               "X-Archived-From": page.url, "X-Archived-At": page.date}
-    return Response(page.body, content_type=page.header("Content-Type") or "text/html", headers=headers)
+        pointer = json.loads(capture.chosen["warc"])
+        capture.page = page = await asyncio.to_thread(read, data_dir, pointer)
+    except (ArchiveError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        capture.error = str(exc) if isinstance(exc, ArchiveError) else "its pointer into the archive is bad"
+        return capture
+    served = capture.served = await asyncio.to_thread(parse, page.body, page.header("Content-Type"), page.url)
+    ids = sorted({parts[0] for link in served.links if (parts := site.article_parts(site.article_url(link)))})
+    archived: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        result = await _database(datasette).execute(
+            f"SELECT article_id FROM articles WHERE article_id IN ({', '.join('?' * len(chunk))})", chunk)
+        archived.update(row[0] for row in result.rows)
+    assets = await refreshed_assets(datasette)
+    prefix = datasette.urls.path("/")
+
+    def asset(url: str) -> str | None:
+        return asset_route(prefix, url, page.date) if assets.find(url, page.date) else None
+
+    def article(url: str) -> str | None:
+        parts = site.article_parts(site.article_url(url))
+        return (datasette.urls.path(f"/-/{PLUGIN}/article/{parts[0]}")
+                if parts and parts[0] in archived else None)
+
+    capture.html = await asyncio.to_thread(rewrite, served, asset, article)
+    return capture
+
+
+async def archived_page(request: Any, datasette: Any) -> Response:
+    """The archived page of an article in the reading room: a banner (capture time, original URL, the
+    article page, the other captures) over the page as it was served, in a sandboxed frame."""
+    from newsspider.views.search.room import _page, web_link
+    from newsspider.views.search.served import FRAME_SANDBOX
+
+    article_id = request.url_vars["article_id"]
+    capture = await _capture(request, datasette)
+    chosen = capture.chosen
+    title = ((chosen or (capture.versions[-1] if capture.versions else {})).get("title")) or article_id
+    versions = [{"version": v["version"], "crawled_at": v["crawled_at"],
+                 "href": (datasette.urls.path(f"/-/{PLUGIN}/page/{article_id}") + f"?version={v['version']}"
+                          if v["warc"] else None),
+                 "current": chosen is not None and v["version"] == chosen["version"]}
+                for v in capture.versions]
+    context = {
+        "article_id": article_id, "title": title, "chosen": chosen, "versions": versions,
+        "page": capture.page, "served": capture.served, "error": capture.error, "sandbox": FRAME_SANDBOX,
+        "live": web_link(capture.page.url) if capture.page else None,
+        "article_url": datasette.urls.path(f"/-/{PLUGIN}/article/{article_id}") if capture.versions else None,
+        "raw_url": (datasette.urls.path(f"/-/{PLUGIN}/page/{article_id}/raw")
+                    + f"?version={chosen['version']}" if chosen is not None else None),
+    }
+    status = 200 if capture.page is not None else (500 if capture.error else 404)
+    return await _page(datasette, request, "room_replay.html", context, status=status)
+
+
+async def archived_raw(request: Any, datasette: Any) -> Response:
+    """The archived HTML for the replay frame: rewritten (:mod:`.served`), under a Content-Security-Policy
+    that sandboxes it (no script, no same-origin) even when it is opened on its own."""
+    from newsspider.views.search.served import policy
+
+    capture = await _capture(request, datasette)
+    if capture.page is None:
+        why = capture.error or "no archived page"
+        return Response.text(f"article {request.url_vars['article_id']}: {why}\n",
+                             status=500 if capture.error else 404, headers=_SAFE)
+    headers = {**_SAFE, "Content-Security-Policy": policy(f"{request.scheme}://{request.host}"),
+               "Referrer-Policy": "no-referrer", "X-Frame-Options": "SAMEORIGIN",
+               "X-Archived-From": capture.page.url, "X-Archived-At": capture.page.date}
+    return Response(capture.html, content_type="text/html; charset=utf-8", headers=headers)
+
+
+#: headers of everything served from the archive
+_SAFE = {"X-Content-Type-Options": "nosniff"}
+
+
+async def archived_asset(request: Any, datasette: Any) -> Response:
+    """An archived image or stylesheet (``?url=``, nearest in time to ``?at=``), with its Content-Type;
+    anything else, or a URL the archive does not hold as one, is 404."""
+    from newsspider.archive.assets import is_asset
+    from newsspider.archive.reader import ArchiveError
+    from newsspider.archive.reader import archived_page as read
+    from newsspider.views.search.served import policy, refreshed_assets
+
+    url = request.args.get("url") or ""
+    assets = await refreshed_assets(datasette)
+    found = assets.find(url, request.args.get("at")) if url else None
+    if found is None:
+        return Response.text("Not in the archive as an image or a stylesheet.\n", status=404, headers=_SAFE)
+    try:
+        page = await asyncio.to_thread(read, Path(datasette.newsspider_data_dir), found.pointer)
+    except ArchiveError:
+        return Response.text("Its archived record cannot be read.\n", status=404, headers=_SAFE)
+    content_type = page.header("Content-Type") or ""
+    if not is_asset(content_type):
+        return Response.text("Not an image or a stylesheet.\n", status=404, headers=_SAFE)
+    media, _, params = content_type.partition(";")
+    charset = next((p.strip() for p in params.split(";") if p.strip().lower().startswith("charset=")), "")
+    headers = {**_SAFE, "Content-Security-Policy": policy(f"{request.scheme}://{request.host}"),
+               "Cache-Control": "private, max-age=3600", "X-Archived-From": page.url,
+               "X-Archived-At": page.date}
+    return Response(page.body, content_type=media.strip().lower() + (f"; {charset}" if charset else ""),
+                    headers=headers)
 
 
 @hookimpl
@@ -171,6 +284,8 @@ def register_routes() -> list[tuple[str, Any]]:
     from newsspider.views.search.versions import versions_page
 
     return [*routes(), (rf"^/-/{PLUGIN}/page/(?P<article_id>[0-9]+)$", archived_page),
+            (rf"^/-/{PLUGIN}/page/(?P<article_id>[0-9]+)/raw$", archived_raw),
+            (rf"^/-/{PLUGIN}/asset$", archived_asset),
             (rf"^/-/{PLUGIN}/versions/(?P<article_id>[0-9]+)$", versions_page)]
 
 

@@ -402,7 +402,9 @@ async def article_page(request: Any, datasette: Any) -> Response:
                                                                "editor", "image_credit", "category")}
     paragraphs = [p for p in (shown["body"] or "").split("\n\n") if p.strip()]
     warc = record["warc"]
+    lead, figures = await _figures(datasette, record, script)
     context = {
+        "lead": lead, "figures": figures,
         "a": record, "shown": shown, "paragraphs": paragraphs, "script": script,
         "live": web_link(record["url"]),
         "lang": {"t": "zh-Hant", "s": "zh-Hans"}.get(script or "", "zh"),
@@ -416,6 +418,33 @@ async def article_page(request: Any, datasette: Any) -> Response:
         "script_links": {s: "?" + urlencode({"script": s}) if s else "?" for s in ("", "t", "s")},
     }
     return await _page(datasette, request, "room_article.html", context)
+
+
+async def _figures(datasette: Any, record: dict[str, Any], script: str | None
+                   ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The article's lead image and its other images, each with its alt text and caption and the route of
+    its archived copy (``src``; None when the archive does not hold it).  A lead image not archived is
+    left out; so is another with neither caption nor alt text to show in its place."""
+    images = [{"url": i["url"], "alt": convert(i.get("alt"), script),
+               "caption": convert(i.get("caption"), script)}
+              for i in record["images"] if isinstance(i, dict) and isinstance(i.get("url"), str)]
+    lead_url = record["image_url"] if isinstance(record["image_url"], str) else None
+    if not images and not lead_url:
+        return None, []
+    from newsspider.views.search.served import asset_route, refreshed_assets
+
+    assets = await refreshed_assets(datasette)
+    at = record["crawled_at"] if isinstance(record["crawled_at"], str) else None
+    prefix = datasette.urls.path("/")
+    for image in images:
+        image["src"] = asset_route(prefix, image["url"], at) if assets.find(image["url"], at) else None
+    lead = None
+    if lead_url is None or (images and images[0]["url"] == lead_url):
+        if images and images[0]["src"]:
+            lead = images.pop(0)
+    elif assets.find(lead_url, at):
+        lead = {"url": lead_url, "alt": None, "caption": None, "src": asset_route(prefix, lead_url, at)}
+    return lead, [i for i in images if i["src"] or i["caption"] or i["alt"]]
 
 
 def routes() -> list[tuple[str, Any]]:
