@@ -423,6 +423,11 @@ def main() -> None:
             f"archive included): **{again / wall / crawl_rate:.1f}× the crawl** (target ≥ 5×). "
             f"In one process (`--jobs 1`): {one:,} articles in {one_wall:.1f} s ({one_cpu:.1f} CPU-s), "
             f"{one / one_wall / crawl_rate:.1f}× the crawl.\n")
+        text, cpu, _, _, wall = measured([sys.executable, "-m", "newsspider", "verify", str(archive_dir)],
+                                         server.proc.pid)
+        say(f"`newsspider verify` of that data dir (every WARC file against its run manifest, every "
+            f"record's WARC pointer, payload digest and content hash, offline): {stored:,} articles in "
+            f"{wall:.1f} s ({cpu:.1f} CPU-s), **{stored / wall:,.0f} articles/s**.\n")
 
         server.stop()
 

@@ -135,6 +135,11 @@ UNTIL_OPTION = click.option(
     help="Only articles of this day or earlier (NEWSSPIDER_UNTIL); listings are entered at the first "
          "page that reaches it.",
 )
+TIMESTAMP_OPTION = click.option(
+    "--timestamp", "timestamps", multiple=True, metavar="URL",
+    help="Timestamp the run's manifest of its WARC files (DATA_DIR/evidence/) by this RFC 3161 "
+         "authority when the crawl ends (repeatable; NEWSSPIDER_TIMESTAMP_URLS).",
+)
 IMAGES_OPTION = click.option(
     "--images", is_flag=True,
     help="Also fetch each article's images and its page's stylesheets into the web archive, so that "
@@ -145,8 +150,9 @@ IMAGES_OPTION = click.option(
 def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SINCE_OPTION, UNTIL_OPTION, SETTING_OPTION,
-                            RESUME_OPTION, REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, PROXY_OPTION,
-                            BROWSER_OPTION, IMPERSONATE_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
+                            RESUME_OPTION, REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, TIMESTAMP_OPTION,
+                            PROXY_OPTION, BROWSER_OPTION, IMPERSONATE_OPTION, REDIS_URL_OPTION,
+                            WORKER_ID_OPTION)):
         function = option(function)
     return function
 
@@ -205,7 +211,7 @@ CRAWL_SETTINGS: dict[str, tuple[str, str | None]] = {
     "no_warc": ("NEWSSPIDER_WARC", "False"), "images": ("NEWSSPIDER_IMAGES", "True"),
     "proxies": ("NEWSSPIDER_PROXIES", None), "browser": ("NEWSSPIDER_BROWSER", "True"),
     "impersonate": ("NEWSSPIDER_IMPERSONATE", None), "redis_url": ("NEWSSPIDER_REDIS_URL", None),
-    "worker_id": ("NEWSSPIDER_WORKER_ID", None)}
+    "worker_id": ("NEWSSPIDER_WORKER_ID", None), "timestamps": ("NEWSSPIDER_TIMESTAMP_URLS", None)}
 
 
 def crawl_overrides(params: dict[str, Any]) -> dict[str, Any]:
@@ -784,17 +790,98 @@ def warc_index(data_dir: Path, out: Path | None) -> None:
     click.echo(f"{count} records indexed in {display_path(path)}")
 
 
+AUTHORITY_OPTION = click.option(
+    "--timestamp", "authorities", multiple=True, metavar="URL",
+    help="An RFC 3161 timestamp authority (repeatable: several).")
+TIMEOUT_OPTION = click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                              help="Seconds each timestamp authority is given to answer.")
+
+
 @dataset.command()
 @data_dir_parameter("The data dir whose web archive to package.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The .wacz file to write.")
+@click.option("--sign", "key", type=click.Path(path_type=Path), metavar="KEY",
+              help="Sign the package with this ECDSA P-256 private key (PEM: newsspider key new KEY); an "
+                   "encrypted key's password is read from NEWSSPIDER_KEY_PASSWORD or asked on the terminal.")
+@AUTHORITY_OPTION
+@TIMEOUT_OPTION
 @SKIP_BAD_LINES_OPTION
-def wacz(data_dir: Path, out: Path, skip_bad_lines: bool) -> None:
-    """Package DATA_DIR's web archive as WACZ (WARCs, index, the articles as pages)."""
+def wacz(data_dir: Path, out: Path, key: Path | None, authorities: tuple[str, ...], timeout: float,
+         skip_bad_lines: bool) -> None:
+    """Package DATA_DIR's web archive as WACZ (WARCs, index, the articles as pages); with --sign, signed
+    (datapackage-digest.json, the WACZ auth spec's signedData) and timestamped by each --timestamp
+    authority, with the run manifests, their timestamps and the dataset inside."""
+    if authorities and key is None:
+        raise click.UsageError("--timestamp timestamps the package's signature: give --sign KEY too")
     with _archive_extra("wacz"):
         from newsspider.archive.package import write_wacz
+    signing = None
+    if key is not None:
+        with _evidence_extra():
+            from newsspider.archive.evidence import load_key
+        signing = load_key(key, _key_password)
+    count, problems = write_wacz(data_dir, out, _errors(skip_bad_lines), signing, list(authorities), timeout)
+    for problem in problems:
+        click.echo(f"warning: {problem}; the signature is kept without this timestamp", err=True)
+    click.echo(f"{count} pages packaged in {display_path(out)}"
+               + (f", signed{' and timestamped' if len(problems) < len(authorities) else ''}" if key else ""))
 
-    count = write_wacz(data_dir, out, _errors(skip_bad_lines))
-    click.echo(f"{count} pages packaged in {display_path(out)}")
+
+def _key_password() -> bytes | None:
+    """An encrypted key's password: from NEWSSPIDER_KEY_PASSWORD, else asked on a terminal (not shown)."""
+    import os
+    import sys
+
+    from newsspider.archive.evidence import PASSWORD_ENV
+
+    if given := os.environ.get(PASSWORD_ENV):
+        return given.encode("utf-8")
+    if sys.stdin.isatty():
+        return str(click.prompt("Password of the key", hide_input=True, err=True)).encode("utf-8")
+    return None
+
+
+@contextmanager
+def _evidence_extra() -> Iterator[None]:
+    """Signatures and timestamps use an optional extra: without it, one line saying so."""
+    try:
+        import cryptography  # noqa: F401
+        import rfc3161_client  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(f"signatures and timestamps need {(exc.name or '').partition('.')[0]}: "
+                                   "pip install 'newsspider[evidence]'") from exc
+    yield
+
+
+@dataset.command()
+@data_dir_parameter("The data dir whose run manifests to timestamp.")
+@click.option("--timestamp", "authorities", multiple=True, metavar="URL", required=True,
+              help="An RFC 3161 timestamp authority (repeatable: several).")
+@TIMEOUT_OPTION
+@click.option("--all", "again", is_flag=True,
+              help="Timestamp every manifest again, not only those without a token of this authority.")
+def timestamp(data_dir: Path, authorities: tuple[str, ...], timeout: float, again: bool) -> None:
+    """Timestamp DATA_DIR's run manifests (DATA_DIR/evidence/) that a crawl could not: each by every
+    --timestamp authority that has not timestamped it yet."""
+    with _evidence_extra():
+        from newsspider.archive.evidence import manifests, timestamp_file, token_path
+    if not data_dir.is_dir():
+        raise click.ClickException(f"{display_path(data_dir)}: no such data dir")
+    found = manifests(data_dir)
+    if not found:
+        raise click.ClickException(f"{display_path(data_dir)}: no run manifests in evidence/ (crawl with the "
+                                   "web archive on first)")
+    failed = done = 0
+    for manifest in found:
+        wanted = [url for url in authorities if again or not token_path(manifest, url).exists()]
+        written, problems = timestamp_file(manifest, wanted, timeout)
+        for problem in problems:
+            click.echo(f"{display_path(manifest)}: {problem}", err=True)
+        failed += bool(problems)
+        done += len(written)
+    click.echo(f"{done} timestamps added to {len(found)} run manifests of {display_path(data_dir)}")
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 @contextmanager
@@ -806,6 +893,95 @@ def _archive_extra(command: str) -> Iterator[None]:
         module = (exc.name or "").partition(".")[0] or "its extra"
         raise click.ClickException(f"dataset {command} needs {module}: "
                                    "pip install 'newsspider[archive]'") from exc
+
+
+@main.group(cls=WholeHelpGroup)
+def key() -> None:
+    """The key that signs a WACZ (dataset wacz --sign KEY)."""
+
+
+@key.command("new")
+@click.argument("path", metavar="FILE", type=click.Path(path_type=Path))
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt the key with a password, read from NEWSSPIDER_KEY_PASSWORD or asked twice "
+                   "on the terminal.")
+def key_new(path: Path, encrypt: bool) -> None:
+    """Write a new ECDSA P-256 private key (PEM, readable by you only) to FILE and print its public key's
+    fingerprint.  Keep it off the machine that serves the archive; openssl makes the same kind:
+    openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out FILE."""
+    with _evidence_extra():
+        from newsspider.archive.evidence import PASSWORD_ENV, new_key
+    import os
+    import sys
+
+    password = None
+    if encrypt:
+        if given := os.environ.get(PASSWORD_ENV):
+            password = given.encode("utf-8")
+        elif sys.stdin.isatty():
+            password = str(click.prompt("Password for the key", hide_input=True, confirmation_prompt=True,
+                                        err=True)).encode("utf-8")
+        else:
+            raise click.ClickException(f"--encrypt: set {PASSWORD_ENV}, or run on a terminal to be asked")
+    click.echo(f"{display_path(path)}: new key, public key {new_key(path, password)}")
+
+
+@main.command()
+@click.argument("path", metavar="PATH", type=click.Path(path_type=Path))
+@click.argument("article_id", metavar="[ARTICLE_ID]", required=False)
+@click.option("--tsa-cert", "tsa_certs", multiple=True, type=click.Path(path_type=Path), metavar="PEM",
+              help="Trust timestamps only from authorities whose certificate chain ends at a certificate "
+                   "of this PEM file (repeatable).  Default: the authority's root certificate kept in the "
+                   "archive, which proves the token is whole, not who made it.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path), metavar="FILE",
+              help="With ARTICLE_ID: also write its certificate as a self-contained HTML page.")
+def verify(path: Path, article_id: str | None, tsa_certs: tuple[Path, ...], html_out: Path | None) -> None:
+    """Verify a WACZ, a data dir, or one article of a data dir, offline: each file against its hash, the
+    signature, each timestamp against its authority's certificate, each record against its archived
+    page.  One line per problem, then a summary; exit 0 only when everything verifies.  For an
+    ARTICLE_ID, its certificate of capture."""
+    with _evidence_extra():
+        from newsspider.archive.evidence import (
+            certificate,
+            certificate_html,
+            certificate_text,
+            load_trusted,
+            verify_data_dir,
+            verify_wacz,
+        )
+    trusted = load_trusted(tsa_certs)
+    if html_out is not None and article_id is None:
+        raise click.UsageError("--html writes one article's certificate: give ARTICLE_ID")
+    if not path.exists():
+        raise click.ClickException(f"{display_path(path)}: no such file or data dir")
+    if article_id is not None:
+        if not path.is_dir():
+            raise click.UsageError(f"ARTICLE_ID needs a data dir; {display_path(path)} is a file")
+        fields, report = certificate(_dataset_dir(path), article_id, trusted)
+        for line in report.problems:
+            click.echo(line)
+        click.echo(certificate_text(fields))
+        if html_out is not None:
+            from newsspider.dataset.export import atomic_output
+
+            with atomic_output(html_out, path, binary=False) as handle:
+                handle.write(certificate_html(fields))
+            click.echo(f"certificate written to {display_path(html_out)}")
+        what = f"article {article_id} of {display_path(path)}"
+    else:
+        report = verify_data_dir(path, trusted) if path.is_dir() else verify_wacz(path, trusted)
+        for line in report.problems:
+            click.echo(line)
+        what = display_path(path)
+    if report.stamps and not trusted:
+        report.notes.append("the timestamps were checked against their authorities' root certificates "
+                            "kept in the archive: they prove the tokens whole, --tsa-cert PEM proves who "
+                            "made them")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(report.summary(what))
+    if not report.ok:
+        raise click.exceptions.Exit(1)
 
 
 def _dir_and_article(args: tuple[str, ...], data_dir: Path | None, example: str) -> tuple[Path, str]:

@@ -14,21 +14,28 @@ dataset does; the page it was for is not stored.
 
 Settings: ``NEWSSPIDER_WARC`` (on by default; ``--no-warc``),
 ``NEWSSPIDER_WARC_MAX_SIZE`` (bytes per file before the next one is started),
-``NEWSSPIDER_WARC_ARTICLES_ONLY`` (leave listing pages and robots.txt out).
+``NEWSSPIDER_WARC_ARTICLES_ONLY`` (leave listing pages and robots.txt out),
+``NEWSSPIDER_TIMESTAMP_URLS`` (``--timestamp``: the RFC 3161 authorities that timestamp the run's
+manifest when the spider closes, :mod:`newsspider.archive.evidence`).
 With ``--refresh``, a page whose payload is the same as its newest archived
 capture's is written as a ``revisit`` record (identical-payload-digest).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 
+from newsspider.archive.evidence import RunManifest, WarcEntry, timestamp_file
 from newsspider.archive.reader import (
     BodyTooLarge,
     Capture,
@@ -37,7 +44,7 @@ from newsspider.archive.reader import (
     latest_captures,
     warc_files,
 )
-from newsspider.archive.warcfile import POINTER_FIELDS, Fetch, WarcFiles, headers_of
+from newsspider.archive.warcfile import POINTER_FIELDS, ClosedFile, Fetch, WarcFiles, headers_of
 from newsspider.core import stats as keys
 from newsspider.core.failures import stop_crawl
 from newsspider.core.meta import WARC
@@ -51,6 +58,8 @@ __all__ = ["META", "WarcCapture", "WarcPointer", "point_at"]
 
 #: request.meta key of the archived response's pointer
 META = WARC
+
+logger = logging.getLogger(__name__)
 
 
 def point_at(article: Article, pointer: dict[str, Any]) -> Article:
@@ -87,6 +96,12 @@ class WarcCapture:
         self.earlier = earlier or {}
         #: a write failed somewhere (crawl_stopping): nothing more is archived
         self.stopping = False
+        #: the run's manifest of the WARC files it closed (evidence/run-NNNNN.json)
+        memory = memory_of(crawler)
+        self.manifest = RunManifest(files.data_dir, memory.run_id, memory.worker_id)
+        files.on_close = self._file_closed
+        self.authorities = crawler.settings.getlist("NEWSSPIDER_TIMESTAMP_URLS")
+        self.timeout = crawler.settings.getfloat("NEWSSPIDER_TIMESTAMP_TIMEOUT")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCapture:
@@ -106,9 +121,32 @@ class WarcCapture:
     def crawl_stopping(self) -> None:
         self.stopping = True
 
-    def spider_closed(self) -> None:
+    async def spider_closed(self) -> None:
         self.files.close()
         self.crawler.stats.set_value(keys.WARC_RECORDS, self.files.records)
+        if self.manifest.entries and self.authorities:  # off the reactor: an HTTP request each
+            await maybe_deferred_to_future(deferToThread(self._timestamp, self.manifest.path))
+
+    def _file_closed(self, closed: ClosedFile) -> None:
+        """A WARC file closed: into the run's manifest, written again now."""
+        try:
+            self.manifest.add(WarcEntry(str(closed.path.relative_to(self.files.data_dir)), closed.size,
+                                        closed.sha256, closed.first_capture, closed.last_capture,
+                                        closed.records))
+        except OSError as exc:  # a full disk: the archive is whole, its manifest is not written
+            logger.warning("%s: the run manifest was not written (%s)", self.manifest.path,
+                           exc.strerror or exc)
+
+    def _timestamp(self, manifest: Path) -> None:
+        """Timestamp the run's manifest by each authority; one warning line for each that gave none."""
+        try:
+            written, problems = timestamp_file(manifest, self.authorities, self.timeout)
+        except OSError as exc:
+            written, problems = [], [f"{manifest}: cannot be read ({exc.strerror or exc})"]
+        for problem in problems:
+            logger.warning("%s; %s is kept without its timestamp: newsspider dataset timestamp %s "
+                           "--timestamp URL adds it later", problem, manifest.name, self.files.data_dir)
+        self.crawler.stats.set_value(keys.TIMESTAMPS, len(written))
 
     def process_response(self, request: Request, response: Response) -> Response:
         if (self.articles_only and site.classify(response.url) is not site.Kind.ARTICLE

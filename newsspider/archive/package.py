@@ -14,6 +14,7 @@ import io
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from cdxj_indexer.main import CDXJIndexer
 from wacz.main import main as wacz_main
@@ -51,9 +52,12 @@ def _pages(data_dir: Path, errors: Errors) -> list[dict[str, str]]:
             for r in iter_articles(data_dir, errors=errors) if r.get("warc")]
 
 
-def write_wacz(data_dir: Path, out: Path, errors: Errors = "raise") -> int:
-    """Package *data_dir*'s WARC files, an index and the articles' pages list as WACZ at *out*;
-    return the number of pages."""
+def write_wacz(data_dir: Path, out: Path, errors: Errors = "raise", key: Any = None,
+               authorities: list[str] | None = None, timeout: float = 10.0) -> tuple[int, list[str]]:
+    """Package *data_dir*'s WARC files, an index and the articles' pages list as WACZ at *out*; with
+    *key*, signed and timestamped by *authorities*, with the run manifests and the dataset
+    (:func:`newsspider.archive.evidence.sign_package`).  Return the number of pages and one line per
+    authority that gave no timestamp."""
     files = _files(data_dir)
     pages = _pages(data_dir, errors)
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +73,14 @@ def write_wacz(data_dir: Path, out: Path, errors: Errors = "raise") -> int:
         if code:
             raise ArchiveError(f"{out}: py-wacz could not package the archive: "
                                f"{chatter.getvalue().strip().splitlines()[-1:]}")
-        with atomic_output(out, data_dir, binary=True) as handle, built.open("rb") as source:
-            while chunk := source.read(1 << 20):
-                handle.write(chunk)
-    return len(pages)
+        problems: list[str] = []
+        with atomic_output(out, data_dir, binary=True) as handle:
+            if key is None:
+                with built.open("rb") as source:
+                    while chunk := source.read(1 << 20):
+                        handle.write(chunk)
+            else:
+                from newsspider.archive.evidence import sign_package
+
+                problems = sign_package(built, handle, data_dir, key, authorities or [], timeout)
+    return len(pages), problems

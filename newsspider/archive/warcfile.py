@@ -16,6 +16,7 @@ import hashlib
 import http.client
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from io import BytesIO
@@ -31,7 +32,7 @@ from newsspider.archive.reader import Capture, member_end
 from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.storage import AppendFile
 
-__all__ = ["POINTER_FIELDS", "Fetch", "Pointer", "WarcFiles", "headers_of", "payload_digest"]
+__all__ = ["POINTER_FIELDS", "ClosedFile", "Fetch", "Pointer", "WarcFiles", "headers_of", "payload_digest"]
 
 POINTER_FIELDS = ("file", "offset", "length", "record_id")
 
@@ -55,6 +56,19 @@ class Pointer:
 
     def asdict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ClosedFile:
+    """A WARC file a crawl closed: its path, size and SHA-256 (counted as written), the first and last
+    capture time (WARC-Date) of its records, and how many pages it holds."""
+
+    path: Path
+    size: int
+    sha256: str
+    first_capture: str
+    last_capture: str
+    records: int
 
 
 @dataclass(frozen=True)
@@ -165,10 +179,33 @@ class WarcFiles:
         self.number = 0
         self.file: AppendFile | None = None
         self.records = 0
+        #: called with each file this crawl closes (rotated, or at the end): the run manifest's
+        self.on_close: Callable[[ClosedFile], None] | None = None
+        self._sha256 = hashlib.sha256()
+        self._size = 0
+        self._dates: list[str] = []  # the first and last capture time of the current file
+        self._file_records = 0
+
+    def _append(self, file: AppendFile, data: bytes) -> int:
+        offset = file.append(data)
+        self._sha256.update(data)  # the file's SHA-256, counted as it is written (appended whole)
+        self._size += len(data)
+        return offset
+
+    def _closed(self) -> None:
+        if self.file is None:
+            return
+        self.file.close()
+        closed = ClosedFile(self.file.path, self._size, self._sha256.hexdigest(),
+                            self._dates[0] if self._dates else "", self._dates[-1] if self._dates else "",
+                            self._file_records)
+        self.file = None
+        self._sha256, self._size, self._dates, self._file_records = hashlib.sha256(), 0, [], 0
+        if self.on_close is not None:
+            self.on_close(closed)
 
     def _next_file(self) -> AppendFile:
-        if self.file is not None:
-            self.file.close()
+        self._closed()
         self.number += 1
         path = self.dir / f"{self.stem}-{self.number:05d}.warc.gz"
         while path.exists():  # a crawl that started in the same second: never append to its file
@@ -182,7 +219,7 @@ class WarcFiles:
             "format": "WARC File Format 1.1",
             "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
         }))
-        self.file.append(buffer.getvalue())
+        self._append(self.file, buffer.getvalue())
         return self.file
 
     def write(self, capture: Fetch, earlier: Capture | None = None) -> tuple[Pointer, bool]:
@@ -226,14 +263,15 @@ class WarcFiles:
         writer.write_record(response)
         length = buffer.tell()
         writer.write_record(request)
-        offset = file.append(buffer.getvalue())
+        offset = self._append(file, buffer.getvalue())
         self.records += 1
+        self._file_records += 1
+        date = response.rec_headers.get_header("WARC-Date")
+        self._dates = [self._dates[0] if self._dates else date, date]
         if earlier is not None and revisit:
             return Pointer(**earlier.pointer), True
         return Pointer(str(file.path.relative_to(self.data_dir)), offset, length, record_id,
                        response.rec_headers.get_header("WARC-Date")), False
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        self._closed()

@@ -58,6 +58,8 @@ IMAGES = f"{_ROOT}/images"
 STYLESHEETS = f"{_ROOT}/stylesheets"
 WARC_RECORDS = f"{_ROOT}/warc_records"
 WARC_REVISITS = f"{_ROOT}/warc_revisits"
+#: timestamp tokens of the run's manifest received (one per authority that answered: --timestamp)
+TIMESTAMPS = f"{_ROOT}/timestamps"
 #: downloads cut because their body stalled (NEWSSPIDER_STALL_TIMEOUT; each fails as a timeout)
 STALLED = f"{_ROOT}/stalled_downloads"
 #: requests whose download a stopping crawl cancelled, kept in the frontier (newsspider.access.deadlines)

@@ -123,6 +123,12 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_IMAGES": False,
     # Archive article pages only (not listing pages and robots.txt; images still, with --images).
     "NEWSSPIDER_WARC_ARTICLES_ONLY": False,
+    # RFC 3161 timestamp authorities (--timestamp URL, repeatable) that timestamp the run's manifest of
+    # its WARC files (DATA_DIR/evidence/) when the crawl ends; one that cannot be reached is one
+    # warning, the crawl goes on.  Empty: manifests are kept, not timestamped.
+    "NEWSSPIDER_TIMESTAMP_URLS": [],
+    # Seconds a timestamp authority is given to answer.
+    "NEWSSPIDER_TIMESTAMP_TIMEOUT": 10.0,
     # The data dir whose archived pages `newsspider reextract` reads (set by the command).
     "NEWSSPIDER_REEXTRACT_FROM": "",
     # Worker processes that read and extract archived pages in `newsspider reextract` (--jobs);

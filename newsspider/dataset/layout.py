@@ -7,6 +7,7 @@
         articles-<worker>.jsonl      articles-<worker>.jsonl)
         state.sqlite3                the crawl's memory: what earlier runs stored, the run history
         warc/                        the web archive, a WARC file per crawl process
+        evidence/                    each run's manifest of its WARC files, and their timestamps
         job/                         the frontier of a crawl that can be resumed (--resume)
         logs/                        the scheduler's log of each crawl
         .newsspider.lock             held by the crawl that writes the data dir
@@ -22,13 +23,27 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-__all__ = ["DATASET_FILE", "FRONTIER_DIR", "JOB_DIR", "JOB_ENDED", "LOCK_FILE", "LOG_DIR", "RESERVE_FILE",
-           "SCHEDULER_LOCK", "SHARD_GLOB", "STATE_FILE", "WARC_DIR", "owned_by_crawl"]
+__all__ = [
+    "DATASET_FILE",
+    "EVIDENCE_DIR",
+    "FRONTIER_DIR",
+    "JOB_DIR",
+    "JOB_ENDED",
+    "LOCK_FILE",
+    "LOG_DIR",
+    "RESERVE_FILE",
+    "SCHEDULER_LOCK",
+    "SHARD_GLOB",
+    "STATE_FILE",
+    "WARC_DIR",
+    "owned_by_crawl",
+]
 
 DATASET_FILE = "articles.jsonl"  # a single process's shard
 SHARD_GLOB = "articles*.jsonl"
 STATE_FILE = "state.sqlite3"
 WARC_DIR = "warc"
+EVIDENCE_DIR = "evidence"  # run manifests and their timestamp tokens (archive.evidence)
 JOB_DIR = "job"
 JOB_ENDED = "newsspider-ended.json"  # in JOB_DIR: how the crawl that saved it ended (crawl.resume)
 FRONTIER_DIR = ".newsspider-frontier"  # a crawl's pending requests while it runs (newsspider.frontier.disk)
@@ -39,7 +54,7 @@ RESERVE_FILE = ".newsspider-reserve"
 
 # the memory's journal and WAL files beside it, every lock and probe file
 _OWN_NAMES = (SHARD_GLOB, STATE_FILE + "*", ".newsspider*")
-_OWN_DIRS = (FRONTIER_DIR, JOB_DIR, LOG_DIR, WARC_DIR)
+_OWN_DIRS = (FRONTIER_DIR, JOB_DIR, LOG_DIR, WARC_DIR, EVIDENCE_DIR)
 
 
 def owned_by_crawl(out: Path, data_dir: Path) -> bool:
