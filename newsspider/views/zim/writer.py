@@ -28,6 +28,7 @@ a failed write (a full disk) removes it and what libzim made beside it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import heapq
 import io
@@ -45,7 +46,7 @@ from typing import Any
 from urllib.parse import quote
 
 from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures, warc_files
-from newsspider.dataset.export import ExportError, Filters, remove_stale_parts
+from newsspider.dataset.export import ExportError, Filters, _new_part
 from newsspider.dataset.layout import WARC_DIR, owned_by_crawl
 from newsspider.dataset.reader import Errors, display_path, iter_articles, shard_paths
 from newsspider.dataset.storage import write_error
@@ -362,6 +363,12 @@ def article_page(record: dict[str, Any], index: Index, shown: _Shown, images: Im
                    for tag in dict.fromkeys(record.get("tags") or []) if tag in index.tags])
 
 
+def _span(briefs: list[Brief]) -> tuple[str, str]:
+    """The first and last publication day of *briefs* ("?" when none has one)."""
+    days = [b.day for b in briefs if b.day]
+    return (min(days), max(days)) if days else ("?", "?")
+
+
 def _edition_title(shown: _Shown) -> str:
     return Edition(traditional=shown.traditional).title
 
@@ -407,7 +414,7 @@ def list_pages(index: Index, edition: Edition, shown: _Shown) -> Iterator[tuple[
 
     newest = heapq.nlargest(FRONT_ARTICLES, index.briefs,
                             key=lambda b: (b.day, int(b.article_id) if b.article_id.isdigit() else 0))
-    first, last = min(b.day for b in index.briefs), max(b.day for b in index.briefs)
+    first, last = _span(index.briefs)
     yield "index", title, render(
         "zim_list.html", heading=title, root="", **common,
         intro=f"{len(index.briefs):,} articles of bannedbook.org (禁闻网) published {first} to {last}, "
@@ -466,7 +473,7 @@ def illustration() -> bytes:
 
 def metadata(edition: Edition, briefs: list[Brief], images: int, today: date) -> dict[str, str]:
     """The ZIM's metadata (openZIM's names; libzim adds Counter itself)."""
-    first, last = min(b.day for b in briefs), max(b.day for b in briefs)
+    first, last = _span(briefs)
     script = "traditional script, " if edition.traditional else ""
     return {
         "Name": edition.name,
@@ -566,11 +573,46 @@ def _disk_full(directory: Path) -> bool:
 
 
 def _leftovers(part: Path) -> list[Path]:
-    """The part file and what libzim writes beside it (``NAME.tmp``, the indexes' ``NAME_*.idx*``)."""
+    """The part file and what libzim writes beside it (``PART.zim``, ``PART.zim.tmp``, the indexes'
+    ``PART.zim_*.idx*``)."""
     try:
         return [p for p in part.parent.iterdir() if p.name.startswith(part.name)]
     except OSError:
         return []
+
+
+def remove_stale_parts(out: Path) -> list[Path]:
+    """Remove what the exports to *out* that were killed left: each one's part file (``.NAME.<random>.part``,
+    locked for as long as its export runs) that no process locks, and what libzim wrote beside it.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> for name in (".a.zim.0123abcd.part", ".a.zim.0123abcd.part.zim.tmp", ".b.zim.0123abcd.part"):
+    ...     _ = (d / name).write_text("x")
+    >>> (d / ".a.zim.0123abcd.part.zim_fulltext.idx").mkdir()
+    >>> len(remove_stale_parts(d / "a.zim")), sorted(p.name for p in d.iterdir())
+    (3, ['.b.zim.0123abcd.part'])
+    """
+    name = re.compile(rf"\.{re.escape(out.name)}\.[0-9a-f]{{8}}\.part")
+    try:
+        parts = [p for p in out.parent.iterdir() if name.fullmatch(p.name)]
+    except OSError:
+        return []
+    removed = []
+    for part in parts:
+        try:
+            fd = os.open(part, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its export runs
+            stale = _leftovers(part)
+            _remove(stale)
+            removed += stale
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _remove(paths: Iterable[Path]) -> None:
@@ -670,10 +712,13 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
 
     today = datetime.now(timezone.utc).date()
     remove_stale_parts(out)
-    part = out.parent / f".{out.name}.{os.urandom(4).hex()}.part"
+    try:
+        part, lock = _new_part(out)  # locked while this export runs; libzim writes PART.zim beside it
+    except OSError as exc:
+        raise ExportError(f"{write_error(exc, display_path(out))}; nothing was written") from exc
     bar = Progress(len(index.briefs), progress)
     try:
-        with _quiet_stdout(), Creator(str(part)).config_indexing(True, "zho") as creator:
+        with _quiet_stdout(), Creator(str(part) + ".zim").config_indexing(True, "zho") as creator:
             creator.set_mainpath("index")
             for record in _records(dataset, "skip", edition.filters.keep):
                 page = article_page(record, index, shown, images)
@@ -696,7 +741,7 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
             creator.add_illustration(48, illustration())
             say("writing the indexes", progress)
         bar.close()
-        os.replace(part, out)
+        os.replace(str(part) + ".zim", out)
     except (RuntimeError, OSError) as exc:
         bar.close()
         full = _disk_full(out.parent)  # libzim's worker threads may report ENOSPC as "Unknown exception"
@@ -713,7 +758,9 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
         bar.close()
         _remove(_leftovers(part))
         raise
-    _remove(_leftovers(part))  # what libzim left beside the part file, if anything
+    finally:
+        os.close(lock)
+    _remove(_leftovers(part))  # the part file, and what libzim left beside it if anything
     written.images = images.stored if images else 0
     written.images_missing = len(images.missing) if images else len(index.image_urls)
     return written
