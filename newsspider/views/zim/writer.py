@@ -59,6 +59,8 @@ __all__ = ["Edition", "Written", "default_name", "write_zim"]
 FRONT_ARTICLES = 50
 #: the front page's tags (the most used); list/tags has them all
 FRONT_TAGS = 40
+#: documents Xapian indexes between two flushes to disk (its default, 10,000, holds them all in memory)
+XAPIAN_FLUSH = 500
 #: who published what the file holds (ZIM metadata Creator)
 CREATOR = "bannedbook.org / 禁闻网"
 PUBLISHER = "newsspider"
@@ -717,6 +719,9 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
     except OSError as exc:
         raise ExportError(f"{write_error(exc, display_path(out))}; nothing was written") from exc
     bar = Progress(len(index.briefs), progress)
+    # Xapian keeps the documents it indexes in memory until it flushes them, every 10,000 by default:
+    # the peak RSS grew with the articles (874 MB at 10,000); flushing more often keeps it flat
+    os.environ.setdefault("XAPIAN_FLUSH_THRESHOLD", str(XAPIAN_FLUSH))
     try:
         with _quiet_stdout(), Creator(str(part) + ".zim").config_indexing(True, "zho") as creator:
             creator.set_mainpath("index")
