@@ -1,7 +1,7 @@
 """Benchmark: the offline edition (``dataset export --format zim``): time, peak RSS, bytes per article.
 
-    python -m benchmarks.zim [--articles 20000] [--with-images 2000] [--max-image-kb 100]
-    python -m benchmarks.zim --articles 100000 --with-images 10000     # the issue's scale (minutes)
+    python -m benchmarks.zim [--articles 5000] [--with-images 500] [--max-image-kb 100]    # some 3 minutes
+    python -m benchmarks.zim --articles 100000 --with-images 10000    # the issue's scale: about an hour
 
 The articles are the search benchmark's (:func:`benchmarks.search.records`:
 1,500-3,000 characters of body from the real seed pages' text, tags, ten
@@ -109,8 +109,8 @@ def measure(n: int, images: bool, max_image_kb: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=20000, help="articles without images")
-    parser.add_argument("--with-images", type=int, default=2000, help="articles with one image each")
+    parser.add_argument("--articles", type=int, default=5000, help="articles without images")
+    parser.add_argument("--with-images", type=int, default=500, help="articles with one image each")
     parser.add_argument("--max-image-kb", type=int, default=100)
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--images", action="store_true", help=argparse.SUPPRESS)
