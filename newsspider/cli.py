@@ -551,9 +551,10 @@ class ExportFormat(click.Choice[str]):
         if name != "choices":
             raise AttributeError(name)
         from newsspider.dataset.export import FORMATS
+        from newsspider.views.zim import FORMATS as OFFLINE_FORMATS
 
-        self.choices = FORMATS
-        return FORMATS
+        self.choices = FORMATS + OFFLINE_FORMATS
+        return self.choices
 
 
 def _dataset_dir(path: Path) -> Path:
@@ -589,25 +590,63 @@ def info(path: Path, skip_bad_lines: bool) -> None:
               required=True,
               help="Parquet (typed, through pyarrow); for spreadsheets xlsx (openpyxl), csv, or excel-csv "
                    "(csv with the UTF-8 mark Excel needs): id, date, title first, body last, rows by date, "
-                   "lists joined with '; '; JSON Lines as stored.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="The file to write.")
+                   "lists joined with '; '; JSON Lines as stored; zim: the offline edition for Kiwix (pages, "
+                   "images, Chinese search; pip install 'newsspider[zim]').")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="The file to write (required; with --format zim the default is "
+                   "bannedbook_LANG_SELECTION_YYYY-MM.zim here, naming the edition).")
 @SINCE_FILTER
 @UNTIL_FILTER
 @click.option("--category", help="Only this category (and its subcategories), e.g. renquan.")
 @click.option("--tag", help="Only articles with this tag.")
+@click.option("--max-image-kb", type=click.IntRange(min=1), default=None, metavar="KB",
+              help="zim: each image at most this size, recompressed or resized to fit (default: 100).")
+@click.option("--traditional", is_flag=True,
+              help="zim: the traditional-script edition (the text converted with OpenCC, for readers in "
+                   "Hong Kong and Taiwan).")
 @SKIP_BAD_LINES_OPTION
-def export_command(path: Path, fmt: str, out: Path, since: str | None, until: str | None,
-                   category: str | None, tag: str | None, skip_bad_lines: bool) -> None:
+def export_command(path: Path, fmt: str, out: Path | None, since: str | None, until: str | None,
+                   category: str | None, tag: str | None, max_image_kb: int | None, traditional: bool,
+                   skip_bad_lines: bool) -> None:
     """Write one clean, deduplicated file: the latest version of each article."""
     path = _dataset_dir(path)
     from newsspider.dataset.export import Filters, export
+    from newsspider.views.zim import FORMATS as OFFLINE_FORMATS
 
+    if fmt in OFFLINE_FORMATS:
+        _export_zim(path, out, Filters(since, until, category, tag), max_image_kb, traditional,
+                    skip_bad_lines)
+        return
+    for given, name in ((max_image_kb is not None, "--max-image-kb"), (traditional, "--traditional")):
+        if given:
+            raise click.UsageError(f"{name} is an option of --format zim")
+    if out is None:
+        raise click.UsageError("Missing option '--out'.")
     try:
         count = export(path, out, fmt, Filters(since, until, category, tag), _errors(skip_bad_lines))
     except ImportError as exc:
         raise click.ClickException(f"{fmt} export needs {(exc.name or fmt).partition('.')[0]}: "
                                    "pip install 'newsspider[data]'") from exc
     click.echo(f"{count} articles written to {out}")
+
+
+def _export_zim(path: Path, out: Path | None, filters: Any, max_image_kb: int | None, traditional: bool,
+                skip_bad_lines: bool) -> None:
+    from newsspider.views.zim import DEFAULT_MAX_IMAGE_KB
+
+    try:
+        from newsspider.views.zim.writer import Edition, write_zim
+
+        written = write_zim(path, out, Edition(filters, traditional), max_image_kb or DEFAULT_MAX_IMAGE_KB,
+                            _errors(skip_bad_lines))
+    except ImportError as exc:
+        raise click.ClickException(f"zim export needs {(exc.name or 'libzim').partition('.')[0]}: "
+                                   "pip install 'newsspider[zim]'") from exc
+    if written.no_archive:
+        click.echo(f"warning: {written.no_archive}", err=True)
+    missing = f", {written.images_missing} not archived left out" if written.images_missing else ""
+    click.echo(f"{written.articles} articles and {written.images} images{missing} written to "
+               f"{display_path(written.path)}")
 
 
 @dataset.command()

@@ -2,11 +2,12 @@
 
 The tests start real servers and programs: redis-server (distributed crawls), a headless Chromium
 with CJK fonts (the report and the browser feature), microsocks (SOCKS5) and tinyproxy (HTTP)
-proxies, each in a mount namespace of its own (unshare, from util-linux); and pywb, the replay tool,
-in a virtualenv of its own (it pins redis 2.x).  This module finds what is missing and installs it
-with Debian's ``apt-get`` (as root, or through ``sudo -n``); the README's test command and
-``.ci/run`` run it before pytest, and the suite's first step (``tests/conftest.py``) names what is
-still missing in one line instead of letting a hundred tests fail on it.
+proxies, each in a mount namespace of its own (unshare, from util-linux); kiwix-serve and zimcheck
+(kiwix-tools, zim-tools: the offline edition); and pywb, the replay tool, in a virtualenv of its
+own (it pins redis 2.x).  This module finds what is missing and installs it with Debian's
+``apt-get`` (as root, or through ``sudo -n``); the README's test command and ``.ci/run`` run it
+before pytest, and the suite's first step (``tests/conftest.py``) names what is still missing in
+one line instead of letting a hundred tests fail on it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ REQUIREMENTS: dict[str, Callable[[], bool]] = {
     "util-linux": _command("unshare"),
     "chromium": _command("chromium", "chromium-browser"),
     "fonts-noto-cjk": _cjk_font,
+    # the offline edition's readers and checkers (tests/test_zim.py): kiwix-serve, zimcheck
+    "kiwix-tools": _command("kiwix-serve"),
+    "zim-tools": _command("zimcheck"),
 }
 
 
