@@ -8,6 +8,7 @@ Tampering is done on copies; ``openssl ts -verify`` and py-wacz's validation che
 from __future__ import annotations
 
 import base64
+import html
 import contextlib
 import io
 import json
@@ -377,3 +378,33 @@ def test_a_wacz_that_is_not_a_zip(tmp_path: Path) -> None:
     bad = tmp_path / "not.wacz"
     bad.write_text("hello")
     assert one_line_error(run_cli("verify", str(bad))) == f"Error: {bad}: not a WACZ (not a zip file)"
+
+
+def test_the_reading_room_shows_an_articles_certificate_and_whether_it_verifies(setup: Setup,
+                                                                                 tmp_path: Path) -> None:
+    """browse: the article page links "Verify this capture"; the certificate page checks the capture now,
+    as ``newsspider verify`` does, and says so; a WARC file changed since its manifest is shown not verified."""
+    from tests.test_browse import _get, start_browse
+
+    data = copy_dir(setup, tmp_path)
+    record = json.loads((data / "articles.jsonl").read_text("utf-8").splitlines()[0])
+    article_id = record["article_id"]
+    process, port = start_browse(data)
+    try:
+        base = f"http://127.0.0.1:{port}/-/newsspider"
+        status, page = _get(f"{base}/article/{article_id}")
+        assert status == 200 and f'href="/-/newsspider/certificate/{article_id}"' in page.decode()
+        status, body = _get(f"{base}/certificate/{article_id}")
+        text = body.decode()
+        assert status == 200 and "Verified: the archived page" in text, text
+        assert html.escape(record["warc"]["record_id"]) in text and record["content_hash"] in text
+        assert "Trusted TSA" in text or setup.trusted.url in text  # the timestamp of its run manifest
+        warc = data / record["warc"]["file"]
+        warc.write_bytes(flip(warc.read_bytes(), 10))
+        status, body = _get(f"{base}/certificate/{article_id}")
+        text = body.decode()
+        assert status == 200 and "Not verified" in text and "changed since its manifest" in text, text
+        assert _get(f"{base}/certificate/999999999")[0] == 404
+    finally:
+        process.terminate()
+        process.wait(30)

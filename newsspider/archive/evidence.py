@@ -868,7 +868,6 @@ def certificate(data_dir: Path, article_id: str, trusted: list[Any]) -> tuple[di
     """The certificate of ARTICLE_ID's newest stored version in *data_dir*: what proves its capture;
     and the report of what was checked for it."""
     source = _DirSource(data_dir)
-    report = Report()
     newest: tuple[str, int, dict[str, Any]] | None = None
     for shard, lineno, record in _records(source):
         if record is not None and str(record.get("article_id")) == article_id and (
@@ -878,6 +877,16 @@ def certificate(data_dir: Path, article_id: str, trusted: list[Any]) -> tuple[di
         raise EvidenceError(f"{display_path(data_dir)}: no article {article_id}")
     shard, lineno, record = newest
     where = f"{source.where(shard)}:{lineno} (article {article_id} version {record.get('version')})"
+    return record_certificate(data_dir, record, where, trusted)
+
+
+def record_certificate(data_dir: Path, record: dict[str, Any], where: str, trusted: list[Any]
+                       ) -> tuple[dict[str, Any], Report]:
+    """The certificate of one stored *record* of *data_dir* (its fields as the dataset holds them;
+    *where* names it in a problem), and the report of what was checked for it."""
+    source = _DirSource(data_dir)
+    report = Report()
+    article_id = str(record.get("article_id"))
     problems, payload = check_record(source, record, where)
     report.problems += problems
     report.records = 1
@@ -937,7 +946,9 @@ def _safe_manifest(path: Path | None) -> dict[str, Any]:
         return {}
 
 
-_LABELS = [("url", "Live URL"), ("title", "Title"), ("article", "Article id"), ("version", "Version"),
+#: the certificate's fields, in the order shown, with their labels
+CERTIFICATE_LABELS = [
+           ("url", "Live URL"), ("title", "Title"), ("article", "Article id"), ("version", "Version"),
            ("published", "Published"), ("captured", "Captured (WARC-Date)"), ("warc_file", "WARC file"),
            ("warc_offset", "Offset in the WARC file"), ("record_id", "WARC record id"),
            ("payload_sha1", "Payload digest (WARC, SHA-1)"), ("payload_sha256", "Payload digest (SHA-256)"),
@@ -947,7 +958,8 @@ _LABELS = [("url", "Live URL"), ("title", "Title"), ("article", "Article id"), (
 
 def certificate_text(fields: dict[str, Any]) -> str:
     lines = [f"Certificate of capture: article {fields['article']}"]
-    lines += [f"  {label}: {fields[name] if fields[name] is not None else '—'}" for name, label in _LABELS]
+    lines += [f"  {label}: {fields[name] if fields[name] is not None else '—'}"
+              for name, label in CERTIFICATE_LABELS]
     for stamp in fields["timestamps"]:
         lines.append(f"  Timestamp: {stamp['time']} by {stamp['authority']} (of the run manifest; "
                      f"trusted by {stamp['trusted_by']})")
@@ -962,9 +974,9 @@ def certificate_html(fields: dict[str, Any]) -> str:
     """The certificate as one self-contained HTML page (no script, no outside resource), every value
     escaped."""
     e = html.escape
-    shown = {name: "—" if fields[name] is None else str(fields[name]) for name, _ in _LABELS}
+    shown = {name: "—" if fields[name] is None else str(fields[name]) for name, _ in CERTIFICATE_LABELS}
     rows = "".join(f"<tr><th>{e(label)}</th><td><code>{e(shown[name])}</code></td></tr>\n"
-                   for name, label in _LABELS)
+                   for name, label in CERTIFICATE_LABELS)
     rows += "".join(f"<tr><th>Timestamp</th><td>{e(s['time'])} by {e(s['authority'])} "
                     f"<small>(of the run manifest; trusted by {e(s['trusted_by'])})</small></td></tr>\n"
                     for s in fields["timestamps"]) or "<tr><th>Timestamp</th><td>none</td></tr>\n"

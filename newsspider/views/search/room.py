@@ -12,6 +12,7 @@ category, source, tag) and the page are all in the URL (:class:`Ask`).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -413,6 +414,7 @@ async def article_page(request: Any, datasette: Any) -> Response:
         "article_url": _url(datasette, f"/-/{PLUGIN}/article/"),
         "archived": _url(datasette, f"/-/{PLUGIN}/page/{article_id}") if warc else None,
         "versions_url": _url(datasette, f"/-/{PLUGIN}/versions/{article_id}"),
+        "certificate_url": _url(datasette, f"/-/{PLUGIN}/certificate/{article_id}") if warc else None,
         "row_url": (datasette.urls.table(database.name, "articles") + "?"
                     + urlencode({"article_id": article_id})),
         "script_links": {s: "?" + urlencode({"script": s}) if s else "?" for s in ("", "t", "s")},
@@ -447,8 +449,28 @@ async def _figures(datasette: Any, record: dict[str, Any], script: str | None
     return lead, [i for i in images if i["src"] or i["caption"] or i["alt"]]
 
 
+async def certificate_page(request: Any, datasette: Any) -> Response:
+    """The certificate of an article's latest capture, checked now against the data dir's web archive and
+    run manifests (as ``newsspider verify DATA_DIR ID`` does): what a footnote cites, and whether it holds."""
+    from newsspider.archive.evidence import CERTIFICATE_LABELS, record_certificate
+
+    article_id = unquote(request.url_vars["article_id"])
+    record = (await _database(datasette).execute_fn(lambda conn: article(conn, article_id))
+              if article_id.isdigit() else None)
+    if record is None:
+        return await _page(datasette, request, "room_missing.html", {"article_id": article_id}, status=404)
+    where = f"article {article_id} version {record['version']}"
+    # reads the archived page and hashes its WARC file: off the event loop
+    data_dir = datasette.newsspider_data_dir
+    fields, report = await asyncio.to_thread(record_certificate, data_dir, record, where, [])
+    return await _page(datasette, request, "room_certificate.html", {
+        "fields": fields, "notes": report.notes, "labels": CERTIFICATE_LABELS,
+        "article_link": _url(datasette, f"/-/{PLUGIN}/article/{article_id}")})
+
+
 def routes() -> list[tuple[str, Any]]:
     """The reading room's routes: the search page is the site's front page."""
     return [(r"^/$", search_page),
             (rf"^/-/{PLUGIN}/results\.(?P<format>csv|json)$", download),
-            (rf"^/-/{PLUGIN}/article/(?P<article_id>[^/]+)$", article_page)]
+            (rf"^/-/{PLUGIN}/article/(?P<article_id>[^/]+)$", article_page),
+            (rf"^/-/{PLUGIN}/certificate/(?P<article_id>[^/]+)$", certificate_page)]
