@@ -10,6 +10,7 @@ import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -143,9 +144,14 @@ def test_every_article_is_its_page_with_its_images(built: Built) -> None:
     archive = Archive(built.zim)
     captures = latest_captures(built.data)
     for record in built.records:
-        page = Page(entry_html(archive, f"a/{record['article_id']}"))
+        text = entry_html(archive, f"a/{record['article_id']}")
+        page = Page(text)
         assert page.h1 == record["title"]
         assert page.paragraphs == [p for p in record["body"].split("\n\n") if p.strip()]
+        # the certificate of its capture, checked when the file was made (the hostile record has no capture)
+        if record.get("warc"):
+            assert escape(record["warc"]["record_id"]) in text
+            assert "Verified when this file was made" in text
         shown = [u for u in dict.fromkeys(i["url"] for i in record["images"]) if u in captures]
         assert len(page.images) == len(shown)  # the one not archived is left out: no broken image
         for src, url in zip(page.images, shown, strict=True):

@@ -884,57 +884,96 @@ def record_certificate(data_dir: Path, record: dict[str, Any], where: str, trust
                        ) -> tuple[dict[str, Any], Report]:
     """The certificate of one stored *record* of *data_dir* (its fields as the dataset holds them;
     *where* names it in a problem), and the report of what was checked for it."""
-    source = _DirSource(data_dir)
-    report = Report()
-    article_id = str(record.get("article_id"))
-    problems, payload = check_record(source, record, where)
-    report.problems += problems
-    report.records = 1
-    pointer = record.get("warc") or {}
-    file = str(pointer.get("file", ""))
-    stamps: list[Stamp] = []
-    manifest = next((m for m in manifests(data_dir) if any(
-        e.get("file") == file for e in _safe_manifest(m).get("files", []))), None)
-    if not pointer:
-        report.problems.append(f"{where}: stored without its archived page")
-    elif manifest is None:
-        report.notes.append(f"{source.where(file)}: in no run manifest: its capture time is not timestamped")
-    else:
-        entry = next(e for e in _safe_manifest(manifest)["files"] if e.get("file") == file)
-        with source.open(file) as handle:
-            size, digest = _file_sha256(handle)
-        report.files = 1
-        if (size, digest) != (entry.get("size"), entry.get("sha256")):
-            report.problems.append(f"{source.where(file)}: changed since its manifest {manifest.name} "
-                                   "was written")
-        data = manifest.read_bytes()
-        for token in tokens_of(manifest):
-            try:
-                stamp = check_token(token.read_bytes(), data, trusted)
-                stamps.append(stamp)
-                report.stamps.append((manifest.name, stamp))
-            except EvidenceError as exc:
-                report.problems.append(f"{display_path(token)}: timestamp of {manifest.name}: {exc}")
-        if not tokens_of(manifest):
-            report.notes.append(f"{display_path(manifest)}: not timestamped")
-    fields = {
-        "article": article_id, "version": record.get("version"), "url": record.get("url"),
-        "title": record.get("title"), "published": record.get("published_at") or record.get("published_date"),
-        "captured": payload.date if payload else record.get("crawled_at"),
-        "warc_file": file, "warc_offset": pointer.get("offset"), "record_id": pointer.get("record_id"),
-        "payload_sha1": payload.warc_digest if payload else None,
-        "payload_sha256": payload.sha256 if payload else None,
-        "content_hash": record.get("content_hash"),
-        "warc_sha256": next((e.get("sha256") for e in _safe_manifest(manifest).get("files", [])
-                             if e.get("file") == file), None) if manifest else None,
-        "manifest": f"{EVIDENCE_DIR}/{manifest.name}" if manifest else None,
-        "timestamps": [{"authority": s.authority, "time": s.time, "digest": s.digest,
-                        "trusted_by": s.trusted_by} for s in stamps],
-        "signer": None,
-        "verified": report.ok,
-        "problems": report.problems,
-    }
-    return fields, report
+    return Certifier(data_dir, trusted).certificate(record, where)
+
+
+class Certifier:
+    """Certificates of records of one data dir.  Each WARC file is hashed once and each run manifest
+    read and its timestamps checked once, however many records point into them (the offline edition's
+    pages); ``browse`` makes one for each page it shows, so that what it shows is checked then."""
+
+    def __init__(self, data_dir: Path, trusted: list[Any]) -> None:
+        self.data_dir, self.trusted = data_dir, trusted
+        self.source = _DirSource(data_dir)
+        self._listed: dict[str, tuple[Path, dict[str, Any]]] | None = None
+        self._digests: dict[str, tuple[int, str]] = {}
+        self._stamps: dict[Path, tuple[list[Stamp], list[str], list[str]]] = {}
+
+    def manifest_of(self, file: str) -> tuple[Path, dict[str, Any]] | None:
+        """The first run manifest that lists WARC *file*, and its entry there."""
+        if self._listed is None:
+            self._listed = {}
+            for manifest in manifests(self.data_dir):
+                for entry in _safe_manifest(manifest).get("files", []):
+                    self._listed.setdefault(str(entry.get("file")), (manifest, entry))
+        return self._listed.get(file)
+
+    def digest(self, file: str) -> tuple[int, str]:
+        if file not in self._digests:
+            with self.source.open(file) as handle:
+                self._digests[file] = _file_sha256(handle)
+        return self._digests[file]
+
+    def stamps(self, manifest: Path) -> tuple[list[Stamp], list[str], list[str]]:
+        """The manifest's timestamps that verify, the problems of the others, and notes."""
+        if manifest not in self._stamps:
+            stamps, problems, notes = [], [], []
+            data = manifest.read_bytes()
+            tokens = tokens_of(manifest)
+            for token in tokens:
+                try:
+                    stamps.append(check_token(token.read_bytes(), data, self.trusted))
+                except EvidenceError as exc:
+                    problems.append(f"{display_path(token)}: timestamp of {manifest.name}: {exc}")
+            if not tokens:
+                notes.append(f"{display_path(manifest)}: not timestamped")
+            self._stamps[manifest] = (stamps, problems, notes)
+        return self._stamps[manifest]
+
+    def certificate(self, record: dict[str, Any], where: str) -> tuple[dict[str, Any], Report]:
+        """The certificate of one stored *record* (*where* names it in a problem) and what was checked."""
+        source, report = self.source, Report()
+        problems, payload = check_record(source, record, where)
+        report.problems += problems
+        report.records = 1
+        pointer = record.get("warc") or {}
+        file = str(pointer.get("file", ""))
+        stamps: list[Stamp] = []
+        confined = file.startswith(f"{WARC_DIR}/") and ".." not in file  # check_record says it when not
+        listed = self.manifest_of(file) if pointer and confined else None
+        if not pointer:
+            report.problems.append(f"{where}: stored without its archived page")
+        elif listed is None:
+            report.notes.append(f"{source.where(file)}: in no run manifest: its capture time is not "
+                                "timestamped")
+        else:
+            manifest, entry = listed
+            report.files = 1
+            if source.exists(file) and self.digest(file) != (entry.get("size"), entry.get("sha256")):
+                report.problems.append(f"{source.where(file)}: changed since its manifest {manifest.name} "
+                                       "was written")
+            stamps, stamp_problems, notes = self.stamps(manifest)
+            report.stamps += [(manifest.name, stamp) for stamp in stamps]
+            report.problems += stamp_problems
+            report.notes += notes
+        fields = {
+            "article": str(record.get("article_id")), "version": record.get("version"),
+            "url": record.get("url"), "title": record.get("title"),
+            "published": record.get("published_at") or record.get("published_date"),
+            "captured": payload.date if payload else record.get("crawled_at"),
+            "warc_file": file, "warc_offset": pointer.get("offset"), "record_id": pointer.get("record_id"),
+            "payload_sha1": payload.warc_digest if payload else None,
+            "payload_sha256": payload.sha256 if payload else None,
+            "content_hash": record.get("content_hash"),
+            "warc_sha256": listed[1].get("sha256") if listed else None,
+            "manifest": f"{EVIDENCE_DIR}/{listed[0].name}" if listed else None,
+            "timestamps": [{"authority": s.authority, "time": s.time, "digest": s.digest,
+                            "trusted_by": s.trusted_by} for s in stamps],
+            "signer": None,
+            "verified": report.ok,
+            "problems": report.problems,
+        }
+        return fields, report
 
 
 def _safe_manifest(path: Path | None) -> dict[str, Any]:

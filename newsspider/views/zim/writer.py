@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from newsspider.archive.evidence import Certifier
 from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures, warc_files
 from newsspider.dataset.export import ExportError, Filters, _new_part
 from newsspider.dataset.layout import WARC_DIR, owned_by_crawl
@@ -330,8 +331,10 @@ class Images:
         return path
 
 
-def article_page(record: dict[str, Any], index: Index, shown: _Shown, images: Images | None) -> str:
-    """An article's page, linking inside the file (the live site, marked, for what is not in it)."""
+def article_page(record: dict[str, Any], index: Index, shown: _Shown, images: Images | None,
+                 certificate: dict[str, Any] | None = None) -> str:
+    """An article's page, linking inside the file (the live site, marked, for what is not in it), with the
+    *certificate* of its capture (:class:`~newsspider.archive.evidence.Certifier`) when given."""
     fields = ("title", "summary", "body", "author", "source", "editor", "image_credit")
     text = {name: shown(record.get(name)) for name in fields}
     category = _text_of(record.get("category"))
@@ -361,6 +364,7 @@ def article_page(record: dict[str, Any], index: Index, shown: _Shown, images: Im
                   if category else None),
         month={"name": month, "href": href(f"month/{month}")} if month else None,
         live=live_link(record.get("url")), lead=lead, figures=figures, related=related,
+        certificate=certificate,
         tag_links=[(shown(tag), href(f"tag/{index.tags[tag]}"))
                    for tag in dict.fromkeys(record.get("tags") or []) if tag in index.tags])
 
@@ -711,6 +715,8 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
         except ArchiveError as exc:
             written.no_archive = f"{exc}: the file has no images"
     images = Images(data_dir, captures, max_image_kb * 1024) if captures else None
+    # each page's certificate of capture, checked now (each WARC file hashed once for the whole file)
+    certifier = Certifier(data_dir, [])
 
     today = datetime.now(timezone.utc).date()
     remove_stale_parts(out)
@@ -726,7 +732,9 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
         with _quiet_stdout(), Creator(str(part) + ".zim").config_indexing(True, "zho") as creator:
             creator.set_mainpath("index")
             for record in _records(dataset, "skip", edition.filters.keep):
-                page = article_page(record, index, shown, images)
+                certificate = (certifier.certificate(record, f"article {record['article_id']}")[0]
+                               if record.get("warc") else None)
+                page = article_page(record, index, shown, images, certificate)
                 brief = index.ids[str(record["article_id"])]
                 body = shown(record.get("body"))
                 content = "\n".join(filter(None, [brief.title, shown(record.get("summary")), body]))
