@@ -50,9 +50,9 @@ from benchmarks.site import CATEGORIES
 from newsspider.views.search.database import build
 
 HERE = Path(__file__).parent
-SOURCES = ["自由亚洲电台", "美国之音", "大纪元", "BBC中文网", "德国之声", "法国国际广播电台", "新唐人", "看中国",
-           "希望之声", "路透社", "美联社", "纽约时报中文网", "联合早报", "中央社", "明报", "苹果日报", "端传媒",
-           "禁闻网"]
+SOURCES = ["自由亚洲电台", "美国之音", "大纪元", "BBC中文网", "德国之声", "法国国际广播电台",
+           "新唐人", "看中国", "希望之声", "路透社", "美联社", "纽约时报中文网", "联合早报", "中央社",
+           "明报", "苹果日报", "端传媒", "禁闻网"]
 AUTHORS = ["王明", "李华", "张伟", "陈静", "刘洋", "杨帆", "赵磊", "黄丽", "周强", "吴敏"]
 #: the common word (most articles hold it) and a rarer one
 COMMON, RARE = "中国", "华为"
@@ -196,7 +196,8 @@ def report(n: int, runs: int, build_s: float | None, timings: list[Timing], comm
 
     base = timings[0].median
     lines = ["# The reading room at the archive's size", "",
-             f"Command: `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); {versions()}.", "",
+             f"Command: `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); "
+             f"{versions()}.", "",
              f"{n:,} articles (the search benchmark's records, with a category, source and author each); "
              + (f"the database built in {build_s:.1f} s ({n / build_s:,.0f} articles/s). " if build_s else
                 "the database was built by an earlier run (`--keep`). ")
@@ -206,11 +207,12 @@ def report(n: int, runs: int, build_s: float | None, timings: list[Timing], comm
              "| page | median ms | p90 ms | × baseline (median) | answer KB |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for t in timings:
-        lines.append(f"| {t.name} | {t.median:.1f} | {t.p90:.1f} | {t.median / base:.1f}× | {t.size / 1e3:.0f} |")
+        lines.append(f"| {t.name} | {t.median:.1f} | {t.p90:.1f} | {t.median / base:.1f}× | "
+                     f"{t.size / 1e3:.0f} |")
     slow = [t for t in timings if t.target and t.median > TARGET_MS]
     worst = max((t for t in timings if t.target), key=lambda t: t.median)
-    lines += ["", f"Target (issue 37): the search page and an article page each answered in ≤ {TARGET_MS:.0f} ms "
-              f"median at 100,000 articles: "
+    lines += ["", "Target (issue 37): the search page and an article page each answered in "
+              f"≤ {TARGET_MS:.0f} ms median at 100,000 articles: "
               + ("**met**" if not slow else "**missed** by " + ", ".join(t.name for t in slow))
               + f"; the slowest of them, {worst.name}, {worst.median:.1f} ms, is "
               f"**{worst.median / base:.1f}× Datasette's row page** in the same run (the ratio to compare "
@@ -234,7 +236,8 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(data, ignore_errors=True)
-    command = "python -m benchmarks.room" + (f" --articles {args.articles}" if args.articles != 100_000 else "")
+    command = "python -m benchmarks.room" + (f" --articles {args.articles}"
+                                             if args.articles != 100_000 else "")
     text = report(args.articles, args.runs, build_s, timings, command)
     print(text)
     args.out.write_text(text, encoding="utf-8")

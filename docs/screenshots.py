@@ -1,11 +1,12 @@
-"""The screenshots of the reading room in docs/search.md, taken from the real pages: ``python -m docs.screenshots``.
+"""The reading room's screenshots in docs/search.md, taken of the real pages: ``python -m docs.screenshots``.
 
 It makes the demo's data dir as a reader would (``newsspider demo --serve``,
 then an edit of one article on the demo site and a ``--refresh`` crawl, so
 that the article has two versions), serves it with ``newsspider browse
 --port 0``, and saves each page of :data:`PAGES` at each size of
 :data:`SIZES` with Playwright's headless Chromium into ``docs/images/`` (PNG
-at 1x, the window's height only).  Pages are chosen by their URL paths, never
+at 1x, the window's height only; in 256 colours when Pillow is installed, a third of the size).
+Pages are chosen by their URL paths, never
 by what they hold, so the command keeps working when the pages change; run it
 again after changing them and commit the images.
 
@@ -133,7 +134,7 @@ def shrink(paths: list[Path]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    parser.add_argument("--keep", type=Path, help="make the demo's data dir here and keep it")
+    parser.add_argument("--keep", type=Path, help="make the demo's data dir here (a new one) and keep it")
     args = parser.parse_args(argv)
     data = args.keep or Path(tempfile.mkdtemp(prefix="newsspider-shots-")) / "demo"
     started = time.monotonic()
@@ -146,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.keep is None:
             shutil.rmtree(data.parent, ignore_errors=True)
     for path in saved:
-        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {path.stat().st_size / 1e3:.0f} KB")
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"{shown}  {path.stat().st_size / 1e3:.0f} KB")
     total = sum(path.stat().st_size for path in saved) / 1e3
     print(f"{len(saved)} screenshots ({total:.0f} KB) in {time.monotonic() - started:.0f} s"
           + ("" if shrunk else "; pip install pillow to write them in 256 colours, a third of the size"))

@@ -338,3 +338,19 @@ def test_a_common_word_and_an_article_never_read_every_article(tmp_path: Path) -
         if any(re.match(reads_rows, step) for step in plan):
             slow.append((sql, plan))
     assert not slow, slow
+
+
+def test_the_docs_screenshots_are_of_pages_browse_serves() -> None:
+    """``python -m docs.screenshots`` (run by hand: it crawls and starts Chromium) asks for pages that
+    browse has routes for, and docs/search.md shows every image it saves."""
+    from docs.screenshots import PAGES, SIZES
+    from newsspider.views.search.browse import register_routes
+
+    routes = [pattern for pattern, _view in register_routes()]
+    for _name, path in PAGES:
+        assert any(re.match(pattern, path.split("?")[0]) for pattern in routes), path
+    page = (Path(__file__).parent.parent / "docs" / "search.md").read_text("utf-8")
+    for name, _path in PAGES:
+        for size, _width, _height in SIZES:
+            assert f"](images/{name}-{size}.png)" in page
+            assert (Path(__file__).parent.parent / "docs" / "images" / f"{name}-{size}.png").is_file()
