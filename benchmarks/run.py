@@ -477,6 +477,11 @@ def main() -> None:
             say("## 7. The cost against the site's size (`python -m benchmarks.scale`, measured apart)\n")
             say(f"From `benchmarks/SCALE.md`; see there for what was profiled.\n\n"
                 f"{first_section(scale.read_text('utf-8'))}")
+        room = HERE / "ROOM.md"
+        if room.exists():  # measured apart (its 100,000-article database takes minutes to build)
+            say("## 8. The reading room at 100,000 articles (`python -m benchmarks.room`, measured apart)\n")
+            say("From `benchmarks/ROOM.md`, as it stands.\n\n"
+                + room.read_text("utf-8").split("\n", 2)[2].strip() + "\n")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         history = (HERE / "HISTORY.md").read_text("utf-8")

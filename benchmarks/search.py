@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,11 @@ def corpus() -> str:
     return "".join(text)
 
 
-def records(n: int, rng: random.Random) -> list[dict[str, object]]:
+def records(n: int, rng: random.Random) -> Iterator[dict[str, object]]:
+    """The *n* records, one at a time (a 100,000-record list would hold some 2 GB)."""
     text = corpus()
     sentences = [s.strip() + "。" for s in text.replace("\n", "").split("。") if len(s.strip()) > 8]
     han = [c for c in set(text) if "\u4e00" <= c <= "\u9fff"]
-    out = []
     for i in range(1, n + 1):
         body = []
         while sum(map(len, body)) < rng.randint(1500, 3000):
@@ -58,16 +59,15 @@ def records(n: int, rng: random.Random) -> list[dict[str, object]]:
                     sentence[j] = rng.choice(han)
             body.append("".join(sentence))
         paragraphs = ["".join(body[k:k + 4]) for k in range(0, len(body), 4)]
-        out.append(record_example(article_id=str(i), title=rng.choice(sentences)[:30],
-                                  summary=rng.choice(sentences) if i % 3 else None,
-                                  body="\n\n".join(paragraphs),
-                                  published_date=f"{2015 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}",
-                                  tags=rng.sample(["中国", "美国", "香港", "人权", "经济", "台湾"], 2),
-                                  related_urls=[f"{SITE}/bnews/itnews/20240101/{rng.randrange(n) + 1}.html"
-                                                for _ in range(10)],
-                                  images=[{"url": f"{SITE}/uploads/2024/01/{i}-{k}.jpg", "alt": None,
-                                           "caption": rng.choice(sentences)[:40]} for k in range(2)]))
-    return out
+        yield record_example(article_id=str(i), title=rng.choice(sentences)[:30],
+                             summary=rng.choice(sentences) if i % 3 else None,
+                             body="\n\n".join(paragraphs),
+                             published_date=f"{2015 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                             tags=rng.sample(["中国", "美国", "香港", "人权", "经济", "台湾"], 2),
+                             related_urls=[f"{SITE}/bnews/itnews/20240101/{rng.randrange(n) + 1}.html"
+                                           for _ in range(10)],
+                             images=[{"url": f"{SITE}/uploads/2024/01/{i}-{k}.jpg", "alt": None,
+                                      "caption": rng.choice(sentences)[:40]} for k in range(2)])
 
 
 def queries(rng: random.Random) -> list[str]:

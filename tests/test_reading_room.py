@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -327,3 +329,119 @@ def test_an_article_of_one_version_says_so(page: Page, room: tuple[str, list[dic
     page.goto(f"{root}/-/newsspider/article/{TITLE_HIT}")
     assert page.locator("#versions + p").inner_text() == "One version, captured 2026年1月1日 00:00 UTC."
     assert page.locator("a.versions").count() == 0
+
+
+# -- at the archive's size: what the search page and the article page read -------------------------
+
+def _varied(n: int) -> list[dict[str, Any]]:
+    """*n* articles, 中国 in nine of ten, 华为 in one of ten; some without a source; years,
+    categories, sources and tags varied."""
+    records = []
+    for i in range(1, n + 1):
+        rec = record(i, f"{2015 + i % 7}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                     [["人权", "香港", "经济", "台湾"][i % 4], ["美国", "中国"][i % 2]], title=f"第{i}篇")
+        rec["body"] = ("中国的经济。" if i % 10 else "另一件事。") + ("华为的芯片。" if i % 10 == 3 else "")
+        rec["category"] = ["itnews", "renquan", "headline", "ssgc"][i % 4 if i % 11 == 0 else i % 3]
+        rec["source"] = None if i % 13 == 0 else ["美国之音", "自由亚洲", "法广", "德国之声"][i % 4]
+        rec["related_urls"] = [f"https://www.bannedbook.org/bnews/itnews/20200101/{i % n + 1}.html"]
+        records.append(rec)
+    return records
+
+
+def _expected(records: list[dict[str, Any]], query: str,
+              filters: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """The count and the filters' top values of a search, counted here by hand."""
+    from newsspider.views.search.room import FACET_VALUES
+
+    found = brute_force(records, query, forms=True) if query else {r["article_id"] for r in records}
+    kept = [r for r in records if r["article_id"] in found
+            and all((r["published_date"][:4] if name == "year" else r[name]) == value if name != "tag"
+                    else value in r["tags"] for name, value in filters.items())]
+    facets: dict[str, Any] = {}
+    for name in ("year", "category", "source", "tag"):
+        counted: dict[str, int] = {}
+        for r in kept:
+            values = r["tags"] if name == "tag" else [r["published_date"][:4] if name == "year" else r[name]]
+            for value in values:
+                if value is not None:
+                    counted[value] = counted.get(value, 0) + 1
+        if name == "year":
+            order = sorted(counted.items(), reverse=True)
+        else:
+            order = sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))
+        facets[name] = order[:FACET_VALUES]
+    return len(kept), facets if kept else {}
+
+
+def test_the_counts_and_filters_are_exact_whichever_way_they_are_counted(tmp_path: Path) -> None:
+    """A common word (most articles), a rare one, none, with and without filters: the count, the filters'
+    counts and the page's hits are what a count by hand gives, each way room.find counts them."""
+    from newsspider.views.search.database import build, open_readonly
+    from newsspider.views.search.room import Ask, find
+
+    records = _varied(300)
+    (tmp_path / "articles.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    conn = open_readonly(build(tmp_path).path)
+    for query in ("中国", "华为", "经济", "另一件事", ""):
+        for filters in ({}, {"year": "2019"}, {"category": "renquan"}, {"tag": "人权", "source": "法广"}):
+            for sort in ("best", "newest"):
+                args = {"q": query, "sort": sort, **filters}
+                results = find(conn, Ask.parse(args))
+                total, facets = _expected(records, query, filters)
+                assert (results.total, results.facets) == (total, facets), args
+                dates = [hit.published_date for hit in results.hits]
+                assert len(dates) == min(20, total), args
+                if sort == "newest" or not results.ranked:
+                    assert dates == sorted(dates, reverse=True), args
+    page5 = find(conn, Ask.parse({"q": "中国", "page": "5"}))
+    everything = find(conn, Ask.parse({"q": "中国", "page": "1", "sort": "newest"}))
+    assert page5.total == everything.total and len(page5.hits) == 20
+    assert not {h.article_id for h in page5.hits} & {h.article_id for h in everything.hits}
+
+
+def test_a_common_word_and_an_article_never_read_every_article(tmp_path: Path) -> None:
+    """What makes the reading room fast at 100,000 articles (benchmarks/room.py): the search for a word most
+    articles hold counts and filters it from the full-text index and the narrow articles_facets index,
+    never looking up each hit's row nor reading the table whole; an article's related articles are found
+    by the URL index.  Checked on SQLite's own plan of every statement but the one that reads the page."""
+    from newsspider.views.search.database import build, open_readonly
+    from newsspider.views.search.room import Ask, article, find
+
+    records = _varied(300)
+    (tmp_path / "articles.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    conn = open_readonly(build(tmp_path).path)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    find(conn, Ask.parse({"q": "中国"}))
+    find(conn, Ask.parse({"q": "中国", "year": "2019", "category": "renquan"}))
+    find(conn, Ask.parse({}))
+    article(conn, "7")
+    conn.set_trace_callback(None)
+    slow = []
+    # a whole table read, or a row looked up for each hit (a page's 20 rows and one article's are fine)
+    reads_rows = r"SCAN a(rticles)?\b(?!.*COVERING INDEX)|SEARCH a(rticles)? USING INTEGER PRIMARY KEY"
+    for sql in statements:
+        if sql.startswith(("--", "PRAGMA")) or " LIMIT " in sql:  # FTS5's own; the page itself
+            continue
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        if any(re.match(reads_rows, step) for step in plan):
+            slow.append((sql, plan))
+    assert not slow, slow
+
+
+def test_the_docs_screenshots_are_of_pages_browse_serves() -> None:
+    """``python -m docs.screenshots`` (run by hand: it crawls and starts Chromium) asks for pages that
+    browse has routes for, and docs/search.md shows every image it saves."""
+    from docs.screenshots import PAGES, SIZES
+    from newsspider.views.search.browse import register_routes
+
+    routes = [pattern for pattern, _view in register_routes()]
+    for _name, path in PAGES:
+        assert any(re.match(pattern, path.split("?")[0]) for pattern in routes), path
+    page = (Path(__file__).parent.parent / "docs" / "search.md").read_text("utf-8")
+    for name, _path in PAGES:
+        for size, _width, _height in SIZES:
+            assert f"](images/{name}-{size}.png)" in page
+            assert (Path(__file__).parent.parent / "docs" / "images" / f"{name}-{size}.png").is_file()

@@ -1,7 +1,9 @@
 """The dataset as one SQLite database with a Chinese-aware full-text index; built again, it adds what is new.
 
 Tables: ``articles`` (the latest version of each article, every schema field,
-lists as JSON, plus ``year``), ``old_versions`` and the view ``versions``
+lists as JSON, plus ``year``; indexed by date, by URL, and by year, category
+and source in ``articles_facets``, which the reading room's filter counts read
+instead of the wide rows), ``old_versions`` and the view ``versions``
 (every version), ``tags`` (article_id, tag), ``runs`` (the data dir's run
 history) and ``search``, a contentless FTS5 index of body, summary and title
 in the tokens of :mod:`newsspider.views.search.tokens`.  The body is the
@@ -63,6 +65,8 @@ CREATE TABLE IF NOT EXISTS articles (rowid INTEGER PRIMARY KEY, {", ".join(
     f"{name} INTEGER" if name in ("version", "schema_version") else f"{name} TEXT" for name in FIELDS)},
     year INTEGER);
 CREATE INDEX IF NOT EXISTS articles_date ON articles (published_date);
+CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
+CREATE INDEX IF NOT EXISTS articles_facets ON articles (year, category, source, article_id);
 CREATE TABLE IF NOT EXISTS old_versions ({", ".join(
     f"{name} INTEGER" if name in ("version", "schema_version") else f"{name} TEXT" for name in FIELDS)},
     PRIMARY KEY (article_id, version));

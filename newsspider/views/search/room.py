@@ -16,6 +16,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import re
 import sqlite3
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from datasette import Response
 
 from newsspider.dataset.diff import IGNORED
 from newsspider.extract.items import FIELDS
-from newsspider.views.search.database import RANKED
+from newsspider.views.search.database import PROBES, RANKED
 from newsspider.views.search.snippet import snippet
 from newsspider.views.search.tokens import QueryError, match_expression, term_forms, terms
 
@@ -155,18 +156,107 @@ def _list(value: str | None) -> list[Any]:
     return items if isinstance(items, list) else []
 
 
-def _matching(ask: Ask) -> tuple[str, list[Any]]:
-    """SQL over ``articles a`` that keeps the articles the search finds (query and filters)."""
+def _matching(ask: Ask, many: bool = False) -> tuple[str, list[Any]]:
+    """SQL over ``articles a`` that keeps the articles the search finds (query and filters).  With
+    *many* (the query finds many articles) the hits are not looked up one by one (``+`` keeps SQLite
+    from it) but an index of the articles is read whole and checked against them."""
     sql, params = ask.where()
     if ask.query:
-        return (" AND a.rowid IN (SELECT rowid FROM search WHERE search MATCH ?)" + sql,
+        return (f" AND {'+' if many else ''}a.rowid IN (SELECT rowid FROM search WHERE search MATCH ?)" + sql,
                 [match_expression(ask.query), *params])
     return sql, params
 
 
-def _count(conn: sqlite3.Connection, ask: Ask) -> int:
-    sql, params = _matching(ask)
+def _count(conn: sqlite3.Connection, ask: Ask, many: bool = False) -> int:
+    """How many articles the search finds (*many*: most of the articles hold the query)."""
+    if ask.query and not ask.filters:  # the index alone counts faster than a join
+        return int(conn.execute("SELECT count(*) FROM search WHERE search MATCH ?",
+                                [match_expression(ask.query)]).fetchone()[0])
+    sql, params = _matching(ask, many)
     return int(conn.execute(f"SELECT count(*) FROM articles a WHERE 1{sql}", params).fetchone()[0])
+
+
+def _articles(conn: sqlite3.Connection) -> int:
+    """About how many articles there are (rowids are never reused)."""
+    return int(conn.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()[0])
+
+
+def _many(conn: sqlite3.Connection, ask: Ask) -> bool:
+    """Whether the query alone finds so many articles (a twentieth or more) that reading the narrow
+    ``articles_facets`` index whole is cheaper than looking up each hit's row."""
+    if not ask.query:
+        return True
+    found = _count(conn, replace(ask, filters=()))
+    return found * 20 >= _articles(conn)
+
+
+#: the counts of every filter's values over all the articles (no query), by database file and version
+_ALL_COUNTS: dict[str, tuple[tuple[int, int], dict[str, dict[Any, int]]]] = {}
+
+
+def _counts(conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, dict[Any, int]]:
+    """Each filter's values and how many of the articles kept by *where* (SQL over ``articles a``) have
+    each: the year, category and source in one grouped pass over the ``articles_facets`` index."""
+    found: dict[str, dict[Any, int]] = {name: {} for name in FILTERS}
+    for year, category, source, n in conn.execute(
+            f"SELECT a.year, a.category, a.source, count(*) FROM articles a WHERE 1{where} GROUP BY 1, 2, 3",
+            params):
+        for name, value in (("year", year), ("category", category), ("source", source)):
+            if value is not None:
+                found[name][value] = found[name].get(value, 0) + n
+    if where:
+        tags = conn.execute(f"SELECT t.tag, count(*) FROM tags t WHERE t.article_id IN "
+                            f"(SELECT a.article_id FROM articles a WHERE 1{where}) GROUP BY 1", params)
+    else:  # every tag row is of an article (a changed article's are replaced)
+        tags = conn.execute("SELECT t.tag, count(*) FROM tags t GROUP BY 1")
+    found["tag"] = dict(tags.fetchall())
+    return found
+
+
+def _all_counts(conn: sqlite3.Connection) -> dict[str, dict[Any, int]]:
+    """:func:`_counts` of every article, counted again only when the database file has changed."""
+    path = next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+    try:
+        stat = os.stat(path)
+        version = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return _counts(conn, "", [])
+    cached = _ALL_COUNTS.get(path)
+    if cached is None or cached[0] != version:
+        cached = _ALL_COUNTS[path] = (version, _counts(conn, "", []))
+    return cached[1]
+
+
+def _order(value: Any) -> tuple[int, Any]:
+    """SQLite's order of values of mixed types: NULL, numbers, text."""
+    return (0, 0) if value is None else (1, value) if isinstance(value, int | float) else (2, str(value))
+
+
+def _facets(conn: sqlite3.Connection, ask: Ask, many: bool) -> dict[str, list[tuple[str, int]]]:
+    """Each filter's :data:`FACET_VALUES` commonest values among the hits with their counts (the years
+    newest first).  When the query finds most of the articles, the counts are those of the filters alone
+    less those of the few articles the query does not find."""
+    filters, params = ask.where()
+    if not ask.query:
+        found = _all_counts(conn) if not filters else _counts(conn, filters, params)
+    elif many and _count(conn, replace(ask, filters=())) * 2 > _articles(conn):
+        found = _all_counts(conn) if not filters else _counts(conn, filters, params)
+        missed = _counts(conn, " AND +a.rowid NOT IN (SELECT rowid FROM search WHERE search MATCH ?)"
+                         + filters, [match_expression(ask.query), *params])
+        found = {name: {value: n - missed[name].get(value, 0) for value, n in values.items()}
+                 for name, values in found.items()}
+    else:
+        sql, sql_params = _matching(ask, many)
+        found = _counts(conn, sql, sql_params)
+    facets = {}
+    for name in FILTERS:
+        values = [(value, n) for value, n in found[name].items() if n > 0]
+        if name == "year":
+            values.sort(key=lambda item: _order(item[0]), reverse=True)
+        else:
+            values.sort(key=lambda item: (-item[1], _order(item[0])))
+        facets[name] = [(str(value), n) for value, n in values[:FACET_VALUES]]
+    return facets
 
 
 def find(conn: sqlite3.Connection, ask: Ask) -> Results:
@@ -177,11 +267,12 @@ def find(conn: sqlite3.Connection, ask: Ask) -> Results:
                          "searched. Search for a few words of it.")
         return results
     try:
-        results.total = _count(conn, ask)
+        many = _many(conn, ask)
+        results.total = _count(conn, ask, many)
     except QueryError:
         results.error = "The query has nothing to search for (only spaces and quotes)."
         return results
-    sql, params = _matching(ask)
+    sql, params = _matching(ask, many)
     if results.total:
         offset = (ask.page - 1) * PER_PAGE
         results.ranked = bool(ask.query) and ask.sort == "best" and results.total <= RANKED
@@ -193,9 +284,18 @@ def find(conn: sqlite3.Connection, ask: Ask) -> Results:
                 [match_expression(ask.query), *ask.where()[1], PER_PAGE, offset])
         else:
             order = "ASC" if ask.sort == "oldest" else "DESC"
-            rows = conn.execute(f"SELECT {_LIST_COLUMNS} FROM articles a WHERE 1{sql} "
-                                f"ORDER BY a.published_date {order}, a.rowid {order} LIMIT ? OFFSET ?",
-                                [*params, PER_PAGE, offset])
+            if (ask.query and not ask.filters and "*" not in params[0]
+                    and (offset + PER_PAGE) * _articles(conn) <= PROBES * results.total):
+                # most articles hold it: ask the index of each article in date order, as search() does
+                rows = conn.execute(
+                    f"SELECT {_LIST_COLUMNS} FROM articles a INDEXED BY articles_date WHERE EXISTS "
+                    "(SELECT 1 FROM search WHERE search MATCH ? AND search.rowid = a.rowid) "
+                    f"ORDER BY a.published_date {order}, a.rowid {order} LIMIT ? OFFSET ?",
+                    [*params, PER_PAGE, offset])
+            else:
+                rows = conn.execute(f"SELECT {_LIST_COLUMNS} FROM articles a WHERE 1{sql} "
+                                    f"ORDER BY a.published_date {order}, a.rowid {order} LIMIT ? OFFSET ?",
+                                    [*params, PER_PAGE, offset])
         for article_id, day, title, category, author, source, tags, summary, body in rows:
             if ask.query:
                 text, marks = snippet([summary, body, title], ask.query)
@@ -203,16 +303,7 @@ def find(conn: sqlite3.Connection, ask: Ask) -> Results:
                 text, marks = (summary or (body or "")[:80]).replace("\n", " "), ()
             results.hits.append(Hit(article_id, day or "", title or article_id, category, author, source,
                                     [t for t in _list(tags) if isinstance(t, str)], _pieces(text, marks)))
-        for name in FILTERS:
-            if name == "tag":
-                query = (f"SELECT t.tag, count(*) FROM tags t JOIN articles a ON a.article_id = t.article_id "
-                         f"WHERE 1{sql} GROUP BY t.tag")
-            else:
-                query = (f"SELECT a.{name}, count(*) FROM articles a WHERE a.{name} IS NOT NULL{sql} "
-                         "GROUP BY 1")
-            order = "1 DESC" if name == "year" else "2 DESC, 1"
-            results.facets[name] = [(str(value), n) for value, n in conn.execute(
-                f"{query} ORDER BY {order} LIMIT {FACET_VALUES}", params)]
+        results.facets = _facets(conn, ask, many)
     elif ask.query:
         found = terms(ask.query)
         results.forms = [form for term in found for form in term_forms(term)[1:]]
