@@ -19,7 +19,8 @@ def test_every_command_has_help() -> None:
     runner = CliRunner()
     commands = [([name], command) for name, command in main.commands.items()]
     commands += [(["dataset", name], command) for name, command in main.commands["dataset"].commands.items()]
-    assert len(commands) == 21  # crawl, estimate, schedule, runs, demo, reextract, browse, verify, key, dataset; its 11
+    # crawl, estimate, schedule, runs, demo, reextract, browse, verify, key, dataset; its 11
+    assert len(commands) == 21
     for path, command in commands:
         assert command.help, f"{' '.join(path)} has no help text"
         result = runner.invoke(main, [*path, "--help"])

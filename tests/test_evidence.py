@@ -8,8 +8,8 @@ Tampering is done on copies; ``openssl ts -verify`` and py-wacz's validation che
 from __future__ import annotations
 
 import base64
-import html
 import contextlib
+import html
 import io
 import json
 import shutil
