@@ -383,7 +383,7 @@ def test_a_wacz_that_is_not_a_zip(tmp_path: Path) -> None:
 def test_the_reading_room_shows_an_articles_certificate_and_whether_it_verifies(setup: Setup,
                                                                                  tmp_path: Path) -> None:
     """browse: the article page links "Verify this capture"; the certificate page checks the capture now,
-    as ``newsspider verify`` does, and says so; a WARC file changed since its manifest is shown not verified."""
+    as ``newsspider verify`` does, and says so; a WARC file changed since its manifest is not verified."""
     from tests.test_browse import _get, start_browse
 
     data = copy_dir(setup, tmp_path)
