@@ -483,8 +483,9 @@ def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> N
         raise click.ClickException(f"--port {port}: {reason}") from exc
     start_url = f"{server.root}/bnews/"
     click.echo(f"Demo site (the two real seed pages plus generated ones) at {start_url}")
+    # with its images and stylesheets (--images): the reading room shows the archived pages as served
     overrides = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False",
-                 "CONCURRENT_REQUESTS_PER_DOMAIN": "16", **_overrides(settings)}
+                 "CONCURRENT_REQUESTS_PER_DOMAIN": "16", "NEWSSPIDER_IMAGES": "True", **_overrides(settings)}
     try:
         result = _crawl([start_url], data_dir, overrides)
         _report(result)

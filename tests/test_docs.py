@@ -206,7 +206,7 @@ def test_the_readme_shows_what_the_demo_prints(tmp_path: Path) -> None:
     result = run_cli("demo", "--data-dir", "data/demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     printed = [_mask(line) for line in (result.stdout + result.stderr).splitlines()]
-    shown = [_mask(line) for line in _block_after(readme, "crawls it, and prints", "text").splitlines()]
+    shown = [_mask(line) for line in _block_after(readme, "and prints what it stored", "text").splitlines()]
     assert [line for line in shown if line not in printed] == [], "README lines the demo does not print"
     # and the demo prints nothing the README leaves out: no other line, no warning about its own site
     assert [line for line in _mask(result.stdout).splitlines() if line not in shown] == []
