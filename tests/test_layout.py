@@ -201,3 +201,17 @@ def test_the_cycle_check_finds_a_cycle() -> None:
         pass
     else:
         raise AssertionError("the cycle crawl -> archive -> crawl was not found")
+
+
+def test_no_private_name_is_imported_from_another_package() -> None:
+    """A helper that another package needs is public (in its module's ``__all__`` where it has one)."""
+    crossing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).parts
+        own = parts[0] if len(parts) > 1 else ""
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("newsspider."):
+                other = node.module.split(".")[1] if node.module else ""
+                crossing += [f"{path.relative_to(PACKAGE.parent)} imports {node.module}.{alias.name}"
+                             for alias in node.names if alias.name.startswith("_") and other != own]
+    assert crossing == [], "\n".join(crossing)

@@ -32,7 +32,7 @@ from newsspider.dataset.storage import encode_record, write_error
 from newsspider.extract import site
 from newsspider.extract.items import FIELDS
 
-__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges",
+__all__ = ["FORMATS", "ExportError", "Filters", "atomic_output", "export", "graph_edges", "new_part",
            "remove_stale_parts", "write_graph"]
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def atomic_output(out: Path, dataset: Path, binary: bool) -> Iterator[IO[Any]]:
         raise ExportError(f"{out}: is a directory")
     remove_stale_parts(out)
     try:
-        tmp, fd = _new_part(out)
+        tmp, fd = new_part(out)
     except OSError as exc:
         raise ExportError(f"{out}: cannot write here ({exc.strerror})") from exc
     try:
@@ -110,7 +110,7 @@ def _part_name(out: Path) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(out.name)}\.[0-9a-f]{{8}}\.part")
 
 
-def _new_part(out: Path) -> tuple[Path, int]:
+def new_part(out: Path) -> tuple[Path, int]:
     """A new hidden file beside *out* (``.NAME.<random>.part``), locked (``flock``) for as long as
     this process writes it: the OS releases the lock when the process dies, however it dies."""
     while True:

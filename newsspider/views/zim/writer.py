@@ -47,7 +47,7 @@ from urllib.parse import quote
 
 from newsspider.archive.evidence import Certifier
 from newsspider.archive.reader import ArchiveError, Capture, archived_page, latest_captures, warc_files
-from newsspider.dataset.export import ExportError, Filters, _new_part
+from newsspider.dataset.export import ExportError, Filters, new_part
 from newsspider.dataset.layout import WARC_DIR, owned_by_crawl
 from newsspider.dataset.reader import Errors, display_path, iter_articles, shard_paths
 from newsspider.dataset.storage import write_error
@@ -721,7 +721,7 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
     today = datetime.now(timezone.utc).date()
     remove_stale_parts(out)
     try:
-        part, lock = _new_part(out)  # locked while this export runs; libzim writes PART.zim beside it
+        part, lock = new_part(out)  # locked while this export runs; libzim writes PART.zim beside it
     except OSError as exc:
         raise ExportError(f"{write_error(exc, display_path(out))}; nothing was written") from exc
     bar = Progress(len(index.briefs), progress)
