@@ -258,6 +258,9 @@ def _report(result: Any) -> None:
         click.echo(f"Dataset: {result.stats.get(keys.DATASET, result.data_dir)}")
 
 
+HELP_OPTIONS = ("-h", "--help")
+
+
 class WholeHelpGroup(click.Group):
     """A group whose command list shows each command's first sentence whole, wrapped, not cut at "...";
     newsspider's errors, from any of its commands, as ``Error: <message>`` and their exit status."""
@@ -272,6 +275,12 @@ class WholeHelpGroup(click.Group):
             error.exit_code = getattr(exc, "exit_code", EXIT_ERROR)  # type: ignore[misc]  # a ClassVar
             raise error from exc
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        # -h as well as --help on every command, however its context is made: click keeps the first
+        # help option a command is asked for, and a context made without its group's has --help only
+        cmd.context_settings.setdefault("help_option_names", list(HELP_OPTIONS))
+        super().add_command(cmd, name)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, command.get_short_help_str(limit=10_000))
                 for name in self.list_commands(ctx)
@@ -281,7 +290,7 @@ class WholeHelpGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=WholeHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=WholeHelpGroup, context_settings={"help_option_names": list(HELP_OPTIONS)})
 @click.version_option(__version__, prog_name="newsspider")
 def main() -> None:
     """Archive bannedbook.org (禁闻网) into a deduplicated JSON Lines dataset.
