@@ -186,7 +186,7 @@ def test_a_password_typed_with_slash_and_at_is_read_as_curl_reads_it(tmp_path: P
     'bad port'), a wrong one is one line, and no part of either is printed or stored."""
     right, wrong = "p/ss@w:rd", "wr/ong@pw"
     with named_site() as server, Socks(user="alice", password=right) as proxy:
-        good = crawl(server, tmp_path / "good", "--proxy", proxy.url, "-s", "CLOSESPIDER_PAGECOUNT=5")
+        good = crawl(server, tmp_path / "good", "--proxy", proxy.url, "-s", "CLOSESPIDER_PAGECOUNT=15")
         bad = crawl(server, tmp_path / "bad", "--proxy", proxy.url.replace(right, wrong))
     assert good.returncode == 0, good.stderr
     assert stored_ids(tmp_path / "good")
