@@ -183,7 +183,8 @@ def test_no_page_scrolls_sideways_at_1366_or_390(browser: Browser,  # noqa: F811
         page = browser.new_page(viewport={"width": width, "height": 800})
         for path in ("/", "/?q=" + quote("中国"), f"/-/newsspider/article/{TITLE_HIT}",
                      f"/-/newsspider/versions/{VERSIONED}", f"/-/newsspider/article/{VERSIONED}",
-                     "/-/newsspider/article/40", "/?q=" + quote("没有这个词 也没有"), "/?q=" + "x" * 300):
+                     "/-/newsspider/article/40", "/?q=" + quote("没有这个词 也没有"), "/?q=" + "x" * 300,
+                     "/-/newsspider/certificate/41"):
             page.goto(root + path)
             assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), (width, path)
         page.close()
@@ -195,7 +196,8 @@ def test_hostile_content_is_shown_as_text_and_never_runs(
     _search(page, root, "恶意")
     assert page.locator("#count").inner_text() == "3 articles hold 恶意"
     for path in ["/?q=" + quote("恶意"), "/?tag=" + quote(HOSTILE[0]), *(f"/-/newsspider/article/{40 + i}"
-                                                                          for i in range(3))]:
+                                                                          for i in range(3)),
+                 *(f"/-/newsspider/certificate/{40 + i}" for i in range(3))]:
         page.goto(root + path)
         assert page.locator("img").count() == 0 and page.locator("main script").count() == 0, path
         assert not page.locator("a[href^='javascript']").count(), path
@@ -222,6 +224,9 @@ def test_hostile_content_is_shown_as_text_and_never_runs(
     ("/-/newsspider/article/123456789", 404, "holds no article 123456789"),
     ("/-/newsspider/article/" + quote("<b>x"), 404, "holds no article <b>x"),
     ("/-/newsspider/versions/123456789", 404, "holds no article 123456789"),
+    ("/-/newsspider/certificate/123456789", 404, "holds no article 123456789"),
+    # stored without its page (no web archive): a certificate that says so, not an error
+    (f"/-/newsspider/certificate/{TITLE_HIT}", 200, "stored without its archived page"),
 ])
 def test_bad_input_gets_a_clear_message_never_a_500(page: Page, room: tuple[str, list[dict[str, Any]]],
                                                     path: str, status: int, says: str) -> None:
@@ -238,7 +243,7 @@ def test_no_serious_or_critical_accessibility_violations(
     axe = Axe()
     for path in ("/?q=" + quote("中国"), f"/-/newsspider/article/{TITLE_HIT}", "/?q=" + quote("没有这个词"),
                  "/-/newsspider/article/404", f"/-/newsspider/versions/{VERSIONED}",
-                 f"/-/newsspider/article/{VERSIONED}"):
+                 f"/-/newsspider/article/{VERSIONED}", f"/-/newsspider/certificate/{TITLE_HIT}"):
         page.goto(root + path)
         results = axe.run(page)
         bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
