@@ -388,6 +388,7 @@ def test_the_counts_and_filters_are_exact_whichever_way_they_are_counted(tmp_pat
     (tmp_path / "articles.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     conn = open_readonly(build(tmp_path).path)
+    by_id = {str(r["article_id"]): r for r in records}
     for query in ("中国", "华为", "经济", "另一件事", ""):
         for filters in ({}, {"year": "2019"}, {"category": "renquan"}, {"tag": "人权", "source": "法广"}):
             for sort in ("best", "newest"):
@@ -399,6 +400,12 @@ def test_the_counts_and_filters_are_exact_whichever_way_they_are_counted(tmp_pat
                 assert len(dates) == min(20, total), args
                 if sort == "newest" or not results.ranked:
                     assert dates == sorted(dates, reverse=True), args
+                for hit in results.hits:  # every hit, ranked or not, is one the filters keep
+                    rec = by_id[hit.article_id]
+                    assert filters.get("year", rec["published_date"][:4]) == rec["published_date"][:4], args
+                    assert filters.get("category", rec["category"]) == rec["category"], args
+                    assert filters.get("source", rec["source"]) == rec["source"], args
+                    assert filters.get("tag", "人权") in rec["tags"] or "tag" not in filters, args
     page5 = find(conn, Ask.parse({"q": "中国", "page": "5"}))
     everything = find(conn, Ask.parse({"q": "中国", "page": "1", "sort": "newest"}))
     assert page5.total == everything.total and len(page5.hits) == 20

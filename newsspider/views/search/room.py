@@ -259,6 +259,17 @@ def _facets(conn: sqlite3.Connection, ask: Ask, many: bool) -> dict[str, list[tu
     return facets
 
 
+def _ranked_filters(ask: Ask, many: bool) -> tuple[str, list[Any]]:
+    """The filters of a ranked query (``search JOIN articles a``).  When the words are in many
+    articles, the filters pick their articles first, from the narrow indexes, and each hit is checked
+    against that set (``+``: not looked up one by one in the full-text index) instead of reading its
+    whole row: 中国 in a year and a category at 100,000 articles, 115 → 24 ms."""
+    where, params = ask.where()
+    if many and ask.filters:
+        return f" AND +search.rowid IN (SELECT a.rowid FROM articles a WHERE 1{where})", params
+    return where, params
+
+
 def find(conn: sqlite3.Connection, ask: Ask) -> Results:
     """The page of results *ask* wants, with the count and each filter's values and counts."""
     results = Results(ask)
@@ -277,11 +288,12 @@ def find(conn: sqlite3.Connection, ask: Ask) -> Results:
         offset = (ask.page - 1) * PER_PAGE
         results.ranked = bool(ask.query) and ask.sort == "best" and results.total <= RANKED
         if results.ranked:
+            where, where_params = _ranked_filters(ask, many)
             rows = conn.execute(
                 f"SELECT {_LIST_COLUMNS} FROM search JOIN articles a ON a.rowid = search.rowid "
-                f"WHERE search MATCH ?{ask.where()[0]} "
+                f"WHERE search MATCH ?{where} "
                 "ORDER BY bm25(search, 1.0, 3.0, 10.0), a.published_date DESC LIMIT ? OFFSET ?",
-                [match_expression(ask.query), *ask.where()[1], PER_PAGE, offset])
+                [match_expression(ask.query), *where_params, PER_PAGE, offset])
         else:
             order = "ASC" if ask.sort == "oldest" else "DESC"
             if (ask.query and not ask.filters and "*" not in params[0]
