@@ -158,3 +158,24 @@ def down_url() -> str:
         port = sock.getsockname()[1]
     time.sleep(0)
     return f"http://127.0.0.1:{port}/tsr"
+
+
+def main() -> None:
+    """``python -m tests.tsa``: a local timestamp authority to try ``--timestamp`` without the internet
+    (in a checkout of this repository).  It prints its URL and its CA certificate (for ``verify
+    --tsa-cert``) and serves until Ctrl-C."""
+    import contextlib
+    import shutil
+    import sys
+
+    keep = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("local-tsa-ca.pem")
+    with Authority("newsspider local test TSA") as authority:
+        shutil.copyfile(authority.ca, keep)
+        print(f"Timestamp authority at {authority.url} (its CA certificate: {keep}); Ctrl-C stops it",
+              flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -534,7 +534,8 @@ class Report:
         return not self.problems
 
     def summary(self, what: str) -> str:
-        proved = [f"{_count(self.files, 'WARC file')} against their manifests",
+        against = "its manifest" if self.files == 1 else "their manifests"
+        proved = [f"{_count(self.files, 'WARC file')} against {against}",
                   f"{_count(self.records, 'record')} against the WARCs"]
         if self.stamps:
             proved.append(_count(len(self.stamps), "timestamp"))
