@@ -17,7 +17,7 @@ from scrapy.utils.misc import is_generator_with_return_value
 from newsspider.demo.pages import DemoSite
 from newsspider.extract import site
 from newsspider.spiders.bannedbook import BannedbookSpider
-from tests.conftest import FAST, FIXTURES, REPO, crawl, read_jsonl
+from tests.conftest import FAST, FIXTURES, REPO, crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 
 # One worker runs this module (one crawl of the mock site for the module).
@@ -206,3 +206,21 @@ def test_run_crawl_leaves_the_callers_logging_and_warnings_as_they_were(site_ser
     seen = json.loads(out.stdout.splitlines()[-1])
     assert seen["stored"] >= 3
     assert seen["after"] == seen["before"], "run_crawl changed the process's logging or warnings filters"
+
+
+def test_a_window_follows_no_shortlink_to_an_article_outside_it(site_server: MockServer,
+                                                                tmp_path: Path) -> None:
+    """A shortlink (``/?p=ID``) says nothing of its article's day: its redirect is where the window is
+    known, and an article outside it is not fetched (counted with the articles outside the window)."""
+    since, until = "2020-01-03", "2020-01-06"
+    start = site_server.url("/bnews/bannedvideo/20200105/1253972.html")  # its related list: /?p=2054421
+    result = run_cli("crawl", "--start-url", start, "--data-dir", str(tmp_path), *FAST,
+                     "--since", since, "--until", until, "-s", "LOG_LEVEL=INFO")
+    assert result.returncode in (0, 3), result.stderr[-3000:]
+    paths = [r["path"] for r in site_server.requests()]
+    assert "/?p=2054421" in paths  # an article of 2024-06-26
+    days = [parts[2] for p in paths if (parts := site.article_parts(p))]
+    assert days and all(since <= day <= until for day in days), sorted(days)
+    records = read_jsonl(tmp_path / "articles.jsonl")
+    assert records and all(since <= r["published_date"] <= until for r in records)
+    assert "outside_window" in result.stderr

@@ -31,7 +31,7 @@ from newsspider.archive.replay import Reextracted
 from newsspider.core.credentials import encode_userinfo
 from newsspider.crawl.extensions import OneLineLogFormatter, Progress, RedirectOutcomes, RobotsTxtErrors
 from newsspider.crawl.failures import NothingFetched, PageErrors
-from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTxt
+from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTxt, WindowRedirects
 from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
 from newsspider.crawl.resume import EndedMarker
 from newsspider.crawl.skipstored import SkipStored
@@ -223,6 +223,8 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         # Scrapy's robots.txt middleware lets requests through unchecked while robots.txt is fetched.
         RobotsTxtMiddleware: None,
         RobotsTxt: 100,
+        # Before robots.txt is asked: a redirect to an article outside --since/--until is not followed.
+        WindowRedirects: 90,
         # Scrapy's meta refresh fails a whole page whose <base href> is not a URL: ours keeps the page.
         MetaRefreshMiddleware: None,
         MetaRefresh: 580,

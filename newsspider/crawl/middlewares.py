@@ -1,5 +1,6 @@
 """Downloader middlewares: honour ``Retry-After``; decode pages whose HTTP charset is wrong;
-meta refresh that survives a page's bad ``<base>``; robots.txt obeyed by every request."""
+meta refresh that survives a page's bad ``<base>``; robots.txt obeyed by every request; no redirect
+followed to an article outside ``--since/--until``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.robotstxt import RobotParser
 from scrapy.statscollectors import StatsCollector
@@ -23,8 +24,12 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 
 from newsspider.core import stats as keys
 from newsspider.core.engine import download_slot, hold_slot
+from newsspider.core.errors import NewsspiderError
+from newsspider.core.window import Window
+from newsspider.extract import site
 
-__all__ = ["CharsetFix", "MetaRefresh", "RetryAfter", "RobotsTxt", "choose_encoding", "retry_after_seconds"]
+__all__ = ["CharsetFix", "MetaRefresh", "OutsideWindow", "RetryAfter", "RobotsTxt", "WindowRedirects",
+           "choose_encoding", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -232,3 +237,39 @@ class RobotsTxt(RobotsTxtMiddleware):
         finally:
             for done in self.fetching.pop(netloc):
                 done.callback(None)
+
+
+class OutsideWindow(NewsspiderError, IgnoreRequest):
+    """A redirect to an article outside the crawl's window: not followed (not a failed page)."""
+
+    failure = "outside_window"
+
+
+class WindowRedirects:
+    """Follow no redirect to an article outside ``--since/--until``.
+
+    A shortlink (``/?p=ID``) tells nothing of its article's day: only its redirect does.  Scrapy's
+    RedirectMiddleware queues the redirect's target as a new request, which passes here first
+    (before robots.txt); an article outside the window is dropped before it is fetched and counted
+    with the articles outside the window (``newsspider/skipped/outside_window``).
+    """
+
+    def __init__(self, crawler: Crawler, window: Window) -> None:
+        self.stats = crawler.stats
+        self.window = window
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WindowRedirects:
+        settings = crawler.settings
+        window = Window.from_settings(settings.get("NEWSSPIDER_SINCE"), settings.get("NEWSSPIDER_UNTIL"))
+        if not window:
+            raise NotConfigured
+        return cls(crawler, window)
+
+    def process_request(self, request: Request) -> None:
+        if not request.meta.get("redirect_urls"):
+            return
+        parts = site.article_parts(site.article_url(request.url))
+        if parts and not self.window.contains(parts[2]):
+            self.stats.inc_value(keys.skipped("outside_window"))
+            raise OutsideWindow(f"a redirect to an article outside the window: {request.url}")

@@ -591,6 +591,8 @@ class BannedbookSpider(scrapy.Spider):
         url = request.url if request is not None else "?"
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
+            if reason == "outside_window":  # a redirect to an article outside it: counted there
+                return
             if (article_id := request.meta.get(ARTICLE_ID)) and not self._stored_any():
                 self.unreachable.add(article_id)
         if reason == "robots_txt":
