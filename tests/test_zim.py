@@ -326,3 +326,36 @@ def test_a_full_disk_leaves_nothing_behind(built: Built, small_fs: Path) -> None
     line = one_error(export(str(built.data), "--format", "zim", "--out", str(out)))
     assert line == f"Error: no space left on device writing {out}; nothing was written"
     assert [p.name for p in small_fs.iterdir()] == ["filler"]
+
+
+def test_long_lists_are_paged_and_every_article_is_on_one_page() -> None:
+    """A tag of 450 articles: three pages of at most LIST_PAGE, newest first, linked both ways, each
+    article once (made from the first pass's on-disk index, not from records held in memory)."""
+    from posixpath import join, normpath
+    from urllib.parse import unquote
+
+    from newsspider.views.zim.writer import LIST_PAGE, Edition, Index, _Shown, list_pages
+
+    index, shown = Index(), _Shown(False)
+    for n in range(450):
+        index.add(record_example(article_id=str(1000 + n), title=f"标题{n}", tags=["人权", f"t{n % 3}"],
+                                 published_date=f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}", category="cnnews"),
+                  shown)
+    index.finish()
+    pages = {path: html for path, _, html in list_pages(index, Edition(), shown)}
+    index.close()
+    assert [p for p in pages if p.startswith("tag/人权")] == ["tag/人权", "tag/人权/2", "tag/人权/3"]
+    listed: list[str] = []
+    for number, path in enumerate(["tag/人权", "tag/人权/2", "tag/人权/3"], 1):
+        links = [normpath(join(path, "..", unquote(href))) for href in Page(pages[path]).links
+                 if not href.startswith("#")]
+        articles = [link for link in links if link.startswith("a/")]
+        assert len(articles) == (LIST_PAGE if number < 3 else 450 - 2 * LIST_PAGE)
+        listed += articles
+        assert ("tag/人权/" + str(number + 1) in links) == (number < 3)  # older
+        assert (("tag/人权" if number == 2 else f"tag/人权/{number - 1}") in links) == (number > 1)  # newer
+        assert all(link in pages or link.startswith(("a/", "list/")) or link == "index" for link in links)
+    assert sorted(listed) == sorted(f"a/{1000 + n}" for n in range(450))
+    html = "".join(pages[p] for p in ["tag/人权", "tag/人权/2", "tag/人权/3"])
+    days = re.findall(r'<time datetime="([^"]+)"', html)
+    assert days == sorted(days, reverse=True)

@@ -8,6 +8,7 @@ Kiwix, ``kiwix-serve`` and ``zimcheck`` resolve them alike)::
     category/<name>       the articles of a category (its subcategories have pages of their own)
     tag/<name>            the articles with a tag
     month/<YYYY-MM>       the articles published in a month
+    <list>/<n>            page n of such a list (LIST_PAGE articles a page, newest first)
     list/categories, list/months, list/tags    what the header links to
     img/<hash>.<ext>      the archived images the articles show (images.fit_image: within the size cap)
 
@@ -17,10 +18,14 @@ articles; the list pages are in the title index only.
 
 The export streams: the dataset is read twice (:func:`~newsspider.dataset.reader.iter_articles`),
 first for what the list pages and links need, (id, date, title, category,
-tags) of each article, and the image URLs the articles show; then each
-article is rendered and handed to the writer one at a time.  What is held is
-those tuples and the set of image URLs: tens of megabytes at 100,000 articles,
-not the articles.  The file is written under a hidden temporary name beside
+tags) of each article, and the image URLs the articles show, kept in a
+temporary SQLite database on disk (:class:`Index`); then each article is
+rendered and handed to the writer one at a time, and the list pages are made
+from one sorted pass over the database.  What newsspider holds in memory does
+not grow with the articles (the archived images' locations do, with the
+images); libzim's writer keeps an entry for each path until it finishes the
+file, and Xapian merges the whole full-text index at the end
+(``benchmarks/HISTORY.md`` has the figures).  The file is written under a hidden temporary name beside
 the output (``.NAME.<random>.part``) and renamed into place when complete;
 a failed write (a full disk) removes it and what libzim made beside it.
 """
@@ -30,19 +35,21 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import heapq
 import io
+import itertools
+import json
 import os
 import re
 import shutil
+import sqlite3
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from newsspider.archive.evidence import Certifier
@@ -60,6 +67,8 @@ __all__ = ["Edition", "Written", "default_name", "write_zim"]
 FRONT_ARTICLES = 50
 #: the front page's tags (the most used); list/tags has them all
 FRONT_TAGS = 40
+#: the articles of one list page (a month's, a category's or a tag's: page 2 is ``tag/<name>/2``)
+LIST_PAGE = 200
 #: documents Xapian indexes between two flushes to disk (its default, 10,000, holds them all in memory)
 XAPIAN_FLUSH = 100
 #: who published what the file holds (ZIM metadata Creator)
@@ -218,34 +227,96 @@ class _Shown:
 
 
 class Index:
-    """The first pass: each article's :class:`Brief`, the image URLs the articles show."""
+    """The first pass: what the list pages and links need of each article (:class:`Brief`) and the image
+    URLs the articles show, in a private temporary SQLite database (on disk: the export's memory does not
+    grow with the articles; SQLite deletes it when it is closed, or when the process dies)."""
 
     def __init__(self) -> None:
-        self.briefs: list[Brief] = []
-        self.image_urls: set[str] = set()
+        self.db = sqlite3.connect("")
+        self.db.executescript("""
+            CREATE TABLE brief (article_id TEXT PRIMARY KEY, n INTEGER, day TEXT, title TEXT, category TEXT,
+                                tags TEXT) WITHOUT ROWID;
+            CREATE TABLE tag (tag TEXT, article_id TEXT);
+            CREATE TABLE image (url TEXT PRIMARY KEY) WITHOUT ROWID;
+        """)
+        self.count = 0
+        self.categories: dict[str, str] = {}
+        self.tags: dict[str, str] = {}
 
     def add(self, record: dict[str, Any], shown: _Shown) -> None:
+        article_id = str(record["article_id"])
         tags = tuple(dict.fromkeys(t for t in record.get("tags") or [] if isinstance(t, str) and t.strip()))
-        self.briefs.append(Brief(str(record["article_id"]), _text_of(record.get("published_date")),
-                                 shown(record.get("title")) or str(record["article_id"]),
-                                 _text_of(record.get("category")), tags))
-        self.image_urls.update(_image_urls(record))
+        title = shown(record.get("title")) or article_id
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO brief VALUES (?, ?, ?, ?, ?, ?)",
+            (article_id, int(article_id) if article_id.isdigit() else 0,
+             _text_of(record.get("published_date")), title, _text_of(record.get("category")),
+             json.dumps(tags, ensure_ascii=False)))
+        if cursor.rowcount:
+            self.count += 1
+            self.db.executemany("INSERT INTO tag VALUES (?, ?)", ((tag, article_id) for tag in tags))
+            self.db.executemany("INSERT OR IGNORE INTO image VALUES (?)", ((u,) for u in _image_urls(record)))
 
     def finish(self) -> None:
-        self.ids = {b.article_id: b for b in self.briefs}
-        self.categories = _segments(sorted({b.category for b in self.briefs if b.category}))
-        self.tags = _segments(sorted({t for b in self.briefs for t in b.tags}))
+        self.db.executescript("CREATE INDEX newest ON brief (day, n); CREATE INDEX tags ON tag (tag);")
+        self.categories = _segments(c for (c,) in self.db.execute(
+            "SELECT DISTINCT category FROM brief WHERE category != '' ORDER BY category"))
+        self.tags = _segments(t for (t,) in self.db.execute("SELECT DISTINCT tag FROM tag ORDER BY tag"))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def brief(self, article_id: str) -> Brief | None:
+        row = self.db.execute("SELECT article_id, day, title, category, tags FROM brief WHERE article_id = ?",
+                              (article_id,)).fetchone()
+        return _brief(row) if row else None
+
+    @property
+    def image_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM image").fetchone()[0])
+
+    def has_image(self, url: str) -> bool:
+        return self.db.execute("SELECT 1 FROM image WHERE url = ?", (url,)).fetchone() is not None
+
+    def span(self) -> tuple[str, str]:
+        """The first and last publication day ("?" when no article has one)."""
+        first, last = self.db.execute("SELECT min(day), max(day) FROM brief WHERE day != ''").fetchone()
+        return (first, last) if first else ("?", "?")
+
+    def newest(self, n: int) -> list[Brief]:
+        return [_brief(row) for row in self.db.execute(
+            "SELECT article_id, day, title, category, tags FROM brief ORDER BY day DESC, n DESC LIMIT ?",
+            (n,))]
+
+    _GROUPS: ClassVar[dict[str, str]] = {
+        "month": "SELECT substr(day, 1, 7) AS name, {what} FROM brief "
+                 "WHERE day GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'",
+        "category": "SELECT category AS name, {what} FROM brief WHERE category != ''",
+        "tag": "SELECT tag.tag AS name, {what} FROM tag JOIN brief USING (article_id)",
+    }
+
+    def counts(self, kind: str) -> dict[str, int]:
+        """The articles of each month, category or tag (*kind*)."""
+        query = self._GROUPS[kind].format(what="count(*)") + " GROUP BY name"
+        return dict(self.db.execute(query).fetchall())
+
+    def groups(self, kind: str) -> Iterator[tuple[str, Iterator[Brief]]]:
+        """Each month, category or tag (*kind*) with its articles, newest first (one sorted pass)."""
+        query = (self._GROUPS[kind].format(what="article_id, day, title, category, tags")
+                 + " ORDER BY name, day DESC, n DESC")
+        rows = self.db.execute(query)
+        for name, group in itertools.groupby(rows, key=lambda row: row[0]):
+            yield name, (_brief(row[1:]) for row in group)
+
+
+def _brief(row: tuple[Any, ...]) -> Brief:
+    return Brief(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])))
 
 
 def _image_urls(record: dict[str, Any]) -> list[str]:
     urls = [_text_of(record.get("image_url"))]
     urls += [_text_of(i.get("url")) for i in record.get("images") or [] if isinstance(i, dict)]
     return [u for u in dict.fromkeys(urls) if u.startswith(("http://", "https://"))]
-
-
-def _newest_first(briefs: Iterable[Brief]) -> list[Brief]:
-    return sorted(briefs, key=lambda b: (b.day, int(b.article_id) if b.article_id.isdigit() else 0),
-                  reverse=True)
 
 
 # --- the pages ---------------------------------------------------------------------------------------
@@ -351,7 +422,7 @@ def article_page(record: dict[str, Any], index: Index, shown: _Shown, images: Im
         if not isinstance(url, str):
             continue
         target = related_id(url)
-        brief = index.ids.get(target) if target else None
+        brief = index.brief(target) if target else None
         related.append({"url": url, "live": live_link(url), "title": brief.title if brief else None,
                         "href": href(f"a/{brief.article_id}") if brief else None})
     warc = record.get("warc") if isinstance(record.get("warc"), dict) else None
@@ -367,12 +438,6 @@ def article_page(record: dict[str, Any], index: Index, shown: _Shown, images: Im
         certificate=certificate,
         tag_links=[(shown(tag), href(f"tag/{index.tags[tag]}"))
                    for tag in dict.fromkeys(record.get("tags") or []) if tag in index.tags])
-
-
-def _span(briefs: list[Brief]) -> tuple[str, str]:
-    """The first and last publication day of *briefs* ("?" when none has one)."""
-    days = [b.day for b in briefs if b.day]
-    return (min(days), max(days)) if days else ("?", "?")
 
 
 def _edition_title(shown: _Shown) -> str:
@@ -394,65 +459,70 @@ def _item(brief: Brief, root: str) -> dict[str, str]:
             "category": brief.category}
 
 
+def list_path(kind: str, segment: str, page: int = 1) -> str:
+    """The path of page *page* of the list of a month, category or tag.
+
+    >>> list_path("tag", "人权"), list_path("tag", "人权", 2)
+    ('tag/人权', 'tag/人权/2')
+    """
+    return f"{kind}/{segment}" if page == 1 else f"{kind}/{segment}/{page}"
+
+
 def list_pages(index: Index, edition: Edition, shown: _Shown) -> Iterator[tuple[str, str, str]]:
-    """(path, title, html) of the front page and every list page."""
+    """(path, title, html) of the front page and every list page (a month's, a category's or a tag's
+    articles, :data:`LIST_PAGE` a page, newest first)."""
     title = edition.title
     common = {"edition_title": title, "title_prefix": title,
               "lang": "zh-Hant" if edition.traditional else "zh"}
-    by_category: dict[str, list[Brief]] = defaultdict(list)
-    by_tag: dict[str, list[Brief]] = defaultdict(list)
-    by_month: dict[str, list[Brief]] = defaultdict(list)
-    for brief in index.briefs:
-        if brief.category:
-            by_category[brief.category].append(brief)
-        for tag in brief.tags:
-            by_tag[tag].append(brief)
-        if month := _month(brief.day):
-            by_month[month].append(brief)
-    months = sorted(by_month, reverse=True)
-    tag_counts = Counter({tag: len(briefs) for tag, briefs in by_tag.items()})
+    counts = {kind: index.counts(kind) for kind in ("month", "category", "tag")}
+    segments = {"month": {m: m for m in counts["month"]}, "category": index.categories, "tag": index.tags}
+    months = sorted(counts["month"], reverse=True)
+    tag_counts = Counter(counts["tag"])
 
-    def links(root: str, kind: str, names: Iterable[str], counts: dict[str, list[Brief]],
-              segments: dict[str, str] | None = None) -> list[tuple[str, str, int]]:
-        return [(shown(name) if kind == "tag" else name,
-                 root + quote(f"{kind}/{segments[name] if segments else name}"), len(counts[name]))
-                for name in names]
+    def links(root: str, kind: str, names: Iterable[str]) -> list[tuple[str, str, int]]:
+        return [(shown(name) if kind == "tag" else name, root + quote(list_path(kind, segments[kind][name])),
+                 counts[kind][name]) for name in names]
 
-    newest = heapq.nlargest(FRONT_ARTICLES, index.briefs,
-                            key=lambda b: (b.day, int(b.article_id) if b.article_id.isdigit() else 0))
-    first, last = _span(index.briefs)
+    first, last = index.span()
     yield "index", title, render(
         "zim_list.html", heading=title, root="", **common,
-        intro=f"{len(index.briefs):,} articles of bannedbook.org (禁闻网) published {first} to {last}, "
+        intro=f"{index.count:,} articles of bannedbook.org (禁闻网) published {first} to {last}, "
               "archived by newsspider; search them with the reader's search box.",
         sections=[
-            {"heading": "Newest articles", "articles": [_item(b, "") for b in newest]},
-            {"heading": "Months", "links": links("", "month", months, by_month),
+            {"heading": "Newest articles", "articles": [_item(b, "") for b in index.newest(FRONT_ARTICLES)]},
+            {"heading": "Months", "links": links("", "month", months),
              "more": {"href": "list/months", "label": "All months"}},
-            {"heading": "Categories", "links": links("", "category", sorted(by_category), by_category,
-                                                     index.categories)},
-            {"heading": "Tags", "links": links("", "tag", [t for t, _ in tag_counts.most_common(FRONT_TAGS)],
-                                               by_tag, index.tags),
-             "more": {"href": "list/tags", "label": f"All {len(by_tag):,} tags"}},
+            {"heading": "Categories", "links": links("", "category", sorted(counts["category"]))},
+            {"heading": "Tags", "links": links("", "tag", [t for t, _ in tag_counts.most_common(FRONT_TAGS)]),
+             "more": {"href": "list/tags", "label": f"All {len(tag_counts):,} tags"}},
         ])
     yield "list/months", "Months", render(
         "zim_list.html", heading="Months", root="../", **common,
-        sections=[{"links": links("../", "month", months, by_month)}])
+        sections=[{"links": links("../", "month", months)}])
     yield "list/categories", "Categories", render(
         "zim_list.html", heading="Categories", root="../", **common,
-        sections=[{"links": links("../", "category", sorted(by_category), by_category, index.categories)}])
+        sections=[{"links": links("../", "category", sorted(counts["category"]))}])
     yield "list/tags", "Tags", render(
         "zim_list.html", heading="Tags", root="../", **common,
-        sections=[{"links": links("../", "tag", [t for t, _ in tag_counts.most_common()], by_tag,
-                                  index.tags)}])
-    for kind, groups, segments in (("month", by_month, None), ("category", by_category, index.categories),
-                                   ("tag", by_tag, index.tags)):
-        for name, briefs in groups.items():
+        sections=[{"links": links("../", "tag", [t for t, _ in tag_counts.most_common()])}])
+    for kind in ("month", "category", "tag"):
+        for name, briefs in index.groups(kind):
             heading = shown(name) if kind == "tag" else name
-            yield f"{kind}/{segments[name] if segments else name}", heading, render(
-                "zim_list.html", heading=heading, root="../", **common,
-                intro=f"{len(briefs):,} articles, newest first ({kind})",
-                sections=[{"articles": [_item(b, "../") for b in _newest_first(briefs)]}])
+            total = counts[kind][name]
+            pages = max(1, -(-total // LIST_PAGE))
+            for number in range(1, pages + 1):
+                chunk = list(itertools.islice(briefs, LIST_PAGE))
+                root = "../" if number == 1 else "../../"
+                path = list_path(kind, segments[kind][name], number)
+                pager = {"page": number, "pages": pages,
+                         "prev": root + quote(list_path(kind, segments[kind][name], number - 1))
+                         if number > 1 else None,
+                         "next": root + quote(list_path(kind, segments[kind][name], number + 1))
+                         if number < pages else None}
+                yield path, heading if number == 1 else f"{heading} ({number})", render(
+                    "zim_list.html", heading=heading, root=root, **common, pager=pager,
+                    intro=f"{total:,} articles, newest first ({kind})",
+                    sections=[{"articles": [_item(b, root) for b in chunk]}])
 
 
 # --- the metadata ----------------------------------------------------------------------------------
@@ -477,15 +547,15 @@ def illustration() -> bytes:
     return out.getvalue()
 
 
-def metadata(edition: Edition, briefs: list[Brief], images: int, today: date) -> dict[str, str]:
+def metadata(edition: Edition, index: Index, images: int, today: date) -> dict[str, str]:
     """The ZIM's metadata (openZIM's names; libzim adds Counter itself)."""
-    first, last = _span(briefs)
+    first, last = index.span()
     script = "traditional script, " if edition.traditional else ""
     return {
         "Name": edition.name,
         "Title": edition.title,
-        "Description": f"{len(briefs)} articles of bannedbook.org, {first} to {last}"[:80],
-        "LongDescription": (f"{len(briefs)} news articles of bannedbook.org (禁闻网), published {first} to "
+        "Description": f"{index.count} articles of bannedbook.org, {first} to {last}"[:80],
+        "LongDescription": (f"{index.count} news articles of bannedbook.org (禁闻网), published {first} to "
                             f"{last}, {script}archived by newsspider with their images, tags and citations "
                             "(live URL, capture time, WARC record)."),
         "Language": "zho",
@@ -685,8 +755,6 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
               progress: bool = True) -> Written:
     """Write the offline edition of *dataset* to *out* (default: :func:`default_name` in the working
     directory); return what was written.  Bad input is :class:`ExportError` with one line."""
-    from libzim.writer import Creator
-
     edition = edition or Edition()
     dataset = Path(dataset)
     data_dir = dataset if dataset.is_dir() else dataset.parent
@@ -696,9 +764,19 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
 
     say("reading the dataset", progress)
     index = Index()
+    try:
+        return _write(dataset, data_dir, out, edition, shown, index, max_image_kb, errors, progress)
+    finally:
+        index.close()
+
+
+def _write(dataset: Path, data_dir: Path, out: Path, edition: Edition, shown: _Shown, index: Index,
+           max_image_kb: int, errors: Errors, progress: bool) -> Written:
+    from libzim.writer import Creator
+
     for record in _records(dataset, errors, edition.filters.keep):
         index.add(record, shown)
-    if not index.briefs:
+    if not index.count:
         what = "no articles" if edition.filters == Filters() else "no articles that the options select"
         raise ExportError(f"{display_path(dataset)}: {what}; no ZIM written")
     index.finish()
@@ -708,10 +786,10 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
     if not warc_files(data_dir):
         written.no_archive = (f"no web archive in {display_path(data_dir / WARC_DIR)}: the file has no "
                               "images (crawl with --images to keep them)")
-    elif index.image_urls:
-        say(f"finding {len(index.image_urls):,} images in the web archive", progress)
+    elif index.image_count:
+        say(f"finding {index.image_count:,} images in the web archive", progress)
         try:
-            captures = latest_captures(data_dir, want=index.image_urls.__contains__)
+            captures = latest_captures(data_dir, want=index.has_image)
         except ArchiveError as exc:
             written.no_archive = f"{exc}: the file has no images"
     images = Images(data_dir, captures, max_image_kb * 1024) if captures else None
@@ -724,7 +802,7 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
         part, lock = new_part(out)  # locked while this export runs; libzim writes PART.zim beside it
     except OSError as exc:
         raise ExportError(f"{write_error(exc, display_path(out))}; nothing was written") from exc
-    bar = Progress(len(index.briefs), progress)
+    bar = Progress(index.count, progress)
     # Xapian keeps the documents it indexes in memory until it flushes them, every 10,000 by default:
     # the peak RSS grew with the articles (874 MB at 10,000). Every 100 (no slower than 500): 322, 328 and
     # 427 MB at 1,000, 4,000 and 10,000 articles; what still grows past 4,000 is not known yet
@@ -736,7 +814,9 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
                 certificate = (certifier.certificate(record, f"article {record['article_id']}")[0]
                                if record.get("warc") else None)
                 page = article_page(record, index, shown, images, certificate)
-                brief = index.ids[str(record["article_id"])]
+                brief = index.brief(str(record["article_id"]))
+                if brief is None:  # not in the first pass (the dataset grew meanwhile): in no list either
+                    continue
                 body = shown(record.get("body"))
                 content = "\n".join(filter(None, [brief.title, shown(record.get("summary")), body]))
                 creator.add_item(_page_item(f"a/{brief.article_id}", brief.title, page, "text/html", True,
@@ -750,7 +830,7 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
             for path, title, html in list_pages(index, edition, shown):
                 creator.add_item(_page_item(path, title, html, "text/html", False, None))
             stored = images.stored if images else 0
-            for name, value in metadata(edition, index.briefs, stored, today).items():
+            for name, value in metadata(edition, index, stored, today).items():
                 creator.add_metadata(name, value)
             creator.add_illustration(48, illustration())
             say("writing the indexes", progress)
@@ -776,5 +856,5 @@ def write_zim(dataset: str | Path, out: str | Path | None = None, edition: Editi
         os.close(lock)
     _remove(_leftovers(part))  # the part file, and what libzim left beside it if anything
     written.images = images.stored if images else 0
-    written.images_missing = len(images.missing) if images else len(index.image_urls)
+    written.images_missing = len(images.missing) if images else index.image_count
     return written
