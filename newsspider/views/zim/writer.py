@@ -667,6 +667,7 @@ def remove_stale_parts(out: Path) -> list[Path]:
     >>> (d / ".a.zim.0123abcd.part.zim_fulltext.idx").mkdir()
     >>> len(remove_stale_parts(d / "a.zim")), sorted(p.name for p in d.iterdir())
     (3, ['.b.zim.0123abcd.part'])
+    >>> shutil.rmtree(d)
     """
     name = re.compile(rf"\.{re.escape(out.name)}\.[0-9a-f]{{8}}\.part")
     try:
