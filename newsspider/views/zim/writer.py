@@ -69,6 +69,10 @@ FRONT_ARTICLES = 50
 FRONT_TAGS = 40
 #: the articles of one list page (a month's, a category's or a tag's: page 2 is ``tag/<name>/2``)
 LIST_PAGE = 200
+#: libzim's compression threads; each holds a cluster and a compressor's state: its default, 4, made the
+#: peak RSS 435 MB at 10,000 articles (most of it while the last clusters were compressed), 2 made it
+#: 246 MB and 1 152 MB (benchmarks/HISTORY.md); two keep both cores of a small machine busy
+ZIM_WORKERS = 2
 #: documents Xapian indexes between two flushes to disk (its default, 10,000, holds them all in memory)
 XAPIAN_FLUSH = 100
 #: who published what the file holds (ZIM metadata Creator)
@@ -806,10 +810,11 @@ def _write(dataset: Path, data_dir: Path, out: Path, edition: Edition, shown: _S
     bar = Progress(index.count, progress)
     # Xapian keeps the documents it indexes in memory until it flushes them, every 10,000 by default:
     # the peak RSS grew with the articles (874 MB at 10,000). Every 100 (no slower than 500): 322, 328 and
-    # 427 MB at 1,000, 4,000 and 10,000 articles; what still grows past 4,000 is not known yet
+    # 427 MB at 1,000, 4,000 and 10,000 articles with libzim's 4 compression threads (ZIM_WORKERS)
     os.environ.setdefault("XAPIAN_FLUSH_THRESHOLD", str(XAPIAN_FLUSH))
+    creator = Creator(str(part) + ".zim").config_indexing(True, "zho").config_nbworkers(ZIM_WORKERS)
     try:
-        with _quiet_stdout(), Creator(str(part) + ".zim").config_indexing(True, "zho") as creator:
+        with _quiet_stdout(), creator:
             creator.set_mainpath("index")
             for record in _records(dataset, "skip", edition.filters.keep):
                 certificate = (certifier.certificate(record, f"article {record['article_id']}")[0]
