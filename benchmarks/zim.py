@@ -1,7 +1,7 @@
 """Benchmark: the offline edition (``dataset export --format zim``): time, peak RSS, bytes per article.
 
     python -m benchmarks.zim [--articles 5000] [--with-images 500] [--max-image-kb 100]    # some 3 minutes
-    python -m benchmarks.zim --articles 100000 --with-images 10000    # the issue's scale: about an hour
+    python -m benchmarks.zim --articles 100000 --with-images 10000 --out benchmarks/ZIM.md    # about an hour
 
 The articles are the search benchmark's (:func:`benchmarks.search.records`:
 1,500-3,000 characters of body from the real seed pages' text, tags, ten
@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=5000, help="articles without images")
     parser.add_argument("--with-images", type=int, default=500, help="articles with one image each")
     parser.add_argument("--max-image-kb", type=int, default=100)
+    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--images", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -121,12 +122,21 @@ def main() -> None:
     rows = [measure(args.articles, False, args.max_image_kb)]
     if args.with_images:
         rows.append(measure(args.with_images, True, args.max_image_kb))
-    print("| articles | images | time | articles/s | peak RSS | ZIM | bytes/article | JSON Lines |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    table = ["| articles | images | time | articles/s | peak RSS | ZIM | bytes/article | JSON Lines |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        print(f"| {r['articles']:,} | {r['images']:,} | {r['seconds']:.0f} s | {r['per_s']:.0f} | "
-              f"{r['peak_mb']:.0f} MB | {r['zim_mb']:.1f} MB | {r['bytes_per_article']:,.0f} | "
-              f"{r['jsonl_mb']:.1f} MB |")
+        table.append(f"| {r['articles']:,} | {r['images']:,} | {r['seconds']:.0f} s | {r['per_s']:.0f} | "
+                     f"{r['peak_mb']:.0f} MB | {r['zim_mb']:.1f} MB | {r['bytes_per_article']:,.0f} | "
+                     f"{r['jsonl_mb']:.1f} MB |")
+    print("\n".join(table))
+    if args.out:
+        command = " ".join(["python -m benchmarks.zim", *sys.argv[1:]])
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        args.out.write_text(
+            f"# The offline edition (`dataset export --format zim`)\n\n`{command}` on "
+            f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores (load average at the end: {load}); "
+            f"the cap on images {args.max_image_kb} KB. Peak RSS is the export process's own "
+            "(`wait4`).\n\n" + "\n".join(table) + "\n", "utf-8")
 
 
 if __name__ == "__main__":
