@@ -84,7 +84,7 @@ DEFAULTS: dict[str, Any] = {
     # A stored article a refresh finds gone (404, 410, a redirect to another page) is marked removed
     # provisionally; a refresh at least this long after (seconds, or 90s, 30m, 12h, 1d, 2w) that finds it
     # gone too confirms it (its removed_at).  A day: a page a site takes down for an hour is not removed.
-    "NEWSSPIDER_REMOVED_CONFIRM": 86400,
+    "NEWSSPIDER_REMOVED_CONFIRM": "1d",
     # A refresh where more than this share of the stored articles it asked for is gone met a broken site or
     # a block, not a removal: it marks nothing removed and is degraded.  A news site takes down a few
     # articles at a time (well under 1% of a refresh); a block or a broken site answers most of them so.

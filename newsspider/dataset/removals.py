@@ -16,6 +16,7 @@ skipped and counted (:class:`~newsspider.dataset.reader.BadLine`), never the log
 >>> append_events(d, "removals.jsonl", [event("1", "u1", "provisional", "2026-01-01T00:00:00Z", "404"),
 ...     event("1", "u1", "confirmed", "2026-01-02T00:00:00Z", "404", since="2026-01-01T00:00:00Z"),
 ...     event("2", "u2", "provisional", "2026-01-01T00:00:00Z", "410")])
+3
 >>> removed_articles(d)
 {'1': ('2026-01-02T00:00:00Z', '404')}
 >>> _ = (d / "removals.jsonl").open("a").write("not json\\n")

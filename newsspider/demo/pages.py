@@ -54,6 +54,10 @@ SENTENCES = [
 ]
 
 
+#: how a taken-down article's page answers (DemoSite.remove_article)
+REMOVED_ANSWERS = ("404", "410", "home")
+
+
 @dataclass
 class Page:
     """A response of the demo site."""
@@ -92,6 +96,10 @@ class DemoSite:
         self.random = random.Random(seed)
         self.articles: dict[int, Article] = {}
         self.edits: dict[int, int] = {}
+        #: articles taken down, and how their page answers: 404, 410, or "home" (a redirect to the front page)
+        self.removed: dict[int, str] = {}
+        #: every article page answers 404 (a broken site, a block), the listings as before
+        self.all_gone = False
         self._add_seed_articles()
         self._add_generated(extra_articles)
         self._sort()
@@ -120,6 +128,25 @@ class DemoSite:
     def edit_article(self, article_id: int) -> None:
         """Change an article's text (as an editor's correction would)."""
         self.edits[article_id] = self.edits.get(article_id, 0) + 1
+
+    def remove_article(self, article_id: int, how: str) -> None:
+        """Take an article down: its page answers *how* (``404``, ``410``, ``home``), its links stay."""
+        if how not in REMOVED_ANSWERS:
+            raise ValueError(f"how: one of {', '.join(REMOVED_ANSWERS)}")
+        self.removed[article_id] = how
+
+    def restore_article(self, article_id: int) -> None:
+        """Put a taken-down article back."""
+        self.removed.pop(article_id, None)
+
+    def removed_page(self, article_id: int) -> Page | None:
+        """The answer of a taken-down article's page, else None."""
+        how = "404" if self.all_gone else self.removed.get(article_id)
+        if how is None:
+            return None
+        if how == "home":
+            return Page(301, location=LIVE + "/bnews/")
+        return Page(int(how), "<html><body><h2>" + how + "</h2></body></html>")
 
     # --- building ------------------------------------------------------------------------
     def _add_seed_articles(self) -> None:
@@ -183,6 +210,8 @@ class DemoSite:
             article = self.articles.get(int(match["id"]))
             if article is None or article.path != path:
                 return Page(404, "<html><body><h2>404</h2></body></html>")
+            if (gone := self.removed_page(article.article_id)) is not None:
+                return gone
             return Page(body=self.article_page(article, mirror))
         decoded = unquote(path)
         if match := site.TAG_PATH.match(decoded):
