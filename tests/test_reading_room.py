@@ -178,7 +178,7 @@ def test_a_search_shows_the_count_and_marked_snippets_best_first_and_opens_the_a
 
 def test_a_removed_article_is_badged_in_results_and_on_its_page_and_has_a_filter(
         page: Page, room: tuple[str, list[dict[str, Any]]]) -> None:
-    root, records = room
+    root, _ = room
     page.goto(root + "/?q=" + quote("第3篇"))
     hit = page.locator("ol.hits > li", has=page.locator(f"h2 a[href$='/{REMOVED}']"))
     assert hit.locator(".removed").inner_text() == "removed from the site on 2026-02-03"

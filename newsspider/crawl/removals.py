@@ -140,7 +140,8 @@ class Removals:
             self.marks[article_id] = event(article_id, url, "confirmed", now, how, since=prior.since,
                                            run=self._run())
             self.stats.inc_value(keys.REMOVED_CONFIRMED)
-            logger.info("removed from the site (%s), confirmed (first seen gone %s): %s", how, prior.since, url)
+            logger.info("removed from the site (%s), confirmed (first seen gone %s): %s", how, prior.since,
+                        url)
 
     def _run(self) -> int | None:
         return self.memory.run_id if self.memory is not None else None

@@ -164,8 +164,8 @@ def remove_stale_parts(out: Path) -> list[Path]:
 #: a spreadsheet's columns: what a reader looks at first, the long text last
 SHEET_COLUMNS = ("article_id", "published_date", "title", "url", "source", "author", "editor", "category",
                  "tags", "summary", "published_at", "image_url", "image_credit", "images", "related_urls",
-                 "crawled_at", "removed_at", "removed_how", "version", "content_hash", "warc", "schema_version",
-                 "body")
+                 "crawled_at", "removed_at", "removed_how", "version", "content_hash", "warc",
+                 "schema_version", "body")
 assert sorted(SHEET_COLUMNS) == sorted((*FIELDS, *REMOVAL_FIELDS))
 #: the columns that hold a UTC timestamp (a date and time cell in a workbook)
 _MOMENTS = ("crawled_at", "removed_at")
@@ -362,8 +362,8 @@ def _write_parquet(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
         row = {name: record.get(name) for name in (*FIELDS, *REMOVAL_FIELDS)}
         row["published_date"] = date.fromisoformat(row["published_date"]) if row["published_date"] else None
         for name in _MOMENTS:
-            if row[name]:
-                row[name] = datetime.fromisoformat(row[name].replace("Z", "+00:00"))
+            if text := row[name]:
+                row[name] = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
         return row
 
     rows = [typed(r) for r in records]

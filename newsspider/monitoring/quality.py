@@ -74,7 +74,7 @@ def removal_counts(stats: Mapping[str, Any]) -> dict[str, Any]:
     ...                 "newsspider/removals/provisional": 2, "newsspider/removals/max_share": 0.2})
     {'removals': {'checked': 30, 'gone': 2, 'provisional': 2, 'confirmed': 0, 'restored': 0}}
     >>> removal_counts({"newsspider/removals/checked": 30, "newsspider/removals/gone": 30,
-    ...                 "newsspider/removals/provisional": 30, "newsspider/removals/max_share": 0.2})["removals"]
+    ...     "newsspider/removals/provisional": 30, "newsspider/removals/max_share": 0.2})["removals"]
     {'checked': 30, 'gone': 30, 'provisional': 0, 'confirmed': 0, 'restored': 0, 'not_believed': True}
     >>> removal_counts({})
     {}

@@ -240,8 +240,8 @@ def _runs_section(runs: list[Run], min_articles: int = MIN_ARTICLES) -> str:
         notes.append(f"{len(records) - len(measured)} of {len(records)} runs stored nothing new "
                       "(or kept no measure) and are left out of the chart.")
     chart += "".join(f"<p>{escape(note)}</p>" for note in notes)
-    header = ("run", "started", "status", "stored", "failed", "dropped", "removed", "restored", *TRACKED_FIELDS,
-              "checks failed")
+    header = ("run", "started", "status", "stored", "failed", "dropped", "removed", "restored",
+              *TRACKED_FIELDS, "checks failed")
 
     def cells(r: dict[str, Any]) -> list[str]:
         if not r["quality"]:
@@ -262,7 +262,8 @@ def _runs_section(runs: list[Run], min_articles: int = MIN_ARTICLES) -> str:
                                           else counts["restored"])
 
     rows = [(r["run"], r["started_at"][:16], r["status"], stored(r), r["failed"], r["dropped"],
-             removals(r, "removed"), removals(r, "restored"), *cells(r), "; ".join(r["checks"])) for r in records]
+             removals(r, "removed"), removals(r, "restored"), *cells(r), "; ".join(r["checks"]))
+            for r in records]
     table = _table("Coverage per run", rows, header, "", "coverage-per-run",
                    ["few" if r in few else "" for r in records])
     failures = bar_chart("failures-per-run", "failed pages per run",

@@ -5,7 +5,8 @@ lists as JSON, plus ``year``; indexed by date, by URL, and by year, category
 and source in ``articles_facets``, which the reading room's filter counts read
 instead of the wide rows), ``old_versions`` and the view ``versions``
 (every version), ``tags`` (article_id, tag), ``runs`` (the data dir's run
-history), ``removals`` (the articles the site removed: article_id, removed_at, removed_how) and ``search``, a contentless FTS5 index of body, summary and title
+history), ``removals`` (the articles the site removed: article_id, removed_at,
+removed_how) and ``search``, a contentless FTS5 index of body, summary and title
 in the tokens of :mod:`newsspider.views.search.tokens`.  The body is the
 index's first column, which FTS5 stores without a column marker: a quarter
 of the index.  Pages are 64 KiB, so that an article's row is not spread over
@@ -301,7 +302,8 @@ def _store_removals(conn: sqlite3.Connection, data_dir: Path, bad_line: Callable
     conn.execute("DROP TABLE IF EXISTS removals")
     conn.execute("CREATE TABLE removals (article_id TEXT PRIMARY KEY, removed_at TEXT, removed_how TEXT)")
     conn.executemany("INSERT INTO removals VALUES (?, ?, ?)",
-                     [(key, at, how) for key, (at, how) in removed_articles(data_dir, bad_line, warn=False).items()])
+                     [(key, at, how)
+                      for key, (at, how) in removed_articles(data_dir, bad_line, warn=False).items()])
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:

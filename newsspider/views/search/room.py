@@ -69,7 +69,8 @@ class Ask:
         query = (args.get("q") or "").strip()
         sort = args.get("sort") or "best"
         page = args.get("page") or "1"
-        filters = tuple((name, value) for name in (*FILTERS, REMOVED) if (value := (args.get(name) or "").strip()))
+        filters = tuple((name, value) for name in (*FILTERS, REMOVED)
+                        if (value := (args.get(name) or "").strip()))
         number = int(page) if page.isdigit() and len(page) < 10 else 0
         return cls(query, sort if sort in SORTS else "best", number or 1, filters)
 
@@ -423,7 +424,8 @@ def article(conn: sqlite3.Connection, article_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     record = dict(zip(FIELDS, row, strict=True))
-    gone = conn.execute("SELECT removed_at, removed_how FROM removals WHERE article_id = ?", [article_id]).fetchone()
+    gone = conn.execute("SELECT removed_at, removed_how FROM removals WHERE article_id = ?",
+                        [article_id]).fetchone()
     record["removed_at"], record["removed_how"] = gone or (None, None)
     for name in ("tags", "related_urls", "images"):
         record[name] = _list(record[name])
