@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_REFRESH": False,
     # Do not request articles the memory has stored (newsspider.crawl.skipstored); off with --refresh.
     "NEWSSPIDER_SKIP_STORED": True,
+    # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
+    # many such pages are followed first (go deeper to catch articles added further down).
+    "NEWSSPIDER_EXTRA_OLD_PAGES": 0,
     # --- Articles the site removed (newsspider.crawl.removals; --refresh) ---
     # A stored article a refresh finds gone (404, 410, a redirect to another page) is marked removed
     # provisionally; a refresh at least this long after (seconds, or 90s, 30m, 12h, 1d, 2w) that finds it
@@ -89,9 +92,6 @@ DEFAULTS: dict[str, Any] = {
     # a block, not a removal: it marks nothing removed and is degraded.  A news site takes down a few
     # articles at a time (well under 1% of a refresh); a block or a broken site answers most of them so.
     "NEWSSPIDER_REMOVED_MAX_SHARE": 0.2,
-    # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
-    # many such pages are followed first (go deeper to catch articles added further down).
-    "NEWSSPIDER_EXTRA_OLD_PAGES": 0,
     # --- Reaching the site (newsspider.access.proxies) ---
     # Proxies every request goes through, in turn (--proxy): http://, https://, socks5:// or
     # socks5h:// URLs, user:password@ allowed; the proxy resolves the site's name.

@@ -123,7 +123,7 @@ class Removals:
         if prior is not None and prior.removed and article_id not in self.marks:
             self.marks[article_id] = event(article_id, url, "restored", utc_now_iso(), None, run=self._run())
             self.stats.inc_value(keys.RESTORED)
-            logger.info("back on the site (marked %s %s): %s", prior.state, prior.how, url)
+            logger.info("back on the site (marked removed %s, %s): %s", prior.state, prior.how, url)
 
     def _gone(self, article_id: str, url: str, how: str) -> None:
         self._check(article_id)
@@ -131,17 +131,15 @@ class Removals:
             return
         self.gone.add(article_id)
         self.stats.inc_value(keys.REMOVALS_GONE)
+        logger.info("gone from the site (%s): %s", how, url)
         now, prior = utc_now_iso(), self.states.get(article_id)
         if prior is None or prior.state == "restored":
             self.marks[article_id] = event(article_id, url, "provisional", now, how, run=self._run())
             self.stats.inc_value(keys.REMOVED_PROVISIONAL)
-            logger.info("removed from the site (%s), provisionally: %s", how, url)
         elif prior.state == "provisional" and _seconds(now) - _seconds(prior.since) >= self.confirm:
             self.marks[article_id] = event(article_id, url, "confirmed", now, how, since=prior.since,
                                            run=self._run())
             self.stats.inc_value(keys.REMOVED_CONFIRMED)
-            logger.info("removed from the site (%s), confirmed (first seen gone %s): %s", how, prior.since,
-                        url)
 
     def _run(self) -> int | None:
         return self.memory.run_id if self.memory is not None else None
@@ -149,8 +147,15 @@ class Removals:
     def spider_closed(self) -> None:
         """Append this run's marks to the log: none of the removals when they are not believed."""
         marks = list(self.marks.values())
-        if mass_removal(len(self.gone), len(self.checked), self.max_share):
+        if mass := mass_removal(len(self.gone), len(self.checked), self.max_share):
+            logger.warning("%s", mass)
             marks = [m for m in marks if m["state"] == "restored"]
+        if self.checked:
+            counts = {state: sum(1 for m in marks if m["state"] == state)
+                      for state in ("provisional", "confirmed", "restored")}
+            logger.info("removals: %d of %d stored articles refreshed are gone; marked %d removed "
+                        "provisionally, %d confirmed, %d restored", len(self.gone), len(self.checked),
+                        counts["provisional"], counts["confirmed"], counts["restored"])
         if not marks or self.memory is None:
             return
         name = log_name(self.memory.shard_name)
