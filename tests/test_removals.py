@@ -115,3 +115,11 @@ def test_bad_lines_of_the_removals_log_are_skipped_and_counted(tmp_path: Path) -
     assert info.returncode == 0, info.stderr
     assert "removed:      1 confirmed removed from the site, 0 seen gone once" in info.stdout, info.stdout
     assert "bad lines:    2" in info.stdout and "removals.jsonl:3: not an event" in info.stdout, info.stdout
+
+
+def test_a_bad_removal_setting_is_one_line(site_server: MockServer, tmp_path: Path) -> None:
+    for setting, message in (("NEWSSPIDER_REMOVED_CONFIRM=soon", "NEWSSPIDER_REMOVED_CONFIRM: not a duration"),
+                             ("NEWSSPIDER_REMOVED_MAX_SHARE=2", "NEWSSPIDER_REMOVED_MAX_SHARE: not a share")):
+        result = crawl(site_server, tmp_path, "--refresh", "-s", setting)
+        assert result.returncode == 1 and result.stderr.startswith(f"Error: {message}"), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not site_server.requests()
