@@ -118,8 +118,36 @@ def test_bad_lines_of_the_removals_log_are_skipped_and_counted(tmp_path: Path) -
 
 
 def test_a_bad_removal_setting_is_one_line(site_server: MockServer, tmp_path: Path) -> None:
-    for setting, message in (("NEWSSPIDER_REMOVED_CONFIRM=soon", "NEWSSPIDER_REMOVED_CONFIRM: not a duration"),
-                             ("NEWSSPIDER_REMOVED_MAX_SHARE=2", "NEWSSPIDER_REMOVED_MAX_SHARE: not a share")):
+    for setting, message in (
+            ("NEWSSPIDER_REMOVED_CONFIRM=soon", "NEWSSPIDER_REMOVED_CONFIRM: not a duration"),
+            ("NEWSSPIDER_REMOVED_MAX_SHARE=2", "NEWSSPIDER_REMOVED_MAX_SHARE: not a share")):
         result = crawl(site_server, tmp_path, "--refresh", "-s", setting)
         assert result.returncode == 1 and result.stderr.startswith(f"Error: {message}"), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not site_server.requests()
+
+
+def test_the_demo_sites_removal_controls_refuse_bad_values_in_one_line() -> None:
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    from newsspider.demo.server import serve_in_thread
+
+    server = serve_in_thread()
+    try:
+        def post(path: str) -> tuple[int, str]:
+            try:
+                with urlopen(Request(server.root + path, method="POST"), timeout=10) as response:
+                    return response.status, response.read().decode()
+            except HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        assert post(f"/__remove__?id={GONE_410}&how=gone") == (400, "how: one of 404, 410, home\n")
+        assert post("/__remove__?id=1&how=410") == (404, "no article 1 on this site\n")
+        assert post("/__gone__?all=2") == (400, "all: 1 (every article page answers 404) or 0\n")
+        article = server.site.articles[GONE_410]
+        assert post(f"/__remove__?id={GONE_410}&how=410")[0] == 200
+        assert server.site.get(article.path).status == 410
+        assert post(f"/__restore__?id={GONE_410}")[0] == 200 and server.site.get(article.path).status == 200
+        assert post("/__gone__?all=1")[0] == 200 and server.site.get(article.path).status == 404
+    finally:
+        server.shutdown()
