@@ -91,7 +91,21 @@ class Removals:
     @staticmethod
     def _how(article_id: str, request: Request, response: Response) -> str | None:
         """How *response* says the article is gone, else None (a redirect to the article itself, or
-        to its other spellings, is followed as any redirect)."""
+        to its other spellings, is followed as any redirect).
+
+        >>> from scrapy.http import HtmlResponse
+        >>> page = "https://x.org/bnews/itnews/20240101/7.html"
+        >>> def how(status, location=None, url=page, meta=None):
+        ...     headers = {"Location": location} if location else {}
+        ...     response = HtmlResponse(url, status=status, headers=headers)
+        ...     return Removals._how("7", Request(url, meta=meta), response)
+        >>> how(404), how(410), how(200), how(301, "/bnews/"), how(302, "https://x.org/bnews/itnews/")
+        ('404', '410', None, 'redirect:https://x.org/bnews/', 'redirect:https://x.org/bnews/itnews/')
+        >>> how(301, "https://x.org/bnews/zh-tw/itnews/20240101/7.html"), how(301, "/?p=7")  # the same
+        (None, None)
+        >>> how(200, url="https://x.org/bnews/", meta={"redirect_urls": [page]})  # a meta refresh home
+        'redirect:https://x.org/bnews/'
+        """
         if 300 <= response.status < 400 and (location := response.headers.get("Location")):
             target = urljoin(request.url, location.decode("latin-1"))
             return None if site.article_id_of(target) == article_id else how_gone(response.status, target)
@@ -108,7 +122,7 @@ class Removals:
             if response.status < 300:
                 self._answered(article_id, response.url)
             return response
-        self._gone(article_id, request.meta.get(meta.REDIRECT_URLS, [request.url])[0], how)
+        self._gone(article_id, request.url, how)
         raise ArticleGone(request.url, how)
 
     # --- what it is marked ----------------------------------------------------------------------
@@ -130,6 +144,9 @@ class Removals:
         if article_id in self.gone:
             return
         self.gone.add(article_id)
+        if self.marks.get(article_id, {}).get("state") == "restored":  # its page was a meta refresh elsewhere
+            del self.marks[article_id]
+            self.stats.inc_value(keys.RESTORED, -1)
         self.stats.inc_value(keys.REMOVALS_GONE)
         logger.info("gone from the site (%s): %s", how, url)
         now, prior = utc_now_iso(), self.states.get(article_id)
