@@ -298,9 +298,10 @@ class MockServer:
     def edit_article(self, article_id: int) -> None:
         self._post(f"/__edit__?id={article_id}")
 
-    def remove_article(self, article_id: int, how: str = "404") -> None:
-        """Take an article down: its page answers *how* (``404``, ``410``, ``home``: a redirect home)."""
-        self._post(f"/__remove__?id={article_id}&how={how}")
+    def remove_article(self, article_id: int, how: str = "404", unlink: bool = False) -> None:
+        """Take an article down: its page answers *how* (``404``, ``410``, ``home``: a redirect home); with
+        *unlink*, no listing or related list shows it any more."""
+        self._post(f"/__remove__?id={article_id}&how={how}&unlink={int(unlink)}")
 
     def restore_article(self, article_id: int) -> None:
         self._post(f"/__restore__?id={article_id}")

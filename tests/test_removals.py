@@ -48,8 +48,13 @@ def test_removed_articles_provisional_then_confirmed_and_one_restored(mockserver
     assert removed(tmp_path) == {}, "confirmed by one refresh"
 
     mockserver.restore_article(BACK)
+    mockserver.remove_article(GONE_410, "410", unlink=True)  # no page leads to it any more
+    before = len(mockserver.requests())
     second = crawl(mockserver, tmp_path, "--refresh", *NOW)
     assert second.returncode == 0, second.stderr
+    assert "articles marked removed that no page led to, asked for again: 1" in second.stderr
+    asked = [r["path"] for r in mockserver.requests()[before:] if r["path"].endswith(f"/{GONE_410}.html")]
+    assert len(asked) == 1, asked
     gone = removed(tmp_path)
     assert {k: how for k, (_at, how) in gone.items()} == {
         str(GONE_404): "404", str(GONE_410): "410", str(GONE_HOME): f"redirect:{mockserver.url('/bnews/')}"}

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Response
 
 from newsspider.core import meta
@@ -62,6 +62,7 @@ class Removals:
         #: the stored articles answered, and those gone
         self.checked: set[str] = set()
         self.gone: set[str] = set()
+        self.rechecked = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Removals:
@@ -72,6 +73,7 @@ class Removals:
         max_share = parse_share(settings.get("NEWSSPIDER_REMOVED_MAX_SHARE"))
         middleware = cls(crawler, confirm, max_share)
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(middleware.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
@@ -160,6 +162,31 @@ class Removals:
 
     def _run(self) -> int | None:
         return self.memory.run_id if self.memory is not None else None
+
+    def spider_idle(self) -> None:
+        """Once the crawl has nothing else to do, ask again for the articles marked removed that no page
+        led to this time (a site drops its links to what it takes down): so that a removal is confirmed,
+        or the article restored, whether or not anything links to it."""
+        if self.rechecked or self.memory is None:
+            return
+        self.rechecked = True
+        spider = self.crawler.spider
+        window = getattr(spider, "window", None)
+        requests = []
+        for key, removal in self.states.items():
+            parts = site.article_parts(removal.url)
+            if not removal.removed or key in self.checked or parts is None:
+                continue
+            if window is not None and not window.contains(parts[2]):
+                continue
+            requests.append(Request(removal.url, errback=getattr(spider, "failed", None),
+                                    meta={meta.ARTICLE_ID: key}))
+        if not requests:
+            return
+        logger.info("articles marked removed that no page led to, asked for again: %d", len(requests))
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        raise DontCloseSpider
 
     def spider_closed(self) -> None:
         """Append this run's marks to the log: none of the removals when they are not believed."""

@@ -9,7 +9,8 @@ JSON, so that tests can check what a crawl fetched; ``POST /__add__?n=N``
 publishes N new articles and ``POST /__edit__?id=ID`` changes one, so that
 tests, and users of ``newsspider demo --serve``, can change the site between
 crawls (a bad N or ID is a 400 or 404 with a one-line reason); ``POST /__remove__?id=ID&how=404|410|home``
-takes an article down (its page answers 404, 410, or a redirect to the front page),
+takes an article down (its page answers 404, 410, or a redirect to the front page; with ``&unlink=1`` no
+listing or related list shows it any more),
 ``POST /__restore__?id=ID`` puts it back, and ``POST /__gone__?all=1`` makes every article page answer
 404 (``all=0``: as before), a broken site or a block.
 """
@@ -34,7 +35,7 @@ LOG_PATH = "/__requests__"
 # POST endpoints for tests that change the site between crawls.
 ADD_PATH = "/__add__"  # ?n=<count>: publish new articles
 EDIT_PATH = "/__edit__"  # ?id=<article id>: change an article's text
-REMOVE_PATH = "/__remove__"  # ?id=<article id>&how=404|410|home: take an article down
+REMOVE_PATH = "/__remove__"  # ?id=<article id>&how=404|410|home[&unlink=1]: take an article down
 RESTORE_PATH = "/__restore__"  # ?id=<article id>: put it back
 GONE_PATH = "/__gone__"  # ?all=1|0: every article page answers 404, or not
 #: the most articles one POST /__add__ publishes
@@ -106,7 +107,8 @@ class DemoHandler(BaseHTTPRequestHandler):
                 if query.get("how", "404") not in REMOVED_ANSWERS:
                     self._refuse(400, f"how: one of {', '.join(REMOVED_ANSWERS)}")
                     return
-                self.server.site.remove_article(int(article_id), query.get("how", "404"))
+                self.server.site.remove_article(int(article_id), query.get("how", "404"),
+                                                unlink=query.get("unlink") == "1")
             elif parts.path == RESTORE_PATH:
                 self.server.site.restore_article(int(article_id))
             else:
