@@ -68,9 +68,8 @@ def test_removed_articles_provisional_then_confirmed_and_one_restored(mockserver
     assert [r.failed for r in runs] == [0, 0, 0] and [r.status for r in runs] == ["finished"] * 3
     removals = [json.loads(r.quality or "{}").get("removals") for r in runs]
     assert removals[1]["provisional"] == 4 and removals[1]["gone"] == 4
-    assert (removals[2]["confirmed"], removals[2]["restored"]) == (3, 1)
-    assert ("removed from the site: 3 gone, 0 marked provisionally, 3 confirmed, 1 restored (of "
-            in run_text(runs[2]))
+    assert (removals[2]["confirmed"], removals[2]["restored"], removals[2]["gone"]) == (3, 1, 0)
+    assert "newly gone; marked 0 provisionally, 3 confirmed, 1 restored" in run_text(runs[2])
 
     # every export carries the latest state
     for fmt, name in (("jsonl", "a.jsonl"), ("csv", "a.csv"), ("xlsx", "a.xlsx"), ("parquet", "a.parquet")):

@@ -44,7 +44,8 @@ DROPPED = f"{_ROOT}/dropped"
 NOT_STORED = f"{_ROOT}/not_stored"
 
 # --- articles the site removed (newsspider.crawl.removals; a refresh only) ---------------------
-#: stored articles a refresh asked for again that answered (on the site, or gone)
+#: stored articles a refresh asked for again that answered (on the site, or gone), of those not marked
+#: removed before
 REMOVALS_CHECKED = f"{_ROOT}/removals/checked"
 #: of those, the ones that answered as removed (404, 410, a redirect to another page)
 REMOVALS_GONE = f"{_ROOT}/removals/gone"

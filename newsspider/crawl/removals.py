@@ -10,9 +10,10 @@ go.  The first time, the article is marked removed *provisionally*; when a later
 appended to the removals log beside the shards when the crawl ends
 (:mod:`newsspider.dataset.removals`); the dataset's records and the web archive are never touched.
 
-A run where more than ``NEWSSPIDER_REMOVED_MAX_SHARE`` of the stored articles it asked for is gone
-has met a broken site or a block, not a mass removal: it marks nothing removed (restorations
-still count) and its ``removals/mass`` check fails (the run is degraded, exit status 3).
+A run where more than ``NEWSSPIDER_REMOVED_MAX_SHARE`` of the stored articles it asked for (of those not
+marked removed before: one still gone is expected to be) is gone has met a broken site or a block, not a
+mass removal: it marks nothing removed (restorations still count) and its ``removals/mass`` check fails
+(the run is degraded, exit status 3).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Removals:
         self.checked: set[str] = set()
         self.gone: set[str] = set()
         self.rechecked = False
+        #: of those, the ones not marked removed before (what a mass removal is judged on)
+        self.fresh_checked = self.fresh_gone = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Removals:
@@ -128,10 +131,17 @@ class Removals:
         raise ArticleGone(request.url, how)
 
     # --- what it is marked ----------------------------------------------------------------------
+    def _marked(self, article_id: str) -> bool:
+        """Whether the article was marked removed before this run."""
+        prior = self.states.get(article_id)
+        return prior is not None and prior.removed
+
     def _check(self, article_id: str) -> None:
         if article_id not in self.checked:
             self.checked.add(article_id)
-            self.stats.inc_value(keys.REMOVALS_CHECKED)
+            if not self._marked(article_id):  # one still gone is expected to be: not a sign of a broken site
+                self.fresh_checked += 1
+                self.stats.inc_value(keys.REMOVALS_CHECKED)
 
     def _answered(self, article_id: str, url: str) -> None:
         self._check(article_id)
@@ -146,10 +156,12 @@ class Removals:
         if article_id in self.gone:
             return
         self.gone.add(article_id)
+        if not self._marked(article_id):
+            self.fresh_gone += 1
+            self.stats.inc_value(keys.REMOVALS_GONE)
         if self.marks.get(article_id, {}).get("state") == "restored":  # its page was a meta refresh elsewhere
             del self.marks[article_id]
             self.stats.inc_value(keys.RESTORED, -1)
-        self.stats.inc_value(keys.REMOVALS_GONE)
         logger.info("gone from the site (%s): %s", how, url)
         now, prior = utc_now_iso(), self.states.get(article_id)
         if prior is None or prior.state == "restored":
@@ -191,7 +203,7 @@ class Removals:
     def spider_closed(self) -> None:
         """Append this run's marks to the log: none of the removals when they are not believed."""
         marks = list(self.marks.values())
-        if mass := mass_removal(len(self.gone), len(self.checked), self.max_share):
+        if mass := mass_removal(self.fresh_gone, self.fresh_checked, self.max_share):
             logger.warning("%s", mass)
             marks = [m for m in marks if m["state"] == "restored"]
         if self.checked:

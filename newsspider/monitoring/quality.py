@@ -66,9 +66,9 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = (),
 
 
 def removal_counts(stats: Mapping[str, Any]) -> dict[str, Any]:
-    """A refresh's removals (:mod:`newsspider.crawl.removals`): the stored articles it asked for, those
-    gone, and those it marked; a run whose removals are not believed (:func:`mass_removal`) marked no
-    removal.  Nothing for a run that asked for no stored article.
+    """A refresh's removals (:mod:`newsspider.crawl.removals`): the stored articles it asked for and those
+    newly gone (of those not marked removed before), and those it marked; a run whose removals are not
+    believed (:func:`mass_removal`) marked no removal.  Nothing for a run that asked for no stored article.
 
     >>> removal_counts({"newsspider/removals/checked": 30, "newsspider/removals/gone": 2,
     ...                 "newsspider/removals/provisional": 2, "newsspider/removals/max_share": 0.2})

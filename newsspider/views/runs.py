@@ -111,9 +111,9 @@ def run_text(run: Run) -> str:
     else:
         lines.append("  no quality recorded (monitoring off, or a run before it existed)")
     if removals := quality.get("removals"):
-        lines.append(f"  removed from the site: {removals['gone']} gone, {removals['provisional']} marked "
-                     f"provisionally, {removals['confirmed']} confirmed, {removals['restored']} restored (of "
-                     f"{removals['checked']} stored articles refreshed)"
+        lines.append(f"  removed from the site: {removals['gone']} of {removals['checked']} stored articles "
+                     f"refreshed newly gone; marked {removals['provisional']} provisionally, "
+                     f"{removals['confirmed']} confirmed, {removals['restored']} restored"
                      + ("; not believed: too many gone at once" if removals.get("not_believed") else ""))
     for title, counts in (("failed pages", record["failures"]), ("dropped records", quality.get("dropped"))):
         if counts:
