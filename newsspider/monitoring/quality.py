@@ -80,7 +80,7 @@ def removal_counts(stats: Mapping[str, Any]) -> dict[str, Any]:
     {}
     """
     checked, gone = int(stats.get(keys.REMOVALS_CHECKED, 0)), int(stats.get(keys.REMOVALS_GONE, 0))
-    if not checked:
+    if not checked and not any(stats.get(key) for key in (keys.REMOVED_CONFIRMED, keys.RESTORED)):
         return {}
     mass = mass_removal(gone, checked, float(stats.get(keys.REMOVALS_MAX_SHARE, 1.0))) is not None
     counts: dict[str, Any] = {
