@@ -31,6 +31,7 @@ from scrapy.http import Response
 from newsspider.core import meta
 from newsspider.core import stats as keys
 from newsspider.core.removals import ArticleGone, how_gone, mass_removal, parse_duration, parse_share
+from newsspider.core.seen import SeenKeys, id_key
 from newsspider.core.time import utc_now_iso
 from newsspider.dataset.removals import Removal, append_events, current_states, event, log_name
 from newsspider.dataset.storage import StorageError
@@ -60,12 +61,13 @@ class Removals:
         self.states: dict[str, Removal] = {}
         #: what this run marks, by article id
         self.marks: dict[str, dict[str, Any]] = {}
-        #: the stored articles answered, and those gone
-        self.checked: set[str] = set()
-        self.gone: set[str] = set()
-        self.rechecked = False
+        #: the stored articles answered, and those gone (8 bytes an id: a refresh asks for every one)
+        self.checked = SeenKeys()
+        self.gone = SeenKeys()
         #: of those, the ones not marked removed before (what a mass removal is judged on)
         self.fresh_checked = self.fresh_gone = 0
+        #: whether the articles marked removed that no page led to were asked for again
+        self.rechecked = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Removals:
@@ -137,8 +139,8 @@ class Removals:
         return prior is not None and prior.removed
 
     def _check(self, article_id: str) -> None:
-        if article_id not in self.checked:
-            self.checked.add(article_id)
+        if (key := id_key(article_id)) not in self.checked:
+            self.checked.add(key)
             if not self._marked(article_id):  # one still gone is expected to be: not a sign of a broken site
                 self.fresh_checked += 1
                 self.stats.inc_value(keys.REMOVALS_CHECKED)
@@ -153,9 +155,9 @@ class Removals:
 
     def _gone(self, article_id: str, url: str, how: str) -> None:
         self._check(article_id)
-        if article_id in self.gone:
+        if (key := id_key(article_id)) in self.gone:
             return
-        self.gone.add(article_id)
+        self.gone.add(key)
         if not self._marked(article_id):
             self.fresh_gone += 1
             self.stats.inc_value(keys.REMOVALS_GONE)
@@ -187,7 +189,7 @@ class Removals:
         requests = []
         for key, removal in self.states.items():
             parts = site.article_parts(removal.url)
-            if not removal.removed or key in self.checked or parts is None:
+            if not removal.removed or id_key(key) in self.checked or parts is None:
                 continue
             if window is not None and not window.contains(parts[2]):
                 continue
