@@ -68,6 +68,9 @@ class Removals:
         self.fresh_checked = self.fresh_gone = 0
         #: whether the articles marked removed that no page led to were asked for again
         self.rechecked = False
+        #: the articles stored before this run; whether this run's removals cannot be believed already
+        self.stored = 0
+        self.surely_mass = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Removals:
@@ -87,6 +90,7 @@ class Removals:
         self.stats.set_value(keys.REMOVALS_MAX_SHARE, self.max_share)
         self.states = current_states(self.memory.data_dir,
                                      lambda bad: self.stats.inc_value(keys.REMOVALS_BAD_LINES))
+        self.stored = self.memory.count()
 
     # --- what an answer says --------------------------------------------------------------------
     def _stored(self, request: Request) -> str | None:
@@ -165,6 +169,8 @@ class Removals:
             del self.marks[article_id]
             self.stats.inc_value(keys.RESTORED, -1)
         logger.info("gone from the site (%s): %s", how, url)
+        if self._surely_mass():
+            return
         now, prior = utc_now_iso(), self.states.get(article_id)
         if prior is None or prior.state == "restored":
             self.marks[article_id] = event(article_id, url, "provisional", now, how, run=self._run())
@@ -173,6 +179,16 @@ class Removals:
             self.marks[article_id] = event(article_id, url, "confirmed", now, how, since=prior.since,
                                            run=self._run())
             self.stats.inc_value(keys.REMOVED_CONFIRMED)
+
+    def _surely_mass(self) -> bool:
+        """Whether more are gone than the share of every stored article: then the run's removals cannot be
+        believed whatever it meets next, and what it would mark is not kept (a site answering 2.4 million
+        articles 404 would otherwise be held in memory to the end)."""
+        if not self.surely_mass and mass_removal(self.fresh_gone, max(self.stored, self.fresh_checked),
+                                                 self.max_share):
+            self.surely_mass = True
+            self.marks = {k: mark for k, mark in self.marks.items() if mark["state"] == "restored"}
+        return self.surely_mass
 
     def _run(self) -> int | None:
         return self.memory.run_id if self.memory is not None else None
