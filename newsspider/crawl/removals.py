@@ -110,8 +110,8 @@ class Removals:
         ...     headers = {"Location": location} if location else {}
         ...     response = HtmlResponse(url, status=status, headers=headers)
         ...     return Removals._how("7", Request(url, meta=meta), response)
-        >>> how(404), how(410), how(200), how(301, "/bnews/"), how(302, "https://x.org/bnews/itnews/")
-        ('404', '410', None, 'redirect:https://x.org/bnews/', 'redirect:https://x.org/bnews/itnews/')
+        >>> how(404), how(410), how(200), how(304), how(301, "/bnews/"), how(302, "https://x.org/bnews/itnews/")
+        ('404', '410', None, None, 'redirect:https://x.org/bnews/', 'redirect:https://x.org/bnews/itnews/')
         >>> how(301, "https://x.org/bnews/zh-tw/itnews/20240101/7.html"), how(301, "/?p=7")  # the same
         (None, None)
         >>> how(200, url="https://x.org/bnews/", meta={"redirect_urls": [page]})  # a meta refresh home
@@ -130,7 +130,7 @@ class Removals:
             return response
         how = self._how(article_id, request, response)
         if how is None:
-            if response.status < 300:
+            if response.status < 300 or response.status == 304:  # 304: there, unchanged since captured
                 self._answered(article_id, response.url)
             return response
         self._gone(article_id, request.url, how)
