@@ -481,6 +481,8 @@ def demo(data_dir: Path, port: int, serve: bool, settings: tuple[str, ...]) -> N
     \b
       curl -X POST 'http://127.0.0.1:PORT/__add__?n=3'             # publish 3 new articles
       curl -X POST 'http://127.0.0.1:PORT/__edit__?id=2060000'     # edit one
+      curl -X POST 'http://127.0.0.1:PORT/__remove__?id=2060037&how=410'  # take one down (404, 410, home)
+      curl -X POST 'http://127.0.0.1:PORT/__restore__?id=2060037'  # put it back
     """
     from newsspider.dataset.reader import iter_records
     from newsspider.demo.server import serve_in_thread

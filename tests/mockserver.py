@@ -298,6 +298,18 @@ class MockServer:
     def edit_article(self, article_id: int) -> None:
         self._post(f"/__edit__?id={article_id}")
 
+    def remove_article(self, article_id: int, how: str = "404", unlink: bool = False) -> None:
+        """Take an article down: its page answers *how* (``404``, ``410``, ``home``: a redirect home); with
+        *unlink*, no listing or related list shows it any more."""
+        self._post(f"/__remove__?id={article_id}&how={how}&unlink={int(unlink)}")
+
+    def restore_article(self, article_id: int) -> None:
+        self._post(f"/__restore__?id={article_id}")
+
+    def all_gone(self, on: bool = True) -> None:
+        """Every article page answers 404 (a broken site, a block), or (*on* False) as before."""
+        self._post(f"/__gone__?all={int(on)}")
+
     def rewrite(self, old: str, new: str) -> None:
         """Replace *old* with *new* in every page served from now on."""
         self._post("/__rewrite__", json.dumps({"old": old, "new": new}).encode())

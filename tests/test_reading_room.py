@@ -74,12 +74,25 @@ def _versions() -> list[dict[str, Any]]:
     return [first, second, third]
 
 
+REMOVED = "3"  # the one article the site removed (confirmed); article 5 only seen gone once
+
+
+def _removals() -> list[dict[str, Any]]:
+    """The removals log: article 3 confirmed removed (410), article 5 provisionally (not shown as removed)."""
+    url = "https://www.bannedbook.org/bnews/itnews/20200101/{}.html"
+    return [{"article_id": REMOVED, "url": url.format(3), "state": "confirmed", "at": "2026-02-03T04:05:06Z",
+             "since": "2026-02-01T00:00:00Z", "how": "410", "run": 3},
+            {"article_id": "5", "url": url.format(5), "state": "provisional", "at": "2026-02-03T04:05:06Z",
+             "since": "2026-02-03T04:05:06Z", "how": "404", "run": 3}]
+
+
 @pytest.fixture(scope="module")
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     data = tmp_path_factory.mktemp("room")
     records = _records()
     (data / "articles.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
                                                  for r in [*records, *_versions()]), encoding="utf-8")
+    (data / "removals.jsonl").write_text("".join(json.dumps(event) + "\n" for event in _removals()), "utf-8")
     process, port = start_browse(data)
     try:
         yield f"http://127.0.0.1:{port}", records
@@ -161,6 +174,27 @@ def test_a_search_shows_the_count_and_marked_snippets_best_first_and_opens_the_a
     page.locator("article ul.tags a").first.click()
     tagged = [r for r in records if rec["tags"][0] in r["tags"]]
     assert page.locator("#count").inner_text().startswith(f"{len(tagged)} articles")
+
+
+def test_a_removed_article_is_badged_in_results_and_on_its_page_and_has_a_filter(
+        page: Page, room: tuple[str, list[dict[str, Any]]]) -> None:
+    root, _ = room
+    page.goto(root + "/?q=" + quote("第3篇"))
+    hit = page.locator("ol.hits > li", has=page.locator(f"h2 a[href$='/{REMOVED}']"))
+    assert hit.locator(".removed").inner_text() == "removed from the site on 2026-02-03"
+    assert page.locator("ol.hits .removed").count() == 1  # not the one only seen gone once
+    # the filter: every article, then only the removed one
+    page.goto(root + "/")
+    page.locator(".filters a", has_text="removed from the site").click()
+    assert "removed=yes" in page.url
+    assert page.locator("#count").inner_text().startswith("1 article")
+    assert page.locator(".filters li.on").inner_text().startswith("removed from the site (1)")
+    page.locator("ol.hits h2 a").first.click()
+    assert page.url.endswith(f"/{REMOVED}")
+    note = page.locator("article p.removed").inner_text()
+    assert note.startswith("Removed from the site on 2026-02-03 (the page answered 410)")
+    page.goto(root + "/-/newsspider/article/5")
+    assert page.locator("article p.removed").count() == 0
 
 
 def test_the_downloads_hold_the_result_set_in_its_order(room: tuple[str, list[dict[str, Any]]]) -> None:

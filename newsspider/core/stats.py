@@ -43,6 +43,22 @@ DROPPED = f"{_ROOT}/dropped"
 #: records that could not be written (the crawl is stopping on a storage error)
 NOT_STORED = f"{_ROOT}/not_stored"
 
+# --- articles the site removed (newsspider.crawl.removals; a refresh only) ---------------------
+#: stored articles a refresh asked for again that answered (on the site, or gone), of those not marked
+#: removed before
+REMOVALS_CHECKED = f"{_ROOT}/removals/checked"
+#: of those, the ones that answered as removed (404, 410, a redirect to another page)
+REMOVALS_GONE = f"{_ROOT}/removals/gone"
+#: articles this run marks removed: provisionally (first seen gone), confirmed (seen gone again at least
+#: NEWSSPIDER_REMOVED_CONFIRM later), restored (on the site again after being marked)
+REMOVED_PROVISIONAL = f"{_ROOT}/removals/provisional"
+REMOVED_CONFIRMED = f"{_ROOT}/removals/confirmed"
+RESTORED = f"{_ROOT}/removals/restored"
+#: the largest share of checked articles that may be gone before the run's removals are not believed
+REMOVALS_MAX_SHARE = f"{_ROOT}/removals/max_share"
+#: lines of the removals log that are not events (skipped)
+REMOVALS_BAD_LINES = f"{_ROOT}/removals/bad_lines"
+
 # --- pages ----------------------------------------------------------------------------------
 #: pages that failed (each reason under ``failed(reason)``)
 FAILED = f"{_ROOT}/failed"

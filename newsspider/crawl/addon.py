@@ -33,6 +33,7 @@ from newsspider.crawl.extensions import OneLineLogFormatter, Progress, RedirectO
 from newsspider.crawl.failures import NothingFetched, PageErrors
 from newsspider.crawl.middlewares import CharsetFix, MetaRefresh, RetryAfter, RobotsTxt, WindowRedirects
 from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, ValidatePipeline
+from newsspider.crawl.removals import Removals
 from newsspider.crawl.resume import EndedMarker
 from newsspider.crawl.skipstored import SkipStored
 from newsspider.frontier.keys import busy_keys, queue_key
@@ -82,6 +83,15 @@ DEFAULTS: dict[str, Any] = {
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
     # many such pages are followed first (go deeper to catch articles added further down).
     "NEWSSPIDER_EXTRA_OLD_PAGES": 0,
+    # --- Articles the site removed (newsspider.crawl.removals; --refresh) ---
+    # A stored article a refresh finds gone (404, 410, a redirect to another page) is marked removed
+    # provisionally; a refresh at least this long after (seconds, or 90s, 30m, 12h, 1d, 2w) that finds it
+    # gone too confirms it (its removed_at).  A day: a page a site takes down for an hour is not removed.
+    "NEWSSPIDER_REMOVED_CONFIRM": "1d",
+    # A refresh where more than this share of the stored articles it asked for is gone met a broken site or
+    # a block, not a removal: it marks nothing removed and is degraded.  A news site takes down a few
+    # articles at a time (well under 1% of a refresh); a block or a broken site answers most of them so.
+    "NEWSSPIDER_REMOVED_MAX_SHARE": 0.2,
     # --- Reaching the site (newsspider.access.proxies) ---
     # Proxies every request goes through, in turn (--proxy): http://, https://, socks5:// or
     # socks5h:// URLs, user:password@ allowed; the proxy resolves the site's name.
@@ -237,6 +247,9 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         # After decompression (590), before MetaRefresh reads the page (580): pages whose HTTP
         # charset is wrong are decoded as they declare.
         CharsetFix: 585,
+        # Before RedirectMiddleware (600) follows a redirect: a refreshed article that answers 404, 410 or
+        # a redirect to another page is a removal seen, not a failed page (--refresh only).
+        Removals: 620,
         # Next to the network: each response archived as it was served (before decompression)...
         WarcCapture: 950,
         # ...unless it is a bot challenge: never archived, parsed or stored; passed with --browser.

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from newsspider.core.errors import NewsspiderError
 from newsspider.dataset.layout import owned_by_crawl
-from newsspider.dataset.reader import Errors, iter_articles, shard_paths
+from newsspider.dataset.reader import REMOVAL_FIELDS, Errors, iter_articles, shard_paths
 from newsspider.dataset.storage import encode_record, write_error
 from newsspider.extract import site
 from newsspider.extract.items import FIELDS
@@ -164,8 +164,11 @@ def remove_stale_parts(out: Path) -> list[Path]:
 #: a spreadsheet's columns: what a reader looks at first, the long text last
 SHEET_COLUMNS = ("article_id", "published_date", "title", "url", "source", "author", "editor", "category",
                  "tags", "summary", "published_at", "image_url", "image_credit", "images", "related_urls",
-                 "crawled_at", "version", "content_hash", "warc", "schema_version", "body")
-assert sorted(SHEET_COLUMNS) == sorted(FIELDS)
+                 "crawled_at", "removed_at", "removed_how", "version", "content_hash", "warc",
+                 "schema_version", "body")
+assert sorted(SHEET_COLUMNS) == sorted((*FIELDS, *REMOVAL_FIELDS))
+#: the columns that hold a UTC timestamp (a date and time cell in a workbook)
+_MOMENTS = ("crawled_at", "removed_at")
 #: what joins the items of a list in one cell
 LIST_SEPARATOR = "; "
 
@@ -233,6 +236,7 @@ def _write_excel_csv(records: Iterable[dict[str, Any]], handle: IO[str]) -> int:
 #: the width of each spreadsheet column, in characters (the others: 16)
 COLUMN_WIDTHS = {"article_id": 10, "published_date": 12, "title": 50, "url": 40, "summary": 50,
                  "published_at": 20, "image_url": 30, "images": 30, "related_urls": 30, "crawled_at": 20,
+                 "removed_at": 20, "removed_how": 30,
                  "version": 8, "warc": 30, "schema_version": 8, "body": 80}
 #: columns whose cells are links (an http(s) URL Excel can follow: at most 2,079 characters)
 LINK_COLUMNS = frozenset({"url", "image_url"})
@@ -308,7 +312,7 @@ def _write_xlsx(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
         for name in SHEET_COLUMNS:
             value = record.get(name)
             typed: date | datetime | None = (_day(value) if name == "published_date"
-                                            else _moment(value) if name == "crawled_at" and value else None)
+                                            else _moment(value) if name in _MOMENTS and value else None)
             if typed is not None:
                 cell = WriteOnlyCell(sheet, value=typed)
                 cell.number_format = "yyyy-mm-dd" if name == "published_date" else "yyyy-mm-dd hh:mm:ss"
@@ -338,6 +342,7 @@ def arrow_schema() -> Any:
     types = {
         "published_date": pa.date32(),
         "crawled_at": pa.timestamp("ms", tz="UTC"),  # Parquet has no seconds unit
+        "removed_at": pa.timestamp("ms", tz="UTC"),
         "tags": pa.list_(pa.string()),
         "related_urls": pa.list_(pa.string()),
         "images": pa.list_(pa.struct([("url", pa.string()), ("alt", pa.string()), ("caption", pa.string())])),
@@ -346,7 +351,7 @@ def arrow_schema() -> Any:
         "version": pa.int32(),
         "schema_version": pa.int32(),
     }
-    return pa.schema([pa.field(name, types.get(name, pa.string())) for name in FIELDS])
+    return pa.schema([pa.field(name, types.get(name, pa.string())) for name in (*FIELDS, *REMOVAL_FIELDS)])
 
 
 def _write_parquet(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
@@ -354,10 +359,11 @@ def _write_parquet(records: Iterable[dict[str, Any]], handle: IO[bytes]) -> int:
     import pyarrow.parquet as pq
 
     def typed(record: dict[str, Any]) -> dict[str, Any]:
-        row = {name: record.get(name) for name in FIELDS}
+        row = {name: record.get(name) for name in (*FIELDS, *REMOVAL_FIELDS)}
         row["published_date"] = date.fromisoformat(row["published_date"]) if row["published_date"] else None
-        if row["crawled_at"]:
-            row["crawled_at"] = datetime.fromisoformat(row["crawled_at"].replace("Z", "+00:00"))
+        for name in _MOMENTS:
+            if text := row[name]:
+                row[name] = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
         return row
 
     rows = [typed(r) for r in records]
@@ -376,7 +382,8 @@ WRITERS: dict[str, tuple[bool, Callable[[Iterable[dict[str, Any]], Any], int]]] 
 
 def export(dataset: str | Path, out: str | Path, fmt: str, filters: Filters = Filters(),
            errors: Errors = "raise") -> int:
-    """Write the latest version of each article that *filters* keeps to *out*; return the count.
+    """Write the latest state of each article that *filters* keeps to *out* (its newest version, with
+    ``removed_at`` and ``removed_how``: :data:`~newsspider.dataset.reader.REMOVAL_FIELDS`); return the count.
 
     A bad line raises :class:`~newsspider.dataset.reader.DatasetError` (and nothing is
     written), or is skipped with a warning when ``errors="skip"``.
@@ -384,7 +391,7 @@ def export(dataset: str | Path, out: str | Path, fmt: str, filters: Filters = Fi
     if fmt not in WRITERS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     binary, writer = WRITERS[fmt]
-    records = (r for r in iter_articles(dataset, errors=errors) if filters.keep(r))
+    records = (r for r in iter_articles(dataset, errors=errors, removals=True) if filters.keep(r))
     with atomic_output(Path(out), Path(dataset), binary) as handle:
         return writer(records, handle)
 

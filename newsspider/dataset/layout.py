@@ -5,6 +5,8 @@
     DATA_DIR/
         articles.jsonl               the dataset (a shard per worker in a distributed crawl:
         articles-<worker>.jsonl      articles-<worker>.jsonl)
+        removals.jsonl               articles the site removed, an event a line (dataset.removals;
+        removals-<worker>.jsonl      one per worker, as the shards)
         state.sqlite3                the crawl's memory: what earlier runs stored, the run history
         warc/                        the web archive, a WARC file per crawl process
         evidence/                    each run's manifest of its WARC files, and their timestamps
@@ -31,6 +33,8 @@ __all__ = [
     "JOB_ENDED",
     "LOCK_FILE",
     "LOG_DIR",
+    "REMOVALS_FILE",
+    "REMOVALS_GLOB",
     "RESERVE_FILE",
     "SCHEDULER_LOCK",
     "SHARD_GLOB",
@@ -41,6 +45,8 @@ __all__ = [
 
 DATASET_FILE = "articles.jsonl"  # a single process's shard
 SHARD_GLOB = "articles*.jsonl"
+REMOVALS_FILE = "removals.jsonl"  # a single process's log of removed articles (newsspider.dataset.removals)
+REMOVALS_GLOB = "removals*.jsonl"
 STATE_FILE = "state.sqlite3"
 WARC_DIR = "warc"
 EVIDENCE_DIR = "evidence"  # run manifests and their timestamp tokens (archive.evidence)
@@ -53,7 +59,7 @@ SCHEDULER_LOCK = ".newsspider-schedule.lock"
 RESERVE_FILE = ".newsspider-reserve"
 
 # the memory's journal and WAL files beside it, every lock and probe file
-_OWN_NAMES = (SHARD_GLOB, STATE_FILE + "*", ".newsspider*")
+_OWN_NAMES = (SHARD_GLOB, REMOVALS_GLOB, STATE_FILE + "*", ".newsspider*")
 _OWN_DIRS = (FRONTIER_DIR, JOB_DIR, LOG_DIR, WARC_DIR, EVIDENCE_DIR)
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pandas is optional: pip install 'newsspider[data]'
     import pandas
 
 __all__ = [
+    "REMOVAL_FIELDS",
     "BadLine",
     "DatasetError",
     "SchemaVersionError",
@@ -58,6 +59,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Errors = Literal["raise", "skip"]
+
+#: what an article's latest state adds to its record (``removals=True``): when the site's removal of it
+#: was confirmed (ISO 8601) and how it answered (``404``, ``410``, ``redirect:<target URL>``); None
+#: while it is on the site (:mod:`newsspider.dataset.removals`)
+REMOVAL_FIELDS = ("removed_at", "removed_how")
 
 
 class DatasetError(NewsspiderError, ValueError):
@@ -274,16 +280,28 @@ def _reason(exc: Exception) -> str:
 
 
 def iter_articles(path: str | Path, latest: bool = True, errors: Errors = "raise",
-                  on_bad_line: Callable[[BadLine], None] | None = None) -> Iterator[dict[str, Any]]:
+                  on_bad_line: Callable[[BadLine], None] | None = None,
+                  removals: bool = False) -> Iterator[dict[str, Any]]:
     """Yield the articles of a dataset lazily; with *latest*, only each article's newest version.
 
     An article stored again by ``--refresh`` has several records; the newest
     (highest ``version``) is the one yielded, at the position of that record.
     With *latest* the files are read twice (first for the versions), holding
-    only ids and version numbers in memory.
+    only ids and version numbers in memory.  With *latest* and *removals*, each
+    record is the article's latest state: it carries :data:`REMOVAL_FIELDS` (from
+    the removals log beside the shards; a bad line of it is skipped, told to
+    *on_bad_line*).
     """
     if not latest:
         yield from iter_records(path, errors, on_bad_line)
+        return
+    if removals:
+        from newsspider.dataset.removals import removed_articles  # it reads lines as this module does
+
+        gone = removed_articles(path, on_bad_line)
+        for record in iter_articles(path, True, errors, on_bad_line):
+            removed_at, how = gone.get(str(record.get("article_id")), (None, None))
+            yield {**record, "removed_at": removed_at, "removed_how": how}
         return
     newest: dict[str, int] = {}
     for record in iter_records(path, errors, on_bad_line):
@@ -298,9 +316,10 @@ def iter_articles(path: str | Path, latest: bool = True, errors: Errors = "raise
             yield record
 
 
-def load(path: str | Path, latest: bool = True, errors: Errors = "raise") -> list[dict[str, Any]]:
+def load(path: str | Path, latest: bool = True, errors: Errors = "raise",
+         removals: bool = False) -> list[dict[str, Any]]:
     """Every article of a dataset as a list (see :func:`iter_articles`)."""
-    return list(iter_articles(path, latest=latest, errors=errors))
+    return list(iter_articles(path, latest=latest, errors=errors, removals=removals))
 
 
 def to_pandas(path: str | Path, latest: bool = True, errors: Errors = "raise") -> pandas.DataFrame:
@@ -308,12 +327,15 @@ def to_pandas(path: str | Path, latest: bool = True, errors: Errors = "raise") -
 
     ``published_date`` is a date (``date32[pyarrow]``), ``crawled_at`` a UTC
     timestamp (``datetime64[ns, UTC]``); ``tags`` and ``related_urls`` hold
-    lists.  Needs pandas and pyarrow (``pip install 'newsspider[data]'``).
+    lists; with *latest*, ``removed_at`` and ``removed_how`` say which the site removed
+    (:data:`REMOVAL_FIELDS`).  Needs pandas and pyarrow (``pip install 'newsspider[data]'``).
     """
     import pandas as pd
     import pyarrow as pa
 
-    frame = pd.DataFrame.from_records(list(iter_articles(path, latest, errors)), columns=list(FIELDS))
+    columns = [*FIELDS, *REMOVAL_FIELDS] if latest else list(FIELDS)
+    frame = pd.DataFrame.from_records(list(iter_articles(path, latest, errors, removals=latest)),
+                                      columns=columns)
     dates = pd.to_datetime(frame["published_date"], format="%Y-%m-%d", errors="coerce")
     frame["published_date"] = dates.dt.date.astype(pd.ArrowDtype(pa.date32()))
     frame["crawled_at"] = pd.to_datetime(frame["crawled_at"], utc=True, format="ISO8601")

@@ -54,6 +54,10 @@ SENTENCES = [
 ]
 
 
+#: how a taken-down article's page answers (DemoSite.remove_article)
+REMOVED_ANSWERS = ("404", "410", "home")
+
+
 @dataclass
 class Page:
     """A response of the demo site."""
@@ -92,6 +96,12 @@ class DemoSite:
         self.random = random.Random(seed)
         self.articles: dict[int, Article] = {}
         self.edits: dict[int, int] = {}
+        #: articles taken down, and how their page answers: 404, 410, or "home" (a redirect to the front page)
+        self.removed: dict[int, str] = {}
+        #: taken-down articles no page links to any more (not in listings, nor in related lists)
+        self.unlinked: set[int] = set()
+        #: every article page answers 404 (a broken site, a block), the listings as before
+        self.all_gone = False
         self._add_seed_articles()
         self._add_generated(extra_articles)
         self._sort()
@@ -120,6 +130,29 @@ class DemoSite:
     def edit_article(self, article_id: int) -> None:
         """Change an article's text (as an editor's correction would)."""
         self.edits[article_id] = self.edits.get(article_id, 0) + 1
+
+    def remove_article(self, article_id: int, how: str, unlink: bool = False) -> None:
+        """Take an article down: its page answers *how* (``404``, ``410``, ``home``); its links stay,
+        unless *unlink* (then no listing or related list shows it)."""
+        if how not in REMOVED_ANSWERS:
+            raise ValueError(f"how: one of {', '.join(REMOVED_ANSWERS)}")
+        self.removed[article_id] = how
+        if unlink:
+            self.unlinked.add(article_id)
+
+    def restore_article(self, article_id: int) -> None:
+        """Put a taken-down article back, and its links."""
+        self.removed.pop(article_id, None)
+        self.unlinked.discard(article_id)
+
+    def removed_page(self, article_id: int) -> Page | None:
+        """The answer of a taken-down article's page, else None."""
+        how = "404" if self.all_gone else self.removed.get(article_id)
+        if how is None:
+            return None
+        if how == "home":
+            return Page(301, location=LIVE + "/bnews/")
+        return Page(int(how), "<html><body><h2>" + how + "</h2></body></html>")
 
     # --- building ------------------------------------------------------------------------
     def _add_seed_articles(self) -> None:
@@ -183,18 +216,21 @@ class DemoSite:
             article = self.articles.get(int(match["id"]))
             if article is None or article.path != path:
                 return Page(404, "<html><body><h2>404</h2></body></html>")
+            if (gone := self.removed_page(article.article_id)) is not None:
+                return gone
             return Page(body=self.article_page(article, mirror))
         decoded = unquote(path)
         if match := site.TAG_PATH.match(decoded):
             tag, page = match["slug"], int(match["page"] or 1)
             if tag == SEED_TAG and page == 1 and not mirror:
                 return Page(body=self.seed_tag_page)
-            items = [a for a in self.newest_first if tag in a.tags or tag.lower() in map(str.lower, a.tags)]
+            items = [a for a in self.newest_first if (tag in a.tags or tag.lower() in map(str.lower, a.tags))
+                     and a.article_id not in self.unlinked]
             return self.listing(f"{tag} - 中国禁闻网", f"【{tag}】标签文章列表", tag_path(tag), items, page)
         if (match := site.LISTING_PATH.match(path)) and not mirror:
             category, page = match["category"] or "", int(match["page"] or 1)
-            items = [a for a in self.newest_first
-                     if category in ("", a.category) or a.category.startswith(category + "/")]
+            items = [a for a in self.newest_first if a.article_id not in self.unlinked
+                     and (category in ("", a.category) or a.category.startswith(category + "/"))]
             if category == "" or items or page == 1:
                 name = CATEGORY_NAMES.get(category, "禁闻网")
                 return self.listing(f"{name} - 中国禁闻网", name,
@@ -289,7 +325,7 @@ class DemoSite:
         related = "".join(
             f"<li><a href='{self.related_href(article, other, i)}' target='_blank'>"
             f"{html.escape(self.articles[other].title)}</a></li>"
-            for i, other in enumerate(article.related) if other in self.articles
+            for i, other in enumerate(article.related) if other in self.articles and other not in self.unlinked
         )
         if self.edits.get(n):
             paragraphs.append(f"（本文已于发表后第{self.edits[n]}次更正。）")

@@ -8,7 +8,11 @@ requests it answered (method, path, host, client address, user agent, time) as
 JSON, so that tests can check what a crawl fetched; ``POST /__add__?n=N``
 publishes N new articles and ``POST /__edit__?id=ID`` changes one, so that
 tests, and users of ``newsspider demo --serve``, can change the site between
-crawls (a bad N or ID is a 400 or 404 with a one-line reason).
+crawls (a bad N or ID is a 400 or 404 with a one-line reason); ``POST /__remove__?id=ID&how=404|410|home``
+takes an article down (its page answers 404, 410, or a redirect to the front page; with ``&unlink=1`` no
+listing or related list shows it any more),
+``POST /__restore__?id=ID`` puts it back, and ``POST /__gone__?all=1`` makes every article page answer
+404 (``all=0``: as before), a broken site or a block.
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from newsspider.demo.markup import LIVE
-from newsspider.demo.pages import OTHER_HOST, DemoSite
+from newsspider.demo.pages import OTHER_HOST, REMOVED_ANSWERS, DemoSite
 
 LOG_PATH = "/__requests__"
 # POST endpoints for tests that change the site between crawls.
 ADD_PATH = "/__add__"  # ?n=<count>: publish new articles
 EDIT_PATH = "/__edit__"  # ?id=<article id>: change an article's text
+REMOVE_PATH = "/__remove__"  # ?id=<article id>&how=404|410|home[&unlink=1]: take an article down
+RESTORE_PATH = "/__restore__"  # ?id=<article id>: put it back
+GONE_PATH = "/__gone__"  # ?all=1|0: every article page answers 404, or not
 #: the most articles one POST /__add__ publishes
 MAX_ADDED = 1000
 
@@ -88,7 +95,7 @@ class DemoHandler(BaseHTTPRequestHandler):
                 return
             added = self.server.site.add_articles(int(count))
             body = json.dumps([a.article_id for a in added]).encode()
-        elif parts.path == EDIT_PATH:
+        elif parts.path in (EDIT_PATH, REMOVE_PATH, RESTORE_PATH):
             article_id = query.get("id", "")
             if not article_id.isdigit():
                 self._refuse(400, "id: the id of an article of the site")
@@ -96,7 +103,22 @@ class DemoHandler(BaseHTTPRequestHandler):
             if int(article_id) not in self.server.site.articles:
                 self._refuse(404, f"no article {article_id} on this site")
                 return
-            self.server.site.edit_article(int(article_id))
+            if parts.path == REMOVE_PATH:
+                if query.get("how", "404") not in REMOVED_ANSWERS:
+                    self._refuse(400, f"how: one of {', '.join(REMOVED_ANSWERS)}")
+                    return
+                self.server.site.remove_article(int(article_id), query.get("how", "404"),
+                                                unlink=query.get("unlink") == "1")
+            elif parts.path == RESTORE_PATH:
+                self.server.site.restore_article(int(article_id))
+            else:
+                self.server.site.edit_article(int(article_id))
+            body = b"[]"
+        elif parts.path == GONE_PATH:
+            if query.get("all") not in ("0", "1"):
+                self._refuse(400, "all: 1 (every article page answers 404) or 0")
+                return
+            self.server.site.all_gone = query["all"] == "1"
             body = b"[]"
         else:
             self._send(404, "text/plain", b"", None, True)

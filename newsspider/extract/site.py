@@ -212,6 +212,19 @@ def simplified_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
+def article_id_of(url: str) -> str | None:
+    """The id of the article *url* is the page of (its own URL, the traditional-script mirror's, a
+    shortlink), else None: a redirect to any of them still leads to the article.
+
+    >>> article_id_of("https://www.bannedbook.org/bnews/zh-tw/itnews/20240625/2054368.html")
+    '2054368'
+    >>> article_id_of("https://www.bannedbook.org/?p=12"), article_id_of("https://www.bannedbook.org/bnews/")
+    ('12', None)
+    """
+    parts = article_parts(simplified_url(url))
+    return parts[0] if parts else shortlink_id(url)
+
+
 def article_url(url: str) -> str:
     """The URL an article is stored under: simplified script, canonical spelling.
 

@@ -18,6 +18,7 @@ from scrapy.settings import BaseSettings
 from spidermon import Monitor, MonitorSuite, monitors
 
 from newsspider.core import stats as keys
+from newsspider.core.removals import mass_removal
 from newsspider.core.scope import listed_not_reached
 from newsspider.core.summary import run_status
 from newsspider.memory import Run
@@ -184,6 +185,19 @@ class Fetching(_RunMonitor):
                       f"crawler), more than {limit:.0%}")
 
 
+@monitors.name("removals")
+class Removals(_RunMonitor):
+    @monitors.name("mass")
+    def test_no_mass_removal(self) -> None:
+        """A refresh finds at most NEWSSPIDER_REMOVED_MAX_SHARE of the stored articles it asked for gone
+        (more is a broken site or a block: newsspider.crawl.removals marks none of them removed)."""
+        stats = self.data.stats
+        line = mass_removal(int(stats.get(keys.REMOVALS_GONE, 0)), int(stats.get(keys.REMOVALS_CHECKED, 0)),
+                            float(stats.get(keys.REMOVALS_MAX_SHARE, 1.0)))
+        if line:
+            self.fail(line)
+
+
 @monitors.name("runs")
 class RunsFinish(_RunMonitor):
     @monitors.name("finished")
@@ -202,5 +216,5 @@ class RunsFinish(_RunMonitor):
 class CrawlChecks(MonitorSuite):
     """The suite run when a crawl ends (``SPIDERMON_SPIDER_CLOSE_MONITORS``)."""
 
-    monitors = [FieldCoverage, ArticlesStored, Fetching, RunsFinish]  # noqa: RUF012 (Spidermon's API)
+    monitors = [FieldCoverage, ArticlesStored, Fetching, Removals, RunsFinish]  # noqa: RUF012 (Spidermon's API)
     monitors_failed_actions = [RecordChecks, Webhook, Slack, Email]  # noqa: RUF012

@@ -22,10 +22,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from newsspider.core import stats as keys
+from newsspider.core.removals import mass_removal
 from newsspider.core.summary import CrawlSummary
 from newsspider.views.runs import TRACKED_FIELDS
 
-__all__ = ["RunQuality", "quality"]
+__all__ = ["RunQuality", "quality", "removal_counts"]
 
 # Spidermon's count of the stored records that have a field
 _COUNT = "spidermon_item_scraped_count/Article/"
@@ -60,7 +61,37 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = (),
         "clearances": int(stats.get(keys.CLEARANCES, 0)),
         "pages_per_second": round(summary.rate, 2),
         "proxies": proxy_counts(stats),
+        **removal_counts(stats),
     }
+
+
+def removal_counts(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """A refresh's removals (:mod:`newsspider.crawl.removals`): the stored articles it asked for and those
+    newly gone (of those not marked removed before), and those it marked; a run whose removals are not
+    believed (:func:`mass_removal`) marked no removal.  Nothing for a run that asked for no stored article.
+
+    >>> removal_counts({"newsspider/removals/checked": 30, "newsspider/removals/gone": 2,
+    ...                 "newsspider/removals/provisional": 2, "newsspider/removals/max_share": 0.2})
+    {'removals': {'checked': 30, 'gone': 2, 'provisional': 2, 'confirmed': 0, 'restored': 0}}
+    >>> removal_counts({"newsspider/removals/checked": 30, "newsspider/removals/gone": 30,
+    ...     "newsspider/removals/provisional": 30, "newsspider/removals/max_share": 0.2})["removals"]
+    {'checked': 30, 'gone': 30, 'provisional': 0, 'confirmed': 0, 'restored': 0, 'not_believed': True}
+    >>> removal_counts({})
+    {}
+    """
+    checked, gone = int(stats.get(keys.REMOVALS_CHECKED, 0)), int(stats.get(keys.REMOVALS_GONE, 0))
+    if not checked and not any(stats.get(key) for key in (keys.REMOVED_CONFIRMED, keys.RESTORED)):
+        return {}
+    mass = mass_removal(gone, checked, float(stats.get(keys.REMOVALS_MAX_SHARE, 1.0))) is not None
+    counts: dict[str, Any] = {
+        "checked": checked, "gone": gone,
+        "provisional": 0 if mass else int(stats.get(keys.REMOVED_PROVISIONAL, 0)),
+        "confirmed": 0 if mass else int(stats.get(keys.REMOVED_CONFIRMED, 0)),
+        "restored": int(stats.get(keys.RESTORED, 0)),
+    }
+    if mass:
+        counts["not_believed"] = True
+    return {"removals": counts}
 
 
 def proxy_counts(stats: Mapping[str, Any]) -> dict[str, int]:

@@ -44,6 +44,7 @@ from newsspider.core import stats as keys
 from newsspider.core.errors import NewsspiderError
 from newsspider.core.failures import count_failure, count_left_out, failure_reason, stop_crawl
 from newsspider.core.meta import ARTICLE_ID, LISTING_ROOT, START
+from newsspider.core.removals import ArticleGone
 from newsspider.core.seen import SeenKeys, id_key, text_key
 from newsspider.core.signals import request_failed
 from newsspider.core.window import Window
@@ -585,7 +586,10 @@ class BannedbookSpider(scrapy.Spider):
         self.crawler.stats.inc_value(keys.images_failed(failure_reason(failure.value)))
 
     def failed(self, failure: Failure) -> None:
-        """A request that could not be completed: count it by reason and log its URL."""
+        """A request that could not be completed: count it by reason and log its URL (a stored article
+        the site removed is not a failed page: newsspider.crawl.removals counts it)."""
+        if isinstance(failure.value, ArticleGone):
+            return
         reason = failure_reason(failure.value)
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"

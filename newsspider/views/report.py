@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from newsspider.dataset.reader import BadLine, Errors, display_path, iter_articles, shard_paths
+from newsspider.dataset.removals import current_states
 from newsspider.memory import Run
 from newsspider.views.charts import bar_chart, line_chart, time_chart
 from newsspider.views.runs import COVERAGE_FIELDS, TRACKED_FIELDS, run_record
@@ -53,6 +54,9 @@ class Summary:
     bad_lines: list[BadLine] = field(default_factory=list)
     #: (published_date, title, source, url) of the most recently published articles
     latest: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    #: articles the site removed (the removals log beside the shards): confirmed, and seen gone once
+    removed: int = 0
+    provisional: int = 0
 
     @property
     def date_range(self) -> tuple[str, str] | None:
@@ -89,6 +93,9 @@ def summarize(path: str | Path, errors: Errors = "raise") -> Summary:
         else:
             heapq.heappushpop(summary.latest, row)
     summary.latest.sort(reverse=True)
+    states = current_states(path, summary.bad_lines.append, warn=False).values()
+    summary.removed = sum(1 for s in states if s.state == "confirmed")
+    summary.provisional = sum(1 for s in states if s.state == "provisional")
     return summary
 
 
@@ -121,6 +128,9 @@ def info_text(summary: Summary, top: int = 10) -> str:
         "shards:       " + (", ".join(f"{name} ({size:,} bytes)" for name, size in summary.shards) or "-"),
         f"bad lines:    {len(summary.bad_lines)}",
     ]
+    if summary.removed or summary.provisional:  # after the shards: what the removals log says
+        lines.insert(-1, f"removed:      {summary.removed} confirmed removed from the site, "
+                         f"{summary.provisional} seen gone once (provisional)")
     lines += [f"  {bad}" for bad in summary.bad_lines[:20]]
     return "\n".join(lines)
 
@@ -230,7 +240,8 @@ def _runs_section(runs: list[Run], min_articles: int = MIN_ARTICLES) -> str:
         notes.append(f"{len(records) - len(measured)} of {len(records)} runs stored nothing new "
                       "(or kept no measure) and are left out of the chart.")
     chart += "".join(f"<p>{escape(note)}</p>" for note in notes)
-    header = ("run", "started", "status", "stored", "failed", "dropped", *TRACKED_FIELDS, "checks failed")
+    header = ("run", "started", "status", "stored", "failed", "dropped", "removed", "restored",
+              *TRACKED_FIELDS, "checks failed")
 
     def cells(r: dict[str, Any]) -> list[str]:
         if not r["quality"]:
@@ -245,8 +256,14 @@ def _runs_section(runs: list[Run], min_articles: int = MIN_ARTICLES) -> str:
         count = r["quality"]["stored"]
         return f"{count} (few)" if 0 < count < min_articles else str(count)
 
-    rows = [(r["run"], r["started_at"][:16], r["status"], stored(r), r["failed"], r["dropped"], *cells(r),
-             "; ".join(r["checks"])) for r in records]
+    def removals(r: dict[str, Any], what: str) -> str:
+        counts = (r["quality"] or {}).get("removals")
+        return "-" if not counts else str(counts["provisional"] + counts["confirmed"] if what == "removed"
+                                          else counts["restored"])
+
+    rows = [(r["run"], r["started_at"][:16], r["status"], stored(r), r["failed"], r["dropped"],
+             removals(r, "removed"), removals(r, "restored"), *cells(r), "; ".join(r["checks"]))
+            for r in records]
     table = _table("Coverage per run", rows, header, "", "coverage-per-run",
                    ["few" if r in few else "" for r in records])
     failures = bar_chart("failures-per-run", "failed pages per run",
@@ -255,6 +272,14 @@ def _runs_section(runs: list[Run], min_articles: int = MIN_ARTICLES) -> str:
                           if len(records) <= 30 or i % (len(records) // 30 + 1) == 0],
                          empty="No page failed in any run.")
     return f"<h2>Field coverage per run</h2>{chart}{table}<h2>Failures per run</h2>{failures}"
+
+
+def _removed(summary: Summary) -> str:
+    """The articles the site removed, in the report's first lines (nothing when none)."""
+    if not (summary.removed or summary.provisional):
+        return ""
+    return (f" {summary.removed} removed from the site (confirmed), {summary.provisional} seen gone once "
+            "(provisional).")
 
 
 def html_report(summary: Summary, runs: list[Run] | None = None, top: int = 25,
@@ -281,7 +306,7 @@ svg.chart {{ max-width: 100%; height: auto; }}
 </style></head><body>
 <h1>newsspider dataset report</h1>
 <p>{escape(display_path(summary.path))}: <b>{summary.articles}</b> articles ({summary.records} records),
-published {escape(span)}; {len(summary.bad_lines)} bad lines.</p>
+published {escape(span)}; {len(summary.bad_lines)} bad lines.{_removed(summary)}</p>
 <h2>Articles over time</h2>
 {time_chart("articles-over-time", summary.days, empty="No article has a publication date.")}
 <h2>Top tags over time</h2>

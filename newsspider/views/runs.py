@@ -110,6 +110,11 @@ def run_text(run: Run) -> str:
         lines += [f"    {name:<13} {quality['coverage'].get(name, 0):5.1f}" for name in TRACKED_FIELDS]
     else:
         lines.append("  no quality recorded (monitoring off, or a run before it existed)")
+    if removals := quality.get("removals"):
+        lines.append(f"  removed from the site: {removals['gone']} of {removals['checked']} stored articles "
+                     f"refreshed newly gone; marked {removals['provisional']} provisionally, "
+                     f"{removals['confirmed']} confirmed, {removals['restored']} restored"
+                     + ("; not believed: too many gone at once" if removals.get("not_believed") else ""))
     for title, counts in (("failed pages", record["failures"]), ("dropped records", quality.get("dropped"))):
         if counts:
             lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

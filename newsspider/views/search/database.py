@@ -5,7 +5,8 @@ lists as JSON, plus ``year``; indexed by date, by URL, and by year, category
 and source in ``articles_facets``, which the reading room's filter counts read
 instead of the wide rows), ``old_versions`` and the view ``versions``
 (every version), ``tags`` (article_id, tag), ``runs`` (the data dir's run
-history) and ``search``, a contentless FTS5 index of body, summary and title
+history), ``removals`` (the articles the site removed: article_id, removed_at,
+removed_how) and ``search``, a contentless FTS5 index of body, summary and title
 in the tokens of :mod:`newsspider.views.search.tokens`.  The body is the
 index's first column, which FTS5 stores without a column marker: a quarter
 of the index.  Pages are 64 KiB, so that an article's row is not spread over
@@ -157,6 +158,7 @@ def build(data_dir: Path, out: Path | None = None, errors: Errors = "raise",
                 conn.execute("INSERT OR REPLACE INTO progress VALUES (?, ?, ?, ?)",
                              (shard.name, _head(shard, offset), offset, lineno))
             _store_runs(conn, data_dir)
+            _store_removals(conn, data_dir, bad_line)
             if (result.added + result.changed) * 10 >= _articles(conn):
                 conn.execute("INSERT INTO search (search) VALUES ('optimize')")
             conn.execute("COMMIT")
@@ -290,6 +292,18 @@ def _store_runs(conn: sqlite3.Connection, data_dir: Path) -> None:
     conn.execute(f"CREATE TABLE runs ({', '.join(names)})")
     conn.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * len(names))})",
                      [tuple(asdict(run).values()) for run in runs])
+
+
+def _store_removals(conn: sqlite3.Connection, data_dir: Path, bad_line: Callable[[BadLine], None]) -> None:
+    """The articles the site removed (confirmed), from the removals log beside the shards, written anew
+    (a bad line of the log is skipped and counted, never the build)."""
+    from newsspider.dataset.removals import removed_articles
+
+    conn.execute("DROP TABLE IF EXISTS removals")
+    conn.execute("CREATE TABLE removals (article_id TEXT PRIMARY KEY, removed_at TEXT, removed_how TEXT)")
+    conn.executemany("INSERT INTO removals VALUES (?, ?, ?)",
+                     [(key, at, how)
+                      for key, (at, how) in removed_articles(data_dir, bad_line, warn=False).items()])
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:

@@ -43,6 +43,8 @@ MAX_QUERY = 200
 FACET_VALUES = 12
 SORTS = ("best", "newest", "oldest")
 FILTERS = ("year", "category", "source", "tag")
+#: the filter of the articles the site removed (``removed=yes``), shown apart from the others
+REMOVED = "removed"
 _LIST_COLUMNS = ("a.article_id, a.published_date, a.title, a.category, a.author, a.source, a.tags, "
                  "a.summary, a.body")
 
@@ -67,7 +69,8 @@ class Ask:
         query = (args.get("q") or "").strip()
         sort = args.get("sort") or "best"
         page = args.get("page") or "1"
-        filters = tuple((name, value) for name in FILTERS if (value := (args.get(name) or "").strip()))
+        filters = tuple((name, value) for name in (*FILTERS, REMOVED)
+                        if (value := (args.get(name) or "").strip()))
         number = int(page) if page.isdigit() and len(page) < 10 else 0
         return cls(query, sort if sort in SORTS else "best", number or 1, filters)
 
@@ -81,11 +84,18 @@ class Ask:
     def link(self, **changes: Any) -> str:
         return "?" + urlencode(self.params(**changes))
 
+    @property
+    def removed(self) -> bool:
+        """Whether only the articles the site removed are asked for."""
+        return any(name == REMOVED for name, _ in self.filters)
+
     def where(self) -> tuple[str, list[Any]]:
         """The filters as SQL over ``articles a``."""
         clauses, params = [], []
         for name, value in self.filters:
-            if name == "tag":
+            if name == REMOVED:  # any value: the articles the site removed
+                clauses.append("a.article_id IN (SELECT article_id FROM removals WHERE ? != '')")
+            elif name == "tag":
                 clauses.append("a.article_id IN (SELECT article_id FROM tags WHERE tag = ?)")
             elif name == "year":
                 clauses.append("a.year = ?")
@@ -108,6 +118,8 @@ class Hit:
     tags: list[str]
     #: the snippet as (text, marked) pieces
     pieces: list[tuple[str, bool]]
+    #: when the site's removal of the article was confirmed (None: on the site)
+    removed_at: str | None = None
 
 
 @dataclass
@@ -125,6 +137,8 @@ class Results:
     forms: list[str] = field(default_factory=list)
     #: the hits without the filters (when the filters leave none)
     unfiltered: int | None = None
+    #: how many of the hits the site removed
+    removed: int = 0
 
     @property
     def pages(self) -> int:
@@ -316,6 +330,7 @@ def find(conn: sqlite3.Connection, ask: Ask) -> Results:
             results.hits.append(Hit(article_id, day or "", title or article_id, category, author, source,
                                     [t for t in _list(tags) if isinstance(t, str)], _pieces(text, marks)))
         results.facets = _facets(conn, ask, many)
+        _mark_removed(conn, ask, results, many)
     elif ask.query:
         found = terms(ask.query)
         results.forms = [form for term in found for form in term_forms(term)[1:]]
@@ -325,6 +340,19 @@ def find(conn: sqlite3.Connection, ask: Ask) -> Results:
     if not results.total and ask.filters:
         results.unfiltered = _count(conn, replace(ask, filters=()))
     return results
+
+
+def _mark_removed(conn: sqlite3.Connection, ask: Ask, results: Results, many: bool) -> None:
+    """The hits the site removed: each one's date of removal, and how many there are of all the hits."""
+    ids = [hit.article_id for hit in results.hits]
+    removed = dict(conn.execute(f"SELECT article_id, removed_at FROM removals WHERE article_id IN "
+                                f"({', '.join('?' * len(ids))})", ids).fetchall())
+    for hit in results.hits:
+        hit.removed_at = removed.get(hit.article_id)
+    sql, params = _matching(ask, many)
+    results.removed = int(conn.execute(
+        f"SELECT count(*) FROM articles a WHERE a.article_id IN (SELECT article_id FROM removals){sql}",
+        params).fetchone()[0])
 
 
 def download_rows(conn: sqlite3.Connection, ask: Ask) -> list[dict[str, Any]]:
@@ -396,6 +424,9 @@ def article(conn: sqlite3.Connection, article_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     record = dict(zip(FIELDS, row, strict=True))
+    gone = conn.execute("SELECT removed_at, removed_how FROM removals WHERE article_id = ?",
+                        [article_id]).fetchone()
+    record["removed_at"], record["removed_how"] = gone or (None, None)
     for name in ("tags", "related_urls", "images"):
         record[name] = _list(record[name])
     try:
