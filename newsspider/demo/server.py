@@ -4,7 +4,8 @@
 prints the site's root URL on its first line of output and serves until it is
 stopped (under another host name than 127.0.0.1 with ``--name``, over HTTPS
 with ``--tls``).  ``GET /__requests__`` returns the server's own log of the
-requests it answered (method, path, host, client address, user agent, time) as
+requests it answered (method, path, host, client address, user agent, time, and the status
+and body bytes of a page it served) as
 JSON, so that tests can check what a crawl fetched; ``POST /__add__?n=N``
 publishes N new articles and ``POST /__edit__?id=ID`` changes one, so that
 tests, and users of ``newsspider demo --serve``, can change the site between
@@ -181,21 +182,24 @@ class DemoHandler(BaseHTTPRequestHandler):
             body = json.dumps(self.server.requests, ensure_ascii=False).encode()
             self._send(200, "application/json", body, None, send_body)
             return
-        self.server.requests.append({
+        entry = {
             "method": self.command, "path": self.path, "host": self.headers.get("Host", ""),
             "client": self.client_address[0], "user_agent": self.headers.get("User-Agent", ""),
             "time": time.time(),
-        })
+        }
+        self.server.requests.append(entry)
         page = self.server.site.get(parts.path, parts.query)
         location = self.server.relocate(page.location) if page.location else None
         body = self.server.relocate(page.body).encode("utf-8")
         extra = validators(body, page.modified, self.server.validators) if page.status == 200 else {}
         if extra and not_modified(extra, self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")):
+            entry.update(status=304, bytes=0)
             self.send_response(304)
             for name, value in extra.items():
                 self.send_header(name, value)
             self.end_headers()
             return
+        entry.update(status=page.status, bytes=len(body) if send_body else 0)
         self._send(page.status, page.content_type, body, location, send_body, extra)
 
     def _send(self, status: int, content_type: str, body: bytes, location: str | None,
