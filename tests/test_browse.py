@@ -124,7 +124,8 @@ def test_the_versions_page_of_a_refreshed_article_shows_what_changed_and_links_e
         page.go_back()
 
 
-def test_the_archived_page_of_an_article_answered_304_is_its_earlier_capture(archive: tuple[str, Path]) -> None:
+def test_the_archived_page_of_an_article_answered_304_is_its_earlier_capture(
+        archive: tuple[str, Path]) -> None:
     """The refresh was answered 304 for the unchanged articles (revisit records): their archived page is
     the capture the revisit refers to, body and time."""
     from newsspider.archive.reader import archived_page, warc_files

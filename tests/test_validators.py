@@ -64,7 +64,8 @@ def test_a_refresh_of_an_unchanged_site_is_answered_304_and_costs_a_small_share_
     first = read_jsonl(tmp_path / "articles.jsonl")
     # a refresh that asks without validators: every article page again, whole (the cost to beat)
     mark = len(mockserver.requests())
-    full = crawl(mockserver, tmp_path, "--refresh", "-s", "NEWSSPIDER_VALIDATORS=False", "-s", "LOG_LEVEL=INFO")
+    full = crawl(mockserver, tmp_path, "--refresh", "-s", "NEWSSPIDER_VALIDATORS=False",
+                 "-s", "LOG_LEVEL=INFO")
     assert full.returncode == 0, full.stderr
     full_answers = article_answers(mockserver.requests()[mark:])
     assert full_answers and {r["status"] for r in full_answers} == {200}

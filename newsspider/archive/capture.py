@@ -49,7 +49,14 @@ from newsspider.archive.reader import (
     latest_captures,
     warc_files,
 )
-from newsspider.archive.warcfile import POINTER_FIELDS, ClosedFile, Fetch, WarcFiles, headers_of, payload_digest
+from newsspider.archive.warcfile import (
+    POINTER_FIELDS,
+    ClosedFile,
+    Fetch,
+    WarcFiles,
+    headers_of,
+    payload_digest,
+)
 from newsspider.core import stats as keys
 from newsspider.core.failures import stop_crawl
 from newsspider.core.meta import VALIDATORS, WARC, WARC_SOURCE
@@ -190,7 +197,8 @@ class WarcCapture:
         at whatever URL), else the newest archived capture of the URL."""
         kept = request.meta.get(VALIDATORS) or {}
         if kept.get("url") and kept.get("date"):
-            return Capture(kept["url"], kept["date"], kept.get("digest") or "", {"record_id": kept.get("record_id")})
+            return Capture(kept["url"], kept["date"], kept.get("digest") or "",
+                           {"record_id": kept.get("record_id")})
         return self.earlier.get(response.url)
 
 

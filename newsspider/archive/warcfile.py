@@ -32,8 +32,8 @@ from newsspider.archive.reader import Capture, member_end
 from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.storage import AppendFile
 
-__all__ = ["NOT_MODIFIED_PROFILE", "POINTER_FIELDS", "ClosedFile", "Fetch", "Pointer", "WarcFiles", "headers_of",
-           "payload_digest"]
+__all__ = ["NOT_MODIFIED_PROFILE", "POINTER_FIELDS", "ClosedFile", "Fetch", "Pointer", "WarcFiles",
+           "headers_of", "payload_digest"]
 
 POINTER_FIELDS = ("file", "offset", "length", "record_id")
 #: the WARC 1.1 profile of a revisit record that keeps a ``304 Not Modified`` answer to a conditional request

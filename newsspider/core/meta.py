@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 __all__ = ["ALLOW_OFFSITE", "ARTICLE_ID", "CHALLENGED", "CLEARANCE", "DONT_FILTER", "DOWNLOAD_LATENCY",
            "DOWNLOAD_TIMEOUT", "HANDED", "HANDLE_HTTPSTATUS_ALL", "HANDLE_HTTPSTATUS_LIST", "LEASE",
            "LISTING_ROOT", "MAX_RETRY_TIMES", "PROXY", "PROXY_RETRIES", "PROXY_URL", "REDIRECT_URLS",
-           "RETRY_TIMES", "START", "VALIDATORS", "WARC", "WARC_SOURCE", "refilter_redirect", "retry_past_filter"]
+           "RETRY_TIMES", "START", "VALIDATORS", "WARC", "WARC_SOURCE", "refilter_redirect",
+           "retry_past_filter"]
 
 # newsspider's own keys
 #: a start request (kept through redirects and retries)

@@ -192,7 +192,8 @@ class DemoHandler(BaseHTTPRequestHandler):
         location = self.server.relocate(page.location) if page.location else None
         body = self.server.relocate(page.body).encode("utf-8")
         extra = validators(body, page.modified, self.server.validators) if page.status == 200 else {}
-        if extra and not_modified(extra, self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")):
+        conditions = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+        if extra and not_modified(extra, *conditions):
             entry.update(status=304, bytes=0)
             self.send_response(304)
             for name, value in extra.items():

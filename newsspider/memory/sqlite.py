@@ -87,6 +87,9 @@ _RUNS_SQL = (
 #: the columns of an article's validators (:class:`Validators`' fields, in order), added to a state file
 #: written before they existed
 _VALIDATOR_COLUMNS = ("etag", "last_modified", "capture_id", "capture_date", "capture_url", "capture_digest")
+_GET_VALIDATORS = f"SELECT {', '.join(_VALIDATOR_COLUMNS)} FROM articles WHERE article_id = ?"
+_SET_VALIDATORS = (f"UPDATE articles SET {', '.join(f'{c} = ?' for c in _VALIDATOR_COLUMNS)} "
+                   "WHERE article_id = ?")
 
 # The tables of a newsspider state file (``meta`` came later and is added when missing).
 _TABLES = frozenset({"articles", "shards", "runs"})
@@ -305,15 +308,12 @@ class SqliteMemory:
             self._maybe_commit()
 
     def validators(self, article_id: str | int) -> Validators | None:
-        row = self.conn.execute(f"SELECT {', '.join(_VALIDATOR_COLUMNS)} FROM articles WHERE article_id = ?",
-                                (int(article_id),)).fetchone()
+        row = self.conn.execute(_GET_VALIDATORS, (int(article_id),)).fetchone()
         return Validators(*row) if row is not None and any(row) else None
 
     def set_validators(self, article_id: str | int, validators: Validators) -> None:
         with self._writing():
-            self.conn.execute(
-                f"UPDATE articles SET {', '.join(f'{c} = ?' for c in _VALIDATOR_COLUMNS)} WHERE article_id = ?",
-                (*astuple(validators), int(article_id)))
+            self.conn.execute(_SET_VALIDATORS, (*astuple(validators), int(article_id)))
             self._maybe_commit()
 
     def _maybe_commit(self) -> None:
