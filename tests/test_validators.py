@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from newsspider.archive.reader import archived_page, warc_files
-from newsspider.archive.warcfile import NOT_MODIFIED_PROFILE
+from newsspider.archive.reader import Capture, archived_page, warc_files
+from newsspider.archive.warcfile import NOT_MODIFIED_PROFILE, Fetch, WarcFiles, payload_digest
 from newsspider.dataset.reader import iter_articles
 from newsspider.demo.pages import DemoSite
 from newsspider.extract import site
@@ -180,6 +180,26 @@ def test_a_page_whose_latest_capture_is_a_304_replays_through_pywb(refreshed: Pa
         timestamp = re.sub(r"\D", "", revisits[record["url"]]["WARC-Date"])[:14]
         assert fetch(f"http://127.0.0.1:{port}/news/{timestamp}id_/{record['url']}", proc) == body
         assert fetch(f"http://127.0.0.1:{port}/news/id_/{record['url']}", proc) == body  # the latest
+
+
+def test_a_304_revisit_reads_back_as_the_page_it_refers_to(tmp_path: Path) -> None:
+    url = "https://www.bannedbook.org/bnews/itnews/20240101/7.html"
+    body = "<html><title>存档</title></html>".encode()
+    files = WarcFiles(tmp_path)
+    first, _ = files.write(Fetch(url, "GET", [], b"", 200, [("ETag", '"7"')], body))
+    earlier = Capture(url, first.date, payload_digest(body), {"record_id": first.record_id})
+    revisit, is_revisit = files.write(Fetch(url, "GET", [("If-None-Match", '"7"')], b"", 304,
+                                            [("ETag", '"7"')], b""), earlier, not_modified=True)
+    unasked, _ = files.write(Fetch(url, "GET", [], b"", 304, [], b""), earlier)  # no validators: as served
+    files.close()
+    assert is_revisit and revisit.record_id != first.record_id
+    page = archived_page(tmp_path, revisit.asdict())
+    assert (page.body, page.record_id, page.date) == (body, first.record_id, first.date)
+    [path] = warc_files(tmp_path)
+    assert warcio("check", str(path)).returncode == 0
+    assert [(kind, status) for kind, _, _, status in records(path)] == [
+        ("response", "200"), ("revisit", "304"), ("response", "304")]
+    assert archived_page(tmp_path, unasked.asdict()).status_line.endswith("304 Not Modified")
 
 
 def test_an_old_state_file_gets_the_validator_columns(tmp_path: Path) -> None:
