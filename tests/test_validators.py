@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from newsspider.archive.reader import Capture, archived_page, warc_files
+from newsspider.archive.reader import Capture, archived_page, latest_captures, warc_files
 from newsspider.archive.warcfile import NOT_MODIFIED_PROFILE, Fetch, WarcFiles, payload_digest
 from newsspider.dataset.reader import iter_articles
 from newsspider.demo.pages import DemoSite
@@ -111,6 +111,10 @@ def test_a_refresh_of_an_unchanged_site_is_answered_304_and_costs_a_small_share_
         assert headers["WARC-Profile"] == NOT_MODIFIED_PROFILE
         assert (headers["WARC-Refers-To-Target-URI"], headers["WARC-Refers-To-Date"],
                 headers["WARC-Refers-To"]) == (earlier.url, earlier.date, earlier.record_id)
+    # re-extraction reads the newest response of each URL: for an article answered 304, its earlier page
+    captures = latest_captures(tmp_path, html_only=True)
+    assert all(captures[r["url"]].pointer["record_id"] == r["warc"]["record_id"]
+               for r in first if r["article_id"] != EDITED)
     # the dataset's latest records still point at the earlier pages, which read back
     latest = {r["article_id"]: r for r in iter_articles(tmp_path)}
     assert all(latest[i]["warc"] == first_record["warc"]
