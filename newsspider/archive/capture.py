@@ -187,7 +187,7 @@ class WarcCapture:
         if revisit and earlier is not None:
             request.meta[WARC_SOURCE] = {"record_id": earlier.pointer.get("record_id"), "date": earlier.date,
                                          "url": earlier.url, "digest": earlier.digest or None}
-        elif response.status == 200:
+        elif response.status == 200 and site.classify(response.url) is site.Kind.ARTICLE:
             request.meta[WARC_SOURCE] = {"record_id": pointer.record_id, "date": pointer.date,
                                          "url": response.url, "digest": payload_digest(response.body)}
         return response
