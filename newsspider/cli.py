@@ -103,7 +103,8 @@ WORKER_ID_OPTION = click.option(
 )
 REFRESH_OPTION = click.option(
     "--refresh", is_flag=True,
-    help="Fetch stored articles again; a changed one is stored again with the next version.",
+    help="Fetch stored articles again (asking with their ETag/Last-Modified: a 304 costs headers only); a "
+         "changed one is stored again with the next version.",
 )
 NO_WARC_OPTION = click.option(
     "--no-warc", is_flag=True,

@@ -24,6 +24,10 @@ through :meth:`MockServer.fault`):
 ``POST /__rewrite__`` (:meth:`MockServer.rewrite`) replaces a string in every page it serves from
 then on, to plant a bad value on every page of the site.
 
+``POST /__validators__`` (:meth:`MockServer.validators`) switches the validators article pages carry
+(``strong`` ETags by default, ``weak`` ones, ``last-modified`` only, ``none``; see
+:mod:`newsspider.demo.server`).
+
 ``POST /__challenge__`` (:meth:`MockServer.challenge`) puts the site behind a bot challenge that
 behaves as Cloudflare's managed challenge does (:mod:`tests.challenge`).
 """
@@ -45,7 +49,7 @@ from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
 from newsspider.demo.pages import DemoSite
-from newsspider.demo.server import DemoHandler, DemoServer, server_options, tls_context
+from newsspider.demo.server import VALIDATOR_MODES, DemoHandler, DemoServer, server_options, tls_context
 from tests.challenge import Challenge
 
 REPO = __file__.rsplit("/tests/", 1)[0]
@@ -107,6 +111,14 @@ class FaultHandler(DemoHandler):
             posted = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             status, headers, body = challenge.answer(self.path, self.headers, posted)
             self._send_with(status, headers, body)
+            return
+        if path == "/__validators__":
+            spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if spec.get("mode") not in VALIDATOR_MODES:
+                self._refuse(400, f"mode: one of {', '.join(VALIDATOR_MODES)}")
+                return
+            self.server.validators = spec["mode"]
+            self._send(200, "application/json", b"{}", None, True)
             return
         if path == "/__rewrite__":
             spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -313,6 +325,11 @@ class MockServer:
     def rewrite(self, old: str, new: str) -> None:
         """Replace *old* with *new* in every page served from now on."""
         self._post("/__rewrite__", json.dumps({"old": old, "new": new}).encode())
+
+    def validators(self, mode: str) -> None:
+        """What article pages say about their version from now on: ``strong`` ETags (the default),
+        ``weak`` ones, ``last-modified`` only, or ``none``."""
+        self._post("/__validators__", json.dumps({"mode": mode}).encode())
 
     def challenge(self, mode: str | None, **spec: Any) -> None:
         """Put the site behind a bot challenge (``mode``: ``all`` or ``listings``; ``None``: none)."""

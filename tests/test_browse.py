@@ -124,6 +124,25 @@ def test_the_versions_page_of_a_refreshed_article_shows_what_changed_and_links_e
         page.go_back()
 
 
+def test_the_archived_page_of_an_article_answered_304_is_its_earlier_capture(
+        archive: tuple[str, Path]) -> None:
+    """The refresh was answered 304 for the unchanged articles (revisit records): their archived page is
+    the capture the revisit refers to, body and time."""
+    from newsspider.archive.reader import archived_page, warc_files
+    from tests.test_validators import records
+
+    root, data = archive
+    *_, newest = warc_files(data)
+    revisits = {url: headers for kind, url, headers, status in records(newest)
+                if kind == "revisit" and status == "304"}
+    record = next(r for r in iter_articles(data) if r["url"] in revisits)
+    earlier = archived_page(data, record["warc"])
+    assert revisits[record["url"]]["WARC-Refers-To"] == earlier.record_id
+    with urllib.request.urlopen(f"{root}/-/newsspider/page/{record['article_id']}/raw") as response:
+        assert response.headers["X-Archived-At"] == earlier.date
+        assert record["title"] in response.read().decode("utf-8")
+
+
 def test_the_archive_is_read_only(archive: tuple[str, Path]) -> None:
     root, data = archive
     with pytest.raises(urllib.error.HTTPError) as refused:

@@ -215,6 +215,19 @@ def test_incremental_rules_hold_across_workers(mockserver: MockServer, redis_url
         ("1", "finished", str(len(PUBLIC_IDS))), ("2", "finished", "3")]
 
 
+def test_a_distributed_refresh_asks_with_the_validators_redis_kept(mockserver: MockServer, redis_url: str,
+                                                                   prefix: str, tmp_path: Path) -> None:
+    finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(2)])
+    assert redis.Redis.from_url(redis_url).hlen(f"{prefix}:validators") == len(PUBLIC_IDS)
+    before = len(mockserver.requests())
+    outputs = finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, "--refresh")
+                      for i in range(2)])
+    answers = [r for r in mockserver.requests()[before:] if site.ARTICLE_PATH.match(r["path"])]
+    assert answers and {r["status"] for r in answers} == {304}
+    counted = [int(m[1]) for out, _ in outputs if (m := re.search(r", (\d+) not modified, ", out))]
+    assert sum(counted) == len(answers) and max(stored(tmp_path).values()) == 1
+
+
 def test_unreachable_redis_is_a_one_line_error(tmp_path: Path) -> None:
     result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/bnews/", "--data-dir", str(tmp_path),
                      "--redis-url", "redis://127.0.0.1:1/0")

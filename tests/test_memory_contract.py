@@ -15,7 +15,7 @@ from scrapy.settings import Settings
 
 from newsspider.dataset.reader import load, record_example
 from newsspider.dataset.storage import DataDirLock
-from newsspider.memory import UNKNOWN_RUN, Memory, Run
+from newsspider.memory import UNKNOWN_RUN, Memory, Run, Validators
 from newsspider.memory.extension import open_memory
 from tests.test_distributed import RedisServer
 
@@ -119,6 +119,26 @@ def test_touch_changes_neither_version_nor_hash(open_: Opener) -> None:
     memory.touch("3", "2030-01-01T00:00:00Z")
     memory.commit()
     assert memory.get("3") == before
+
+
+def test_validators_are_kept_for_stored_articles_only(open_: Opener) -> None:
+    memory = open_()
+    assert memory.validators("5") is None
+    kept = Validators('W/"5-a"', "Mon, 01 Jan 2024 09:00:00 GMT", "<urn:uuid:5>", "2024-01-01T10:00:00Z",
+                      "https://x.test/bnews/a/20240101/5.html", "sha1:AAAA")
+    memory.set_validators("5", kept)  # not stored: nothing to keep them for
+    assert memory.validators("5") is None
+    store(memory, "5", content_hash=A)
+    memory.set_validators("5", kept)
+    memory.commit()
+    assert memory.validators(5) == kept
+    memory.touch("5", "2030-01-01T00:00:00Z")  # a 304: what was kept stays
+    store(memory, "5", content_hash=B, version=2)  # a new version: its own validators replace them
+    memory.set_validators("5", Validators(last_modified="Tue, 02 Jan 2024 09:00:00 GMT"))
+    memory.commit()
+    assert memory.validators("5") == Validators(last_modified="Tue, 02 Jan 2024 09:00:00 GMT")
+    close(memory)
+    assert open_().validators("5") == Validators(last_modified="Tue, 02 Jan 2024 09:00:00 GMT")
 
 
 def test_the_run_record_counts_new_and_updated_articles(open_: Opener) -> None:

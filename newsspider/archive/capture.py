@@ -18,7 +18,12 @@ Settings: ``NEWSSPIDER_WARC`` (on by default; ``--no-warc``),
 ``NEWSSPIDER_TIMESTAMP_URLS`` (``--timestamp``: the RFC 3161 authorities that timestamp the run's
 manifest when the spider closes, :mod:`newsspider.archive.evidence`).
 With ``--refresh``, a page whose payload is the same as its newest archived
-capture's is written as a ``revisit`` record (identical-payload-digest).
+capture's is written as a ``revisit`` record (identical-payload-digest), and a
+``304 Not Modified`` answer to a conditional request
+(:mod:`newsspider.crawl.validators`) as a ``revisit`` record (server-not-modified)
+that refers to the capture the request's validators came from.  Each archived
+response's source (``request.meta[WARC_SOURCE]``: the record whose body it is,
+its own or the earlier one a revisit refers to) is what the validators keep.
 """
 
 from __future__ import annotations
@@ -44,10 +49,17 @@ from newsspider.archive.reader import (
     latest_captures,
     warc_files,
 )
-from newsspider.archive.warcfile import POINTER_FIELDS, ClosedFile, Fetch, WarcFiles, headers_of
+from newsspider.archive.warcfile import (
+    POINTER_FIELDS,
+    ClosedFile,
+    Fetch,
+    WarcFiles,
+    headers_of,
+    payload_digest,
+)
 from newsspider.core import stats as keys
 from newsspider.core.failures import stop_crawl
-from newsspider.core.meta import WARC
+from newsspider.core.meta import VALIDATORS, WARC, WARC_SOURCE
 from newsspider.core.signals import crawl_stopping
 from newsspider.dataset.storage import StorageError, prepare_data_dir, release_reserve
 from newsspider.extract import site
@@ -161,8 +173,10 @@ class WarcCapture:
             request_body=request.body, status=response.status, response_headers=headers_of(response.headers),
             body=response.body, protocol=response.protocol or "HTTP/1.1",
             ip_address=str(response.ip_address) if response.ip_address else None)
+        not_modified = response.status == 304 and VALIDATORS in request.meta
+        earlier = self._refers_to(request, response) if not_modified else self.earlier.get(response.url)
         try:
-            pointer, revisit = self.files.write(capture, self.earlier.get(response.url))
+            pointer, revisit = self.files.write(capture, earlier, not_modified)
         except StorageError as exc:
             release_reserve(self.files.data_dir)  # room to commit the memory and record the run's end
             stop_crawl(self.crawler, exc.reason, str(exc))
@@ -170,7 +184,22 @@ class WarcCapture:
         if revisit:
             self.crawler.stats.inc_value(keys.WARC_REVISITS)
         request.meta[META] = pointer.asdict()
+        if revisit and earlier is not None:
+            request.meta[WARC_SOURCE] = {"record_id": earlier.pointer.get("record_id"), "date": earlier.date,
+                                         "url": earlier.url, "digest": earlier.digest or None}
+        elif response.status == 200 and site.classify(response.url) is site.Kind.ARTICLE:
+            request.meta[WARC_SOURCE] = {"record_id": pointer.record_id, "date": pointer.date,
+                                         "url": response.url, "digest": payload_digest(response.body)}
         return response
+
+    def _refers_to(self, request: Request, response: Response) -> Capture | None:
+        """The capture a 304 answer refers to: the one the request's validators came from (kept with them,
+        at whatever URL), else the newest archived capture of the URL."""
+        kept = request.meta.get(VALIDATORS) or {}
+        if kept.get("url") and kept.get("date"):
+            return Capture(kept["url"], kept["date"], kept.get("digest") or "",
+                           {"record_id": kept.get("record_id")})
+        return self.earlier.get(response.url)
 
 
     def _refused(self, request: Request, response: Response) -> bool:

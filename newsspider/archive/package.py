@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from newsspider.archive.reader import ArchiveError, archived_page, warc_files
 from newsspider.dataset.export import atomic_output
 from newsspider.dataset.reader import Errors, iter_articles
 
-__all__ = ["INDEX_FILE", "write_index", "write_wacz"]
+__all__ = ["INDEX_FILE", "resolve_not_modified", "write_index", "write_wacz"]
 
 INDEX_FILE = "index.cdxj"
 
@@ -36,13 +37,48 @@ def _files(data_dir: Path) -> list[Path]:
 
 
 def write_index(data_dir: Path, out: Path | None = None) -> tuple[Path, int]:
-    """Write the sorted CDXJ index of *data_dir*'s WARC files; return its path and line count."""
+    """Write the sorted CDXJ index of *data_dir*'s WARC files; return its path and line count.
+
+    A ``304 Not Modified`` revisit (:func:`resolve_not_modified`) is indexed as the earlier response
+    it refers to, at its own time: a replay tool shows the page, not an empty 304.
+    """
     files = _files(data_dir)
     out = out if out is not None else data_dir / INDEX_FILE
-    with atomic_output(out, data_dir, binary=False) as handle:
-        CDXJIndexer(output=handle, inputs=[str(f) for f in files], sort=True,
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=out.parent) as sorted_index:
+        CDXJIndexer(output=sorted_index, inputs=[str(f) for f in files], sort=True,
                     dir_root=str(data_dir)).process_all()
+        sorted_index.seek(0)
+        with atomic_output(out, data_dir, binary=False) as handle:
+            handle.writelines(resolve_not_modified(sorted_index))
     return out, sum(1 for _ in out.open("rb"))
+
+
+def resolve_not_modified(lines: Iterable[str]) -> Iterator[str]:
+    r"""The sorted CDXJ *lines* with each ``304`` revisit (a server-not-modified one, whose payload digest
+    is the earlier capture's) pointing at the earlier response of the same URL with that digest, its own
+    time kept.  pywb replays a revisit whose own status is a 3xx as it is: an empty 304.
+
+    >>> lines = ['a)/x 20240101000000 {"url": "http://a/x", "mime": "text/html", "status": "200", '
+    ...          '"digest": "sha1:D", "length": "9", "offset": "0", "filename": "warc/1.warc.gz"}\n',
+    ...          'a)/x 20240202000000 {"url": "http://a/x", "mime": "warc/revisit", "status": "304", '
+    ...          '"digest": "sha1:D", "length": "5", "offset": "7", "filename": "warc/2.warc.gz"}\n']
+    >>> print(list(resolve_not_modified(lines))[1], end="")  # doctest: +NORMALIZE_WHITESPACE
+    a)/x 20240202000000 {"url": "http://a/x", "mime": "text/html", "status": "200", "digest": "sha1:D",
+    "length": "9", "offset": "0", "filename": "warc/1.warc.gz"}
+    """
+    key = None
+    originals: dict[str, dict[str, Any]] = {}  # the responses of the URL so far, by payload digest
+    for line in lines:
+        urlkey, timestamp, data = line.split(" ", 2)
+        if urlkey != key:
+            key, originals = urlkey, {}
+        fields = json.loads(data)
+        if fields.get("mime") == "warc/revisit":
+            if fields.get("status") == "304" and (original := originals.get(fields.get("digest", ""))):
+                line = f"{urlkey} {timestamp} {json.dumps({**original, 'url': fields['url']})}\n"
+        elif fields.get("status") == "200" and fields.get("digest"):
+            originals[fields["digest"]] = fields
+        yield line
 
 
 def _pages(data_dir: Path, errors: Errors) -> list[dict[str, str]]:

@@ -28,7 +28,8 @@ from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.reader import Errors, display_path, iter_articles
 
 __all__ = ["MAX_BODY", "ArchiveError", "ArchivedPage", "BodyTooLarge", "Capture", "archived_page",
-           "decode_body", "iter_responses", "latest_captures", "page_of", "warc_files", "warc_path"]
+           "decode_body", "iter_responses", "latest_captures", "page_of", "referred_page", "warc_files",
+           "warc_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +237,9 @@ def warc_path(data_dir: Path, file: Any) -> Path:
 
 
 def archived_page(data_dir: Path, pointer: dict[str, Any], max_size: int = MAX_BODY) -> ArchivedPage:
-    """The response record at *pointer* (``file``, ``offset``, ``length``) under *data_dir*.
+    """The response record at *pointer* (``file``, ``offset``, ``length``) under *data_dir*; for a
+    ``revisit`` record there (an unchanged payload, a 304), the response it refers to
+    (:func:`referred_page`).
 
     The file must be one of ``DATA_DIR/warc/`` (:func:`warc_path`); what is
     there is read as WARC, and none of it is quoted in an error.  A body
@@ -248,6 +251,15 @@ def archived_page(data_dir: Path, pointer: dict[str, Any], max_size: int = MAX_B
         with path.open("rb") as handle:
             handle.seek(int(pointer["offset"]))
             for record in ArchiveIterator(handle):
+                if record.rec_type == "revisit":
+                    headers = record.rec_headers
+                    page = referred_page(data_dir, headers.get_header("WARC-Refers-To"),
+                                         headers.get_header("WARC-Refers-To-Target-URI"),
+                                         headers.get_header("WARC-Refers-To-Date"), max_size)
+                    if page is None:
+                        raise ArchiveError(f"{where}: a revisit record whose earlier capture is not in "
+                                           f"{display_path(data_dir / WARC_DIR)}")
+                    return page
                 if record.rec_type != "response":
                     break
                 return _page(record, max_size)
@@ -260,6 +272,28 @@ def archived_page(data_dir: Path, pointer: dict[str, Any], max_size: int = MAX_B
     except (ValueError, EOFError, OverflowError) as exc:
         raise ArchiveError(f"{where}: cannot be read ({type(exc).__name__})") from exc
     raise ArchiveError(f"{where}: no response record there")
+
+
+def referred_page(data_dir: Path, record_id: str | None, url: str | None, date: str | None,
+                  max_size: int = MAX_BODY) -> ArchivedPage | None:
+    """The response a revisit record refers to: by its WARC-Record-ID (WARC-Refers-To), else by its URL
+    and time (WARC-Refers-To-Target-URI and -Date); None when the data dir's WARC files hold neither.
+    Reads every file, headers only, up to the one it finds."""
+    for path in warc_files(data_dir):
+        try:
+            with path.open("rb") as handle:
+                for record in ArchiveIterator(handle, no_record_parse=True):
+                    if record.rec_type != "response":
+                        continue
+                    headers = record.rec_headers
+                    if (record_id and headers.get_header("WARC-Record-ID") == record_id) or (
+                            not record_id and url and headers.get_header("WARC-Target-URI") == url
+                            and headers.get_header("WARC-Date") == date):
+                        record.http_headers = _HTTP.parse(record.raw_stream)
+                        return _page(record, max_size)
+        except (ArchiveLoadFailed, ValueError, EOFError) as exc:
+            raise ArchiveError(f"{path}: not a readable WARC file ({exc})") from exc
+    return None
 
 
 def page_of(data_dir: Path, article_id: str, errors: Errors = "raise", max_size: int = MAX_BODY

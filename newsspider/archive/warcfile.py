@@ -32,9 +32,12 @@ from newsspider.archive.reader import Capture, member_end
 from newsspider.dataset.layout import WARC_DIR
 from newsspider.dataset.storage import AppendFile
 
-__all__ = ["POINTER_FIELDS", "ClosedFile", "Fetch", "Pointer", "WarcFiles", "headers_of", "payload_digest"]
+__all__ = ["NOT_MODIFIED_PROFILE", "POINTER_FIELDS", "ClosedFile", "Fetch", "Pointer", "WarcFiles",
+           "headers_of", "payload_digest"]
 
 POINTER_FIELDS = ("file", "offset", "length", "record_id")
+#: the WARC 1.1 profile of a revisit record that keeps a ``304 Not Modified`` answer to a conditional request
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 logger = logging.getLogger(__name__)
 _SKIPPED_HEADERS = frozenset({b"transfer-encoding"})  # the body is kept dechunked
@@ -222,14 +225,20 @@ class WarcFiles:
         self._append(self.file, buffer.getvalue())
         return self.file
 
-    def write(self, capture: Fetch, earlier: Capture | None = None) -> tuple[Pointer, bool]:
+    def write(self, capture: Fetch, earlier: Capture | None = None, not_modified: bool = False
+              ) -> tuple[Pointer, bool]:
         """Append the response and request records of *capture*; return the pointer to its body
         and whether it was a revisit.
 
         When *earlier* (the newest archived capture of the same URL) has the same
         payload digest, a ``revisit`` record (profile identical-payload-digest)
         takes the response's place, as Heritrix writes it, and the pointer is the
-        earlier record's.
+        earlier record's.  A ``304 Not Modified`` answer to a conditional request
+        (*not_modified*) whose *earlier* capture (the one the request's validators
+        came from, at any URL) is known is a ``revisit`` record of profile
+        server-not-modified that refers to it (WARC-Refers-To-Target-URI,
+        -Date and WARC-Refers-To; the earlier payload's digest when known), with
+        the 304's own headers; the pointer is the revisit record's.
         """
         file = self.file
         if file is None or file.size >= self.max_size:
@@ -240,8 +249,19 @@ class WarcFiles:
         reason = http.client.responses.get(capture.status, "")
         http_headers = StatusAndHeaders(f"{capture.status} {reason}".strip(), capture.response_headers,
                                         protocol=capture.protocol)
-        revisit = earlier is not None and earlier.digest == payload_digest(capture.body)
-        if earlier is not None and revisit:
+        unmodified = not_modified and capture.status == 304 and earlier is not None
+        revisit = earlier is not None and (unmodified or earlier.digest == payload_digest(capture.body))
+        if earlier is not None and unmodified:
+            response = writer.create_warc_record(capture.url, "revisit", http_headers=http_headers,
+                                                 warc_headers_dict=warc_headers)
+            response.rec_headers.add_header("WARC-Profile", NOT_MODIFIED_PROFILE)
+            response.rec_headers.add_header("WARC-Refers-To-Target-URI", earlier.url)
+            response.rec_headers.add_header("WARC-Refers-To-Date", earlier.date)
+            if record_id := earlier.pointer.get("record_id"):
+                response.rec_headers.add_header("WARC-Refers-To", record_id)
+            if earlier.digest:  # the payload the server says is still current
+                response.rec_headers.add_header("WARC-Payload-Digest", earlier.digest)
+        elif earlier is not None and revisit:
             response = writer.create_revisit_record(capture.url, earlier.digest, earlier.url, earlier.date,
                                                     http_headers=http_headers,
                                                     warc_headers_dict=warc_headers)
@@ -268,10 +288,10 @@ class WarcFiles:
         self._file_records += 1
         date = response.rec_headers.get_header("WARC-Date")
         self._dates = [self._dates[0] if self._dates else date, date]
-        if earlier is not None and revisit:
+        if earlier is not None and revisit and not unmodified:
             return Pointer(**earlier.pointer), True
         return Pointer(str(file.path.relative_to(self.data_dir)), offset, length, record_id,
-                       response.rec_headers.get_header("WARC-Date")), False
+                       response.rec_headers.get_header("WARC-Date")), revisit
 
     def close(self) -> None:
         self._closed()

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 __all__ = ["ALLOW_OFFSITE", "ARTICLE_ID", "CHALLENGED", "CLEARANCE", "DONT_FILTER", "DOWNLOAD_LATENCY",
            "DOWNLOAD_TIMEOUT", "HANDED", "HANDLE_HTTPSTATUS_ALL", "HANDLE_HTTPSTATUS_LIST", "LEASE",
            "LISTING_ROOT", "MAX_RETRY_TIMES", "PROXY", "PROXY_RETRIES", "PROXY_URL", "REDIRECT_URLS",
-           "RETRY_TIMES", "START", "WARC", "refilter_redirect", "retry_past_filter"]
+           "RETRY_TIMES", "START", "VALIDATORS", "WARC", "WARC_SOURCE", "refilter_redirect",
+           "retry_past_filter"]
 
 # newsspider's own keys
 #: a start request (kept through redirects and retries)
@@ -37,6 +38,11 @@ LEASE = "newsspider_lease"
 HANDED = "newsspider_handed"
 #: where a response is in the web archive
 WARC = "newsspider_warc"
+#: the archived response whose body a response is (its own, or the earlier one a revisit refers to):
+#: ``record_id``, ``date``, ``url``, ``digest``
+WARC_SOURCE = "newsspider_warc_source"
+#: the stored validators a conditional request was sent with (newsspider.crawl.validators)
+VALIDATORS = "newsspider_validators"
 
 # Scrapy's keys newsspider reads or sets
 PROXY = "proxy"

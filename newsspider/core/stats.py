@@ -36,6 +36,8 @@ STORED = f"{_ROOT}/stored"
 UPDATED = f"{_ROOT}/updated"
 #: articles fetched again and found unchanged
 UNCHANGED = f"{_ROOT}/unchanged"
+#: articles fetched again with their stored validators and answered 304 Not Modified (--refresh)
+NOT_MODIFIED = f"{_ROOT}/not_modified"
 #: articles met again in this crawl or stored before
 DUPLICATES = f"{_ROOT}/duplicates"
 #: records that failed validation (each reason under ``dropped(reason)``)

@@ -61,6 +61,8 @@ class CrawlSummary:
     outside_window: int = 0
     #: stored articles fetched again (--refresh) and found unchanged: not stored again, not dropped
     unchanged: int = 0
+    #: stored articles asked for with their validators (--refresh) and answered 304 Not Modified
+    not_modified: int = 0
 
     @classmethod
     def from_stats(cls, stats: Mapping[str, Any], seconds: float | None = None) -> CrawlSummary:
@@ -73,6 +75,8 @@ class CrawlSummary:
         '50 pages (5.0/s), 30 stored, 2 dropped, 0 duplicates, 3 failed (http_404 2, timeout 1), 1 errors'
         >>> CrawlSummary.from_stats({"newsspider/stored": 1, "newsspider/unchanged": 43}, 1.0).line()
         '0 pages (0.0/s), 1 stored, 43 unchanged, 0 dropped, 0 duplicates, 0 failed, 0 errors'
+        >>> CrawlSummary.from_stats({"newsspider/stored": 1, "newsspider/not_modified": 43}, 1.0).line()
+        '0 pages (0.0/s), 1 stored, 43 not modified, 0 dropped, 0 duplicates, 0 failed, 0 errors'
         """
         prefix = keys.failed("")
         failures = {k[len(prefix):]: int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
@@ -86,6 +90,7 @@ class CrawlSummary:
             seconds=float(seconds if seconds is not None else stats.get("elapsed_time_seconds", 0.0)),
             outside_window=int(stats.get(keys.skipped("outside_window"), 0)),
             unchanged=int(stats.get(keys.UNCHANGED, 0)),
+            not_modified=int(stats.get(keys.NOT_MODIFIED, 0)),
         )
 
     @property
@@ -100,6 +105,7 @@ class CrawlSummary:
         reasons = ", ".join(f"{reason} {count}" for reason, count in self.failures.items())
         return (f"{self.pages} pages ({self.rate:.1f}/s), {self.stored} stored, "
                 + (f"{self.unchanged} unchanged, " if self.unchanged else "")
+                + (f"{self.not_modified} not modified, " if self.not_modified else "")
                 + f"{self.dropped} dropped, {self.duplicates} duplicates, "
                 f"{self.failed} failed{f' ({reasons})' if reasons else ''}, {self.errors} errors"
                 + (f", {self.outside_window} outside the window" if self.outside_window else ""))

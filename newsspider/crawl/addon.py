@@ -36,6 +36,7 @@ from newsspider.crawl.pipelines import DedupePipeline, JsonLinesStorePipeline, V
 from newsspider.crawl.removals import Removals
 from newsspider.crawl.resume import EndedMarker
 from newsspider.crawl.skipstored import SkipStored
+from newsspider.crawl.validators import ConditionalRequests
 from newsspider.frontier.keys import busy_keys, queue_key
 from newsspider.frontier.leases import LeaseAck
 from newsspider.frontier.workers import WorkerHeartbeat
@@ -78,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_MAX_LINKS_PER_PAGE": 2000,
     # Re-fetch articles already stored; a changed one is stored again with a higher version (--refresh).
     "NEWSSPIDER_REFRESH": False,
+    # Keep each stored article's ETag and Last-Modified, and ask with them on --refresh (If-None-Match,
+    # If-Modified-Since): a 304 Not Modified is counted (newsspider/not_modified), archived as a revisit
+    # record and stores nothing (newsspider.crawl.validators).  False: neither kept nor sent.
+    "NEWSSPIDER_VALIDATORS": True,
     # Do not request articles the memory has stored (newsspider.crawl.skipstored); off with --refresh.
     "NEWSSPIDER_SKIP_STORED": True,
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
@@ -242,6 +247,9 @@ _COMPONENTS: dict[str, dict[type, int | None]] = {
         # HttpProxyMiddleware reads no SOCKS proxy and no all_proxy); a failed proxy's requests retried.
         HttpProxyMiddleware: None,
         ProxyRoute: 750,
+        # Conditional requests for stored articles on --refresh; after Scrapy's DownloaderStats (850)
+        # has counted a 304's bytes, after the archive (950) has kept it.
+        ConditionalRequests: 800,
         # Before Scrapy's RetryMiddleware (550) sees a 429/503: wait as its Retry-After asks.
         RetryAfter: 560,
         # After decompression (590), before MetaRefresh reads the page (580): pages whose HTTP

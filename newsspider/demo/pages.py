@@ -21,7 +21,9 @@ from __future__ import annotations
 import html
 import random
 import re
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
@@ -66,6 +68,8 @@ class Page:
     body: str = ""
     content_type: str = "text/html; charset=UTF-8"
     location: str | None = None
+    #: when the page last changed (seconds since the epoch): an article page's, sent as Last-Modified
+    modified: float | None = None
 
 
 def _group(pattern: str, text: str) -> str:
@@ -96,12 +100,17 @@ class DemoSite:
         self.random = random.Random(seed)
         self.articles: dict[int, Article] = {}
         self.edits: dict[int, int] = {}
+<<<<<<< HEAD
         #: articles taken down, and how their page answers: 404, 410, or "home" (a redirect to the front page)
         self.removed: dict[int, str] = {}
         #: taken-down articles no page links to any more (not in listings, nor in related lists)
         self.unlinked: set[int] = set()
         #: every article page answers 404 (a broken site, a block), the listings as before
         self.all_gone = False
+=======
+        #: when each edited article was last edited (seconds since the epoch)
+        self.edited_at: dict[int, float] = {}
+>>>>>>> h-validators
         self._add_seed_articles()
         self._add_generated(extra_articles)
         self._sort()
@@ -130,6 +139,18 @@ class DemoSite:
     def edit_article(self, article_id: int) -> None:
         """Change an article's text (as an editor's correction would)."""
         self.edits[article_id] = self.edits.get(article_id, 0) + 1
+        self.edited_at[article_id] = max(time.time(), self.modified(self.articles[article_id]) + 1)
+
+    def modified(self, article: Article) -> float:
+        """When *article* last changed: its last edit, else 10:00 UTC of its day.
+
+        >>> site = DemoSite(extra_articles=0); site.modified(site.articles[2054421])
+        1719396000.0
+        """
+        if article.article_id in self.edited_at:
+            return self.edited_at[article.article_id]
+        day = datetime.strptime(article.day, "%Y%m%d").replace(hour=10, tzinfo=timezone.utc)
+        return day.timestamp()
 
     def remove_article(self, article_id: int, how: str, unlink: bool = False) -> None:
         """Take an article down: its page answers *how* (``404``, ``410``, ``home``); its links stay,
@@ -216,9 +237,13 @@ class DemoSite:
             article = self.articles.get(int(match["id"]))
             if article is None or article.path != path:
                 return Page(404, "<html><body><h2>404</h2></body></html>")
+<<<<<<< HEAD
             if (gone := self.removed_page(article.article_id)) is not None:
                 return gone
             return Page(body=self.article_page(article, mirror))
+=======
+            return Page(body=self.article_page(article, mirror), modified=self.modified(article))
+>>>>>>> h-validators
         decoded = unquote(path)
         if match := site.TAG_PATH.match(decoded):
             tag, page = match["slug"], int(match["page"] or 1)

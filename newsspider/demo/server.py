@@ -4,7 +4,8 @@
 prints the site's root URL on its first line of output and serves until it is
 stopped (under another host name than 127.0.0.1 with ``--name``, over HTTPS
 with ``--tls``).  ``GET /__requests__`` returns the server's own log of the
-requests it answered (method, path, host, client address, user agent, time) as
+requests it answered (method, path, host, client address, user agent, time, and the status
+and body bytes of a page it served) as
 JSON, so that tests can check what a crawl fetched; ``POST /__add__?n=N``
 publishes N new articles and ``POST /__edit__?id=ID`` changes one, so that
 tests, and users of ``newsspider demo --serve``, can change the site between
@@ -13,12 +14,23 @@ takes an article down (its page answers 404, 410, or a redirect to the front pag
 listing or related list shows it any more),
 ``POST /__restore__?id=ID`` puts it back, and ``POST /__gone__?all=1`` makes every article page answer
 404 (``all=0``: as before), a broken site or a block.
+
+Article pages carry validators, as WordPress behind a cache sends them: an
+``ETag`` made from the page's content and ``Last-Modified`` (when the article
+last changed), and a conditional GET whose validators still hold is answered
+``304 Not Modified`` (``If-None-Match`` compared weakly, as RFC 9110 §13.1.2
+has it, before ``If-Modified-Since``).  :attr:`DemoServer.validators` picks
+them: ``strong`` (the default), ``weak`` (``W/`` ETags, as a CDN rewrites them),
+``last-modified`` (no ETag) or ``none``.
 """
 
 from __future__ import annotations
 
 import argparse
+import email.utils
+import hashlib
 import json
+import re
 import socket
 import ssl
 import sys
@@ -40,6 +52,61 @@ RESTORE_PATH = "/__restore__"  # ?id=<article id>: put it back
 GONE_PATH = "/__gone__"  # ?all=1|0: every article page answers 404, or not
 #: the most articles one POST /__add__ publishes
 MAX_ADDED = 1000
+#: what article pages say about their version (:attr:`DemoServer.validators`)
+VALIDATOR_MODES = ("strong", "weak", "last-modified", "none")
+
+
+def entity_tags(value: str) -> list[str]:
+    """The entity tags of an ``If-None-Match`` value, their weakness dropped (for the weak comparison).
+
+    >>> entity_tags('W/"a", "b,c" ,W/"d"'), entity_tags("*")
+    (['"a"', '"b,c"', '"d"'], ['*'])
+    """
+    tags = []
+    for match in re.finditer(r'\s*(?:W/)?("[^"]*"|\*)\s*(?:,|$)', value):
+        tags.append(match[1])
+    return tags
+
+
+def validators(body: bytes, modified: float | None, mode: str) -> dict[str, str]:
+    """The validator headers of a page with *body*, last changed at *modified*, in *mode*.
+
+    >>> validators(b"x", 0.0, "weak")
+    {'ETag': 'W/"11f6ad8ec52a2984abaafd7c"', 'Last-Modified': 'Thu, 01 Jan 1970 00:00:00 GMT'}
+    >>> validators(b"x", 0.0, "last-modified"), validators(b"x", None, "strong")
+    ({'Last-Modified': 'Thu, 01 Jan 1970 00:00:00 GMT'}, {})
+    """
+    if modified is None or mode == "none":
+        return {}
+    headers = {}
+    if mode in ("strong", "weak"):
+        tag = f'"{hashlib.sha1(body).hexdigest()[:24]}"'
+        headers["ETag"] = f"W/{tag}" if mode == "weak" else tag
+    headers["Last-Modified"] = email.utils.formatdate(modified, usegmt=True)
+    return headers
+
+
+def not_modified(headers: dict[str, str], if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """Whether a GET with these conditions gets a 304 for a page with validator *headers* (RFC 9110
+    §13.2.2: If-None-Match, compared weakly, decides when it is sent; else If-Modified-Since).
+
+    >>> page = validators(b"x", 0.0, "strong")
+    >>> not_modified(page, 'W/"11f6ad8ec52a2984abaafd7c"', None), not_modified(page, '"other"', None)
+    (True, False)
+    >>> not_modified(page, None, "Thu, 01 Jan 1970 00:00:00 GMT"), not_modified(page, None, "yesterday")
+    (True, False)
+    """
+    if if_none_match is not None:
+        etag = headers.get("ETag")
+        tags = entity_tags(if_none_match)
+        return etag is not None and ("*" in tags or etag.removeprefix("W/") in tags)
+    if if_modified_since is not None and "Last-Modified" in headers:
+        try:
+            since = email.utils.parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        return email.utils.parsedate_to_datetime(headers["Last-Modified"]) <= since
+    return False
 
 
 class DemoServer(ThreadingHTTPServer):
@@ -53,6 +120,8 @@ class DemoServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), handler or DemoHandler)
         self.site = demo_site or DemoSite()
         self.requests: list[dict[str, Any]] = []
+        #: the validators article pages carry (one of VALIDATOR_MODES)
+        self.validators = "strong"
         self.tls = tls
         scheme = "https" if tls else "http"
         self.root = f"{scheme}://{name}:{self.server_address[1]}"
@@ -135,23 +204,36 @@ class DemoHandler(BaseHTTPRequestHandler):
             body = json.dumps(self.server.requests, ensure_ascii=False).encode()
             self._send(200, "application/json", body, None, send_body)
             return
-        self.server.requests.append({
+        entry = {
             "method": self.command, "path": self.path, "host": self.headers.get("Host", ""),
             "client": self.client_address[0], "user_agent": self.headers.get("User-Agent", ""),
             "time": time.time(),
-        })
+        }
+        self.server.requests.append(entry)
         page = self.server.site.get(parts.path, parts.query)
         location = self.server.relocate(page.location) if page.location else None
         body = self.server.relocate(page.body).encode("utf-8")
-        self._send(page.status, page.content_type, body, location, send_body)
+        extra = validators(body, page.modified, self.server.validators) if page.status == 200 else {}
+        conditions = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+        if extra and not_modified(extra, *conditions):
+            entry.update(status=304, bytes=0)
+            self.send_response(304)
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            return
+        entry.update(status=page.status, bytes=len(body) if send_body else 0)
+        self._send(page.status, page.content_type, body, location, send_body, extra)
 
     def _send(self, status: int, content_type: str, body: bytes, location: str | None,
-              send_body: bool) -> None:
+              send_body: bool, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if location:
             self.send_header("Location", location)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if send_body:
             self.wfile.write(body)

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from newsspider.core.errors import NewsspiderError
 
-__all__ = ["REDIS_PREFIX", "UNKNOWN_RUN", "Coordination", "Memory", "Run", "StateError", "StoredArticle"]
+__all__ = ["REDIS_PREFIX", "UNKNOWN_RUN", "Coordination", "Memory", "Run", "StateError", "StoredArticle",
+           "Validators"]
 
 #: ``first_run`` of articles found in the dataset by a memory that cannot tell which run stored
 #: them (one rebuilt from the dataset): not old news until a run walks the whole site.
@@ -40,6 +41,34 @@ class StoredArticle:
     content_hash: str | None
     version: int
     first_run: int
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a refresh asks a stored article's page with, and what a ``304 Not Modified`` answer refers to.
+
+    The ``ETag`` and ``Last-Modified`` headers of the 200 response the stored
+    version came from, as the server sent them (a weak ``W/`` ETag included),
+    and that response's record in the web archive (its WARC-Record-ID,
+    WARC-Date, WARC-Target-URI and payload digest; None when it was not
+    archived).
+    """
+
+    etag: str | None = None
+    last_modified: str | None = None
+    record_id: str | None = None
+    date: str | None = None
+    url: str | None = None
+    digest: str | None = None
+
+    @property
+    def conditional(self) -> bool:
+        """Whether there is anything to ask a conditional request with.
+
+        >>> Validators(etag='W/"1"').conditional, Validators(record_id="<urn:uuid:1>").conditional
+        (True, False)
+        """
+        return bool(self.etag or self.last_modified)
 
 
 @dataclass(frozen=True)
@@ -140,6 +169,12 @@ class Memory(Protocol):
 
     def touch(self, article_id: str | int, seen: str) -> None:
         """An article fetched again, unchanged."""
+
+    def validators(self, article_id: str | int) -> Validators | None:
+        """The validators kept for *article_id*'s stored version; None when none were."""
+
+    def set_validators(self, article_id: str | int, validators: Validators) -> None:
+        """Keep *validators* for *article_id* (replacing what was kept); nothing when it is not stored."""
 
     def commit(self) -> None: ...
 

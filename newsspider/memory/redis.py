@@ -14,7 +14,9 @@ Keys (all under ``NEWSSPIDER_REDIS_PREFIX``, default ``newsspider``):
 - ``<p>:unknown`` set: ids added from shards whose run is not known, until a run walks the site;
 - ``<p>:epoch``: a random id made when the crawl's data is first written; a worker that finds it
   changed or gone knows Redis lost the crawl (restarted empty) and stops;
-- ``<p>:shard-of`` hash: worker id -> the shard it appends to, when its first one was damaged.
+- ``<p>:shard-of`` hash: worker id -> the shard it appends to, when its first one was damaged;
+- ``<p>:validators`` hash: article id -> its stored version's validators and archived capture (JSON,
+  :class:`~newsspider.memory.Validators`).
 
 A worker writes its own shard ``<data dir>/articles-<worker id>.jsonl``; the
 dataset reader reads every shard.
@@ -31,6 +33,7 @@ import socket
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +45,7 @@ from newsspider.core.credentials import encode_userinfo, redact, scrub
 from newsspider.core.time import utc_now_iso
 from newsspider.dataset.reader import shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
-from newsspider.memory import REDIS_PREFIX, UNKNOWN_RUN, Run, StoredArticle
+from newsspider.memory import REDIS_PREFIX, UNKNOWN_RUN, Run, StoredArticle, Validators
 
 __all__ = [
     "RedisMemory",
@@ -317,6 +320,21 @@ class RedisMemory:
 
     def touch(self, article_id: str | int, seen: str) -> None:
         """Nothing to record: Redis keeps no last-seen time."""
+
+    @_guarded
+    def validators(self, article_id: str | int) -> Validators | None:
+        raw = self.redis.hget(self.key("validators"), str(article_id))
+        if raw is None:
+            return None
+        try:
+            return Validators(**json.loads(raw))
+        except (ValueError, TypeError):  # not ours: asked without validators, and replaced next time
+            return None
+
+    @_guarded
+    def set_validators(self, article_id: str | int, validators: Validators) -> None:
+        if self.redis.hexists(self.key("articles"), str(article_id)):
+            self.redis.hset(self.key("validators"), str(article_id), json.dumps(asdict(validators)))
 
     def commit(self) -> None:
         """Every change is written to Redis at once."""

@@ -26,6 +26,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,7 +35,7 @@ from newsspider.core.time import utc_now_iso, utc_stamp
 from newsspider.dataset.layout import DATASET_FILE, STATE_FILE
 from newsspider.dataset.reader import DatasetError, shard_lines, shard_paths
 from newsspider.dataset.storage import StorageError
-from newsspider.memory import UNKNOWN_RUN, Run, StateError, StoredArticle
+from newsspider.memory import UNKNOWN_RUN, Run, StateError, StoredArticle, Validators
 
 __all__ = ["SqliteMemory", "read_runs"]
 
@@ -48,7 +49,13 @@ CREATE TABLE IF NOT EXISTS articles (
     first_seen TEXT,
     last_seen TEXT,
     version INTEGER NOT NULL DEFAULT 1,
-    first_run INTEGER NOT NULL DEFAULT 0
+    first_run INTEGER NOT NULL DEFAULT 0,
+    etag TEXT,
+    last_modified TEXT,
+    capture_id TEXT,
+    capture_date TEXT,
+    capture_url TEXT,
+    capture_digest TEXT
 );
 CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -76,6 +83,13 @@ _RUNS_SQL = (
     "dropped, failed, errors, finish_reason, failures, quality, checks, window FROM runs ORDER BY run_id"
 )
 
+
+#: the columns of an article's validators (:class:`Validators`' fields, in order), added to a state file
+#: written before they existed
+_VALIDATOR_COLUMNS = ("etag", "last_modified", "capture_id", "capture_date", "capture_url", "capture_digest")
+_GET_VALIDATORS = f"SELECT {', '.join(_VALIDATOR_COLUMNS)} FROM articles WHERE article_id = ?"
+_SET_VALIDATORS = (f"UPDATE articles SET {', '.join(f'{c} = ?' for c in _VALIDATOR_COLUMNS)} "
+                   "WHERE article_id = ?")
 
 # The tables of a newsspider state file (``meta`` came later and is added when missing).
 _TABLES = frozenset({"articles", "shards", "runs"})
@@ -145,6 +159,10 @@ class SqliteMemory:
                                  ("checks", "TEXT"), ("window", "TEXT")):
                 if column not in columns:  # a state file written before these columns existed
                     conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(articles)")}
+            for column in _VALIDATOR_COLUMNS:
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE articles ADD COLUMN {column} TEXT")
             conn.execute("SELECT count(*) FROM articles").fetchone()
             conn.execute("BEGIN")
         except _Corrupt:
@@ -287,6 +305,15 @@ class SqliteMemory:
         with self._writing():
             self.conn.execute("UPDATE articles SET last_seen = max(last_seen, ?) WHERE article_id = ?",
                               (seen, int(article_id)))
+            self._maybe_commit()
+
+    def validators(self, article_id: str | int) -> Validators | None:
+        row = self.conn.execute(_GET_VALIDATORS, (int(article_id),)).fetchone()
+        return Validators(*row) if row is not None and any(row) else None
+
+    def set_validators(self, article_id: str | int, validators: Validators) -> None:
+        with self._writing():
+            self.conn.execute(_SET_VALIDATORS, (*astuple(validators), int(article_id)))
             self._maybe_commit()
 
     def _maybe_commit(self) -> None:

@@ -331,6 +331,8 @@ class BannedbookSpider(scrapy.Spider):
         those in a row that listed no article the listing had not shown, and
         *recent* holds the ids the pages before it listed (:class:`Paging`).
         """
+        if response.status == 304:  # asked with its validators: the stored version is current
+            return  # (newsspider.crawl.validators counted it; a 304 nobody asked for is an HttpError)
         if not isinstance(response, TextResponse) or not is_html(response):
             count_failure(self.crawler.stats, self.logger, "not_html", response.url)
             return
