@@ -100,17 +100,14 @@ class DemoSite:
         self.random = random.Random(seed)
         self.articles: dict[int, Article] = {}
         self.edits: dict[int, int] = {}
-<<<<<<< HEAD
         #: articles taken down, and how their page answers: 404, 410, or "home" (a redirect to the front page)
         self.removed: dict[int, str] = {}
         #: taken-down articles no page links to any more (not in listings, nor in related lists)
         self.unlinked: set[int] = set()
         #: every article page answers 404 (a broken site, a block), the listings as before
         self.all_gone = False
-=======
         #: when each edited article was last edited (seconds since the epoch)
         self.edited_at: dict[int, float] = {}
->>>>>>> h-validators
         self._add_seed_articles()
         self._add_generated(extra_articles)
         self._sort()
@@ -237,13 +234,9 @@ class DemoSite:
             article = self.articles.get(int(match["id"]))
             if article is None or article.path != path:
                 return Page(404, "<html><body><h2>404</h2></body></html>")
-<<<<<<< HEAD
             if (gone := self.removed_page(article.article_id)) is not None:
                 return gone
-            return Page(body=self.article_page(article, mirror))
-=======
             return Page(body=self.article_page(article, mirror), modified=self.modified(article))
->>>>>>> h-validators
         decoded = unquote(path)
         if match := site.TAG_PATH.match(decoded):
             tag, page = match["slug"], int(match["page"] or 1)
