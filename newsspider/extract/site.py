@@ -25,6 +25,13 @@ DEFAULT_START_URLS: tuple[str, ...] = tuple(
     )
 )
 
+# Where WordPress sites publish their sitemaps when robots.txt names none (Yoast SEO's index, then
+# WordPress core's), at the host's root and under the blog's path.  A crawl reads these on the
+# start URLs' hosts only (newsspider.spiders.sitemaps).
+SITEMAP_PATHS: tuple[str, ...] = ("/sitemap_index.xml", "/wp-sitemap.xml",
+                                  "/bnews/sitemap_index.xml", "/bnews/wp-sitemap.xml")
+ROBOTS_PATH = "/robots.txt"
+
 # Page-title suffixes the site appends ("标题 - 禁闻网").
 TITLE_SUFFIXES = ("中国禁闻网", "禁闻网", "禁聞網")
 
