@@ -21,6 +21,9 @@ through :meth:`MockServer.fault`):
 - ``sprawl``: a listing trap (``path`` is a prefix): every page lists the same few articles and links to
   ever-new listings, two below it (``<page>sN/``) and one at ``location`` (``{n}``: a new number).
 
+``POST /__sitemaps__`` (:meth:`MockServer.sitemaps`) switches the site's sitemaps
+(:data:`newsspider.demo.pages.SITEMAP_MODES`: ``yoast``, the default; ``core``; ``partial``; ``off``).
+
 ``POST /__rewrite__`` (:meth:`MockServer.rewrite`) replaces a string in every page it serves from
 then on, to plant a bad value on every page of the site.
 
@@ -44,7 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
-from newsspider.demo.pages import DemoSite
+from newsspider.demo.pages import SITEMAP_MODES, DemoSite
 from newsspider.demo.server import DemoHandler, DemoServer, server_options, tls_context
 from tests.challenge import Challenge
 
@@ -107,6 +110,11 @@ class FaultHandler(DemoHandler):
             posted = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             status, headers, body = challenge.answer(self.path, self.headers, posted)
             self._send_with(status, headers, body)
+            return
+        if path == "/__sitemaps__":
+            spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            self.server.site.sitemap_mode = spec["mode"]
+            self._send(200, "application/json", b"{}", None, True)
             return
         if path == "/__rewrite__":
             spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -297,6 +305,11 @@ class MockServer:
 
     def edit_article(self, article_id: int) -> None:
         self._post(f"/__edit__?id={article_id}")
+
+    def sitemaps(self, mode: str) -> None:
+        """Switch the site's sitemaps: ``yoast`` (the default), ``core``, ``partial`` or ``off``."""
+        assert mode in SITEMAP_MODES, mode
+        self._post("/__sitemaps__", json.dumps({"mode": mode}).encode())
 
     def rewrite(self, old: str, new: str) -> None:
         """Replace *old* with *new* in every page served from now on."""

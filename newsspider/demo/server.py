@@ -14,6 +14,7 @@ crawls (a bad N or ID is a 400 or 404 with a one-line reason).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import socket
 import ssl
@@ -121,6 +122,8 @@ class DemoHandler(BaseHTTPRequestHandler):
         page = self.server.site.get(parts.path, parts.query)
         location = self.server.relocate(page.location) if page.location else None
         body = self.server.relocate(page.body).encode("utf-8")
+        if page.gzip:
+            body = gzip.compress(body, mtime=0)
         self._send(page.status, page.content_type, body, location, send_body)
 
     def _send(self, status: int, content_type: str, body: bytes, location: str | None,

@@ -65,7 +65,12 @@ _ENTRY_TAGS = {"urlset": "url", "sitemapindex": "sitemap"}
 
 
 class SitemapError(ValueError):
-    """A sitemap that cannot be read (not XML, not a sitemap, not gzip, too large)."""
+    """A sitemap that cannot be read; *what* says why in a word (``not_xml``, ``not_sitemap``,
+    ``not_gzip``, ``too_large``)."""
+
+    def __init__(self, what: str, message: str) -> None:
+        super().__init__(message)
+        self.what = what
 
 
 @dataclass(frozen=True)
@@ -149,11 +154,11 @@ def entries(body: bytes, max_size: int = 0) -> Iterator[Entry]:
         try:
             body = gunzip(body, max_size=max_size)
         except _DecompressionMaxSizeExceeded:
-            raise SitemapError(f"over {max_size} bytes once decompressed") from None
+            raise SitemapError("too_large", f"over {max_size} bytes once decompressed") from None
         except (OSError, EOFError) as exc:
-            raise SitemapError(f"not gzip: {exc}") from None
+            raise SitemapError("not_gzip", f"not gzip: {exc}") from None
     elif max_size and len(body) > max_size:
-        raise SitemapError(f"over {max_size} bytes")
+        raise SitemapError("too_large", f"over {max_size} bytes")
     parser = etree.iterparse(io.BytesIO(body), events=("start", "end"), resolve_entities=False,
                              no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
                              remove_pis=True)
@@ -164,7 +169,7 @@ def entries(body: bytes, max_size: int = 0) -> Iterator[Entry]:
             name = _local(element.tag)
             if not entry_tag:  # the root
                 if name not in _ENTRY_TAGS:
-                    raise SitemapError(f"not a sitemap: <{name}>")
+                    raise SitemapError("not_sitemap", f"not a sitemap: <{name}>")
                 entry_tag = _ENTRY_TAGS[name]
                 continue
             if event != "end" or name != entry_tag or element.getparent() is None \
@@ -180,7 +185,7 @@ def entries(body: bytes, max_size: int = 0) -> Iterator[Entry]:
                 if count >= MAX_ENTRIES:
                     return
     except etree.XMLSyntaxError as exc:
-        raise SitemapError(f"not XML: {exc.msg}") from None
+        raise SitemapError("not_xml", f"not XML: {exc.msg}") from None
 
 
 def _entry(element: etree._Element, index: bool) -> Entry | None:
