@@ -155,8 +155,8 @@ IMAGES_OPTION = click.option(
 def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SINCE_OPTION, UNTIL_OPTION, SETTING_OPTION,
-                            RESUME_OPTION, REFRESH_OPTION, NO_SITEMAPS_OPTION, NO_WARC_OPTION, IMAGES_OPTION, TIMESTAMP_OPTION,
-                            PROXY_OPTION, BROWSER_OPTION, IMPERSONATE_OPTION, REDIS_URL_OPTION,
+                            RESUME_OPTION, REFRESH_OPTION, NO_SITEMAPS_OPTION, NO_WARC_OPTION, IMAGES_OPTION,
+                            TIMESTAMP_OPTION, PROXY_OPTION, BROWSER_OPTION, IMPERSONATE_OPTION, REDIS_URL_OPTION,
                             WORKER_ID_OPTION)):
         function = option(function)
     return function
@@ -213,7 +213,8 @@ def _window(since: str | None, until: str | None) -> None:
 #: name -> the setting, and a flag's value (None: the option's value)
 CRAWL_SETTINGS: dict[str, tuple[str, str | None]] = {
     "since": ("NEWSSPIDER_SINCE", None), "until": ("NEWSSPIDER_UNTIL", None),
-    "no_warc": ("NEWSSPIDER_WARC", "False"), "no_sitemaps": ("NEWSSPIDER_SITEMAPS", "False"), "images": ("NEWSSPIDER_IMAGES", "True"),
+    "no_warc": ("NEWSSPIDER_WARC", "False"), "no_sitemaps": ("NEWSSPIDER_SITEMAPS", "False"),
+    "images": ("NEWSSPIDER_IMAGES", "True"),
     "proxies": ("NEWSSPIDER_PROXIES", None), "browser": ("NEWSSPIDER_BROWSER", "True"),
     "impersonate": ("NEWSSPIDER_IMPERSONATE", None), "redis_url": ("NEWSSPIDER_REDIS_URL", None),
     "worker_id": ("NEWSSPIDER_WORKER_ID", None), "timestamps": ("NEWSSPIDER_TIMESTAMP_URLS", None)}

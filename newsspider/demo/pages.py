@@ -28,7 +28,7 @@ import html
 import random
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
@@ -142,7 +142,7 @@ class DemoSite:
     def edit_article(self, article_id: int) -> None:
         """Change an article's text (as an editor's correction would)."""
         self.edits[article_id] = self.edits.get(article_id, 0) + 1
-        self.modified[article_id] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.modified[article_id] = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     # --- sitemaps ------------------------------------------------------------------------
     def lastmod(self, article: Article) -> str:

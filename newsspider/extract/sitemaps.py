@@ -9,7 +9,8 @@ the crawl's discovery (:mod:`newsspider.spiders.sitemaps`) does.
 >>> body = b'''<?xml version="1.0" encoding="UTF-8"?>
 ... <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
 ...         xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
-...  <url><loc> http://a.example/bnews/x/20240101/1.html </loc><lastmod>2024-01-02T10:00:00+08:00</lastmod></url>
+...  <url><loc> http://a.example/bnews/x/20240101/1.html </loc>
+...   <lastmod>2024-01-02T10:00:00+08:00</lastmod></url>
 ...  <url><loc>http://a.example/bnews/x/20240103/2.html</loc>
 ...   <news:news><news:publication_date>2024-01-03</news:publication_date></news:news></url>
 ...  <url><lastmod>2024-01-01</lastmod></url>
@@ -48,9 +49,10 @@ newsspider.extract.sitemaps.SitemapError: over 1000 bytes once decompressed
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timezone
 
 from lxml import etree
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
@@ -108,7 +110,7 @@ def normal_lastmod(text: str | None) -> str | None:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
     return when.isoformat(timespec="seconds")
 
 
@@ -130,9 +132,10 @@ def changed_since(lastmod: str | None, captured: str | None) -> bool:
     False
     >>> changed_since("2024-07-03T01:30:00+00:00", "2024-07-02T00:00:00Z")
     True
-    >>> changed_since("2024-07-02", "2024-07-02T23:00:00+00:00"), changed_since("2024-07-01", "2024-07-02T23:00:00Z")
+    >>> late = "2024-07-02T23:00:00+00:00"
+    >>> changed_since("2024-07-02", late), changed_since("2024-07-01", late)
     (True, False)
-    >>> changed_since(None, "2024-07-02T00:00:00Z"), changed_since("2024-07-01", None), changed_since("2024-07-01", "?")
+    >>> changed_since(None, late), changed_since("2024-07-01", None), changed_since("2024-07-01", "?")
     (True, True, True)
     """
     if not lastmod or not captured or (when := normal_lastmod(captured)) is None:
@@ -155,7 +158,7 @@ def entries(body: bytes, max_size: int = 0) -> Iterator[Entry]:
             body = gunzip(body, max_size=max_size)
         except _DecompressionMaxSizeExceeded:
             raise SitemapError("too_large", f"over {max_size} bytes once decompressed") from None
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise SitemapError("not_gzip", f"not gzip: {exc}") from None
     elif max_size and len(body) > max_size:
         raise SitemapError("too_large", f"over {max_size} bytes")

@@ -299,7 +299,7 @@ class RedisMemory:
                 return
 
     @_guarded
-    def _scan_ids(self, cursor: int) -> tuple[int, list[bytes]]:
+    def _scan_ids(self, cursor: int) -> tuple[int, list[bytes | str]]:
         cursor, found = self.redis.hscan(self.key("articles"), cursor, count=1000)
         return int(cursor), list(found)
 
@@ -333,7 +333,8 @@ class RedisMemory:
         """Counted in the run as it is stored (the workers' counts add up): a new article, or a new
         version of one stored before (``--refresh``)."""
         updated = self._mark(record, self.run_id, shard, shard_size)
-        self.redis.hset(self.key("seen"), str(record["article_id"]), record.get("crawled_at") or utc_now_iso())
+        seen = record.get("crawled_at") or utc_now_iso()
+        self.redis.hset(self.key("seen"), str(record["article_id"]), seen)
         self.redis.hincrby(self.key("run", self.run_id), "updated_articles" if updated else "new_articles", 1)
 
     @_guarded

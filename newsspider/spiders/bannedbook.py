@@ -255,7 +255,9 @@ class BannedbookSpider(scrapy.Spider):
         self.sitemaps = True
         #: the crawl's sitemaps, once read (None: off, or not read by this worker)
         self.discovery: SitemapDiscovery | None = None
-        #: whether pages' links are followed (not in a refresh through sitemaps)
+        #: whether pages' links are followed: not while the sitemaps are read (a listing found then could
+        #: not tell which of its pages they give; the start URLs and the pages after lead there), nor
+        #: in a refresh through sitemaps
         self.follow = True
         self.window = Window()
         self._expected: dict[str, int] = {}
@@ -329,7 +331,7 @@ class BannedbookSpider(scrapy.Spider):
                 return
             if self.sitemaps:
                 self.discovery = SitemapDiscovery(self)
-                self.follow = not self.refresh  # a refresh through sitemaps follows no link
+                self.follow = False
                 async for request in self.discovery.requests():
                     yield request
                 self.follow = not (self.refresh and self.discovery.usable)

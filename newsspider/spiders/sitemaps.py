@@ -68,6 +68,8 @@ class SitemapDiscovery:
         roots = dict.fromkeys(f"{p.scheme}://{p.netloc}" for p in map(urlsplit, self.spider.start_urls))
         for root in roots:
             named = await self._robots_sitemaps(root)
+            if named is None:  # the host cannot be reached (robots.txt's own warning says so)
+                continue
             for place in named or [root + path for path in site.SITEMAP_PATHS]:
                 before = self.stats.get_value(keys.SITEMAP_URLS, 0)
                 async for request in self._walk(place, quiet=not named):
@@ -92,14 +94,20 @@ class SitemapDiscovery:
                 yield request
 
     # --- reading ------------------------------------------------------------------------------
-    async def _robots_sitemaps(self, root: str) -> list[str]:
-        """The sitemaps *root*'s robots.txt names (none when it cannot be got)."""
-        body = await self._fetch(root + site.ROBOTS_PATH, quiet=True, robots=True)
-        if body is None:
+    async def _robots_sitemaps(self, root: str) -> list[str] | None:
+        """The sitemaps *root*'s robots.txt names (none when it has none); None when the host
+        cannot be reached."""
+        request = scrapy.Request(root + site.ROBOTS_PATH, dont_filter=True, priority=PRIORITY_SITEMAP)
+        try:
+            response = await self.spider.crawler.engine.download_async(request)  # type: ignore[union-attr]
+        except Exception as exc:  # counted only: Scrapy's robots.txt middleware warns about it
+            self.stats.inc_value(keys.sitemap_problem(f"robots_txt_{failure_reason(exc)}"))
+            return None
+        if response.status != 200:
             return []
-        return list(Protego.parse(body.decode("utf-8", "replace")).sitemaps)
+        return list(Protego.parse(response.body.decode("utf-8", "replace")).sitemaps)
 
-    async def _fetch(self, url: str, quiet: bool, robots: bool = False) -> bytes | None:
+    async def _fetch(self, url: str, quiet: bool) -> bytes | None:
         """*url*'s body; None (counted, and a warning unless *quiet* and a 404) when it cannot be got."""
         request = scrapy.Request(url, dont_filter=True, priority=PRIORITY_SITEMAP)
         try:
@@ -110,7 +118,7 @@ class SitemapDiscovery:
         if response.status != 200:
             if not (quiet and response.status in (404, 410)):
                 self._problem(f"http_{response.status}", url, f"HTTP {response.status}")
-            elif not robots:
+            else:  # a usual place where this site has none
                 self.stats.inc_value(keys.sitemap_problem(f"http_{response.status}"))
             return None
         return response.body
@@ -131,7 +139,7 @@ class SitemapDiscovery:
                 self._problem("other_host", url, "on a host the crawl does not crawl: not read")
                 continue
             if (key := text_key(url)) in self._read:
-                self.stats.inc_value(keys.sitemap_problem("repeated"))
+                self._problem("repeated", url, "listed again (an index that lists itself?): not read again")
                 continue
             if self._files >= MAX_SITEMAPS:
                 self._problem("too_many", url, f"more than {MAX_SITEMAPS} sitemaps: not read")
@@ -177,7 +185,9 @@ class SitemapDiscovery:
         if (parts := site.article_parts(url)) is None:
             return None
         article_id = parts[0]
-        self.listed.add(id_key(article_id))
+        if (key := id_key(article_id)) in self.listed:  # listed before (the news sitemap lists the newest)
+            return None
+        self.listed.add(key)
         self.usable = True
         self.stats.inc_value(keys.SITEMAP_URLS)
         if spider.window.older(lastmod_day(lastmod)):  # last changed before the window: published before
