@@ -156,8 +156,8 @@ def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SINCE_OPTION, UNTIL_OPTION, SETTING_OPTION,
                             RESUME_OPTION, REFRESH_OPTION, NO_SITEMAPS_OPTION, NO_WARC_OPTION, IMAGES_OPTION,
-                            TIMESTAMP_OPTION, PROXY_OPTION, BROWSER_OPTION, IMPERSONATE_OPTION, REDIS_URL_OPTION,
-                            WORKER_ID_OPTION)):
+                            TIMESTAMP_OPTION, PROXY_OPTION, BROWSER_OPTION, IMPERSONATE_OPTION,
+                            REDIS_URL_OPTION, WORKER_ID_OPTION)):
         function = option(function)
     return function
 
