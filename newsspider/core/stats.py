@@ -87,6 +87,8 @@ ESTIMATE = f"{_ROOT}/estimate"
 #: the articles and listings read to tell the crawl's listings (newsspider.run.estimate.Sample)
 ESTIMATE_SAMPLE = f"{_ROOT}/estimate_sample"
 ESTIMATE_LATENCY = f"{_ROOT}/estimate_latency"
+#: the article URLs in the window the sitemaps list, and the sitemap files read to count them
+ESTIMATE_SITEMAPS = f"{_ROOT}/estimate_sitemaps"
 
 
 def failed(reason: str) -> str:

@@ -52,8 +52,11 @@ PRIORITY_SITEMAP = 100
 class SitemapDiscovery:
     """The sitemaps of one crawl: what they listed (:attr:`listed`) and whether any gave articles."""
 
-    def __init__(self, spider: BannedbookSpider) -> None:
+    def __init__(self, spider: BannedbookSpider, count_only: bool = False) -> None:
         self.spider = spider
+        #: count the articles in the window (:attr:`in_window`) instead of requesting them (estimate)
+        self.count_only = count_only
+        self.in_window = 0
         self.stats = spider.crawler.stats
         self.max_size = spider.crawler.settings.getint("DOWNLOAD_MAXSIZE")
         #: ids of the articles the sitemaps listed (on the crawl's hosts)
@@ -192,6 +195,9 @@ class SitemapDiscovery:
         self.stats.inc_value(keys.SITEMAP_URLS)
         if spider.window.older(lastmod_day(lastmod)):  # last changed before the window: published before
             self.stats.inc_value(keys.skipped("outside_window"))
+            return None
+        if self.count_only:
+            self.in_window += spider.window.contains(parts[2])
             return None
         if spider.refresh and not changed_since(lastmod, spider.memory.last_seen(article_id)):
             spider._seen_ids.add(id_key(article_id))
