@@ -360,6 +360,7 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 @UNTIL_OPTION
 @data_dir_parameter("A dataset whose bytes an article to count with (else the benchmark site's).")
 @SETTING_OPTION
+@NO_SITEMAPS_OPTION
 @PROXY_OPTION
 @IMPERSONATE_OPTION
 def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, data_dir: Path,

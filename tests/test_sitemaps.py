@@ -14,8 +14,9 @@ import pytest
 from newsspider.demo.markup import LIVE
 from newsspider.demo.pages import OTHER_HOST, SITEMAP_SIZE, DemoSite
 from newsspider.extract import site
+from newsspider.extract.sitemaps import normal_lastmod
 from newsspider.memory.sqlite import read_runs
-from tests.conftest import crawl, read_jsonl
+from tests.conftest import FAST, crawl, read_jsonl, run_cli
 from tests.mockserver import MockServer
 
 DEMO = DemoSite()
@@ -160,3 +161,27 @@ def test_a_bad_sitemap_is_logged_once_counted_and_the_crawl_goes_on(what: str, m
     assert "Traceback" not in result.stderr
     assert sources(tmp_path)[f"sitemap {problem}"] >= 1
     assert not [r for r in mockserver.requests() if r["host"].startswith("localhost")], "fetched another host"
+
+
+def test_a_window_fetches_no_sitemap_older_than_it(site_server: MockServer, tmp_path: Path) -> None:
+    since = "2024-07-05"
+    result = crawl(site_server, tmp_path, "--since", since)
+    assert result.returncode == 0, result.stderr
+    paths = [r["path"] for r in site_server.requests()]
+    groups = DEMO._post_sitemaps()
+    old = [f"/post-sitemap{n}.xml" for n, group in enumerate(groups, 1)
+           if max(normal_lastmod(DEMO.lastmod(a)) or "" for a in group)[:10] < since]
+    assert old and not set(old) & set(paths), "a sitemap older than --since was fetched"
+    days = {str(a.article_id): a.day for a in DEMO.public_articles()}
+    assert set(stored_ids(tmp_path)) == {i for i, day in days.items() if day >= since.replace("-", "")}
+
+
+def test_estimate_counts_the_articles_the_sitemaps_list(site_server: MockServer) -> None:
+    counted = run_cli("estimate", "--start-url", site_server.url("/bnews/"), *FAST)
+    assert counted.returncode == 0, counted.stderr
+    assert f"\nArticles: {len(DEMO.articles)}, counted in the site's sitemaps\n" in counted.stdout, \
+        counted.stdout
+    assert f", {YOAST_FILES} sitemap files)" in counted.stdout
+    guessed = run_cli("estimate", "--start-url", site_server.url("/bnews/"), "--no-sitemaps", *FAST)
+    assert guessed.returncode == 0, guessed.stderr
+    assert "\nArticles: about " in guessed.stdout and "sitemap" not in guessed.stdout
