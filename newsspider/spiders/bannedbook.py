@@ -409,13 +409,6 @@ class BannedbookSpider(scrapy.Spider):
         in_window = [i for i, day in zip(ids, days, strict=True) if self.window.contains(day)]
         if response.meta.get(START):
             self._expect(response.url, listing.last_page, listing.next_url is None, days, len(in_window))
-        if (self.discovery is not None and in_window
-                and all(id_key(i) in self.discovery.listed for i in in_window)):
-            # The sitemaps gave all it lists: its next pages would list what they gave too.
-            self.crawler.stats.inc_value(keys.skipped("sitemap_listed_pages"))
-            yield from self.follow_links(response, selector, paging.after(ids), problems=problems,
-                                         stop_paging=True, root=root)
-            return
         runs = {i: self._stored_run(i) for i in in_window}
         if not self.refresh and not self._stored_any():  # not stored: a run that stores none is broken
             self.listed_new.update(i for i, run in runs.items() if run is None)
@@ -429,6 +422,13 @@ class BannedbookSpider(scrapy.Spider):
                                              root=root)
             else:
                 self.crawler.stats.inc_value(keys.skipped("old_listing_pages"))
+            return
+        if (self.discovery is not None and in_window
+                and all(id_key(i) in self.discovery.listed for i in in_window)):
+            # The sitemaps gave all it lists: its next pages would list what they gave too.
+            self.crawler.stats.inc_value(keys.skipped("sitemap_listed_pages"))
+            yield from self.follow_links(response, selector, paging.after(ids), problems=problems,
+                                         stop_paging=True, root=root)
             return
         yield from self.follow_links(response, selector, paging.after(ids, old_pages=0), problems=problems,
                                      root=root)

@@ -12,7 +12,8 @@ files are read.  Sitemaps and URLs on other hosts are left out.
 
 Each article URL listed seeds the frontier through the spider's own request path (the window,
 the ids requested already and :class:`~newsspider.crawl.skipstored.SkipStored` apply); one whose
-``lastmod`` is older than ``--since`` is not requested.  With ``--refresh``, an article is requested
+``lastmod`` is older than ``--since`` is not requested.  A recurring crawl (not a refresh) does not
+fetch the child sitemaps that last changed before the last run that walked the whole site started.  With ``--refresh``, an article is requested
 only when its ``lastmod`` is newer than its last capture (the memory's ``last_seen``).
 
 A sitemap that cannot be read (not XML, too large, gzip-corrupt, an HTTP error) is one warning
@@ -34,7 +35,7 @@ from newsspider.core import stats as keys
 from newsspider.core.failures import failure_reason
 from newsspider.core.seen import SeenKeys, id_key, text_key
 from newsspider.extract import site
-from newsspider.extract.sitemaps import SitemapError, changed_since, entries, lastmod_day
+from newsspider.extract.sitemaps import SitemapError, changed_since, entries, lastmod_day, normal_lastmod
 
 if TYPE_CHECKING:
     from newsspider.spiders.bannedbook import BannedbookSpider
@@ -65,10 +66,16 @@ class SitemapDiscovery:
         self.usable = False
         self._read: set[int] = set()
         self._files = 0
+        #: when the last run that walked the whole site started (UTC): a recurring crawl (not a refresh)
+        #: skips the child sitemaps that last changed before it, that run had what they list
+        self.known_before = ""
 
     async def requests(self) -> AsyncIterator[scrapy.Request]:
         """The article requests the sitemaps of the start URLs' hosts lead to."""
         roots = dict.fromkeys(f"{p.scheme}://{p.netloc}" for p in map(urlsplit, self.spider.start_urls))
+        if not (self.spider.refresh or self.count_only) and (last := self.spider.memory.last_complete_run):
+            run = next((r for r in self.spider.memory.runs() if r.run_id == last), None)
+            self.known_before = (normal_lastmod(run.started_at) or "") if run else ""
         for root in roots:
             named = await self._robots_sitemaps(root)
             if named is None:  # the host cannot be reached (robots.txt's own warning says so)
@@ -175,6 +182,9 @@ class SitemapDiscovery:
             return
         if self.spider.window.older(lastmod_day(lastmod)):
             self.stats.inc_value(keys.skipped("sitemaps_past_window"))
+            return
+        if lastmod and self.known_before and lastmod < self.known_before[:len(lastmod)]:
+            self.stats.inc_value(keys.skipped("sitemaps_unchanged"))  # and so are the articles it lists
             return
         if depth + 1 > MAX_DEPTH:
             self._problem("too_deep", url, f"sitemap indexes nested more than {MAX_DEPTH} deep: not read")
