@@ -13,8 +13,9 @@ files are read.  Sitemaps and URLs on other hosts are left out.
 Each article URL listed seeds the frontier through the spider's own request path (the window,
 the ids requested already and :class:`~newsspider.crawl.skipstored.SkipStored` apply); one whose
 ``lastmod`` is older than ``--since`` is not requested.  A recurring crawl (not a refresh) does not
-fetch the child sitemaps that last changed before the last run that walked the whole site started.  With ``--refresh``, an article is requested
-only when its ``lastmod`` is newer than its last capture (the memory's ``last_seen``).
+fetch the child sitemaps that last changed before the last run that walked the whole site started.
+With ``--refresh``, an article is requested only when its ``lastmod`` is newer than its last capture
+(the memory's ``last_seen``).
 
 A sitemap that cannot be read (not XML, too large, gzip-corrupt, an HTTP error) is one warning
 and a count (``newsspider/sitemaps/problems/<what>``), never a failed page: the crawl goes on
