@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from protego import Protego
+from scrapy.http.request import NO_CALLBACK
 
 from newsspider.core import stats as keys
 from newsspider.core.failures import failure_reason
@@ -49,6 +50,12 @@ MAX_SITEMAPS = 10_000
 MAX_DEPTH = 3
 #: before articles and listings: the crawl waits for these anyway
 PRIORITY_SITEMAP = 100
+
+
+def _request(url: str) -> scrapy.Request:
+    """A request for robots.txt or a sitemap, downloaded by the discovery itself (no callback: not a
+    page of the crawl, as Scrapy's own robots.txt request is not)."""
+    return scrapy.Request(url, callback=NO_CALLBACK, dont_filter=True, priority=PRIORITY_SITEMAP)
 
 
 class SitemapDiscovery:
@@ -108,7 +115,7 @@ class SitemapDiscovery:
     async def _robots_sitemaps(self, root: str) -> list[str] | None:
         """The sitemaps *root*'s robots.txt names (none when it has none); None when the host
         cannot be reached."""
-        request = scrapy.Request(root + site.ROBOTS_PATH, dont_filter=True, priority=PRIORITY_SITEMAP)
+        request = _request(root + site.ROBOTS_PATH)
         try:
             response = await self.spider.crawler.engine.download_async(request)  # type: ignore[union-attr]
         except Exception as exc:  # counted only: Scrapy's robots.txt middleware warns about it
@@ -120,7 +127,7 @@ class SitemapDiscovery:
 
     async def _fetch(self, url: str, quiet: bool) -> bytes | None:
         """*url*'s body; None (counted, and a warning unless *quiet* and a 404) when it cannot be got."""
-        request = scrapy.Request(url, dont_filter=True, priority=PRIORITY_SITEMAP)
+        request = _request(url)
         try:
             response = await self.spider.crawler.engine.download_async(request)  # type: ignore[union-attr]
         except Exception as exc:  # any download failure: the crawl goes on without this file
