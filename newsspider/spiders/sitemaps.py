@@ -53,9 +53,12 @@ PRIORITY_SITEMAP = 100
 
 
 def _request(url: str) -> scrapy.Request:
-    """A request for robots.txt or a sitemap, downloaded by the discovery itself (no callback: not a
-    page of the crawl, as Scrapy's own robots.txt request is not)."""
-    return scrapy.Request(url, callback=NO_CALLBACK, dont_filter=True, priority=PRIORITY_SITEMAP)
+    """A request for robots.txt or a sitemap, downloaded by the discovery itself.  robots.txt's has no
+    callback: it is not a page of the crawl (as Scrapy's own robots.txt request is not); a sitemap is
+    (a refresh of an unchanged site fetches nothing else, and is not a site that answers nothing)."""
+    robots = urlsplit(url).path == site.ROBOTS_PATH
+    return scrapy.Request(url, callback=NO_CALLBACK if robots else None, dont_filter=True,
+                          priority=PRIORITY_SITEMAP)
 
 
 class SitemapDiscovery:
