@@ -61,6 +61,8 @@ def test_a_first_crawl_through_sitemaps_stores_every_article_with_fewer_listing_
     assert record["sitemap_files"] == YOAST_FILES and record["sitemap_urls"] == len(DEMO.articles)
     assert record["sitemaps"] == len(DEMO.articles) and "links" not in record, record
     assert "sitemaps" not in sources(tmp_path / "without") and sources(tmp_path / "without")["links"] > 40
+    shown = run_cli("runs", str(tmp_path / "with"), "--run", "1").stdout
+    assert f"  sources: sitemaps {len(DEMO.articles)}, sitemap_files {YOAST_FILES}, " in shown, shown
 
 
 def test_wordpress_core_sitemaps_are_found_where_robots_txt_names_none(mockserver: MockServer,

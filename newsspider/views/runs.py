@@ -110,7 +110,8 @@ def run_text(run: Run) -> str:
         lines += [f"    {name:<13} {quality['coverage'].get(name, 0):5.1f}" for name in TRACKED_FIELDS]
     else:
         lines.append("  no quality recorded (monitoring off, or a run before it existed)")
-    for title, counts in (("failed pages", record["failures"]), ("dropped records", quality.get("dropped"))):
+    for title, counts in (("failed pages", record["failures"]), ("dropped records", quality.get("dropped")),
+                          ("sources", quality.get("sources"))):
         if counts:
             lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     lines += ["  checks failed:", *(f"    {line}" for line in record["checks"])] if record["checks"] else [
