@@ -144,6 +144,9 @@ BAD: dict[str, tuple[dict[str, bytes], str, str]] = {
                      "/post-sitemap2.xml": _urlset(*(f"{OTHER_HOST}{a.path}" for a in SOME),
                                                    f"{LIVE}{SOME[0].path}")},
                     "other_host", "/post-sitemap1.xml"),
+    "forbidden by robots.txt": ({"/robots.txt": f"User-agent: *\nDisallow: /post-sitemap\n"
+                                                f"Sitemap: {LIVE}/sitemap_index.xml\n".encode()},
+                                "robots_txt", "/post-sitemap1.xml"),
     "gzip-corrupt": ({"/post-sitemap6.xml.gz": b"\x1f\x8b\x08\x00" + b"\x00garbage" * 20}, "not_gzip",
                      "/post-sitemap6.xml.gz"),
 }
@@ -154,7 +157,8 @@ def test_a_bad_sitemap_is_logged_once_counted_and_the_crawl_goes_on(what: str, m
                                                                      tmp_path: Path) -> None:
     bodies, problem, warned = BAD[what]
     for path, body in bodies.items():
-        mockserver.fault(path, "page", body=body, content_type="application/xml")
+        kind = "text/plain" if path == "/robots.txt" else "application/xml"
+        mockserver.fault(path, "page", body=body, content_type=kind)
     result = crawl(mockserver, tmp_path)
     assert result.returncode == 0, result.stderr
     assert set(stored_ids(tmp_path)) == PUBLIC_IDS
@@ -162,7 +166,10 @@ def test_a_bad_sitemap_is_logged_once_counted_and_the_crawl_goes_on(what: str, m
     assert len([w for w in warnings if f"{warned}:" in w]) == 1, warnings
     assert "Traceback" not in result.stderr
     assert sources(tmp_path)[f"sitemap {problem}"] >= 1
-    assert not [r for r in mockserver.requests() if r["host"].startswith("localhost")], "fetched another host"
+    requests = mockserver.requests()
+    assert not [r for r in requests if r["host"].startswith("localhost")], "fetched another host"
+    if problem == "robots_txt":
+        assert not [r for r in requests if r["path"].startswith("/post-sitemap")], "robots.txt not obeyed"
 
 
 def test_a_window_fetches_no_sitemap_older_than_it(site_server: MockServer, tmp_path: Path) -> None:

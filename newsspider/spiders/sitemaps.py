@@ -77,6 +77,8 @@ class SitemapDiscovery:
         self.usable = False
         self._read: set[int] = set()
         self._files = 0
+        #: the crawl is stopping: no more sitemap is read
+        self.stopped = False
         #: when the last run that walked the whole site started (UTC): a recurring crawl (not a refresh)
         #: skips the child sitemaps that last changed before it, that run had what they list
         self.known_before = ""
@@ -88,6 +90,8 @@ class SitemapDiscovery:
             run = next((r for r in self.spider.memory.runs() if r.run_id == last), None)
             self.known_before = (normal_lastmod(run.started_at) or "") if run else ""
         for root in roots:
+            if self.stopped:
+                return
             named = await self._robots_sitemaps(root)
             if named is None:  # the host cannot be reached (robots.txt's own warning says so)
                 continue
@@ -134,7 +138,11 @@ class SitemapDiscovery:
         try:
             response = await self.spider.crawler.engine.download_async(request)  # type: ignore[union-attr]
         except Exception as exc:  # any download failure: the crawl goes on without this file
-            self._problem(failure_reason(exc), url, str(exc) or type(exc).__name__)
+            reason = failure_reason(exc)
+            if reason == "cancelled" or not self.spider.crawler.crawling:  # the crawl is stopping
+                self.stopped = True
+                return None
+            self._problem(reason, url, str(exc) or type(exc).__name__)
             return None
         if response.status != 200:
             if not (quiet and response.status in (404, 410)):
@@ -154,7 +162,7 @@ class SitemapDiscovery:
     async def _walk(self, first: str, quiet: bool) -> AsyncIterator[scrapy.Request]:
         """Read the sitemap *first* and the sitemaps it leads to, one file at a time."""
         queue: deque[tuple[str, int]] = deque([(first, 0)])
-        while queue:
+        while queue and not self.stopped:
             url, depth = queue.popleft()
             if not self._on_hosts(url):
                 self._problem("other_host", url, "on a host the crawl does not crawl: not read")
