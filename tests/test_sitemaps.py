@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from newsspider.demo.markup import LIVE
-from newsspider.demo.pages import OTHER_HOST, SITEMAP_SIZE, DemoSite
+from newsspider.demo.pages import OTHER_HOST, ROBOTS_TXT, SITEMAP_SIZE, DemoSite
 from newsspider.extract import site
 from newsspider.extract.sitemaps import normal_lastmod
 from newsspider.memory.sqlite import read_runs
@@ -144,7 +144,7 @@ BAD: dict[str, tuple[dict[str, bytes], str, str]] = {
                      "/post-sitemap2.xml": _urlset(*(f"{OTHER_HOST}{a.path}" for a in SOME),
                                                    f"{LIVE}{SOME[0].path}")},
                     "other_host", "/post-sitemap1.xml"),
-    "forbidden by robots.txt": ({"/robots.txt": f"User-agent: *\nDisallow: /post-sitemap\n"
+    "forbidden by robots.txt": ({"/robots.txt": f"{ROBOTS_TXT}Disallow: /post-sitemap\n"
                                                 f"Sitemap: {LIVE}/sitemap_index.xml\n".encode()},
                                 "robots_txt", "/post-sitemap1.xml"),
     "gzip-corrupt": ({"/post-sitemap6.xml.gz": b"\x1f\x8b\x08\x00" + b"\x00garbage" * 20}, "not_gzip",
