@@ -24,9 +24,10 @@ first page that reaches the window.
 With ``NEWSSPIDER_SITEMAPS`` (on by default), the site's sitemaps are read before the start URLs
 are queued (:mod:`newsspider.spiders.sitemaps`): the articles they list seed the frontier, and a
 listing page whose articles in the window the sitemaps all gave does not lead on to its next page
-(``skipped("sitemap_listed_pages")``).  A ``--refresh`` with sitemaps that list articles walks no
-listing and follows no link: it fetches the articles whose ``lastmod`` is newer than their last
-capture, and the stored articles the sitemaps do not list.
+(``skipped("sitemap_listed_pages")``); the links of the pages fetched while they are read are not
+followed (a listing met then could not tell what the sitemaps give).  A ``--refresh`` with
+sitemaps that list articles walks no listing and follows no link: it fetches the articles whose
+``lastmod`` is newer than their last capture, and the stored articles the sitemaps do not list.
 """
 
 from __future__ import annotations
