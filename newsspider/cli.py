@@ -106,6 +106,11 @@ REFRESH_OPTION = click.option(
     help="Fetch stored articles again (asking with their ETag/Last-Modified: a 304 costs headers only); a "
          "changed one is stored again with the next version.",
 )
+NO_SITEMAPS_OPTION = click.option(
+    "--no-sitemaps", is_flag=True,
+    help="Do not read the site's sitemaps: find articles through the listings only "
+         "(NEWSSPIDER_SITEMAPS=False).",
+)
 NO_WARC_OPTION = click.option(
     "--no-warc", is_flag=True,
     help="Do not keep the fetched pages in DATA_DIR/warc/ (the web archive; NEWSSPIDER_WARC=False).",
@@ -151,9 +156,9 @@ IMAGES_OPTION = click.option(
 def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SINCE_OPTION, UNTIL_OPTION, SETTING_OPTION,
-                            RESUME_OPTION, REFRESH_OPTION, NO_WARC_OPTION, IMAGES_OPTION, TIMESTAMP_OPTION,
-                            PROXY_OPTION, BROWSER_OPTION, IMPERSONATE_OPTION, REDIS_URL_OPTION,
-                            WORKER_ID_OPTION)):
+                            RESUME_OPTION, REFRESH_OPTION, NO_SITEMAPS_OPTION, NO_WARC_OPTION, IMAGES_OPTION,
+                            TIMESTAMP_OPTION, PROXY_OPTION, BROWSER_OPTION, IMPERSONATE_OPTION,
+                            REDIS_URL_OPTION, WORKER_ID_OPTION)):
         function = option(function)
     return function
 
@@ -209,7 +214,8 @@ def _window(since: str | None, until: str | None) -> None:
 #: name -> the setting, and a flag's value (None: the option's value)
 CRAWL_SETTINGS: dict[str, tuple[str, str | None]] = {
     "since": ("NEWSSPIDER_SINCE", None), "until": ("NEWSSPIDER_UNTIL", None),
-    "no_warc": ("NEWSSPIDER_WARC", "False"), "images": ("NEWSSPIDER_IMAGES", "True"),
+    "no_warc": ("NEWSSPIDER_WARC", "False"), "no_sitemaps": ("NEWSSPIDER_SITEMAPS", "False"),
+    "images": ("NEWSSPIDER_IMAGES", "True"),
     "proxies": ("NEWSSPIDER_PROXIES", None), "browser": ("NEWSSPIDER_BROWSER", "True"),
     "impersonate": ("NEWSSPIDER_IMPERSONATE", None), "redis_url": ("NEWSSPIDER_REDIS_URL", None),
     "worker_id": ("NEWSSPIDER_WORKER_ID", None), "timestamps": ("NEWSSPIDER_TIMESTAMP_URLS", None)}
@@ -355,6 +361,7 @@ def reextract(data_dir: Path, out: Path | None, jobs: int | None, settings: tupl
 @UNTIL_OPTION
 @data_dir_parameter("A dataset whose bytes an article to count with (else the benchmark site's).")
 @SETTING_OPTION
+@NO_SITEMAPS_OPTION
 @PROXY_OPTION
 @IMPERSONATE_OPTION
 def estimate(start_urls: tuple[str, ...], since: str | None, until: str | None, data_dir: Path,

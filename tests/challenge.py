@@ -10,7 +10,8 @@ and the script reloads the page.  Plain HTTP never passes: its requests have
 no clearance, and nothing in the page's HTML is the answer.
 
 Modes: ``all`` guards every page but robots.txt; ``listings`` only the deeper
-pages of listings (``…/page/N/``), as the site was seen doing.
+pages of listings (``…/page/N/``), as the site was seen doing, and the sitemaps (so that a crawl meets
+those pages).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 ANSWER_PATH = "/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"
 _OPEN = ("/robots.txt", "/__requests__", "/__challenge__")
-_DEEP_LISTING = re.compile(r"/page/\d+/?$")
+_DEEP_LISTING = re.compile(r"/page/\d+/?$|\.xml(?:\.gz)?$")
 
 PAGE = """<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
 <meta http-equiv="Content-Type" content="text/html; charset=UTF-8">

@@ -21,6 +21,9 @@ through :meth:`MockServer.fault`):
 - ``sprawl``: a listing trap (``path`` is a prefix): every page lists the same few articles and links to
   ever-new listings, two below it (``<page>sN/``) and one at ``location`` (``{n}``: a new number).
 
+``POST /__sitemaps__`` (:meth:`MockServer.sitemaps`) switches the site's sitemaps
+(:data:`newsspider.demo.pages.SITEMAP_MODES`: ``yoast``, the default; ``core``; ``partial``; ``off``).
+
 ``POST /__rewrite__`` (:meth:`MockServer.rewrite`) replaces a string in every page it serves from
 then on, to plant a bad value on every page of the site.
 
@@ -48,7 +51,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
-from newsspider.demo.pages import DemoSite
+from newsspider.demo.pages import SITEMAP_MODES, DemoSite
 from newsspider.demo.server import VALIDATOR_MODES, DemoHandler, DemoServer, server_options, tls_context
 from tests.challenge import Challenge
 
@@ -118,6 +121,11 @@ class FaultHandler(DemoHandler):
                 self._refuse(400, f"mode: one of {', '.join(VALIDATOR_MODES)}")
                 return
             self.server.validators = spec["mode"]
+            self._send(200, "application/json", b"{}", None, True)
+            return
+        if path == "/__sitemaps__":
+            spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            self.server.site.sitemap_mode = spec["mode"]
             self._send(200, "application/json", b"{}", None, True)
             return
         if path == "/__rewrite__":
@@ -321,6 +329,11 @@ class MockServer:
     def all_gone(self, on: bool = True) -> None:
         """Every article page answers 404 (a broken site, a block), or (*on* False) as before."""
         self._post(f"/__gone__?all={int(on)}")
+
+    def sitemaps(self, mode: str) -> None:
+        """Switch the site's sitemaps: ``yoast`` (the default), ``core``, ``partial`` or ``off``."""
+        assert mode in SITEMAP_MODES, mode
+        self._post("/__sitemaps__", json.dumps({"mode": mode}).encode())
 
     def rewrite(self, old: str, new: str) -> None:
         """Replace *old* with *new* in every page served from now on."""

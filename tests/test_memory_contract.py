@@ -141,6 +141,24 @@ def test_validators_are_kept_for_stored_articles_only(open_: Opener) -> None:
     assert open_().validators("5") == Validators(last_modified="Tue, 02 Jan 2024 09:00:00 GMT")
 
 
+def test_last_seen_and_stored_urls(open_: Opener) -> None:
+    """When each article was last captured (stored, then fetched again unchanged), for a refresh by a
+    sitemap's lastmod; and every stored article, read a page at a time."""
+    memory = open_()
+    assert memory.last_seen("5") is None
+    store(memory, "5", crawled_at="2024-01-01T00:00:00Z")
+    store(memory, "6", crawled_at="2024-01-02T00:00:00Z")
+    assert memory.last_seen("5") == "2024-01-01T00:00:00Z"
+    memory.touch("5", "2030-01-01T00:00:00Z")
+    memory.commit()
+    assert (memory.last_seen(5), memory.last_seen("6"), memory.last_seen("7")) == (
+        "2030-01-01T00:00:00Z", "2024-01-02T00:00:00Z", None)
+    stored = dict(memory.stored_urls())
+    assert sorted(stored) == ["5", "6"]
+    assert set(stored.values()) <= {"", "https://x.test/bnews/a/20240101/5.html",
+                                    "https://x.test/bnews/a/20240101/6.html"}
+
+
 def test_the_run_record_counts_new_and_updated_articles(open_: Opener) -> None:
     memory = open_()
     store(memory, "1")

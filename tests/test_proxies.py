@@ -276,12 +276,14 @@ def test_a_socks_proxy_used_as_an_http_one_says_to_try_socks(how: str, certifica
 
 def test_a_site_that_refuses_every_start_url_is_a_failed_run(tmp_path: Path) -> None:
     with MockServer() as server:
+        server.sitemaps("off")  # with sitemaps, the crawl would reach the articles through them
         server.fault("/bnews/", "status", status=403)
         refused = crawl(server, tmp_path)
     assert refused.returncode == 1
     assert errors(refused) == [f"Error: none of the start URLs could be fetched: {server.url('/bnews/')} "
                                "(http_403); stopped after 0 articles"]
-    summary = "Crawl stopped (no start URL could be fetched): 2 pages ("
+    # robots.txt twice (Scrapy's, and the sitemaps' reading), the four usual sitemap places, the start page
+    summary = "Crawl stopped (no start URL could be fetched): 7 pages ("
     assert refused.stdout.startswith(summary), refused.stdout
     assert "Dataset:" not in refused.stdout and not (tmp_path / "articles.jsonl").exists()  # nothing stored
     run = read_runs(tmp_path)[-1]
@@ -291,6 +293,7 @@ def test_a_site_that_refuses_every_start_url_is_a_failed_run(tmp_path: Path) -> 
 
 def test_schedule_reports_a_crawl_that_fetched_nothing(tmp_path: Path) -> None:
     with MockServer() as server, HttpReceiver() as receiver:
+        server.sitemaps("off")  # with sitemaps, the crawl would reach the articles through them
         server.fault("/bnews/", "status", status=503, times=-1)
         proc = subprocess.Popen(
             [sys.executable, "-m", "newsspider", "schedule", "--every", "1h", "--start-url",

@@ -83,6 +83,12 @@ STALLED = f"{_ROOT}/stalled_downloads"
 #: requests whose download a stopping crawl cancelled, kept in the frontier (newsspider.access.deadlines)
 KEPT_AT_STOP = f"{_ROOT}/kept_at_stop"
 
+# --- sitemaps (newsspider.spiders.sitemaps) -------------------------------------------------
+#: sitemap files read (indexes and urlsets, gzip or not)
+SITEMAPS = f"{_ROOT}/sitemaps/read"
+#: article URLs on the crawl's hosts that the sitemaps listed
+SITEMAP_URLS = f"{_ROOT}/sitemaps/article_urls"
+
 # --- reaching the site ----------------------------------------------------------------------
 CHALLENGES = f"{_ROOT}/challenges"
 CHALLENGES_RETRIED = f"{_ROOT}/challenges/retried"
@@ -99,6 +105,8 @@ ESTIMATE = f"{_ROOT}/estimate"
 #: the articles and listings read to tell the crawl's listings (newsspider.run.estimate.Sample)
 ESTIMATE_SAMPLE = f"{_ROOT}/estimate_sample"
 ESTIMATE_LATENCY = f"{_ROOT}/estimate_latency"
+#: the article URLs in the window the sitemaps list, and the sitemap files read to count them
+ESTIMATE_SITEMAPS = f"{_ROOT}/estimate_sitemaps"
 
 
 def failed(reason: str) -> str:
@@ -114,6 +122,21 @@ def dropped(reason: str) -> str:
 def skipped(kind: str) -> str:
     """Requests not made, by why (``stored``, ``outside_window``, ``robots_txt``, …)."""
     return f"{_ROOT}/skipped/{kind}"
+
+
+def sitemap_problem(what: str) -> str:
+    """A sitemap not read, or a part of one left out, by why (``not_xml``, ``too_large``, ``http_404``,
+    ``repeated``, ``too_deep``, ``too_many``, ``other_host``, …): never a failed page."""
+    return f"{_ROOT}/sitemaps/problems/{what}"
+
+
+def source(name: str) -> str:
+    """Article requests made from what a source gave: ``sitemaps``, or ``links`` (listings and pages).
+
+    >>> source("sitemaps")
+    'newsspider/source/sitemaps'
+    """
+    return f"{_ROOT}/source/{name}"
 
 
 def challenges_of(vendor: str) -> str:

@@ -85,6 +85,11 @@ DEFAULTS: dict[str, Any] = {
     "NEWSSPIDER_VALIDATORS": True,
     # Do not request articles the memory has stored (newsspider.crawl.skipstored); off with --refresh.
     "NEWSSPIDER_SKIP_STORED": True,
+    # Read the site's sitemaps (robots.txt's Sitemap: lines, else /sitemap_index.xml, /wp-sitemap.xml)
+    # before the listings: what they list seeds the crawl, a listing page whose articles they all gave
+    # does not lead on to its next page, and --refresh fetches only the articles whose lastmod is newer
+    # than their last capture, walking no listing (--no-sitemaps: off; newsspider.spiders.sitemaps).
+    "NEWSSPIDER_SITEMAPS": True,
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
     # many such pages are followed first (go deeper to catch articles added further down).
     "NEWSSPIDER_EXTRA_OLD_PAGES": 0,

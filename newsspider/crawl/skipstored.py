@@ -31,7 +31,7 @@ KEY = ARTICLE_ID
 
 
 class SkipStored:
-    """Drop requests (from callbacks) for articles already stored; count them."""
+    """Drop requests (from callbacks and the spider's start) for articles already stored; count them."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -54,6 +54,12 @@ class SkipStored:
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
         return (r for r in result if not self._stored(r))
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """The spider's start requests too: the articles its sitemaps list come from there."""
+        async for r in start:
+            if not self._stored(r):
+                yield r
 
     async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]
                                           ) -> AsyncIterator[Any]:

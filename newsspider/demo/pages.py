@@ -12,6 +12,12 @@ The site has what a crawl meets on the real one: pagination (下一页 and
 forms, WordPress shortlinks ``/?p=<id>`` that redirect, the ``/bnews/zh-tw/``
 mirror, links to other hosts, and a robots.txt that disallows a path.
 
+It publishes sitemaps as a WordPress site with Yoast SEO does (:meth:`DemoSite.sitemap`): robots.txt
+names ``/sitemap_index.xml``, an index of ``post-sitemapN.xml`` files (:data:`SITEMAP_SIZE` articles
+each, every entry's ``lastmod`` the article's last change; the last one gzip-compressed, as
+``.xml.gz``), a news sitemap and the sitemaps of pages and categories; WordPress core's
+``/wp-sitemap.xml`` is there too.  :attr:`DemoSite.sitemap_mode` switches them (:data:`SITEMAP_MODES`).
+
 Pages are written with the live host (``https://www.bannedbook.org``); the
 server swaps in its own address when it serves them.
 """
@@ -35,6 +41,16 @@ from newsspider.extract import site
 OTHER_HOST = "https://other-host.invalid"
 PER_PAGE = 10
 ROBOTS_TXT = "User-agent: *\nDisallow: /bnews/private/\nDisallow: /bnews/zh-tw/\n"
+#: articles a post sitemap lists (Yoast lists 1,000)
+SITEMAP_SIZE = 8
+#: what the site's sitemaps are: ``yoast`` (robots.txt names Yoast's index; WordPress core's is there
+#: too), ``core`` (only /wp-sitemap.xml, named nowhere), ``partial`` (Yoast's, its first post sitemap
+#: missing every third article), ``off`` (none)
+SITEMAP_MODES = ("yoast", "core", "partial", "off")
+_URLSET = ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+           ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n{}</urlset>\n')
+_INDEX = ('<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+          'sitemap/0.9">\n{}</sitemapindex>\n')
 SEED_ARTICLE_PATH = "/bnews/itnews/20240626/2054421.html"
 # The picture of a generated article (an SVG: an image the servers can send as text).
 IMAGE_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400"><rect width="600" '
@@ -70,6 +86,8 @@ class Page:
     location: str | None = None
     #: when the page last changed (seconds since the epoch): an article page's, sent as Last-Modified
     modified: float | None = None
+    #: sent gzip-compressed (a sitemap's ``.xml.gz``)
+    gzip: bool = False
 
 
 def _group(pattern: str, text: str) -> str:
@@ -108,6 +126,7 @@ class DemoSite:
         self.all_gone = False
         #: when each edited article was last edited (seconds since the epoch)
         self.edited_at: dict[int, float] = {}
+        self.sitemap_mode = "yoast"
         self._add_seed_articles()
         self._add_generated(extra_articles)
         self._sort()
@@ -172,6 +191,73 @@ class DemoSite:
             return Page(301, location=LIVE + "/bnews/")
         return Page(int(how), "<html><body><h2>" + how + "</h2></body></html>")
 
+    # --- sitemaps ------------------------------------------------------------------------
+    def lastmod(self, article: Article) -> str:
+        """When *article* last changed (:meth:`modified`, as its Last-Modified says), in ISO 8601.
+
+        >>> site = DemoSite(extra_articles=0); site.lastmod(site.articles[2054421])
+        '2024-06-26T10:00:00+00:00'
+        """
+        return datetime.fromtimestamp(self.modified(article), timezone.utc).isoformat(timespec="seconds")
+
+    def _post_sitemaps(self) -> list[list[Article]]:
+        """The articles of each post sitemap, oldest first as Yoast orders them."""
+        oldest_first = self.newest_first[::-1]
+        return [oldest_first[i:i + SITEMAP_SIZE] for i in range(0, len(oldest_first), SITEMAP_SIZE)]
+
+    def _urlset(self, articles: list[Article]) -> str:
+        return _URLSET.format("".join(f"<url><loc>{LIVE}{a.path}</loc><lastmod>{self.lastmod(a)}</lastmod>"
+                                      "</url>\n" for a in articles))
+
+    def _index(self, entries: list[tuple[str, str]]) -> str:
+        return _INDEX.format("".join(f"<sitemap><loc>{LIVE}{path}</loc><lastmod>{lastmod}</lastmod>"
+                                     "</sitemap>\n" for path, lastmod in entries))
+
+    def sitemap(self, path: str) -> Page | None:
+        """The sitemap at *path* in the site's :attr:`sitemap_mode` (None: no sitemap there)."""
+        mode = self.sitemap_mode
+        groups = self._post_sitemaps()
+        newest = max((self.lastmod(a) for a in self.articles.values()), default="")
+        xml = "text/xml; charset=UTF-8"
+        if mode in ("yoast", "partial"):
+            if path == "/sitemap_index.xml":
+                names = [f"/post-sitemap{n}.xml" + (".gz" if n == len(groups) else "")
+                         for n in range(1, len(groups) + 1)]
+                entries = [(name, max(self.lastmod(a) for a in group)) for name, group in zip(names, groups,
+                                                                                               strict=True)]
+                entries += [("/page-sitemap.xml", newest), ("/category-sitemap.xml", newest),
+                            ("/news-sitemap.xml", newest)]
+                return Page(body=self._index(entries), content_type=xml)
+            if match := re.fullmatch(r"/post-sitemap(\d+)\.xml(\.gz)?", path):
+                n = int(match[1])
+                if not 1 <= n <= len(groups) or bool(match[2]) != (n == len(groups)):
+                    return None
+                group = groups[n - 1]
+                if mode == "partial" and n == 1:
+                    group = group[::3]
+                return Page(body=self._urlset(group), content_type="application/x-gzip" if match[2] else xml,
+                            gzip=bool(match[2]))
+            if path == "/news-sitemap.xml":  # Google News: the newest articles, no lastmod
+                news = "".join(
+                    f"<url><loc>{LIVE}{a.path}</loc><news:news><news:publication><news:name>禁闻网"
+                    f"</news:name><news:language>zh</news:language></news:publication><news:publication_date>"
+                    f"{a.day[:4]}-{a.day[4:6]}-{a.day[6:]}</news:publication_date><news:title>"
+                    f"{html.escape(a.title)}</news:title></news:news></url>\n" for a in self.newest_first[:5])
+                return Page(body=_URLSET.format(news), content_type=xml)
+            if path in ("/page-sitemap.xml", "/category-sitemap.xml"):
+                return Page(body=_URLSET.format(f"<url><loc>{LIVE}/bnews/</loc></url>\n"), content_type=xml)
+        if mode in ("yoast", "partial", "core"):
+            if path == "/wp-sitemap.xml":
+                return Page(body=self._index([("/wp-sitemap-posts-post-1.xml", newest),
+                                              ("/wp-sitemap-taxonomies-category-1.xml", newest)]),
+                            content_type=xml)
+            if path == "/wp-sitemap-posts-post-1.xml":
+                return Page(body=self._urlset(self.newest_first[::-1]), content_type=xml)
+            if path == "/wp-sitemap-taxonomies-category-1.xml":
+                return Page(body=_URLSET.format(f"<url><loc>{LIVE}/bnews/itnews/</loc></url>\n"),
+                            content_type=xml)
+        return None
+
     # --- building ------------------------------------------------------------------------
     def _add_seed_articles(self) -> None:
         fragment = _seed("article-openai-china-api.html")
@@ -219,7 +305,10 @@ class DemoSite:
     def get(self, path: str, query: str = "") -> Page:
         """The page at *path* (percent-encoding in any case) with *query*."""
         if path == "/robots.txt":
-            return Page(body=ROBOTS_TXT, content_type="text/plain; charset=UTF-8")
+            named = f"Sitemap: {LIVE}/sitemap_index.xml\n" if self.sitemap_mode in ("yoast", "partial") else ""
+            return Page(body=ROBOTS_TXT + named, content_type="text/plain; charset=UTF-8")
+        if path.endswith((".xml", ".xml.gz")) and (sitemap := self.sitemap(path)) is not None:
+            return sitemap
         if path == STYLESHEET_PATH:
             return Page(body=STYLESHEET, content_type="text/css; charset=UTF-8")
         if match := re.fullmatch(r"/wp-content/uploads/demo/(\d+)\.svg", path):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import email.utils
+import gzip
 import hashlib
 import json
 import re
@@ -222,6 +223,8 @@ class DemoHandler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             return
+        if page.gzip:
+            body = gzip.compress(body, mtime=0)
         entry.update(status=page.status, bytes=len(body) if send_body else 0)
         self._send(page.status, page.content_type, body, location, send_body, extra)
 

@@ -25,6 +25,29 @@ DEFAULT_START_URLS: tuple[str, ...] = tuple(
     )
 )
 
+# Where WordPress sites publish their sitemaps when robots.txt names none (Yoast SEO's index, then
+# WordPress core's), at the host's root and under the blog's path.  A crawl reads these on the
+# start URLs' hosts only (newsspider.spiders.sitemaps).
+SITEMAP_PATHS: tuple[str, ...] = ("/sitemap_index.xml", "/wp-sitemap.xml",
+                                  "/bnews/sitemap_index.xml", "/bnews/wp-sitemap.xml")
+ROBOTS_PATH = "/robots.txt"
+# Child sitemaps that list no articles (pages, categories, tags, authors: Yoast's and WordPress core's
+# names); a crawl does not fetch them.
+_NO_ARTICLES_SITEMAP = re.compile(r"/(?:(?:page|category|post_tag|tag|author|format)-sitemap\d*\.xml"
+                                  r"|wp-sitemap-(?:taxonomies|users|posts-page)-)")
+
+
+def sitemap_lists_articles(url: str) -> bool:
+    """Whether a child sitemap may list articles (not one of pages, categories, tags, authors).
+
+    >>> [sitemap_lists_articles("https://www.bannedbook.org/" + name) for name in (
+    ...  "post-sitemap3.xml", "wp-sitemap-posts-post-2.xml", "news-sitemap.xml", "page-sitemap.xml",
+    ...  "post_tag-sitemap12.xml", "wp-sitemap-taxonomies-category-1.xml", "wp-sitemap-users-1.xml")]
+    [True, True, True, False, False, False, False]
+    """
+    return not _NO_ARTICLES_SITEMAP.search(urlsplit(url).path)
+
+
 # Page-title suffixes the site appends ("标题 - 禁闻网").
 TITLE_SUFFIXES = ("中国禁闻网", "禁闻网", "禁聞網")
 

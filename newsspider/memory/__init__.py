@@ -13,6 +13,7 @@ accounted for when it opens.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -153,6 +154,14 @@ class Memory(Protocol):
         """The run that first stored *article_id* (:data:`UNKNOWN_RUN` if not known), None if none did."""
 
     def count(self) -> int: ...
+
+    def last_seen(self, article_id: str | int) -> str | None:
+        """When *article_id* was last captured (ISO 8601, UTC: stored, or fetched again unchanged);
+        None when it is not stored or the time is not known."""
+
+    def stored_urls(self) -> Iterator[tuple[str, str]]:
+        """Every stored article's id and URL (``""`` when the memory keeps none), read a page at a time
+        (a crawl goes on writing meanwhile)."""
 
     def claim(self, article_id: str | int) -> bool:
         """Take *article_id* for storing; False when it is stored or another worker has it."""

@@ -32,7 +32,7 @@ import os
 import socket
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -287,6 +287,26 @@ class RedisMemory:
         return int(self.redis.hlen(self.key("articles")))
 
     @_guarded
+    def last_seen(self, article_id: str | int) -> str | None:
+        """When *article_id* was last captured (the ``seen`` hash: a time per article)."""
+        seen = self.redis.hget(self.key("seen"), str(article_id))
+        return _text(seen) if seen else None
+
+    def stored_urls(self) -> Iterator[tuple[str, str]]:
+        """Every stored article's id, with no URL (Redis keeps none: the crawl asks for its shortlink)."""
+        cursor = 0
+        while True:
+            cursor, ids = self._scan_ids(cursor)
+            yield from ((_text(article_id), "") for article_id in ids)
+            if not cursor:
+                return
+
+    @_guarded
+    def _scan_ids(self, cursor: int) -> tuple[int, list[bytes | str]]:
+        cursor, found = self.redis.hscan(self.key("articles"), cursor, count=1000)
+        return int(cursor), list(found)
+
+    @_guarded
     def claim(self, article_id: str | int) -> bool:
         """Take *article_id* for storing; False when it is stored or a live worker has it."""
         stale_before = time.time() - self.lease_seconds
@@ -316,10 +336,14 @@ class RedisMemory:
         """Counted in the run as it is stored (the workers' counts add up): a new article, or a new
         version of one stored before (``--refresh``)."""
         updated = self._mark(record, self.run_id, shard, shard_size)
+        seen = record.get("crawled_at") or utc_now_iso()
+        self.redis.hset(self.key("seen"), str(record["article_id"]), seen)
         self.redis.hincrby(self.key("run", self.run_id), "updated_articles" if updated else "new_articles", 1)
 
+    @_guarded
     def touch(self, article_id: str | int, seen: str) -> None:
-        """Nothing to record: Redis keeps no last-seen time."""
+        """The article's last capture (for a refresh by sitemaps' lastmod)."""
+        self.redis.hset(self.key("seen"), str(article_id), seen)
 
     @_guarded
     def validators(self, article_id: str | int) -> Validators | None:

@@ -280,6 +280,21 @@ class SqliteMemory:
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
 
+    def last_seen(self, article_id: str | int) -> str | None:
+        """When *article_id* was last captured (stored, or fetched again unchanged)."""
+        row = self.conn.execute("SELECT last_seen FROM articles WHERE article_id = ?",
+                                (int(article_id),)).fetchone()
+        return row[0] if row else None
+
+    def stored_urls(self, page: int = 1000) -> Iterator[tuple[str, str]]:
+        """Every stored article's id and URL, by id, *page* rows a query (no cursor left open while the
+        crawl writes)."""
+        after = -1
+        while rows := self.conn.execute("SELECT article_id, url FROM articles WHERE article_id > ? "
+                                        "ORDER BY article_id LIMIT ?", (after, page)).fetchall():
+            yield from ((str(article_id), url or "") for article_id, url in rows)
+            after = rows[-1][0]
+
     def claim(self, article_id: str | int) -> bool:
         """One crawl per data dir: nobody else can be storing it; False when it is stored."""
         return not self.is_stored(article_id)

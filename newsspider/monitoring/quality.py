@@ -62,6 +62,7 @@ def quality(stats: Mapping[str, Any], body_lengths: Sequence[int] = (),
         "pages_per_second": round(summary.rate, 2),
         "proxies": proxy_counts(stats),
         **removal_counts(stats),
+        "sources": source_counts(stats),
     }
 
 
@@ -92,6 +93,28 @@ def removal_counts(stats: Mapping[str, Any]) -> dict[str, Any]:
     if mass:
         counts["not_believed"] = True
     return {"removals": counts}
+
+
+def source_counts(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Where the run's article requests came from (``sitemaps``, ``links``, ``stored``), the sitemap
+    files read and the article URLs they listed, and what could not be read of them.
+
+    >>> source_counts({"newsspider/source/sitemaps": 40, "newsspider/source/links": 4,
+    ...                "newsspider/sitemaps/read": 8, "newsspider/sitemaps/article_urls": 44,
+    ...                "newsspider/sitemaps/problems/not_xml": 1})
+    {'sitemaps': 40, 'links': 4, 'sitemap_files': 8, 'sitemap_urls': 44, 'sitemap not_xml': 1}
+    >>> source_counts({})
+    {}
+    """
+    counts = {name: int(stats[keys.source(name)]) for name in ("sitemaps", "links", "stored")
+              if stats.get(keys.source(name))}
+    for name, key in (("sitemap_files", keys.SITEMAPS), ("sitemap_urls", keys.SITEMAP_URLS)):
+        if stats.get(key):
+            counts[name] = int(stats[key])
+    problems = keys.sitemap_problem("")
+    counts |= {f"sitemap {key[len(problems):]}": int(value) for key, value in sorted(stats.items())
+               if key.startswith(problems)}
+    return counts
 
 
 def proxy_counts(stats: Mapping[str, Any]) -> dict[str, int]:

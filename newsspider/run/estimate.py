@@ -235,10 +235,13 @@ class Cost:
     dataset_bytes: int
     warc_bytes: int
     sample: Sample = field(default_factory=Sample)
+    #: sitemap files read; when any, :attr:`articles` is the count of the articles they list
+    sitemap_files: int = 0
 
     @property
     def pages(self) -> int:
-        return self.articles + self.listing_pages + self.category_pages + self.tag_pages + self.robots_txt
+        return (self.articles + self.listing_pages + self.category_pages + self.tag_pages + self.robots_txt
+                + self.sitemap_files)
 
     @property
     def seconds(self) -> float | None:
@@ -288,7 +291,7 @@ def measured_bytes(data_dir: Path, minimum: int = 20) -> tuple[int, int, bool]:
 
 
 def cost(sizes: list[ListingSize], sample: Sample, wait: float | None, bytes_per_article: tuple[int, int],
-         robots_txt: int = 1) -> Cost:
+         robots_txt: int = 1, sitemaps: tuple[int, int] | None = None) -> Cost:
     """What a crawl of these start listings costs.  The front page's listing lists every article and
     a crawl reaches it from any listing's menu, so its articles are the crawl's when it was measured
     (else the start listings' together); the category and tag listings are estimated from *sample*
@@ -299,6 +302,11 @@ def cost(sizes: list[ListingSize], sample: Sample, wait: float | None, bytes_per
     >>> c = cost([front], sample, 1.218, (23_000, 7_400))
     >>> (c.articles, c.listing_pages, c.category_pages, c.tag_pages, c.pages)
     (44, 5, 42, 45, 137)
+
+    With *sitemaps* (the articles they list in the window, the files read), the articles are theirs:
+
+    >>> c = cost([front], sample, 1.218, (23_000, 7_400), sitemaps=(45, 8)); (c.articles, c.pages)
+    (45, 146)
     """
     front = [s for s in sizes if is_front_listing(s.url)]
     main = max(front, key=lambda s: s.all_articles) if front else None
@@ -310,8 +318,10 @@ def cost(sizes: list[ListingSize], sample: Sample, wait: float | None, bytes_per
     tags = family_pages(sample.tag_listings, whole * sample.tags_an_article, share, sample.seen_tags)
     # the start listings other than the front page's are among the categories (or tags) estimated
     others = sum(s.listing_pages for s in sizes if not is_front_listing(s.url))
+    articles, files = sitemaps if sitemaps else (articles, 0)
     return Cost(articles, start_pages, max(categories[0] - others, 0), categories[1], tags[0], tags[1],
-                robots_txt, wait, articles * bytes_per_article[0], articles * bytes_per_article[1], sample)
+                robots_txt, wait, articles * bytes_per_article[0], articles * bytes_per_article[1], sample,
+                files)
 
 
 def _size(n: float) -> str:
@@ -334,8 +344,10 @@ def report(sizes: list[ListingSize], result: Cost, window: str, politeness: str,
                      f"({s.fetched} pages fetched to tell{unlinked})")
     sample = result.sample
     robots = f", {result.robots_txt} robots.txt" if result.robots_txt else ""
+    robots += f", {result.sitemap_files:,} sitemap files" if result.sitemap_files else ""
     lines += [
-        f"Articles: about {result.articles:,}{f' {window}' if window else ''}",
+        f"Articles: {result.articles:,}{f' {window}' if window else ''}, counted in the site's sitemaps"
+        if result.sitemap_files else f"Articles: about {result.articles:,}{f' {window}' if window else ''}",
         f"Pages: about {result.pages:,} ({result.articles:,} articles, {result.listing_pages:,} start "
         f"listing pages, {result.category_pages:,} pages of {result.categories:,} category listings, "
         f"{result.tag_pages:,} pages of {result.tags:,} tag listings{robots})",

@@ -11,7 +11,8 @@ category listings, noting every listing the pages read link to
 crawl's downloader (politeness, robots.txt, proxies, challenges) with the
 engine's public ``download_async``; the sizes go to the stats under
 ``newsspider/estimate`` (:class:`~newsspider.run.estimate.ListingSize`) and
-``newsspider/estimate_sample``.
+``newsspider/estimate_sample``.  When the site has sitemaps, they are read first and the articles
+they list in the window counted (``newsspider/estimate_sitemaps``): an exact number.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from newsspider.extract import site
 from newsspider.extract.loaders import absolute_urls, is_html, page_base, page_selector, parse_listing, select
 from newsspider.run.estimate import SAMPLE_ARTICLES, SAMPLE_TAGS, Listing, ListingSize, Sample
 from newsspider.spiders.bannedbook import BannedbookSpider
+from newsspider.spiders.sitemaps import SitemapDiscovery
 
 __all__ = ["EstimateSpider"]
 
@@ -56,6 +58,13 @@ class EstimateSpider(BannedbookSpider):
         self._site_days = 0
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.sitemaps:  # an exact count, when the site has sitemaps
+            discovery = SitemapDiscovery(self, count_only=True)
+            async for _ in discovery.requests():
+                pass
+            if discovery.usable:
+                self.crawler.stats.set_value(keys.ESTIMATE_SITEMAPS, {
+                    "articles": discovery.in_window, "files": self.crawler.stats.get_value(keys.SITEMAPS, 0)})
         front = [url for url in self.start_urls if site.is_front_listing(url)]
         self._main = front[0] if front else self.start_urls[0] if self.start_urls else ""
         for url in self.start_urls:

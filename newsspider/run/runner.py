@@ -412,8 +412,10 @@ def estimate(start_urls: Sequence[str] | None, data_dir: Path, overrides: Mappin
     dataset_bytes, warc_bytes, measured = measured_bytes(data_dir)
     politeness = (f"DOWNLOAD_DELAY {delay:g} s{f' ±{jitter:.0%}' if delay and jitter else ''}, "
                   f"AutoThrottle {'on' if throttle else 'off'}, latency {latency * 1000:.0f} ms")
-    return report(sizes, cost(sizes, sample, wait, (dataset_bytes, warc_bytes), hosts * robots), window,
-                  politeness, measured)
+    listed = result.stats.get(keys.ESTIMATE_SITEMAPS)
+    sitemaps = (int(listed["articles"]), int(listed["files"])) if listed else None
+    return report(sizes, cost(sizes, sample, wait, (dataset_bytes, warc_bytes), hosts * robots, sitemaps),
+                  window, politeness, measured)
 
 
 def run_reextract(source: str | Path, out: str | Path | None = None,

@@ -20,6 +20,14 @@ never requested; a listing page that lists only older articles ends its
 listing's pagination, and a first page that lists only newer ones sends the
 crawl ahead through its page numbers (doubling, then halving the gap) to the
 first page that reaches the window.
+
+With ``NEWSSPIDER_SITEMAPS`` (on by default), the site's sitemaps are read before the start URLs
+are queued (:mod:`newsspider.spiders.sitemaps`): the articles they list seed the frontier, and a
+listing page whose articles in the window the sitemaps all gave does not lead on to its next page
+(``skipped("sitemap_listed_pages")``); the links of the pages fetched while they are read are not
+followed (a listing met then could not tell what the sitemaps give).  A ``--refresh`` with
+sitemaps that list articles walks no listing and follows no link: it fetches the articles whose
+``lastmod`` is newer than their last capture, and the stored articles the sitemaps do not list.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ from newsspider.extract.loaders import (
 from newsspider.extract.processors import canonical_url
 from newsspider.memory import Memory
 from newsspider.memory.extension import memory_of
+from newsspider.spiders.sitemaps import SitemapDiscovery
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
 PRIORITY = {site.Kind.ARTICLE: 10, site.Kind.SHORTLINK: 10, site.Kind.TAG: 0, site.Kind.LISTING: 0}
@@ -245,6 +254,13 @@ class BannedbookSpider(scrapy.Spider):
         self.refresh = False
         self.max_links = 0
         self.images = False
+        self.sitemaps = True
+        #: the crawl's sitemaps, once read (None: off, or not read by this worker)
+        self.discovery: SitemapDiscovery | None = None
+        #: whether pages' links are followed: not while the sitemaps are read (a listing found then could
+        #: not tell which of its pages they give; the start URLs and the pages after lead there), nor
+        #: in a refresh through sitemaps
+        self.follow = True
         self.window = Window()
         self._expected: dict[str, int] = {}
         self.allowed_hosts: frozenset[str] = frozenset()
@@ -299,6 +315,7 @@ class BannedbookSpider(scrapy.Spider):
         self.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         self.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
         self.images = settings.getbool("NEWSSPIDER_IMAGES")
+        self.sitemaps = settings.getbool("NEWSSPIDER_SITEMAPS")
 
     @cached_property
     def memory(self) -> Memory:
@@ -314,6 +331,18 @@ class BannedbookSpider(scrapy.Spider):
         try:
             if not self.memory.should_seed():
                 return
+            if self.sitemaps:
+                self.discovery = SitemapDiscovery(self)
+                self.follow = False
+                async for request in self.discovery.requests():
+                    yield request
+                self.follow = not (self.refresh and self.discovery.usable)
+                if not self.follow:  # what changed, and the stored articles they do not list
+                    roots = [f"{p.scheme}://{p.netloc}" for p in map(urlsplit, self.start_urls)]
+                    for request in self.discovery.unlisted(roots):
+                        yield request
+                    self.memory.seeded()
+                    return
             for url in self.start_urls:
                 self._seen_urls.add(url)
                 yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
@@ -397,6 +426,13 @@ class BannedbookSpider(scrapy.Spider):
                                              root=root)
             else:
                 self.crawler.stats.inc_value(keys.skipped("old_listing_pages"))
+            return
+        if (self.discovery is not None and in_window
+                and all(id_key(i) in self.discovery.listed for i in in_window)):
+            # The sitemaps gave all it lists: its next pages would list what they gave too.
+            self.crawler.stats.inc_value(keys.skipped("sitemap_listed_pages"))
+            yield from self.follow_links(response, selector, paging.after(ids), problems=problems,
+                                         stop_paging=True, root=root)
             return
         yield from self.follow_links(response, selector, paging.after(ids, old_pages=0), problems=problems,
                                      root=root)
@@ -508,6 +544,8 @@ class BannedbookSpider(scrapy.Spider):
         counted as ``links_over_limit``); a link that is not a URL is counted as
         ``bad_url``.
         """
+        if not self.follow:
+            return
         seen_urls = self._seen_urls
         listing = site.listing_base(response.url) if paging is not None else None
         stale = paging is not None and paging.stale_pages > self.max_stale_pages
@@ -534,6 +572,8 @@ class BannedbookSpider(scrapy.Spider):
             seen_urls.add(url)
             request = self._request_for(url)
             if request is not None:
+                if ARTICLE_ID in request.meta:
+                    self.crawler.stats.inc_value(keys.source("links"))
                 if same_listing:
                     request.cb_kwargs.update(paging.kwargs())  # type: ignore[union-attr]
                 if root is not None and site.classify(url) in _LISTINGS:

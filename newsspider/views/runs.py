@@ -115,7 +115,8 @@ def run_text(run: Run) -> str:
                      f"refreshed newly gone; marked {removals['provisional']} provisionally, "
                      f"{removals['confirmed']} confirmed, {removals['restored']} restored"
                      + ("; not believed: too many gone at once" if removals.get("not_believed") else ""))
-    for title, counts in (("failed pages", record["failures"]), ("dropped records", quality.get("dropped"))):
+    for title, counts in (("failed pages", record["failures"]), ("dropped records", quality.get("dropped")),
+                          ("sources", quality.get("sources"))):
         if counts:
             lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     lines += ["  checks failed:", *(f"    {line}" for line in record["checks"])] if record["checks"] else [
