@@ -90,6 +90,7 @@ def test_removed_articles_provisional_then_confirmed_and_one_restored(mockserver
 
 
 def test_every_article_404_is_degraded_not_a_mass_removal(mockserver: MockServer, tmp_path: Path) -> None:
+    mockserver.sitemaps("off")  # a broken site: no sitemaps either, a refresh asks for every article
     assert crawl(mockserver, tmp_path).returncode == 0
     mockserver.all_gone()
     result = crawl(mockserver, tmp_path, "--refresh", *NOW)

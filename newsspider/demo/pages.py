@@ -200,9 +200,14 @@ class DemoSite:
         """
         return datetime.fromtimestamp(self.modified(article), timezone.utc).isoformat(timespec="seconds")
 
+    def _published(self) -> list[Article]:
+        """The articles the sitemaps list, newest first: not those taken down (WordPress drops a deleted
+        post from its sitemaps)."""
+        return [a for a in self.newest_first if a.article_id not in self.removed]
+
     def _post_sitemaps(self) -> list[list[Article]]:
         """The articles of each post sitemap, oldest first as Yoast orders them."""
-        oldest_first = self.newest_first[::-1]
+        oldest_first = self._published()[::-1]
         return [oldest_first[i:i + SITEMAP_SIZE] for i in range(0, len(oldest_first), SITEMAP_SIZE)]
 
     def _urlset(self, articles: list[Article]) -> str:
@@ -242,7 +247,7 @@ class DemoSite:
                     f"<url><loc>{LIVE}{a.path}</loc><news:news><news:publication><news:name>禁闻网"
                     f"</news:name><news:language>zh</news:language></news:publication><news:publication_date>"
                     f"{a.day[:4]}-{a.day[4:6]}-{a.day[6:]}</news:publication_date><news:title>"
-                    f"{html.escape(a.title)}</news:title></news:news></url>\n" for a in self.newest_first[:5])
+                    f"{html.escape(a.title)}</news:title></news:news></url>\n" for a in self._published()[:5])
                 return Page(body=_URLSET.format(news), content_type=xml)
             if path in ("/page-sitemap.xml", "/category-sitemap.xml"):
                 return Page(body=_URLSET.format(f"<url><loc>{LIVE}/bnews/</loc></url>\n"), content_type=xml)
@@ -252,7 +257,7 @@ class DemoSite:
                                               ("/wp-sitemap-taxonomies-category-1.xml", newest)]),
                             content_type=xml)
             if path == "/wp-sitemap-posts-post-1.xml":
-                return Page(body=self._urlset(self.newest_first[::-1]), content_type=xml)
+                return Page(body=self._urlset(self._published()[::-1]), content_type=xml)
             if path == "/wp-sitemap-taxonomies-category-1.xml":
                 return Page(body=_URLSET.format(f"<url><loc>{LIVE}/bnews/itnews/</loc></url>\n"),
                             content_type=xml)
