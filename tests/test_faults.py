@@ -75,6 +75,7 @@ RECOVERABLE: dict[int, tuple[str, str, bytes, str, str]] = {
 def hostile(tmp_path_factory: pytest.TempPathFactory):
     data_dir = tmp_path_factory.mktemp("data")
     with MockServer() as server:
+        server.sitemaps("off")  # the listings' own bounds are tested here (a sitemap ends the endless one)
         demo = DemoSite()
         seed, tagged = demo.articles[2054421], demo.articles[1254645]
         # Recovered by retrying.
@@ -183,6 +184,7 @@ def test_never_leaves_the_site_never_loops_and_stays_bounded(hostile) -> None:
 
 
 def test_max_listing_pages_bounds_an_endless_listing(mockserver: MockServer, tmp_path: Path) -> None:
+    mockserver.sitemaps("off")  # with them, the sitemaps' rule ends the endless listing at its first page
     mockserver.fault("/bnews/endless/", "endless")
     result = crawl(mockserver, tmp_path, "--start-url", mockserver.url("/bnews/endless/"),
                    "-s", "NEWSSPIDER_MAX_STALE_PAGES=1000", "-s", "NEWSSPIDER_MAX_LISTING_PAGES=12")

@@ -125,12 +125,15 @@ def lastmod_day(lastmod: str | None) -> str:
 
 def changed_since(lastmod: str | None, captured: str | None) -> bool:
     """Whether an entry whose lastmod is *lastmod* may have changed since its capture at *captured*
-    (an ISO 8601 time): yes when either is unknown; a day's lastmod is compared by day (an edit later
-    that day is not missed).
+    (an ISO 8601 time): yes when either is unknown, or when it is the capture's second (times are to the
+    second: the edit may have followed it); a day's lastmod is compared by day (an edit later that day
+    is not missed).
 
     >>> changed_since("2024-07-01T01:30:00+00:00", "2024-07-02T00:00:00+00:00")
     False
     >>> changed_since("2024-07-03T01:30:00+00:00", "2024-07-02T00:00:00Z")
+    True
+    >>> changed_since("2024-07-02T00:00:00+00:00", "2024-07-02T00:00:00Z")  # the same second: maybe after
     True
     >>> late = "2024-07-02T23:00:00+00:00"
     >>> changed_since("2024-07-02", late), changed_since("2024-07-01", late)
@@ -142,7 +145,7 @@ def changed_since(lastmod: str | None, captured: str | None) -> bool:
         return True
     if len(lastmod) == 10:
         return lastmod >= when[:10]
-    return datetime.fromisoformat(lastmod) > datetime.fromisoformat(when)
+    return datetime.fromisoformat(lastmod) >= datetime.fromisoformat(when)
 
 
 def entries(body: bytes, max_size: int = 0) -> Iterator[Entry]:
