@@ -89,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
     # before the listings: what they list seeds the crawl, a listing page whose articles they all gave
     # does not lead on to its next page, and --refresh fetches only the articles whose lastmod is newer
     # than their last capture, walking no listing (--no-sitemaps: off; newsspider.spiders.sitemaps).
+    # Single-machine crawls only: a distributed crawl (NEWSSPIDER_REDIS_URL) walks the listings.
     "NEWSSPIDER_SITEMAPS": True,
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
     # many such pages are followed first (go deeper to catch articles added further down).

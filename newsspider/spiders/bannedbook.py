@@ -315,7 +315,9 @@ class BannedbookSpider(scrapy.Spider):
         self.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         self.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
         self.images = settings.getbool("NEWSSPIDER_IMAGES")
-        self.sitemaps = settings.getbool("NEWSSPIDER_SITEMAPS")
+        # A distributed crawl finds articles through the listings only: its first worker alone would read
+        # the sitemaps, while the others followed every link (docs/distributed.md).
+        self.sitemaps = settings.getbool("NEWSSPIDER_SITEMAPS") and not settings.get("NEWSSPIDER_REDIS_URL")
 
     @cached_property
     def memory(self) -> Memory:

@@ -115,8 +115,11 @@ def run_text(run: Run) -> str:
                      f"refreshed newly gone; marked {removals['provisional']} provisionally, "
                      f"{removals['confirmed']} confirmed, {removals['restored']} restored"
                      + ("; not believed: too many gone at once" if removals.get("not_believed") else ""))
+    sources = quality.get("sources") or {}
+    order = ["sitemaps", "links", "stored", "sitemap_files", "sitemap_urls"]  # the rest (problems) after
+    sources = dict(sorted(sources.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 9, kv[0])))
     for title, counts in (("failed pages", record["failures"]), ("dropped records", quality.get("dropped")),
-                          ("sources", quality.get("sources"))):
+                          ("sources", sources)):
         if counts:
             lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     lines += ["  checks failed:", *(f"    {line}" for line in record["checks"])] if record["checks"] else [
