@@ -117,7 +117,8 @@ def run_text(run: Run) -> str:
                      + ("; not believed: too many gone at once" if removals.get("not_believed") else ""))
     sources = quality.get("sources") or {}
     order = ["sitemaps", "links", "stored", "sitemap_files", "sitemap_urls"]  # the rest (problems) after
-    sources = dict(sorted(sources.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 9, kv[0])))
+    sources = dict(sorted(sources.items(),
+                          key=lambda item: (order.index(item[0]) if item[0] in order else 9, item[0])))
     for title, counts in (("failed pages", record["failures"]), ("dropped records", quality.get("dropped")),
                           ("sources", sources)):
         if counts:
