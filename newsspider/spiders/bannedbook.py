@@ -214,12 +214,19 @@ class SeenUrls:
 
 def link_key(base: str, href: str) -> str:
     """What names the URL an *href* of a page whose links are relative to *base* leads to: an
-    absolute http(s) *href* alone (the same URL on every page), else *href* with *base*.
+    absolute http(s) *href* alone (the same URL on every page), a root-relative one with the
+    scheme and host of *base* (the same on every page of the host), else *href* with *base*.
 
-    >>> link_key("http://a/x/", "http://a/bnews/"), link_key("http://a/x/", "y/")
-    ('http://a/bnews/', 'http://a/x/ y/')
+    >>> link_key("http://a/x/", "http://a/bnews/"), link_key("http://a/x/", "/bnews/")
+    ('http://a/bnews/', 'http://a/bnews/')
+    >>> link_key("http://a/x/", "y/"), link_key("http://a/x/", "//b/y/")
+    ('http://a/x/ y/', 'http://a/x/ //b/y/')
     """
-    return href if href.startswith(("http://", "https://")) else f"{base} {href}"
+    if href.startswith(("http://", "https://")):
+        return href
+    if href.startswith("/") and not href.startswith("//") and base.count("/") >= 3:
+        return "/".join(base.split("/", 3)[:3]) + href  # as absolute_url joins it
+    return f"{base} {href}"
 
 
 class StartUrlError(NewsspiderError, ValueError):
