@@ -5,12 +5,21 @@ what differs is the content: many articles, long ones, and only the links a
 static server can answer (no shortlink redirects).
 
 Every page carries the real site's header and menu (taken from the real tag
-page: some 70 links) and a sidebar; articles are 20-60 KB with 3-6 tags,
-5 related links and the real article's structure (notice, summary, image
-credit, credit line, source line, promotional list); listings (front page,
-categories, tags) have 20 items a page and 下一页 / ``rel=next`` pagination.
-``add_articles`` publishes new articles on top of the listings, as the live
-site does between two crawls.
+page: 73 links); articles are 20-60 KB with 3-6 tags, 5 related links and the
+real article's structure (notice, summary, image credit, credit line, source
+line, promotional list); listings (front page, categories, tags) have 20 items
+a page and 下一页 / ``rel=next`` pagination.  ``add_articles`` publishes new
+articles on top of the listings, as the live site does between two crawls.
+
+Two shapes (*shape*): ``"site"`` (the default) has the link count and chrome of
+the two real seed pages (``newsspider/demo/*.html``): the real sidebar (ads and
+an iframe, no links), a breadcrumb, the notice's three links, the keyword
+plugin's links in the first two paragraphs only, four promoted links, and each
+listing item's picture linked as well as its title (about 95 links an article
+page, 157-170 a listing page; the real article 97, the real tag page 179);
+``"links"`` is the earlier shape (about 140 links an article page, 150 a
+listing page: a sidebar of 8 hot articles and 20 tags on every page, a
+keyword link in every paragraph).
 """
 
 from __future__ import annotations
@@ -33,6 +42,10 @@ TAGS = ["中国", "美国", "贸易战", "人工智能", "香港", "人权", "�
         "新疆", "西藏", "法轮功", "六四", "言论自由", "审查", "翻墙", "OpenAI", "华为", "芯片", "俄罗斯", "乌克兰",
         "日本", "欧洲", "移民", "房地产", "股市", "失业", "腐败", "军队", "外交", "选举", "教育", "宗教", "环境",
         "科技", "媒体", "法治"]
+SHAPES = ("site", "links")
+NOTICE_LINKS = ('大陆网友注意：本文中的链接除 <a href="https://github.com/bannedbook/fanqiang" >翻墙</a>软件下载和'
+                '<a href="https://github.com/killgcd/justmysocks/blob/master/README.md">翻墙推荐</a>链接外全部为'
+                '禁网链接。请下载<a href="https://github.com/bannedbook/fanqiang">翻墙软件或APP</a>。')
 SENTENCE = ("这是newsspider基准测试站点按禁闻网真实页面结构生成的段落，用来衡量抓取、抽取、去重和存储的速度，"
             "内容并非真实新闻。")
 
@@ -43,14 +56,25 @@ def _real_header() -> str:
     return page[page.index("<body>") + len("<body>"): page.index('<div class="breadcrumb">')]
 
 
+def _real_sidebar() -> str:
+    """The real tag page's sidebar (ads and an iframe: no links)."""
+    page = resources.files("newsspider.demo").joinpath("tag-page-trade-war.html").read_text("utf-8")
+    end = '<div id="left6"></div></div>'
+    return page[page.index('<div id="right">'): page.index(end) + len(end)]
+
+
 class BenchSite:
     """Writes the site under *root* with links to *base* (the server's address); its article
     list is kept in ``root/site.json``."""
 
-    def __init__(self, root: Path, base: str) -> None:
+    def __init__(self, root: Path, base: str, shape: str = "site") -> None:
+        if shape not in SHAPES:
+            raise ValueError(f"shape {shape!r}: not one of {', '.join(SHAPES)}")
         self.root = root
         self.base = base
+        self.shape = shape
         self.header = _real_header().replace(LIVE, base)
+        self.real_sidebar = _real_sidebar().replace(LIVE, base)
         self.articles: list[Article] = []
 
     # --- building --------------------------------------------------------------------------
@@ -116,6 +140,8 @@ class BenchSite:
 
     # --- pages -----------------------------------------------------------------------------
     def sidebar(self) -> str:
+        if self.shape == "site":
+            return self.real_sidebar
         hot = "".join(f'<li><a href="{self.base}{a.path}?utm_source=hot">热门文章{a.article_id}</a></li>'
                       for a in self.articles[-8:])
         cloud = "".join(f'<a href="{self.base}{tag_path(t, lower=True)}" rel="tag">{t}</a> ' for t in TAGS[:20])
@@ -127,9 +153,9 @@ class BenchSite:
         for i in range(article.paragraphs):
             tag = article.tags[i % len(article.tags)]
             link = markup.tag_link(tag, self.base, lower=bool(i % 2)) if i < len(article.tags) else tag
-            body.append(f"<p>{SENTENCE * rnd.randint(3, 6)}本段提到{link}。"
-                        f"<span class='wp_keywordlink_affiliate'><a href=\"{self.base}/\" title=\"大陆\">大陆</a>"
-                        f"</span>读者。</p>")
+            keyword = (f"<span class='wp_keywordlink_affiliate'><a href=\"{self.base}/\" title=\"大陆\">大陆</a>"
+                       f"</span>" if self.shape == "links" or i < 2 else "大陆")  # the plugin links a few
+            body.append(f"<p>{SENTENCE * rnd.randint(3, 6)}本段提到{link}。{keyword}读者。</p>")
         related = "".join(
             f"<li><a href='{self.base}{self.articles[i].path}' target='_blank'>相关文章{self.articles[i].article_id}"
             f"</a></li>" for i in article.related)
@@ -137,15 +163,28 @@ class BenchSite:
         credit = markup.credit_line((0, 1, 3)[n % 3], "基准作者", "基准来源", "基准公众号")
         ending = ("", markup.editor_line("基准编辑"), markup.editor_line("基准编辑", share=True))[n % 3]
         lead = f'<p id="summary">{SENTENCE}</p> <p id="conimg">图/基准测试</p>\n{credit}'
-        content = markup.article_part(article.title, "大陆网友注意：基准测试页面。", lead, "".join(body), ending,
-                                      related, "基准来源")
+        site_shaped = self.shape == "site"
+        promoted = "".join(  # as the real page: two articles and two links to elsewhere
+            f'<li>🔥<a href="{self.base}{a.path}" target="_blank">热门文章{a.article_id}</a></li>'
+            for a in self.articles[-2:]) + (
+            '<li>🔥<a href="https://github.com/bannedbook/fanqiang/wiki" target="_blank">翻墙</a></li>')
+        content = markup.article_part(article.title, NOTICE_LINKS if site_shaped else "大陆网友注意：基准测试页面。",
+                                      lead, "".join(body), ending, related, "基准来源",
+                                      promoted=promoted if site_shaped else "")
         day, url = article.day, self.base + article.path
         head = (f'<meta property="og:title" content="{article.title} - 禁闻网" />\n'
                 f'<meta property="article:published_time" content="{day[:4]}-{day[4:6]}-{day[6:]}T08:00:00+08:00" />\n')
-        return markup.page(f"{article.title} - 禁闻网", url, self.header, content, self.sidebar(), head)
+        breadcrumb = (f'<div class="breadcrumb"><a href="{self.base}/" class="home">禁闻网</a> &gt; '
+                      f'<a href="{self.base}/bnews/{article.category}/">{article.category}</a></div>\n'
+                      if site_shaped else "")
+        return markup.page(f"{article.title} - 禁闻网", url, self.header, content, self.sidebar(), head,
+                           breadcrumb)
 
     def _write_listing(self, base: str, name: str, items: list[Article]) -> None:
+        breadcrumb = (f'<div class="breadcrumb"><a href="{self.base}/" class="home">禁闻网</a> &gt; '
+                      f'<span class="archive current-item">{name}</span></div>\n' if self.shape == "site" else "")
         for number in range(1, markup.listing_pages(items, PER_PAGE) + 1):
             self._write(base + (f"page/{number}/" if number > 1 else ""),
                         markup.listing(f"{name} - 禁闻网", name, base, items, number, PER_PAGE, self.header,
-                                       self.sidebar(), root=self.base))
+                                       self.sidebar(), root=self.base, pictures=self.shape == "site",
+                                       breadcrumb=breadcrumb))

@@ -224,3 +224,34 @@ def test_a_window_follows_no_shortlink_to_an_article_outside_it(site_server: Moc
     records = read_jsonl(tmp_path / "articles.jsonl")
     assert records and all(since <= r["published_date"] <= until for r in records)
     assert "outside_window" in result.stderr
+
+
+def test_a_link_followed_before_is_known_by_what_it_says() -> None:
+    """A page's links already requested (the menus on every page) are skipped by their href as
+    written (an absolute one on any page, a relative one only against the same base), not made
+    canonical again; what they lead to is unchanged."""
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from newsspider.extract.loaders import page_selector
+    from newsspider.spiders.bannedbook import link_key
+
+    crawler = get_crawler(BannedbookSpider)
+    spider = BannedbookSpider.from_crawler(crawler, start_urls=["http://127.0.0.1/bnews/"])
+    hrefs = ["http://127.0.0.1/bnews/tag/x/", "page/2/", " http://127.0.0.1/bnews/tag/x/?utm_source=menu ",
+             "/bnews/itnews/"]
+
+    def follow(url: str) -> list[str]:
+        body = "".join(f'<a href="{href}">a</a>' for href in hrefs).encode()
+        page = HtmlResponse(url, body=b"<html><body>" + body + b"</body></html>", encoding="utf-8")
+        return [request.url for request in spider.follow_links(page, page_selector(page))]
+
+    assert follow("http://127.0.0.1/bnews/") == ["http://127.0.0.1/bnews/tag/x/", "http://127.0.0.1/bnews/page/2/",
+                                                 "http://127.0.0.1/bnews/itnews/"]
+    seen = spider._seen_urls
+    assert seen.known_link(hrefs[0]) and seen.known_link(link_key("http://127.0.0.1/bnews/", "page/2/"))
+    assert seen.known_link(link_key("http://127.0.0.1/bnews/", hrefs[2]))  # its URL was requested
+    assert not seen.known_link(link_key("http://127.0.0.1/bnews/itnews/", "page/2/"))
+    assert seen.known_link(link_key("http://127.0.0.1/bnews/tag/y/", "/bnews/itnews/"))  # on any page
+    assert follow("http://127.0.0.1/bnews/itnews/") == ["http://127.0.0.1/bnews/itnews/page/2/"]
+    assert follow("http://127.0.0.1/bnews/") == []

@@ -66,7 +66,7 @@ def serve_site(tmp_path_factory: pytest.TempPathFactory, name: str, articles: in
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     base = proc.stdout.readline().strip()
-    generated = BenchSite(root, base)
+    generated = BenchSite(root, base, shape="links")  # the site docs/crawling.md's estimate was run on
     generated.generate(articles, seed=5, orphans=ORPHANS, paragraphs=(2, 4))
     try:
         yield Site(base, log, generated)

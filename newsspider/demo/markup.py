@@ -97,9 +97,11 @@ def listing_pages(items: Sequence[Article], per_page: int) -> int:
 
 
 def listing(title: str, heading: str, base: str, items: Sequence[Article], number: int, per_page: int,
-            header: str, sidebar: str, root: str = LIVE, names: Mapping[str, str] = CATEGORY_NAMES) -> str:
+            header: str, sidebar: str, root: str = LIVE, names: Mapping[str, str] = CATEGORY_NAMES,
+            pictures: bool = False, breadcrumb: str = "") -> str:
     """Page *number* of the listing at *base* (a path ending in ``/``): its items, newest first, with
-    下一页 and ``rel=next`` when a page follows."""
+    下一页 and ``rel=next`` when a page follows; with *pictures*, each item's picture linked to it as
+    on the real tag page, and *breadcrumb* above the page."""
     pages = listing_pages(items, per_page)
     chunk = items[(number - 1) * per_page: number * per_page]
     quoted = quote(base, safe="/%")
@@ -108,7 +110,9 @@ def listing(title: str, heading: str, base: str, items: Sequence[Article], numbe
     posts = "\n".join(
         f'<div class="postlist">\n<h4><a href="{root}{a.path}" target="_blank">{html.escape(a.title)}</a>'
         f'<span><a href="{root}{a.path}" target="_blank" rel="nofollow">阅读全文&raquo;</a></span></h4>\n'
-        f'<div class="postcontent">{html.escape(a.excerpt)} [&hellip;]</div>'
+        + (f'<a href="{root}{a.path}" target="_blank">\n<img src="{root}/bnews/images/{a.article_id}.jpg" '
+           f'alt="{html.escape(a.title)}">\n</a>\n' if pictures else "")
+        + f'<div class="postcontent">{html.escape(a.excerpt)} [&hellip;]</div>'
         f'<div class="postmeat al">日期：{a.date_cn} | 分类：<a href="{root}/bnews/{a.category}/" '
         f'rel="category tag">{names.get(a.category, a.category)}</a></div>\n</div>'
         for a in chunk
@@ -118,7 +122,7 @@ def listing(title: str, heading: str, base: str, items: Sequence[Article], numbe
     head = (f'<link rel="next" href="{next_url}" />\n' if next_url else "") + \
         f'<meta property="og:title" content="{html.escape(title)}" />\n'
     content = f'<h2 class="pagetitle">{html.escape(heading)}</h2>\n{posts}\n{pagenavi}'
-    return page(title, url, header, content, sidebar, head)
+    return page(title, url, header, content, sidebar, head, breadcrumb)
 
 
 def tag_link(tag: str, root: str = LIVE, lower: bool = False) -> str:

@@ -44,9 +44,9 @@ from newsspider.extract.processors import (
     utc_now_iso,
 )
 
-__all__ = ["ArticleLoader", "ListingPage", "Problems", "absolute_urls", "is_html", "load_article",
-           "page_base", "page_selector", "paragraph_text", "parse_listing", "parser_encoding", "select",
-           "split_body", "web_urls"]
+__all__ = ["ArticleLoader", "ListingPage", "Problems", "absolute_links", "absolute_urls", "is_html",
+           "load_article", "page_base", "page_selector", "paragraph_text", "parse_listing", "parser_encoding",
+           "select", "split_body", "web_urls"]
 
 
 
@@ -314,15 +314,23 @@ def page_base(response: TextResponse, problems: Problems | None = None) -> str:
 
 def absolute_urls(base: str, hrefs: Iterable[str], problems: Problems | None) -> list[str]:
     """The usable links among *hrefs*, absolute and canonical; a bad one is counted (``bad_url``)."""
-    urls = []
+    return [url for _, url in absolute_links(base, hrefs, problems)]
+
+
+def absolute_links(base: str, hrefs: Iterable[str], problems: Problems | None) -> Iterator[tuple[str, str]]:
+    """(href, URL) for each usable link among *hrefs*, the URL absolute and canonical; a bad one is
+    counted (``bad_url``).
+
+    >>> list(absolute_links("http://a/x/", ["y/", "http://[::1/"], None))
+    [('y/', 'http://a/x/y/')]
+    """
     for href in hrefs:
         url = absolute_url(base, href)
         if url is None:
             if problems is not None and href.strip():
                 problems.add("bad_url", href.strip())
             continue
-        urls.append(url)
-    return urls
+        yield href, url
 
 
 def paragraph_text(paragraph: Selector) -> str:

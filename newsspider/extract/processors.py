@@ -225,9 +225,14 @@ def parse_date8(text: str | None) -> str | None:
     '2024-06-26'
     >>> parse_date8("20241340") is None
     True
+    >>> parse_date8("2024626"), parse_date8("2024-6-2"), parse_date8("０２０２４０６２")
+    ('2024-06-26', None, None)
     """
+    text = text or ""
     try:
-        return datetime.strptime(text or "", "%Y%m%d").date().isoformat()
+        if len(text) == 8 and text.isascii() and text.isdigit():  # the URLs' form: no strptime (10 a page)
+            return date(int(text[:4]), int(text[4:6]), int(text[6:])).isoformat()
+        return datetime.strptime(text, "%Y%m%d").date().isoformat()
     except ValueError:
         return None
 

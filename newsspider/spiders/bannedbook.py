@@ -60,7 +60,7 @@ from newsspider.extract import site
 from newsspider.extract.items import Article
 from newsspider.extract.loaders import (
     Problems,
-    absolute_urls,
+    absolute_links,
     is_html,
     load_article,
     page_base,
@@ -179,10 +179,34 @@ class SeenUrls:
 
     >>> seen = SeenUrls(); seen.add("http://a/1"); ("http://a/1" in seen, "http://a/2" in seen, len(seen))
     (True, False, 1)
+
+    In front of it, the last *links* links (as written: :func:`link_key`) whose URL is known to be
+    requested: most links of a page (menus, breadcrumbs, tags) are on every page, and a link found here
+    is skipped without being made absolute, canonical and hashed again.  Once requested a URL stays
+    requested, so a link found here is one the URL test would skip too; past *links* the set is
+    emptied (its memory stays flat) and fills again from the next pages.
+
+    >>> seen = SeenUrls(links=2); seen.note_link("http://a/1"); seen.known_link("http://a/1")
+    True
+    >>> seen.note_link("http://a/2"); seen.note_link("http://a/3"); seen.known_link("http://a/1")
+    False
     """
 
-    def __init__(self) -> None:
+    def __init__(self, links: int = 8192) -> None:
         self._keys = SeenKeys()
+        self._links: set[str] = set()
+        self._max_links = links
+
+    def known_link(self, link: str) -> bool:
+        """Whether *link* (a :func:`link_key`) leads to a URL that was requested, as far as the
+        recent links tell (False: not known, not necessarily new)."""
+        return link in self._links
+
+    def note_link(self, link: str) -> None:
+        """*link* (a :func:`link_key`) leads to a URL that was requested."""
+        if len(self._links) >= self._max_links:
+            self._links.clear()
+        self._links.add(link)
 
     def __contains__(self, url: object) -> bool:
         return isinstance(url, str) and text_key(url) in self._keys
@@ -196,6 +220,23 @@ class SeenUrls:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+def link_key(base: str, href: str) -> str:
+    """What names the URL an *href* of a page whose links are relative to *base* leads to: an
+    absolute http(s) *href* alone (the same URL on every page), a root-relative one with the
+    scheme and host of *base* (the same on every page of the host), else *href* with *base*.
+
+    >>> link_key("http://a/x/", "http://a/bnews/"), link_key("http://a/x/", "/bnews/")
+    ('http://a/bnews/', 'http://a/bnews/')
+    >>> link_key("http://a/x/", "y/"), link_key("http://a/x/", "//b/y/")
+    ('http://a/x/ y/', 'http://a/x/ //b/y/')
+    """
+    if href.startswith(("http://", "https://")):
+        return href
+    if href.startswith("/") and not href.startswith("//") and base.count("/") >= 3:
+        return "/".join(base.split("/", 3)[:3]) + href  # as absolute_url joins it
+    return f"{base} {href}"
 
 
 class StartUrlError(NewsspiderError, ValueError):
@@ -557,8 +598,10 @@ class BannedbookSpider(scrapy.Spider):
             if problems is not None:
                 problems.add("links_over_limit", n=len(hrefs) - self.max_links)
             hrefs = hrefs[: self.max_links]
-        for url in absolute_urls(base, hrefs, problems):
+        fresh = [href for href in hrefs if not seen_urls.known_link(link_key(base, href))]
+        for href, url in absolute_links(base, fresh, problems):
             if url in seen_urls:
+                seen_urls.note_link(link_key(base, href))
                 continue
             same_listing = listing is not None and site.listing_base(url) == listing
             if only_paging and not same_listing:
@@ -572,6 +615,7 @@ class BannedbookSpider(scrapy.Spider):
                 self._barren_skipped.add(text_key(url))
                 continue
             seen_urls.add(url)
+            seen_urls.note_link(link_key(base, href))
             request = self._request_for(url)
             if request is not None:
                 if ARTICLE_ID in request.meta:
