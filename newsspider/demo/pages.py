@@ -29,7 +29,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
@@ -293,7 +293,8 @@ class DemoSite:
         categories = ["itnews", "cnnews", "renquan/minyun", "worldnews/usa", "comments", "finance"]
         for n in range(count):
             article_id = 2060000 + n * 37
-            day = f"202407{1 + n:02d}"
+            # one a day in July 2024, then four a day (the benchmarks' larger sites)
+            day = (date(2024, 7, 1) + timedelta(days=n if n < 31 else 31 + (n - 31) // 4)).strftime("%Y%m%d")
             tags = self.random.sample(TAG_POOL, 3)
             title = f"演示文章第{n + 1}篇：{tags[0]}与{tags[1]}"
             self.articles[article_id] = Article(article_id, categories[n % len(categories)], day,
