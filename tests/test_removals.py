@@ -52,7 +52,7 @@ def test_removed_articles_provisional_then_confirmed_and_one_restored(mockserver
     before = len(mockserver.requests())
     second = crawl(mockserver, tmp_path, "--refresh", *NOW)
     assert second.returncode == 0, second.stderr
-    assert "articles marked removed that no page led to, asked for again: 1" in second.stderr
+    assert "stored articles that no page led to, asked for again: 1" in second.stderr
     asked = [r["path"] for r in mockserver.requests()[before:] if r["path"].endswith(f"/{GONE_410}.html")]
     assert len(asked) == 1, asked
     gone = removed(tmp_path)
@@ -87,6 +87,23 @@ def test_removed_articles_provisional_then_confirmed_and_one_restored(mockserver
     header = [c.value for c in next(sheet.iter_rows(max_row=1))]
     hows = [row[header.index("removed_how")].value for row in sheet.iter_rows(min_row=2)]
     assert sorted(h for h in hows if h) == ["404", "410", f"redirect:{mockserver.url('/bnews/')}"]
+
+
+def test_a_refresh_without_sitemaps_asks_for_the_stored_articles_no_page_leads_to(mockserver: MockServer,
+                                                                                   tmp_path: Path) -> None:
+    """An article taken down with every link to it: the listings no longer lead to it, and the site has no
+    sitemaps to leave it out of; the refresh asks for it anyway, as it does every stored article."""
+    mockserver.sitemaps("off")
+    assert crawl(mockserver, tmp_path).returncode == 0
+    mockserver.remove_article(GONE_404, "404", unlink=True)
+    before = len(mockserver.requests())
+    result = crawl(mockserver, tmp_path, "--refresh", *NOW)
+    assert result.returncode == 0, result.stderr
+    asked = [r["path"] for r in mockserver.requests()[before:] if r["path"].endswith(f"/{GONE_404}.html")]
+    assert len(asked) == 1, asked
+    assert {k: (s.state, s.how) for k, s in current_states(tmp_path).items()} == {
+        str(GONE_404): ("provisional", "404")}
+    assert "stored articles that no page led to, asked for again: 1" in result.stderr
 
 
 def test_every_article_404_is_degraded_not_a_mass_removal(mockserver: MockServer, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ mass removal: it marks nothing removed (restorations still count) and its ``remo
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -194,29 +195,45 @@ class Removals:
         return self.memory.run_id if self.memory is not None else None
 
     def spider_idle(self) -> None:
-        """Once the crawl has nothing else to do, ask again for the articles marked removed that no page
-        led to this time (a site drops its links to what it takes down): so that a removal is confirmed,
-        or the article restored, whether or not anything links to it."""
+        """Once the crawl has nothing else to do, ask again for the stored articles no page led to this
+        time: those marked removed (a site drops its links to what it takes down), so that a removal is
+        confirmed, or the article restored, whether or not anything links to it; and, when the refresh
+        walked the listings (no sitemaps to tell what is gone), every other stored article it did not
+        ask for, so that one taken down together with every link to it is noticed too."""
         if self.rechecked or self.memory is None:
             return
         self.rechecked = True
         spider = self.crawler.spider
         window = getattr(spider, "window", None)
-        requests = []
-        for key, removal in self.states.items():
-            parts = site.article_parts(removal.url)
-            if not removal.removed or id_key(key) in self.checked or parts is None:
+        asked = 0
+        for article_id, url in self._unasked(walked=getattr(spider, "follow", True)):
+            parts = site.article_parts(url)
+            if parts is None or (window is not None and not window.contains(parts[2])):
                 continue
-            if window is not None and not window.contains(parts[2]):
-                continue
-            requests.append(Request(removal.url, errback=getattr(spider, "failed", None),
-                                    meta={meta.ARTICLE_ID: key}))
-        if not requests:
+            self.checked_again(Request(url, errback=getattr(spider, "failed", None),
+                                       meta={meta.ARTICLE_ID: article_id}))
+            asked += 1
+        if not asked:
             return
-        logger.info("articles marked removed that no page led to, asked for again: %d", len(requests))
-        for request in requests:
-            self.crawler.engine.crawl(request)
+        logger.info("stored articles that no page led to, asked for again: %d", asked)
         raise DontCloseSpider
+
+    def _unasked(self, walked: bool) -> Iterator[tuple[str, str]]:
+        """(id, URL) of the stored articles this run has not asked for that :meth:`spider_idle` asks for."""
+        for key, removal in self.states.items():
+            if removal.removed and id_key(key) not in self.checked:
+                yield key, removal.url
+        if not walked:  # the sitemaps' discovery asked for the stored articles they do not list
+            return
+        for article_id, url in self.memory.stored_urls():  # type: ignore[union-attr]
+            prior = self.states.get(article_id)
+            if id_key(article_id) in self.checked or (prior is not None and prior.removed) or not url:
+                continue
+            yield article_id, url
+
+    def checked_again(self, request: Request) -> None:
+        self.stats.inc_value(keys.source("stored"))
+        self.crawler.engine.crawl(request)  # type: ignore[union-attr]
 
     def spider_closed(self) -> None:
         """Append this run's marks to the log: none of the removals when they are not believed."""
