@@ -89,8 +89,10 @@ def test_full_disk_stops_the_crawl_with_one_line(site_server: MockServer, small_
     """The disk fills up under the dataset (the web archive off) or under the web archive."""
     data_dir = small_fs / "data"
     fill(small_fs, (300 if archive else 200) * 1024)  # the state (its WAL at its largest), some articles
-    result = crawl(site_server, data_dir, *([] if archive else ["--no-warc"]))
-    assert result.returncode == 1
+    # (without the sitemaps: their 45 articles queued at once filled the disk under the frontier's queue
+    # and the state first, which a crawl survives; the subject here is the dataset and the archive)
+    result = crawl(site_server, data_dir, "--no-sitemaps", *([] if archive else ["--no-warc"]))
+    assert result.returncode == 1, result.stderr[-6000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     stored = (data_dir / "articles.jsonl").read_bytes()
     count = stored.count(b"\n")
