@@ -1,4 +1,4 @@
-"""Benchmark: requests per article, with and without the site's sitemaps and validators (issue 40).
+"""Benchmark: requests per article, with and without the site's sitemaps, feeds and validators (issue 40).
 
     python -m benchmarks.requests [--articles 1000] [--out benchmarks/REQUESTS.md]    # some 3 minutes
 
@@ -12,7 +12,10 @@ dir per column:
   after 1% of the articles were edited;
 - **without** (``--no-sitemaps``): a first crawl; a ``--refresh`` that keeps and sends no validators
   (``-s NEWSSPIDER_VALIDATORS=False``: every article fetched whole, the baseline); a ``--refresh`` with
-  them (each article asked with its ``ETag``: 304 when unchanged); a ``--refresh`` after 1% were edited.
+  them (each article asked with its ``ETag``: 304 when unchanged); a ``--refresh`` after 1% were edited;
+- **recurring crawls** (not ``--refresh``) after 1% more articles were published: with the feed (the
+  default), with sitemaps and no feed (``--no-feeds``), with neither (``--no-feeds --no-sitemaps``), each
+  from a copy of the same data dir.
 
 Targets (issue 40): with sitemaps a refresh of an unchanged site fetches no article and makes no more
 requests than the sitemap files and robots.txt; with validators and no sitemaps ≥ 95% of the article
@@ -27,6 +30,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,6 +55,7 @@ class Crawl:
     articles: int
     listings: int
     sitemaps: int
+    feeds: int
     not_modified: int
     article_bytes: int
     #: every response's bytes, headers included (Scrapy's ``downloader/response_bytes``)
@@ -62,8 +67,8 @@ class Crawl:
         per = f"{self.requests / self.stored:.2f}" if self.stored else "—"
         share = f"{self.not_modified / self.articles:.0%}" if self.articles else "—"
         return (f"| {name} | {self.requests:,} | {self.articles:,} | {self.listings:,} | {self.sitemaps:,} | "
-                f"{share} | {self.article_bytes / 1e6:.2f} MB | {self.response_bytes / 1e6:.2f} MB | "
-                f"{self.stored:,} | {per} |")
+                f"{self.feeds:,} | {share} | {self.article_bytes / 1e6:.2f} MB | "
+                f"{self.response_bytes / 1e6:.2f} MB | {self.stored:,} | {per} |")
 
 
 def crawl(server: DemoServer, data: Path, *extra: str) -> Crawl:
@@ -82,6 +87,7 @@ def crawl(server: DemoServer, data: Path, *extra: str) -> Crawl:
         listings=sum(1 for r in asked if site.classify(server.root + r["path"]) in (site.Kind.LISTING,
                                                                                    site.Kind.TAG)),
         sitemaps=sum(1 for r in asked if "sitemap" in r["path"]),
+        feeds=sum(1 for r in asked if "/feed/" in r["path"]),
         not_modified=sum(1 for r in articles if r.get("status") == 304),
         article_bytes=sum(int(r.get("bytes") or 0) for r in articles),
         response_bytes=int(m[1]) if (m := re.search(r"'downloader/response_bytes': (\d+)", done.stderr))
@@ -137,6 +143,18 @@ def measure(n: int) -> tuple[list[tuple[str, Crawl]], dict[str, Any]]:
                              result))
                 newest = versions(data)
                 checks[f"edited_{name}"] = (sum(1 for a in edited if newest.get(str(a), 1) >= 2), len(edited))
+
+            copies = {name: Path(tmp) / name for name in ("feeds", "no-feeds")}
+            for copy in copies.values():
+                shutil.copytree(with_maps, copy)
+            added = [a.article_id for a in demo.add_articles(max(1, len(public) // 100))]
+            for name, data, extra in (("with the feed", copies["feeds"], ()),
+                                      ("with sitemaps, --no-feeds", copies["no-feeds"], ("--no-feeds",)),
+                                      ("with neither", without, ("--no-feeds", "--no-sitemaps"))):
+                result = crawl(server, data, *extra)
+                rows.append((f"{name}: a recurring crawl after {len(added)} new articles", result))
+                newest = versions(data)
+                checks[f"added_{name}"] = (sum(1 for a in added if str(a) in newest), len(added))
     finally:
         server.shutdown()
     return rows, checks
@@ -149,9 +167,10 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     rows, checks = measure(args.articles)
-    lines = ["| crawl | requests | article requests | listing pages | sitemap files | article answers 304 "
-             "| article bodies | all responses | records stored | requests per stored record |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| crawl | requests | article requests | listing pages | sitemap files | feed pages "
+             "| article answers 304 | article bodies | all responses | records stored "
+             "| requests per stored record |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [result.row(name) for name, result in rows]
     unchanged, full, conditional = checks["sitemaps_unchanged"], checks["full"], checks["conditional"]
     quiet = unchanged.articles == 0 and unchanged.requests <= unchanged.sitemaps + 2  # robots.txt twice
@@ -175,6 +194,10 @@ def main() -> None:
     for name in ("with sitemaps", "without"):
         got, total = checks[f"edited_{name}"]
         lines.append(f"| {name}: every edited article gets its new version | {got} of {total} | "
+                     f"{'yes' if got == total else 'no'} |")
+    for name in ("with the feed", "with sitemaps, --no-feeds", "with neither"):
+        got, total = checks[f"added_{name}"]
+        lines.append(f"| {name}: a recurring crawl stores every new article | {got} of {total} | "
                      f"{'yes' if got == total else 'no'} |")
     table = "\n".join(lines)
     print(table)

@@ -111,6 +111,11 @@ NO_SITEMAPS_OPTION = click.option(
     help="Do not read the site's sitemaps: find articles through the listings only "
          "(NEWSSPIDER_SITEMAPS=False).",
 )
+NO_FEEDS_OPTION = click.option(
+    "--no-feeds", is_flag=True,
+    help="Do not read the site's feeds: a recurring crawl finds new articles through the listings "
+         "(NEWSSPIDER_FEEDS=False).",
+)
 NO_WARC_OPTION = click.option(
     "--no-warc", is_flag=True,
     help="Do not keep the fetched pages in DATA_DIR/warc/ (the web archive; NEWSSPIDER_WARC=False).",
@@ -156,9 +161,9 @@ IMAGES_OPTION = click.option(
 def crawl_options(function: Any) -> Any:
     """The options of one crawl, shared by ``crawl`` and ``schedule``."""
     for option in reversed((START_URL_OPTION, DATA_DIR_OPTION, SINCE_OPTION, UNTIL_OPTION, SETTING_OPTION,
-                            RESUME_OPTION, REFRESH_OPTION, NO_SITEMAPS_OPTION, NO_WARC_OPTION, IMAGES_OPTION,
-                            TIMESTAMP_OPTION, PROXY_OPTION, BROWSER_OPTION, IMPERSONATE_OPTION,
-                            REDIS_URL_OPTION, WORKER_ID_OPTION)):
+                            RESUME_OPTION, REFRESH_OPTION, NO_SITEMAPS_OPTION, NO_FEEDS_OPTION,
+                            NO_WARC_OPTION, IMAGES_OPTION, TIMESTAMP_OPTION, PROXY_OPTION, BROWSER_OPTION,
+                            IMPERSONATE_OPTION, REDIS_URL_OPTION, WORKER_ID_OPTION)):
         function = option(function)
     return function
 
@@ -215,6 +220,7 @@ def _window(since: str | None, until: str | None) -> None:
 CRAWL_SETTINGS: dict[str, tuple[str, str | None]] = {
     "since": ("NEWSSPIDER_SINCE", None), "until": ("NEWSSPIDER_UNTIL", None),
     "no_warc": ("NEWSSPIDER_WARC", "False"), "no_sitemaps": ("NEWSSPIDER_SITEMAPS", "False"),
+    "no_feeds": ("NEWSSPIDER_FEEDS", "False"),
     "images": ("NEWSSPIDER_IMAGES", "True"),
     "proxies": ("NEWSSPIDER_PROXIES", None), "browser": ("NEWSSPIDER_BROWSER", "True"),
     "impersonate": ("NEWSSPIDER_IMPERSONATE", None), "redis_url": ("NEWSSPIDER_REDIS_URL", None),

@@ -23,6 +23,8 @@ through :meth:`MockServer.fault`):
 
 ``POST /__sitemaps__`` (:meth:`MockServer.sitemaps`) switches the site's sitemaps
 (:data:`newsspider.demo.pages.SITEMAP_MODES`: ``yoast``, the default; ``core``; ``partial``; ``off``).
+``POST /__feeds__`` (:meth:`MockServer.feeds`) switches its feeds (:data:`newsspider.demo.pages.FEED_MODES`:
+``on``, the default; ``stale``; ``off``).
 
 ``POST /__rewrite__`` (:meth:`MockServer.rewrite`) replaces a string in every page it serves from
 then on, to plant a bad value on every page of the site.
@@ -51,7 +53,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
-from newsspider.demo.pages import SITEMAP_MODES, DemoSite
+from newsspider.demo.pages import FEED_MODES, SITEMAP_MODES, DemoSite
 from newsspider.demo.server import VALIDATOR_MODES, DemoHandler, DemoServer, server_options, tls_context
 from tests.challenge import Challenge
 
@@ -126,6 +128,11 @@ class FaultHandler(DemoHandler):
         if path == "/__sitemaps__":
             spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             self.server.site.sitemap_mode = spec["mode"]
+            self._send(200, "application/json", b"{}", None, True)
+            return
+        if path == "/__feeds__":
+            spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            self.server.site.set_feed_mode(spec["mode"])
             self._send(200, "application/json", b"{}", None, True)
             return
         if path == "/__rewrite__":
@@ -334,6 +341,11 @@ class MockServer:
         """Switch the site's sitemaps: ``yoast`` (the default), ``core``, ``partial`` or ``off``."""
         assert mode in SITEMAP_MODES, mode
         self._post("/__sitemaps__", json.dumps({"mode": mode}).encode())
+
+    def feeds(self, mode: str) -> None:
+        """Switch the site's feeds: ``on`` (the default), ``stale`` (what they list now) or ``off``."""
+        assert mode in FEED_MODES, mode
+        self._post("/__feeds__", json.dumps({"mode": mode}).encode())
 
     def rewrite(self, old: str, new: str) -> None:
         """Replace *old* with *new* in every page served from now on."""

@@ -141,6 +141,17 @@ def test_validators_are_kept_for_stored_articles_only(open_: Opener) -> None:
     assert open_().validators("5") == Validators(last_modified="Tue, 02 Jan 2024 09:00:00 GMT")
 
 
+def test_the_site_feeds_are_remembered_from_run_to_run(open_: Opener) -> None:
+    memory = open_()
+    assert memory.feeds() == []
+    memory.set_feeds(["https://x.test/bnews/feed/", "https://x.test/feed/atom/"])
+    finish(memory)
+    again = open_()
+    assert again.feeds() == ["https://x.test/bnews/feed/", "https://x.test/feed/atom/"]
+    again.set_feeds([])
+    assert again.feeds() == []
+
+
 def test_last_seen_and_stored_urls(open_: Opener) -> None:
     """When each article was last captured (stored, then fetched again unchanged), for a refresh by a
     sitemap's lastmod; and every stored article, read a page at a time."""

@@ -89,6 +89,12 @@ SITEMAPS = f"{_ROOT}/sitemaps/read"
 #: article URLs on the crawl's hosts that the sitemaps listed
 SITEMAP_URLS = f"{_ROOT}/sitemaps/article_urls"
 
+# --- feeds (newsspider.spiders.feeds) -------------------------------------------------------
+#: feeds read
+FEEDS = f"{_ROOT}/feeds/read"
+#: article URLs on the crawl's hosts that the feeds listed
+FEED_URLS = f"{_ROOT}/feeds/article_urls"
+
 # --- reaching the site ----------------------------------------------------------------------
 CHALLENGES = f"{_ROOT}/challenges"
 CHALLENGES_RETRIED = f"{_ROOT}/challenges/retried"
@@ -130,8 +136,15 @@ def sitemap_problem(what: str) -> str:
     return f"{_ROOT}/sitemaps/problems/{what}"
 
 
+def feed_problem(what: str) -> str:
+    """A feed not read, by why (``not_feed``, ``too_large``, ``http_404``, ``other_host``, …): never a
+    failed page."""
+    return f"{_ROOT}/feeds/problems/{what}"
+
+
 def source(name: str) -> str:
-    """Article requests made from what a source gave: ``sitemaps``, or ``links`` (listings and pages).
+    """Article requests made from what a source gave: ``sitemaps``, ``feeds``, ``links`` (listings and
+    pages), or ``stored`` (a refresh's stored articles no source listed).
 
     >>> source("sitemaps")
     'newsspider/source/sitemaps'

@@ -91,6 +91,15 @@ DEFAULTS: dict[str, Any] = {
     # than their last capture, walking no listing (--no-sitemaps: off; newsspider.spiders.sitemaps).
     # Single-machine crawls only: a distributed crawl (NEWSSPIDER_REDIS_URL) walks the listings.
     "NEWSSPIDER_SITEMAPS": True,
+    # A recurring crawl (not --refresh, no window) reads the site's feed first (the one its pages name
+    # in <link rel="alternate">, else /bnews/feed/): when the feed reaches back to articles stored by a
+    # run that walked the whole site, it lists every new one, and the crawl fetches them, checks the
+    # start pages against the feed and walks no other listing (--no-feeds: off; newsspider.spiders.feeds).
+    # Single-machine crawls only, as sitemaps.
+    "NEWSSPIDER_FEEDS": True,
+    # The pages of a feed read at most (WordPress's ?paged=N, 10 posts a page) until one reaches back to
+    # what earlier runs stored: more new articles than this holds, and the listings are walked.
+    "NEWSSPIDER_FEED_PAGES": 20,
     # A listing's pagination stops at a page whose articles were all stored by earlier runs; this
     # many such pages are followed first (go deeper to catch articles added further down).
     "NEWSSPIDER_EXTRA_OLD_PAGES": 0,

@@ -61,17 +61,24 @@ def tag_path(tag: str, page: int = 1, lower: bool = False) -> str:
     return f"/bnews/tag/{slug}/" + (f"page/{page}/" if page > 1 else "")
 
 
+#: the feeds WordPress names in every page's <head>: all posts, and the comments
+FEED_HEAD = (f'<link rel="alternate" type="application/rss+xml" title="禁闻网 &raquo; Feed" '
+             f'href="{LIVE}/bnews/feed/" />\n'
+             f'<link rel="alternate" type="application/rss+xml" title="禁闻网 &raquo; 评论Feed" '
+             f'href="{LIVE}/bnews/comments/feed/" />\n')
+
+
 def page(title: str, canonical: str, header: str, content: str, sidebar: str, head: str = "",
          breadcrumb: str = "") -> str:
-    """A whole page in the site's WordPress frame: *head* after the canonical link, *breadcrumb*
-    between the header and the page."""
+    """A whole page in the site's WordPress frame: *head* after the canonical link and the feeds,
+    *breadcrumb* between the header and the page."""
     return f"""<!DOCTYPE html>
 <html xmlns="http://www.w3.org/1999/xhtml" dir="ltr" lang="zh-CN">
 <head>
 <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
 <title>{html.escape(title)}</title>
 <link rel="canonical" href="{canonical}" />
-{head}</head>
+{FEED_HEAD}{head}</head>
 <body>
 {header}
 {breadcrumb}<div id="page" class="clearfloat">

@@ -17,6 +17,9 @@ names ``/sitemap_index.xml``, an index of ``post-sitemapN.xml`` files (:data:`SI
 each, every entry's ``lastmod`` the article's last change; the last one gzip-compressed, as
 ``.xml.gz``), a news sitemap and the sitemaps of pages and categories; WordPress core's
 ``/wp-sitemap.xml`` is there too.  :attr:`DemoSite.sitemap_mode` switches them (:data:`SITEMAP_MODES`).
+Its RSS feeds are WordPress's (:meth:`DemoSite.feed`): ``/bnews/feed/`` lists the :data:`FEED_SIZE`
+newest posts and ``/bnews/<category>/feed/`` a category's, and every page names the site's feed in
+``<link rel="alternate">``; :meth:`DemoSite.set_feed_mode` switches them (:data:`FEED_MODES`).
 
 Pages are written with the live host (``https://www.bannedbook.org``); the
 server swaps in its own address when it serves them.
@@ -30,6 +33,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
@@ -51,6 +55,16 @@ _URLSET = ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.si
            ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n{}</urlset>\n')
 _INDEX = ('<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/'
           'sitemap/0.9">\n{}</sitemapindex>\n')
+#: posts a feed lists (WordPress's default)
+FEED_SIZE = 10
+#: what the site's feeds are: ``on`` (the newest posts), ``stale`` (what they listed when the mode was
+#: set, as a cache that is never refreshed serves it), ``off`` (none: 404)
+FEED_MODES = ("on", "stale", "off")
+_RSS = ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">\n<channel>\n<title>{title}</title>\n'
+        '<atom:link href="{self}" rel="self" type="application/rss+xml" />\n<link>{link}</link>\n'
+        '<description>禁闻网 演示站点</description>\n<lastBuildDate>{built}</lastBuildDate>\n'
+        '<language>zh-CN</language>\n{items}</channel>\n</rss>\n')
 SEED_ARTICLE_PATH = "/bnews/itnews/20240626/2054421.html"
 # The picture of a generated article (an SVG: an image the servers can send as text).
 IMAGE_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400"><rect width="600" '
@@ -127,6 +141,9 @@ class DemoSite:
         #: when each edited article was last edited (seconds since the epoch)
         self.edited_at: dict[int, float] = {}
         self.sitemap_mode = "yoast"
+        self.feed_mode = "on"
+        #: what a stale feed lists (the newest posts when it went stale)
+        self._stale_feed: list[Article] = []
         self._add_seed_articles()
         self._add_generated(extra_articles)
         self._sort()
@@ -263,6 +280,53 @@ class DemoSite:
                             content_type=xml)
         return None
 
+    # --- feeds ---------------------------------------------------------------------------
+    def set_feed_mode(self, mode: str) -> None:
+        """Switch the feeds (:data:`FEED_MODES`): ``stale`` keeps what they list now."""
+        if mode not in FEED_MODES:
+            raise ValueError(f"mode: one of {', '.join(FEED_MODES)}")
+        self.feed_mode = mode
+        self._stale_feed = self._published() if mode == "stale" else []
+
+    def feed(self, path: str, query: str = "") -> Page | None:
+        """The RSS feed at *path* (None: no feed there): the site's newest posts, or a category's; with
+        ``paged=N`` in *query*, the posts of page *N* (None past the last).
+
+        >>> site = DemoSite(extra_articles=0); feed = site.feed("/bnews/feed/").body
+        >>> feed.count("<item>"), f"<link>{LIVE}{SEED_ARTICLE_PATH}</link>" in feed
+        (10, True)
+        >>> site.feed("/bnews/itnews/feed/").body.count("<item>"), site.feed("/bnews/nothing/feed/")
+        (4, None)
+        >>> site.feed("/bnews/feed/", "paged=2").body.count("<item>"), site.feed("/bnews/feed/", "paged=9")
+        (10, None)
+        """
+        if self.feed_mode == "off" or not (match := re.fullmatch(r"/bnews/(?:([a-z/-]+)/)?feed/", path)):
+            return None
+        category = match[1] or ""
+        paged = re.search(r"(?:^|&)paged=(\d{1,6})(?:&|$)", query)
+        page = int(paged[1]) if paged else 1
+        posts = self._stale_feed if self.feed_mode == "stale" and not category else self._published()
+        listed = [a for a in posts if not category or a.category == category
+                  or a.category.startswith(category + "/")][(page - 1) * FEED_SIZE:page * FEED_SIZE]
+        if not listed:
+            return None
+        items = "".join(
+            f"<item>\n<title>{html.escape(a.title)}</title>\n<link>{LIVE}{a.path}</link>\n"
+            f"<pubDate>{self._rfc822(a)}</pubDate>\n<dc:creator><![CDATA[演示作者]]></dc:creator>\n"
+            f"<category><![CDATA[{CATEGORY_NAMES.get(a.category, a.category)}]]></category>\n"
+            f'<guid isPermaLink="false">{LIVE}/?p={a.article_id}</guid>\n'
+            f"<description>{html.escape(a.excerpt or SENTENCES[0])}</description>\n</item>\n" for a in listed)
+        name = CATEGORY_NAMES.get(category, "") if category else ""
+        body = _RSS.format(title=html.escape(f"禁闻网 » {name}" if name else "禁闻网"), self=f"{LIVE}{path}",
+                           link=f"{LIVE}/bnews/{category + '/' if category else ''}",
+                           built=self._rfc822(listed[0]) if listed else "", items=items)
+        return Page(body=body, content_type="application/rss+xml; charset=UTF-8")
+
+    def _rfc822(self, article: Article) -> str:
+        """When *article* was published, as RSS writes it: 10:00 UTC of its day."""
+        day = datetime.strptime(article.day, "%Y%m%d").replace(hour=10, tzinfo=timezone.utc)
+        return format_datetime(day)
+
     # --- building ------------------------------------------------------------------------
     def _add_seed_articles(self) -> None:
         fragment = _seed("article-openai-china-api.html")
@@ -315,6 +379,8 @@ class DemoSite:
             return Page(body=ROBOTS_TXT + named, content_type="text/plain; charset=UTF-8")
         if path.endswith((".xml", ".xml.gz")) and (sitemap := self.sitemap(path)) is not None:
             return sitemap
+        if path.endswith("/feed/"):
+            return self.feed(path, query) or Page(404, "<html><body><h2>404</h2></body></html>")
         if path == STYLESHEET_PATH:
             return Page(body=STYLESHEET, content_type="text/css; charset=UTF-8")
         if match := re.fullmatch(r"/wp-content/uploads/demo/(\d+)\.svg", path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from newsspider.extract.processors import canonical_url, clean_text, parse_date8
 
@@ -46,6 +46,44 @@ def sitemap_lists_articles(url: str) -> bool:
     [True, True, True, False, False, False, False]
     """
     return not _NO_ARTICLES_SITEMAP.search(urlsplit(url).path)
+
+
+# Where WordPress publishes the feed of all its posts (the blog is under /bnews/; the root's too), when
+# no page of an earlier run named one (FEED_LINKS).  A recurring crawl reads the site's feeds first
+# (newsspider.spiders.feeds).
+FEED_PATHS: tuple[str, ...] = ("/bnews/feed/", "/feed/")
+# The feeds a page names in its <head> (WordPress names the site's, its comments' and the listing's).
+FEED_LINKS = ('link[rel~=alternate][type="application/rss+xml"]::attr(href), '
+              'link[rel~=alternate][type="application/atom+xml"]::attr(href)')
+_SITE_FEED = re.compile(r"^(?:/bnews)?/feed(?:/(?:(?:rss2?|atom|rdf)/?)?)?$")
+
+
+def is_site_feed(url: str) -> bool:
+    """Whether *url* is the feed of all the site's posts, newest first (not a category's, a tag's, the
+    comments' or an article's comments), in WordPress's pretty or plain form.
+
+    >>> [is_site_feed("https://www.bannedbook.org" + path) for path in (
+    ...  "/bnews/feed/", "/feed", "/bnews/feed/atom/", "/?feed=rss2", "/bnews/comments/feed/",
+    ...  "/bnews/itnews/feed/", "/bnews/tag/x/feed/", "/bnews/itnews/20240626/2054421.html/feed/")]
+    [True, True, True, True, False, False, False, False]
+    """
+    parts = urlsplit(url)
+    if parts.path in ("", "/", "/bnews/", "/bnews"):
+        return _query_value(parts.query, "feed") in ("rss", "rss2", "atom", "rdf")
+    return bool(_SITE_FEED.match(parts.path))
+
+
+def feed_page_url(url: str, page: int) -> str:
+    """Page *page* of the feed *url* (WordPress's ``?paged=N``: the posts after the first pages').
+
+    >>> feed_page_url("https://www.bannedbook.org/bnews/feed/", 3)
+    'https://www.bannedbook.org/bnews/feed/?paged=3'
+    >>> feed_page_url("https://www.bannedbook.org/?feed=rss2&paged=2", 4), feed_page_url("https://x/feed/", 1)
+    ('https://www.bannedbook.org/?feed=rss2&paged=4', 'https://x/feed/')
+    """
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "paged"]
+    return urlunsplit(parts._replace(query=urlencode(query + ([("paged", str(page))] if page > 1 else []))))
 
 
 # Page-title suffixes the site appends ("标题 - 禁闻网").

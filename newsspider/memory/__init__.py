@@ -146,6 +146,13 @@ class Memory(Protocol):
     def set_shard(self, name: str) -> None:
         """Remember *name* as the file later crawls append to (the last one was damaged)."""
 
+    def feeds(self) -> list[str]:
+        """The feeds of all the site's posts that the crawl's start pages named (a recurring crawl reads
+        them first)."""
+
+    def set_feeds(self, urls: list[str]) -> None:
+        """Remember *urls* as the site's feeds (replacing those remembered)."""
+
     def get(self, article_id: str | int) -> StoredArticle | None: ...
 
     def is_stored(self, article_id: str | int) -> bool: ...

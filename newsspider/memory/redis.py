@@ -15,6 +15,7 @@ Keys (all under ``NEWSSPIDER_REDIS_PREFIX``, default ``newsspider``):
 - ``<p>:epoch``: a random id made when the crawl's data is first written; a worker that finds it
   changed or gone knows Redis lost the crawl (restarted empty) and stops;
 - ``<p>:shard-of`` hash: worker id -> the shard it appends to, when its first one was damaged;
+- ``<p>:feeds`` list: the feeds of all the site's posts that the crawl's pages named;
 - ``<p>:validators`` hash: article id -> its stored version's validators and archived capture (JSON,
   :class:`~newsspider.memory.Validators`).
 
@@ -214,6 +215,18 @@ class RedisMemory:
     @_guarded
     def set_shard(self, name: str) -> None:
         self.redis.hset(self.key("shard-of"), self.worker_id, name)
+
+    @_guarded
+    def feeds(self) -> list[str]:
+        return [_text(url) for url in self.redis.lrange(self.key("feeds"), 0, -1)]
+
+    @_guarded
+    def set_feeds(self, urls: list[str]) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.delete(self.key("feeds"))
+            if urls:
+                pipe.rpush(self.key("feeds"), *urls)
+            pipe.execute()
 
     # --- workers ---------------------------------------------------------------------------
     @_guarded

@@ -190,6 +190,20 @@ class SqliteMemory:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'shard'").fetchone()
         return str(row[0]) if row else DATASET_FILE
 
+    def feeds(self) -> list[str]:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'feeds'").fetchone()
+        try:
+            urls = json.loads(row[0]) if row else []
+        except (TypeError, ValueError):  # not what set_feeds wrote: the feeds are found again
+            return []
+        return [url for url in urls if isinstance(url, str)] if isinstance(urls, list) else []
+
+    def set_feeds(self, urls: list[str]) -> None:
+        with self._writing():
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('feeds', ?)",
+                              (json.dumps(urls),))
+            self.commit()
+
     def set_shard(self, name: str) -> None:
         """Remember *name* as the dataset file later crawls append to (the last one was damaged)."""
         with self._writing():

@@ -96,24 +96,28 @@ def removal_counts(stats: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def source_counts(stats: Mapping[str, Any]) -> dict[str, int]:
-    """Where the run's article requests came from (``sitemaps``, ``links``, ``stored``), the sitemap
-    files read and the article URLs they listed, and what could not be read of them.
+    """Where the run's article requests came from (``sitemaps``, ``feeds``, ``links``, ``stored``), the
+    sitemap files and feeds read and the article URLs they listed, and what could not be read of them.
 
     >>> source_counts({"newsspider/source/sitemaps": 40, "newsspider/source/links": 4,
     ...                "newsspider/sitemaps/read": 8, "newsspider/sitemaps/article_urls": 44,
     ...                "newsspider/sitemaps/problems/not_xml": 1})
     {'sitemaps': 40, 'links': 4, 'sitemap_files': 8, 'sitemap_urls': 44, 'sitemap not_xml': 1}
+    >>> source_counts({"newsspider/source/feeds": 3, "newsspider/feeds/read": 1,
+    ...                "newsspider/feeds/article_urls": 10, "newsspider/feeds/problems/http_404": 1})
+    {'feeds': 3, 'feed_files': 1, 'feed_urls': 10, 'feed http_404': 1}
     >>> source_counts({})
     {}
     """
-    counts = {name: int(stats[keys.source(name)]) for name in ("sitemaps", "links", "stored")
+    counts = {name: int(stats[keys.source(name)]) for name in ("sitemaps", "feeds", "links", "stored")
               if stats.get(keys.source(name))}
-    for name, key in (("sitemap_files", keys.SITEMAPS), ("sitemap_urls", keys.SITEMAP_URLS)):
+    for name, key in (("sitemap_files", keys.SITEMAPS), ("sitemap_urls", keys.SITEMAP_URLS),
+                      ("feed_files", keys.FEEDS), ("feed_urls", keys.FEED_URLS)):
         if stats.get(key):
             counts[name] = int(stats[key])
-    problems = keys.sitemap_problem("")
-    counts |= {f"sitemap {key[len(problems):]}": int(value) for key, value in sorted(stats.items())
-               if key.startswith(problems)}
+    for label, problems in (("sitemap", keys.sitemap_problem("")), ("feed", keys.feed_problem(""))):
+        counts |= {f"{label} {key[len(problems):]}": int(value) for key, value in sorted(stats.items())
+                   if key.startswith(problems)}
     return counts
 
 

@@ -28,6 +28,14 @@ listing page whose articles in the window the sitemaps all gave does not lead on
 followed (a listing met then could not tell what the sitemaps give).  A ``--refresh`` with
 sitemaps that list articles walks no listing and follows no link: it fetches the articles whose
 ``lastmod`` is newer than their last capture, and the stored articles the sitemaps do not list.
+
+With ``NEWSSPIDER_FEEDS`` (on by default), a recurring crawl reads the site's feed first
+(:mod:`newsspider.spiders.feeds`): the new articles it lists are requested; when it reaches back to
+articles stored by a run that walked the whole site, the start pages are fetched to check it, and a
+start page that lists nothing new beyond it leads nowhere: the crawl walks no listing and follows no
+link.  A start page that lists a new article the feed did not (a stale feed) sends the crawl through
+the listings as without the feed, the start pages checked before it fetched again.  The feeds the
+start pages name in ``<link rel="alternate">`` are remembered for the next run.
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ from newsspider.extract.loaders import (
 from newsspider.extract.processors import canonical_url
 from newsspider.memory import Memory
 from newsspider.memory.extension import memory_of
+from newsspider.spiders.feeds import FeedReader
 from newsspider.spiders.sitemaps import SitemapDiscovery
 
 # Request priorities: articles first, so that pages finish and the frontier stays small.
@@ -298,6 +307,15 @@ class BannedbookSpider(scrapy.Spider):
         self.sitemaps = True
         #: the crawl's sitemaps, once read (None: off, or not read by this worker)
         self.discovery: SitemapDiscovery | None = None
+        self.feeds = True
+        #: the crawl's feeds, once read (None: off, not a recurring crawl, or not read by this worker)
+        self.feed: FeedReader | None = None
+        #: the feeds reach back: the start pages are checked against them (:meth:`_check_feed`), and
+        #: the start pages that passed (fetched again should one fail)
+        self.feed_check = False
+        self._feed_checked: list[str] = []
+        #: the feeds of all posts that this run's start pages named, remembered by the memory
+        self._named_feeds: dict[str, None] = {}
         #: whether pages' links are followed: not while the sitemaps are read (a listing found then could
         #: not tell which of its pages they give; the start URLs and the pages after lead there), nor
         #: in a refresh through sitemaps
@@ -359,6 +377,7 @@ class BannedbookSpider(scrapy.Spider):
         # A distributed crawl finds articles through the listings only: its first worker alone would read
         # the sitemaps, while the others followed every link (docs/distributed.md).
         self.sitemaps = settings.getbool("NEWSSPIDER_SITEMAPS") and not settings.get("NEWSSPIDER_REDIS_URL")
+        self.feeds = settings.getbool("NEWSSPIDER_FEEDS") and not settings.get("NEWSSPIDER_REDIS_URL")
 
     @cached_property
     def memory(self) -> Memory:
@@ -374,6 +393,18 @@ class BannedbookSpider(scrapy.Spider):
         try:
             if not self.memory.should_seed():
                 return
+            if self._reads_feeds():
+                self.feed = FeedReader(self)
+                self.follow = False
+                async for request in self.feed.requests():
+                    yield request
+                self.follow = not self.feed.reaches_back
+                if self.feed.reaches_back:  # the start pages check the feeds; nothing else is walked
+                    self.feed_check = True
+                    for url in self.start_urls:
+                        yield self._start_request(url)
+                    self.memory.seeded()
+                    return
             if self.sitemaps:
                 self.discovery = SitemapDiscovery(self)
                 self.follow = False
@@ -387,12 +418,49 @@ class BannedbookSpider(scrapy.Spider):
                     self.memory.seeded()
                     return
             for url in self.start_urls:
-                self._seen_urls.add(url)
-                yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
-                                     priority=PRIORITY.get(site.classify(url), 0), meta={START: True})
+                yield self._start_request(url)
             self.memory.seeded()
         except NewsspiderError as exc:
             stop_crawl(self.crawler, getattr(exc, "reason", None) or "redis_unavailable", str(exc))
+
+    def _start_request(self, url: str) -> scrapy.Request:
+        self._seen_urls.add(url)
+        return scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
+                              priority=PRIORITY.get(site.classify(url), 0), meta={START: True})
+
+    def _reads_feeds(self) -> bool:
+        """Whether this crawl reads the site's feeds first: a recurring one (a run walked the whole site
+        before it), not a refresh, with no window, from listings only (what the start pages check)."""
+        return (self.feeds and not self.refresh and not self.window and self.memory.last_complete_run > 0
+                and all(site.classify(url) in _LISTINGS for url in self.start_urls))
+
+    def _remember_feeds(self, response: TextResponse, selector: Selector) -> None:
+        """Remember the feeds of all posts a start page names, for the next run (:mod:`.feeds`)."""
+        named = [url for href in selector.css(site.FEED_LINKS).getall()
+                 if (url := response.urljoin(href.strip())) and site.is_site_feed(url)
+                 and urlsplit(url).netloc in self.allowed_hosts]
+        if any(url not in self._named_feeds for url in named):
+            self._named_feeds.update(dict.fromkeys(named))
+            self.memory.set_feeds(list(self._named_feeds))
+
+    def _check_feed(self, response: TextResponse, in_window: list[str]) -> Iterator[scrapy.Request]:
+        """A start page, fetched to check the feeds (:attr:`feed_check`): one that lists only what they
+        gave or the memory stored leads nowhere (True); one that lists a new article they did not list
+        ends the check: the listings are walked, starting again from the start pages checked before."""
+        assert self.feed is not None
+        missed = [i for i in in_window
+                  if id_key(i) not in self.feed.listed and self._stored_run(i) is None]
+        if not missed:
+            self._feed_checked.append(response.url)
+            self.crawler.stats.inc_value(keys.skipped("feed_listed_pages"))
+            return
+        self.logger.warning("%s lists %d new articles the feeds (%s) did not (a stale feed?): walking "
+                            "the listings", response.url, len(missed), ", ".join(self.feed.read))
+        self.feed_check = False
+        self.follow = True
+        for url in self._feed_checked:
+            request = self._start_request(url)
+            yield request.replace(priority=request.priority - 1)  # after the article requests
 
     def parse(self, response: Response, old_pages: int = 0, stale_pages: int = 0,
               recent: tuple[str, ...] = ()) -> Iterator[Article | scrapy.Request]:
@@ -418,6 +486,8 @@ class BannedbookSpider(scrapy.Spider):
                     paging: Paging) -> Iterator[Article | scrapy.Request]:
         kind = site.classify(response.url)
         selector = page_selector(response, problems)  # parsed once, for extraction and links
+        if self.feeds and response.meta.get(START):
+            self._remember_feeds(response, selector)
         if kind is site.Kind.ARTICLE:
             parts = site.article_parts(site.article_url(response.url))
             if parts:
@@ -454,6 +524,11 @@ class BannedbookSpider(scrapy.Spider):
             yield self._seek_request(response.url, seek)
             return
         in_window = [i for i, day in zip(ids, days, strict=True) if self.window.contains(day)]
+        if self.feed_check and response.meta.get(START):
+            checked = list(self._check_feed(response, in_window))
+            if self.feed_check:
+                return
+            yield from checked
         if response.meta.get(START):
             self._expect(response.url, listing.last_page, listing.next_url is None, days, len(in_window))
         runs = {i: self._stored_run(i) for i in in_window}
