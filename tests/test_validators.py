@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import re
+import shutil
 import sqlite3
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from newsspider.archive.evidence import load_key, new_key, verify_wacz
+from newsspider.archive.package import write_wacz
 from newsspider.archive.reader import Capture, archived_page, latest_captures, warc_files
 from newsspider.archive.warcfile import NOT_MODIFIED_PROFILE, Fetch, WarcFiles, payload_digest
 from newsspider.dataset.reader import iter_articles
@@ -187,6 +194,50 @@ def test_a_page_whose_latest_capture_is_a_304_replays_through_pywb(refreshed: Pa
         timestamp = re.sub(r"\D", "", revisits[record["url"]]["WARC-Date"])[:14]
         assert fetch(f"http://127.0.0.1:{port}/news/{timestamp}id_/{record['url']}", proc) == body
         assert fetch(f"http://127.0.0.1:{port}/news/id_/{record['url']}", proc) == body  # the latest
+
+
+def test_a_wacz_indexes_a_304_revisit_as_the_earlier_capture(refreshed: Path, tmp_path: Path) -> None:
+    """The WACZ's own index (py-wacz's, rewritten) gives each 304 revisit's line the earlier response's
+    mime, status, digest and place, at the revisit's time, as ``dataset warc-index`` does: replayweb.page
+    shows the page, not an empty 304.  The package stays valid (its listed hashes and sizes, py-wacz's
+    validation, the index's blocks against index.idx) and its signature verifies."""
+    key = tmp_path / "key.pem"
+    new_key(key)
+    out = tmp_path / "signed.wacz"
+    write_wacz(refreshed, out, key=load_key(key, lambda: None))
+    *_, newest = warc_files(refreshed)
+    revisits = {(url, re.sub(r"\D", "", headers["WARC-Date"])[:14]): headers["WARC-Refers-To-Date"]
+                for kind, url, headers, status in records(newest) if kind == "revisit" and status == "304"}
+    assert len(revisits) == len(PUBLIC_IDS) - 1
+    with zipfile.ZipFile(out) as package:
+        assert {i.filename: i.compress_type for i in package.infolist()
+                if i.filename.startswith(("indexes/", "archive/"))} == {
+            "indexes/index.cdx.gz": zipfile.ZIP_STORED, "indexes/index.idx": zipfile.ZIP_DEFLATED,
+            **{f"archive/{w.name}": zipfile.ZIP_STORED for w in warc_files(refreshed)}}
+        blocks = package.read("indexes/index.cdx.gz")
+        header, *summary = package.read("indexes/index.idx").decode().splitlines()
+    assert json.loads(header.split(" ", 2)[2]) == {"format": "cdxj-gzip-1.0", "filename": "index.cdx.gz"}
+    lines: list[str] = []
+    for entry in summary:  # each block where index.idx says, with the digest it says, from its first key
+        prefix, block = entry.split(" {")[0], json.loads(entry.split(" ", 2)[2])
+        data = blocks[block["offset"]:block["offset"] + block["length"]]
+        assert block["digest"] == f"sha256:{hashlib.sha256(data).hexdigest()}"
+        block_lines = gzip.decompress(data).decode().splitlines()
+        assert block_lines[0].startswith(prefix + " ")
+        lines += block_lines
+    assert block["offset"] + block["length"] == len(blocks)
+    entries = {(json.loads(data)["url"], timestamp): json.loads(data)
+               for _, timestamp, data in (line.split(" ", 2) for line in lines)}
+    assert not [e for e in entries.values() if e["status"] == "304"]
+    for (url, timestamp), refers_to in revisits.items():
+        earlier = entries[url, re.sub(r"\D", "", refers_to)[:14]]
+        assert earlier["mime"] == "text/html" and earlier["status"] == "200"
+        assert entries[url, timestamp] == earlier  # its place: that response's file, offset and length
+    validated = subprocess.run([shutil.which("wacz") or "wacz", "validate", "-f", str(out)],
+                               capture_output=True, text=True, timeout=120)
+    assert validated.returncode == 0 and "is valid" in validated.stdout, validated.stdout
+    report = verify_wacz(out, [])
+    assert report.ok and report.signer, report.problems
 
 
 def test_a_304_revisit_reads_back_as_the_page_it_refers_to(tmp_path: Path) -> None:
