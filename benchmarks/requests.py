@@ -173,7 +173,7 @@ def main() -> None:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [result.row(name) for name, result in rows]
     unchanged, full, conditional = checks["sitemaps_unchanged"], checks["full"], checks["conditional"]
-    quiet = unchanged.articles == 0 and unchanged.requests <= unchanged.sitemaps + 2  # robots.txt twice
+    quiet = unchanged.articles == 0 and unchanged.requests <= unchanged.sitemaps + 1  # and robots.txt
     share = conditional.not_modified / conditional.articles if conditional.articles else 0.0
     byte_share = conditional.article_bytes / full.article_bytes if full.article_bytes else 0.0
     all_share = conditional.response_bytes / full.response_bytes if full.response_bytes else 0.0
@@ -207,8 +207,7 @@ def main() -> None:
         args.out.write_text(
             f"# Requests per article (`python -m benchmarks.requests`)\n\n`{command}` on "
             f"{time.strftime('%Y-%m-%d')} ({time.monotonic() - started:.0f} s; load average {load}): the "
-            f"demo site with {args.articles:,} more articles, robots.txt counted among the requests (the "
-            "crawl asks for it twice: Scrapy's robots.txt middleware, and the sitemap discovery).\n\n"
+            f"demo site with {args.articles:,} more articles, robots.txt counted among the requests.\n\n"
             + table + "\n",
             "utf-8")
 

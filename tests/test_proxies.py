@@ -282,8 +282,9 @@ def test_a_site_that_refuses_every_start_url_is_a_failed_run(tmp_path: Path) -> 
     assert refused.returncode == 1
     assert errors(refused) == [f"Error: none of the start URLs could be fetched: {server.url('/bnews/')} "
                                "(http_403); stopped after 0 articles"]
-    # robots.txt twice (Scrapy's, and the sitemaps' reading), the four usual sitemap places, the start page
-    summary = "Crawl stopped (no start URL could be fetched): 7 pages ("
+    # robots.txt (once: the sitemaps read what Scrapy's middleware parsed), the four usual sitemap places,
+    # the start page
+    summary = "Crawl stopped (no start URL could be fetched): 6 pages ("
     assert refused.stdout.startswith(summary), refused.stdout
     assert "Dataset:" not in refused.stdout and not (tmp_path / "articles.jsonl").exists()  # nothing stored
     run = read_runs(tmp_path)[-1]

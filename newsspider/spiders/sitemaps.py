@@ -26,12 +26,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import scrapy
 from protego import Protego
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http.request import NO_CALLBACK
+from scrapy.robotstxt import ProtegoRobotParser
 
 from newsspider.core import stats as keys
 from newsspider.core.failures import failure_reason
@@ -121,7 +123,11 @@ class SitemapDiscovery:
     # --- reading ------------------------------------------------------------------------------
     async def _robots_sitemaps(self, root: str) -> list[str] | None:
         """The sitemaps *root*'s robots.txt names (none when it has none); None when the host
-        cannot be reached."""
+        cannot be reached.  The robots.txt Scrapy's middleware fetched and parsed to obey it is read
+        when it is Protego's (the default parser); else it is fetched here."""
+        parser = await self._obeyed_robots(root)
+        if parser is not False:
+            return None if parser is None else list(parser.sitemaps)
         request = _request(root + site.ROBOTS_PATH)
         try:
             response = await self.spider.crawler.engine.download_async(request)  # type: ignore[union-attr]
@@ -131,6 +137,25 @@ class SitemapDiscovery:
         if response.status != 200:
             return []
         return list(Protego.parse(response.body.decode("utf-8", "replace")).sitemaps)
+
+    async def _obeyed_robots(self, root: str) -> Protego | Literal[False] | None:
+        """The robots.txt of *root* as Scrapy's robots.txt middleware parsed it (fetching it once for
+        the crawl); None when it could not be fetched; False when the crawl does not obey robots.txt
+        or its parser is not Protego's (then this reads robots.txt itself)."""
+        engine = self.spider.crawler.engine
+        middlewares = engine.downloader.middleware.middlewares if engine is not None else ()
+        robots = next((m for m in middlewares if isinstance(m, RobotsTxtMiddleware)), None)
+        if robots is None:
+            return False
+        try:
+            parser = await robots.robot_parser(scrapy.Request(root + "/"))
+        except Exception as exc:  # the middleware logs its own errors; counted here
+            self.stats.inc_value(keys.sitemap_problem(f"robots_txt_{failure_reason(exc)}"))
+            return None
+        if parser is None:
+            self.stats.inc_value(keys.sitemap_problem("robots_txt_unreachable"))
+            return None
+        return parser.rp if isinstance(parser, ProtegoRobotParser) else False
 
     async def _fetch(self, url: str, quiet: bool) -> bytes | None:
         """*url*'s body; None (counted, and a warning unless *quiet* and a 404) when it cannot be got."""
