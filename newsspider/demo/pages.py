@@ -58,8 +58,9 @@ _INDEX = ('<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://w
 #: posts a feed lists (WordPress's default)
 FEED_SIZE = 10
 #: what the site's feeds are: ``on`` (the newest posts), ``stale`` (what they listed when the mode was
-#: set, as a cache that is never refreshed serves it), ``off`` (none: 404)
-FEED_MODES = ("on", "stale", "off")
+#: set, as a cache that is never refreshed serves it), ``bumped`` (the oldest post first, as if an
+#: editor had re-dated it), ``off`` (none: 404)
+FEED_MODES = ("on", "stale", "bumped", "off")
 _RSS = ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/">\n<channel>\n<title>{title}</title>\n'
         '<atom:link href="{self}" rel="self" type="application/rss+xml" />\n<link>{link}</link>\n'
@@ -306,6 +307,9 @@ class DemoSite:
         paged = re.search(r"(?:^|&)paged=(\d{1,6})(?:&|$)", query)
         page = int(paged[1]) if paged else 1
         posts = self._stale_feed if self.feed_mode == "stale" and not category else self._published()
+        if self.feed_mode == "bumped" and not category:
+            oldest = min((a for a in posts if a.category != "private"), key=lambda a: (a.day, a.article_id))
+            posts = [oldest, *(a for a in posts if a is not oldest)]
         listed = [a for a in posts if not category or a.category == category
                   or a.category.startswith(category + "/")][(page - 1) * FEED_SIZE:page * FEED_SIZE]
         if not listed:

@@ -1,9 +1,11 @@
 """Reading a site's feeds (RSS 0.9x, 1.0 and 2.0, Atom) with feedparser.
 
 :func:`items` gives what a feed lists, in its order (newest first, as WordPress writes them): each
-item's link (its ``<guid>``/``<id>`` when it has none) and its publication time in UTC.  feedparser
-reads broken feeds as far as they go, resolves no external entity and fetches nothing: it is given
-the bytes (as a stream: given bytes, feedparser would take them for a file name to open first).
+item's link (its ``<guid>``/``<id>`` when it has none) and its publication time in UTC.  A feed that
+is not well-formed XML is refused rather than read as far as it goes (feedparser's loose reading): it
+may have been cut short, and what is missing from it would be missed.  feedparser resolves no external
+entity and fetches nothing: it is given the bytes (as a stream: given bytes, feedparser would take them
+for a file name to open first).
 Nothing here fetches anything: the crawl's reading of its feeds (:mod:`newsspider.spiders.feeds`) does.
 
 >>> body = '''<?xml version="1.0" encoding="UTF-8"?>
@@ -34,10 +36,16 @@ newsspider.extract.feeds.FeedError: not a feed
 Traceback (most recent call last):
 ...
 newsspider.extract.feeds.FeedError: over 1000 bytes
+>>> items(body[:300])  # cut short (a server error half-way): not read as far as it goes
+Traceback (most recent call last):
+...
+newsspider.extract.feeds.FeedError: not well-formed: <unknown>:4:86: no element found
 >>> entity = b'<!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]><rss version="2.0"><channel><item>' \\
 ...          b'<link>&e;</link></item></channel></rss>'
->>> [item.url for item in items(entity)]  # the entity is not resolved: no file is read
-['&e']
+>>> items(entity)  # the entity is not resolved: no file is read
+Traceback (most recent call last):
+...
+newsspider.extract.feeds.FeedError: not well-formed: <unknown>:2:0: syntax error
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from __future__ import annotations
 import calendar
 import io
 import time
+import xml.sax
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -57,7 +66,7 @@ MAX_ITEMS = 1_000
 
 
 class FeedError(ValueError):
-    """A feed that cannot be read; *what* says why in a word (``not_feed``, ``too_large``)."""
+    """A feed that cannot be read; *what* says why in a word (``not_feed``, ``malformed``, ``too_large``)."""
 
     def __init__(self, what: str, message: str) -> None:
         super().__init__(message)
@@ -90,7 +99,8 @@ def _utc(parsed: time.struct_time | None) -> str | None:
 def items(body: bytes, max_size: int = 0) -> list[FeedItem]:
     """The items of the feed *body*, in its order (see the module's examples); at most :data:`MAX_ITEMS`.
 
-    Raises :class:`FeedError` when *body* is larger than *max_size* (0: no limit) or is no feed.
+    Raises :class:`FeedError` when *body* is larger than *max_size* (0: no limit), is no feed or is not
+    well-formed.
     An item with neither a link nor a URL for its id is left out.
     """
     if max_size and len(body) > max_size:
@@ -98,6 +108,8 @@ def items(body: bytes, max_size: int = 0) -> list[FeedItem]:
     parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
         raise FeedError("not_feed", "not a feed")
+    if isinstance(problem := parsed.get("bozo_exception"), xml.sax.SAXException):
+        raise FeedError("malformed", f"not well-formed: {problem}")
     found: list[FeedItem] = []
     for entry in parsed.entries[:MAX_ITEMS]:
         url = str(entry.get("link") or "").strip()

@@ -130,6 +130,8 @@ def classify(url: str) -> Kind:
     'article'
     >>> classify("https://www.bannedbook.org/?p=2054368").value
     'shortlink'
+    >>> classify("https://www.bannedbook.org/?p=" + "9" * 19).value  # no id of the site: more than 18 digits
+    'other'
     >>> classify("https://www.bannedbook.org/bnews/tag/%E8%B4%B8%E6%98%93%E6%88%98/page/2/").value
     'tag'
     >>> [classify(LIVE_ROOT + p).value for p in ("", "page/3/", "cnnews/hknews/", "itnews/page/2/")]
@@ -152,7 +154,7 @@ def classify(url: str) -> Kind:
         return Kind.OTHER
     path = parts.path
     query = [k for k, _ in parse_qsl(parts.query) if not k.lower().startswith("utm_")]
-    if path in ("", "/") and query == ["p"] and re.fullmatch(r"\d+", _query_value(parts.query, "p")):
+    if path in ("", "/") and query == ["p"] and re.fullmatch(r"\d{1,18}", _query_value(parts.query, "p")):
         return Kind.SHORTLINK
     if query or path.startswith(MIRROR_PREFIX):
         return Kind.OTHER

@@ -94,6 +94,8 @@ RECENT_IDS = 120
 #: (about 2 log2(N) pages) rather than walked to it page by page
 SEEK_FROM = 12
 _LISTINGS = (site.Kind.LISTING, site.Kind.TAG)
+#: the start pages that check the feeds come before the articles the feeds gave
+PRIORITY_FEED_CHECK = 20
 
 
 @dataclass(frozen=True)
@@ -396,18 +398,26 @@ class BannedbookSpider(scrapy.Spider):
             if self._reads_feeds():
                 self.feed = FeedReader(self)
                 self.follow = False
-                async for request in self.feed.requests():
-                    yield request
+                try:
+                    async for request in self.feed.requests():
+                        yield request
+                except NewsspiderError:
+                    raise
+                except Exception as exc:  # a defect met in a feed: the listings are walked
+                    self.logger.warning("the feeds could not be read (%s: %s): walking the listings",
+                                        type(exc).__name__, exc)
+                    self.feed.reached.clear()
                 self.follow = not self.feed.reaches_back
                 if self.feed.reaches_back:  # the start pages check the feeds; nothing else is walked
                     self.feed_check = True
-                    for url in self.start_urls:
-                        yield self._start_request(url)
+                    for url in self.start_urls:  # checked first, before the new articles are fetched
+                        yield self._start_request(url).replace(priority=PRIORITY_FEED_CHECK)
                     self.memory.seeded()
                     return
             if self.sitemaps:
                 self.discovery = SitemapDiscovery(self)
-                self.follow = False
+                # A resumed crawl's saved frontier is fetched meanwhile: its listings lead on as before.
+                self.follow = bool(self.crawler.settings.get("JOBDIR"))
                 async for request in self.discovery.requests():
                     yield request
                 self.follow = not (self.refresh and self.discovery.usable)
@@ -430,37 +440,46 @@ class BannedbookSpider(scrapy.Spider):
 
     def _reads_feeds(self) -> bool:
         """Whether this crawl reads the site's feeds first: a recurring one (a run walked the whole site
-        before it), not a refresh, with no window, from listings only (what the start pages check)."""
+        before it), not a refresh, with no window, from listings only (what the start pages check); not
+        a resumed one (its saved frontier holds listings to walk), nor one asked to go deeper than the
+        old pages (``NEWSSPIDER_EXTRA_OLD_PAGES``: a feed's reading stops at them)."""
         return (self.feeds and not self.refresh and not self.window and self.memory.last_complete_run > 0
+                and not self.crawler.settings.get("JOBDIR") and self.extra_old_pages == 0
                 and all(site.classify(url) in _LISTINGS for url in self.start_urls))
 
-    def _remember_feeds(self, response: TextResponse, selector: Selector) -> None:
+    def _remember_feeds(self, response: TextResponse, selector: Selector, problems: Problems) -> None:
         """Remember the feeds of all posts a start page names, for the next run (:mod:`.feeds`)."""
-        named = [url for href in selector.css(site.FEED_LINKS).getall()
-                 if (url := response.urljoin(href.strip())) and site.is_site_feed(url)
-                 and urlsplit(url).netloc in self.allowed_hosts]
+        hrefs = selector.css(site.FEED_LINKS).getall()
+        named = [url for url in web_urls(page_base(response, problems), hrefs, problems)
+                 if site.is_site_feed(url) and urlsplit(url).netloc in self.allowed_hosts]
         if any(url not in self._named_feeds for url in named):
             self._named_feeds.update(dict.fromkeys(named))
             self.memory.set_feeds(list(self._named_feeds))
 
     def _check_feed(self, response: TextResponse, in_window: list[str]) -> Iterator[scrapy.Request]:
-        """A start page, fetched to check the feeds (:attr:`feed_check`): one that lists only what they
-        gave or the memory stored leads nowhere (True); one that lists a new article they did not list
-        ends the check: the listings are walked, starting again from the start pages checked before."""
+        """A start listing page, fetched to check the feeds (:attr:`feed_check`): one that lists articles,
+        each given by the feeds or stored, passes and leads nowhere; any other ends the check
+        (:meth:`_end_feed_check`)."""
         assert self.feed is not None
         missed = [i for i in in_window
                   if id_key(i) not in self.feed.listed and self._stored_run(i) is None]
-        if not missed:
+        if in_window and not missed:
             self._feed_checked.append(response.url)
             self.crawler.stats.inc_value(keys.skipped("feed_listed_pages"))
             return
-        self.logger.warning("%s lists %d new articles the feeds (%s) did not (a stale feed?): walking "
-                            "the listings", response.url, len(missed), ", ".join(self.feed.read))
+        yield from self._end_feed_check(response.url, f"lists {len(missed)} new articles the feeds did not"
+                                        if missed else "lists no article")
+
+    def _end_feed_check(self, url: str, why: str) -> Iterator[scrapy.Request]:
+        """A start page did not confirm the feeds (*why*): the listings are walked as without them, from
+        the start pages that passed the check before it too (fetched again)."""
+        assert self.feed is not None
+        self.logger.warning("%s %s (a stale feed? %s): walking the listings", url, why,
+                            ", ".join(self.feed.read))
         self.feed_check = False
         self.follow = True
-        for url in self._feed_checked:
-            request = self._start_request(url)
-            yield request.replace(priority=request.priority - 1)  # after the article requests
+        for checked in self._feed_checked:
+            yield self._start_request(checked)
 
     def parse(self, response: Response, old_pages: int = 0, stale_pages: int = 0,
               recent: tuple[str, ...] = ()) -> Iterator[Article | scrapy.Request]:
@@ -473,6 +492,10 @@ class BannedbookSpider(scrapy.Spider):
         """
         if response.status == 304:  # asked with its validators: the stored version is current
             return  # (newsspider.crawl.validators counted it; a 304 nobody asked for is an HttpError)
+        if self.feed_check and response.meta.get(START) and (  # redirected elsewhere, or no page
+                site.classify(response.url) not in _LISTINGS or not isinstance(response, TextResponse)
+                or not is_html(response)):
+            yield from self._end_feed_check(response.url, "is no listing page")
         if not isinstance(response, TextResponse) or not is_html(response):
             count_failure(self.crawler.stats, self.logger, "not_html", response.url)
             return
@@ -487,7 +510,7 @@ class BannedbookSpider(scrapy.Spider):
         kind = site.classify(response.url)
         selector = page_selector(response, problems)  # parsed once, for extraction and links
         if self.feeds and response.meta.get(START):
-            self._remember_feeds(response, selector)
+            self._remember_feeds(response, selector, problems)
         if kind is site.Kind.ARTICLE:
             parts = site.article_parts(site.article_url(response.url))
             if parts:
@@ -748,14 +771,17 @@ class BannedbookSpider(scrapy.Spider):
                 self.unreachable.add(article_id)
         self.crawler.stats.inc_value(keys.images_failed(failure_reason(failure.value)))
 
-    def failed(self, failure: Failure) -> None:
+    def failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         """A request that could not be completed: count it by reason and log its URL (a stored article
-        the site removed is not a failed page: newsspider.crawl.removals counts it)."""
+        the site removed is not a failed page: newsspider.crawl.removals counts it).  A start page that
+        was to check the feeds ends the check."""
         if isinstance(failure.value, ArticleGone):
             return
         reason = failure_reason(failure.value)
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
+        if request is not None and self.feed_check and request.meta.get(START):
+            yield from self._end_feed_check(url, f"could not be fetched ({reason})")
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
             if reason == "outside_window":  # a redirect to an article outside it: counted there
