@@ -17,11 +17,12 @@ Settings: ``NEWSSPIDER_WARC`` (on by default; ``--no-warc``),
 ``NEWSSPIDER_WARC_ARTICLES_ONLY`` (leave listing pages and robots.txt out),
 ``NEWSSPIDER_TIMESTAMP_URLS`` (``--timestamp``: the RFC 3161 authorities that timestamp the run's
 manifest when the spider closes, :mod:`newsspider.archive.evidence`).
-With ``--refresh``, a page whose payload is the same as its newest archived
-capture's is written as a ``revisit`` record (identical-payload-digest), and a
-``304 Not Modified`` answer to a conditional request
-(:mod:`newsspider.crawl.validators`) as a ``revisit`` record (server-not-modified)
-that refers to the capture the request's validators came from.  Each archived
+With ``--refresh``, an article whose payload is the same as that of the capture its stored version came
+from (the state keeps it with the article's validators: the archive is not read) is written as a
+``revisit`` record (identical-payload-digest), and a ``304 Not Modified`` answer to a conditional
+request (:mod:`newsspider.crawl.validators`) as a ``revisit`` record (server-not-modified) that refers
+to the capture the request's validators came from.  Other pages (listings, images) are archived whole:
+finding their earlier capture would mean reading the whole archive at every refresh.  Each archived
 response's source (``request.meta[WARC_SOURCE]``: the record whose body it is,
 its own or the earlier one a revisit refers to) is what the validators keep.
 """
@@ -46,8 +47,6 @@ from newsspider.archive.reader import (
     Capture,
     content_encodings,
     decode_body,
-    latest_captures,
-    warc_files,
 )
 from newsspider.archive.warcfile import (
     POINTER_FIELDS,
@@ -59,7 +58,7 @@ from newsspider.archive.warcfile import (
 )
 from newsspider.core import stats as keys
 from newsspider.core.failures import stop_crawl
-from newsspider.core.meta import VALIDATORS, WARC, WARC_SOURCE
+from newsspider.core.meta import ARTICLE_ID, VALIDATORS, WARC, WARC_SOURCE
 from newsspider.core.signals import crawl_stopping
 from newsspider.dataset.storage import StorageError, prepare_data_dir, release_reserve
 from newsspider.extract import site
@@ -96,20 +95,19 @@ def point_at(article: Article, pointer: dict[str, Any]) -> Article:
 class WarcCapture:
     """Downloader middleware: append each response (and its request) to the crawl's WARC file."""
 
-    def __init__(self, crawler: Crawler, files: WarcFiles, articles_only: bool = False,
-                 earlier: dict[str, Capture] | None = None) -> None:
+    def __init__(self, crawler: Crawler, files: WarcFiles, articles_only: bool = False) -> None:
         self.crawler = crawler
         self.files = files
         self.articles_only = articles_only
         #: Scrapy decodes responses (HttpCompressionMiddleware), refusing those over this size decoded
         self.decoding = crawler.settings.getbool("COMPRESSION_ENABLED")
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
-        #: with --refresh: the newest archived capture of each URL, for revisit records
-        self.earlier = earlier or {}
+        #: with --refresh: an article's earlier capture (the state's) is looked up for revisit records
+        self.refresh = crawler.settings.getbool("NEWSSPIDER_REFRESH")
         #: a write failed somewhere (crawl_stopping): nothing more is archived
         self.stopping = False
         #: the run's manifest of the WARC files it closed (evidence/run-NNNNN.json)
-        memory = memory_of(crawler)
+        memory = self.memory = memory_of(crawler)
         self.manifest = RunManifest(files.data_dir, memory.run_id, memory.worker_id)
         files.on_close = self._file_closed
         self.authorities = crawler.settings.getlist("NEWSSPIDER_TIMESTAMP_URLS")
@@ -122,10 +120,7 @@ class WarcCapture:
             raise NotConfigured
         data_dir = prepare_data_dir(settings.get("NEWSSPIDER_DATA_DIR"))
         files = WarcFiles(data_dir, memory_of(crawler).worker_id, settings.getint("NEWSSPIDER_WARC_MAX_SIZE"))
-        earlier = {}
-        if settings.getbool("NEWSSPIDER_REFRESH") and warc_files(data_dir):
-            earlier = latest_captures(data_dir)
-        capture = cls(crawler, files, settings.getbool("NEWSSPIDER_WARC_ARTICLES_ONLY"), earlier)
+        capture = cls(crawler, files, settings.getbool("NEWSSPIDER_WARC_ARTICLES_ONLY"))
         crawler.signals.connect(capture.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(capture.crawl_stopping, signal=crawl_stopping)
         return capture
@@ -174,7 +169,7 @@ class WarcCapture:
             body=response.body, protocol=response.protocol or "HTTP/1.1",
             ip_address=str(response.ip_address) if response.ip_address else None)
         not_modified = response.status == 304 and VALIDATORS in request.meta
-        earlier = self._refers_to(request, response) if not_modified else self.earlier.get(response.url)
+        earlier = self._refers_to(request) if not_modified else self._kept(request)
         try:
             pointer, revisit = self.files.write(capture, earlier, not_modified)
         except StorageError as exc:
@@ -192,14 +187,27 @@ class WarcCapture:
                                          "url": response.url, "digest": payload_digest(response.body)}
         return response
 
-    def _refers_to(self, request: Request, response: Response) -> Capture | None:
+    def _refers_to(self, request: Request) -> Capture | None:
         """The capture a 304 answer refers to: the one the request's validators came from (kept with them,
-        at whatever URL), else the newest archived capture of the URL."""
+        at whatever URL), else the one the state keeps for the article."""
         kept = request.meta.get(VALIDATORS) or {}
         if kept.get("url") and kept.get("date"):
             return Capture(kept["url"], kept["date"], kept.get("digest") or "",
                            {"record_id": kept.get("record_id")})
-        return self.earlier.get(response.url)
+        return self._kept(request)
+
+    def _kept(self, request: Request) -> Capture | None:
+        """With --refresh, the capture the stored version of the article *request* asks for came from, as
+        the state keeps it (None: not an article, not stored, or its capture not kept)."""
+        if not self.refresh or not (article_id := request.meta.get(ARTICLE_ID)):
+            return None
+        try:
+            kept = self.memory.validators(article_id)
+        except StorageError:  # the state cannot be read: archived whole (the crawl's own use of it stops it)
+            return None
+        if kept is None or not kept.url or not kept.date:
+            return None
+        return Capture(kept.url, kept.date, kept.digest or "", {"record_id": kept.record_id})
 
 
     def _refused(self, request: Request, response: Response) -> bool:

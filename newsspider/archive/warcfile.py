@@ -256,10 +256,12 @@ class WarcFiles:
         """Append the response and request records of *capture*; return the pointer to its body
         and whether it was a revisit.
 
-        When *earlier* (the newest archived capture of the same URL) has the same
+        When *earlier* (an earlier capture of the same page) has the same
         payload digest, a ``revisit`` record (profile identical-payload-digest)
         takes the response's place, as Heritrix writes it, and the pointer is the
-        earlier record's.  A ``304 Not Modified`` answer to a conditional request
+        earlier record's when its place is known, else the revisit record's (which
+        reads back as the earlier response: :func:`~newsspider.archive.reader.archived_page`).
+        A ``304 Not Modified`` answer to a conditional request
         (*not_modified*) whose *earlier* capture (the one the request's validators
         came from, at any URL) is known is a ``revisit`` record of profile
         server-not-modified that refers to it (WARC-Refers-To-Target-URI,
@@ -314,7 +316,7 @@ class WarcFiles:
         self._file_records += 1
         date = response.rec_headers.get_header("WARC-Date")
         self._dates = [self._dates[0] if self._dates else date, date]
-        if earlier is not None and revisit and not unmodified:
+        if earlier is not None and revisit and not unmodified and "file" in earlier.pointer:
             return Pointer(**earlier.pointer), True
         return Pointer(str(file.path.relative_to(self.data_dir)), offset, length, record_id,
                        response.rec_headers.get_header("WARC-Date")), revisit

@@ -91,11 +91,11 @@ DEFAULTS: dict[str, Any] = {
     # than their last capture, walking no listing (--no-sitemaps: off; newsspider.spiders.sitemaps).
     # Single-machine crawls only: a distributed crawl (NEWSSPIDER_REDIS_URL) walks the listings.
     "NEWSSPIDER_SITEMAPS": True,
-    # A recurring crawl (not --refresh, no window) reads the site's feed first (the one its pages name
-    # in <link rel="alternate">, else /bnews/feed/): when the feed reaches back to articles stored by a
-    # run that walked the whole site, it lists every new one, and the crawl fetches them, checks the
-    # start pages against the feed and walks no other listing (--no-feeds: off; newsspider.spiders.feeds).
-    # Single-machine crawls only, as sitemaps.
+    # A recurring crawl (not --refresh, --resume, a window or NEWSSPIDER_EXTRA_OLD_PAGES) reads the site's
+    # feed first (the one its pages name in <link rel="alternate">, else /bnews/feed/): when the feed
+    # reaches back to a page of articles stored by a run that walked the whole site, it lists every new
+    # one, and the crawl fetches them, checks the start pages against the feed and walks no other listing
+    # (--no-feeds: off; newsspider.spiders.feeds).  Single-machine crawls only, as sitemaps.
     "NEWSSPIDER_FEEDS": True,
     # The pages of a feed read at most (WordPress's ?paged=N, 10 posts a page) until one reaches back to
     # what earlier runs stored: more new articles than this holds, and the listings are walked.
