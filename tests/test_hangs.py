@@ -10,6 +10,7 @@ hang fails the test instead of blocking it.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from newsspider.demo.pages import DemoSite
-from tests.conftest import FAST, read_jsonl, run_cli
+from tests.conftest import FAST, run_cli
 from tests.mockserver import MockServer
 from tests.proxies import NAME, Socks
 from tests.test_proxies import PUBLIC, _clean_env
@@ -57,8 +58,10 @@ def crawl(server: MockServer, data_dir: Path, *extra: str) -> subprocess.Complet
 
 
 def stored(data_dir: Path) -> set[str]:
+    """The articles stored so far, read while the crawl may be writing a line (left out until whole)."""
     path = data_dir / "articles.jsonl"
-    return {r["article_id"] for r in read_jsonl(path)} if path.exists() else set()
+    lines = path.read_bytes().splitlines(keepends=True) if path.exists() else []
+    return {json.loads(line)["article_id"] for line in lines if line.endswith(b"\n")}
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -142,8 +142,10 @@ class SitemapDiscovery:
         """The robots.txt of *root* as Scrapy's robots.txt middleware parsed it (fetching it once for
         the crawl); None when it could not be fetched; False when the crawl does not obey robots.txt
         or its parser is not Protego's (then this reads robots.txt itself)."""
-        engine = self.spider.crawler.engine
-        middlewares = engine.downloader.middleware.middlewares if engine is not None else ()
+        try:
+            middlewares = self.spider.crawler.engine.downloader.middleware.middlewares  # type: ignore[union-attr]
+        except (RuntimeError, AttributeError):  # no engine: the crawl is not running
+            return False
         robots = next((m for m in middlewares if isinstance(m, RobotsTxtMiddleware)), None)
         if robots is None:
             return False
