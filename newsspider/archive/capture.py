@@ -92,6 +92,34 @@ def point_at(article: Article, pointer: dict[str, Any]) -> Article:
     return article
 
 
+def place(pointer: dict[str, Any]) -> str | None:
+    """Where a record is, in one string the state keeps (``"<file> <offset> <length>"``); None when the
+    pointer does not say.
+
+    >>> place({"file": "warc/a.warc.gz", "offset": 120, "length": 3400, "record_id": "<urn:uuid:1>"})
+    'warc/a.warc.gz 120 3400'
+    >>> place({"record_id": "<urn:uuid:1>"}) is None
+    True
+    """
+    if not pointer.get("file"):
+        return None
+    return f"{pointer['file']} {int(pointer['offset'])} {int(pointer['length'])}"
+
+
+def parse_place(text: str | None) -> dict[str, Any] | None:
+    """The ``file``, ``offset`` and ``length`` of a :func:`place`; None when it is none or not one.
+
+    >>> parse_place("warc/a.warc.gz 120 3400")
+    {'file': 'warc/a.warc.gz', 'offset': 120, 'length': 3400}
+    >>> parse_place(None), parse_place("warc/a.warc.gz x 1"), parse_place("a b")
+    (None, None, None)
+    """
+    parts = (text or "").rsplit(" ", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    return {"file": parts[0], "offset": int(parts[1]), "length": int(parts[2])}
+
+
 class WarcCapture:
     """Downloader middleware: append each response (and its request) to the crawl's WARC file."""
 
@@ -181,10 +209,12 @@ class WarcCapture:
         request.meta[META] = pointer.asdict()
         if revisit and earlier is not None:
             request.meta[WARC_SOURCE] = {"record_id": earlier.pointer.get("record_id"), "date": earlier.date,
-                                         "url": earlier.url, "digest": earlier.digest or None}
+                                         "url": earlier.url, "digest": earlier.digest or None,
+                                         "place": place(earlier.pointer)}
         elif response.status == 200 and site.classify(response.url) is site.Kind.ARTICLE:
             request.meta[WARC_SOURCE] = {"record_id": pointer.record_id, "date": pointer.date,
-                                         "url": response.url, "digest": payload_digest(response.body)}
+                                         "url": response.url, "digest": payload_digest(response.body),
+                                         "place": place(pointer.asdict())}
         return response
 
     def _refers_to(self, request: Request) -> Capture | None:
@@ -193,21 +223,24 @@ class WarcCapture:
         kept = request.meta.get(VALIDATORS) or {}
         if kept.get("url") and kept.get("date"):
             return Capture(kept["url"], kept["date"], kept.get("digest") or "",
-                           {"record_id": kept.get("record_id")})
+                           {**(parse_place(kept.get("place")) or {}), "record_id": kept.get("record_id")})
         return self._kept(request)
 
     def _kept(self, request: Request) -> Capture | None:
         """With --refresh, the capture the stored version of the article *request* asks for came from, as
-        the state keeps it (None: not an article, not stored, or its capture not kept)."""
+        the state keeps it (None: not an article, not stored, or its capture or its place not kept: the
+        page is then archived whole, so that a new version never points at a revisit record)."""
         if not self.refresh or not (article_id := request.meta.get(ARTICLE_ID)):
             return None
         try:
             kept = self.memory.validators(article_id)
         except StorageError:  # the state cannot be read: archived whole (the crawl's own use of it stops it)
             return None
-        if kept is None or not kept.url or not kept.date:
+        if kept is None or not kept.url or not kept.date or not kept.record_id or not kept.digest:
             return None
-        return Capture(kept.url, kept.date, kept.digest or "", {"record_id": kept.record_id})
+        if (where := parse_place(kept.place)) is None:
+            return None
+        return Capture(kept.url, kept.date, kept.digest, {**where, "record_id": kept.record_id, "date": ""})
 
 
     def _refused(self, request: Request, response: Response) -> bool:

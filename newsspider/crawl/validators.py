@@ -127,6 +127,6 @@ class ConditionalRequests:
                 return
             self.memory.set_validators(article_id, Validators(
                 header(response, b"ETag"), header(response, b"Last-Modified"), source.get("record_id"),
-                source.get("date"), source.get("url"), source.get("digest")))
+                source.get("date"), source.get("url"), source.get("digest"), source.get("place")))
         except StorageError as exc:
             self._failed(exc)

@@ -51,8 +51,8 @@ class Validators:
     The ``ETag`` and ``Last-Modified`` headers of the 200 response the stored
     version came from, as the server sent them (a weak ``W/`` ETag included),
     and that response's record in the web archive (its WARC-Record-ID,
-    WARC-Date, WARC-Target-URI and payload digest; None when it was not
-    archived).
+    WARC-Date, WARC-Target-URI, payload digest and place: ``"<file> <offset>
+    <length>"``; None when it was not archived, or kept before places were).
     """
 
     etag: str | None = None
@@ -61,6 +61,7 @@ class Validators:
     date: str | None = None
     url: str | None = None
     digest: str | None = None
+    place: str | None = None
 
     @property
     def conditional(self) -> bool:

@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS articles (
     capture_id TEXT,
     capture_date TEXT,
     capture_url TEXT,
-    capture_digest TEXT
+    capture_digest TEXT,
+    capture_place TEXT
 );
 CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -86,7 +87,8 @@ _RUNS_SQL = (
 
 #: the columns of an article's validators (:class:`Validators`' fields, in order), added to a state file
 #: written before they existed
-_VALIDATOR_COLUMNS = ("etag", "last_modified", "capture_id", "capture_date", "capture_url", "capture_digest")
+_VALIDATOR_COLUMNS = ("etag", "last_modified", "capture_id", "capture_date", "capture_url", "capture_digest",
+                      "capture_place")
 _GET_VALIDATORS = f"SELECT {', '.join(_VALIDATOR_COLUMNS)} FROM articles WHERE article_id = ?"
 _SET_VALIDATORS = (f"UPDATE articles SET {', '.join(f'{c} = ?' for c in _VALIDATOR_COLUMNS)} "
                    "WHERE article_id = ?")

@@ -46,6 +46,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -323,6 +324,8 @@ class BannedbookSpider(scrapy.Spider):
         #: in a refresh through sitemaps
         self.follow = True
         self.window = Window()
+        #: this crawl continues the frontier a stopped one saved (--resume)
+        self.resumed = False
         self._expected: dict[str, int] = {}
         self.allowed_hosts: frozenset[str] = frozenset()
         self.allowed_domains: list[str] = []
@@ -353,6 +356,9 @@ class BannedbookSpider(scrapy.Spider):
         spider.allowed_hosts = frozenset(urlsplit(u).netloc for u in spider.start_urls)
         # Scrapy's OffsiteMiddleware keeps redirects on these hosts too.
         spider.allowed_domains = sorted({urlsplit(u).hostname or "" for u in spider.start_urls})
+        # --resume continues a saved frontier (Scrapy's JOBDIR queue), if the crawl before left one
+        jobdir = settings.get("JOBDIR")
+        spider.resumed = bool(jobdir) and (Path(jobdir) / "requests.queue").exists()
         crawler.signals.connect(spider.configure, signal=signals.spider_opened)
         return spider
 
@@ -417,7 +423,7 @@ class BannedbookSpider(scrapy.Spider):
             if self.sitemaps:
                 self.discovery = SitemapDiscovery(self)
                 # A resumed crawl's saved frontier is fetched meanwhile: its listings lead on as before.
-                self.follow = bool(self.crawler.settings.get("JOBDIR"))
+                self.follow = self.resumed
                 async for request in self.discovery.requests():
                     yield request
                 self.follow = not (self.refresh and self.discovery.usable)
@@ -444,7 +450,7 @@ class BannedbookSpider(scrapy.Spider):
         a resumed one (its saved frontier holds listings to walk), nor one asked to go deeper than the
         old pages (``NEWSSPIDER_EXTRA_OLD_PAGES``: a feed's reading stops at them)."""
         return (self.feeds and not self.refresh and not self.window and self.memory.last_complete_run > 0
-                and not self.crawler.settings.get("JOBDIR") and self.extra_old_pages == 0
+                and not self.resumed and self.extra_old_pages == 0
                 and all(site.classify(url) in _LISTINGS for url in self.start_urls))
 
     def _remember_feeds(self, response: TextResponse, selector: Selector, problems: Problems) -> None:
@@ -780,7 +786,7 @@ class BannedbookSpider(scrapy.Spider):
         reason = failure_reason(failure.value)
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
-        if request is not None and self.feed_check and request.meta.get(START):
+        if request is not None and self.feed_check and request.meta.get(START) and self.crawler.crawling:
             yield from self._end_feed_check(url, f"could not be fetched ({reason})")
         if request is not None:
             self.crawler.signals.send_catch_log(request_failed, request=request, failure=failure)
