@@ -12,12 +12,14 @@ if TYPE_CHECKING:
 __all__ = ["ALLOW_OFFSITE", "ARTICLE_ID", "CHALLENGED", "CLEARANCE", "DONT_FILTER", "DOWNLOAD_LATENCY",
            "DOWNLOAD_TIMEOUT", "HANDED", "HANDLE_HTTPSTATUS_ALL", "HANDLE_HTTPSTATUS_LIST", "LEASE",
            "LISTING_ROOT", "MAX_RETRY_TIMES", "PROXY", "PROXY_RETRIES", "PROXY_URL", "REDIRECT_URLS",
-           "RETRY_TIMES", "START", "VALIDATORS", "WARC", "WARC_SOURCE", "refilter_redirect",
+           "RETRY_TIMES", "SITEMAP", "START", "VALIDATORS", "WARC", "WARC_SOURCE", "refilter_redirect",
            "retry_past_filter"]
 
 # newsspider's own keys
 #: a start request (kept through redirects and retries)
 START = "newsspider_start"
+#: a request for an article the sitemaps listed: its page leads nowhere (newsspider.spiders.sitemaps)
+SITEMAP = "newsspider_sitemap"
 #: the article id a request leads to (SkipStored drops it when the memory has it stored)
 ARTICLE_ID = "article_id"
 #: the start listing a listing page was reached from

@@ -24,8 +24,9 @@ first page that reaches the window.
 With ``NEWSSPIDER_SITEMAPS`` (on by default), the site's sitemaps are read before the start URLs
 are queued (:mod:`newsspider.spiders.sitemaps`): the articles they list seed the frontier, and a
 listing page whose articles in the window the sitemaps all gave does not lead on to its next page
-(``skipped("sitemap_listed_pages")``); the links of the pages fetched while they are read are not
-followed (a listing met then could not tell what the sitemaps give).  A ``--refresh`` with
+(``skipped("sitemap_listed_pages")``), and an article page the sitemaps led to leads nowhere (what
+it links to is listed in the sitemaps, or reached by the listings: the crawl does not depend on which
+pages happened to be fetched before the sitemaps were all read).  A ``--refresh`` with
 sitemaps that list articles walks no listing and follows no link: it fetches the articles whose
 ``lastmod`` is newer than their last capture, and the stored articles the sitemaps do not list.
 
@@ -60,7 +61,7 @@ from twisted.python.failure import Failure
 from newsspider.core import stats as keys
 from newsspider.core.errors import NewsspiderError
 from newsspider.core.failures import count_failure, count_left_out, failure_reason, stop_crawl
-from newsspider.core.meta import ARTICLE_ID, LISTING_ROOT, START
+from newsspider.core.meta import ARTICLE_ID, LISTING_ROOT, SITEMAP, START
 from newsspider.core.removals import ArticleGone
 from newsspider.core.seen import SeenKeys, id_key, text_key
 from newsspider.core.signals import request_failed
@@ -529,7 +530,8 @@ class BannedbookSpider(scrapy.Spider):
             if self.images:
                 yield from self.image_requests(article)
                 yield from self.stylesheet_requests(response, selector, problems)
-            yield from self.follow_links(response, selector, problems=problems)
+            if not response.meta.get(SITEMAP):  # the sitemaps list what it links to; the walk does the rest
+                yield from self.follow_links(response, selector, problems=problems)
             return
         if kind not in _LISTINGS:
             yield from self.follow_links(response, selector, problems=problems)

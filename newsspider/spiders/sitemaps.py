@@ -37,6 +37,7 @@ from scrapy.robotstxt import ProtegoRobotParser
 
 from newsspider.core import stats as keys
 from newsspider.core.failures import failure_reason
+from newsspider.core.meta import SITEMAP
 from newsspider.core.seen import SeenKeys, id_key, text_key
 from newsspider.extract import site
 from newsspider.extract.sitemaps import SitemapError, changed_since, entries, lastmod_day, normal_lastmod
@@ -264,5 +265,6 @@ class SitemapDiscovery:
         request = spider._request_for(url)
         if request is not None:
             spider._seen_urls.add(url)
+            request.meta[SITEMAP] = True
             self.stats.inc_value(keys.source("sitemaps"))
         return request
