@@ -220,12 +220,32 @@ def test_a_distributed_refresh_asks_with_the_validators_redis_kept(mockserver: M
     finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(2)])
     assert redis.Redis.from_url(redis_url).hlen(f"{prefix}:validators") == len(PUBLIC_IDS)
     before = len(mockserver.requests())
-    outputs = finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, "--refresh")
-                      for i in range(2)])
+    outputs = finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, "--refresh", "--no-sitemaps")
+                      for i in range(2)])  # every stored article asked (with sitemaps: those that changed)
     answers = [r for r in mockserver.requests()[before:] if site.ARTICLE_PATH.match(r["path"])]
     assert answers and {r["status"] for r in answers} == {304}
     counted = [int(m[1]) for out, _ in outputs if (m := re.search(r", (\d+) not modified, ", out))]
     assert sum(counted) == len(answers) and max(stored(tmp_path).values()) == 1
+
+
+def test_a_distributed_refresh_fetches_what_the_sitemaps_say_changed_and_walks_no_listing(
+        mockserver: MockServer, redis_url: str, prefix: str, tmp_path: Path) -> None:
+    finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix) for i in range(2)])
+    edited = [2060000, 2060037]
+    for article_id in edited:
+        mockserver.edit_article(article_id)
+    mockserver.sitemaps("partial")  # and the sitemaps no longer list some stored articles: asked too
+    before = len(mockserver.requests())
+    finish([worker(mockserver, redis_url, tmp_path, f"w{i}", prefix, "--refresh") for i in range(2)])
+    asked = [r["path"] for r in mockserver.requests()[before:]]
+    articles = [p for p in asked if site.ARTICLE_PATH.match(p)]
+    listings = [p for p in asked if site.classify("http://x" + p) in (site.Kind.LISTING, site.Kind.TAG)]
+    assert listings == [] and len(articles) == len(set(articles)), asked
+    assert set(articles) >= {DemoSite().articles[i].path for i in edited}
+    assert len(articles) < len(PUBLIC_IDS) // 2  # the changed ones and those no sitemap lists
+    versions = Counter((r["article_id"], r["version"]) for shard in tmp_path.glob("articles-*.jsonl")
+                       for r in map(json.loads, shard.read_text("utf-8").splitlines()))
+    assert {(str(i), 2) for i in edited} <= set(versions) and max(versions.values()) == 1
 
 
 def test_unreachable_redis_is_a_one_line_error(tmp_path: Path) -> None:

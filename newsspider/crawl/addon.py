@@ -89,13 +89,13 @@ DEFAULTS: dict[str, Any] = {
     # before the listings: what they list seeds the crawl, a listing page whose articles they all gave
     # does not lead on to its next page, and --refresh fetches only the articles whose lastmod is newer
     # than their last capture, walking no listing (--no-sitemaps: off; newsspider.spiders.sitemaps).
-    # Single-machine crawls only: a distributed crawl (NEWSSPIDER_REDIS_URL) walks the listings.
+    # A distributed crawl (NEWSSPIDER_REDIS_URL) reads them to --refresh only; else it walks the listings.
     "NEWSSPIDER_SITEMAPS": True,
     # A recurring crawl (not --refresh, --resume, a window or NEWSSPIDER_EXTRA_OLD_PAGES) reads the site's
     # feed first (the one its pages name in <link rel="alternate">, else /bnews/feed/): when the feed
     # reaches back to a page of articles stored by a run that walked the whole site, it lists every new
     # one, and the crawl fetches them, checks the start pages against the feed and walks no other listing
-    # (--no-feeds: off; newsspider.spiders.feeds).  Single-machine crawls only, as sitemaps.
+    # (--no-feeds: off; newsspider.spiders.feeds).  Single-machine crawls only.
     "NEWSSPIDER_FEEDS": True,
     # The pages of a feed read at most (WordPress's ?paged=N, 10 posts a page) until one reaches back to
     # what earlier runs stored: more new articles than this holds, and the listings are walked.

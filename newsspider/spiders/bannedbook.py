@@ -383,9 +383,11 @@ class BannedbookSpider(scrapy.Spider):
         self.refresh = settings.getbool("NEWSSPIDER_REFRESH")
         self.max_links = settings.getint("NEWSSPIDER_MAX_LINKS_PER_PAGE")
         self.images = settings.getbool("NEWSSPIDER_IMAGES")
-        # A distributed crawl finds articles through the listings only: its first worker alone would read
-        # the sitemaps, while the others followed every link (docs/distributed.md).
-        self.sitemaps = settings.getbool("NEWSSPIDER_SITEMAPS") and not settings.get("NEWSSPIDER_REDIS_URL")
+        # A distributed crawl finds articles through the listings: its first worker alone reads the
+        # sitemaps, and the others could not tell which listing pages they give (docs/distributed.md).
+        # A distributed refresh reads them: it walks no listing, and every page it fetches leads nowhere.
+        self.sitemaps = settings.getbool("NEWSSPIDER_SITEMAPS") and (
+            self.refresh or not settings.get("NEWSSPIDER_REDIS_URL"))
         self.feeds = settings.getbool("NEWSSPIDER_FEEDS") and not settings.get("NEWSSPIDER_REDIS_URL")
 
     @cached_property
@@ -530,8 +532,7 @@ class BannedbookSpider(scrapy.Spider):
             if self.images:
                 yield from self.image_requests(article)
                 yield from self.stylesheet_requests(response, selector, problems)
-            if not response.meta.get(SITEMAP):  # the sitemaps list what it links to; the walk does the rest
-                yield from self.follow_links(response, selector, problems=problems)
+            yield from self.follow_links(response, selector, problems=problems)
             return
         if kind not in _LISTINGS:
             yield from self.follow_links(response, selector, problems=problems)
@@ -693,7 +694,7 @@ class BannedbookSpider(scrapy.Spider):
         counted as ``links_over_limit``); a link that is not a URL is counted as
         ``bad_url``.
         """
-        if not self.follow:
+        if not self.follow or response.meta.get(SITEMAP):  # a page the sitemaps led to leads nowhere
             return
         seen_urls = self._seen_urls
         listing = site.listing_base(response.url) if paging is not None else None

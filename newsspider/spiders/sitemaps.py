@@ -118,6 +118,7 @@ class SitemapDiscovery:
                 continue
             request = self.spider._request_for(url or f"{roots[0]}/?p={article_id}")
             if request is not None:
+                request.meta[SITEMAP] = True  # asked as the sitemaps' are: it leads nowhere
                 self.stats.inc_value(keys.source("stored"))
                 yield request
 
