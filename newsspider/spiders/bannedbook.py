@@ -694,8 +694,8 @@ class BannedbookSpider(scrapy.Spider):
         counted as ``links_over_limit``); a link that is not a URL is counted as
         ``bad_url``.
         """
-        if not self.follow or response.meta.get(SITEMAP):  # a page the sitemaps led to leads nowhere
-            return
+        if not self.follow or (response.request is not None and response.request.meta.get(SITEMAP)):
+            return  # (a page the sitemaps led to leads nowhere)
         seen_urls = self._seen_urls
         listing = site.listing_base(response.url) if paging is not None else None
         stale = paging is not None and paging.stale_pages > self.max_stale_pages
